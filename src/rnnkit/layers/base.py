@@ -1,0 +1,117 @@
+"""What every rnnkit layer shares: a name, lazy building from the first input, a config."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections import defaultdict
+
+import torch
+from torch import nn
+
+from .. import _validation as V
+
+_name_counts: dict[str, int] = defaultdict(int)
+
+
+def clear_names() -> None:
+    """Restart automatic layer names (``lstm``, ``lstm_1``, ...) from zero, as Keras's
+    ``clear_session`` does."""
+    _name_counts.clear()
+
+
+def unique_name(base: str) -> str:
+    n = _name_counts[base]
+    _name_counts[base] += 1
+    return base if n == 0 else f"{base}_{n}"
+
+
+def snake_case(name: str) -> str:
+    """``SimpleRNN`` -> ``simple_rnn``, ``LSTM`` -> ``lstm``, ``Embedding`` -> ``embedding``."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+class Layer(nn.Module):
+    """Base class: a ``torch.nn.Module`` with a Keras-style name, build and config.
+
+    A layer creates its parameters in :meth:`build` once it knows its input's feature size,
+    either from ``input_shape=`` (without the batch axis, as Keras), from the layer before it in
+    a :class:`~rnnkit.models.Sequential`, or from its first call.
+    """
+
+    supports_masking = False
+
+    def __init__(self, *, name: str | None = None, input_shape: tuple | None = None):
+        super().__init__()
+        owner = type(self).__name__
+        if name is not None and not isinstance(name, str):
+            V.fail(owner, "name", "a string", name, TypeError)
+        if input_shape is not None:
+            if not isinstance(input_shape, (tuple, list)) or not all(
+                    d is None or (isinstance(d, int) and d > 0) for d in input_shape):
+                V.fail(owner, "input_shape", "a tuple of positive integers or None "
+                       "(without the batch axis)", input_shape)
+            input_shape = tuple(input_shape)
+        self.name = name or unique_name(snake_case(owner))
+        self.input_shape_hint = input_shape
+        self.built = False
+
+    # -- building -----------------------------------------------------------------------------
+    def build(self, input_shape: tuple) -> None:
+        """Create parameters for inputs of ``input_shape`` (batch axis first, may be None)."""
+        self.built = True
+
+    def maybe_build(self, input_shape: tuple, device=None) -> None:
+        """Build from the first input's shape, on its device."""
+        if not self.built:
+            self.build(tuple(input_shape))
+            if device is not None:
+                self.to(device)
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        return tuple(input_shape)
+
+    def compute_mask(self, inputs, mask):
+        """The mask this layer passes on to the next one (None: no mask)."""
+        return mask
+
+    def count_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    # -- config -------------------------------------------------------------------------------
+    def get_config(self) -> dict:
+        """The constructor arguments that rebuild this layer (JSON-serialisable)."""
+        params = inspect.signature(type(self).__init__).parameters
+        config = {k: getattr(self, k) for k in params if k not in ("self", "input_shape")
+                  and params[k].kind is not inspect.Parameter.VAR_KEYWORD}
+        config["name"] = self.name
+        if self.input_shape_hint is not None:
+            config["input_shape"] = list(self.input_shape_hint)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Layer":
+        return cls(**config)
+
+    def extra_repr(self) -> str:
+        """Show only the arguments that differ from their defaults, as PyTorch does."""
+        params = inspect.signature(type(self).__init__).parameters
+        parts = []
+        for k, p in params.items():
+            if k in ("self", "name", "input_shape") or p.kind is inspect.Parameter.VAR_KEYWORD:
+                continue
+            value = getattr(self, k, None)
+            if p.default is inspect.Parameter.empty or value != p.default:
+                parts.append(f"{k}={value!r}")
+        return ", ".join(parts)
+
+    @staticmethod
+    def _param(*shape: int, device=None, dtype=None) -> nn.Parameter:
+        return nn.Parameter(torch.empty(*shape, device=device, dtype=dtype or torch.get_default_dtype()))
+
+
+def check_rank(owner: str, name: str, x, ranks: tuple[int, ...], meaning: str) -> None:
+    if not isinstance(x, torch.Tensor):
+        V.fail(owner, name, f"a torch.Tensor {meaning}", x, TypeError)
+    if x.dim() not in ranks:
+        V.fail(owner, name, f"a tensor of rank {' or '.join(map(str, ranks))} {meaning}", x)

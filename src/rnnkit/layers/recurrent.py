@@ -1,0 +1,286 @@
+"""SimpleRNN, LSTM and GRU layers: parameters, options and state; the maths lives in
+:mod:`rnnkit.functional` (reference loop) and :mod:`rnnkit.kernels` (fast paths)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from .. import _validation as V
+from ..kernels import IMPLS, dispatch
+from .base import Layer, check_rank
+
+
+class RNN(Layer):
+    """Base of the recurrent layers: owns time, masking, dropout, state and dispatch.
+
+    Subclasses set ``gates`` (1 simple RNN, 4 LSTM, 3 GRU), ``n_states`` and implement
+    :meth:`build` and :meth:`run`.
+
+    Common arguments (as Keras):
+        units: size H of the hidden state.
+        use_bias: add a bias to the pre-activations.
+        return_sequences: return the output of every step ``(N, T, H)`` instead of the last
+            ``(N, H)``.
+        return_state: also return the final state(s): ``[output, h]`` (``[output, h, c]`` for
+            the LSTM).
+        go_backwards: process the sequence from its end; with ``return_sequences`` the
+            outputs come back in reversed order.
+        dropout: fraction of the inputs dropped (one mask for all steps) during training.
+        recurrent_dropout: fraction of ``h_prev`` dropped inside the recurrent product (one
+            mask for all steps) during training.
+        impl: 'auto' (fastest exact path), 'native' (PyTorch's fused operator), 'kernel'
+            (rnnkit's hand-written BPTT), 'reference' (the readable time loop).
+
+    Call: ``layer(x, mask=None, initial_state=None, lengths=None)`` with ``x`` of shape
+    ``(N, T, D)``; ``mask`` boolean ``(N, T)`` (True = real step) or ``lengths`` ``(N,)``
+    (the first ``lengths[n]`` steps of row n are real). A masked step carries the previous
+    state forward.
+    """
+
+    supports_masking = True
+    gates = 1
+    n_states = 1
+
+    def __init__(self, units: int, use_bias: bool = True, return_sequences: bool = False,
+                 return_state: bool = False, go_backwards: bool = False, dropout: float = 0.0,
+                 recurrent_dropout: float = 0.0, impl: str = "auto", *, name: str | None = None,
+                 input_shape: tuple | None = None):
+        super().__init__(name=name, input_shape=input_shape)
+        owner = type(self).__name__
+        self.units = V.positive_int(owner, "units", units)
+        self.use_bias = V.boolean(owner, "use_bias", use_bias)
+        self.return_sequences = V.boolean(owner, "return_sequences", return_sequences)
+        self.return_state = V.boolean(owner, "return_state", return_state)
+        self.go_backwards = V.boolean(owner, "go_backwards", go_backwards)
+        self.dropout = V.rate(owner, "dropout", dropout)
+        self.recurrent_dropout = V.rate(owner, "recurrent_dropout", recurrent_dropout)
+        self.impl = V.choice(owner, "impl", impl, IMPLS)
+
+    def _build_when_known(self, input_shape):
+        if input_shape is not None and input_shape[-1] is not None:
+            self.build((None, *input_shape))
+
+    def build(self, input_shape: tuple) -> None:
+        D, H, G = input_shape[-1], self.units, self.gates
+        if D is None:
+            raise ValueError(f"{type(self).__name__}: the feature axis of the input must be known "
+                             f"to build, received input shape {tuple(input_shape)}.")
+        self.W_x = self._param(D, G * H)
+        self.W_h = self._param(H, G * H)
+        nn.init.xavier_uniform_(self.W_x)  # glorot-uniform, as Keras's `kernel`
+        nn.init.orthogonal_(self.W_h)  # orthogonal, as Keras's `recurrent_kernel`
+        self._build_bias()
+        self.built = True
+
+    def _build_bias(self) -> None:
+        if self.use_bias:
+            self.b = self._param(self.gates * self.units, device=self.W_x.device)
+            nn.init.zeros_(self.b)
+        else:
+            self.register_parameter("b", None)
+
+    @property
+    def input_size(self) -> int | None:
+        return self.W_x.shape[0] if self.built else None
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple | list:
+        N, T = input_shape[0], input_shape[1]
+        out = (N, T, self.units) if self.return_sequences else (N, self.units)
+        if self.return_state:
+            return [out] + [(N, self.units)] * self.n_states
+        return out
+
+    def compute_mask(self, inputs, mask):
+        return mask if self.return_sequences else None
+
+    # -- the call -----------------------------------------------------------------------------
+    def forward(self, x: Tensor, mask: Tensor | None = None, initial_state=None,
+                lengths: Tensor | None = None):
+        owner = type(self).__name__
+        check_rank(owner, "inputs", x, (3,), "of shape (batch, time, features)")
+        if not x.dtype.is_floating_point:
+            V.fail(owner, "inputs", "a floating-point tensor (use an Embedding for token ids)",
+                   x, TypeError)
+        self.maybe_build(x.shape, x.device)
+        N, T, D = x.shape
+        if D != self.input_size:
+            raise ValueError(f"{owner}: `inputs` expected {self.input_size} features on the last "
+                             f"axis, received shape {tuple(x.shape)}.")
+        mask = self._mask(mask, lengths, N, T, x.device)
+        states = self._initial_state(initial_state, x)
+        if self.training and self.dropout > 0:
+            keep = x.new_empty(N, 1, D).bernoulli_(1.0 - self.dropout) / (1.0 - self.dropout)
+            x = x * keep  # one mask for every step
+        recurrent_mask = None
+        if self.training and self.recurrent_dropout > 0:
+            p = self.recurrent_dropout
+            recurrent_mask = x.new_empty(N, self.units).bernoulli_(1.0 - p) / (1.0 - p)
+        y, final = self.run(x, states, mask, recurrent_mask)
+        output = y if self.return_sequences else final[0]
+        if self.return_state:
+            return [output, *final]
+        return output
+
+    def _mask(self, mask, lengths, N, T, device):
+        owner = type(self).__name__
+        if mask is not None and lengths is not None:
+            raise ValueError(f"{owner}: pass either `mask` or `lengths`, not both.")
+        if lengths is not None:
+            lengths = torch.as_tensor(lengths, device=device)
+            if lengths.dim() != 1 or lengths.shape[0] != N or lengths.dtype.is_floating_point:
+                V.fail(owner, "lengths", f"integer lengths of shape ({N},)", lengths)
+            if lengths.numel() and (int(lengths.min()) < 0 or int(lengths.max()) > T):
+                bad = int(lengths.min()) if int(lengths.min()) < 0 else int(lengths.max())
+                raise ValueError(f"{owner}: `lengths` expected values in [0, {T}] (the number of "
+                                 f"time steps), received {bad}.")
+            mask = torch.arange(T, device=device) < lengths.unsqueeze(1)  # (N, T)
+        if mask is None:
+            return None
+        if not isinstance(mask, Tensor) or mask.shape != (N, T):
+            V.fail(owner, "mask", f"a boolean tensor of shape ({N}, {T})", mask)
+        if mask.dtype != torch.bool:
+            mask = mask != 0
+        return None if bool(mask.all()) else mask  # an all-True mask changes nothing
+
+    def _initial_state(self, initial_state, x) -> tuple[Tensor, ...]:
+        owner = type(self).__name__
+        N, H = x.shape[0], self.units
+        if initial_state is None:
+            zeros = x.new_zeros(N, H)
+            return (zeros,) * self.n_states
+        if isinstance(initial_state, Tensor):
+            initial_state = [initial_state]
+        initial_state = list(initial_state)
+        if len(initial_state) != self.n_states:
+            V.fail(owner, "initial_state", f"a list of {self.n_states} tensor(s) of shape "
+                   f"({N}, {H})", f"{len(initial_state)} tensor(s)")
+        for s in initial_state:
+            if not isinstance(s, Tensor) or tuple(s.shape) != (N, H):
+                V.fail(owner, "initial_state", f"tensors of shape ({N}, {H})", s)
+        return tuple(s.to(x.dtype) for s in initial_state)
+
+    def run(self, x, states, mask, recurrent_mask):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class SimpleRNN(RNN):
+    """Fully connected recurrent layer: ``h_t = activation(x_t @ W_x + h_{t-1} @ W_h + b)``.
+
+    Weights: ``W_x`` (D, H) glorot-uniform, ``W_h`` (H, H) orthogonal, ``b`` (H,) zeros.
+    Parameters: ``D*H + H*H + H``. See :class:`RNN` for the common arguments.
+
+    >>> from rnnkit.layers import SimpleRNN
+    >>> SimpleRNN(units=32, input_shape=(None, 8)).count_params()
+    1312
+    """
+
+    def __init__(self, units: int, activation: str = "tanh", use_bias: bool = True,
+                 return_sequences: bool = False, return_state: bool = False,
+                 go_backwards: bool = False, dropout: float = 0.0,
+                 recurrent_dropout: float = 0.0, impl: str = "auto", *, name: str | None = None,
+                 input_shape: tuple | None = None):
+        super().__init__(units, use_bias, return_sequences, return_state, go_backwards, dropout,
+                         recurrent_dropout, impl, name=name, input_shape=input_shape)
+        self.activation = V.choice("SimpleRNN", "activation", activation,
+                                   ("tanh", "relu", "sigmoid"))
+        self._build_when_known(input_shape)
+
+    def run(self, x, states, mask, recurrent_mask):
+        return dispatch.simple_rnn(x, states[0], self.W_x, self.W_h, self.b,
+                                   activation=self.activation, mask=mask,
+                                   go_backwards=self.go_backwards, recurrent_mask=recurrent_mask,
+                                   impl=self.impl, owner="SimpleRNN")
+
+
+class LSTM(RNN):
+    """Long short-term memory layer (Hochreiter & Schmidhuber 1997).
+
+    .. math::
+        z = x_t W_x + h_{t-1} W_h + b, \\quad [i | f | g | o] = z \\\\
+        c_t = \\sigma(f) \\odot c_{t-1} + \\sigma(i) \\odot \\tanh(g), \\quad
+        h_t = \\sigma(o) \\odot \\tanh(c_t)
+
+    Weights, gates packed ``[i | f | g | o]`` on the last axis (Keras's ``kernel``,
+    ``recurrent_kernel``, ``bias``; PyTorch's ``weight_ih_l0`` is ``W_x.T`` and its
+    ``bias_ih_l0 + bias_hh_l0`` is ``b``): ``W_x`` (D, 4H) glorot-uniform, ``W_h`` (H, 4H)
+    orthogonal, ``b`` (4H,) zeros with the forget-gate slice set to 1 when
+    ``unit_forget_bias`` (Jozefowicz et al. 2015). Parameters: ``4 * (D*H + H*H + H)``.
+
+    >>> from rnnkit.layers import LSTM
+    >>> LSTM(units=128, input_shape=(None, 128)).count_params()
+    131584
+    """
+
+    gates = 4
+    n_states = 2
+
+    def __init__(self, units: int, use_bias: bool = True, unit_forget_bias: bool = True,
+                 return_sequences: bool = False, return_state: bool = False,
+                 go_backwards: bool = False, dropout: float = 0.0,
+                 recurrent_dropout: float = 0.0, impl: str = "auto", *, name: str | None = None,
+                 input_shape: tuple | None = None):
+        super().__init__(units, use_bias, return_sequences, return_state, go_backwards, dropout,
+                         recurrent_dropout, impl, name=name, input_shape=input_shape)
+        self.unit_forget_bias = V.boolean("LSTM", "unit_forget_bias", unit_forget_bias)
+        self._build_when_known(input_shape)
+
+    def _build_bias(self) -> None:
+        super()._build_bias()
+        if self.b is not None and self.unit_forget_bias:
+            H = self.units
+            with torch.no_grad():
+                self.b[H:2 * H] = 1.0  # forget gate starts open: remember by default
+
+    def run(self, x, states, mask, recurrent_mask):
+        h0, c0 = states
+        return dispatch.lstm(x, h0, c0, self.W_x, self.W_h, self.b, mask=mask,
+                             go_backwards=self.go_backwards, recurrent_mask=recurrent_mask,
+                             impl=self.impl, owner="LSTM")
+
+
+class GRU(RNN):
+    """Gated recurrent unit (Cho et al. 2014), gates packed ``[z | r | n]`` as Keras.
+
+    ``reset_after=True`` (default, Keras's and PyTorch's form) applies the reset gate after the
+    recurrent product and has two biases, ``b_x`` and ``b_h`` (3H,) each; ``reset_after=False``
+    applies it before, with one bias ``b_x``. See :func:`rnnkit.functional.gru_cell`.
+    Weights: ``W_x`` (D, 3H) glorot-uniform, ``W_h`` (H, 3H) orthogonal, biases zeros.
+    PyTorch packs ``[r | z | n]``: converting swaps the first two blocks.
+
+    >>> from rnnkit.layers import GRU
+    >>> GRU(units=64, input_shape=(None, 32)).count_params()
+    18816
+    """
+
+    gates = 3
+
+    def __init__(self, units: int, use_bias: bool = True, reset_after: bool = True,
+                 return_sequences: bool = False, return_state: bool = False,
+                 go_backwards: bool = False, dropout: float = 0.0,
+                 recurrent_dropout: float = 0.0, impl: str = "auto", *, name: str | None = None,
+                 input_shape: tuple | None = None):
+        super().__init__(units, use_bias, return_sequences, return_state, go_backwards, dropout,
+                         recurrent_dropout, impl, name=name, input_shape=input_shape)
+        self.reset_after = V.boolean("GRU", "reset_after", reset_after)
+        self._build_when_known(input_shape)
+
+    def _build_bias(self) -> None:
+        if not self.use_bias:
+            self.register_parameter("b_x", None)
+            self.register_parameter("b_h", None)
+            return
+        size = 3 * self.units
+        self.b_x = self._param(size, device=self.W_x.device)
+        nn.init.zeros_(self.b_x)
+        if self.reset_after:
+            self.b_h = self._param(size, device=self.W_x.device)
+            nn.init.zeros_(self.b_h)
+        else:
+            self.register_parameter("b_h", None)
+
+    def run(self, x, states, mask, recurrent_mask):
+        return dispatch.gru(x, states[0], self.W_x, self.W_h, self.b_x, self.b_h,
+                            reset_after=self.reset_after, mask=mask,
+                            go_backwards=self.go_backwards, recurrent_mask=recurrent_mask,
+                            impl=self.impl, owner="GRU")
