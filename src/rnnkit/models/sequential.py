@@ -303,7 +303,7 @@ class Sequential(nn.Module):
                     self.optimizer_spec.clip(params)
                 optimizer.step()
                 n = len(idx)
-                loss_sum += float(loss) * n
+                loss_sum += loss.item() * n
                 seen += n
                 with torch.no_grad():
                     for m in metrics:

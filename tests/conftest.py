@@ -1,0 +1,28 @@
+"""Shared fixtures: where the real data sets lie (``../shared/data`` beside the repository)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data sets not found at {SHARED_DATA} (see ../shared/data/README.md)")
+    return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _fresh_names_and_seed():
+    """Every test starts with Keras-style names from zero and a fixed seed."""
+    from rnnkit.utils import clear_session
+
+    clear_session()
+    torch.manual_seed(0)
+    yield

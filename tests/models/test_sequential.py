@@ -1,0 +1,215 @@
+"""Sequential: the seed program's summary, compile / fit / evaluate / predict, seeds, callbacks."""
+
+import numpy as np
+import pytest
+import torch
+
+from rnnkit.layers import GRU, LSTM, Bidirectional, Dense, Dropout, Embedding, Input, SimpleRNN
+from rnnkit.models import EarlyStopping, ModelCheckpoint, Sequential, load_model
+from rnnkit.models.optimizers import SGD, Adam
+from rnnkit.utils import set_random_seed
+
+SEED_SUMMARY = """\
+Model: "sequential"
+┏━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━┓
+┃ Layer (type)                    ┃ Output Shape           ┃       Param # ┃
+┡━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━┩
+│ embedding (Embedding)           │ (None, None, 128)      │     1,280,000 │
+├─────────────────────────────────┼────────────────────────┼───────────────┤
+│ lstm (LSTM)                     │ (None, 128)            │       131,584 │
+├─────────────────────────────────┼────────────────────────┼───────────────┤
+│ dense (Dense)                   │ (None, 1)              │           129 │
+└─────────────────────────────────┴────────────────────────┴───────────────┘
+ Total params: 1,411,713 (5.39 MB)
+ Trainable params: 1,411,713 (5.39 MB)
+ Non-trainable params: 0 (0.00 B)"""
+
+
+def seed_model():
+    model = Sequential()
+    model.add(Embedding(input_dim=10000, output_dim=128))
+    model.add(LSTM(units=128))
+    model.add(Dense(units=1, activation="sigmoid"))
+    return model
+
+
+def test_seed_program_summary_matches_keras():
+    lines = []
+    seed_model().summary(print_fn=lines.append)
+    assert "\n".join(lines) == SEED_SUMMARY
+
+
+def test_seed_program_runs_as_a_script(capsys):
+    exec("from rnnkit.models import Sequential\n"
+         "from rnnkit.layers import Embedding, LSTM, Dense\n"
+         "model = Sequential()\n"
+         "model.add(Embedding(input_dim=10000, output_dim=128))\n"
+         "model.add(LSTM(units=128))\n"
+         "model.add(Dense(units=1, activation='sigmoid'))\n"
+         "model.summary()\n", {})
+    out = capsys.readouterr().out
+    assert "1,280,000" in out and "131,584" in out and "│           129 │" in out
+    assert "Total params: 1,411,713 (5.39 MB)" in out
+
+
+def test_summary_of_stacked_bidirectional_and_unbuilt():
+    model = Sequential([Input(shape=(None, 8)),
+                        Bidirectional(GRU(16, return_sequences=True)),
+                        SimpleRNN(4), Dense(2, activation="softmax")])
+    lines = []
+    model.summary(print_fn=lines.append)
+    text = "\n".join(lines)
+    assert "│ bidirectional (Bidirectional)   │ (None, None, 32)       │         2,496 │" in text
+    assert "│ simple_rnn (SimpleRNN)          │ (None, 4)              │           148 │" in text
+    unbuilt = Sequential([LSTM(3), Dense(1)])
+    lines = []
+    unbuilt.summary(print_fn=lines.append)
+    assert "│ lstm (LSTM)                     │ ?                      │   0 (unbuilt) │" in lines
+
+
+def token_task(n=800, T=20, seed=0):
+    """Label 1 when token 7 appears: learnable only by remembering across steps."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(1, 30, size=(n, T))
+    y = (x == 7).any(axis=1).astype("float32")
+    return x, y
+
+
+def small_model(cell=LSTM):
+    return Sequential([Embedding(30, 8), cell(12), Dense(1, activation="sigmoid")])
+
+
+@pytest.mark.parametrize("cell", [LSTM, GRU, SimpleRNN])
+def test_fit_learns_and_history_is_keras_shaped(cell):
+    set_random_seed(0)
+    x, y = token_task()
+    model = small_model(cell)
+    model.compile(optimizer=Adam(learning_rate=0.01), loss="binary_crossentropy",
+                  metrics=["accuracy"])
+    history = model.fit(x, y, batch_size=32, epochs=6, validation_split=0.25, verbose=0)
+    assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert history.epoch == list(range(6))
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert history.history["val_accuracy"][-1] > 0.8
+    loss, acc = model.evaluate(x, y, verbose=0)
+    assert acc > 0.8 and loss < 0.5
+    proba = model.predict(x[:10], batch_size=4)
+    assert proba.shape == (10, 1) and ((proba >= 0) & (proba <= 1)).all()
+
+
+def test_same_seed_same_weights_and_losses():
+    runs = []
+    for _ in range(2):
+        set_random_seed(42)
+        x, y = token_task(n=200)
+        model = Sequential([Embedding(30, 8), LSTM(6, dropout=0.2, recurrent_dropout=0.2),
+                            Dropout(0.3), Dense(1, activation="sigmoid")])
+        model.compile("adam", "binary_crossentropy")
+        h = model.fit(x, y, batch_size=16, epochs=2, verbose=0)
+        runs.append((h.history["loss"], [p.detach().clone() for p in model.parameters()]))
+    assert runs[0][0] == runs[1][0]
+    for a, b in zip(runs[0][1], runs[1][1]):
+        assert torch.equal(a, b)
+
+
+def test_logits_path_equals_probability_path():
+    """Sequential feeds the last Dense's logits to the cross-entropy; the value is the same."""
+    from rnnkit.models.losses import binary_crossentropy
+
+    x, y = token_task(n=64)
+    model = small_model()
+    model.compile("adam", "binary_crossentropy")
+    xt, yt = torch.as_tensor(x), torch.as_tensor(y)
+    loss_logits, _ = model._loss_and_probs(xt, yt)
+    loss_probs = binary_crossentropy(yt, model(xt))
+    torch.testing.assert_close(loss_logits, loss_probs, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("loss, y_fn, last", [
+    ("sparse_categorical_crossentropy", lambda x: (x[:, 0] % 3), Dense(3, activation="softmax")),
+    ("categorical_crossentropy", lambda x: np.eye(3)[x[:, 0] % 3], Dense(3, activation="softmax")),
+    ("mse", lambda x: (x[:, 0] % 3).astype("float32"), Dense(1)),
+    ("mae", lambda x: (x[:, 0] % 3).astype("float32"), Dense(1)),
+])
+def test_other_losses_train(loss, y_fn, last):
+    set_random_seed(1)
+    x, _ = token_task(n=300, T=6)
+    y = y_fn(x)
+    model = Sequential([Embedding(30, 8), GRU(16), last])
+    metrics = ["accuracy"] if "crossentropy" in loss else ["mae"]
+    model.compile(Adam(learning_rate=0.02), loss, metrics)
+    h = model.fit(x, y, batch_size=32, epochs=8, verbose=0)
+    assert h.history["loss"][-1] < 0.5 * h.history["loss"][0]
+
+
+def test_float_inputs_and_sgd_with_clipping():
+    set_random_seed(0)
+    x = np.random.default_rng(0).normal(size=(256, 10, 1)).astype("float64")
+    y = x.sum(axis=(1, 2))
+    model = Sequential([LSTM(16, input_shape=(10, 1)), Dense(1)])
+    model.compile(SGD(learning_rate=0.05, momentum=0.9, global_clipnorm=1.0), "mse")
+    h = model.fit(x, y, batch_size=32, epochs=10, verbose=0)
+    assert h.history["loss"][-1] < 0.2 * h.history["loss"][0]
+
+
+def test_torch_optimizer_and_plain_torch_loop():
+    model = small_model()
+    model.compile(torch.optim.Adam(model.parameters(), lr=0.01), "binary_crossentropy")
+    x, y = token_task(n=64)
+    model.fit(x, y, epochs=1, verbose=0)
+    # Still a plain nn.Module: a hand-written loop works too.
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    out = model(torch.as_tensor(x))
+    loss = torch.nn.functional.binary_cross_entropy(out.squeeze(1), torch.as_tensor(y))
+    loss.backward()
+    opt.step()
+    assert all(p.grad is not None for p in model.parameters())
+
+
+def test_early_stopping_restores_best_weights():
+    set_random_seed(0)
+    x, y = token_task(n=200)
+    model = small_model()
+    model.compile(Adam(learning_rate=0.5), "binary_crossentropy")  # too high: it will diverge
+    stop = EarlyStopping(monitor="loss", patience=1, restore_best_weights=True)
+    h = model.fit(x, y, epochs=30, verbose=0, callbacks=[stop])
+    assert len(h.epoch) < 30
+    best = min(h.history["loss"])
+    assert stop.best == best
+
+
+def test_model_checkpoint_saves_best(tmp_path):
+    set_random_seed(0)
+    x, y = token_task(n=200)
+    model = small_model()
+    model.compile(Adam(learning_rate=0.01), "binary_crossentropy", ["accuracy"])
+    ckpt = ModelCheckpoint(str(tmp_path / "m-{epoch:02d}"), monitor="val_accuracy",
+                           save_best_only=True)
+    model.fit(x, y, epochs=3, validation_data=(x[:50], y[:50]), verbose=0, callbacks=[ckpt])
+    saved = sorted(p.name for p in tmp_path.iterdir())
+    assert saved and all(name.startswith("m-0") for name in saved)
+    assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
+
+
+def test_fit_errors():
+    model = small_model()
+    x, y = token_task(n=10)
+    with pytest.raises(RuntimeError, match=r"must be compiled first"):
+        model.fit(x, y)
+    with pytest.raises(ValueError) as info:
+        model.compile("adamw", "binary_crossentropy")
+    assert str(info.value) == ("compile: `optimizer` expected one of 'adam', 'rmsprop', 'sgd', "
+                               "received 'adamw'.")
+    with pytest.raises(ValueError) as info:
+        model.compile("adam", "hinge")
+    assert str(info.value).startswith("compile: `loss` expected one of 'binary_crossentropy'")
+    with pytest.raises(ValueError, match="compile: `metrics` expected one of 'accuracy'"):
+        model.compile("adam", "mse", metrics=["f2"])
+    model.compile("adam", "binary_crossentropy")
+    with pytest.raises(ValueError, match=r"fit: `x` and `y` expected the same number of samples, "
+                       r"received 10 and 9."):
+        model.fit(x, y[:9], verbose=0)
+    with pytest.raises(ValueError, match="pad them first with rnnkit.text.pad_sequences"):
+        model.fit(np.array([[1, 2], [3]], dtype=object), y[:2], verbose=0)
+    with pytest.raises(ValueError, match=r"fit: `batch_size` expected a positive integer"):
+        model.fit(x, y, batch_size=0)
