@@ -14,6 +14,14 @@ from typing import Iterable
 import torch
 
 from .. import _validation as V
+from .. import runtime
+
+
+def _fused_ok(params: list[torch.nn.Parameter]) -> bool:
+    """Whether PyTorch's single-pass (fused) optimizer kernel can take these parameters."""
+    return runtime.settings.fused_optimizer and bool(params) and all(
+        p.dtype in (torch.float32, torch.float16, torch.bfloat16, torch.float64)
+        and p.device.type in ("cpu", "cuda") and not p.is_sparse for p in params)
 
 
 @dataclass
@@ -58,8 +66,9 @@ class Adam(Optimizer):
     epsilon: float = 1e-7
 
     def build(self, params):
+        params = list(params)
         return torch.optim.Adam(params, lr=self.learning_rate, betas=(self.beta_1, self.beta_2),
-                                eps=self.epsilon)
+                                eps=self.epsilon, fused=_fused_ok(params) or None)
 
 
 @dataclass

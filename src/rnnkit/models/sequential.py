@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from .. import _validation as V
+from .. import runtime
 from ..layers import Dense, Embedding, Input, Layer
 from ..layers.base import unique_name
 from . import callbacks as callbacks_module
@@ -272,6 +273,7 @@ class Sequential(nn.Module):
             x_val = y_val = None
         if not self.built:
             self.build((None, *x.shape[1:]))
+        runtime.tune_allocator()
         optimizer = self._ensure_optimizer()
         history = callbacks_module.History()
         cbs = [history, *(callbacks or [])]
@@ -367,6 +369,7 @@ class Sequential(nn.Module):
         x = self._tensors(x, "x")
         if not self.built:
             self.build((None, *x.shape[1:]))
+        runtime.tune_allocator()
         self.eval()
         outs = []
         steps = math.ceil(len(x) / batch_size)

@@ -1,0 +1,67 @@
+"""The tuned runtime rnnkit gives every user without asking, and how to turn each part off.
+
+Measured on a 2-core x86 CPU with the seed model (Embedding(10000,128) -> LSTM(128) -> Dense(1),
+batch 64, T=200, one Adam step), see ``benchmarks/``:
+
+* **Allocator.** With glibc's default ``malloc`` every large training buffer is returned to
+  the kernel with ``munmap`` and faulted back in on the next step (about a quarter of CPU time
+  in the kernel). rnnkit raises glibc's mmap and trim thresholds with ``mallopt`` so those
+  buffers stay in the heap and are reused, the effect of ``MALLOC_MMAP_THRESHOLD_`` /
+  ``MALLOC_TRIM_THRESHOLD_`` / ``MALLOC_TOP_PAD_`` or of preloading tcmalloc.
+* **Fused optimizer.** ``torch.optim.Adam(fused=True)`` updates all
+  parameters in one pass instead of a handful of element-wise kernels per tensor.
+
+Each is on by default; ``RNNKIT_TUNED_RUNTIME=0`` in the environment turns all of them off,
+and :func:`configure` sets each one.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import sys
+from dataclasses import dataclass
+
+# glibc's mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
+
+
+@dataclass
+class Settings:
+    malloc: bool = True
+    fused_optimizer: bool = True
+
+
+settings = Settings(*(2 * [os.environ.get("RNNKIT_TUNED_RUNTIME", "1") != "0"]))
+_malloc_done = False
+
+
+def configure(malloc: bool | None = None, fused_optimizer: bool | None = None) -> Settings:
+    """Turn parts of the tuned runtime on or off; returns the settings now in force.
+
+    ``malloc=False`` after the allocator was tuned stops rnnkit from tuning it again, but the
+    process keeps what was already set (glibc offers no undo).
+    """
+    if malloc is not None:
+        settings.malloc = bool(malloc)
+    if fused_optimizer is not None:
+        settings.fused_optimizer = bool(fused_optimizer)
+    return settings
+
+
+def tune_allocator() -> bool:
+    """Keep large buffers in glibc's heap between steps. Returns whether it was applied."""
+    global _malloc_done
+    if _malloc_done or not settings.malloc or not sys.platform.startswith("linux"):
+        return _malloc_done
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (musl, ...): nothing to tune
+        return False
+    ok = all([mallopt(_M_MMAP_THRESHOLD, 1 << 30), mallopt(_M_TRIM_THRESHOLD, 1 << 30),
+              mallopt(_M_TOP_PAD, 64 << 20)])
+    _malloc_done = bool(ok)
+    return _malloc_done
