@@ -1,0 +1,229 @@
+"""rnnkit's whole-sequence GRU: one GEMM for the inputs, a fused step loop, hand-written BPTT.
+
+Computes exactly what the reference loop :func:`rnnkit.functional.recurrent.gru` computes
+(same signature, both ``reset_after`` forms, masks, ``go_backwards``, recurrent dropout), and is
+tested against it. Gates are packed ``[z | r | n]`` (update, reset, new) as in Keras.
+
+Forward
+    ``a = x @ W_x + b_x`` for every step in one GEMM -> (T, N, 3H). A step adds the recurrent
+    products and applies the gates in place; the buffers keep what the backward needs.
+Backward
+    One ``for t in reversed(range(T))`` loop carrying ``dh_next`` writes the gradients of the
+    pre-activations of every step into (T, N, .) buffers; the weight gradients are then one
+    GEMM each over all steps.
+
+Double backward is not supported (``once_differentiable``).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from ._common import (GradHook, batch_first, check_sequence, check_shape, clone_contiguous,
+                      mask_time_major, tanh_into, time_major)
+
+
+def gru(x: Tensor, h0: Tensor, W_x: Tensor, W_h: Tensor, b_x: Tensor | None,
+        b_h: Tensor | None, reset_after: bool = True, mask: Tensor | None = None,
+        go_backwards: bool = False, recurrent_mask: Tensor | None = None, *,
+        grad_hook: GradHook | None = None) -> tuple[Tensor, tuple[Tensor]]:
+    """GRU over a whole sequence with a hand-written backward.
+
+    Args:
+        x: inputs (N, T, D), batch-first.
+        h0: initial state (N, H).
+        W_x: input weights (D, 3H), packed ``[z | r | n]``.
+        W_h: recurrent weights (H, 3H), same packing.
+        b_x, b_h: input and recurrent biases (3H,), each may be None. With
+            ``reset_after=False`` the recurrent bias is not used (as in the reference loop).
+        reset_after: apply the reset gate after the recurrent product
+            (``n = tanh(a_n + r * (h_prev @ W_hn + b_hn))``, PyTorch's and cuDNN's form) or
+            before it (``n = tanh(a_n + (r * h_prev) @ W_hn)``, the original paper's form).
+        mask: bool (N, T), True on real steps; a padded step carries the state forward and
+            repeats the previous output (zeros before the first real step).
+        go_backwards: process ``t = T-1, ..., 0``; ``y`` comes back in processing order.
+        recurrent_mask: (N, H), multiplied into ``h_prev`` where it enters the recurrent
+            products; the undropped ``h_prev`` is interpolated in ``h = z*h_prev + (1-z)*n``.
+        grad_hook: ``grad_hook(t, dh_t)`` called in the backward for every step, see
+            :data:`rnnkit.kernels._common.GradHook`.
+
+    Returns:
+        ``(y, (h_T,))``: ``y`` (N, T, H), final state (N, H).
+    """
+    N, T, D, H = check_sequence("gru", x, h0, mask, recurrent_mask)
+    check_shape("gru", "W_x", W_x, (D, 3 * H), "(D, 3H)")
+    check_shape("gru", "W_h", W_h, (H, 3 * H), "(H, 3H)")
+    check_shape("gru", "b_x", b_x, (3 * H,), "(3H,)")
+    check_shape("gru", "b_h", b_h, (3 * H,), "(3H,)")
+    if T == 0:
+        return x.new_zeros(N, 0, H), (h0,)
+    if not reset_after:
+        b_h = None  # the reference's reset-before form has no recurrent bias
+    y, h_T = _GRU.apply(x, h0, W_x, W_h, b_x, b_h, reset_after, mask, go_backwards,
+                        recurrent_mask, grad_hook)
+    return y, (h_T,)
+
+
+class _GRU(torch.autograd.Function):
+
+    @staticmethod
+    def forward(ctx, x, h0, W_x, W_h, b_x, b_h, reset_after, mask, go_backwards,
+                recurrent_mask, grad_hook):
+        N, T, D = x.shape
+        H = h0.shape[1]
+        x_seq = time_major(x, go_backwards)  # (T, N, D)
+        m_seq = mask_time_major(mask, go_backwards)  # (T, N, 1) or None
+
+        gates = x.new_empty(T, N, 3 * H)  # a = x_t @ W_x + b_x, then the gates [z | r | n]
+        if b_x is None:
+            torch.mm(x_seq.view(T * N, D), W_x, out=gates.view(T * N, 3 * H))
+        else:
+            torch.addmm(b_x, x_seq.view(T * N, D), W_x, out=gates.view(T * N, 3 * H))
+        h_seq = x.new_empty(T + 1, N, H)  # h_seq[t] is h_prev of step t; h_seq[T] is h_T
+        h_seq[0] = h0
+        # what W_h multiplies: h_prev, or h_prev * recurrent_mask
+        h_rec = h_seq[:-1] if recurrent_mask is None else x.new_empty(T, N, H)  # (T, N, H)
+        if reset_after:
+            hp_seq = x.new_empty(T, N, 3 * H)  # h_rec @ W_h + b_h
+        else:
+            rh_seq = x.new_empty(T, N, H)  # r * h_rec, what W_hn multiplies
+            W_hzr, W_hn = W_h[:, :2 * H], W_h[:, 2 * H:]  # (H, 2H), (H, H)
+        y_seq = h_seq[1:] if mask is None else x.new_empty(T, N, H)  # (T, N, H)
+        y_prev = x.new_zeros(N, H)
+
+        for t in range(T):
+            h_prev, h = h_seq[t], h_seq[t + 1]
+            if recurrent_mask is not None:
+                torch.mul(h_prev, recurrent_mask, out=h_rec[t])
+            a = gates[t]  # (N, 3H), holds x_t @ W_x + b_x
+            a_zr, a_n = a[:, :2 * H], a[:, 2 * H:]  # (N, 2H), (N, H)
+            z, r = a_zr.chunk(2, dim=1)  # 2 x (N, H), after the sigmoid below
+            if reset_after:
+                hp = hp_seq[t]  # (N, 3H)
+                if b_h is None:
+                    torch.mm(h_rec[t], W_h, out=hp)
+                else:
+                    torch.addmm(b_h, h_rec[t], W_h, out=hp)  # hp = h_rec @ W_h + b_h
+                a_zr.add_(hp[:, :2 * H]).sigmoid_()  # z, r
+                a_n.addcmul_(r, hp[:, 2 * H:])  # a_n + r * (h_rec @ W_hn + b_hn)
+            else:
+                a_zr.addmm_(h_rec[t], W_hzr).sigmoid_()  # z, r
+                torch.mul(r, h_rec[t], out=rh_seq[t])
+                a_n.addmm_(rh_seq[t], W_hn)  # a_n + (r * h_rec) @ W_hn
+            n = tanh_into(a_n, out=a_n)  # (N, H)
+            torch.sub(h_prev, n, out=h)
+            h.mul_(z).add_(n)  # h = z * h_prev + (1 - z) * n
+            if m_seq is not None:  # a padded step keeps the state and repeats the output
+                m = m_seq[t]  # (N, 1)
+                torch.where(m, h, y_prev, out=y_seq[t])
+                torch.where(m, h, h_prev, out=h)
+                y_prev = y_seq[t]
+
+        saved = hp_seq if reset_after else rh_seq
+        ctx.save_for_backward(x_seq, W_x, W_h, b_x, b_h, gates, h_seq, h_rec, saved, m_seq,
+                              recurrent_mask)
+        ctx.reset_after = reset_after
+        ctx.go_backwards = go_backwards
+        ctx.grad_hook = grad_hook
+        y = y_seq.transpose(0, 1).contiguous()  # (N, T, H)
+        return y, h_seq[T].clone()
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, dy, dh_T):
+        (x_seq, W_x, W_h, b_x, b_h, gates, h_seq, h_rec, saved, m_seq,
+         recurrent_mask) = ctx.saved_tensors
+        reset_after, grad_hook = ctx.reset_after, ctx.grad_hook
+        T, N, H3 = gates.shape
+        H = H3 // 3
+        D = x_seq.shape[2]
+        dy_seq = dy.transpose(0, 1)  # (T, N, H), processing order like y
+
+        # local derivatives of every step at once, outside the loop
+        z_seq, r_seq, n_seq = gates.chunk(3, dim=2)  # 3 x (T, N, H)
+        h_prev_seq = h_seq[:-1]  # (T, N, H)
+        dsig_r = torch.sub(1.0, r_seq).mul_(r_seq)  # sigmoid'(a_r) = r * (1 - r)
+        # dh/da_z = (h_prev - n) * z * (1 - z)
+        dh_daz = torch.sub(1.0, z_seq).mul_(z_seq).mul_(torch.sub(h_prev_seq, n_seq))
+        # dh/da_n = (1 - z) * (1 - n^2)
+        dh_dan = torch.mul(n_seq, n_seq).neg_().add_(1.0).mul_(torch.sub(1.0, z_seq))
+        if reset_after:
+            hp_seq = saved
+            dar_dan = dsig_r.mul_(hp_seq[..., 2 * H:])  # (T, N, H): d a_r / d a_n = hp_n * r(1-r)
+        else:
+            rh_seq = saved
+            W_hzrT, W_hnT = W_h[:, :2 * H].t(), W_h[:, 2 * H:].t()  # (2H, H), (H, H)
+            dar_drh = dsig_r.mul_(h_rec)  # (T, N, H): h_rec * r * (1 - r)
+        if m_seq is not None:
+            m_seq = m_seq.to(gates.dtype)  # (T, N, 1): 1.0 on real steps
+            keep_seq = torch.sub(1.0, m_seq)  # (T, N, 1): 1.0 on padded steps
+
+        # dLoss/d(pre-activations) of every step:
+        dA = torch.empty_like(gates)  # (T, N, 3H): of a = x_t @ W_x + b_x, as [z | r | n]
+        if reset_after:
+            dHP = torch.empty_like(gates)  # (T, N, 3H): of hp = h_rec @ W_h + b_h
+        dh = gates.new_empty(N, H)
+        dh_next = clone_contiguous(dh_T)  # dLoss/dh_t from the steps after t
+        dy_carry = gates.new_zeros(N, H)  # dLoss/dy_t from padded steps after t repeating it
+        dy_t = gates.new_empty(N, H)
+        dh_rec = gates.new_empty(N, H)
+        W_hT = W_h.t()  # (3H, H)
+
+        for t in reversed(range(T)):
+            z, r, n = gates[t].chunk(3, dim=1)  # 3 x (N, H)
+            da = dA[t]  # (N, 3H)
+            da_z, da_r, da_n = da.chunk(3, dim=1)  # 3 x (N, H)
+            if m_seq is None:
+                torch.add(dh_next, dy_seq[t], out=dh)  # backprop into h_t: from y_t and step t+1
+            else:  # padded step: the state and the output pass through, the cell gets nothing
+                m, keep = m_seq[t], keep_seq[t]  # (N, 1)
+                torch.add(dy_seq[t], dy_carry, out=dy_t)  # into y_t: from y_t and its repeats
+                torch.mul(dy_t, keep, out=dy_carry)  # into y_{t-1}, which padding repeated
+                torch.add(dh_next, dy_t, out=dh).mul_(m)  # into the cell's h_t
+            if grad_hook is not None:
+                grad_hook(t, dh.clone() if m_seq is None else torch.addcmul(dh, dh_next, keep))
+            torch.mul(dh, dh_daz[t], out=da_z)  # into a_z, through h = n + z * (h_prev - n)
+            torch.mul(dh, dh_dan[t], out=da_n)  # into a_n, through n = tanh(a_n + ...)
+            if reset_after:
+                dhp = dHP[t]  # (N, 3H)
+                torch.mul(da_n, dar_dan[t], out=da_r)  # into a_r, through r * hp_n
+                dhp[:, :2 * H] = da[:, :2 * H]  # into hp_z, hp_r: they add to a_z, a_r
+                torch.mul(da_n, r, out=dhp[:, 2 * H:])  # into hp_n, through r * hp_n
+                torch.mm(dhp, W_hT, out=dh_rec)  # into h_rec, through hp = h_rec @ W_h + b_h
+            else:
+                torch.mm(da_n, W_hnT, out=dh_rec)  # into r * h_rec, through ... @ W_hn
+                torch.mul(dh_rec, dar_drh[t], out=da_r)  # into a_r, through r * h_rec
+                dh_rec.mul_(r)  # into h_rec, through r * h_rec
+                dh_rec.addmm_(da[:, :2 * H], W_hzrT)  # into h_rec, through h_rec @ W_hzr
+            if recurrent_mask is not None:
+                dh_rec.mul_(recurrent_mask)  # into h_prev, through h_prev * recurrent_mask
+            if m_seq is not None:
+                dh_next.mul_(keep)  # into h_{t-1}: straight through a padded step
+                dh_next.addcmul_(dh, z).add_(dh_rec)  # ... or through z * h_prev and h_rec
+            else:
+                torch.mul(dh, z, out=dh_next).add_(dh_rec)  # into h_{t-1}: z * h_prev and h_rec
+
+        # the weight gradients, once over all steps
+        needs = ctx.needs_input_grad
+        dA_flat = dA.view(T * N, 3 * H)
+        h_rec_flat = h_rec.reshape(T * N, H)
+        dx = dW_x = dW_h = db_x = db_h = None
+        if needs[0]:
+            dx = batch_first(torch.mm(dA_flat, W_x.t()).view(T, N, D), ctx.go_backwards)
+        if needs[2]:
+            dW_x = torch.mm(x_seq.view(T * N, D).t(), dA_flat)  # (D, 3H)
+        if b_x is not None and needs[4]:
+            db_x = dA_flat.sum(0)  # (3H,)
+        if reset_after:
+            dHP_flat = dHP.view(T * N, 3 * H)
+            if needs[3]:
+                dW_h = torch.mm(h_rec_flat.t(), dHP_flat)  # (H, 3H)
+            if b_h is not None and needs[5]:
+                db_h = dHP_flat.sum(0)  # (3H,)
+        elif needs[3]:
+            dW_h = W_h.new_empty(H, 3 * H)
+            torch.mm(h_rec_flat.t(), dA_flat[:, :2 * H], out=dW_h[:, :2 * H])  # (H, 2H)
+            torch.mm(rh_seq.view(T * N, H).t(), dA_flat[:, 2 * H:], out=dW_h[:, 2 * H:])
+        return dx, dh_next, dW_x, dW_h, db_x, db_h, None, None, None, None, None

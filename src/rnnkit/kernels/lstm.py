@@ -1,0 +1,194 @@
+"""rnnkit's whole-sequence LSTM: one GEMM for the inputs, a fused step loop, hand-written BPTT.
+
+Computes exactly what the reference loop :func:`rnnkit.functional.recurrent.lstm` computes
+(same signature, masks, ``go_backwards`` and recurrent dropout), and is tested against it.
+
+Forward
+    The input projection of every step is one GEMM, ``x @ W_x + b`` -> (T, N, 4H); a step adds
+    ``h_prev @ W_h`` in place and applies the gates. Per step the buffers keep what the
+    backward needs: the gates ``[i | f | g | o]``, ``c`` and ``tanh(c)``.
+Backward
+    One ``for t in reversed(range(T))`` loop carrying ``dh_next``, ``dc_next`` (as in
+    min-char-rnn) writes the pre-activation gradients ``dz`` of every step into a (T, N, 4H)
+    buffer; the weight gradients are then one GEMM each over all steps:
+    ``dW_x = X^T dZ``, ``dW_h = H_prev^T dZ``, ``db = sum(dZ)``, ``dx = dZ W_x^T``.
+
+Double backward is not supported (``once_differentiable``).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from ._common import (GradHook, batch_first, check_sequence, check_shape, clone_contiguous,
+                      mask_time_major, tanh_into, time_major)
+
+
+def lstm(x: Tensor, h0: Tensor, c0: Tensor, W_x: Tensor, W_h: Tensor, b: Tensor | None,
+         mask: Tensor | None = None, go_backwards: bool = False,
+         recurrent_mask: Tensor | None = None, *,
+         grad_hook: GradHook | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+    """LSTM over a whole sequence with a hand-written backward.
+
+    Args:
+        x: inputs (N, T, D), batch-first.
+        h0, c0: initial states (N, H).
+        W_x: input weights (D, 4H), packed ``[i | f | g | o]``.
+        W_h: recurrent weights (H, 4H), same packing.
+        b: bias (4H,) or None.
+        mask: bool (N, T), True on real steps; a padded step carries the state forward and
+            repeats the previous output (zeros before the first real step).
+        go_backwards: process ``t = T-1, ..., 0``; ``y`` comes back in processing order.
+        recurrent_mask: (N, H), multiplied into ``h_prev`` where it enters ``h_prev @ W_h``.
+        grad_hook: ``grad_hook(t, dh_t)`` called in the backward for every step, see
+            :data:`rnnkit.kernels._common.GradHook`.
+
+    Returns:
+        ``(y, (h_T, c_T))``: ``y`` (N, T, H), final states (N, H).
+    """
+    N, T, D, H = check_sequence("lstm", x, h0, mask, recurrent_mask)
+    check_shape("lstm", "c0", c0, (N, H), "(N, H)")
+    check_shape("lstm", "W_x", W_x, (D, 4 * H), "(D, 4H)")
+    check_shape("lstm", "W_h", W_h, (H, 4 * H), "(H, 4H)")
+    check_shape("lstm", "b", b, (4 * H,), "(4H,)")
+    if T == 0:
+        return x.new_zeros(N, 0, H), (h0, c0)
+    y, h_T, c_T = _LSTM.apply(x, h0, c0, W_x, W_h, b, mask, go_backwards, recurrent_mask,
+                              grad_hook)
+    return y, (h_T, c_T)
+
+
+class _LSTM(torch.autograd.Function):
+
+    @staticmethod
+    def forward(ctx, x, h0, c0, W_x, W_h, b, mask, go_backwards, recurrent_mask, grad_hook):
+        N, T, D = x.shape
+        H = h0.shape[1]
+        x_seq = time_major(x, go_backwards)  # (T, N, D)
+        m_seq = mask_time_major(mask, go_backwards)  # (T, N, 1) or None
+
+        # tanh(z) = 2 * sigmoid(2z) - 1: with the g columns doubled, one sigmoid_ makes all gates
+        scale = x.new_ones(4 * H)
+        scale[2 * H:3 * H] = 2.0
+        W_x2, W_h2 = W_x * scale, W_h * scale  # (D, 4H), (H, 4H)
+
+        gates = x.new_empty(T, N, 4 * H)  # z, then the gates [i | f | g | o] in place
+        if b is None:
+            torch.mm(x_seq.view(T * N, D), W_x2, out=gates.view(T * N, 4 * H))
+        else:
+            torch.addmm(b * scale, x_seq.view(T * N, D), W_x2, out=gates.view(T * N, 4 * H))
+        h_seq = x.new_empty(T + 1, N, H)  # h_seq[t] is h_prev of step t; h_seq[T] is h_T
+        c_seq = x.new_empty(T + 1, N, H)
+        h_seq[0] = h0
+        c_seq[0] = c0
+        tanh_c = x.new_empty(T, N, H)
+        # what W_h multiplies: h_prev, or h_prev * recurrent_mask
+        h_rec = h_seq[:-1] if recurrent_mask is None else x.new_empty(T, N, H)  # (T, N, H)
+        y_seq = h_seq[1:] if mask is None else x.new_empty(T, N, H)  # (T, N, H)
+        y_prev = x.new_zeros(N, H)
+
+        for t in range(T):
+            h_prev, c_prev, h, c = h_seq[t], c_seq[t], h_seq[t + 1], c_seq[t + 1]
+            if recurrent_mask is not None:
+                torch.mul(h_prev, recurrent_mask, out=h_rec[t])
+            z = gates[t]  # (N, 4H), holds x_t @ W_x + b
+            z.addmm_(h_rec[t], W_h2)  # z += h_prev @ W_h
+            z.sigmoid_()  # [i | f | (g + 1) / 2 | o]
+            i, f, g, o = z.chunk(4, dim=1)  # 4 x (N, H)
+            g.mul_(2.0).sub_(1.0)  # g = tanh(z_g)
+            torch.mul(f, c_prev, out=c)
+            c.addcmul_(i, g)  # c = f * c_prev + i * g
+            tanh_into(c, out=tanh_c[t])
+            torch.mul(o, tanh_c[t], out=h)  # h = o * tanh(c)
+            if m_seq is not None:  # a padded step keeps the state and repeats the output
+                m = m_seq[t]  # (N, 1)
+                torch.where(m, h, y_prev, out=y_seq[t])
+                torch.where(m, h, h_prev, out=h)
+                torch.where(m, c, c_prev, out=c)
+                y_prev = y_seq[t]
+
+        ctx.save_for_backward(x_seq, W_x, W_h, b, gates, c_seq, tanh_c, h_rec, m_seq,
+                              recurrent_mask)
+        ctx.go_backwards = go_backwards
+        ctx.grad_hook = grad_hook
+        y = y_seq.transpose(0, 1).contiguous()  # (N, T, H)
+        return y, h_seq[T].clone(), c_seq[T].clone()
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, dy, dh_T, dc_T):
+        (x_seq, W_x, W_h, b, gates, c_seq, tanh_c, h_rec, m_seq,
+         recurrent_mask) = ctx.saved_tensors
+        grad_hook = ctx.grad_hook
+        T, N, H4 = gates.shape
+        H = H4 // 4
+        D = x_seq.shape[2]
+        dy_seq = dy.transpose(0, 1)  # (T, N, H), processing order like y
+
+        # local derivatives of every step at once, outside the loop
+        i_seq, f_seq, g_seq, o_seq = gates.chunk(4, dim=2)  # 4 x (T, N, H)
+        dgates_dz = torch.sub(1.0, gates).mul_(gates)  # (T, N, 4H): sigmoid' = s * (1 - s)
+        dgates_dz[..., 2 * H:3 * H] = torch.mul(g_seq, g_seq).neg_().add_(1.0)  # tanh' = 1 - g^2
+        dc_dh = torch.mul(tanh_c, tanh_c).neg_().add_(1.0).mul_(o_seq)  # (T, N, H): o * tanh'(c)
+        if m_seq is not None:
+            m_seq = m_seq.to(gates.dtype)  # (T, N, 1): 1.0 on real steps
+            keep_seq = torch.sub(1.0, m_seq)  # (T, N, 1): 1.0 on padded steps
+
+        dZ = torch.empty_like(gates)  # (T, N, 4H): dLoss/dz of every step
+        dh = gates.new_empty(N, H)
+        dc_cell = gates.new_empty(N, H)
+        dh_next = clone_contiguous(dh_T)  # dLoss/dh_t from the steps after t
+        dc_next = clone_contiguous(dc_T)
+        dy_carry = gates.new_zeros(N, H)  # dLoss/dy_t from padded steps after t repeating it
+        dy_t = gates.new_empty(N, H)
+        dh_rec = gates.new_empty(N, H)
+        W_hT = W_h.t()  # (4H, H)
+
+        for t in reversed(range(T)):
+            i, f, g, o = gates[t].chunk(4, dim=1)  # 4 x (N, H)
+            dz = dZ[t]  # (N, 4H)
+            dz_i, dz_f, dz_g, dz_o = dz.chunk(4, dim=1)  # 4 x (N, H)
+            if m_seq is None:
+                torch.add(dh_next, dy_seq[t], out=dh)  # backprop into h_t: from y_t and step t+1
+                dc = dc_next  # backprop into c_t from step t+1 (dc_next becomes dc, in place)
+            else:  # padded step: the state and the output pass through, the cell gets nothing
+                m, keep = m_seq[t], keep_seq[t]  # (N, 1)
+                torch.add(dy_seq[t], dy_carry, out=dy_t)  # into y_t: from y_t and its repeats
+                torch.mul(dy_t, keep, out=dy_carry)  # into y_{t-1}, which padding repeated
+                torch.add(dh_next, dy_t, out=dh).mul_(m)  # into the cell's h_t
+                dc = torch.mul(dc_next, m, out=dc_cell)  # into the cell's c_t from step t+1
+            if grad_hook is not None:
+                grad_hook(t, dh.clone() if m_seq is None else torch.addcmul(dh, dh_next, keep))
+            dc.addcmul_(dh, dc_dh[t])  # backprop into c_t through h = o * tanh(c)
+            torch.mul(dh, tanh_c[t], out=dz_o)  # into o
+            torch.mul(dc, g, out=dz_i)  # into i
+            torch.mul(dc, c_seq[t], out=dz_f)  # into f
+            torch.mul(dc, i, out=dz_g)  # into g
+            dz.mul_(dgates_dz[t])  # into z, through the sigmoids and the tanh
+            if m_seq is None:
+                dc_next.mul_(f)  # into c_{t-1} (dc_next is dc here)
+                torch.mm(dz, W_hT, out=dh_next)  # into h_{t-1}, through z = ... + h_prev @ W_h
+                if recurrent_mask is not None:
+                    dh_next.mul_(recurrent_mask)  # through h_rec = h_prev * recurrent_mask
+            else:
+                dc_next.mul_(keep).addcmul_(dc, f)  # into c_{t-1}: forget gate, or pass-through
+                torch.mm(dz, W_hT, out=dh_rec)  # into h_rec of step t
+                if recurrent_mask is not None:
+                    dh_rec.mul_(recurrent_mask)  # into h_prev through h_prev * recurrent_mask
+                dh_next.mul_(keep).add_(dh_rec)  # into h_{t-1}: W_h, or pass-through
+
+        # the weight gradients, once over all steps
+        needs = ctx.needs_input_grad
+        dZ_flat = dZ.view(T * N, 4 * H)
+        dx = dW_x = dW_h = db = None
+        if needs[0]:
+            dx = batch_first(torch.mm(dZ_flat, W_x.t()).view(T, N, D), ctx.go_backwards)
+        if needs[3]:
+            dW_x = torch.mm(x_seq.view(T * N, D).t(), dZ_flat)  # (D, 4H)
+        if needs[4]:
+            dW_h = torch.mm(h_rec.reshape(T * N, H).t(), dZ_flat)  # (H, 4H)
+        if b is not None and needs[5]:
+            db = dZ_flat.sum(0)  # (4H,)
+        return dx, dh_next, dc_next, dW_x, dW_h, db, None, None, None, None

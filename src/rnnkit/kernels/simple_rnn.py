@@ -1,0 +1,192 @@
+"""rnnkit's whole-sequence simple (Elman) RNN: one GEMM for the inputs, hand-written BPTT.
+
+Computes exactly what the reference loop :func:`rnnkit.functional.recurrent.simple_rnn`
+computes (same signature, every activation, masks, ``go_backwards``, recurrent dropout), and is
+tested against it: ``h = act(x_t @ W_x + h_prev @ W_h + b)``.
+
+The backward needs only the outputs ``h`` of every step: each activation's derivative is
+written in terms of its output (``tanh' = 1 - h^2``, ``sigmoid' = h (1 - h)``, ...).
+
+Double backward is not supported (``once_differentiable``).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from .._validation import choice
+from ._common import (GradHook, batch_first, check_sequence, check_shape, clone_contiguous,
+                      mask_time_major, tanh_into, time_major)
+
+ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear", "softmax")
+
+
+def simple_rnn(x: Tensor, h0: Tensor, W_x: Tensor, W_h: Tensor, b: Tensor | None,
+               activation: str = "tanh", mask: Tensor | None = None, go_backwards: bool = False,
+               recurrent_mask: Tensor | None = None, *,
+               grad_hook: GradHook | None = None) -> tuple[Tensor, tuple[Tensor]]:
+    """Simple RNN over a whole sequence with a hand-written backward.
+
+    Args:
+        x: inputs (N, T, D), batch-first.
+        h0: initial state (N, H).
+        W_x: input weights (D, H). W_h: recurrent weights (H, H). b: bias (H,) or None.
+        activation: one of ``'tanh'``, ``'relu'``, ``'sigmoid'``, ``'linear'``, ``'softmax'``.
+        mask: bool (N, T), True on real steps; a padded step carries the state forward and
+            repeats the previous output (zeros before the first real step).
+        go_backwards: process ``t = T-1, ..., 0``; ``y`` comes back in processing order.
+        recurrent_mask: (N, H), multiplied into ``h_prev`` where it enters ``h_prev @ W_h``.
+        grad_hook: ``grad_hook(t, dh_t)`` called in the backward for every step, see
+            :data:`rnnkit.kernels._common.GradHook`.
+
+    Returns:
+        ``(y, (h_T,))``: ``y`` (N, T, H), final state (N, H).
+    """
+    choice("simple_rnn", "activation", activation, ACTIVATIONS)
+    N, T, D, H = check_sequence("simple_rnn", x, h0, mask, recurrent_mask)
+    check_shape("simple_rnn", "W_x", W_x, (D, H), "(D, H)")
+    check_shape("simple_rnn", "W_h", W_h, (H, H), "(H, H)")
+    check_shape("simple_rnn", "b", b, (H,), "(H,)")
+    if T == 0:
+        return x.new_zeros(N, 0, H), (h0,)
+    y, h_T = _SimpleRNN.apply(x, h0, W_x, W_h, b, activation, mask, go_backwards,
+                              recurrent_mask, grad_hook)
+    return y, (h_T,)
+
+
+def _activate_(z: Tensor, activation: str) -> None:
+    """``z = act(z)`` in place; ``z`` is (N, H)."""
+    if activation == "tanh":
+        tanh_into(z, out=z)
+    elif activation == "relu":
+        z.relu_()
+    elif activation == "sigmoid":
+        z.sigmoid_()
+    elif activation == "softmax":
+        z.copy_(torch.softmax(z, dim=1))
+
+
+def _activation_slope(h_seq: Tensor, activation: str) -> Tensor | None:
+    """``act'(z)`` of every step from the outputs ``h = act(z)``; None where it is 1 (linear).
+
+    Softmax has no elementwise slope: it is handled in the loop.
+    """
+    if activation == "tanh":
+        return torch.mul(h_seq, h_seq).neg_().add_(1.0)  # 1 - h^2
+    if activation == "sigmoid":
+        return torch.sub(1.0, h_seq).mul_(h_seq)  # h * (1 - h)
+    if activation == "relu":
+        return (h_seq > 0).to(h_seq.dtype)  # 1 where h > 0 (0 at z = 0, as torch.relu)
+    return None
+
+
+class _SimpleRNN(torch.autograd.Function):
+
+    @staticmethod
+    def forward(ctx, x, h0, W_x, W_h, b, activation, mask, go_backwards, recurrent_mask,
+                grad_hook):
+        N, T, D = x.shape
+        H = h0.shape[1]
+        x_seq = time_major(x, go_backwards)  # (T, N, D)
+        m_seq = mask_time_major(mask, go_backwards)  # (T, N, 1) or None
+
+        h0_z_seq = x.new_empty(T + 1, N, H)  # [h0, then z of every step]
+        z_seq = h0_z_seq[1:]  # (T, N, H): x_t @ W_x + b, then the cell's output act(z)
+        if b is None:
+            torch.mm(x_seq.view(T * N, D), W_x, out=z_seq.view(T * N, H))
+        else:
+            torch.addmm(b, x_seq.view(T * N, D), W_x, out=z_seq.view(T * N, H))
+        # h_seq[t] is h_prev of step t, h_seq[T] is h_T; without a mask they are the cell outputs
+        h_seq = h0_z_seq if mask is None else x.new_empty(T + 1, N, H)  # (T + 1, N, H)
+        h_seq[0] = h0
+        # what W_h multiplies: h_prev, or h_prev * recurrent_mask
+        h_rec = h_seq[:-1] if recurrent_mask is None else x.new_empty(T, N, H)  # (T, N, H)
+        y_seq = h_seq[1:] if mask is None else x.new_empty(T, N, H)  # (T, N, H)
+        y_prev = x.new_zeros(N, H)
+
+        for t in range(T):
+            h_prev, h = h_seq[t], h_seq[t + 1]  # without a mask h is z_seq[t]
+            if recurrent_mask is not None:
+                torch.mul(h_prev, recurrent_mask, out=h_rec[t])
+            z = z_seq[t]  # (N, H), holds x_t @ W_x + b
+            z.addmm_(h_rec[t], W_h)  # z += h_prev @ W_h
+            _activate_(z, activation)  # the cell's output act(z)
+            if m_seq is not None:  # a padded step keeps the state and repeats the output
+                m = m_seq[t]  # (N, 1)
+                torch.where(m, z, y_prev, out=y_seq[t])
+                torch.where(m, z, h_prev, out=h)
+                y_prev = y_seq[t]
+
+        ctx.save_for_backward(x_seq, W_x, W_h, b, z_seq, h_rec, m_seq, recurrent_mask)
+        ctx.activation = activation
+        ctx.go_backwards = go_backwards
+        ctx.grad_hook = grad_hook
+        y = y_seq.transpose(0, 1).contiguous()  # (N, T, H)
+        return y, h_seq[T].clone()
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, dy, dh_T):
+        x_seq, W_x, W_h, b, out_seq, h_rec, m_seq, recurrent_mask = ctx.saved_tensors
+        activation, grad_hook = ctx.activation, ctx.grad_hook
+        T, N, H = out_seq.shape
+        D = x_seq.shape[2]
+        dy_seq = dy.transpose(0, 1)  # (T, N, H), processing order like y
+
+        dh_dz = _activation_slope(out_seq, activation)  # (T, N, H) or None
+        if m_seq is not None:
+            m_seq = m_seq.to(out_seq.dtype)  # (T, N, 1): 1.0 on real steps
+            keep_seq = torch.sub(1.0, m_seq)  # (T, N, 1): 1.0 on padded steps
+
+        dZ = torch.empty_like(out_seq)  # (T, N, H): dLoss/dz of every step
+        dh = out_seq.new_empty(N, H)
+        dh_next = clone_contiguous(dh_T)  # dLoss/dh_t from the steps after t
+        dy_carry = out_seq.new_zeros(N, H)  # dLoss/dy_t from padded steps after t repeating it
+        dy_t = out_seq.new_empty(N, H)
+        dh_rec = out_seq.new_empty(N, H)
+        W_hT = W_h.t()  # (H, H)
+
+        for t in reversed(range(T)):
+            dz = dZ[t]  # (N, H)
+            if m_seq is None:
+                torch.add(dh_next, dy_seq[t], out=dh)  # backprop into h_t: from y_t and step t+1
+            else:  # padded step: the state and the output pass through, the cell gets nothing
+                m, keep = m_seq[t], keep_seq[t]  # (N, 1)
+                torch.add(dy_seq[t], dy_carry, out=dy_t)  # into y_t: from y_t and its repeats
+                torch.mul(dy_t, keep, out=dy_carry)  # into y_{t-1}, which padding repeated
+                torch.add(dh_next, dy_t, out=dh).mul_(m)  # into the cell's h_t
+            if grad_hook is not None:
+                grad_hook(t, dh.clone() if m_seq is None else torch.addcmul(dh, dh_next, keep))
+            if activation == "softmax":  # into z: softmax's Jacobian, s * (dh - <dh, s>)
+                s = out_seq[t]
+                torch.mul(dh, s, out=dz)
+                torch.sub(dh, dz.sum(dim=1, keepdim=True), out=dz).mul_(s)
+            elif dh_dz is None:
+                dz.copy_(dh)  # into z: linear
+            else:
+                torch.mul(dh, dh_dz[t], out=dz)  # into z, through act
+            if m_seq is None:
+                torch.mm(dz, W_hT, out=dh_next)  # into h_{t-1}, through z = ... + h_prev @ W_h
+                if recurrent_mask is not None:
+                    dh_next.mul_(recurrent_mask)  # through h_rec = h_prev * recurrent_mask
+            else:
+                torch.mm(dz, W_hT, out=dh_rec)  # into h_rec of step t
+                if recurrent_mask is not None:
+                    dh_rec.mul_(recurrent_mask)  # into h_prev through h_prev * recurrent_mask
+                dh_next.mul_(keep).add_(dh_rec)  # into h_{t-1}: W_h, or pass-through
+
+        # the weight gradients, once over all steps
+        needs = ctx.needs_input_grad
+        dZ_flat = dZ.view(T * N, H)
+        dx = dW_x = dW_h = db = None
+        if needs[0]:
+            dx = batch_first(torch.mm(dZ_flat, W_x.t()).view(T, N, D), ctx.go_backwards)
+        if needs[2]:
+            dW_x = torch.mm(x_seq.view(T * N, D).t(), dZ_flat)  # (D, H)
+        if needs[3]:
+            dW_h = torch.mm(h_rec.reshape(T * N, H).t(), dZ_flat)  # (H, H)
+        if b is not None and needs[4]:
+            db = dZ_flat.sum(0)  # (H,)
+        return dx, dh_next, dW_x, dW_h, db, None, None, None, None, None
