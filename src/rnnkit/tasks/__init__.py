@@ -1,0 +1,1 @@
+"""End-to-end task pipelines built on the layers and models."""

@@ -1,0 +1,336 @@
+"""IMDb-style sentiment analysis from raw text: vocabulary, padding, model, training, metrics.
+
+The default configuration is the seed's model: the 10,000 most frequent words, reviews padded
+or truncated to 200 words (at the front, as ``keras.utils.pad_sequences``), then
+``Embedding(10000, 128) -> LSTM(128) -> Dense(1, sigmoid)``, binary cross-entropy, Adam.
+
+>>> from rnnkit.tasks.sentiment import SentimentClassifier, SentimentConfig
+>>> clf = SentimentClassifier(SentimentConfig(epochs=1)).fit(texts, labels)  # doctest: +SKIP
+>>> clf.predict_proba(["A wonderful, moving film."])  # doctest: +SKIP
+array([0.93], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import _validation as V
+from ..layers import GRU, LSTM, Bidirectional, Dense, Dropout, Embedding, SimpleRNN
+from ..models import Sequential, load_model
+from ..models.optimizers import Adam
+from ..models.saving import write_atomic_dir
+from ..text import Tokenizer, Vocabulary, pad_sequences
+from ..utils import set_random_seed
+
+CELLS = {"lstm": LSTM, "gru": GRU, "simple_rnn": SimpleRNN}
+TASK_FILE, VOCAB_FILE, MODEL_DIR = "sentiment.json", "vocab.json", "model"
+
+
+@dataclass
+class SentimentConfig:
+    """Settings of a :class:`SentimentClassifier` (defaults: the seed's model and recipe).
+
+    Attributes:
+        num_words: vocabulary size, the special ids 0 (pad), 1 (start), 2 (unknown) included.
+        maxlen: reviews are truncated (keeping the end) or padded (in front) to this many ids.
+        embedding_dim: size of the word vectors.
+        cell: 'lstm', 'gru' or 'simple_rnn'.
+        units: hidden size of each recurrent layer.
+        layers: number of stacked recurrent layers.
+        bidirectional: read each review in both directions.
+        dropout: dropout on the recurrent layers' inputs and before the output layer.
+        recurrent_dropout: dropout on the recurrent state (slower: no fused native path).
+        mask_zero: let the recurrent layers skip padding (Keras's seed does not).
+        epochs, batch_size, learning_rate: the training recipe (Adam).
+        validation_split: fraction of the training reviews held out to watch overfitting.
+        seed: seeds PyTorch, NumPy and Python before building and training.
+    """
+
+    num_words: int = 10000
+    maxlen: int = 200
+    embedding_dim: int = 128
+    cell: str = "lstm"
+    units: int = 128
+    layers: int = 1
+    bidirectional: bool = False
+    dropout: float = 0.0
+    recurrent_dropout: float = 0.0
+    mask_zero: bool = False
+    epochs: int = 3
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    validation_split: float = 0.0
+    seed: int = 0
+
+    def validate(self) -> "SentimentConfig":
+        owner = "SentimentConfig"
+        for name in ("num_words", "maxlen", "embedding_dim", "units", "layers", "epochs",
+                     "batch_size"):
+            V.positive_int(owner, name, getattr(self, name))
+        if self.num_words < 4:
+            V.fail(owner, "num_words", "an integer >= 4 (ids 0-3 are reserved)", self.num_words)
+        V.choice(owner, "cell", self.cell, CELLS)
+        V.rate(owner, "dropout", self.dropout)
+        V.rate(owner, "recurrent_dropout", self.recurrent_dropout)
+        V.rate(owner, "validation_split", self.validation_split)
+        if not isinstance(self.learning_rate, (int, float)) or self.learning_rate <= 0:
+            V.fail(owner, "learning_rate", "a positive number", self.learning_rate)
+        return self
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SentimentConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"SentimentConfig: unknown settings {unknown}; expected some of "
+                             f"{sorted(known)}.")
+        return cls(**data)
+
+
+def build_model(config: SentimentConfig) -> Sequential:
+    """The network for ``config``: Embedding -> recurrent layer(s) -> Dense(1, sigmoid)."""
+    cell = CELLS[config.cell]
+    model = Sequential(name="sentiment")
+    model.add(Embedding(config.num_words, config.embedding_dim, mask_zero=config.mask_zero))
+    for k in range(config.layers):
+        layer = cell(config.units, return_sequences=k < config.layers - 1,
+                     dropout=config.dropout, recurrent_dropout=config.recurrent_dropout)
+        model.add(Bidirectional(layer) if config.bidirectional else layer)
+    if config.dropout:
+        model.add(Dropout(config.dropout))
+    model.add(Dense(1, activation="sigmoid"))
+    return model
+
+
+def _texts(owner: str, texts) -> list[str]:
+    if isinstance(texts, str):
+        V.fail(owner, "texts", "a list of review strings (not one string)", texts, TypeError)
+    texts = list(texts)
+    for k, text in enumerate(texts):
+        if not isinstance(text, str):
+            V.fail(owner, f"texts[{k}]", "a string", text, TypeError)
+        if not text.strip():
+            raise ValueError(f"{owner}: `texts[{k}]` expected a non-empty review, received an "
+                             f"empty string.")
+    return texts
+
+
+class SentimentClassifier:
+    """Positive / negative classifier of reviews, trained from raw text.
+
+    Follows scikit-learn's conventions: ``__init__`` stores the config, :meth:`fit` returns
+    ``self``, learned state ends in ``_`` (``vocab_``, ``model_``, ``history_``).
+    """
+
+    def __init__(self, config: SentimentConfig | None = None):
+        self.config = config or SentimentConfig()
+
+    # -- preprocessing ------------------------------------------------------------------------
+    def encode(self, texts) -> np.ndarray:
+        """Token ids ``(n, maxlen)``: start id, words (2 when unknown), padded in front."""
+        self._require_fitted("encode")
+        ids = self.vocab_.encode(_texts("SentimentClassifier.encode", texts))
+        return pad_sequences(ids, maxlen=self.config.maxlen, padding="pre", truncating="pre",
+                             dtype="int64")
+
+    # -- training -----------------------------------------------------------------------------
+    def fit(self, texts, labels, validation_data=None, callbacks=None, verbose="auto"):
+        """Build the vocabulary from ``texts``, then the model, then train it."""
+        config = self.config.validate()
+        texts = _texts("SentimentClassifier.fit", texts)
+        labels = np.asarray(labels)
+        if labels.shape != (len(texts),) or not np.isin(labels, (0, 1)).all():
+            V.fail("SentimentClassifier.fit", "labels", f"{len(texts)} labels, each 0 or 1",
+                   labels)
+        set_random_seed(config.seed)
+        self.vocab_ = Vocabulary.build(texts, num_words=config.num_words, tokenizer=Tokenizer())
+        x = self.encode(texts)
+        self.model_ = build_model(config)
+        self.model_.compile(optimizer=Adam(learning_rate=config.learning_rate),
+                            loss="binary_crossentropy", metrics=["accuracy"])
+        if validation_data is not None:
+            val_texts, val_labels = validation_data
+            validation_data = (self.encode(val_texts), np.asarray(val_labels, dtype="float32"))
+        self.history_ = self.model_.fit(
+            x, labels.astype("float32"), batch_size=config.batch_size, epochs=config.epochs,
+            validation_split=config.validation_split if validation_data is None else 0.0,
+            validation_data=validation_data, callbacks=callbacks, verbose=verbose)
+        return self
+
+    def _require_fitted(self, method: str) -> None:
+        if not hasattr(self, "vocab_"):
+            raise RuntimeError(f"SentimentClassifier.{method}: the classifier is not trained; "
+                               "call fit(texts, labels) or SentimentClassifier.load(path).")
+
+    # -- prediction ---------------------------------------------------------------------------
+    def predict_proba(self, texts, batch_size: int = 256) -> np.ndarray:
+        """Probability that each review is positive, shape ``(n,)``."""
+        self._require_fitted("predict_proba")
+        x = self.encode(texts)
+        return self.model_.predict(x, batch_size=batch_size).reshape(-1)
+
+    def predict(self, texts, batch_size: int = 256) -> np.ndarray:
+        """1 (positive) or 0 (negative) for each review."""
+        return (self.predict_proba(texts, batch_size) > 0.5).astype("int64")
+
+    def trajectory(self, text: str) -> tuple[list[str], np.ndarray]:
+        """The model's running prediction after each word of ``text``.
+
+        Returns the words (as the model sees them, the last ``maxlen - 1`` at most) and, for
+        each, the probability of "positive" given the review up to and including that word.
+        All prefixes run as one batch, so this works for any architecture (bidirectional too).
+        """
+        self._require_fitted("trajectory")
+        text = _texts("SentimentClassifier.trajectory", [text])[0]
+        words = self.vocab_.tokenizer(text)[-(self.config.maxlen - 1):]
+        ids = self.vocab_.encode_tokens(words)  # start id + one id per word
+        prefixes = [ids[:k + 2] for k in range(len(words))]
+        x = pad_sequences(prefixes, maxlen=self.config.maxlen, dtype="int64")
+        return words, self.model_.predict(x, batch_size=256).reshape(-1)
+
+    # -- evaluation ---------------------------------------------------------------------------
+    def evaluate(self, texts, labels) -> dict:
+        """Accuracy, precision, recall, F1 and ROC AUC on ``(texts, labels)``."""
+        proba = self.predict_proba(texts)
+        return classification_metrics(np.asarray(labels), proba)
+
+    # -- persistence --------------------------------------------------------------------------
+    def save(self, path) -> None:
+        """Write ``path/`` with the model (safetensors + JSON), the vocabulary and the config,
+        atomically."""
+        self._require_fitted("save")
+
+        def write(tmp: Path) -> None:
+            self.model_.save(tmp / MODEL_DIR)
+            (tmp / VOCAB_FILE).write_text(self.vocab_.to_json(), encoding="utf-8")
+            task = {"task": "sentiment", "config": asdict(self.config)}
+            (tmp / TASK_FILE).write_text(json.dumps(task, indent=2) + "\n", encoding="utf-8")
+
+        write_atomic_dir(path, write)
+
+    @classmethod
+    def load(cls, path) -> "SentimentClassifier":
+        """Load a classifier saved by :meth:`save`; a directory that is not one is refused."""
+        path = Path(path)
+        task_file = path / TASK_FILE
+        if not task_file.is_file():
+            raise ValueError(f"SentimentClassifier.load: `path` expected a saved sentiment model "
+                             f"(a directory with {TASK_FILE}), received {str(path)!r}.")
+        try:
+            task = json.loads(task_file.read_text(encoding="utf-8"))
+            if task.get("task") != "sentiment":
+                raise ValueError(f"task is {task.get('task')!r}")
+            config = SentimentConfig.from_dict(task["config"]).validate()
+            vocab = Vocabulary.from_json((path / VOCAB_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+            raise ValueError(f"SentimentClassifier.load: `path` expected a saved sentiment model, "
+                             f"received {str(path)!r}: {e}") from None
+        model = load_model(path / MODEL_DIR)
+        clf = cls(config)
+        clf.vocab_, clf.model_ = vocab, model
+        return clf
+
+
+def classification_metrics(labels: np.ndarray, proba: np.ndarray) -> dict:
+    """Accuracy, precision, recall, F1 (threshold 0.5) and ROC AUC, as plain floats."""
+    from sklearn.metrics import (accuracy_score, f1_score, precision_score, recall_score,
+                                 roc_auc_score)
+
+    pred = (proba > 0.5).astype("int64")
+    return {"accuracy": float(accuracy_score(labels, pred)),
+            "precision": float(precision_score(labels, pred, zero_division=0)),
+            "recall": float(recall_score(labels, pred, zero_division=0)),
+            "f1": float(f1_score(labels, pred, zero_division=0)),
+            "roc_auc": float(roc_auc_score(labels, proba)) if len(set(labels)) > 1 else None,
+            "n": int(len(labels))}
+
+
+def bag_of_words_baseline(train_texts, train_labels, test_texts, test_labels,
+                          tfidf: bool = True, max_features: int | None = None) -> dict:
+    """The seed's bag of words: logistic regression on word counts (or TF-IDF of words and
+    word pairs), trained and tested on the same split as the LSTM."""
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    tokenizer = Tokenizer()
+    if tfidf:
+        vectorizer = TfidfVectorizer(tokenizer=tokenizer, lowercase=False, token_pattern=None,
+                                     ngram_range=(1, 2), min_df=2, sublinear_tf=True,
+                                     max_features=max_features)
+    else:
+        vectorizer = CountVectorizer(tokenizer=tokenizer, lowercase=False, token_pattern=None,
+                                     binary=True, max_features=max_features)
+    features = vectorizer.fit_transform(train_texts)
+    classifier = LogisticRegression(C=4.0 if tfidf else 0.1, max_iter=1000)
+    classifier.fit(features, train_labels)
+    proba = classifier.predict_proba(vectorizer.transform(test_texts))[:, 1]
+    name = "tfidf_1-2gram_logreg" if tfidf else "bow_logreg"
+    return {"model": name, **classification_metrics(np.asarray(test_labels), proba)}
+
+
+def plot_history(history, path) -> None:
+    """Training (and validation) loss and accuracy per epoch, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    h = history.history
+    epochs = [e + 1 for e in history.epoch]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+    for ax, key in zip(axes, ("loss", "accuracy")):
+        ax.plot(epochs, h[key], "o-", label=f"train {key}")
+        if f"val_{key}" in h:
+            ax.plot(epochs, h[f"val_{key}"], "s--", label=f"validation {key}")
+        ax.set_xlabel("epoch")
+        ax.set_title(key)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    _save_figure(fig, path)
+
+
+def plot_trajectory(words: list[str], proba: np.ndarray, path, title: str = "") -> None:
+    """The running prediction after each word, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    width = min(max(6.0, 0.28 * len(words)), 40.0)
+    fig, ax = plt.subplots(figsize=(width, 3.8))
+    xs = np.arange(len(words))
+    ax.plot(xs, proba, "-", color="0.3", lw=1)
+    ax.scatter(xs, proba, c=proba, cmap="RdYlGn", vmin=0, vmax=1, s=18, zorder=3)
+    ax.axhline(0.5, color="0.6", lw=0.8, ls="--")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_ylabel("P(positive)")
+    ax.set_xticks(xs)
+    ax.set_xticklabels(words, rotation=90, fontsize=7)
+    ax.set_title(title or "running prediction after each word")
+    fig.tight_layout()
+    _save_figure(fig, path)
+
+
+def _save_figure(fig, path) -> None:
+    import os
+    import tempfile
+
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=110)
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.remove(tmp)
