@@ -1,0 +1,863 @@
+"""IMDb movie-review sentiment data set (Maas et al., ACL 2011).
+
+50,000 labelled reviews from the Large Movie Review Dataset v1.0, split
+25,000 / 25,000 into training and test sets, each half positive (rating
+>= 7 of 10) and half negative (rating <= 4).
+
+Public API
+----------
+:func:`load_data`
+    Word-id sequences with exactly the semantics of
+    ``keras.datasets.imdb.load_data``.
+:func:`get_word_index`
+    Keras's word index (word -> frequency rank).
+:func:`load_texts`
+    The raw review texts with labels, star ratings and review ids.
+
+Where the data comes from
+-------------------------
+The reviews are looked for, in order, in
+
+1. ``data_dir`` if given (only there: a wrong path raises instead of
+   starting an 84 MB download),
+2. ``$RNNKIT_DATA_DIR``,
+3. the cache, ``$RNNKIT_HOME/datasets/imdb/`` (``RNNKIT_HOME`` defaults to
+   ``~/.cache/rnnkit``),
+4. the official archive, downloaded into the cache and checked against its
+   published SHA-256 (skipped when ``$RNNKIT_OFFLINE`` is set),
+5. the small sample bundled with rnnkit (2,000 training and 1,000 test
+   reviews), if ``allow_sample`` is true and ``data_dir`` is not given; a
+   :class:`SampleDataWarning` says so.
+
+A local path (1 or 2) may be the tarball itself, or a folder that holds
+``aclImdb_v1_labeled.tar.gz``, ``aclImdb_v1.tar.gz`` or an extracted
+``aclImdb/`` folder, directly or in an ``imdb/`` subfolder (so
+``RNNKIT_DATA_DIR`` can point at a folder with several data sets). The word
+index ``imdb_word_index.json`` is looked for next to the reviews, then in
+the same places, then downloaded from Keras's bucket; its content is
+checked against Keras's md5.
+
+Parsing and caching
+-------------------
+The archive is streamed once (nothing is extracted to disk) and the
+reviews are cached as a compressed ``.npz`` in
+``$RNNKIT_HOME/datasets/imdb/parsed/``, keyed by the source file's path,
+size and modification time. ``load_data`` additionally caches the word-rank
+sequences, keyed by the reviews and the word index. Cache files are written
+to a temporary file and renamed, so they are never half-written; an
+unreadable cache file is ignored and rebuilt.
+
+Order and tokenisation
+----------------------
+Before shuffling, each split lists the positive reviews sorted by file name
+(``"0_10.txt" < "10000_8.txt" < "10001_10.txt" ...``), then the negative ones
+sorted the same way. This is the order of Keras's ``imdb.npz``: with it
+``load_data()`` reproduces Keras's published sequences exactly, shuffle
+included. Words come from :meth:`rnnkit.text.Tokenizer.keras_imdb`, which
+reproduces Keras's word index exactly on the training set; words absent
+from the index (they occur only in test reviews) are left out, as in Keras.
+
+Reviews are UTF-8; a review with invalid UTF-8 bytes is decoded with
+``errors="replace"`` (each bad byte becomes U+FFFD). The official reviews
+have none.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import re
+import tarfile
+import warnings
+import zipfile
+import zlib
+from dataclasses import dataclass
+from importlib import resources
+from itertools import chain
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from ..text.tokenizer import Tokenizer
+from . import _download
+from ._download import (
+    DATA_DIR_ENV,
+    ChecksumError,
+    CorruptDatasetError,
+    DatasetNotFoundError,
+    DownloadError,
+)
+
+__all__ = [
+    "URL",
+    "SHA256",
+    "WORD_INDEX_URL",
+    "WORD_INDEX_MD5",
+    "IMDbReviews",
+    "ReviewSplit",
+    "SampleDataWarning",
+    "get_word_index",
+    "load_data",
+    "load_texts",
+]
+
+#: Official archive of the Large Movie Review Dataset v1.0.
+URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
+#: SHA-256 of the official archive (84,125,825 bytes), as published by
+#: scikit-learn, MLDatasets.jl and other loaders of this file.
+SHA256 = "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"
+#: Keras's word index for its IMDb data.
+WORD_INDEX_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/imdb_word_index.json"
+#: md5 that Keras checks for the word index (of the file, which is ``json.dumps`` of the dict).
+WORD_INDEX_MD5 = "bfafd718b763782e994055a2d397834f"
+
+TARBALL_NAMES = ("aclImdb_v1_labeled.tar.gz", "aclImdb_v1.tar.gz")
+WORD_INDEX_FILE = "imdb_word_index.json"
+SAMPLE_FILE = "imdb_sample.json.gz"
+
+_CACHE_NAME = "imdb"
+_DOWNLOAD_NAME = "aclImdb_v1.tar.gz"
+_SPLITS = ("train", "test")
+# Keras's order: positive reviews first.
+_FOLDERS = (("pos", 1), ("neg", 0))
+_EXPECTED_PER_FOLDER = 12_500
+# Bump when the parsed-reviews or sequences cache format or content changes.
+_PARSE_VERSION = 1
+_ENCODING_VERSION = 1
+
+_MEMBER_RE = re.compile(r"(?:\./)?aclImdb/(train|test)/(pos|neg)/((\d+)_(\d+)\.txt)")
+_FILE_RE = re.compile(r"(\d+)_(\d+)\.txt")
+_KERAS_TOKENIZER = Tokenizer.keras_imdb()
+
+
+class SampleDataWarning(UserWarning):
+    """The full IMDb data set was unavailable and the bundled sample was used instead."""
+
+
+# ---------------------------------------------------------------------------
+# Public result types
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class ReviewSplit:
+    """The reviews of one split.
+
+    Attributes
+    ----------
+    texts : numpy.ndarray of str, shape (n,)
+        Raw review texts (object array), HTML line breaks included.
+    labels : numpy.ndarray of int64, shape (n,)
+        1 for a positive review, 0 for a negative one.
+    ratings : numpy.ndarray of int64, shape (n,)
+        Star rating from 1 to 10, from the file name (positive reviews are
+        rated 7 to 10, negative ones 1 to 4).
+    ids : numpy.ndarray of int64, shape (n,)
+        Review id from the file name (unique within a split and label only).
+    """
+
+    texts: np.ndarray
+    labels: np.ndarray
+    ratings: np.ndarray
+    ids: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@dataclass(frozen=True, eq=False)
+class IMDbReviews:
+    """Result of :func:`load_texts`.
+
+    Unpacks like a pair: ``train, test = load_texts()``.
+
+    Attributes
+    ----------
+    train, test : ReviewSplit
+        The official 25,000 / 25,000 split (or the sample's 2,000 / 1,000).
+    source : {"full", "sample"}
+        Whether the full data set or the bundled sample was loaded.
+    location : str
+        The file or folder the reviews were read from.
+    """
+
+    train: ReviewSplit
+    test: ReviewSplit
+    source: str
+    location: str
+
+    def __iter__(self) -> Iterator[ReviewSplit]:
+        yield self.train
+        yield self.test
+
+
+# ---------------------------------------------------------------------------
+# Internal representation of parsed reviews
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _RawSplit:
+    """Reviews of one split in Keras's order, texts as one UTF-8 blob."""
+
+    blob: np.ndarray  # uint8, the UTF-8 texts concatenated
+    offsets: np.ndarray  # int64, shape (n + 1,)
+    labels: np.ndarray  # int8
+    ratings: np.ndarray  # int8
+    ids: np.ndarray  # int32
+
+    def texts(self) -> list[str]:
+        data = self.blob.tobytes()
+        bounds = self.offsets.tolist()
+        return [data[a:b].decode("utf-8") for a, b in zip(bounds, bounds[1:])]
+
+    def to_arrays(self, split: str) -> dict[str, np.ndarray]:
+        return {f"{split}_{name}": getattr(self, name) for name in ("blob", "offsets", "labels", "ratings", "ids")}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], split: str) -> "_RawSplit":
+        return cls(**{name: arrays[f"{split}_{name}"] for name in ("blob", "offsets", "labels", "ratings", "ids")})
+
+    @classmethod
+    def from_records(cls, records: list[tuple[str, int, int, int]]) -> "_RawSplit":
+        """Build from ``(text, label, rating, id)`` records, keeping their order."""
+        encoded = [text.encode("utf-8") for text, _, _, _ in records]
+        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+        np.cumsum([len(b) for b in encoded], out=offsets[1:])
+        return cls(
+            blob=np.frombuffer(b"".join(encoded), dtype=np.uint8),
+            offsets=offsets,
+            labels=np.array([r[1] for r in records], dtype=np.int8),
+            ratings=np.array([r[2] for r in records], dtype=np.int8),
+            ids=np.array([r[3] for r in records], dtype=np.int32),
+        )
+
+
+@dataclass(frozen=True)
+class _Source:
+    kind: str  # "tarball" or "directory"
+    path: Path
+
+
+def _decode(data: bytes) -> str:
+    """Decode review bytes as UTF-8, replacing invalid bytes by U+FFFD."""
+    return data.decode("utf-8", errors="replace")
+
+
+# ---------------------------------------------------------------------------
+# Finding the files
+# ---------------------------------------------------------------------------
+
+_LOCAL_LAYOUT = (
+    f"{' or '.join(TARBALL_NAMES)}, or the extracted aclImdb/ folder, "
+    "directly or in an imdb/ subfolder, or the path of the tarball itself"
+)
+
+
+def _reviews_in(base: Path) -> _Source | None:
+    """Return the reviews found at ``base`` (a tarball or a folder), if any."""
+    if base.is_file():
+        return _Source("tarball", base)
+    if not base.is_dir():
+        return None
+    for folder in (base, base / "imdb"):
+        for name in TARBALL_NAMES:
+            if (folder / name).is_file():
+                return _Source("tarball", folder / name)
+        if (folder / "aclImdb").is_dir():
+            return _Source("directory", folder / "aclImdb")
+        if (folder / "train").is_dir() and (folder / "test").is_dir():
+            return _Source("directory", folder)
+    return None
+
+
+def _word_index_in(base: Path) -> Path | None:
+    folder = base.parent if base.is_file() else base
+    for candidate in (folder / WORD_INDEX_FILE, folder / "imdb" / WORD_INDEX_FILE):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _not_found(what: str, looked: list[str], error: Exception, sample_hint: bool) -> DatasetNotFoundError:
+    lines = [
+        f"{what} not found locally and could not be downloaded ({error}).",
+        "Looked in: " + "; ".join(looked) + ".",
+        f"To use a local copy, pass data_dir= or set ${DATA_DIR_ENV} to a folder that holds {_LOCAL_LAYOUT}"
+        f" (and {WORD_INDEX_FILE} for load_data / get_word_index).",
+    ]
+    if sample_hint:
+        lines.append("To use the small sample bundled with rnnkit instead, pass allow_sample=True.")
+    return DatasetNotFoundError("\n".join(lines))
+
+
+def _find_reviews(data_dir: str | os.PathLike | None, sample_hint: bool) -> _Source:
+    if data_dir is not None:
+        base = Path(data_dir).expanduser()
+        found = _reviews_in(base)
+        if found is not None:
+            return found
+        if not base.exists():
+            raise DatasetNotFoundError(f"data_dir={str(data_dir)!r} does not exist; expected {_LOCAL_LAYOUT}")
+        raise DatasetNotFoundError(
+            f"no IMDb reviews in data_dir={str(data_dir)!r}: expected {_LOCAL_LAYOUT}; "
+            f"found none of these in {base}"
+        )
+    looked = []
+    env = _download.env_data_dir()
+    if env is not None:
+        found = _reviews_in(env)
+        if found is not None:
+            return found
+        looked.append(f"${DATA_DIR_ENV}={env}")
+    cached = _download.dataset_cache_dir(_CACHE_NAME) / _DOWNLOAD_NAME
+    if cached.is_file():
+        return _Source("tarball", cached)
+    looked.append(f"the cache {cached.parent}")
+    try:
+        _download.download(URL, cached, sha256=SHA256)
+    except DownloadError as exc:
+        raise _not_found("IMDb reviews", looked, exc, sample_hint) from exc
+    return _Source("tarball", cached)
+
+
+def _find_word_index(data_dir: str | os.PathLike | None, near: _Source | None, sample_hint: bool) -> Path:
+    candidates: list[tuple[str, Path]] = []
+    if data_dir is not None:
+        candidates.append((f"data_dir={str(data_dir)!r}", Path(data_dir).expanduser()))
+    if near is not None:
+        candidates.append(("next to the reviews", near.path.parent))
+    env = _download.env_data_dir()
+    if env is not None:
+        candidates.append((f"${DATA_DIR_ENV}={env}", env))
+    looked = []
+    for label, base in candidates:
+        found = _word_index_in(base)
+        if found is not None:
+            return found
+        looked.append(label)
+    cached = _download.dataset_cache_dir(_CACHE_NAME) / WORD_INDEX_FILE
+    if cached.is_file():
+        return cached
+    looked.append(f"the cache {cached.parent}")
+    try:
+        _download.download(WORD_INDEX_URL, cached, md5=WORD_INDEX_MD5)
+    except DownloadError as exc:
+        raise _not_found(f"Keras's IMDb word index ({WORD_INDEX_FILE})", looked, exc, sample_hint) from exc
+    return cached
+
+
+def _read_word_index(path: Path) -> dict[str, int]:
+    """Load a word index and check it is Keras's (md5 of ``json.dumps`` of its content)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            word_index = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CorruptDatasetError(f"{path} is not a JSON word index: {exc}") from exc
+    received = hashlib.md5(json.dumps(word_index).encode("utf-8")).hexdigest()
+    if received != WORD_INDEX_MD5:
+        raise ChecksumError(
+            f"{path} is not Keras's IMDb word index: expected md5 {WORD_INDEX_MD5} of "
+            f"json.dumps(index), received {received}"
+        )
+    return word_index
+
+
+# ---------------------------------------------------------------------------
+# Parsing
+# ---------------------------------------------------------------------------
+
+
+def _assemble(groups: dict[tuple[str, str], list[tuple[str, int, int, bytes]]], where: Path) -> dict[str, _RawSplit]:
+    """Check folder sizes and order reviews as Keras did: pos then neg, by file name."""
+    for (split, folder), items in groups.items():
+        if len(items) != _EXPECTED_PER_FOLDER:
+            raise CorruptDatasetError(
+                f"{where} does not hold the IMDb reviews: expected {_EXPECTED_PER_FOLDER:,} files "
+                f"aclImdb/{split}/{folder}/<id>_<rating>.txt, found {len(items):,}"
+            )
+    splits = {}
+    for split in _SPLITS:
+        records = []
+        for folder, label in _FOLDERS:
+            for _, review_id, rating, data in sorted(groups[(split, folder)]):
+                records.append((_decode(data), label, rating, review_id))
+        splits[split] = _RawSplit.from_records(records)
+    return splits
+
+
+def _parse_tarball(path: Path) -> dict[str, _RawSplit]:
+    with open(path, "rb") as f:
+        magic = f.read(2)
+    if magic != b"\x1f\x8b":
+        found = f"bytes {magic.hex(' ')}" if magic else "an empty file"
+        raise CorruptDatasetError(
+            f"{path} is not a gzip-compressed tar archive: expected the gzip magic bytes 1f 8b, found {found}"
+        )
+    groups: dict[tuple[str, str], list] = {(s, f): [] for s in _SPLITS for f, _ in _FOLDERS}
+    n_read = 0
+    try:
+        with tarfile.open(path, mode="r:gz") as tar:
+            for member in tar:
+                match = _MEMBER_RE.fullmatch(member.name)
+                if match is None or not member.isfile():
+                    continue
+                split, folder, name, review_id, rating = match.groups()
+                data = tar.extractfile(member).read()
+                groups[(split, folder)].append((name, int(review_id), int(rating), data))
+                n_read += 1
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+        raise CorruptDatasetError(
+            f"{path} is damaged or truncated: expected a complete gzip-compressed tar archive of the "
+            f"IMDb reviews, but reading stopped after {n_read:,} reviews with {type(exc).__name__}: {exc}. "
+            f"Delete or replace the file (official archive: {URL})."
+        ) from exc
+    return _assemble(groups, path)
+
+
+def _parse_directory(root: Path) -> dict[str, _RawSplit]:
+    groups: dict[tuple[str, str], list] = {}
+    for split in _SPLITS:
+        for folder, _ in _FOLDERS:
+            directory = root / split / folder
+            if not directory.is_dir():
+                raise CorruptDatasetError(
+                    f"{root} is not an extracted aclImdb folder: expected a subfolder {split}/{folder}/ "
+                    f"with {_EXPECTED_PER_FOLDER:,} reviews, found no such folder"
+                )
+            items = []
+            with os.scandir(directory) as entries:
+                for entry in entries:
+                    match = _FILE_RE.fullmatch(entry.name)
+                    if match and entry.is_file():
+                        with open(entry.path, "rb") as f:
+                            items.append((entry.name, int(match[1]), int(match[2]), f.read()))
+            groups[(split, folder)] = items
+    return _assemble(groups, root)
+
+
+def _parse_source(source: _Source) -> dict[str, _RawSplit]:
+    if source.kind == "tarball":
+        return _parse_tarball(source.path)
+    return _parse_directory(source.path)
+
+
+# ---------------------------------------------------------------------------
+# Cache
+# ---------------------------------------------------------------------------
+
+
+def _source_key(source: _Source) -> str:
+    hasher = hashlib.sha256(f"imdb-reviews-v{_PARSE_VERSION}|{source.kind}|{source.path.resolve()}".encode())
+    if source.kind == "tarball":
+        st = source.path.stat()
+        hasher.update(f"|{st.st_size}|{st.st_mtime_ns}".encode())
+    else:
+        for split in _SPLITS:
+            for folder, _ in _FOLDERS:
+                directory = source.path / split / folder
+                if not directory.is_dir():
+                    continue  # _parse_directory reports it
+                with os.scandir(directory) as entries:
+                    stats = sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in entries)
+                hasher.update(repr((split, folder, stats)).encode())
+    return hasher.hexdigest()[:20]
+
+
+def _parsed_dir() -> Path:
+    return _download.dataset_cache_dir(_CACHE_NAME) / "parsed"
+
+
+def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write a cache ``.npz`` atomically; a failure only warns (the data is still returned).
+
+    Like :func:`numpy.savez_compressed`, but with zlib level 1: about as
+    small for these arrays and several times faster to write.
+    """
+    try:
+        with _download.atomic_write(path) as f:
+            with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+                for name, array in arrays.items():
+                    with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                        np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+    except OSError as exc:
+        warnings.warn(
+            f"could not write the cache file {path} ({exc}); the data will be parsed again next time",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+
+
+def _load_npz(path: Path, keys: list[str]) -> dict[str, np.ndarray] | None:
+    """Read a cache file; ``None`` if it is missing or unreadable (it is then rebuilt)."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {key: archive[key] for key in keys}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        warnings.warn(f"ignoring unreadable cache file {path} ({exc}); rebuilding it", RuntimeWarning, stacklevel=3)
+        return None
+
+
+def _raw_keys() -> list[str]:
+    return [f"{s}_{n}" for s in _SPLITS for n in ("blob", "offsets", "labels", "ratings", "ids")]
+
+
+def _load_raw(source: _Source) -> dict[str, _RawSplit]:
+    """Parsed reviews of ``source``, from the cache or by parsing (then cached)."""
+    path = _parsed_dir() / f"reviews-{_source_key(source)}.npz"
+    arrays = _load_npz(path, _raw_keys())
+    if arrays is not None:
+        return {split: _RawSplit.from_arrays(arrays, split) for split in _SPLITS}
+    splits = _parse_source(source)
+    _save_npz(path, {k: v for split in _SPLITS for k, v in splits[split].to_arrays(split).items()})
+    return splits
+
+
+# ---------------------------------------------------------------------------
+# Encoding to Keras word ranks
+# ---------------------------------------------------------------------------
+
+_Encoded = dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]  # split -> (ranks, offsets, labels)
+
+
+def _encode(raw: dict[str, _RawSplit], word_index: dict[str, int]) -> _Encoded:
+    """Word ranks of every review; words missing from the index are left out (as Keras did)."""
+    get = word_index.get
+    encoded = {}
+    for split in _SPLITS:
+        sequences = [[r for r in map(get, _KERAS_TOKENIZER(text)) if r is not None] for text in raw[split].texts()]
+        offsets = np.zeros(len(sequences) + 1, dtype=np.int64)
+        np.cumsum([len(s) for s in sequences], out=offsets[1:])
+        ranks = np.fromiter(chain.from_iterable(sequences), dtype=np.int32, count=int(offsets[-1]))
+        encoded[split] = (ranks, offsets, raw[split].labels)
+    return encoded
+
+
+def _load_encoded_full(source: _Source, word_index_path: Path) -> _Encoded:
+    key_material = "|".join(
+        [
+            f"imdb-sequences-v{_ENCODING_VERSION}",
+            _source_key(source),
+            _download.file_digest(word_index_path, "sha256"),
+            json.dumps(_KERAS_TOKENIZER.get_config(), sort_keys=True),
+        ]
+    )
+    path = _parsed_dir() / f"sequences-{hashlib.sha256(key_material.encode()).hexdigest()[:20]}.npz"
+    keys = [f"{s}_{n}" for s in _SPLITS for n in ("ranks", "offsets", "labels")]
+    arrays = _load_npz(path, keys)
+    if arrays is None:
+        encoded = _encode(_load_raw(source), _read_word_index(word_index_path))
+        arrays = {f"{s}_{n}": a for s in _SPLITS for n, a in zip(("ranks", "offsets", "labels"), encoded[s])}
+        _save_npz(path, arrays)
+    return {s: (arrays[f"{s}_ranks"], arrays[f"{s}_offsets"], arrays[f"{s}_labels"]) for s in _SPLITS}
+
+
+# ---------------------------------------------------------------------------
+# Bundled sample
+# ---------------------------------------------------------------------------
+
+
+def _read_sample() -> dict:
+    resource = resources.files("rnnkit").joinpath("data", SAMPLE_FILE)
+    with resource.open("rb") as f, gzip.open(f, "rt", encoding="utf-8") as text:
+        return json.load(text)
+
+
+def _sample_raw(payload: dict) -> dict[str, _RawSplit]:
+    splits = {}
+    for split in _SPLITS:
+        part = payload[split]
+        records = list(zip(part["texts"], part["labels"], part["ratings"], part["ids"]))
+        splits[split] = _RawSplit.from_records(records)
+    return splits
+
+
+def _warn_sample(reason: DatasetNotFoundError, payload: dict) -> None:
+    summary = str(reason).splitlines()[0]
+    warnings.warn(
+        f"The full IMDb data set is unavailable: {summary} Using the sample bundled with rnnkit instead "
+        f"({len(payload['train']['labels']):,} training and {len(payload['test']['labels']):,} test "
+        "reviews); results on it are not comparable with results on the full data set. Point rnnkit at "
+        f"a local copy with data_dir= or ${DATA_DIR_ENV}, or pass allow_sample=False to get an error.",
+        SampleDataWarning,
+        stacklevel=3,
+    )
+
+
+# ---------------------------------------------------------------------------
+# Public functions
+# ---------------------------------------------------------------------------
+
+
+def _check_int(name: str, value, minimum: int | None = 0, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        expected = "None or an int" if allow_none else "an int"
+        raise TypeError(f"{name} must be {expected}; received {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}; received {value}")
+
+
+def _shuffled(rng: np.random.RandomState, n: int) -> np.ndarray:
+    order = np.arange(n)
+    rng.shuffle(order)
+    return order
+
+
+def get_word_index(data_dir: str | os.PathLike | None = None) -> dict[str, int]:
+    """Return Keras's IMDb word index.
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike, optional
+        Folder (or tarball, whose folder is used) to look in first for
+        ``imdb_word_index.json``, directly or in an ``imdb/`` subfolder.
+        Then ``$RNNKIT_DATA_DIR``, the cache, and finally Keras's URL.
+
+    Returns
+    -------
+    dict of str to int
+        Word to frequency rank in the training reviews (1 = most frequent),
+        88,584 words. Add ``index_from`` (3 by default) to get the ids used
+        by :func:`load_data`.
+
+    Raises
+    ------
+    DatasetNotFoundError
+        If the file is not found and cannot be downloaded.
+    ChecksumError
+        If the file is not Keras's index (md5 of ``json.dumps`` of its
+        content differs from Keras's).
+    """
+    return _read_word_index(_find_word_index(data_dir, None, sample_hint=False))
+
+
+def load_texts(
+    data_dir: str | os.PathLike | None = None,
+    *,
+    seed: int | None = None,
+    allow_sample: bool = True,
+) -> IMDbReviews:
+    """Load the raw reviews with their labels, star ratings and ids.
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike, optional
+        Local copy to read (see the module documentation for the accepted
+        layouts). When given, nothing else is tried.
+    seed : int, optional
+        If given, shuffle each split with ``np.random.RandomState(seed)``
+        exactly as :func:`load_data` does, so that ``load_texts(seed=s)``
+        and ``load_data(seed=s)`` (without ``maxlen``) list the reviews in the
+        same order. ``None`` keeps the unshuffled order: positive reviews
+        sorted by file name, then negative ones.
+    allow_sample : bool, default True
+        If the full data set is neither local nor downloadable, return the
+        bundled sample (2,000 training and 1,000 test reviews, balanced) and
+        emit a :class:`SampleDataWarning`. Ignored when ``data_dir`` is given.
+
+    Returns
+    -------
+    IMDbReviews
+        ``.train`` and ``.test`` (:class:`ReviewSplit`, each with ``texts``,
+        ``labels``, ``ratings`` and ``ids`` arrays), ``.source`` (``"full"``
+        or ``"sample"``) and ``.location``.
+
+    Raises
+    ------
+    DatasetNotFoundError
+        If no data is found (and the sample is not allowed).
+    CorruptDatasetError
+        If a local archive or folder is damaged or incomplete.
+    ChecksumError
+        If a download does not match the published checksum.
+
+    Examples
+    --------
+    >>> train, test = load_texts()  # doctest: +SKIP
+    >>> train.texts[0][:40], train.labels[0], train.ratings[0]  # doctest: +SKIP
+    ('Bromwell High is a cartoon comedy. It ra', 1, 9)
+    """
+    _check_int("seed", seed, minimum=None, allow_none=True)
+    try:
+        source = _find_reviews(data_dir, sample_hint=not allow_sample)
+    except DatasetNotFoundError as exc:
+        if data_dir is not None or not allow_sample:
+            raise
+        payload = _read_sample()
+        _warn_sample(exc, payload)
+        raw, kind, location = _sample_raw(payload), "sample", f"rnnkit/data/{SAMPLE_FILE}"
+    else:
+        raw, kind, location = _load_raw(source), "full", str(source.path)
+    rng = np.random.RandomState(seed) if seed is not None else None
+    splits = []
+    for split in _SPLITS:
+        part = raw[split]
+        order = _shuffled(rng, len(part.labels)) if rng is not None else np.arange(len(part.labels))
+        texts = np.empty(len(order), dtype=object)
+        texts[:] = part.texts()
+        splits.append(
+            ReviewSplit(
+                texts=texts[order],
+                labels=part.labels.astype(np.int64)[order],
+                ratings=part.ratings.astype(np.int64)[order],
+                ids=part.ids.astype(np.int64)[order],
+            )
+        )
+    return IMDbReviews(train=splits[0], test=splits[1], source=kind, location=location)
+
+
+def load_data(
+    num_words: int | None = None,
+    skip_top: int = 0,
+    maxlen: int | None = None,
+    seed: int = 113,
+    start_char: int | None = 1,
+    oov_char: int | None = 2,
+    index_from: int = 3,
+    data_dir: str | os.PathLike | None = None,
+    *,
+    allow_sample: bool = True,
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Load the reviews as word-id sequences, exactly like ``keras.datasets.imdb.load_data``.
+
+    Each review is a list of word ids: the word of frequency rank ``r`` in
+    Keras's word index has id ``r + index_from``; words absent from the
+    index (they occur only in test reviews) are left out.
+
+    Parameters
+    ----------
+    num_words : int, optional
+        Ids ``>= num_words`` become ``oov_char``. ``None`` (or 0) keeps all
+        words, except that, as in Keras, the bound is then the largest id in
+        the data, so that one id also becomes ``oov_char``.
+    skip_top : int, default 0
+        Ids ``< skip_top`` become ``oov_char``. As in Keras the comparison is
+        on ids (ranks plus ``index_from``) and also applies to
+        ``start_char``: ``skip_top > start_char`` replaces the start marker.
+    maxlen : int, optional
+        Keep only sequences shorter than ``maxlen`` (length including the
+        start marker; sequences are dropped, not truncated). ``None`` (or 0)
+        keeps all.
+    seed : int, default 113
+        Seed of the ``np.random.RandomState`` that shuffles the training set,
+        then the test set.
+    start_char : int or None, default 1
+        Id put at the start of every sequence; ``None`` for none.
+    oov_char : int or None, default 2
+        Id that replaces words cut by ``num_words`` or ``skip_top``; ``None``
+        drops those words instead.
+    index_from : int, default 3
+        Offset added to word ranks.
+    data_dir : str or os.PathLike, optional
+        Local copy to read; see :func:`load_texts`.
+    allow_sample : bool, default True
+        Fall back to the bundled sample (with a :class:`SampleDataWarning`)
+        when the data is neither local nor downloadable; see
+        :func:`load_texts`.
+
+    Returns
+    -------
+    (x_train, y_train), (x_test, y_test)
+        ``x_*`` are 1-D object arrays of lists of int, ``y_*`` are int64
+        arrays of labels (1 = positive). With the full data set both splits
+        have 25,000 reviews (fewer with ``maxlen``).
+
+    Raises
+    ------
+    ValueError
+        If ``maxlen`` filters out every sequence of a split.
+    DatasetNotFoundError, CorruptDatasetError, ChecksumError
+        See :func:`load_texts` and :func:`get_word_index`.
+
+    Notes
+    -----
+    Reproduces Keras's published sequences exactly (e.g. ``x_train[0]`` of
+    ``load_data(num_words=5000)``). The sequences are cached, so only the
+    first call parses the reviews.
+    """
+    _check_int("num_words", num_words, allow_none=True)
+    _check_int("skip_top", skip_top)
+    _check_int("maxlen", maxlen, allow_none=True)
+    _check_int("seed", seed, minimum=None, allow_none=True)
+    _check_int("start_char", start_char, allow_none=True)
+    _check_int("oov_char", oov_char, allow_none=True)
+    _check_int("index_from", index_from)
+
+    try:
+        source = _find_reviews(data_dir, sample_hint=not allow_sample)
+        word_index_path = _find_word_index(data_dir, source, sample_hint=not allow_sample)
+    except DatasetNotFoundError as exc:
+        if data_dir is not None or not allow_sample:
+            raise
+        payload = _read_sample()
+        _warn_sample(exc, payload)
+        encoded = _encode(_sample_raw(payload), payload["word_index"])
+    else:
+        encoded = _load_encoded_full(source, word_index_path)
+    return _keras_semantics(encoded, num_words, skip_top, maxlen, seed, start_char, oov_char, index_from)
+
+
+def _keras_semantics(
+    encoded: _Encoded,
+    num_words: int | None,
+    skip_top: int,
+    maxlen: int | None,
+    seed: int | None,
+    start_char: int | None,
+    oov_char: int | None,
+    index_from: int,
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Apply ``keras.datasets.imdb.load_data``'s steps to rank sequences, vectorised."""
+    rng = np.random.RandomState(seed)
+    n_start = 0 if start_char is None else 1
+    parts = []
+    for split in _SPLITS:
+        ranks, offsets, labels = encoded[split]
+        order = _shuffled(rng, len(labels))
+        starts, lengths, labels = offsets[:-1][order], np.diff(offsets)[order], labels[order].astype(np.int64)
+        if maxlen:
+            keep = lengths + n_start < maxlen
+            starts, lengths, labels = starts[keep], lengths[keep], labels[keep]
+        parts.append((ranks, starts, lengths, labels))
+    if maxlen and any(len(labels) == 0 for *_, labels in parts):
+        raise ValueError(
+            f"After filtering for sequences shorter than maxlen={maxlen}, no sequence was kept. Increase maxlen."
+        )
+
+    # Lay every split out as one flat array of ids with the start markers in place.
+    flats = []
+    for ranks, starts, lengths, labels in parts:
+        sizes = lengths + n_start
+        ends = np.cumsum(sizes)
+        begins = ends - sizes
+        n_words = int(lengths.sum())
+        within = np.arange(n_words) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        flat = np.empty(int(ends[-1]) if len(ends) else 0, dtype=np.int64)
+        source_pos = np.repeat(starts, lengths) + within
+        flat[np.repeat(begins + n_start, lengths) + within] = ranks[source_pos].astype(np.int64) + index_from
+        if n_start:
+            flat[begins] = start_char
+        flats.append((flat, sizes))
+
+    if not num_words:
+        num_words = max(int(flat.max()) for flat, _ in flats if flat.size)
+    result = []
+    for (flat, sizes), (*_, labels) in zip(flats, parts):
+        valid = (flat >= skip_top) & (flat < num_words)
+        if oov_char is not None:
+            flat = np.where(valid, flat, oov_char)
+        else:
+            owner = np.repeat(np.arange(len(sizes)), sizes)
+            flat, sizes = flat[valid], np.bincount(owner[valid], minlength=len(sizes))
+        x = np.empty(len(sizes), dtype=object)
+        for i, sequence in enumerate(np.split(flat, np.cumsum(sizes)[:-1])):
+            x[i] = sequence.tolist()
+        result.append((x, labels))
+    return result[0], result[1]

@@ -1,0 +1,135 @@
+"""Padding of variable-length sequences, as ``keras.utils.pad_sequences``."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+__all__ = ["pad_sequences"]
+
+
+def pad_sequences(
+    sequences: Sequence[Sequence[Any]],
+    maxlen: int | None = None,
+    dtype: Any = "int32",
+    padding: str = "pre",
+    truncating: str = "pre",
+    value: Any = 0,
+) -> np.ndarray:
+    """Pad (and truncate) sequences to a common length.
+
+    Behaves like ``keras.utils.pad_sequences`` (Keras 2 and 3).
+
+    Parameters
+    ----------
+    sequences : sequence of sequences
+        A list (or other sized collection) of sequences; each sequence is a
+        list, tuple or array. Elements may themselves be arrays of a common
+        shape (the shape of the first non-empty sequence's elements).
+    maxlen : int, optional
+        Length of the output. ``None`` uses the length of the longest
+        sequence.
+    dtype : str or numpy dtype, default "int32"
+        dtype of the output. Use ``object`` to pad variable-length strings.
+    padding : {"pre", "post"}, default "pre"
+        Pad before or after each sequence.
+    truncating : {"pre", "post"}, default "pre"
+        Drop values from the beginning (``"pre"``) or the end (``"post"``) of
+        sequences longer than ``maxlen``.
+    value : scalar or str, default 0
+        Padding value.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(len(sequences), maxlen) + sample_shape``.
+
+    Raises
+    ------
+    ValueError
+        If ``padding`` or ``truncating`` is not ``"pre"``/``"post"``, an
+        element of ``sequences`` has no length, a sequence's elements have a
+        different shape from the first non-empty one's, ``maxlen`` is
+        negative, or ``value`` is a str while ``dtype`` is neither ``object``
+        nor a string dtype.
+
+    Notes
+    -----
+    Where Keras fails on degenerate input this function returns the obvious
+    array instead: an empty ``sequences`` gives shape ``(0, maxlen or 0)``
+    (Keras raises from ``np.max`` of an empty list), and ``maxlen=0`` gives
+    shape ``(n, 0)`` (Keras raises a broadcasting error for
+    ``truncating="pre"``). Invalid ``padding`` is reported even when every
+    sequence is empty (Keras only checks it while copying values).
+
+    Examples
+    --------
+    >>> pad_sequences([[1], [2, 3], [4, 5, 6]])
+    array([[0, 0, 1],
+           [0, 2, 3],
+           [4, 5, 6]], dtype=int32)
+    >>> pad_sequences([[1], [2, 3], [4, 5, 6]], maxlen=2, padding="post", truncating="post")
+    array([[1, 0],
+           [2, 3],
+           [4, 5]], dtype=int32)
+    """
+    if not hasattr(sequences, "__len__"):
+        raise ValueError(
+            f"sequences must be a list (or other sized collection) of sequences; "
+            f"received {type(sequences).__name__}"
+        )
+    if padding not in ("pre", "post"):
+        raise ValueError(f"padding must be 'pre' or 'post'; received {padding!r}")
+    if truncating not in ("pre", "post"):
+        raise ValueError(f"truncating must be 'pre' or 'post'; received {truncating!r}")
+    if maxlen is not None:
+        if isinstance(maxlen, bool) or not isinstance(maxlen, (int, np.integer)):
+            raise TypeError(f"maxlen must be None or an int; received {maxlen!r}")
+        if maxlen < 0:
+            raise ValueError(f"maxlen must be >= 0; received {maxlen}")
+        maxlen = int(maxlen)
+
+    lengths = []
+    sample_shape: tuple[int, ...] = ()
+    found_sample = False
+    for position, seq in enumerate(sequences):
+        try:
+            length = len(seq)
+        except TypeError:
+            raise ValueError(
+                f"sequences must contain sequences; the element at position {position} "
+                f"has no length: {seq!r}"
+            ) from None
+        lengths.append(length)
+        if length and not found_sample:
+            sample_shape = np.asarray(seq).shape[1:]
+            found_sample = True
+    if maxlen is None:
+        maxlen = max(lengths, default=0)
+
+    out_dtype = np.dtype(dtype)
+    if isinstance(value, str) and out_dtype != np.dtype(object) and not np.issubdtype(out_dtype, np.str_):
+        raise ValueError(
+            f"dtype {dtype!r} cannot hold the str padding value {value!r}; "
+            "use dtype=object for variable-length strings"
+        )
+
+    out = np.full((len(lengths), maxlen) + tuple(sample_shape), value, dtype=dtype)
+    if maxlen == 0:
+        return out
+    for position, (seq, length) in enumerate(zip(sequences, lengths)):
+        if not length:
+            continue
+        kept = seq[-maxlen:] if truncating == "pre" else seq[:maxlen]
+        kept = np.asarray(kept, dtype=dtype)
+        if kept.shape[1:] != sample_shape:
+            raise ValueError(
+                f"the elements of the sequence at position {position} have shape {kept.shape[1:]}; "
+                f"expected {sample_shape}, the shape of the first non-empty sequence's elements"
+            )
+        if padding == "post":
+            out[position, : len(kept)] = kept
+        else:
+            out[position, -len(kept) :] = kept
+    return out

@@ -1,0 +1,392 @@
+"""Word vocabularies with Keras-compatible ids."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from .tokenizer import Tokenizer
+
+__all__ = ["Vocabulary"]
+
+_FORMAT = "rnnkit.text.Vocabulary"
+_FORMAT_VERSION = 1
+
+
+def _check_int(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int; received {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}; received {value}")
+    return int(value)
+
+
+class Vocabulary:
+    """A ranked word list that maps words to integer ids and back.
+
+    Ids follow the convention of ``keras.datasets.imdb``: ``0`` is padding,
+    ``1`` marks the start of a sequence, ``2`` stands for out-of-vocabulary
+    words, and the word of frequency rank ``r`` (``r = 1`` for the most
+    frequent) has id ``r + index_from``. With the default ``index_from=3``
+    the ids ``0..3`` are reserved (``3`` is never used, as in Keras) and the
+    most frequent word has id ``4``.
+
+    Parameters
+    ----------
+    words : sequence of str
+        Distinct words, most frequent first (``words[0]`` has rank 1).
+    num_words : int, optional
+        Upper bound (exclusive) on ids, as in Keras: words whose id would be
+        ``num_words`` or more stay known but encode as the OOV id. Must be
+        greater than ``index_from``. ``None`` gives every word its own id.
+    index_from : int, default 3
+        Offset added to word ranks; must be at least 2 so that ids 0, 1 and
+        2 stay reserved.
+    tokenizer : Tokenizer, optional
+        Used by :meth:`encode`. Defaults to ``Tokenizer()``.
+
+    Attributes
+    ----------
+    PAD_ID, START_ID, OOV_ID : int
+        The reserved ids ``0``, ``1`` and ``2``.
+
+    See Also
+    --------
+    Vocabulary.build : count words in texts.
+    Vocabulary.from_keras_word_index : use Keras's IMDb word index.
+
+    Examples
+    --------
+    >>> vocab = Vocabulary.build(["the cat sat", "the dog sat down"], num_words=6)
+    >>> vocab.encode(["the cat ran"])
+    [[1, 4, 2, 2]]
+    >>> vocab.decode([1, 4, 5, 2])
+    '<start> the sat <oov>'
+    """
+
+    PAD_ID = 0
+    START_ID = 1
+    OOV_ID = 2
+    PAD_TOKEN = "<pad>"
+    START_TOKEN = "<start>"
+    OOV_TOKEN = "<oov>"
+    UNUSED_TOKEN = "<unused>"
+
+    def __init__(
+        self,
+        words: Sequence[str],
+        *,
+        num_words: int | None = None,
+        index_from: int = 3,
+        tokenizer: Tokenizer | None = None,
+    ) -> None:
+        index_from = _check_int("index_from", index_from, 2)
+        if num_words is not None:
+            num_words = _check_int("num_words", num_words, index_from + 1)
+        if tokenizer is None:
+            tokenizer = Tokenizer()
+        elif not isinstance(tokenizer, Tokenizer):
+            raise TypeError(f"tokenizer must be an rnnkit.text.Tokenizer; received {type(tokenizer).__name__}")
+        if isinstance(words, str):
+            raise TypeError("words must be a sequence of str, not a single str")
+        words = list(words)
+        for w in words:
+            if not isinstance(w, str) or not w:
+                raise ValueError(f"words must be non-empty str; received {w!r}")
+        if len(set(words)) != len(words):
+            dupes = sorted(w for w, n in Counter(words).items() if n > 1)
+            raise ValueError(f"words must be distinct; received duplicates {dupes[:5]}")
+        self.index_from = index_from
+        self.num_words = num_words
+        self.tokenizer = tokenizer
+        self._words: tuple[str, ...] = tuple(words)
+        size = self.size
+        # Every known word maps to its id, or to OOV_ID when num_words cuts it.
+        self._ids: dict[str, int] = {
+            w: i if i < size else self.OOV_ID for i, w in enumerate(self._words, start=index_from + 1)
+        }
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def build(
+        cls,
+        texts: Iterable[str],
+        *,
+        num_words: int | None = None,
+        min_count: int = 1,
+        index_from: int = 3,
+        tokenizer: Tokenizer | None = None,
+    ) -> "Vocabulary":
+        """Count the words of ``texts`` and rank them by frequency.
+
+        Ties are broken by first appearance, so the result is deterministic.
+
+        Parameters
+        ----------
+        texts : iterable of str
+            Training texts.
+        num_words : int, optional
+            Give own ids only below ``num_words`` (see :class:`Vocabulary`).
+        min_count : int, default 1
+            Drop words seen fewer times.
+        index_from : int, default 3
+            Offset added to ranks.
+        tokenizer : Tokenizer, optional
+            Defaults to ``Tokenizer()``.
+
+        Returns
+        -------
+        Vocabulary
+        """
+        if isinstance(texts, str):
+            raise TypeError("texts must be an iterable of str, not a single str")
+        min_count = _check_int("min_count", min_count, 1)
+        tokenizer = Tokenizer() if tokenizer is None else tokenizer
+        counts: Counter[str] = Counter()
+        for text in texts:
+            counts.update(tokenizer(text))
+        words = [w for w, n in counts.most_common() if n >= min_count]
+        return cls(words, num_words=num_words, index_from=index_from, tokenizer=tokenizer)
+
+    @classmethod
+    def from_keras_word_index(
+        cls,
+        word_index: Mapping[str, int],
+        num_words: int | None = None,
+        index_from: int = 3,
+        *,
+        tokenizer: Tokenizer | None = None,
+    ) -> "Vocabulary":
+        """Build the vocabulary of ``keras.datasets.imdb`` from its word index.
+
+        ``vocab.encode(texts, unknown="skip")`` then gives the same ids as
+        ``imdb.load_data(num_words=num_words, index_from=index_from)``.
+
+        Parameters
+        ----------
+        word_index : mapping of str to int
+            Word to rank (1 = most frequent), e.g. from
+            :func:`rnnkit.datasets.imdb.get_word_index`. Ranks must be
+            exactly ``1..len(word_index)``.
+        num_words : int, optional
+            Give own ids only below ``num_words``; rarer words encode as OOV.
+        index_from : int, default 3
+            Offset added to ranks.
+        tokenizer : Tokenizer, optional
+            Defaults to :meth:`Tokenizer.keras_imdb`, the tokenisation the
+            index was built with.
+
+        Returns
+        -------
+        Vocabulary
+        """
+        if not isinstance(word_index, Mapping):
+            raise TypeError(f"word_index must be a mapping of word to rank; received {type(word_index).__name__}")
+        words: list[str | None] = [None] * len(word_index)
+        for word, rank in word_index.items():
+            if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or not 1 <= rank <= len(words):
+                raise ValueError(
+                    f"word_index ranks must be the integers 1..{len(words)}; received {rank!r} for {word!r}"
+                )
+            if words[rank - 1] is not None:
+                raise ValueError(f"word_index gives rank {rank} to both {words[rank - 1]!r} and {word!r}")
+            words[rank - 1] = word
+        tokenizer = Tokenizer.keras_imdb() if tokenizer is None else tokenizer
+        return cls(words, num_words=num_words, index_from=index_from, tokenizer=tokenizer)  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------------ lookups
+    @property
+    def size(self) -> int:
+        """Number of ids (one more than the largest id): the ``input_dim`` of an embedding."""
+        if self.num_words is not None:
+            return self.num_words
+        return self.index_from + 1 + len(self._words)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __contains__(self, word: object) -> bool:
+        """Whether ``word`` has its own id (it is known and not cut by ``num_words``)."""
+        return self._ids.get(word, self.OOV_ID) != self.OOV_ID
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        """All known words, most frequent first (including those cut by ``num_words``)."""
+        return self._words
+
+    @property
+    def word_index(self) -> dict[str, int]:
+        """Word to rank (1-based), in the format of Keras's ``get_word_index()``."""
+        return {w: i + 1 for i, w in enumerate(self._words)}
+
+    def token_to_id(self, token: str) -> int:
+        """Return the id of ``token``; :attr:`OOV_ID` if it is unknown or cut by ``num_words``."""
+        return self._ids.get(token, self.OOV_ID)
+
+    def id_to_token(self, idx: int) -> str:
+        """Return the word (or special token) of id ``idx``.
+
+        Raises
+        ------
+        ValueError
+            If ``idx`` is negative or not below :attr:`size`.
+        """
+        idx = int(idx)
+        if idx == self.PAD_ID:
+            return self.PAD_TOKEN
+        if idx == self.START_ID:
+            return self.START_TOKEN
+        if idx == self.OOV_ID:
+            return self.OOV_TOKEN
+        if not 0 <= idx < self.size:
+            raise ValueError(f"id must be in [0, {self.size}) for this vocabulary; received {idx}")
+        offset = idx - self.index_from - 1
+        if 0 <= offset < len(self._words):
+            return self._words[offset]
+        return self.UNUSED_TOKEN
+
+    # ------------------------------------------------------------------ encoding
+    def encode_tokens(self, tokens: Iterable[str], *, add_start: bool = True, unknown: str = "oov") -> list[int]:
+        """Map already tokenised words to ids.
+
+        Parameters
+        ----------
+        tokens : iterable of str
+            Words.
+        add_start : bool, default True
+            Prepend :attr:`START_ID`.
+        unknown : {"oov", "skip"}, default "oov"
+            What to do with words that are not in the vocabulary at all:
+            encode them as :attr:`OOV_ID`, or leave them out (what Keras's
+            IMDb data did with words absent from the training set). Words that
+            are known but cut by ``num_words`` always become :attr:`OOV_ID`.
+
+        Returns
+        -------
+        list of int
+        """
+        if unknown not in ("oov", "skip"):
+            raise ValueError(f"unknown must be 'oov' or 'skip'; received {unknown!r}")
+        ids = [self.START_ID] if add_start else []
+        get = self._ids.get
+        if unknown == "oov":
+            ids.extend(get(t, self.OOV_ID) for t in tokens)
+        else:
+            ids.extend(i for i in map(get, tokens) if i is not None)
+        return ids
+
+    def encode(self, texts: Iterable[str], *, add_start: bool = True, unknown: str = "oov") -> list[list[int]]:
+        """Tokenise and encode texts.
+
+        Parameters
+        ----------
+        texts : iterable of str
+            The texts; pass ``[text]`` for a single one.
+        add_start : bool, default True
+            Prepend :attr:`START_ID` to each sequence.
+        unknown : {"oov", "skip"}, default "oov"
+            See :meth:`encode_tokens`.
+
+        Returns
+        -------
+        list of list of int
+            One id sequence per text (feed it to
+            :func:`rnnkit.text.pad_sequences`).
+        """
+        if isinstance(texts, str):
+            raise TypeError("texts must be an iterable of str, not a single str; use encode([text])")
+        return [self.encode_tokens(self.tokenizer(t), add_start=add_start, unknown=unknown) for t in texts]
+
+    def decode(self, ids: Iterable[int], *, skip_special: bool = False) -> str:
+        """Turn one id sequence back into space-separated words.
+
+        Parameters
+        ----------
+        ids : sequence of int
+            One sequence (a list or 1-D array).
+        skip_special : bool, default False
+            Leave out padding, start and unused ids (``<oov>`` is kept: it
+            stands for a word).
+
+        Returns
+        -------
+        str
+        """
+        if np.ndim(ids) != 1:
+            raise ValueError(
+                f"ids must be one sequence (1-D); received {np.ndim(ids)}-D input; "
+                "decode a batch with [vocab.decode(s) for s in batch]"
+            )
+        skipped = {self.PAD_TOKEN, self.START_TOKEN, self.UNUSED_TOKEN} if skip_special else set()
+        tokens = (self.id_to_token(i) for i in ids)
+        return " ".join(t for t in tokens if t not in skipped)
+
+    # ------------------------------------------------------------------ saving
+    def to_json(self, indent: int | None = None) -> str:
+        """Serialise the vocabulary (words, settings and tokenizer) to JSON.
+
+        Parameters
+        ----------
+        indent : int, optional
+            Passed to :func:`json.dumps`.
+
+        Returns
+        -------
+        str
+            Text that :meth:`from_json` turns back into an equal vocabulary.
+        """
+        payload = {
+            "format": _FORMAT,
+            "version": _FORMAT_VERSION,
+            "index_from": self.index_from,
+            "num_words": self.num_words,
+            "tokenizer": self.tokenizer.get_config(),
+            "words": list(self._words),
+        }
+        return json.dumps(payload, ensure_ascii=False, indent=indent)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> "Vocabulary":
+        """Rebuild a vocabulary from :meth:`to_json`'s output.
+
+        Raises
+        ------
+        ValueError
+            If ``text`` is not a serialised rnnkit vocabulary.
+        """
+        try:
+            payload = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"text is not valid JSON: {exc}") from exc
+        if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
+            raise ValueError(f"text must be JSON written by Vocabulary.to_json (format {_FORMAT!r})")
+        if payload.get("version") != _FORMAT_VERSION:
+            raise ValueError(
+                f"unsupported vocabulary format version: expected {_FORMAT_VERSION}, "
+                f"received {payload.get('version')!r}"
+            )
+        return cls(
+            payload["words"],
+            num_words=payload["num_words"],
+            index_from=payload["index_from"],
+            tokenizer=Tokenizer.from_config(payload["tokenizer"]),
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Vocabulary):
+            return NotImplemented
+        return (
+            self._words == other._words
+            and self.index_from == other.index_from
+            and self.num_words == other.num_words
+            and self.tokenizer == other.tokenizer
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Vocabulary({len(self._words)} words, size={self.size}, "
+            f"index_from={self.index_from}, num_words={self.num_words})"
+        )
