@@ -23,6 +23,15 @@ RTOL = ATOL = 1e-5
 MASKS = [None, "pad_end", "pad_start", "holes"]
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny tensors gain nothing from threads; on a busy 2-core machine they cost spin-waits."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def make_mask(kind: str | None, N: int, T: int) -> torch.Tensor | None:
     """A bool (N, T) mask; every kind includes a fully real row and one with a single real step."""
     steps = torch.arange(T).unsqueeze(0)  # (1, T)

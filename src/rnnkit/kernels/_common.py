@@ -71,14 +71,22 @@ def mask_time_major(mask: Tensor | None, go_backwards: bool) -> Tensor | None:
     return time_major(mask.unsqueeze(2), go_backwards)  # (T, N, 1)
 
 
+_MINUS_ONE = torch.tensor(-1.0)
+
+
+def sigmoid_to_tanh_(s: Tensor) -> Tensor:
+    """``s = sigmoid(2z)`` becomes ``tanh(z) = 2s - 1``, in place and in one pass."""
+    return torch.add(_MINUS_ONE, s, alpha=2.0, out=s)
+
+
 def tanh_into(z: Tensor, out: Tensor) -> Tensor:
     """``out = tanh(z)`` computed as ``2 * sigmoid(2z) - 1``.
 
     In this CPU build ``torch.tanh`` costs about three times ``torch.sigmoid`` per element, and
-    four cheap passes still beat one ``tanh``; the result agrees with ``torch.tanh`` to about
-    1e-7 (float32). ``out`` may be ``z`` itself.
+    three passes still beat one ``tanh``; the result agrees with ``torch.tanh`` to about 1e-7
+    (float32). ``out`` may be ``z`` itself.
     """
-    return torch.mul(z, 2.0, out=out).sigmoid_().mul_(2.0).sub_(1.0)
+    return sigmoid_to_tanh_(torch.mul(z, 2.0, out=out).sigmoid_())
 
 
 def clone_contiguous(t: Tensor) -> Tensor:

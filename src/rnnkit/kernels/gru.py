@@ -93,28 +93,33 @@ class _GRU(torch.autograd.Function):
         y_seq = h_seq[1:] if mask is None else x.new_empty(T, N, H)  # (T, N, H)
         y_prev = x.new_zeros(N, H)
 
+        # per-step views, made once: gates[t] and hp_seq[t] are (N, 3H), the others (N, H)
+        a_, h_, h_rec_ = (buf.unbind(0) for buf in (gates, h_seq, h_rec))
+        z_, r_, n_ = (gate.unbind(0) for gate in gates.chunk(3, dim=2))
+        a_zr_ = gates[..., :2 * H].unbind(0)  # (N, 2H): z and r side by side
+        if reset_after:
+            hp_ = hp_seq.unbind(0)
+        else:
+            rh_ = rh_seq.unbind(0)
         for t in range(T):
-            h_prev, h = h_seq[t], h_seq[t + 1]
+            h_prev, h, z, r, a_n = h_[t], h_[t + 1], z_[t], r_[t], n_[t]
             if recurrent_mask is not None:
-                torch.mul(h_prev, recurrent_mask, out=h_rec[t])
-            a = gates[t]  # (N, 3H), holds x_t @ W_x + b_x
-            a_zr, a_n = a[:, :2 * H], a[:, 2 * H:]  # (N, 2H), (N, H)
-            z, r = a_zr.chunk(2, dim=1)  # 2 x (N, H), after the sigmoid below
+                torch.mul(h_prev, recurrent_mask, out=h_rec_[t])
+            # gates[t] holds a = x_t @ W_x + b_x, (N, 3H); z and r are valid after the sigmoid
             if reset_after:
-                hp = hp_seq[t]  # (N, 3H)
+                hp = hp_[t]  # (N, 3H)
                 if b_h is None:
-                    torch.mm(h_rec[t], W_h, out=hp)
+                    torch.mm(h_rec_[t], W_h, out=hp)
                 else:
-                    torch.addmm(b_h, h_rec[t], W_h, out=hp)  # hp = h_rec @ W_h + b_h
-                a_zr.add_(hp[:, :2 * H]).sigmoid_()  # z, r
+                    torch.addmm(b_h, h_rec_[t], W_h, out=hp)  # hp = h_rec @ W_h + b_h
+                a_zr_[t].add_(hp[:, :2 * H]).sigmoid_()  # z, r
                 a_n.addcmul_(r, hp[:, 2 * H:])  # a_n + r * (h_rec @ W_hn + b_hn)
             else:
-                a_zr.addmm_(h_rec[t], W_hzr).sigmoid_()  # z, r
-                torch.mul(r, h_rec[t], out=rh_seq[t])
-                a_n.addmm_(rh_seq[t], W_hn)  # a_n + (r * h_rec) @ W_hn
+                a_zr_[t].addmm_(h_rec_[t], W_hzr).sigmoid_()  # z, r
+                torch.mul(r, h_rec_[t], out=rh_[t])
+                a_n.addmm_(rh_[t], W_hn)  # a_n + (r * h_rec) @ W_hn
             n = tanh_into(a_n, out=a_n)  # (N, H)
-            torch.sub(h_prev, n, out=h)
-            h.mul_(z).add_(n)  # h = z * h_prev + (1 - z) * n
+            torch.lerp(n, h_prev, z, out=h)  # h = z * h_prev + (1 - z) * n
             if m_seq is not None:  # a padded step keeps the state and repeats the output
                 m = m_seq[t]  # (N, 1)
                 torch.where(m, h, y_prev, out=y_seq[t])
@@ -140,22 +145,6 @@ class _GRU(torch.autograd.Function):
         H = H3 // 3
         D = x_seq.shape[2]
         dy_seq = dy.transpose(0, 1)  # (T, N, H), processing order like y
-
-        # local derivatives of every step at once, outside the loop
-        z_seq, r_seq, n_seq = gates.chunk(3, dim=2)  # 3 x (T, N, H)
-        h_prev_seq = h_seq[:-1]  # (T, N, H)
-        dsig_r = torch.sub(1.0, r_seq).mul_(r_seq)  # sigmoid'(a_r) = r * (1 - r)
-        # dh/da_z = (h_prev - n) * z * (1 - z)
-        dh_daz = torch.sub(1.0, z_seq).mul_(z_seq).mul_(torch.sub(h_prev_seq, n_seq))
-        # dh/da_n = (1 - z) * (1 - n^2)
-        dh_dan = torch.mul(n_seq, n_seq).neg_().add_(1.0).mul_(torch.sub(1.0, z_seq))
-        if reset_after:
-            hp_seq = saved
-            dar_dan = dsig_r.mul_(hp_seq[..., 2 * H:])  # (T, N, H): d a_r / d a_n = hp_n * r(1-r)
-        else:
-            rh_seq = saved
-            W_hzrT, W_hnT = W_h[:, :2 * H].t(), W_h[:, 2 * H:].t()  # (2H, H), (H, H)
-            dar_drh = dsig_r.mul_(h_rec)  # (T, N, H): h_rec * r * (1 - r)
         if m_seq is not None:
             m_seq = m_seq.to(gates.dtype)  # (T, N, 1): 1.0 on real steps
             keep_seq = torch.sub(1.0, m_seq)  # (T, N, 1): 1.0 on padded steps
@@ -164,39 +153,57 @@ class _GRU(torch.autograd.Function):
         dA = torch.empty_like(gates)  # (T, N, 3H): of a = x_t @ W_x + b_x, as [z | r | n]
         if reset_after:
             dHP = torch.empty_like(gates)  # (T, N, 3H): of hp = h_rec @ W_h + b_h
+            dhp_ = dHP.unbind(0)
+            dhp_n_ = dHP[..., 2 * H:].unbind(0)
+            hp_n_ = saved[..., 2 * H:].unbind(0)  # (N, H): h_rec @ W_hn + b_hn
+        else:
+            W_hzrT, W_hnT = W_h[:, :2 * H].t(), W_h[:, 2 * H:].t()  # (2H, H), (H, H)
         dh = gates.new_empty(N, H)
         dh_next = clone_contiguous(dh_T)  # dLoss/dh_t from the steps after t
         dy_carry = gates.new_zeros(N, H)  # dLoss/dy_t from padded steps after t repeating it
         dy_t = gates.new_empty(N, H)
         dh_rec = gates.new_empty(N, H)
+        dgates_da = gates.new_empty(N, 3 * H)
         W_hT = W_h.t()  # (3H, H)
+        # act'(a) = (G + n_slot) * (1 - G): s * (1 - s) for z, r and (1 + n) * (1 - n) for n
+        n_slot = gates.new_zeros(3 * H)
+        n_slot[2 * H:] = 1.0
 
+        # per-step views, made once: gates[t] and dA[t] are (N, 3H), the others (N, H)
+        G_, da_, h_, h_rec_, dy_ = (buf.unbind(0) for buf in (gates, dA, h_seq, h_rec, dy_seq))
+        z_, r_, n_ = (gate.unbind(0) for gate in gates.chunk(3, dim=2))
+        da_z_, da_r_, da_n_ = (gate.unbind(0) for gate in dA.chunk(3, dim=2))
+        da_zr_ = dA[..., :2 * H].unbind(0)  # (N, 2H)
+        dgates_da_zr, dgates_da_n = dgates_da[:, :2 * H], dgates_da[:, 2 * H:]  # (N, 2H), (N, H)
         for t in reversed(range(T)):
-            z, r, n = gates[t].chunk(3, dim=1)  # 3 x (N, H)
-            da = dA[t]  # (N, 3H)
-            da_z, da_r, da_n = da.chunk(3, dim=1)  # 3 x (N, H)
+            z, r, n, h_prev = z_[t], r_[t], n_[t], h_[t]
+            da_z, da_r, da_n = da_z_[t], da_r_[t], da_n_[t]
             if m_seq is None:
-                torch.add(dh_next, dy_seq[t], out=dh)  # backprop into h_t: from y_t and step t+1
+                torch.add(dh_next, dy_[t], out=dh)  # backprop into h_t: from y_t and step t+1
             else:  # padded step: the state and the output pass through, the cell gets nothing
                 m, keep = m_seq[t], keep_seq[t]  # (N, 1)
-                torch.add(dy_seq[t], dy_carry, out=dy_t)  # into y_t: from y_t and its repeats
+                torch.add(dy_[t], dy_carry, out=dy_t)  # into y_t: from y_t and its repeats
                 torch.mul(dy_t, keep, out=dy_carry)  # into y_{t-1}, which padding repeated
                 torch.add(dh_next, dy_t, out=dh).mul_(m)  # into the cell's h_t
             if grad_hook is not None:
                 grad_hook(t, dh.clone() if m_seq is None else torch.addcmul(dh, dh_next, keep))
-            torch.mul(dh, dh_daz[t], out=da_z)  # into a_z, through h = n + z * (h_prev - n)
-            torch.mul(dh, dh_dan[t], out=da_n)  # into a_n, through n = tanh(a_n + ...)
+            torch.add(G_[t], n_slot, out=dgates_da).addcmul_(G_[t], dgates_da, value=-1.0)
+            torch.sub(h_prev, n, out=da_z).mul_(dh)  # into z, through h = n + z * (h_prev - n)
+            torch.addcmul(dh, dh, z, value=-1.0, out=da_n)  # into n, through (1 - z) * n
+            da_n.mul_(dgates_da_n)  # into a_n, through n = tanh(a_n + ...)
             if reset_after:
-                dhp = dHP[t]  # (N, 3H)
-                torch.mul(da_n, dar_dan[t], out=da_r)  # into a_r, through r * hp_n
-                dhp[:, :2 * H] = da[:, :2 * H]  # into hp_z, hp_r: they add to a_z, a_r
-                torch.mul(da_n, r, out=dhp[:, 2 * H:])  # into hp_n, through r * hp_n
+                torch.mul(da_n, hp_n_[t], out=da_r)  # into r, through r * hp_n
+                da_zr_[t].mul_(dgates_da_zr)  # into a_z, a_r, through the sigmoids
+                dhp = dhp_[t]  # (N, 3H)
+                dhp[:, :2 * H] = da_zr_[t]  # into hp_z, hp_r: they add to a_z, a_r
+                torch.mul(da_n, r, out=dhp_n_[t])  # into hp_n, through r * hp_n
                 torch.mm(dhp, W_hT, out=dh_rec)  # into h_rec, through hp = h_rec @ W_h + b_h
             else:
                 torch.mm(da_n, W_hnT, out=dh_rec)  # into r * h_rec, through ... @ W_hn
-                torch.mul(dh_rec, dar_drh[t], out=da_r)  # into a_r, through r * h_rec
+                torch.mul(dh_rec, h_rec_[t], out=da_r)  # into r, through r * h_rec
+                da_zr_[t].mul_(dgates_da_zr)  # into a_z, a_r, through the sigmoids
                 dh_rec.mul_(r)  # into h_rec, through r * h_rec
-                dh_rec.addmm_(da[:, :2 * H], W_hzrT)  # into h_rec, through h_rec @ W_hzr
+                dh_rec.addmm_(da_zr_[t], W_hzrT)  # into h_rec, through h_rec @ W_hzr
             if recurrent_mask is not None:
                 dh_rec.mul_(recurrent_mask)  # into h_prev, through h_prev * recurrent_mask
             if m_seq is not None:
@@ -209,6 +216,7 @@ class _GRU(torch.autograd.Function):
         needs = ctx.needs_input_grad
         dA_flat = dA.view(T * N, 3 * H)
         h_rec_flat = h_rec.reshape(T * N, H)
+        rh_seq = None if reset_after else saved
         dx = dW_x = dW_h = db_x = db_h = None
         if needs[0]:
             dx = batch_first(torch.mm(dA_flat, W_x.t()).view(T, N, D), ctx.go_backwards)

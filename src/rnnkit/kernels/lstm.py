@@ -23,7 +23,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from ._common import (GradHook, batch_first, check_sequence, check_shape, clone_contiguous,
-                      mask_time_major, tanh_into, time_major)
+                      mask_time_major, sigmoid_to_tanh_, tanh_into, time_major)
 
 
 def lstm(x: Tensor, h0: Tensor, c0: Tensor, W_x: Tensor, W_h: Tensor, b: Tensor | None,
@@ -89,19 +89,23 @@ class _LSTM(torch.autograd.Function):
         y_seq = h_seq[1:] if mask is None else x.new_empty(T, N, H)  # (T, N, H)
         y_prev = x.new_zeros(N, H)
 
+        # per-step views, made once: z[t] is (N, 4H), the others (N, H)
+        z_, h_, c_, tanh_c_, h_rec_ = (buf.unbind(0) for buf in (gates, h_seq, c_seq, tanh_c,
+                                                                  h_rec))
+        i_, f_, g_, o_ = (gate.unbind(0) for gate in gates.chunk(4, dim=2))
         for t in range(T):
-            h_prev, c_prev, h, c = h_seq[t], c_seq[t], h_seq[t + 1], c_seq[t + 1]
+            h_prev, c_prev, h, c, i, f, g, o = h_[t], c_[t], h_[t + 1], c_[t + 1], i_[t], f_[t], \
+                g_[t], o_[t]
             if recurrent_mask is not None:
-                torch.mul(h_prev, recurrent_mask, out=h_rec[t])
-            z = gates[t]  # (N, 4H), holds x_t @ W_x + b
-            z.addmm_(h_rec[t], W_h2)  # z += h_prev @ W_h
+                torch.mul(h_prev, recurrent_mask, out=h_rec_[t])
+            z = z_[t]  # (N, 4H), holds x_t @ W_x + b
+            z.addmm_(h_rec_[t], W_h2)  # z += h_prev @ W_h
             z.sigmoid_()  # [i | f | (g + 1) / 2 | o]
-            i, f, g, o = z.chunk(4, dim=1)  # 4 x (N, H)
-            g.mul_(2.0).sub_(1.0)  # g = tanh(z_g)
+            sigmoid_to_tanh_(g)  # g = tanh(z_g)
             torch.mul(f, c_prev, out=c)
             c.addcmul_(i, g)  # c = f * c_prev + i * g
-            tanh_into(c, out=tanh_c[t])
-            torch.mul(o, tanh_c[t], out=h)  # h = o * tanh(c)
+            tanh_into(c, out=tanh_c_[t])
+            torch.mul(o, tanh_c_[t], out=h)  # h = o * tanh(c)
             if m_seq is not None:  # a padded step keeps the state and repeats the output
                 m = m_seq[t]  # (N, 1)
                 torch.where(m, h, y_prev, out=y_seq[t])
@@ -126,12 +130,6 @@ class _LSTM(torch.autograd.Function):
         H = H4 // 4
         D = x_seq.shape[2]
         dy_seq = dy.transpose(0, 1)  # (T, N, H), processing order like y
-
-        # local derivatives of every step at once, outside the loop
-        i_seq, f_seq, g_seq, o_seq = gates.chunk(4, dim=2)  # 4 x (T, N, H)
-        dgates_dz = torch.sub(1.0, gates).mul_(gates)  # (T, N, 4H): sigmoid' = s * (1 - s)
-        dgates_dz[..., 2 * H:3 * H] = torch.mul(g_seq, g_seq).neg_().add_(1.0)  # tanh' = 1 - g^2
-        dc_dh = torch.mul(tanh_c, tanh_c).neg_().add_(1.0).mul_(o_seq)  # (T, N, H): o * tanh'(c)
         if m_seq is not None:
             m_seq = m_seq.to(gates.dtype)  # (T, N, 1): 1.0 on real steps
             keep_seq = torch.sub(1.0, m_seq)  # (T, N, 1): 1.0 on padded steps
@@ -139,34 +137,44 @@ class _LSTM(torch.autograd.Function):
         dZ = torch.empty_like(gates)  # (T, N, 4H): dLoss/dz of every step
         dh = gates.new_empty(N, H)
         dc_cell = gates.new_empty(N, H)
+        dc_dh = gates.new_empty(N, H)
+        dgates_dz = gates.new_empty(N, 4 * H)
         dh_next = clone_contiguous(dh_T)  # dLoss/dh_t from the steps after t
         dc_next = clone_contiguous(dc_T)
         dy_carry = gates.new_zeros(N, H)  # dLoss/dy_t from padded steps after t repeating it
         dy_t = gates.new_empty(N, H)
         dh_rec = gates.new_empty(N, H)
+        one = gates.new_ones(())
         W_hT = W_h.t()  # (4H, H)
+        # act'(z) = (G + g_slot) * (1 - G): s * (1 - s) for i, f, o and (1 + g) * (1 - g) for g
+        g_slot = gates.new_zeros(4 * H)
+        g_slot[2 * H:3 * H] = 1.0
 
+        # per-step views, made once: gates[t] and dZ[t] are (N, 4H), the others (N, H)
+        G_, dz_, c_, tanh_c_, dy_ = (buf.unbind(0) for buf in (gates, dZ, c_seq, tanh_c, dy_seq))
+        i_, f_, g_, o_ = (gate.unbind(0) for gate in gates.chunk(4, dim=2))
+        dz_i_, dz_f_, dz_g_, dz_o_ = (gate.unbind(0) for gate in dZ.chunk(4, dim=2))
         for t in reversed(range(T)):
-            i, f, g, o = gates[t].chunk(4, dim=1)  # 4 x (N, H)
-            dz = dZ[t]  # (N, 4H)
-            dz_i, dz_f, dz_g, dz_o = dz.chunk(4, dim=1)  # 4 x (N, H)
+            i, f, g, o, c_prev, tc, dz = i_[t], f_[t], g_[t], o_[t], c_[t], tanh_c_[t], dz_[t]
             if m_seq is None:
-                torch.add(dh_next, dy_seq[t], out=dh)  # backprop into h_t: from y_t and step t+1
+                torch.add(dh_next, dy_[t], out=dh)  # backprop into h_t: from y_t and step t+1
                 dc = dc_next  # backprop into c_t from step t+1 (dc_next becomes dc, in place)
             else:  # padded step: the state and the output pass through, the cell gets nothing
                 m, keep = m_seq[t], keep_seq[t]  # (N, 1)
-                torch.add(dy_seq[t], dy_carry, out=dy_t)  # into y_t: from y_t and its repeats
+                torch.add(dy_[t], dy_carry, out=dy_t)  # into y_t: from y_t and its repeats
                 torch.mul(dy_t, keep, out=dy_carry)  # into y_{t-1}, which padding repeated
                 torch.add(dh_next, dy_t, out=dh).mul_(m)  # into the cell's h_t
                 dc = torch.mul(dc_next, m, out=dc_cell)  # into the cell's c_t from step t+1
             if grad_hook is not None:
                 grad_hook(t, dh.clone() if m_seq is None else torch.addcmul(dh, dh_next, keep))
-            dc.addcmul_(dh, dc_dh[t])  # backprop into c_t through h = o * tanh(c)
-            torch.mul(dh, tanh_c[t], out=dz_o)  # into o
-            torch.mul(dc, g, out=dz_i)  # into i
-            torch.mul(dc, c_seq[t], out=dz_f)  # into f
-            torch.mul(dc, i, out=dz_g)  # into g
-            dz.mul_(dgates_dz[t])  # into z, through the sigmoids and the tanh
+            torch.addcmul(one, tc, tc, value=-1.0, out=dc_dh).mul_(o)  # o * (1 - tanh(c)^2)
+            dc.addcmul_(dh, dc_dh)  # backprop into c_t through h = o * tanh(c)
+            torch.mul(dh, tc, out=dz_o_[t])  # into o
+            torch.mul(dc, g, out=dz_i_[t])  # into i
+            torch.mul(dc, c_prev, out=dz_f_[t])  # into f
+            torch.mul(dc, i, out=dz_g_[t])  # into g
+            torch.add(G_[t], g_slot, out=dgates_dz).addcmul_(G_[t], dgates_dz, value=-1.0)
+            dz.mul_(dgates_dz)  # into z, through the sigmoids and the tanh
             if m_seq is None:
                 dc_next.mul_(f)  # into c_{t-1} (dc_next is dc here)
                 torch.mm(dz, W_hT, out=dh_next)  # into h_{t-1}, through z = ... + h_prev @ W_h

@@ -68,18 +68,20 @@ def _activate_(z: Tensor, activation: str) -> None:
         z.copy_(torch.softmax(z, dim=1))
 
 
-def _activation_slope(h_seq: Tensor, activation: str) -> Tensor | None:
-    """``act'(z)`` of every step from the outputs ``h = act(z)``; None where it is 1 (linear).
-
-    Softmax has no elementwise slope: it is handled in the loop.
-    """
+def _backprop_activation(dh: Tensor, h: Tensor, activation: str, dz: Tensor) -> None:
+    """``dz = dh * act'(z)``, written in terms of the output ``h = act(z)``; all (N, H)."""
     if activation == "tanh":
-        return torch.mul(h_seq, h_seq).neg_().add_(1.0)  # 1 - h^2
-    if activation == "sigmoid":
-        return torch.sub(1.0, h_seq).mul_(h_seq)  # h * (1 - h)
-    if activation == "relu":
-        return (h_seq > 0).to(h_seq.dtype)  # 1 where h > 0 (0 at z = 0, as torch.relu)
-    return None
+        torch.mul(h, h, out=dz)
+        torch.addcmul(dh, dh, dz, value=-1.0, out=dz)  # dh * (1 - h^2)
+    elif activation == "sigmoid":
+        torch.addcmul(h, h, h, value=-1.0, out=dz).mul_(dh)  # dh * h * (1 - h)
+    elif activation == "relu":
+        torch.mul(dh, h > 0, out=dz)  # dh where h > 0 (none at z = 0, as torch.relu)
+    elif activation == "softmax":  # s * (dh - <dh, s>)
+        torch.mul(dh, h, out=dz)
+        torch.sub(dh, dz.sum(dim=1, keepdim=True), out=dz).mul_(h)
+    else:
+        dz.copy_(dh)  # linear
 
 
 class _SimpleRNN(torch.autograd.Function):
@@ -106,12 +108,14 @@ class _SimpleRNN(torch.autograd.Function):
         y_seq = h_seq[1:] if mask is None else x.new_empty(T, N, H)  # (T, N, H)
         y_prev = x.new_zeros(N, H)
 
+        # per-step views, made once, each (N, H)
+        z_, h_, h_rec_ = (buf.unbind(0) for buf in (z_seq, h_seq, h_rec))
         for t in range(T):
-            h_prev, h = h_seq[t], h_seq[t + 1]  # without a mask h is z_seq[t]
+            h_prev, h = h_[t], h_[t + 1]  # without a mask h is z_seq[t]
             if recurrent_mask is not None:
-                torch.mul(h_prev, recurrent_mask, out=h_rec[t])
-            z = z_seq[t]  # (N, H), holds x_t @ W_x + b
-            z.addmm_(h_rec[t], W_h)  # z += h_prev @ W_h
+                torch.mul(h_prev, recurrent_mask, out=h_rec_[t])
+            z = z_[t]  # (N, H), holds x_t @ W_x + b
+            z.addmm_(h_rec_[t], W_h)  # z += h_prev @ W_h
             _activate_(z, activation)  # the cell's output act(z)
             if m_seq is not None:  # a padded step keeps the state and repeats the output
                 m = m_seq[t]  # (N, 1)
@@ -135,7 +139,6 @@ class _SimpleRNN(torch.autograd.Function):
         D = x_seq.shape[2]
         dy_seq = dy.transpose(0, 1)  # (T, N, H), processing order like y
 
-        dh_dz = _activation_slope(out_seq, activation)  # (T, N, H) or None
         if m_seq is not None:
             m_seq = m_seq.to(out_seq.dtype)  # (T, N, 1): 1.0 on real steps
             keep_seq = torch.sub(1.0, m_seq)  # (T, N, 1): 1.0 on padded steps
@@ -148,25 +151,20 @@ class _SimpleRNN(torch.autograd.Function):
         dh_rec = out_seq.new_empty(N, H)
         W_hT = W_h.t()  # (H, H)
 
+        # per-step views, made once, each (N, H)
+        out_, dz_, dy_ = (buf.unbind(0) for buf in (out_seq, dZ, dy_seq))
         for t in reversed(range(T)):
-            dz = dZ[t]  # (N, H)
+            dz = dz_[t]
             if m_seq is None:
-                torch.add(dh_next, dy_seq[t], out=dh)  # backprop into h_t: from y_t and step t+1
+                torch.add(dh_next, dy_[t], out=dh)  # backprop into h_t: from y_t and step t+1
             else:  # padded step: the state and the output pass through, the cell gets nothing
                 m, keep = m_seq[t], keep_seq[t]  # (N, 1)
-                torch.add(dy_seq[t], dy_carry, out=dy_t)  # into y_t: from y_t and its repeats
+                torch.add(dy_[t], dy_carry, out=dy_t)  # into y_t: from y_t and its repeats
                 torch.mul(dy_t, keep, out=dy_carry)  # into y_{t-1}, which padding repeated
                 torch.add(dh_next, dy_t, out=dh).mul_(m)  # into the cell's h_t
             if grad_hook is not None:
                 grad_hook(t, dh.clone() if m_seq is None else torch.addcmul(dh, dh_next, keep))
-            if activation == "softmax":  # into z: softmax's Jacobian, s * (dh - <dh, s>)
-                s = out_seq[t]
-                torch.mul(dh, s, out=dz)
-                torch.sub(dh, dz.sum(dim=1, keepdim=True), out=dz).mul_(s)
-            elif dh_dz is None:
-                dz.copy_(dh)  # into z: linear
-            else:
-                torch.mul(dh, dh_dz[t], out=dz)  # into z, through act
+            _backprop_activation(dh, out_[t], activation, dz)  # into z, through h = act(z)
             if m_seq is None:
                 torch.mm(dz, W_hT, out=dh_next)  # into h_{t-1}, through z = ... + h_prev @ W_h
                 if recurrent_mask is not None:
