@@ -428,6 +428,7 @@ def test_no_data_falls_back_to_sample(monkeypatch):
     with pytest.warns(SampleDataWarning, match="Using the sample bundled with rnnkit"):
         data = imdb.load_texts()
     assert (data.source, len(data.train), len(data.test)) == ("sample", 2000, 1000)
+    assert Path(data.location).name == "imdb_sample.json.gz" and Path(data.location).is_file()
     for split in data:
         assert np.bincount(split.labels).tolist() == [len(split) // 2] * 2
         assert split.ratings[split.labels == 1].min() >= 7

@@ -106,8 +106,13 @@ __all__ = [
 
 #: Official archive of the Large Movie Review Dataset v1.0.
 URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
-#: SHA-256 of the official archive (84,125,825 bytes), as published by
-#: scikit-learn, MLDatasets.jl and other loaders of this file.
+#: SHA-256 of the official archive. This is the value that several independent
+#: loaders check the file against (e.g. the Julia DataDeps registration of
+#: MLDatasets.jl and shell scripts that run ``sha256sum --check`` on it). It
+#: could not be checked against the file itself here (no network), and it
+#: differs in its second half from the value first given in the project's
+#: issue (c40f74a18d3b61f90feba1e17730e0d38e8b97c9f7f5c47b1d4e1ae3f2ef1c98),
+#: which no published source confirms.
 SHA256 = "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"
 #: Keras's word index for its IMDb data.
 WORD_INDEX_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/imdb_word_index.json"
@@ -462,7 +467,7 @@ def _source_key(source: _Source) -> str:
                 if not directory.is_dir():
                     continue  # _parse_directory reports it
                 with os.scandir(directory) as entries:
-                    stats = sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in entries)
+                    stats = sorted((e.name, st.st_size, st.st_mtime_ns) for e in entries for st in [e.stat()])
                 hasher.update(repr((split, folder, stats)).encode())
     return hasher.hexdigest()[:20]
 
@@ -562,9 +567,12 @@ def _load_encoded_full(source: _Source, word_index_path: Path) -> _Encoded:
 # ---------------------------------------------------------------------------
 
 
+def _sample_resource():
+    return resources.files("rnnkit").joinpath("data", SAMPLE_FILE)
+
+
 def _read_sample() -> dict:
-    resource = resources.files("rnnkit").joinpath("data", SAMPLE_FILE)
-    with resource.open("rb") as f, gzip.open(f, "rt", encoding="utf-8") as text:
+    with _sample_resource().open("rb") as f, gzip.open(f, "rt", encoding="utf-8") as text:
         return json.load(text)
 
 
@@ -594,13 +602,13 @@ def _warn_sample(reason: DatasetNotFoundError, payload: dict) -> None:
 # ---------------------------------------------------------------------------
 
 
-def _check_int(name: str, value, minimum: int | None = 0, allow_none: bool = False) -> None:
+def _check_int(name: str, value: object, minimum: int = 0, allow_none: bool = False) -> None:
     if value is None and allow_none:
         return
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         expected = "None or an int" if allow_none else "an int"
         raise TypeError(f"{name} must be {expected}; received {value!r}")
-    if minimum is not None and value < minimum:
+    if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}; received {value}")
 
 
@@ -684,7 +692,7 @@ def load_texts(
     >>> train.texts[0][:40], train.labels[0], train.ratings[0]  # doctest: +SKIP
     ('Bromwell High is a cartoon comedy. It ra', 1, 9)
     """
-    _check_int("seed", seed, minimum=None, allow_none=True)
+    _check_int("seed", seed, allow_none=True)
     try:
         source = _find_reviews(data_dir, sample_hint=not allow_sample)
     except DatasetNotFoundError as exc:
@@ -692,7 +700,7 @@ def load_texts(
             raise
         payload = _read_sample()
         _warn_sample(exc, payload)
-        raw, kind, location = _sample_raw(payload), "sample", f"rnnkit/data/{SAMPLE_FILE}"
+        raw, kind, location = _sample_raw(payload), "sample", str(_sample_resource())
     else:
         raw, kind, location = _load_raw(source), "full", str(source.path)
     rng = np.random.RandomState(seed) if seed is not None else None
@@ -717,7 +725,7 @@ def load_data(
     num_words: int | None = None,
     skip_top: int = 0,
     maxlen: int | None = None,
-    seed: int = 113,
+    seed: int | None = 113,
     start_char: int | None = 1,
     oov_char: int | None = 2,
     index_from: int = 3,
@@ -785,7 +793,7 @@ def load_data(
     _check_int("num_words", num_words, allow_none=True)
     _check_int("skip_top", skip_top)
     _check_int("maxlen", maxlen, allow_none=True)
-    _check_int("seed", seed, minimum=None, allow_none=True)
+    _check_int("seed", seed, allow_none=True)
     _check_int("start_char", start_char, allow_none=True)
     _check_int("oov_char", oov_char, allow_none=True)
     _check_int("index_from", index_from)
@@ -847,7 +855,7 @@ def _keras_semantics(
         flats.append((flat, sizes))
 
     if not num_words:
-        num_words = max(int(flat.max()) for flat, _ in flats if flat.size)
+        num_words = max((int(flat.max()) for flat, _ in flats if flat.size), default=0)
     result = []
     for (flat, sizes), (*_, labels) in zip(flats, parts):
         valid = (flat >= skip_top) & (flat < num_words)
