@@ -64,6 +64,7 @@ have none.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import json
@@ -571,7 +572,9 @@ def _sample_resource():
     return resources.files("rnnkit").joinpath("data", SAMPLE_FILE)
 
 
+@functools.lru_cache(maxsize=1)
 def _read_sample() -> dict:
+    """The bundled sample's content (read once per process; treat as read-only)."""
     with _sample_resource().open("rb") as f, gzip.open(f, "rt", encoding="utf-8") as text:
         return json.load(text)
 
