@@ -767,7 +767,9 @@ def load_data(
     index_from : int, default 3
         Offset added to word ranks.
     data_dir : str or os.PathLike, optional
-        Local copy to read; see :func:`load_texts`.
+        Local copy of the reviews to read; see :func:`load_texts`. The word
+        index is looked for there (and next to the reviews) first, then in
+        ``$RNNKIT_DATA_DIR``, the cache and at Keras's URL.
     allow_sample : bool, default True
         Fall back to the bundled sample (with a :class:`SampleDataWarning`)
         when the data is neither local nor downloadable; see
