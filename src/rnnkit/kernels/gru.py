@@ -154,8 +154,9 @@ class _GRU(torch.autograd.Function):
         if reset_after:
             dHP = torch.empty_like(gates)  # (T, N, 3H): of hp = h_rec @ W_h + b_h
             dhp_ = dHP.unbind(0)
-            dhp_n_ = dHP[..., 2 * H:].unbind(0)
+            dhp_zr_, dhp_n_ = dHP[..., :2 * H].unbind(0), dHP[..., 2 * H:].unbind(0)
             hp_n_ = saved[..., 2 * H:].unbind(0)  # (N, H): h_rec @ W_hn + b_hn
+            W_hT = W_h.t()  # (3H, H)
         else:
             W_hzrT, W_hnT = W_h[:, :2 * H].t(), W_h[:, 2 * H:].t()  # (2H, H), (H, H)
         dh = gates.new_empty(N, H)
@@ -164,13 +165,12 @@ class _GRU(torch.autograd.Function):
         dy_t = gates.new_empty(N, H)
         dh_rec = gates.new_empty(N, H)
         dgates_da = gates.new_empty(N, 3 * H)
-        W_hT = W_h.t()  # (3H, H)
         # act'(a) = (G + n_slot) * (1 - G): s * (1 - s) for z, r and (1 + n) * (1 - n) for n
         n_slot = gates.new_zeros(3 * H)
         n_slot[2 * H:] = 1.0
 
         # per-step views, made once: gates[t] and dA[t] are (N, 3H), the others (N, H)
-        G_, da_, h_, h_rec_, dy_ = (buf.unbind(0) for buf in (gates, dA, h_seq, h_rec, dy_seq))
+        G_, h_, h_rec_, dy_ = (buf.unbind(0) for buf in (gates, h_seq, h_rec, dy_seq))
         z_, r_, n_ = (gate.unbind(0) for gate in gates.chunk(3, dim=2))
         da_z_, da_r_, da_n_ = (gate.unbind(0) for gate in dA.chunk(3, dim=2))
         da_zr_ = dA[..., :2 * H].unbind(0)  # (N, 2H)
@@ -187,17 +187,16 @@ class _GRU(torch.autograd.Function):
                 torch.add(dh_next, dy_t, out=dh).mul_(m)  # into the cell's h_t
             if grad_hook is not None:
                 grad_hook(t, dh.clone() if m_seq is None else torch.addcmul(dh, dh_next, keep))
-            torch.add(G_[t], n_slot, out=dgates_da).addcmul_(G_[t], dgates_da, value=-1.0)
+            torch.add(G_[t], n_slot, out=dgates_da).addcmul_(G_[t], dgates_da, value=-1.0)  # act'
             torch.sub(h_prev, n, out=da_z).mul_(dh)  # into z, through h = n + z * (h_prev - n)
             torch.addcmul(dh, dh, z, value=-1.0, out=da_n)  # into n, through (1 - z) * n
             da_n.mul_(dgates_da_n)  # into a_n, through n = tanh(a_n + ...)
             if reset_after:
                 torch.mul(da_n, hp_n_[t], out=da_r)  # into r, through r * hp_n
                 da_zr_[t].mul_(dgates_da_zr)  # into a_z, a_r, through the sigmoids
-                dhp = dhp_[t]  # (N, 3H)
-                dhp[:, :2 * H] = da_zr_[t]  # into hp_z, hp_r: they add to a_z, a_r
+                dhp_zr_[t].copy_(da_zr_[t])  # into hp_z, hp_r: they add to a_z, a_r
                 torch.mul(da_n, r, out=dhp_n_[t])  # into hp_n, through r * hp_n
-                torch.mm(dhp, W_hT, out=dh_rec)  # into h_rec, through hp = h_rec @ W_h + b_h
+                torch.mm(dhp_[t], W_hT, out=dh_rec)  # into h_rec, through hp = h_rec @ W_h + b_h
             else:
                 torch.mm(da_n, W_hnT, out=dh_rec)  # into r * h_rec, through ... @ W_hn
                 torch.mul(dh_rec, h_rec_[t], out=da_r)  # into r, through r * h_rec

@@ -94,8 +94,8 @@ class _LSTM(torch.autograd.Function):
                                                                   h_rec))
         i_, f_, g_, o_ = (gate.unbind(0) for gate in gates.chunk(4, dim=2))
         for t in range(T):
-            h_prev, c_prev, h, c, i, f, g, o = h_[t], c_[t], h_[t + 1], c_[t + 1], i_[t], f_[t], \
-                g_[t], o_[t]
+            h_prev, h, c_prev, c = h_[t], h_[t + 1], c_[t], c_[t + 1]
+            i, f, g, o = i_[t], f_[t], g_[t], o_[t]  # views into z, the gates after the sigmoid
             if recurrent_mask is not None:
                 torch.mul(h_prev, recurrent_mask, out=h_rec_[t])
             z = z_[t]  # (N, 4H), holds x_t @ W_x + b
@@ -173,7 +173,7 @@ class _LSTM(torch.autograd.Function):
             torch.mul(dc, g, out=dz_i_[t])  # into i
             torch.mul(dc, c_prev, out=dz_f_[t])  # into f
             torch.mul(dc, i, out=dz_g_[t])  # into g
-            torch.add(G_[t], g_slot, out=dgates_dz).addcmul_(G_[t], dgates_dz, value=-1.0)
+            torch.add(G_[t], g_slot, out=dgates_dz).addcmul_(G_[t], dgates_dz, value=-1.0)  # act'
             dz.mul_(dgates_dz)  # into z, through the sigmoids and the tanh
             if m_seq is None:
                 dc_next.mul_(f)  # into c_{t-1} (dc_next is dc here)
