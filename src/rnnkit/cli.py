@@ -58,10 +58,6 @@ def _load_reviews(args):
         reviews = imdb.load_texts(args.data_dir)
     for w in caught:
         print(f"NOTE: {w.message}", file=sys.stderr)
-    if reviews.source == "sample":
-        print("NOTE: training on the small IMDb sample shipped with rnnkit (2,000 reviews), not "
-              "the full data set: expect lower accuracy. Point --data-dir or RNNKIT_DATA_DIR at "
-              "a copy of aclImdb to use all 50,000 reviews.", file=sys.stderr)
     return reviews
 
 

@@ -279,6 +279,7 @@ def plot_history(history, path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     h = history.history
     epochs = [e + 1 for e in history.epoch]
@@ -288,6 +289,7 @@ def plot_history(history, path) -> None:
         if f"val_{key}" in h:
             ax.plot(epochs, h[f"val_{key}"], "s--", label=f"validation {key}")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.set_title(key)
         ax.grid(alpha=0.3)
         ax.legend()

@@ -1,0 +1,116 @@
+"""The sentiment pipeline on a real slice of IMDb, its persistence, errors and the CLI."""
+
+import json
+
+import numpy as np
+import pytest
+
+from rnnkit import cli
+from rnnkit.tasks.sentiment import (SentimentClassifier, SentimentConfig, bag_of_words_baseline,
+                                    build_model)
+
+QUICK = dict(maxlen=80, num_words=5000, embedding_dim=32, units=32, epochs=3, batch_size=32,
+             learning_rate=3e-3)
+
+
+@pytest.fixture(scope="module")
+def imdb_slice(shared_data, tmp_path_factory):
+    """2,000 training and 1,000 test reviews (balanced, fixed) from the real data set."""
+    from rnnkit.datasets import imdb
+
+    home = tmp_path_factory.mktemp("rnnkit_home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RNNKIT_HOME", str(home))
+        reviews = imdb.load_texts(shared_data / "imdb", seed=113)
+    train, test = reviews.train, reviews.test
+    return (list(train.texts[:2000]), np.asarray(train.labels[:2000]),
+            list(test.texts[:1000]), np.asarray(test.labels[:1000]))
+
+
+@pytest.fixture(scope="module")
+def trained(imdb_slice):
+    x_train, y_train, _, _ = imdb_slice
+    return SentimentClassifier(SentimentConfig(**QUICK)).fit(x_train, y_train, verbose=0)
+
+
+def test_fit_on_real_imdb_slice_beats_chance(imdb_slice, trained):
+    _, _, x_test, y_test = imdb_slice
+    assert 0.4 < y_test.mean() < 0.6  # balanced, so chance is about 50%
+    metrics = trained.evaluate(x_test, y_test)
+    assert metrics["accuracy"] > 0.68, metrics
+    assert metrics["roc_auc"] > 0.75, metrics
+    assert metrics["n"] == 1000
+
+
+def test_seed_config_is_the_seed_model():
+    model = build_model(SentimentConfig())
+    assert [type(layer).__name__ for layer in model.layers] == ["Embedding", "LSTM", "Dense"]
+    assert model.count_params() == 1_411_713
+
+
+def test_save_load_round_trip_and_trajectory(trained, tmp_path):
+    texts = ["An absolute masterpiece, I loved every minute.", "Dull, boring and far too long."]
+    trained.save(tmp_path / "clf")
+    loaded = SentimentClassifier.load(tmp_path / "clf")
+    assert np.array_equal(loaded.predict_proba(texts), trained.predict_proba(texts))
+    words, traj = loaded.trajectory(texts[0])
+    assert words == ["an", "absolute", "masterpiece", "i", "loved", "every", "minute"]
+    # The last point of the trajectory is the prediction on the whole review.
+    assert traj[-1] == pytest.approx(float(loaded.predict_proba(texts[:1])[0]), abs=1e-6)
+
+
+def test_errors(tmp_path, trained):
+    with pytest.raises(ValueError) as info:
+        trained.predict(["fine", "   "])
+    assert str(info.value) == ("SentimentClassifier.encode: `texts[1]` expected a non-empty "
+                               "review, received an empty string.")
+    with pytest.raises(TypeError, match=r"`texts` expected a list of review strings"):
+        trained.predict("one review")
+    with pytest.raises(RuntimeError, match="the classifier is not trained"):
+        SentimentClassifier().predict(["x"])
+    (tmp_path / "notamodel").mkdir()
+    with pytest.raises(ValueError, match=r"`path` expected a saved sentiment model \(a directory "
+                       r"with sentiment.json\)"):
+        SentimentClassifier.load(tmp_path / "notamodel")
+    with pytest.raises(ValueError, match=r"SentimentConfig: `cell` expected one of 'lstm', 'gru', "
+                       r"'simple_rnn', received 'transformer'."):
+        SentimentClassifier(SentimentConfig(cell="transformer")).fit(["a"], [1])
+
+
+def test_bag_of_words_baseline(imdb_slice):
+    x_train, y_train, x_test, y_test = imdb_slice
+    result = bag_of_words_baseline(x_train, y_train, x_test, y_test, tfidf=True)
+    assert result["model"] == "tfidf_1-2gram_logreg" and result["accuracy"] > 0.8
+
+
+def test_cli_train_predict_evaluate(shared_data, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RNNKIT_HOME", str(tmp_path / "home"))
+    out = tmp_path / "run"
+    code = cli.main(["sentiment", "train", "--data-dir", str(shared_data / "imdb"), "--out",
+                     str(out), "--limit", "300", "--test-limit", "200", "--epochs", "1",
+                     "--maxlen", "40", "--units", "8", "--embedding-dim", "8",
+                     "--num-words", "2000", "--verbose", "0"])
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test"]["n"] == 200 and metrics["dataset"]["train"] == 300
+    assert (out / "training.png").stat().st_size > 1000
+    capsys.readouterr()
+    assert cli.main(["sentiment", "predict", str(out / "model"), "Great film!", "--explain",
+                     "--explain-dir", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.splitlines()[0].split("\t")[2] == "Great film!"
+    assert (tmp_path / "trajectory_0.png").is_file()
+    (tmp_path / "bad.txt").write_bytes(b"caf\xe9 terrible\n")
+    with pytest.raises(SystemExit, match="is not UTF-8 text"):
+        cli.main(["sentiment", "predict", str(out / "model"), "--file", str(tmp_path / "bad.txt")])
+    assert cli.main(["sentiment", "evaluate", str(tmp_path / "nothing")]) == 2
+    assert "expected a saved sentiment model" in capsys.readouterr().err
+
+
+def test_cli_help_explains_every_option(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["sentiment", "train", "--help"])
+    text = capsys.readouterr().out
+    for option in ("--maxlen", "--num-words", "--bidirectional", "--layers", "--dropout",
+                   "--cell", "--baseline", "--epochs", "--batch-size", "--data-dir"):
+        assert option in text
