@@ -181,6 +181,13 @@ def test_lstm_fully_padded_row_and_large_batch():
     assert torch.equal(h_T[4], args[1][4]) and torch.equal(c_T[4], args[2][4])
 
 
+@pytest.mark.parametrize("which", ["b_x", "b_h"])
+def test_gru_with_one_bias(which):
+    args = make_args("gru", bias=True)
+    args[4 if which == "b_h" else 5] = None  # keep only `which`
+    assert_same("gru", args, dict(mask=make_mask("holes", N, T)), gru_kernel, F.gru)
+
+
 def test_gru_reset_before_ignores_recurrent_bias_as_the_reference():
     args = make_args("gru", bias=True)
     assert_same("gru", args, dict(reset_after=False), gru_kernel, F.gru)
