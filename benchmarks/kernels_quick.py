@@ -62,13 +62,13 @@ def runners(cell: str, x, h0, W_x, W_h, b, module):
     return {"kernel": kernel, "reference": reference, "torch.nn": native}
 
 
-def time_ms(runs: dict, dy, repeats: int) -> dict[str, float]:
-    """Best wall time in ms of forward + backward for each runner, interleaved over repeats."""
+def time_ms(runs: dict, dy, repeats: int, clock=time.perf_counter) -> dict[str, float]:
+    """Best time in ms of forward + backward for each runner, interleaved over repeats."""
     def once(run):
-        start = time.perf_counter()
+        start = clock()
         y, _ = run()
         y.backward(dy)
-        return time.perf_counter() - start
+        return clock() - start
 
     for run in runs.values():
         once(run)  # warm up
@@ -87,6 +87,9 @@ def main() -> None:
                         metavar=("N", "T", "D", "H"))
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--skip", nargs="*", default=[], help="runners to skip, e.g. reference")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="with one thread, time the thread's CPU time (steadier on a busy "
+                             "machine) instead of wall time")
     parser.add_argument("--tuned-malloc", action="store_true",
                         help="apply rnnkit.runtime.tune_allocator() first")
     args = parser.parse_args()
@@ -101,13 +104,15 @@ def main() -> None:
         torch.set_num_threads(threads)
         runs = {name: run for name, run in runners(args.cell, *tensors).items()
                 if name not in args.skip}
-        results = time_ms(runs, dy, args.repeats)
+        cpu_time = args.cpu_time and threads == 1
+        clock = time.thread_time if cpu_time else time.perf_counter
+        results = time_ms(runs, dy, args.repeats, clock)
         line = ", ".join(f"{name} {ms:7.1f} ms" for name, ms in results.items())
         ratio = (f"  (kernel / torch.nn = {results['kernel'] / results['torch.nn']:.2f})"
                  if "kernel" in results and "torch.nn" in results else "")
         malloc = "tuned" if args.tuned_malloc else "default"
-        print(f"{args.cell} N={N} T={T} D={D} H={H} threads={threads} malloc={malloc}: "
-              f"{line}{ratio}")
+        print(f"{args.cell} N={N} T={T} D={D} H={H} threads={threads} malloc={malloc} "
+              f"{'cpu' if cpu_time else 'wall'}: {line}{ratio}")
 
 
 if __name__ == "__main__":
