@@ -11,6 +11,9 @@ batch 64, T=200, one Adam step), see ``benchmarks/``:
 * **Fused optimizer.** ``torch.optim.Adam(fused=True)`` updates all
   parameters in one pass instead of a handful of element-wise kernels per tensor.
 
+* **No compute on padding.** Columns of token ids that are padding in every row of a batch are
+  skipped where the result is provably the same (:mod:`rnnkit.models.padding`).
+
 Each is on by default; ``RNNKIT_TUNED_RUNTIME=0`` in the environment turns all of them off,
 and :func:`configure` sets each one.
 """
@@ -31,13 +34,15 @@ _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
 class Settings:
     malloc: bool = True
     fused_optimizer: bool = True
+    trim_padding: bool = True
 
 
-settings = Settings(*(2 * [os.environ.get("RNNKIT_TUNED_RUNTIME", "1") != "0"]))
+settings = Settings(*(3 * [os.environ.get("RNNKIT_TUNED_RUNTIME", "1") != "0"]))
 _malloc_done = False
 
 
-def configure(malloc: bool | None = None, fused_optimizer: bool | None = None) -> Settings:
+def configure(malloc: bool | None = None, fused_optimizer: bool | None = None,
+              trim_padding: bool | None = None) -> Settings:
     """Turn parts of the tuned runtime on or off; returns the settings now in force.
 
     ``malloc=False`` after the allocator was tuned stops rnnkit from tuning it again, but the
@@ -47,6 +52,8 @@ def configure(malloc: bool | None = None, fused_optimizer: bool | None = None) -
         settings.malloc = bool(malloc)
     if fused_optimizer is not None:
         settings.fused_optimizer = bool(fused_optimizer)
+    if trim_padding is not None:
+        settings.trim_padding = bool(trim_padding)
     return settings
 
 

@@ -97,6 +97,16 @@ class RNN(Layer):
     # -- the call -----------------------------------------------------------------------------
     def forward(self, x: Tensor, mask: Tensor | None = None, initial_state=None,
                 lengths: Tensor | None = None):
+        y, final = self.sequence(x, mask, initial_state, lengths)
+        output = y if self.return_sequences else final[0]
+        if self.return_state:
+            return [output, *final]
+        return output
+
+    def sequence(self, x: Tensor, mask: Tensor | None = None, initial_state=None,
+                 lengths: Tensor | None = None) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """The outputs of every step ``(N, T, H)`` and the final states, whatever
+        ``return_sequences`` / ``return_state`` say (models use it to carry state)."""
         owner = type(self).__name__
         check_rank(owner, "inputs", x, (3,), "of shape (batch, time, features)")
         if not x.dtype.is_floating_point:
@@ -116,11 +126,12 @@ class RNN(Layer):
         if self.training and self.recurrent_dropout > 0:
             p = self.recurrent_dropout
             recurrent_mask = x.new_empty(N, self.units).bernoulli_(1.0 - p) / (1.0 - p)
-        y, final = self.run(x, states, mask, recurrent_mask)
-        output = y if self.return_sequences else final[0]
-        if self.return_state:
-            return [output, *final]
-        return output
+        return self.run(x, states, mask, recurrent_mask)
+
+    @property
+    def stochastic(self) -> bool:
+        """Whether a call draws random dropout masks (training with a dropout rate)."""
+        return self.training and (self.dropout > 0 or self.recurrent_dropout > 0)
 
     def _mask(self, mask, lengths, N, T, device):
         owner = type(self).__name__

@@ -23,6 +23,7 @@ from . import callbacks as callbacks_module
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
+from . import padding
 
 
 class Sequential(nn.Module):
@@ -119,11 +120,23 @@ class Sequential(nn.Module):
         """Run the layers in order, passing each one's mask to the next (as Keras).
 
         With ``logits=True`` a final sigmoid / softmax ``Dense`` returns its pre-activation.
+        Columns of token ids that are padding in every row are skipped where that gives
+        exactly the same result (see :mod:`rnnkit.models.padding`).
         """
         if not len(self.layers):
             raise ValueError("Sequential: the model has no layers; add some with `add`.")
+        if mask is None and runtime.settings.trim_padding:
+            y = padding.forward_without_padding(self, x, logits)
+            if y is not None:
+                return y
+        return self.run_layers(x, mask, logits)
+
+    def run_layers(self, x: Tensor, mask: Tensor | None = None, logits: bool = False,
+                   start: int = 0) -> Tensor:
+        """Run layers ``start, start + 1, ...`` on ``x`` (the plain, padded computation)."""
         last = len(self.layers) - 1
-        for k, layer in enumerate(self.layers):
+        for k in range(start, len(self.layers)):
+            layer = self.layers[k]
             inputs = x
             if logits and k == last and isinstance(layer, Dense):
                 x = layer.logits(x)

@@ -1,0 +1,71 @@
+"""Skipping all-padding columns gives the padded computation's outputs and gradients."""
+
+import pytest
+import torch
+
+from rnnkit import runtime
+from rnnkit.layers import GRU, LSTM, Bidirectional, Dense, Dropout, Embedding, SimpleRNN
+from rnnkit.models import Sequential, padding
+
+
+@pytest.fixture
+def trim_setting():
+    saved = runtime.settings.trim_padding
+    yield
+    runtime.configure(trim_padding=saved)
+
+
+def padded_batch(padding_side="pre", T=12):
+    lengths = [5, 3, 7, 4]  # the longest is 7: 5 columns are padding in every row
+    ids = torch.zeros(len(lengths), T, dtype=torch.long)
+    for n, length in enumerate(lengths):
+        tokens = torch.randint(1, 20, (length,))
+        if padding_side == "pre":
+            ids[n, T - length:] = tokens
+        else:
+            ids[n, :length] = tokens
+    return ids
+
+
+def outputs_and_grads(model, ids, trim):
+    runtime.configure(trim_padding=trim)
+    model.zero_grad()
+    y = model(ids)
+    y.pow(2).sum().backward()
+    return y.detach(), {name: p.grad.clone() for name, p in model.named_parameters()}
+
+
+@pytest.mark.parametrize("make, side, trims", [
+    (lambda: [Embedding(20, 6), LSTM(5), Dense(1, activation="sigmoid")], "pre", True),
+    (lambda: [Embedding(20, 6), GRU(5, return_sequences=True), SimpleRNN(4), Dropout(0.0),
+              Dense(2, activation="softmax")], "pre", True),
+    (lambda: [Embedding(20, 6, mask_zero=True), Bidirectional(LSTM(5)), Dense(1)], "post", True),
+    (lambda: [Embedding(20, 6, mask_zero=True), LSTM(5), Dense(1)], "pre", True),
+    # Not exact without a mask: post-padding is processed after the words; must not trim.
+    (lambda: [Embedding(20, 6), LSTM(5), Dense(1)], "post", False),
+    (lambda: [Embedding(20, 6), Bidirectional(GRU(3)), Dense(1)], "pre", False),
+])
+def test_trimmed_equals_padded(make, side, trims, trim_setting):
+    model = Sequential(make())
+    ids = padded_batch(side)
+    runtime.configure(trim_padding=True)
+    assert (padding.forward_without_padding(model, ids, logits=False) is not None) == trims
+    y_full, g_full = outputs_and_grads(model, ids, trim=False)
+    y_trim, g_trim = outputs_and_grads(model, ids, trim=True)
+    torch.testing.assert_close(y_trim, y_full, atol=1e-6, rtol=1e-5)
+    for name in g_full:
+        torch.testing.assert_close(g_trim[name], g_full[name], atol=1e-6, rtol=1e-5, msg=name)
+
+
+def test_padding_counts():
+    ids = torch.tensor([[0, 0, 3, 4, 0], [0, 0, 0, 5, 0]])
+    assert padding.leading_padding(ids) == 2 and padding.trailing_padding(ids) == 1
+    assert padding.leading_padding(torch.zeros(2, 4, dtype=torch.long)) == 4
+
+
+def test_dropout_in_training_runs_the_full_batch(trim_setting):
+    model = Sequential([Embedding(20, 6), LSTM(5, dropout=0.5), Dense(1)])
+    model.train()
+    assert padding.forward_without_padding(model, padded_batch(), logits=False) is None
+    model.eval()  # at inference dropout is off, so the shortcut is exact again
+    assert padding.forward_without_padding(model, padded_batch(), logits=False) is not None
