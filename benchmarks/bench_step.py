@@ -1,0 +1,453 @@
+"""Training-step and inference time of the seed model: rnnkit against its peers, same machine.
+
+The seed model: Embedding(10000, 128) -> LSTM(128) -> Dense(1, sigmoid), binary cross-entropy,
+Adam(lr 1e-3), batch 64, random token ids of length T.
+
+How to run (from the repository root)::
+
+    .venv/bin/python benchmarks/bench_step.py                 # full: T 80/200/500, 1 and 2 threads, 3 rounds
+    .venv/bin/python benchmarks/bench_step.py --quick         # smoke test: T=80, 1 round, few steps
+    .venv/bin/python benchmarks/bench_step.py --threads 2 --seq-lens 200 --repeats 5 \\
+        --peers rnnkit torch-tuned keras-tf
+
+Peers (``--peers``, default all):
+
+* ``rnnkit``        rnnkit's ``Sequential``, timed through ``model.fit`` (what a user runs), with
+                    rnnkit's tuned runtime on (its default: mallopt allocator tuning, fused Adam).
+* ``rnnkit-kernel`` the same with ``LSTM(impl='kernel')``: rnnkit's own whole-sequence kernel
+                    instead of PyTorch's fused operator, to show what that path costs.
+* ``torch``         a plain PyTorch loop with default settings: nn.Embedding + nn.LSTM +
+                    nn.Linear, BCEWithLogitsLoss, torch.optim.Adam (not fused), glibc defaults.
+* ``torch-tuned``   the same loop as a PyTorch expert would tune it: ``Adam(fused=True)``,
+                    ``inference_mode`` for inference, and glibc's MALLOC_MMAP_THRESHOLD_ /
+                    MALLOC_TRIM_THRESHOLD_ / MALLOC_TOP_PAD_ in the environment at start.
+* ``keras-tf``      Keras 3 on TensorFlow, ``model.fit`` / ``predict_on_batch``;
+* ``keras-torch``   Keras 3 on PyTorch (slow: it runs a fifth of the steps);
+                    both need ``benchmarks/.venv-keras`` (``bash benchmarks/setup_peers.sh``)
+                    and are skipped with a note without it.
+
+Method. Every (peer, T, threads) is a separate process, so allocator state, thread pools and
+compiled graphs never carry over. One round runs every configuration once, peers alternated
+innermost (A B C D, A B C D, ...) so a busy machine slows all peers of a row alike; the
+reported number is the median over ``--repeats`` rounds. In each process: one warm-up epoch of
+``--steps`` batches (excluded: first-call costs, graph tracing), then ``--chunks`` timed epochs;
+the process's step time is the median of its epochs' mean step times. Threads are set in the
+child (``torch.set_num_threads``, TensorFlow's intra- and inter-op pools) and through
+OMP_NUM_THREADS / MKL_NUM_THREADS in its environment. Inference is a no-grad forward of one
+batch of 64 and of 1 (rnnkit: ``model.predict``, Keras: ``predict_on_batch``), timed in chunks
+of at least ``--infer-seconds``.
+
+A GEMM probe in its own process per thread count times ``torch.mm`` of (64*200, 128) @
+(128, 512) (the input projection of a T=200 batch) and (64, 128) @ (128, 512) (one recurrent
+step), into preallocated outputs; each process keeps its best chunk, and the larger of the two
+rates is "the GEMM peak" of that thread count.
+
+How to read the output. Times are milliseconds per training step (forward, backward, Adam) or
+per forward call. "GFLOP/s" counts the textbook LSTM work only, forward 2*N*T*(D+H)*4H and a
+training step 3x that (embedding, dense layer and element-wise gate maths are not counted), and
+"%peak" divides it by the large-GEMM rate at the same thread count: how much of the machine's
+matrix-multiply speed the step turns into useful work. In the ratio tables each entry is
+peer time / rnnkit time: above 1 rnnkit is faster, below 1 the peer is. The JSON
+(``benchmarks/results/bench_step.json``, or ``bench_step_quick.json`` with ``--quick``) holds
+every round's numbers, per-process memory peaks and the machine (CPU, versions, git commit).
+Numbers from a machine with other jobs running are noise: check ``load_average_at_start``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _peers as P  # noqa: E402
+
+VOCAB, EMBED, UNITS, BATCH, LR = 10000, 128, 128, 64, 1e-3
+TORCH_PEERS = ("rnnkit", "rnnkit-kernel", "torch", "torch-tuned")
+KERAS_PEERS = ("keras-tf", "keras-torch")
+ALL_PEERS = TORCH_PEERS + KERAS_PEERS
+MODES = (("train", "training step, batch 64"), ("infer64", "inference, batch 64"),
+         ("infer1", "inference, batch 1"))
+
+
+def lstm_flops(batch: int, T: int, D: int = EMBED, H: int = UNITS, train: bool = False) -> float:
+    """Textbook multiply-add work of the LSTM: forward 2*N*T*(D+H)*4H, training 3x forward."""
+    forward = 2.0 * batch * T * (D + H) * 4 * H
+    return 3 * forward if train else forward
+
+
+def mode_flops(mode: str, T: int) -> float:
+    return {"train": lstm_flops(BATCH, T, train=True), "infer64": lstm_flops(BATCH, T),
+            "infer1": lstm_flops(1, T)}[mode]
+
+
+# == children ===================================================================================
+def _torch_setup(threads: int):
+    import torch
+
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(threads)
+    except RuntimeError:  # already set
+        pass
+    return torch
+
+
+def _versions(torch) -> dict:
+    return {"torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+            "mkldnn": torch.backends.mkldnn.is_available()}
+
+
+def _epoch_timer(base):
+    """A fit callback recording each epoch's wall time (``base``: the framework's Callback)."""
+
+    class EpochTimer(base):
+        def __init__(self):
+            super().__init__()
+            self.times, self._start = [], None
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.times.append(time.perf_counter() - self._start)
+
+    return EpochTimer()
+
+
+def child_rnnkit(spec: dict) -> dict:
+    torch = _torch_setup(spec["threads"])
+    from rnnkit import runtime
+    from rnnkit.layers import LSTM, Dense, Embedding
+    from rnnkit.models import Callback, Sequential
+    from rnnkit.models.optimizers import Adam
+    from rnnkit.utils import set_random_seed
+
+    set_random_seed(0)
+    T, steps, chunks = spec["T"], spec["steps"], spec["chunks"]
+    model = Sequential()
+    model.add(Embedding(input_dim=VOCAB, output_dim=EMBED))
+    model.add(LSTM(units=UNITS, impl=spec["impl"]))
+    model.add(Dense(units=1, activation="sigmoid"))
+    model.compile(optimizer=Adam(learning_rate=LR), loss="binary_crossentropy",
+                  metrics=["accuracy"])
+    g = torch.Generator().manual_seed(1)
+    x = torch.randint(1, VOCAB, (steps * BATCH, T), generator=g)
+    y = torch.randint(0, 2, (steps * BATCH,), generator=g).float()
+    timer = _epoch_timer(Callback)
+    model.fit(x, y, batch_size=BATCH, epochs=1 + chunks, verbose=0, callbacks=[timer])
+    epochs = [t / steps for t in timer.times[1:]]
+    out = {"train_s": P.median(epochs), "train_chunks_s": epochs, "steps": steps,
+           "train_rss_mib": P.max_rss_mib()}
+    for mode, n in (("infer64", BATCH), ("infer1", 1)):
+        xb = x[:n].clone()
+        r = P.time_calls(lambda: model.predict(xb, batch_size=n), spec["chunks"] + 1,
+                         spec["infer_seconds"])
+        out[f"{mode}_s"], out[f"{mode}_chunks_s"] = r["s"], r["chunks_s"]
+    out["runtime"] = {"malloc_tuned": runtime.tune_allocator(),  # True once fit tuned it
+                      "fused_adam": bool(model.optimizer.defaults.get("fused")),
+                      "lstm_impl": spec["impl"]}
+    out["versions"] = _versions(torch)
+    return out
+
+
+def child_torch(spec: dict) -> dict:
+    """The seed model as a PyTorch user writes it; ``tuned``: fused Adam, inference_mode (the
+    allocator variables come from the environment the parent gave this process)."""
+    torch = _torch_setup(spec["threads"])
+    from torch import nn
+
+    class Seed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = nn.Embedding(VOCAB, EMBED)
+            self.lstm = nn.LSTM(EMBED, UNITS, batch_first=True)
+            self.fc = nn.Linear(UNITS, 1)
+
+        def forward(self, x):
+            _, (h, _) = self.lstm(self.embedding(x))
+            return self.fc(h[-1]).squeeze(-1)  # logits
+
+    tuned = spec["tuned"]
+    torch.manual_seed(0)
+    T, steps, chunks = spec["T"], spec["steps"], spec["chunks"]
+    model = Seed()
+    optimizer = torch.optim.Adam(model.parameters(), lr=LR, fused=True if tuned else None)
+    criterion = nn.BCEWithLogitsLoss()
+    g = torch.Generator().manual_seed(1)
+    x = torch.randint(1, VOCAB, (steps * BATCH, T), generator=g)
+    y = torch.randint(0, 2, (steps * BATCH,), generator=g).float()
+
+    def epoch():
+        model.train()
+        order = torch.randperm(len(x))
+        for step in range(steps):
+            idx = order[step * BATCH:(step + 1) * BATCH]
+            xb, yb = x[idx], y[idx]
+            optimizer.zero_grad(set_to_none=True)
+            loss = criterion(model(xb), yb)
+            loss.backward()
+            optimizer.step()
+            loss.item()
+
+    times = []
+    for _ in range(1 + chunks):
+        start = time.perf_counter()
+        epoch()
+        times.append(time.perf_counter() - start)
+    epochs = [t / steps for t in times[1:]]
+    out = {"train_s": P.median(epochs), "train_chunks_s": epochs, "steps": steps,
+           "train_rss_mib": P.max_rss_mib()}
+    model.eval()
+    grad_off = torch.inference_mode if tuned else torch.no_grad
+    for mode, n in (("infer64", BATCH), ("infer1", 1)):
+        xb = x[:n].clone()
+
+        def forward():
+            with grad_off():
+                return torch.sigmoid(model(xb))
+
+        r = P.time_calls(forward, spec["chunks"] + 1, spec["infer_seconds"])
+        out[f"{mode}_s"], out[f"{mode}_chunks_s"] = r["s"], r["chunks_s"]
+    out["runtime"] = {"fused_adam": bool(optimizer.defaults.get("fused")),
+                      "malloc_env": {k: os.environ.get(k) for k in P.TUNED_MALLOC_ENV}}
+    out["versions"] = _versions(torch)
+    return out
+
+
+def child_gemm(spec: dict) -> dict:
+    torch = _torch_setup(spec["threads"])
+    out = {}
+    for name, (M, K, N) in {"large": (BATCH * 200, EMBED, 4 * UNITS),
+                            "small": (BATCH, UNITS, 4 * UNITS)}.items():
+        a, b = torch.randn(M, K), torch.randn(K, N)
+        c = torch.empty(M, N)
+        r = P.time_calls(lambda: torch.mm(a, b, out=c), spec["chunks"] + 3,
+                         spec["infer_seconds"])
+        best = min(r["chunks_s"])  # a peak: the best chunk, not the typical one
+        out[name] = {"shape": f"({M},{K})@({K},{N})", "s": best,
+                     "gflops": 2.0 * M * K * N / best / 1e9}
+    out["versions"] = _versions(torch)
+    return out
+
+
+def child_main(spec: dict) -> None:
+    kind = spec["kind"]
+    if kind == "rnnkit":
+        result = child_rnnkit(spec)
+    elif kind == "torch":
+        result = child_torch(spec)
+    elif kind == "gemm":
+        result = child_gemm(spec)
+    else:
+        raise ValueError(f"unknown child kind {kind!r}")
+    P.emit_result(result)
+
+
+# == parent =====================================================================================
+def child_command(peer: str, T: int, threads: int, args) -> tuple[list[str], dict, str]:
+    """argv and environment of the process that measures ``peer`` at (T, threads)."""
+    spec = {"T": T, "threads": threads, "steps": args.steps, "chunks": args.chunks,
+            "infer_seconds": args.infer_seconds}
+    me = [sys.executable, str(Path(__file__).resolve()), "--child"]
+    if peer in ("rnnkit", "rnnkit-kernel"):
+        spec.update(kind="rnnkit", impl="kernel" if peer == "rnnkit-kernel" else "auto")
+        return me + [json.dumps(spec)], P.child_env(threads), peer
+    if peer in ("torch", "torch-tuned"):
+        tuned = peer == "torch-tuned"
+        spec.update(kind="torch", tuned=tuned)
+        return me + [json.dumps(spec)], P.child_env(threads, tuned_malloc=tuned), peer
+    if peer == "gemm":
+        spec.update(kind="gemm")
+        return me + [json.dumps(spec)], P.child_env(threads), peer
+    backend = {"keras-tf": "tensorflow", "keras-torch": "torch"}[peer]
+    if backend == "torch":  # several times slower than the others: far fewer steps
+        spec["steps"] = max(2, args.steps // 5)
+        spec["chunks"] = min(args.chunks, 2)
+    spec.update(backend=backend)
+    env = P.child_env(threads, extra={"KERAS_BACKEND": backend})
+    return [str(P.KERAS_PYTHON), str(P.KERAS_SIDE), "step", json.dumps(spec)], env, peer
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke test: T=80, 1 round, 4 steps, short inference chunks")
+    ap.add_argument("--threads", type=int, nargs="+", default=None, help="default: 1 2")
+    ap.add_argument("--seq-lens", type=int, nargs="+", default=None,
+                    help="sequence lengths T (default: 80 200 500)")
+    ap.add_argument("--repeats", type=int, default=None, help="rounds (default 3)")
+    ap.add_argument("--steps", type=int, default=None,
+                    help="training steps per timed epoch (default 20; Keras-torch: a fifth)")
+    ap.add_argument("--chunks", type=int, default=None,
+                    help="timed epochs per process after the warm-up one (default 2)")
+    ap.add_argument("--infer-seconds", type=float, default=None,
+                    help="minimum length of one timed inference chunk (default 0.5)")
+    ap.add_argument("--peers", nargs="+", default=None, choices=ALL_PEERS,
+                    help="peers to run (default: all; Keras ones only if .venv-keras exists)")
+    ap.add_argument("--timeout", type=float, default=1800, help="seconds per child process")
+    ap.add_argument("--out", type=Path, default=None, help="JSON output path")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    quick = args.quick
+    defaults = {"threads": [1, 2], "seq_lens": [80] if quick else [80, 200, 500],
+                "repeats": 1 if quick else 3, "steps": 4 if quick else 20,
+                "chunks": 1 if quick else 2, "infer_seconds": 0.1 if quick else 0.5}
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    if args.out is None:
+        args.out = P.RESULTS_DIR / ("bench_step_quick.json" if quick else "bench_step.json")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.child:
+        child_main(json.loads(args.child))
+        return 0
+    peers = list(args.peers or ALL_PEERS)
+    if any(p in KERAS_PEERS for p in peers) and not P.keras_available():
+        print(P.keras_missing_note())
+        peers = [p for p in peers if p not in KERAS_PEERS]
+    if "rnnkit" not in peers:
+        peers.insert(0, "rnnkit")  # the reference of every ratio
+    machine = P.machine_info()
+    print(f"bench_step: {machine['cpu']} ({machine['logical_cpus']} logical CPUs), "
+          f"load average {machine['load_average_at_start']}, commit "
+          f"{(machine['git_commit'] or '?')[:10]}")
+    print(f"peers {' '.join(peers)}; T {args.seq_lens}; threads {args.threads}; "
+          f"{args.repeats} round(s); {args.steps} steps x {args.chunks} timed epoch(s) per process")
+
+    runs: dict[tuple, list] = {}
+    errors, versions = [], {}
+    started = time.perf_counter()
+    for rnd in range(args.repeats):
+        for threads in args.threads:
+            jobs = [("gemm", 0)] + [(peer, T) for T in args.seq_lens for peer in peers]
+            for peer, T in jobs:
+                argv, env, label = child_command(peer, T or 200, threads, args)
+                tag = f"[round {rnd + 1}/{args.repeats}] {peer:<13} T={T or '-':<4} threads={threads}"
+                print(tag, end=" ... ", flush=True)
+                t0 = time.perf_counter()
+                try:
+                    res = P.run_child(argv, env, args.timeout, tag.strip())
+                except P.ChildError as e:
+                    print("FAILED")
+                    print("    " + str(e).replace("\n", "\n    "))
+                    errors.append({"peer": peer, "T": T, "threads": threads, "round": rnd,
+                                   "error": str(e)})
+                    continue
+                took = time.perf_counter() - t0
+                versions.setdefault(peer, res.get("versions"))
+                runs.setdefault((peer, T, threads), []).append(res)
+                if peer == "gemm":
+                    print(f"large {res['large']['gflops']:.1f} GFLOP/s, "
+                          f"small {res['small']['gflops']:.1f} GFLOP/s ({took:.0f} s)")
+                else:
+                    print(f"train {P.fmt_ms(res['train_s'])} ms, infer64 "
+                          f"{P.fmt_ms(res['infer64_s'])} ms, infer1 {P.fmt_ms(res['infer1_s'])} ms"
+                          f" ({took:.0f} s)")
+    elapsed = time.perf_counter() - started
+
+    # -- summary -------------------------------------------------------------------------------
+    peak = {}
+    gemm = {}
+    for threads in args.threads:
+        rs = runs.get(("gemm", 0, threads), [])
+        if rs:
+            gemm[threads] = {size: {"shape": rs[0][size]["shape"],
+                                    "gflops_median": P.median([r[size]["gflops"] for r in rs]),
+                                    "gflops_rounds": [r[size]["gflops"] for r in rs]}
+                             for size in ("large", "small")}
+            peak[threads] = max(g["gflops_median"] for g in gemm[threads].values())
+    results = []
+    for (peer, T, threads), rs in runs.items():
+        if peer == "gemm":
+            continue
+        for mode, _ in MODES:
+            s = P.median([r[f"{mode}_s"] for r in rs])
+            gflops = mode_flops(mode, T) / s / 1e9 if s else None
+            results.append({
+                "peer": peer, "mode": mode, "T": T, "threads": threads,
+                "batch": 1 if mode == "infer1" else BATCH,
+                "ms": s * 1e3 if s else None,
+                "ms_rounds": [r[f"{mode}_s"] * 1e3 for r in rs],
+                "gflops": gflops,
+                "fraction_of_gemm_peak": gflops / peak[threads] if gflops and peak.get(threads)
+                else None,
+                "max_rss_mib": max(r.get("max_rss_mib", 0) for r in rs),
+                "steps_per_epoch": rs[0].get("steps"), "runtime": rs[0].get("runtime")})
+    index = {(r["peer"], r["mode"], r["T"], r["threads"]): r for r in results}
+
+    print()
+    print(f"GEMM probe, torch.mm into a preallocated output (GFLOP/s: best chunk of each "
+          f"process, median of {args.repeats} round(s)):")
+    print(P.table(["threads", "(64*200,128)@(128,512)", "(64,128)@(128,512)", "peak (the larger)"],
+                  [[t, f"{g['large']['gflops_median']:.1f}", f"{g['small']['gflops_median']:.1f}",
+                    f"{peak[t]:.1f}"] for t, g in gemm.items()]))
+    shown = [p for p in peers if any(k[0] == p for k in runs)]
+    for mode, title in MODES:
+        print()
+        print(f"{title}: ms, median of {args.repeats} round(s) [GFLOP/s, % of GEMM peak]")
+        rows = []
+        for T in args.seq_lens:
+            for threads in args.threads:
+                row = [T, threads]
+                for p in shown:
+                    r = index.get((p, mode, T, threads))
+                    if not r or r["ms"] is None:
+                        row.append("-")
+                        continue
+                    frac = r["fraction_of_gemm_peak"]
+                    row.append(f"{r['ms']:.{1 if r['ms'] >= 10 else 2}f} [{r['gflops']:.1f}"
+                               + (f", {100 * frac:.0f}%]" if frac is not None else "]"))
+                rows.append(row)
+        print(P.table(["T", "thr", *shown], rows))
+        others = [p for p in shown if p != "rnnkit"]
+        if others:
+            print("  peer time / rnnkit time (>1: rnnkit faster):")
+            rows = []
+            for T in args.seq_lens:
+                for threads in args.threads:
+                    base = index.get(("rnnkit", mode, T, threads))
+                    rows.append([T, threads] + [
+                        P.fmt_ratio((index.get((p, mode, T, threads)) or {}).get("ms"),
+                                    base and base["ms"]) for p in others])
+            print(P.table(["T", "thr", *others], rows))
+    if errors:
+        print(f"\n{len(errors)} process(es) failed; see 'errors' in the JSON.")
+
+    ratios = {}
+    for r in results:
+        base = index.get(("rnnkit", r["mode"], r["T"], r["threads"]))
+        if r["peer"] != "rnnkit" and base and base["ms"] and r["ms"]:
+            ratios[f"{r['peer']}/{r['mode']}/T{r['T']}/thr{r['threads']}"] = r["ms"] / base["ms"]
+    machine["versions"] = versions
+    payload = {
+        "benchmark": "bench_step", "quick": args.quick, "machine": machine,
+        "settings": {"model": "Embedding(10000,128) -> LSTM(128) -> Dense(1, sigmoid)",
+                     "batch": BATCH, "optimizer": "Adam(lr=1e-3)", "seq_lens": args.seq_lens,
+                     "threads": args.threads, "repeats": args.repeats, "steps": args.steps,
+                     "keras_torch_steps": max(2, args.steps // 5), "chunks": args.chunks,
+                     "infer_seconds": args.infer_seconds, "peers": peers,
+                     "flops": "forward 2*N*T*(D+H)*4H, train 3x forward; D=H=128"},
+        "gemm": gemm,
+    "gemm_peak_gflops": peak,
+        "results": results,
+        "ratios_peer_over_rnnkit": ratios,
+        "errors": errors,
+        "wall_s": elapsed,
+    }
+    path = P.write_json(args.out, payload)
+    print(f"\nwrote {path.relative_to(P.REPO_ROOT) if path.is_relative_to(P.REPO_ROOT) else path}"
+          f" ({elapsed:.0f} s)")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
