@@ -213,3 +213,5 @@ def test_fit_errors():
         model.fit(np.array([[1, 2], [3]], dtype=object), y[:2], verbose=0)
     with pytest.raises(ValueError, match=r"fit: `batch_size` expected a positive integer"):
         model.fit(x, y, batch_size=0)
+    with pytest.raises(ValueError, match=r"^fit: `x` expected at least one sample, received 0.$"):
+        model.fit(x[:0], y[:0], verbose=0)

@@ -8,6 +8,9 @@
 * ``'auto'``: the fastest path that computes exactly the same thing: native where it applies,
   else the kernel, else the reference loop.
 
+``grad_hook(t, dh_t)`` (for measuring how gradients vanish over time) is served by rnnkit's
+kernel only, from its own backward loop; asking for it selects the kernel.
+
 Asking for ``'native'`` where it cannot apply raises an error that says why and what to use.
 """
 
@@ -32,7 +35,12 @@ def _kernel(cell: str):
     return getattr(module, cell, None)
 
 
-def _resolve(cell: str, impl: str, owner: str, **options) -> str:
+def _resolve(cell: str, impl: str, owner: str, grad_hook=None, **options) -> str:
+    if grad_hook is not None:
+        if impl not in ("auto", "kernel") or _kernel(cell) is None:
+            raise ValueError(f"{owner}: `grad_hook` is read from rnnkit's kernel only, received "
+                             f"impl={impl!r}. Use impl='auto' or 'kernel'.")
+        return "kernel"
     if impl == "reference":
         return impl
     if impl == "native":
@@ -64,35 +72,43 @@ def _native_refusal(cell, *, mask=None, recurrent_mask=None, activation="tanh", 
 
 def lstm(x: Tensor, h0: Tensor, c0: Tensor, W_x: Tensor, W_h: Tensor, b: Tensor | None, *,
          mask: Tensor | None = None, go_backwards: bool = False,
-         recurrent_mask: Tensor | None = None, impl: str = "auto", owner: str = "LSTM"):
-    path = _resolve("lstm", impl, owner, mask=mask, recurrent_mask=recurrent_mask)
+         recurrent_mask: Tensor | None = None, impl: str = "auto", owner: str = "LSTM",
+         grad_hook=None):
+    path = _resolve("lstm", impl, owner, grad_hook, mask=mask, recurrent_mask=recurrent_mask)
     if path == "native":
         return native.lstm(x, h0, c0, W_x, W_h, b, go_backwards)
-    fn = F.lstm if path == "reference" else _kernel("lstm")
-    return fn(x, h0, c0, W_x, W_h, b, mask=mask, go_backwards=go_backwards,
-              recurrent_mask=recurrent_mask)
+    if path == "reference":
+        return F.lstm(x, h0, c0, W_x, W_h, b, mask=mask, go_backwards=go_backwards,
+                      recurrent_mask=recurrent_mask)
+    return _kernel("lstm")(x, h0, c0, W_x, W_h, b, mask=mask, go_backwards=go_backwards,
+                           recurrent_mask=recurrent_mask, grad_hook=grad_hook)
 
 
 def gru(x: Tensor, h0: Tensor, W_x: Tensor, W_h: Tensor, b_x: Tensor | None, b_h: Tensor | None,
         *, reset_after: bool = True, mask: Tensor | None = None, go_backwards: bool = False,
-        recurrent_mask: Tensor | None = None, impl: str = "auto", owner: str = "GRU"):
-    path = _resolve("gru", impl, owner, mask=mask, recurrent_mask=recurrent_mask,
+        recurrent_mask: Tensor | None = None, impl: str = "auto", owner: str = "GRU",
+        grad_hook=None):
+    path = _resolve("gru", impl, owner, grad_hook, mask=mask, recurrent_mask=recurrent_mask,
                     reset_after=reset_after)
     if path == "native":
         return native.gru(x, h0, W_x, W_h, b_x, b_h, go_backwards)
-    fn = F.gru if path == "reference" else _kernel("gru")
-    return fn(x, h0, W_x, W_h, b_x, b_h, reset_after=reset_after, mask=mask,
-              go_backwards=go_backwards, recurrent_mask=recurrent_mask)
+    options = dict(reset_after=reset_after, mask=mask, go_backwards=go_backwards,
+                   recurrent_mask=recurrent_mask)
+    if path == "reference":
+        return F.gru(x, h0, W_x, W_h, b_x, b_h, **options)
+    return _kernel("gru")(x, h0, W_x, W_h, b_x, b_h, **options, grad_hook=grad_hook)
 
 
 def simple_rnn(x: Tensor, h0: Tensor, W_x: Tensor, W_h: Tensor, b: Tensor | None, *,
                activation: str = "tanh", mask: Tensor | None = None, go_backwards: bool = False,
                recurrent_mask: Tensor | None = None, impl: str = "auto",
-               owner: str = "SimpleRNN"):
-    path = _resolve("simple_rnn", impl, owner, mask=mask, recurrent_mask=recurrent_mask,
-                    activation=activation)
+               owner: str = "SimpleRNN", grad_hook=None):
+    path = _resolve("simple_rnn", impl, owner, grad_hook, mask=mask,
+                    recurrent_mask=recurrent_mask, activation=activation)
     if path == "native":
         return native.simple_rnn(x, h0, W_x, W_h, b, activation, go_backwards)
-    fn = F.simple_rnn if path == "reference" else _kernel("simple_rnn")
-    return fn(x, h0, W_x, W_h, b, activation=activation, mask=mask, go_backwards=go_backwards,
-              recurrent_mask=recurrent_mask)
+    options = dict(activation=activation, mask=mask, go_backwards=go_backwards,
+                   recurrent_mask=recurrent_mask)
+    if path == "reference":
+        return F.simple_rnn(x, h0, W_x, W_h, b, **options)
+    return _kernel("simple_rnn")(x, h0, W_x, W_h, b, **options, grad_hook=grad_hook)

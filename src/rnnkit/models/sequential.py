@@ -270,6 +270,8 @@ class Sequential(nn.Module):
         if len(x) != len(y):
             raise ValueError(f"fit: `x` and `y` expected the same number of samples, received "
                              f"{len(x)} and {len(y)}.")
+        if len(x) == 0:
+            raise ValueError("fit: `x` expected at least one sample, received 0.")
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 V.fail("fit", "validation_data", "a tuple (x_val, y_val)", validation_data,
