@@ -210,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "folder with imdb/ inside); default: $RNNKIT_DATA_DIR, the cache, a "
                        "download, then the bundled sample")
         q.add_argument("--threads", type=int, default=None,
-                       help="CPU threads for PyTorch (default: all cores)")
+                       help="CPU threads for PyTorch; omit for all cores")
 
     t = ssub.add_parser("train", help="train on the 25,000 training reviews, test on the "
                         "25,000 test reviews", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -236,6 +236,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--learning-rate", type=float, default=1e-3, help="Adam's learning rate")
     t.add_argument("--validation-split", type=float, default=0.0,
                    help="fraction of training reviews held out for validation curves")
+    t.add_argument("--clipnorm", type=float, default=None,
+                   help="clip each gradient to this norm (the seed does not clip)")
+    t.add_argument("--patience", type=int, default=None,
+                   help="with --validation-split: stop after this many epochs without a better "
+                        "validation accuracy and keep the best epoch's weights")
+    t.add_argument("--bucketing", action="store_true",
+                   help="batch reviews of similar length together: padding costs no compute")
     t.add_argument("--seed", type=int, default=0, help="random seed (same seed, same model)")
     t.add_argument("--limit", type=int, default=None,
                    help="train on a random subset of this many reviews (quick runs)")

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from rnnkit import cli
-from rnnkit.tasks.sentiment import (SentimentClassifier, SentimentConfig, bag_of_words_baseline,
-                                    build_model)
+from rnnkit.models import Sequential
+from rnnkit.tasks.sentiment import (BagOfWords, SentimentClassifier, SentimentConfig,
+                                    bag_of_words_baseline, build_model)
 
 QUICK = dict(maxlen=80, num_words=5000, embedding_dim=32, units=32, epochs=3, batch_size=32,
              learning_rate=3e-3)
@@ -75,6 +76,38 @@ def test_errors(tmp_path, trained):
     with pytest.raises(ValueError, match=r"SentimentConfig: `cell` expected one of 'lstm', 'gru', "
                        r"'simple_rnn', received 'transformer'."):
         SentimentClassifier(SentimentConfig(cell="transformer")).fit(["a"], [1])
+    with pytest.raises(ValueError, match=r"SentimentConfig: `patience` expected to be used with "
+                       r"a validation_split > 0, received 1."):
+        SentimentClassifier(SentimentConfig(patience=1)).fit(["a"], [1])
+    with pytest.raises(ValueError, match=r"SentimentConfig: `clipnorm` expected None or a "
+                       r"positive number, received 0."):
+        SentimentClassifier(SentimentConfig(clipnorm=0)).fit(["a"], [1])
+    with pytest.raises(RuntimeError, match=r"BagOfWords.predict_proba: the model is not "
+                       r"trained"):
+        BagOfWords().predict_proba(["x"])
+
+
+def test_validation_split_of_sorted_labels_holds_both_classes(imdb_slice):
+    """The training reviews come negatives first; the split is taken after a shuffle."""
+    x_train, y_train, _, _ = imdb_slice
+    order = np.concatenate([np.flatnonzero(y_train == 0)[:300], np.flatnonzero(y_train == 1)[:300]])
+    texts, labels = [x_train[k] for k in order], y_train[order]
+    assert labels[:300].sum() == 0 and labels[-100:].sum() == 100
+    config = SentimentConfig(**dict(QUICK, epochs=2), validation_split=0.2, patience=0,
+                             bucketing=True, clipnorm=1.0)
+    clf = SentimentClassifier(config)
+    captured = {}
+    real_fit = Sequential.fit
+
+    def spy(self, x, y, **kw):
+        captured["val_y"] = y[-int(len(y) * kw["validation_split"]):]
+        return real_fit(self, x, y, **kw)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Sequential, "fit", spy)
+        clf.fit(texts, labels, verbose=0)
+    assert 0.3 < float(np.mean(captured["val_y"])) < 0.7
+    assert len(clf.history_.history["val_accuracy"]) in (1, 2)
 
 
 def test_bag_of_words_baseline(imdb_slice):

@@ -40,6 +40,36 @@ def trailing_padding(ids: Tensor) -> int:
     return leading_padding(ids.flip(1))
 
 
+def spans(ids: Tensor) -> Tensor:
+    """Per row of ``ids`` (N, T), the number of columns from its first to its last real
+    (non-zero) id: the width the row needs once padding at either end is cut (0 if empty)."""
+    real = ids != 0
+    T = ids.shape[1]
+    first = real.to(torch.int8).argmax(dim=1)
+    last = T - 1 - real.flip(1).to(torch.int8).argmax(dim=1)
+    return torch.where(real.any(dim=1), last - first + 1, 0)
+
+
+def length_batches(ids: Tensor, batch_size: int, pool: int = 50,
+                   generator: torch.Generator | None = None) -> list[Tensor]:
+    """Index batches of rows of similar length, for an epoch over ``ids`` (N, T).
+
+    The rows are shuffled, cut into pools of ``pool`` batches, sorted by :func:`spans`
+    within each pool and cut into batches of ``batch_size`` (only the last may be smaller);
+    the order of the batches is shuffled again. A batch of short rows then has long all-padding
+    margins, which :func:`forward_without_padding` skips exactly.
+    """
+    N = ids.shape[0]
+    order = torch.randperm(N, generator=generator)
+    width = spans(ids)
+    pools = []
+    for start in range(0, N, batch_size * pool):
+        chunk = order[start:start + batch_size * pool]
+        pools.append(chunk[torch.argsort(width[chunk], stable=True)])
+    batches = list(torch.cat(pools).split(batch_size))
+    return [batches[k] for k in torch.randperm(len(batches), generator=generator).tolist()]
+
+
 def _recurrent_stack(layers) -> list[RNN] | None:
     """The recurrent layers if ``layers`` is a stack the prefix shortcut is exact for."""
     if not layers or not isinstance(layers[0], Embedding) or layers[0].mask_zero:

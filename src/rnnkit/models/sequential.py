@@ -243,7 +243,7 @@ class Sequential(nn.Module):
 
     def fit(self, x=None, y=None, batch_size: int = 32, epochs: int = 1, verbose="auto",
             callbacks=None, validation_split: float = 0.0, validation_data=None,
-            shuffle: bool = True, initial_epoch: int = 0):
+            shuffle: bool = True, initial_epoch: int = 0, bucketing: bool = False):
         """Train for ``epochs`` passes over ``(x, y)``; returns a :class:`History`.
 
         Args:
@@ -259,6 +259,10 @@ class Sequential(nn.Module):
             validation_data: ``(x_val, y_val)``, used instead of ``validation_split``.
             shuffle: reshuffle the training samples each epoch (with PyTorch's generator, so
                 :func:`rnnkit.utils.set_random_seed` makes runs repeatable).
+            bucketing: (rnnkit) for token ids, put reviews of similar length in the same batch
+                (within pools of 50 batches; batch order shuffled) so that padding costs no
+                compute: each batch's loss and gradients equal those of its padded batch
+                (:mod:`rnnkit.models.padding`). Needs ``shuffle``.
         """
         self._require_compiled("fit")
         batch_size = V.positive_int("fit", "batch_size", batch_size)
@@ -286,6 +290,12 @@ class Sequential(nn.Module):
             x, x_val, y, y_val = x[:-n_val], x[-n_val:], y[:-n_val], y[-n_val:]
         else:
             x_val = y_val = None
+        if bucketing and (x.dim() != 2 or x.dtype.is_floating_point):
+            raise ValueError(f"fit: `bucketing` expected token ids `x` of shape (N, T), received "
+                             f"{x.dtype} of shape {tuple(x.shape)}.")
+        if bucketing and not shuffle:
+            raise ValueError("fit: `bucketing` expected shuffle=True (batches are drawn at "
+                             "random), received shuffle=False.")
         if not self.built:
             self.build((None, *x.shape[1:]))
         runtime.tune_allocator()
@@ -304,14 +314,17 @@ class Sequential(nn.Module):
                 cb.on_epoch_begin(epoch)
             self.train()
             metrics = [metrics_module.get(m, self.loss_name) for m in self.metric_names]
-            order = torch.randperm(len(x)) if shuffle else torch.arange(len(x))
+            if bucketing:
+                batches = padding.length_batches(x, batch_size)
+            else:
+                order = torch.randperm(len(x)) if shuffle else torch.arange(len(x))
+                batches = order.split(batch_size)
             loss_sum, seen, start = 0.0, 0, time.perf_counter()
             if verbose == 1:
                 print(f"Epoch {epoch + 1}/{epochs}", file=sys.stderr)
             bar = tqdm(total=steps, disable=verbose != 1, unit="step", dynamic_ncols=True,
                        file=sys.stderr, leave=True)
-            for step in range(steps):
-                idx = order[step * batch_size:(step + 1) * batch_size]
+            for step, idx in enumerate(batches):
                 xb, yb = x[idx], y[idx]
                 optimizer.zero_grad(set_to_none=True)
                 loss, probs = self._loss_and_probs(xb, yb)
@@ -363,11 +376,9 @@ class Sequential(nn.Module):
         self.eval()
         metrics = [metrics_module.get(m, self.loss_name) for m in self.metric_names]
         loss_sum = 0.0
-        steps = math.ceil(len(x) / batch_size)
-        for step in tqdm(range(steps), disable=_verbosity(verbose) != 1, file=sys.stderr,
-                         unit="step"):
-            xb, yb = x[step * batch_size:(step + 1) * batch_size], y[
-                step * batch_size:(step + 1) * batch_size]
+        for idx in tqdm(self._inference_batches(x, batch_size),
+                        disable=_verbosity(verbose) != 1, file=sys.stderr, unit="step"):
+            xb, yb = x[idx], y[idx]
             loss, probs = self._loss_and_probs(xb, yb)
             loss_sum += float(loss) * len(xb)
             for m in metrics:
@@ -386,14 +397,25 @@ class Sequential(nn.Module):
             self.build((None, *x.shape[1:]))
         runtime.tune_allocator()
         self.eval()
-        outs = []
-        steps = math.ceil(len(x) / batch_size)
-        for step in tqdm(range(steps), disable=_verbosity(verbose) != 1, file=sys.stderr,
-                         unit="step"):
-            outs.append(self(x[step * batch_size:(step + 1) * batch_size]))
+        batches = self._inference_batches(x, batch_size)
+        outs = [self(x[idx]) for idx in tqdm(batches, disable=_verbosity(verbose) != 1,
+                                              file=sys.stderr, unit="step")]
         if not outs:
             return np.zeros((0, *self.output_shape[1:]), dtype=np.float32)
-        return torch.cat(outs).cpu().numpy()
+        out = torch.cat(outs)
+        order = torch.cat(batches)
+        if not torch.equal(order, torch.arange(len(x))):
+            out = out[torch.argsort(order)]  # back to the order of x
+        return out.cpu().numpy()
+
+    def _inference_batches(self, x: Tensor, batch_size: int) -> list[Tensor]:
+        """Row indices of each batch of evaluate / predict. Token ids go in order of length
+        (when padding is skipped, :mod:`.padding`), so a batch of short rows skips its padding
+        columns; the results are put back in the order of ``x``."""
+        if (runtime.settings.trim_padding and x.dim() == 2 and not x.dtype.is_floating_point
+                and len(x) > batch_size):
+            return list(torch.argsort(padding.spans(x), stable=True).split(batch_size))
+        return list(torch.arange(len(x)).split(batch_size))
 
     def _tensors(self, data, name: str) -> Tensor:
         """Array-like -> tensor on the model's device: integer ids as int64, floats as float32."""

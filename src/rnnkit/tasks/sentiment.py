@@ -22,6 +22,7 @@ import torch
 from .. import _validation as V
 from ..layers import GRU, LSTM, Bidirectional, Dense, Dropout, Embedding, SimpleRNN
 from ..models import Sequential, load_model
+from ..models.callbacks import EarlyStopping
 from ..models.optimizers import Adam
 from ..models.saving import write_atomic_dir
 from ..text import Tokenizer, Vocabulary, pad_sequences
@@ -47,7 +48,12 @@ class SentimentConfig:
         recurrent_dropout: dropout on the recurrent state (slower: no fused native path).
         mask_zero: let the recurrent layers skip padding (Keras's seed does not).
         epochs, batch_size, learning_rate: the training recipe (Adam).
+        clipnorm: clip each gradient to this norm (None: no clipping, as the seed).
         validation_split: fraction of the training reviews held out to watch overfitting.
+        patience: with a validation split, stop when validation accuracy has not improved for
+            this many epochs and keep the weights of the best epoch (None: train all epochs).
+        bucketing: batch reviews of similar length together, so padding costs no compute
+            (each batch's result equals its padded computation; see ``Sequential.fit``).
         seed: seeds PyTorch, NumPy and Python before building and training.
     """
 
@@ -64,7 +70,10 @@ class SentimentConfig:
     epochs: int = 3
     batch_size: int = 64
     learning_rate: float = 1e-3
+    clipnorm: float | None = None
     validation_split: float = 0.0
+    patience: int | None = None
+    bucketing: bool = False
     seed: int = 0
 
     def validate(self) -> "SentimentConfig":
@@ -78,8 +87,18 @@ class SentimentConfig:
         V.rate(owner, "dropout", self.dropout)
         V.rate(owner, "recurrent_dropout", self.recurrent_dropout)
         V.rate(owner, "validation_split", self.validation_split)
+        if self.patience is not None:
+            if not isinstance(self.patience, int) or isinstance(self.patience, bool) \
+                    or self.patience < 0:
+                V.fail(owner, "patience", "None or a non-negative integer", self.patience)
+            if not self.validation_split:
+                V.fail(owner, "patience", "to be used with a validation_split > 0",
+                       self.patience)
         if not isinstance(self.learning_rate, (int, float)) or self.learning_rate <= 0:
             V.fail(owner, "learning_rate", "a positive number", self.learning_rate)
+        if self.clipnorm is not None and (not isinstance(self.clipnorm, (int, float))
+                                          or self.clipnorm <= 0):
+            V.fail(owner, "clipnorm", "None or a positive number", self.clipnorm)
         return self
 
     @classmethod
@@ -150,16 +169,26 @@ class SentimentClassifier:
         set_random_seed(config.seed)
         self.vocab_ = Vocabulary.build(texts, num_words=config.num_words, tokenizer=Tokenizer())
         x = self.encode(texts)
+        # Shuffled once, so a validation split (taken from the end, as Keras) is not one class
+        # of a data set that lists its negative reviews first.
+        order = np.random.default_rng(config.seed).permutation(len(texts))
+        x, labels = x[order], labels[order]
         self.model_ = build_model(config)
-        self.model_.compile(optimizer=Adam(learning_rate=config.learning_rate),
+        self.model_.compile(optimizer=Adam(learning_rate=config.learning_rate,
+                                           clipnorm=config.clipnorm),
                             loss="binary_crossentropy", metrics=["accuracy"])
         if validation_data is not None:
             val_texts, val_labels = validation_data
             validation_data = (self.encode(val_texts), np.asarray(val_labels, dtype="float32"))
+        callbacks = list(callbacks or [])
+        if config.patience is not None:
+            callbacks.append(EarlyStopping(monitor="val_accuracy", patience=config.patience,
+                                           restore_best_weights=True))
         self.history_ = self.model_.fit(
             x, labels.astype("float32"), batch_size=config.batch_size, epochs=config.epochs,
             validation_split=config.validation_split if validation_data is None else 0.0,
-            validation_data=validation_data, callbacks=callbacks, verbose=verbose)
+            validation_data=validation_data, callbacks=callbacks, verbose=verbose,
+            bucketing=config.bucketing)
         return self
 
     def _require_fitted(self, method: str) -> None:
@@ -250,27 +279,53 @@ def classification_metrics(labels: np.ndarray, proba: np.ndarray) -> dict:
             "n": int(len(labels))}
 
 
+class BagOfWords:
+    """The seed's bag of words: logistic regression on binary word counts, or (``tfidf=True``)
+    on sublinear TF-IDF of words and word pairs seen in at least two reviews (scikit-learn)."""
+
+    def __init__(self, tfidf: bool = True, max_features: int | None = None):
+        self.tfidf, self.max_features = tfidf, max_features
+        self.name = "tfidf_1-2gram_logreg" if tfidf else "bow_logreg"
+
+    def fit(self, texts, labels) -> "BagOfWords":
+        from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        texts = _texts("BagOfWords.fit", texts)
+        tokenizer = Tokenizer()
+        if self.tfidf:
+            self.vectorizer_ = TfidfVectorizer(
+                tokenizer=tokenizer, lowercase=False, token_pattern=None, ngram_range=(1, 2),
+                min_df=2, sublinear_tf=True, max_features=self.max_features)
+        else:
+            self.vectorizer_ = CountVectorizer(tokenizer=tokenizer, lowercase=False,
+                                               token_pattern=None, binary=True,
+                                               max_features=self.max_features)
+        features = self.vectorizer_.fit_transform(texts)
+        self.classifier_ = LogisticRegression(C=4.0 if self.tfidf else 0.1, max_iter=1000)
+        self.classifier_.fit(features, np.asarray(labels))
+        return self
+
+    def predict_proba(self, texts) -> np.ndarray:
+        """Probability that each review is positive, shape ``(n,)``."""
+        if not hasattr(self, "classifier_"):
+            raise RuntimeError("BagOfWords.predict_proba: the model is not trained; call "
+                               "fit(texts, labels).")
+        texts = _texts("BagOfWords.predict_proba", texts)
+        return self.classifier_.predict_proba(self.vectorizer_.transform(texts))[:, 1]
+
+
+def tfidf_logreg(texts, labels) -> BagOfWords:
+    """A fitted TF-IDF 1-2-gram logistic regression (:class:`BagOfWords`)."""
+    return BagOfWords(tfidf=True).fit(texts, labels)
+
+
 def bag_of_words_baseline(train_texts, train_labels, test_texts, test_labels,
                           tfidf: bool = True, max_features: int | None = None) -> dict:
-    """The seed's bag of words: logistic regression on word counts (or TF-IDF of words and
-    word pairs), trained and tested on the same split as the LSTM."""
-    from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-
-    tokenizer = Tokenizer()
-    if tfidf:
-        vectorizer = TfidfVectorizer(tokenizer=tokenizer, lowercase=False, token_pattern=None,
-                                     ngram_range=(1, 2), min_df=2, sublinear_tf=True,
-                                     max_features=max_features)
-    else:
-        vectorizer = CountVectorizer(tokenizer=tokenizer, lowercase=False, token_pattern=None,
-                                     binary=True, max_features=max_features)
-    features = vectorizer.fit_transform(train_texts)
-    classifier = LogisticRegression(C=4.0 if tfidf else 0.1, max_iter=1000)
-    classifier.fit(features, train_labels)
-    proba = classifier.predict_proba(vectorizer.transform(test_texts))[:, 1]
-    name = "tfidf_1-2gram_logreg" if tfidf else "bow_logreg"
-    return {"model": name, **classification_metrics(np.asarray(test_labels), proba)}
+    """Train :class:`BagOfWords` on the training split and report its test metrics."""
+    model = BagOfWords(tfidf=tfidf, max_features=max_features).fit(train_texts, train_labels)
+    proba = model.predict_proba(test_texts)
+    return {"model": model.name, **classification_metrics(np.asarray(test_labels), proba)}
 
 
 def plot_history(history, path) -> None:

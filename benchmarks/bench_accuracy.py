@@ -1,0 +1,172 @@
+"""IMDb test accuracy of rnnkit's sentiment models, trained from scratch on the 25,000 training
+reviews and tested on all 25,000 test reviews (the "sentiment" issue's accuracy targets).
+
+Each named recipe trains :class:`rnnkit.tasks.sentiment.SentimentClassifier` from raw text
+exactly as ``rnnkit sentiment train`` does (vocabulary of the training reviews, ids padded in
+front), then reports accuracy, precision, recall, F1 and ROC AUC on the test reviews. The test
+reviews are never used to choose anything: where a recipe stops early or keeps its best epoch,
+it watches a validation split of the *training* reviews (``validation_split``, ``patience``).
+
+Recipes (``--recipes``, default all):
+
+``seed``
+    The seed program's model and recipe: Embedding(10000, 128) -> LSTM(128) -> Dense(1,
+    sigmoid), maxlen 200, batch 64, Adam(1e-3), 3 epochs.
+``seed-long``
+    The same model (same layers, same 1,411,713 parameters), trained with a longer reading
+    window and rnnkit's training aids: maxlen 500, length bucketing, gradient clipping (norm 1),
+    10% of the training reviews held out, up to 6 epochs, stop after 1 epoch without a better
+    validation accuracy and keep the best epoch.
+``tfidf``
+    The seed's bag-of-words contrast: logistic regression on TF-IDF of words and word pairs.
+``ensemble``
+    The mean of the probabilities of ``seed-long`` and ``tfidf`` (equal weights, nothing tuned
+    on the test set): the sequence model and the bag of n-grams make different mistakes.
+
+Run from the repository root (data from ``--data-dir``, ``$RNNKIT_DATA_DIR`` or
+``../shared/data``)::
+
+    .venv/bin/python benchmarks/bench_accuracy.py                     # all, ~15 min
+    .venv/bin/python benchmarks/bench_accuracy.py --recipes seed tfidf
+    .venv/bin/python benchmarks/bench_accuracy.py --quick             # 2000/2000 reviews, smoke test
+
+Writes ``benchmarks/results/bench_accuracy.json`` (``bench_accuracy_quick.json`` with --quick).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _peers as P  # noqa: E402
+
+RECIPES = {
+    "seed": dict(),
+    "seed-long": dict(maxlen=500, bucketing=True, clipnorm=1.0, validation_split=0.1,
+                      patience=1, epochs=6),
+}
+ALL = ["seed", "seed-long", "tfidf", "ensemble"]
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--recipes", nargs="+", choices=ALL, default=ALL,
+                   help="what to train and test ('ensemble' also trains seed-long and tfidf)")
+    p.add_argument("--data-dir", default=None,
+                   help="folder with IMDb (default: $RNNKIT_DATA_DIR or ../shared/data)")
+    p.add_argument("--threads", type=int, default=2, help="PyTorch CPU threads")
+    p.add_argument("--seed", type=int, default=0, help="random seed of every recipe")
+    p.add_argument("--quick", action="store_true",
+                   help="2,000 training and 2,000 test reviews, 1 epoch: checks the script runs")
+    p.add_argument("--out", default=None, help="JSON path (default: benchmarks/results/...)")
+    return p.parse_args(argv)
+
+
+def data_dir(arg):
+    import os
+
+    if arg:
+        return arg
+    if os.environ.get("RNNKIT_DATA_DIR"):
+        return os.environ["RNNKIT_DATA_DIR"]
+    shared = P.REPO_ROOT.parent / "shared" / "data"
+    return str(shared) if shared.is_dir() else None
+
+
+def subset(split, n, seed):
+    if n is None or n >= len(split.texts):
+        return list(split.texts), np.asarray(split.labels)
+    idx = np.random.default_rng(seed).permutation(len(split.texts))[:n]
+    return [split.texts[k] for k in idx], np.asarray(split.labels)[idx]
+
+
+def train_recipe(name, overrides, train, test, args) -> tuple[dict, np.ndarray]:
+    import torch
+
+    from rnnkit.tasks.sentiment import SentimentClassifier, SentimentConfig, \
+        classification_metrics
+
+    settings = dict(overrides, seed=args.seed)
+    if args.quick:
+        settings["epochs"] = 1
+        settings.pop("patience", None)
+        settings.pop("validation_split", None)
+    config = SentimentConfig(**settings)
+    print(f"\n== {name}: {config}", flush=True)
+    torch.set_num_threads(args.threads)
+    start = time.perf_counter()
+    clf = SentimentClassifier(config).fit(*train, verbose=2)
+    train_s = time.perf_counter() - start
+    start = time.perf_counter()
+    proba = clf.predict_proba(test[0])
+    test_s = time.perf_counter() - start
+    metrics = classification_metrics(test[1], proba)
+    history = {k: [round(float(v), 5) for v in vals] for k, vals in clf.history_.history.items()}
+    result = {"recipe": name, "config": vars(config), "train_s": round(train_s, 1),
+              "test_s": round(test_s, 1), "epochs_run": len(clf.history_.epoch),
+              "history": history, **metrics}
+    print(f"{name}: test accuracy {metrics['accuracy']:.4f}, AUC {metrics['roc_auc']:.4f}, "
+          f"trained in {train_s:.0f} s", flush=True)
+    return result, proba
+
+
+def train_tfidf(train, test) -> tuple[dict, np.ndarray]:
+    from rnnkit.tasks.sentiment import classification_metrics, tfidf_logreg
+
+    start = time.perf_counter()
+    model = tfidf_logreg(*train)
+    proba = model.predict_proba(test[0])
+    metrics = classification_metrics(test[1], proba)
+    print(f"tfidf: test accuracy {metrics['accuracy']:.4f}", flush=True)
+    return {"recipe": "tfidf", "s": round(time.perf_counter() - start, 1), **metrics}, proba
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from rnnkit.datasets import imdb
+    from rnnkit.tasks.sentiment import classification_metrics
+
+    reviews = imdb.load_texts(data_dir=data_dir(args.data_dir))
+    n = 2000 if args.quick else None
+    train, test = subset(reviews.train, n, args.seed), subset(reviews.test, n, args.seed)
+    print(f"IMDb ({reviews.source}): {len(train[0]):,} training, {len(test[0]):,} test reviews")
+    wanted = set(args.recipes)
+    if "ensemble" in wanted:
+        wanted |= {"seed-long", "tfidf"}
+    results, probas = [], {}
+    for name in ALL:
+        if name not in wanted or name == "ensemble":
+            continue
+        if name == "tfidf":
+            result, probas[name] = train_tfidf(train, test)
+        else:
+            result, probas[name] = train_recipe(name, RECIPES[name], train, test, args)
+        results.append(result)
+    if "ensemble" in wanted:
+        proba = (probas["seed-long"] + probas["tfidf"]) / 2
+        metrics = classification_metrics(test[1], proba)
+        results.append({"recipe": "ensemble", "members": ["seed-long", "tfidf"], **metrics})
+        print(f"ensemble: test accuracy {metrics['accuracy']:.4f}", flush=True)
+
+    print()
+    rows = [[r["recipe"], f"{r['accuracy']:.4f}", f"{r['f1']:.4f}", f"{r['roc_auc']:.4f}",
+             str(r.get("train_s", r.get("s", "")))] for r in results]
+    print(P.table(["recipe", "accuracy", "F1", "ROC AUC", "train s"], rows))
+    out = Path(args.out) if args.out else (
+        P.REPO_ROOT / "benchmarks" / "results" /
+        ("bench_accuracy_quick.json" if args.quick else "bench_accuracy.json"))
+    P.write_json(out, {"benchmark": "bench_accuracy", "quick": args.quick,
+                       "machine": P.machine_info(), "threads": args.threads,
+                       "n_train": len(train[0]), "n_test": len(test[0]), "results": results})
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
