@@ -33,10 +33,14 @@ def check_shape(owner: str, name: str, tensor: Tensor | None, shape: tuple[int, 
 
 
 def check_sequence(owner: str, x: Tensor, h0: Tensor, mask: Tensor | None,
-                   recurrent_mask: Tensor | None) -> tuple[int, int, int, int]:
-    """Check what every kernel takes; return the sizes ``N, T, D, H``."""
+                   recurrent_mask: Tensor | None, x_name: str = "x",
+                   x_shape: str = "(N, T, D)") -> tuple[int, int, int, int]:
+    """Check what every kernel takes; return the sizes ``N, T, D, H``.
+
+    ``x_name``, ``x_shape``: how the error messages name the sequence argument.
+    """
     if x.dim() != 3:
-        fail(owner, "x", "a 3-D tensor (N, T, D)", x)
+        fail(owner, x_name, f"a 3-D tensor {x_shape}", x)
     N, T, D = x.shape
     if h0.dim() != 2 or h0.shape[0] != N:
         fail(owner, "h0", f"a 2-D tensor (N, H) with N = {N}", h0)
@@ -55,6 +59,18 @@ def time_major(x: Tensor, go_backwards: bool) -> Tensor:
     if go_backwards:
         x_seq = x_seq.flip(0)
     return x_seq.contiguous()
+
+
+def time_major_copy(x: Tensor, go_backwards: bool) -> Tensor:
+    """Like :func:`time_major`, but always a fresh buffer the kernel may overwrite.
+
+    (``contiguous()`` returns ``x`` itself where the transpose is already contiguous, N == 1 or
+    T == 1; a kernel that works in place on the caller's tensor would change it.)
+    """
+    x_seq = x.transpose(0, 1)  # (T, N, ...)
+    if go_backwards:
+        return x_seq.flip(0).contiguous()  # flip copies
+    return x_seq.clone(memory_format=torch.contiguous_format)
 
 
 def batch_first(x_seq: Tensor, go_backwards: bool) -> Tensor:

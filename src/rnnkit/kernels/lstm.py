@@ -2,6 +2,8 @@
 
 Computes exactly what the reference loop :func:`rnnkit.functional.recurrent.lstm` computes
 (same signature, masks, ``go_backwards`` and recurrent dropout), and is tested against it.
+:func:`lstm_projected` is the same kernel for a caller that has the input projection
+``z_x = x @ W_x + b`` already (an embedding table projected once, for instance).
 
 Forward
     The input projection of every step is one GEMM, ``x @ W_x + b`` -> (T, N, 4H); a step adds
@@ -10,15 +12,24 @@ Forward
 Backward
     One ``for t in reversed(range(T))`` loop carrying ``dh_next``, ``dc_next`` (as in
     min-char-rnn) writes the pre-activation gradients ``dz`` of every step into a (T, N, 4H)
-    buffer; the weight gradients are then one GEMM each over all steps:
-    ``dW_x = X^T dZ``, ``dW_h = H_prev^T dZ``, ``db = sum(dZ)``, ``dx = dZ W_x^T``.
-Speed
-    Every step works on preallocated buffers (``out=`` and in-place ops, no allocation), and the
-    local derivatives are computed step by step while the step's slice is in cache: whole-
-    sequence temporaries cost more in memory traffic and page faults than they save in calls.
-    ``tanh`` is computed as ``2 * sigmoid(2z) - 1`` (see :func:`._common.tanh_into`). Almost
-    all of the remaining time is the GEMMs; ``benchmarks/kernels_quick.py`` compares with
-    ``torch.nn.LSTM``.
+    buffer, ``dZ``; the weight gradients are then one GEMM each over all steps:
+    ``dW_h = H_prev^T dZ`` and, in :func:`lstm`, ``dW_x = X^T dZ``, ``db = sum(dZ)``,
+    ``dx = dZ W_x^T``. :func:`lstm_projected` returns ``dZ`` itself as the gradient of ``z_x``.
+The step loops
+    Two implementations of the same loops, forward and backward, chosen per call:
+
+    * compiled (:mod:`rnnkit.kernels._ext`): the whole step loop in C++, per step one GEMM
+      (``h_prev @ W_h`` forward, ``dz @ W_h^T`` backward) and one fused pass over the step's
+      gates. Built on first use; float32 / float64 CPU tensors.
+    * Python (the fallback, and the one that calls ``grad_hook``): per step about ten torch ops
+      forward and fourteen backward on preallocated buffers (``out=`` and in-place ops, no
+      allocation). ``tanh`` is computed as ``2 * sigmoid(2z) - 1`` (see
+      :func:`._common.tanh_into`): with the g columns of ``z`` doubled, one ``sigmoid_`` makes
+      all four gates.
+
+    Both save the same buffers and agree to float rounding; ``RNNKIT_CPP=0`` in the
+    environment (or ``rnnkit.kernels._ext.enabled = False``) selects the Python loop.
+    ``benchmarks/kernels_quick.py`` compares them with ``torch.nn.LSTM``.
 
 Double backward is not supported (``once_differentiable``).
 """
@@ -29,8 +40,9 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from . import _ext
 from ._common import (GradHook, batch_first, check_sequence, check_shape, clone_contiguous,
-                      mask_time_major, sigmoid_to_tanh_, tanh_into, time_major)
+                      mask_time_major, sigmoid_to_tanh_, tanh_into, time_major, time_major_copy)
 
 
 def lstm(x: Tensor, h0: Tensor, c0: Tensor, W_x: Tensor, W_h: Tensor, b: Tensor | None,
@@ -67,143 +79,260 @@ def lstm(x: Tensor, h0: Tensor, c0: Tensor, W_x: Tensor, W_h: Tensor, b: Tensor 
     return y, (h_T, c_T)
 
 
+def lstm_projected(z_x: Tensor, h0: Tensor, c0: Tensor, W_h: Tensor, mask: Tensor | None = None,
+                   go_backwards: bool = False, recurrent_mask: Tensor | None = None, *,
+                   grad_hook: GradHook | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+    """:func:`lstm` with the input projection already done: ``z_x = x @ W_x + b``.
+
+    ``lstm_projected(x @ W_x + b, h0, c0, W_h, ...)`` equals ``lstm(x, h0, c0, W_x, W_h, b,
+    ...)``, outputs and gradients. The gradient of ``z_x`` is the kernel's ``dZ``, so autograd
+    carries it on to whatever computed ``z_x`` (``W_x``, ``b``, an embedding table...).
+
+    Args:
+        z_x: input pre-activations (N, T, 4H), batch-first, in input order (not reversed for
+            ``go_backwards``), packed ``[i | f | g | o]``. Not modified.
+        h0, c0, W_h, mask, go_backwards, recurrent_mask, grad_hook: as in :func:`lstm`.
+
+    Returns:
+        ``(y, (h_T, c_T))``: ``y`` (N, T, H), final states (N, H).
+    """
+    N, T, _, H = check_sequence("lstm_projected", z_x, h0, mask, recurrent_mask, "z_x",
+                                "(N, T, 4H)")
+    check_shape("lstm_projected", "z_x", z_x, (N, T, 4 * H), "(N, T, 4H)")
+    check_shape("lstm_projected", "c0", c0, (N, H), "(N, H)")
+    check_shape("lstm_projected", "W_h", W_h, (H, 4 * H), "(H, 4H)")
+    if T == 0:
+        return z_x.new_zeros(N, 0, H), (h0, c0)
+    y, h_T, c_T = _LSTMProjected.apply(z_x, h0, c0, W_h, mask, go_backwards, recurrent_mask,
+                                       grad_hook)
+    return y, (h_T, c_T)
+
+
+def _compiled_loops(z: Tensor, grad_hook: GradHook | None):
+    """The compiled step loops if they can serve this call, else None (use the Python loops)."""
+    if grad_hook is not None or z.device.type != "cpu" or z.dtype not in _ext.DTYPES:
+        return None
+    return _ext.load()
+
+
+def _g_scale(like: Tensor, H: int) -> Tensor:
+    """(4H,) ones with 2.0 on the g columns: tanh(z) = 2 sigmoid(2z) - 1 (the Python loop)."""
+    scale = like.new_ones(4 * H)
+    scale[2 * H:3 * H] = 2.0
+    return scale
+
+
 class _LSTM(torch.autograd.Function):
+    """:func:`lstm`: one GEMM for the inputs, then the shared step loops."""
 
     @staticmethod
     def forward(ctx, x, h0, c0, W_x, W_h, b, mask, go_backwards, recurrent_mask, grad_hook):
         N, T, D = x.shape
-        H = h0.shape[1]
+        H4 = W_h.shape[1]
+        compiled = _compiled_loops(x, grad_hook)
         x_seq = time_major(x, go_backwards)  # (T, N, D)
-        m_seq = mask_time_major(mask, go_backwards)  # (T, N, 1) or None
-
-        # tanh(z) = 2 * sigmoid(2z) - 1: with the g columns doubled, one sigmoid_ makes all gates
-        scale = x.new_ones(4 * H)
-        scale[2 * H:3 * H] = 2.0
-        W_x2, W_h2 = W_x * scale, W_h * scale  # (D, 4H), (H, 4H)
-
-        gates = x.new_empty(T, N, 4 * H)  # z, then the gates [i | f | g | o] in place
-        if b is None:
-            torch.mm(x_seq.view(T * N, D), W_x2, out=gates.view(T * N, 4 * H))
+        W_xz, b_z = W_x, b
+        if compiled is None:  # the Python loop wants the g columns doubled, see _forward
+            scale = _g_scale(x, H4 // 4)
+            W_xz, b_z = W_x * scale, (None if b is None else b * scale)
+        z = x.new_empty(T, N, H4)  # x_t @ W_x + b of every step; the loop makes it the gates
+        if b_z is None:
+            torch.mm(x_seq.view(T * N, D), W_xz, out=z.view(T * N, H4))
         else:
-            torch.addmm(b * scale, x_seq.view(T * N, D), W_x2, out=gates.view(T * N, 4 * H))
-        h_seq = x.new_empty(T + 1, N, H)  # h_seq[t] is h_prev of step t; h_seq[T] is h_T
-        c_seq = x.new_empty(T + 1, N, H)
-        h_seq[0] = h0
-        c_seq[0] = c0
-        tanh_c = x.new_empty(T, N, H)
-        # what W_h multiplies: h_prev, or h_prev * recurrent_mask
-        h_rec = h_seq[:-1] if recurrent_mask is None else x.new_empty(T, N, H)  # (T, N, H)
-        y_seq = h_seq[1:] if mask is None else x.new_empty(T, N, H)  # (T, N, H)
-        y_prev = x.new_zeros(N, H)
-
-        # per-step views, made once: z[t] is (N, 4H), the others (N, H)
-        z_, h_, c_, tanh_c_, h_rec_ = (buf.unbind(0) for buf in (gates, h_seq, c_seq, tanh_c,
-                                                                  h_rec))
-        i_, f_, g_, o_ = (gate.unbind(0) for gate in gates.chunk(4, dim=2))
-        for t in range(T):
-            h_prev, h, c_prev, c = h_[t], h_[t + 1], c_[t], c_[t + 1]
-            i, f, g, o = i_[t], f_[t], g_[t], o_[t]  # views into z, the gates after the sigmoid
-            if recurrent_mask is not None:
-                torch.mul(h_prev, recurrent_mask, out=h_rec_[t])
-            z = z_[t]  # (N, 4H), holds x_t @ W_x + b
-            z.addmm_(h_rec_[t], W_h2)  # z += h_prev @ W_h
-            z.sigmoid_()  # [i | f | (g + 1) / 2 | o]
-            sigmoid_to_tanh_(g)  # g = tanh(z_g)
-            torch.mul(f, c_prev, out=c)
-            c.addcmul_(i, g)  # c = f * c_prev + i * g
-            tanh_into(c, out=tanh_c_[t])
-            torch.mul(o, tanh_c_[t], out=h)  # h = o * tanh(c)
-            if m_seq is not None:  # a padded step keeps the state and repeats the output
-                m = m_seq[t]  # (N, 1)
-                torch.where(m, h, y_prev, out=y_seq[t])
-                torch.where(m, h, h_prev, out=h)
-                torch.where(m, c, c_prev, out=c)
-                y_prev = y_seq[t]
-
-        ctx.save_for_backward(x_seq, W_x, W_h, b, gates, c_seq, tanh_c, h_rec, m_seq,
-                              recurrent_mask)
-        ctx.go_backwards = go_backwards
-        ctx.grad_hook = grad_hook
-        y = y_seq.transpose(0, 1).contiguous()  # (N, T, H)
-        return y, h_seq[T].clone(), c_seq[T].clone()
+            torch.addmm(b_z, x_seq.view(T * N, D), W_xz, out=z.view(T * N, H4))
+        y, h_T, c_T, saved = _forward(ctx, compiled, z, h0, c0, W_h, mask, go_backwards,
+                                      recurrent_mask, grad_hook)
+        ctx.save_for_backward(x_seq, W_x, b, *saved)
+        return y, h_T, c_T
 
     @staticmethod
     @once_differentiable
     def backward(ctx, dy, dh_T, dc_T):
-        (x_seq, W_x, W_h, b, gates, c_seq, tanh_c, h_rec, m_seq,
-         recurrent_mask) = ctx.saved_tensors
-        grad_hook = ctx.grad_hook
-        T, N, H4 = gates.shape
-        H = H4 // 4
-        D = x_seq.shape[2]
-        dy_seq = dy.transpose(0, 1)  # (T, N, H), processing order like y
-        if m_seq is not None:
-            m_seq = m_seq.to(gates.dtype)  # (T, N, 1): 1.0 on real steps
-            keep_seq = torch.sub(1.0, m_seq)  # (T, N, 1): 1.0 on padded steps
-
-        dZ = torch.empty_like(gates)  # (T, N, 4H): dLoss/dz of every step
-        dh = gates.new_empty(N, H)
-        dc_cell = gates.new_empty(N, H)
-        dc_dh = gates.new_empty(N, H)
-        dgates_dz = gates.new_empty(N, 4 * H)
-        dh_next = clone_contiguous(dh_T)  # dLoss/dh_t from the steps after t
-        dc_next = clone_contiguous(dc_T)
-        dy_carry = gates.new_zeros(N, H)  # dLoss/dy_t from padded steps after t repeating it
-        dy_t = gates.new_empty(N, H)
-        dh_rec = gates.new_empty(N, H)
-        one = gates.new_ones(())
-        W_hT = W_h.t()  # (4H, H)
-        # act'(z) = (G + g_slot) * (1 - G): s * (1 - s) for i, f, o and (1 + g) * (1 - g) for g
-        g_slot = gates.new_zeros(4 * H)
-        g_slot[2 * H:3 * H] = 1.0
-
-        # per-step views, made once: gates[t] and dZ[t] are (N, 4H), the others (N, H)
-        G_, dz_, c_, tanh_c_, dy_ = (buf.unbind(0) for buf in (gates, dZ, c_seq, tanh_c, dy_seq))
-        i_, f_, g_, o_ = (gate.unbind(0) for gate in gates.chunk(4, dim=2))
-        dz_i_, dz_f_, dz_g_, dz_o_ = (gate.unbind(0) for gate in dZ.chunk(4, dim=2))
-        for t in reversed(range(T)):
-            i, f, g, o, c_prev, tc, dz = i_[t], f_[t], g_[t], o_[t], c_[t], tanh_c_[t], dz_[t]
-            if m_seq is None:
-                torch.add(dh_next, dy_[t], out=dh)  # backprop into h_t: from y_t and step t+1
-                dc = dc_next  # backprop into c_t from step t+1 (dc_next becomes dc, in place)
-            else:  # padded step: the state and the output pass through, the cell gets nothing
-                m, keep = m_seq[t], keep_seq[t]  # (N, 1)
-                torch.add(dy_[t], dy_carry, out=dy_t)  # into y_t: from y_t and its repeats
-                torch.mul(dy_t, keep, out=dy_carry)  # into y_{t-1}, which padding repeated
-                torch.add(dh_next, dy_t, out=dh).mul_(m)  # into the cell's h_t
-                dc = torch.mul(dc_next, m, out=dc_cell)  # into the cell's c_t from step t+1
-            if grad_hook is not None:
-                grad_hook(t, dh.clone() if m_seq is None else torch.addcmul(dh, dh_next, keep))
-            torch.addcmul(one, tc, tc, value=-1.0, out=dc_dh).mul_(o)  # o * (1 - tanh(c)^2)
-            dc.addcmul_(dh, dc_dh)  # backprop into c_t through h = o * tanh(c)
-            torch.mul(dh, tc, out=dz_o_[t])  # into o
-            torch.mul(dc, g, out=dz_i_[t])  # into i
-            torch.mul(dc, c_prev, out=dz_f_[t])  # into f
-            torch.mul(dc, i, out=dz_g_[t])  # into g
-            torch.add(G_[t], g_slot, out=dgates_dz).addcmul_(G_[t], dgates_dz, value=-1.0)  # act'
-            dz.mul_(dgates_dz)  # into z, through the sigmoids and the tanh
-            if m_seq is None:
-                dc_next.mul_(f)  # into c_{t-1} (dc_next is dc here)
-                torch.mm(dz, W_hT, out=dh_next)  # into h_{t-1}, through z = ... + h_prev @ W_h
-                if recurrent_mask is not None:
-                    dh_next.mul_(recurrent_mask)  # through h_rec = h_prev * recurrent_mask
-            else:
-                dc_next.mul_(keep).addcmul_(dc, f)  # into c_{t-1}: forget gate, or pass-through
-                torch.mm(dz, W_hT, out=dh_rec)  # into h_rec of step t
-                if recurrent_mask is not None:
-                    dh_rec.mul_(recurrent_mask)  # into h_prev through h_prev * recurrent_mask
-                dh_next.mul_(keep).add_(dh_rec)  # into h_{t-1}: W_h, or pass-through
-
-        # the weight gradients, once over all steps
+        x_seq, W_x, b, *saved = ctx.saved_tensors
         needs = ctx.needs_input_grad
-        dZ_flat = dZ.view(T * N, 4 * H)
-        dx = dW_x = dW_h = db = None
+        dZ, dh0, dc0, dW_h = _backward(ctx, saved, dy, dh_T, dc_T, needs[4])
+        T, N, H4 = dZ.shape
+        D = x_seq.shape[2]
+        dZ_flat = dZ.view(T * N, H4)
+        dx = dW_x = db = None
         if needs[0]:
             dx = batch_first(torch.mm(dZ_flat, W_x.t()).view(T, N, D), ctx.go_backwards)
         if needs[3]:
             dW_x = torch.mm(x_seq.view(T * N, D).t(), dZ_flat)  # (D, 4H)
-        if needs[4]:
-            dW_h = torch.mm(h_rec.reshape(T * N, H).t(), dZ_flat)  # (H, 4H)
         if b is not None and needs[5]:
             db = dZ_flat.sum(0)  # (4H,)
-        return dx, dh_next, dc_next, dW_x, dW_h, db, None, None, None, None
+        return dx, dh0, dc0, dW_x, dW_h, db, None, None, None, None
+
+
+class _LSTMProjected(torch.autograd.Function):
+    """:func:`lstm_projected`: the shared step loops on a copy of ``z_x``; dLoss/dz_x = dZ."""
+
+    @staticmethod
+    def forward(ctx, z_x, h0, c0, W_h, mask, go_backwards, recurrent_mask, grad_hook):
+        H = W_h.shape[0]
+        compiled = _compiled_loops(z_x, grad_hook)
+        z = time_major_copy(z_x, go_backwards)  # (T, N, 4H), ours to overwrite
+        if compiled is None:  # the Python loop wants the g columns doubled, see _forward
+            z[..., 2 * H:3 * H].mul_(2.0)
+        y, h_T, c_T, saved = _forward(ctx, compiled, z, h0, c0, W_h, mask, go_backwards,
+                                      recurrent_mask, grad_hook)
+        ctx.save_for_backward(*saved)
+        return y, h_T, c_T
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, dy, dh_T, dc_T):
+        dZ, dh0, dc0, dW_h = _backward(ctx, ctx.saved_tensors, dy, dh_T, dc_T,
+                                       ctx.needs_input_grad[3])
+        dz_x = batch_first(dZ, ctx.go_backwards) if ctx.needs_input_grad[0] else None
+        return dz_x, dh0, dc0, dW_h, None, None, None, None
+
+
+# ---------------------------------------------------------------- the shared step loops
+
+def _forward(ctx, compiled, z, h0, c0, W_h, mask, go_backwards, recurrent_mask, grad_hook):
+    """Run the step loop over ``z`` (T, N, 4H), overwriting it with the gates.
+
+    ``z`` holds ``x_t @ W_x + b`` of every step in processing order; for the Python loop
+    (``compiled`` None) with its g columns doubled. Returns ``y`` (N, T, H), ``h_T``, ``c_T``
+    and the tensors the backward needs.
+    """
+    m_seq = mask_time_major(mask, go_backwards)  # (T, N, 1) or None
+    if compiled is None:
+        h_seq, c_seq, tanh_c, h_rec, y_seq = _forward_python(z, h0, c0, W_h, m_seq,
+                                                             recurrent_mask)
+    else:
+        h_seq, c_seq, tanh_c, h_rec, y_seq = compiled.lstm_forward(z, h0, c0, W_h, m_seq,
+                                                                   recurrent_mask)
+    ctx.go_backwards = go_backwards
+    ctx.grad_hook = grad_hook
+    ctx.compiled = compiled
+    T = z.shape[0]
+    y = y_seq.transpose(0, 1).contiguous()  # (N, T, H)
+    saved = (W_h, z, c_seq, tanh_c, h_rec, m_seq, recurrent_mask)
+    return y, h_seq[T].clone(), c_seq[T].clone(), saved
+
+
+def _backward(ctx, saved, dy, dh_T, dc_T, needs_dW_h):
+    """The backward step loop: ``dZ`` (T, N, 4H) in processing order, ``dh0``, ``dc0``, ``dW_h``."""
+    W_h, gates, c_seq, tanh_c, h_rec, m_seq, recurrent_mask = saved
+    if ctx.compiled is None:
+        dZ, dh0, dc0 = _backward_python(W_h, gates, c_seq, tanh_c, m_seq, recurrent_mask,
+                                        dy, dh_T, dc_T, ctx.grad_hook)
+    else:
+        dZ, dh0, dc0 = ctx.compiled.lstm_backward(W_h, gates, c_seq, tanh_c, m_seq,
+                                                  recurrent_mask, dy, dh_T, dc_T)
+    T, N, H4 = dZ.shape
+    dW_h = None
+    if needs_dW_h:
+        dW_h = torch.mm(h_rec.reshape(T * N, H4 // 4).t(), dZ.view(T * N, H4))  # (H, 4H)
+    return dZ, dh0, dc0, dW_h
+
+
+def _forward_python(gates, h0, c0, W_h, m_seq, recurrent_mask):
+    """The forward step loop in torch ops; ``gates`` (T, N, 4H) has its g columns doubled.
+
+    tanh(z) = 2 * sigmoid(2z) - 1: with the g columns doubled, one ``sigmoid_`` makes all gates.
+    """
+    T, N, H4 = gates.shape
+    H = H4 // 4
+    W_h2 = W_h * _g_scale(W_h, H)  # (H, 4H)
+    h_seq = gates.new_empty(T + 1, N, H)  # h_seq[t] is h_prev of step t; h_seq[T] is h_T
+    c_seq = gates.new_empty(T + 1, N, H)
+    h_seq[0] = h0
+    c_seq[0] = c0
+    tanh_c = gates.new_empty(T, N, H)
+    # what W_h multiplies: h_prev, or h_prev * recurrent_mask
+    h_rec = h_seq[:-1] if recurrent_mask is None else gates.new_empty(T, N, H)  # (T, N, H)
+    y_seq = h_seq[1:] if m_seq is None else gates.new_empty(T, N, H)  # (T, N, H)
+    y_prev = gates.new_zeros(N, H)
+
+    # per-step views, made once: z[t] is (N, 4H), the others (N, H)
+    z_, h_, c_, tanh_c_, h_rec_ = (buf.unbind(0) for buf in (gates, h_seq, c_seq, tanh_c,
+                                                              h_rec))
+    i_, f_, g_, o_ = (gate.unbind(0) for gate in gates.chunk(4, dim=2))
+    for t in range(T):
+        h_prev, h, c_prev, c = h_[t], h_[t + 1], c_[t], c_[t + 1]
+        i, f, g, o = i_[t], f_[t], g_[t], o_[t]  # views into z, the gates after the sigmoid
+        if recurrent_mask is not None:
+            torch.mul(h_prev, recurrent_mask, out=h_rec_[t])
+        z = z_[t]  # (N, 4H), holds x_t @ W_x + b
+        z.addmm_(h_rec_[t], W_h2)  # z += h_prev @ W_h
+        z.sigmoid_()  # [i | f | (g + 1) / 2 | o]
+        sigmoid_to_tanh_(g)  # g = tanh(z_g)
+        torch.mul(f, c_prev, out=c)
+        c.addcmul_(i, g)  # c = f * c_prev + i * g
+        tanh_into(c, out=tanh_c_[t])
+        torch.mul(o, tanh_c_[t], out=h)  # h = o * tanh(c)
+        if m_seq is not None:  # a padded step keeps the state and repeats the output
+            m = m_seq[t]  # (N, 1)
+            torch.where(m, h, y_prev, out=y_seq[t])
+            torch.where(m, h, h_prev, out=h)
+            torch.where(m, c, c_prev, out=c)
+            y_prev = y_seq[t]
+    return h_seq, c_seq, tanh_c, h_rec, y_seq
+
+
+def _backward_python(W_h, gates, c_seq, tanh_c, m_seq, recurrent_mask, dy, dh_T, dc_T,
+                     grad_hook):
+    """The backward step loop in torch ops: ``dZ`` (T, N, 4H), ``dh0``, ``dc0``."""
+    T, N, H4 = gates.shape
+    H = H4 // 4
+    dy_seq = dy.transpose(0, 1)  # (T, N, H), processing order like y
+    if m_seq is not None:
+        m_seq = m_seq.to(gates.dtype)  # (T, N, 1): 1.0 on real steps
+        keep_seq = torch.sub(1.0, m_seq)  # (T, N, 1): 1.0 on padded steps
+
+    dZ = torch.empty_like(gates)  # (T, N, 4H): dLoss/dz of every step
+    dh = gates.new_empty(N, H)
+    dc_cell = gates.new_empty(N, H)
+    dc_dh = gates.new_empty(N, H)
+    dgates_dz = gates.new_empty(N, 4 * H)
+    dh_next = clone_contiguous(dh_T)  # dLoss/dh_t from the steps after t
+    dc_next = clone_contiguous(dc_T)
+    dy_carry = gates.new_zeros(N, H)  # dLoss/dy_t from padded steps after t repeating it
+    dy_t = gates.new_empty(N, H)
+    dh_rec = gates.new_empty(N, H)
+    one = gates.new_ones(())
+    W_hT = W_h.t()  # (4H, H)
+    # act'(z) = (G + g_slot) * (1 - G): s * (1 - s) for i, f, o and (1 + g) * (1 - g) for g
+    g_slot = gates.new_zeros(4 * H)
+    g_slot[2 * H:3 * H] = 1.0
+
+    # per-step views, made once: gates[t] and dZ[t] are (N, 4H), the others (N, H)
+    G_, dz_, c_, tanh_c_, dy_ = (buf.unbind(0) for buf in (gates, dZ, c_seq, tanh_c, dy_seq))
+    i_, f_, g_, o_ = (gate.unbind(0) for gate in gates.chunk(4, dim=2))
+    dz_i_, dz_f_, dz_g_, dz_o_ = (gate.unbind(0) for gate in dZ.chunk(4, dim=2))
+    for t in reversed(range(T)):
+        i, f, g, o, c_prev, tc, dz = i_[t], f_[t], g_[t], o_[t], c_[t], tanh_c_[t], dz_[t]
+        if m_seq is None:
+            torch.add(dh_next, dy_[t], out=dh)  # backprop into h_t: from y_t and step t+1
+            dc = dc_next  # backprop into c_t from step t+1 (dc_next becomes dc, in place)
+        else:  # padded step: the state and the output pass through, the cell gets nothing
+            m, keep = m_seq[t], keep_seq[t]  # (N, 1)
+            torch.add(dy_[t], dy_carry, out=dy_t)  # into y_t: from y_t and its repeats
+            torch.mul(dy_t, keep, out=dy_carry)  # into y_{t-1}, which padding repeated
+            torch.add(dh_next, dy_t, out=dh).mul_(m)  # into the cell's h_t
+            dc = torch.mul(dc_next, m, out=dc_cell)  # into the cell's c_t from step t+1
+        if grad_hook is not None:
+            grad_hook(t, dh.clone() if m_seq is None else torch.addcmul(dh, dh_next, keep))
+        torch.addcmul(one, tc, tc, value=-1.0, out=dc_dh).mul_(o)  # o * (1 - tanh(c)^2)
+        dc.addcmul_(dh, dc_dh)  # backprop into c_t through h = o * tanh(c)
+        torch.mul(dh, tc, out=dz_o_[t])  # into o
+        torch.mul(dc, g, out=dz_i_[t])  # into i
+        torch.mul(dc, c_prev, out=dz_f_[t])  # into f
+        torch.mul(dc, i, out=dz_g_[t])  # into g
+        torch.add(G_[t], g_slot, out=dgates_dz).addcmul_(G_[t], dgates_dz, value=-1.0)  # act'
+        dz.mul_(dgates_dz)  # into z, through the sigmoids and the tanh
+        if m_seq is None:
+            dc_next.mul_(f)  # into c_{t-1} (dc_next is dc here)
+            torch.mm(dz, W_hT, out=dh_next)  # into h_{t-1}, through z = ... + h_prev @ W_h
+            if recurrent_mask is not None:
+                dh_next.mul_(recurrent_mask)  # through h_rec = h_prev * recurrent_mask
+        else:
+            dc_next.mul_(keep).addcmul_(dc, f)  # into c_{t-1}: forget gate, or pass-through
+            torch.mm(dz, W_hT, out=dh_rec)  # into h_rec of step t
+            if recurrent_mask is not None:
+                dh_rec.mul_(recurrent_mask)  # into h_prev through h_prev * recurrent_mask
+            dh_next.mul_(keep).add_(dh_rec)  # into h_{t-1}: W_h, or pass-through
+    return dZ, dh_next, dc_next
