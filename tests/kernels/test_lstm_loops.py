@@ -253,8 +253,8 @@ def test_missing_toolchain_warns_once_and_falls_back(monkeypatch):
         y, _ = lstm(*args)
     assert len(record) == 1
     assert str(record[0].message) == (
-        "rnnkit: the compiled step loops of the LSTM kernel are unavailable, ninja was not "
-        "found (pip install ninja). The kernels use their Python loops (same results, slower). "
+        "rnnkit: the compiled step loops of the LSTM and GRU kernels are unavailable, ninja "
+        "was not found (pip install ninja). The kernels use their Python loops (same results, slower). "
         "Set RNNKIT_CPP=0 to choose them without this warning.")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -291,7 +291,7 @@ def test_environment_switch(value, enabled):
     code = ("from rnnkit.kernels import _ext, lstm as L; import torch\n"
             "print(_ext.enabled, _ext._ops is None)\n"
             "x = torch.randn(2, 3, 4)\n"
-            "print(L._compiled_loops(x, None) is not None)\n")
+            "print(_ext.loops_for(x) is not None)\n")
     env = dict(os.environ, **{_ext.ENV: value})
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True).stdout.split()

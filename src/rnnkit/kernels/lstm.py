@@ -108,13 +108,6 @@ def lstm_projected(z_x: Tensor, h0: Tensor, c0: Tensor, W_h: Tensor, mask: Tenso
     return y, (h_T, c_T)
 
 
-def _compiled_loops(z: Tensor, grad_hook: GradHook | None):
-    """The compiled step loops if they can serve this call, else None (use the Python loops)."""
-    if grad_hook is not None or z.device.type != "cpu" or z.dtype not in _ext.DTYPES:
-        return None
-    return _ext.load()
-
-
 def _g_scale(like: Tensor, H: int) -> Tensor:
     """(4H,) ones with 2.0 on the g columns: tanh(z) = 2 sigmoid(2z) - 1 (the Python loop)."""
     scale = like.new_ones(4 * H)
@@ -129,7 +122,7 @@ class _LSTM(torch.autograd.Function):
     def forward(ctx, x, h0, c0, W_x, W_h, b, mask, go_backwards, recurrent_mask, grad_hook):
         N, T, D = x.shape
         H4 = W_h.shape[1]
-        compiled = _compiled_loops(x, grad_hook)
+        compiled = _ext.loops_for(x, grad_hook)
         x_seq = time_major(x, go_backwards)  # (T, N, D)
         W_xz, b_z = W_x, b
         if compiled is None:  # the Python loop wants the g columns doubled, see _forward
@@ -170,7 +163,7 @@ class _LSTMProjected(torch.autograd.Function):
     @staticmethod
     def forward(ctx, z_x, h0, c0, W_h, mask, go_backwards, recurrent_mask, grad_hook):
         H = W_h.shape[0]
-        compiled = _compiled_loops(z_x, grad_hook)
+        compiled = _ext.loops_for(z_x, grad_hook)
         z = time_major_copy(z_x, go_backwards)  # (T, N, 4H), ours to overwrite
         if compiled is None:  # the Python loop wants the g columns doubled, see _forward
             z[..., 2 * H:3 * H].mul_(2.0)

@@ -1,7 +1,8 @@
 """The compiled step loops of rnnkit's kernels: C++ sources in this folder, built on first use.
 
-:func:`load` returns the loops (``lstm_forward``, ``lstm_backward``, ...) or None, in which case
-the kernels run their Python loops, which compute the same thing more slowly.
+:func:`load` returns the loops (``lstm_forward``, ``lstm_backward``, ``gru_forward``,
+``gru_backward``) or None, in which case the kernels run their Python loops, which compute the
+same thing more slowly; :func:`loops_for` says which a call gets.
 
 Build and cache
     The first call compiles the ``.cpp`` files here with ``torch.utils.cpp_extension.load``
@@ -34,7 +35,7 @@ ENV = "RNNKIT_CPP"
 DTYPES = (torch.float32, torch.float64)
 """The dtypes the compiled loops serve (CPU tensors); others run the Python loops."""
 
-SOURCES = ("lstm.cpp",)
+SOURCES = ("lstm.cpp", "gru.cpp")
 HERE = Path(__file__).resolve().parent
 
 
@@ -146,7 +147,7 @@ def load():
                 build_seconds = time.perf_counter() - start
                 if _error is not None and _mode() != "1":
                     warnings.warn(
-                        f"rnnkit: the compiled step loops of the LSTM kernel are unavailable, "
+                        f"rnnkit: the compiled step loops of the LSTM and GRU kernels are unavailable, "
                         f"{_error}. The kernels use their Python loops (same results, slower). "
                         f"Set {ENV}=0 to choose them without this warning.",
                         RuntimeWarning, stacklevel=3)
@@ -155,3 +156,14 @@ def load():
             f"rnnkit: {ENV}=1 requires the compiled step loops, but {_error}. Install a C++ "
             f"compiler and ninja, or set {ENV}=auto to fall back to the Python loops.")
     return _ops
+
+
+def loops_for(x: torch.Tensor, grad_hook=None):
+    """The compiled loops if they can serve a kernel call on ``x``, else None (Python loops).
+
+    They serve float32 / float64 CPU tensors without a ``grad_hook`` (the hook is called from
+    the Python backward loop).
+    """
+    if grad_hook is not None or x.device.type != "cpu" or x.dtype not in DTYPES:
+        return None
+    return load()

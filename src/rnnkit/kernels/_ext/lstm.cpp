@@ -18,29 +18,13 @@
 #include <optional>
 #include <vector>
 
+#include "_loops.h"
 #include "_math.h"
 
 namespace rnnkit {
 namespace {
 
 using at::Tensor;
-
-// Rows (batch entries) per task when a step's pass is split over threads. A step has N rows of
-// 4H gates; below this many rows per thread the fork/join costs more than it saves.
-constexpr int64_t kRowsPerTask = 16;
-
-template <typename F>
-void for_rows(int64_t N, const F& f) {
-  at::parallel_for(0, N, kRowsPerTask, [&](int64_t begin, int64_t end) {
-    for (int64_t n = begin; n < end; ++n) f(n);
-  });
-}
-
-void check_input(const Tensor& t, const Tensor& like, const char* name) {
-  TORCH_CHECK(t.device().is_cpu() && t.scalar_type() == like.scalar_type(), "rnnkit_ext: `",
-              name, "` expected a CPU tensor of dtype ", like.scalar_type(), ", received ",
-              t.scalar_type(), " on ", t.device());
-}
 
 // One forward step of one row: gates in place over z (4H), c, tanh(c), h.
 template <typename S>
