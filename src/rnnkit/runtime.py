@@ -11,6 +11,11 @@ batch 64, T=200, one Adam step), see ``benchmarks/``:
 * **Fused optimizer.** ``torch.optim.Adam(fused=True)`` updates all
   parameters in one pass instead of a handful of element-wise kernels per tensor.
 
+* **Embedding lookups instead of input GEMMs.** An ``Embedding`` feeding an ``LSTM`` makes
+  ``x_t @ W_x + b`` a row of ``E @ W_x + b``: rnnkit computes those rows once for the distinct
+  tokens of the batch and gathers them (gradients flow back through the gather), then runs its
+  own kernel on the projections. Used where rnnkit's compiled step loops are available
+  (:mod:`rnnkit.kernels._ext`); otherwise PyTorch's fused LSTM is faster.
 * **No compute on padding.** Columns of token ids that are padding in every row of a batch are
   skipped where the result is provably the same (:mod:`rnnkit.models.padding`).
 
@@ -35,14 +40,16 @@ class Settings:
     malloc: bool = True
     fused_optimizer: bool = True
     trim_padding: bool = True
+    embedding_lookup: bool = True
 
 
-settings = Settings(*(3 * [os.environ.get("RNNKIT_TUNED_RUNTIME", "1") != "0"]))
+settings = Settings(*(4 * [os.environ.get("RNNKIT_TUNED_RUNTIME", "1") != "0"]))
 _malloc_done = False
 
 
 def configure(malloc: bool | None = None, fused_optimizer: bool | None = None,
-              trim_padding: bool | None = None) -> Settings:
+              trim_padding: bool | None = None,
+              embedding_lookup: bool | None = None) -> Settings:
     """Turn parts of the tuned runtime on or off; returns the settings now in force.
 
     ``malloc=False`` after the allocator was tuned stops rnnkit from tuning it again, but the
@@ -54,6 +61,8 @@ def configure(malloc: bool | None = None, fused_optimizer: bool | None = None,
         settings.fused_optimizer = bool(fused_optimizer)
     if trim_padding is not None:
         settings.trim_padding = bool(trim_padding)
+    if embedding_lookup is not None:
+        settings.embedding_lookup = bool(embedding_lookup)
     return settings
 
 

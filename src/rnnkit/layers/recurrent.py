@@ -7,6 +7,7 @@ import torch
 from torch import Tensor, nn
 
 from .. import _validation as V
+from .. import runtime
 from ..kernels import IMPLS, dispatch
 from .base import Layer, check_rank
 
@@ -128,6 +129,18 @@ class RNN(Layer):
             recurrent_mask = x.new_empty(N, self.units).bernoulli_(1.0 - p) / (1.0 - p)
         return self.run(x, states, mask, recurrent_mask)
 
+    # -- token ids straight from an Embedding ---------------------------------------------------
+    def takes_ids_from(self, embedding) -> bool:
+        """Whether :meth:`sequence_ids` runs this layer on ``embedding``'s ids faster than
+        ``sequence(embedding(ids))`` and computes the same (only the LSTM, for now)."""
+        return False
+
+    def sequence_ids(self, embedding, ids: Tensor, mask: Tensor | None = None,
+                     initial_state=None) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """``sequence(embedding(ids), mask, initial_state)`` where the input projection of each
+        step is a row lookup (see :meth:`takes_ids_from`)."""
+        raise NotImplementedError
+
     @property
     def stochastic(self) -> bool:
         """Whether a call draws random dropout masks (training with a dropout rate)."""
@@ -242,6 +255,38 @@ class LSTM(RNN):
             H = self.units
             with torch.no_grad():
                 self.b[H:2 * H] = 1.0  # forget gate starts open: remember by default
+
+    def takes_ids_from(self, embedding) -> bool:
+        from ..kernels import _ext
+
+        return (runtime.settings.embedding_lookup and self.impl in ("auto", "kernel")
+                and not (self.training and self.dropout > 0) and embedding.E.device.type == "cpu"
+                and embedding.E.dtype in _ext.DTYPES and _ext.load() is not None)
+
+    def sequence_ids(self, embedding, ids, mask=None, initial_state=None):
+        """As :meth:`RNN.sequence` on ``embedding(ids)``, with ``x_t @ W_x + b`` gathered from
+        ``E[u] @ W_x + b`` computed once for each distinct token ``u`` of the batch."""
+        from ..kernels.lstm import lstm_projected
+
+        embedding.check_ids(ids)
+        N, T = ids.shape
+        E = embedding.E
+        self.maybe_build((N, T, E.shape[1]), E.device)
+        if E.shape[1] != self.input_size:
+            raise ValueError(f"LSTM: `inputs` expected {self.input_size} features on the last "
+                             f"axis, received shape {(N, T, E.shape[1])}.")
+        mask = self._mask(mask, None, N, T, E.device)
+        h0, c0 = self._initial_state(initial_state, E.new_empty(N, 0))
+        recurrent_mask = None
+        if self.training and self.recurrent_dropout > 0:
+            p = self.recurrent_dropout
+            recurrent_mask = E.new_empty(N, self.units).bernoulli_(1.0 - p) / (1.0 - p)
+        tokens, where = torch.unique(ids, return_inverse=True)  # the batch's distinct tokens
+        rows = E[tokens] @ self.W_x  # (U, 4H): x @ W_x for each distinct token
+        if self.b is not None:
+            rows = rows + self.b
+        z_x = nn.functional.embedding(where, rows)  # (N, T, 4H)
+        return lstm_projected(z_x, h0, c0, self.W_h, mask, self.go_backwards, recurrent_mask)
 
     def run(self, x, states, mask, recurrent_mask):
         h0, c0 = states

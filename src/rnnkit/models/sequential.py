@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from .. import _validation as V
 from .. import runtime
-from ..layers import Dense, Embedding, Input, Layer
+from ..layers import RNN, Dense, Embedding, Input, Layer
 from ..layers.base import unique_name
 from . import callbacks as callbacks_module
 from . import losses as losses_module
@@ -135,8 +135,15 @@ class Sequential(nn.Module):
                    start: int = 0) -> Tensor:
         """Run layers ``start, start + 1, ...`` on ``x`` (the plain, padded computation)."""
         last = len(self.layers) - 1
-        for k in range(start, len(self.layers)):
+        k = start
+        while k <= last:
             layer = self.layers[k]
+            if (isinstance(layer, Embedding) and k < last and isinstance(x, Tensor)
+                    and x.dim() == 2 and isinstance(self.layers[k + 1], RNN)
+                    and self.layers[k + 1].takes_ids_from(layer)):
+                x, mask = self._embedding_into_rnn(layer, self.layers[k + 1], x, mask)
+                k += 2
+                continue
             inputs = x
             if logits and k == last and isinstance(layer, Dense):
                 x = layer.logits(x)
@@ -145,7 +152,19 @@ class Sequential(nn.Module):
             else:
                 x = layer(x)
             mask = layer.compute_mask(inputs, mask)
+            k += 1
         return x
+
+    @staticmethod
+    def _embedding_into_rnn(embedding, rnn, ids, mask):
+        """``rnn(embedding(ids))`` with the input projection looked up (``RNN.sequence_ids``);
+        returns the output and the mask after both layers."""
+        mask = embedding.compute_mask(ids, mask)
+        y, final = rnn.sequence_ids(embedding, ids, mask)
+        out = y if rnn.return_sequences else final[0]
+        if rnn.return_state:
+            out = [out, *final]
+        return out, (mask if rnn.return_sequences else None)
 
     # -- summary ------------------------------------------------------------------------------
     def summary(self, line_length: int | None = None, print_fn=None) -> None:

@@ -1,0 +1,76 @@
+"""An Embedding feeding an LSTM: the input projection looked up per distinct token equals the
+plain computation, outputs and gradients (rnnkit.runtime's ``embedding_lookup``)."""
+
+import pytest
+import torch
+
+from rnnkit import runtime
+from rnnkit.kernels import _ext
+from rnnkit.layers import LSTM, Dense, Embedding
+from rnnkit.models import Sequential
+
+pytestmark = pytest.mark.skipif(_ext.load() is None, reason="compiled step loops unavailable")
+
+
+@pytest.fixture
+def settings():
+    saved = (runtime.settings.embedding_lookup, runtime.settings.trim_padding)
+    yield
+    runtime.configure(embedding_lookup=saved[0], trim_padding=saved[1])
+
+
+def run(model, ids, lookup, trim):
+    runtime.configure(embedding_lookup=lookup, trim_padding=trim)
+    model.zero_grad()
+    y = model(ids)
+    y.pow(2).sum().backward()
+    return y.detach(), {n: p.grad.clone() for n, p in model.named_parameters()}
+
+
+def ids_batch():
+    ids = torch.randint(1, 30, (6, 15))
+    ids[0, :9] = 0  # padding in front of some rows: the prefix shortcut applies
+    ids[3, :4] = 0
+    ids[:, :2] = 0
+    return ids
+
+
+@pytest.mark.parametrize("make", [
+    lambda: [Embedding(30, 8), LSTM(7), Dense(1, activation="sigmoid")],
+    lambda: [Embedding(30, 8, mask_zero=True), LSTM(7), Dense(1, activation="sigmoid")],
+    lambda: [Embedding(30, 8), LSTM(7, return_sequences=True), LSTM(5), Dense(2)],
+    lambda: [Embedding(30, 8), LSTM(7, go_backwards=True, return_sequences=True)],
+], ids=["seed", "masked", "stacked", "backwards-sequences"])
+@pytest.mark.parametrize("trim", [False, True])
+def test_lookup_equals_plain_computation(make, trim, settings):
+    torch.manual_seed(0)
+    model = Sequential(make())
+    ids = ids_batch()
+    model(ids)  # build
+    y_ref, g_ref = run(model, ids, lookup=False, trim=trim)
+    y, g = run(model, ids, lookup=True, trim=trim)
+    torch.testing.assert_close(y, y_ref, rtol=1e-5, atol=1e-6)
+    assert g.keys() == g_ref.keys()
+    for name in g:
+        torch.testing.assert_close(g[name], g_ref[name], rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_lookup_is_used_and_not_with_input_dropout(settings):
+    runtime.configure(embedding_lookup=True)
+    embedding, lstm = Embedding(30, 8), LSTM(7)
+    assert lstm.takes_ids_from(embedding)
+    assert not LSTM(7, impl="native").takes_ids_from(embedding)
+    dropping = LSTM(7, dropout=0.5)
+    dropping.eval()
+    assert dropping.takes_ids_from(embedding)  # no dropout at inference
+    dropping.train()
+    assert not dropping.takes_ids_from(embedding)  # x * keep is not a row of E @ W_x
+    runtime.configure(embedding_lookup=False)
+    assert not lstm.takes_ids_from(embedding)
+
+
+def test_lookup_checks_ids(settings):
+    runtime.configure(embedding_lookup=True)
+    model = Sequential([Embedding(30, 8), LSTM(7)])
+    with pytest.raises(ValueError, match=r"Embedding: `inputs` expected token ids in \[0, 30\)"):
+        model(torch.tensor([[1, 2, 30]]))
