@@ -147,3 +147,30 @@ def test_cli_help_explains_every_option(capsys):
     for option in ("--maxlen", "--num-words", "--bidirectional", "--layers", "--dropout",
                    "--cell", "--baseline", "--epochs", "--batch-size", "--data-dir"):
         assert option in text
+
+
+def test_bag_of_words_save_load_round_trip_and_damage(imdb_slice, tmp_path):
+    x_train, y_train, x_test, _ = imdb_slice
+    for tfidf in (True, False):
+        bow = BagOfWords(tfidf=tfidf).fit(x_train[:400], y_train[:400])
+        bow.save(tmp_path / f"bow{tfidf}")
+        loaded = BagOfWords.load(tmp_path / f"bow{tfidf}")
+        np.testing.assert_allclose(loaded.predict_proba(x_test[:50]),
+                                   bow.predict_proba(x_test[:50]), rtol=1e-12)
+    (tmp_path / "bowTrue" / "bow.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(ValueError, match=r"BagOfWords.load: `path` expected a saved "
+                                         r"bag-of-words model, received .*bowTrue"):
+        BagOfWords.load(tmp_path / "bowTrue")
+
+
+def test_ensemble_with_tfidf_averages_and_round_trips(imdb_slice, tmp_path):
+    x_train, y_train, x_test, y_test = imdb_slice
+    config = SentimentConfig(**dict(QUICK, epochs=1), ensemble_tfidf=True)
+    clf = SentimentClassifier(config).fit(x_train[:600], y_train[:600], verbose=0)
+    lstm = clf.model_.predict(clf.encode(x_test[:40]), batch_size=256).reshape(-1)
+    bow = clf.bow_.predict_proba(x_test[:40])
+    np.testing.assert_allclose(clf.predict_proba(x_test[:40]), (lstm + bow) / 2, rtol=1e-6)
+    clf.save(tmp_path / "ens")
+    loaded = SentimentClassifier.load(tmp_path / "ens")
+    np.testing.assert_allclose(loaded.predict_proba(x_test[:40]), clf.predict_proba(x_test[:40]),
+                               rtol=1e-6)

@@ -29,7 +29,7 @@ from ..text import Tokenizer, Vocabulary, pad_sequences
 from ..utils import set_random_seed
 
 CELLS = {"lstm": LSTM, "gru": GRU, "simple_rnn": SimpleRNN}
-TASK_FILE, VOCAB_FILE, MODEL_DIR = "sentiment.json", "vocab.json", "model"
+TASK_FILE, VOCAB_FILE, MODEL_DIR, BOW_DIR = "sentiment.json", "vocab.json", "model", "bow"
 
 
 @dataclass
@@ -52,6 +52,8 @@ class SentimentConfig:
         validation_split: fraction of the training reviews held out to watch overfitting.
         patience: with a validation split, stop when validation accuracy has not improved for
             this many epochs and keep the weights of the best epoch (None: train all epochs).
+        ensemble_tfidf: also train the TF-IDF bag-of-words model (:class:`BagOfWords`) on the
+            same reviews and predict the mean of the two probabilities.
         bucketing: batch reviews of similar length together, so padding costs no compute
             (each batch's result equals its padded computation; see ``Sequential.fit``).
         seed: seeds PyTorch, NumPy and Python before building and training.
@@ -74,6 +76,7 @@ class SentimentConfig:
     validation_split: float = 0.0
     patience: int | None = None
     bucketing: bool = False
+    ensemble_tfidf: bool = False
     seed: int = 0
 
     def validate(self) -> "SentimentConfig":
@@ -172,7 +175,7 @@ class SentimentClassifier:
         # Shuffled once, so a validation split (taken from the end, as Keras) is not one class
         # of a data set that lists its negative reviews first.
         order = np.random.default_rng(config.seed).permutation(len(texts))
-        x, labels = x[order], labels[order]
+        x, y = x[order], labels[order].astype("float32")
         self.model_ = build_model(config)
         self.model_.compile(optimizer=Adam(learning_rate=config.learning_rate,
                                            clipnorm=config.clipnorm),
@@ -185,10 +188,12 @@ class SentimentClassifier:
             callbacks.append(EarlyStopping(monitor="val_accuracy", patience=config.patience,
                                            restore_best_weights=True))
         self.history_ = self.model_.fit(
-            x, labels.astype("float32"), batch_size=config.batch_size, epochs=config.epochs,
+            x, y, batch_size=config.batch_size, epochs=config.epochs,
             validation_split=config.validation_split if validation_data is None else 0.0,
             validation_data=validation_data, callbacks=callbacks, verbose=verbose,
             bucketing=config.bucketing)
+        self.bow_ = BagOfWords().fit(texts, labels) \
+            if config.ensemble_tfidf else None
         return self
 
     def _require_fitted(self, method: str) -> None:
@@ -201,7 +206,10 @@ class SentimentClassifier:
         """Probability that each review is positive, shape ``(n,)``."""
         self._require_fitted("predict_proba")
         x = self.encode(texts)
-        return self.model_.predict(x, batch_size=batch_size).reshape(-1)
+        proba = self.model_.predict(x, batch_size=batch_size).reshape(-1)
+        if getattr(self, "bow_", None) is not None:
+            proba = (proba + self.bow_.predict_proba(texts).astype(proba.dtype)) / 2
+        return proba
 
     def predict(self, texts, batch_size: int = 256) -> np.ndarray:
         """1 (positive) or 0 (negative) for each review."""
@@ -239,6 +247,8 @@ class SentimentClassifier:
             (tmp / VOCAB_FILE).write_text(self.vocab_.to_json(), encoding="utf-8")
             task = {"task": "sentiment", "config": asdict(self.config)}
             (tmp / TASK_FILE).write_text(json.dumps(task, indent=2) + "\n", encoding="utf-8")
+            if getattr(self, "bow_", None) is not None:
+                self.bow_.save(tmp / BOW_DIR)
 
         write_atomic_dir(path, write)
 
@@ -262,6 +272,7 @@ class SentimentClassifier:
         model = load_model(path / MODEL_DIR)
         clf = cls(config)
         clf.vocab_, clf.model_ = vocab, model
+        clf.bow_ = BagOfWords.load(path / BOW_DIR) if config.ensemble_tfidf else None
         return clf
 
 
@@ -313,6 +324,65 @@ class BagOfWords:
                                "fit(texts, labels).")
         texts = _texts("BagOfWords.predict_proba", texts)
         return self.classifier_.predict_proba(self.vectorizer_.transform(texts))[:, 1]
+
+    def save(self, path) -> None:
+        """Write ``path/`` atomically: ``bow.json`` (settings and the vocabulary of n-grams)
+        and ``bow.safetensors`` (IDF weights, coefficients, intercept). No pickle."""
+        import torch
+        from safetensors.torch import save_file
+
+        if not hasattr(self, "classifier_"):
+            raise RuntimeError("BagOfWords.save: the model is not trained; call fit first.")
+        terms = [""] * len(self.vectorizer_.vocabulary_)
+        for term, index in self.vectorizer_.vocabulary_.items():
+            terms[index] = term
+        tensors = {"coef": torch.from_numpy(self.classifier_.coef_.reshape(-1).copy()),
+                   "intercept": torch.from_numpy(self.classifier_.intercept_.copy())}
+        if self.tfidf:
+            tensors["idf"] = torch.from_numpy(self.vectorizer_.idf_.copy())
+
+        def write(tmp: Path) -> None:
+            meta = {"tfidf": self.tfidf, "max_features": self.max_features, "terms": terms}
+            (tmp / "bow.json").write_text(json.dumps(meta), encoding="utf-8")
+            save_file(tensors, str(tmp / "bow.safetensors"))
+
+        write_atomic_dir(path, write)
+
+    @classmethod
+    def load(cls, path) -> "BagOfWords":
+        """Load what :meth:`save` wrote; anything else is refused with a clear error."""
+        from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from safetensors.torch import load_file
+
+        path = Path(path)
+        try:
+            meta = json.loads((path / "bow.json").read_text(encoding="utf-8"))
+            tensors = load_file(str(path / "bow.safetensors"))
+            model = cls(tfidf=bool(meta["tfidf"]), max_features=meta["max_features"])
+            terms = list(meta["terms"])
+            coef, intercept = tensors["coef"].numpy(), tensors["intercept"].numpy()
+            if coef.shape != (len(terms),) or intercept.shape != (1,):
+                raise ValueError(f"coef has shape {tuple(coef.shape)} for {len(terms)} terms")
+            options = dict(tokenizer=Tokenizer(), lowercase=False, token_pattern=None,
+                           vocabulary=terms)
+            if model.tfidf:
+                model.vectorizer_ = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True,
+                                                    **options)
+                idf = tensors["idf"].numpy()
+                if idf.shape != (len(terms),):
+                    raise ValueError(f"idf has shape {tuple(idf.shape)} for {len(terms)} terms")
+                model.vectorizer_.idf_ = idf
+            else:
+                model.vectorizer_ = CountVectorizer(binary=True, **options)
+        except Exception as e:  # missing files, damaged JSON / safetensors, wrong shapes
+            raise ValueError(f"BagOfWords.load: `path` expected a saved bag-of-words model, "
+                             f"received {str(path)!r}: {type(e).__name__}: {e}") from None
+        model.classifier_ = LogisticRegression()
+        model.classifier_.classes_ = np.array([0, 1])
+        model.classifier_.coef_ = coef.reshape(1, -1)
+        model.classifier_.intercept_ = intercept
+        return model
 
 
 def tfidf_logreg(texts, labels) -> BagOfWords:
