@@ -273,7 +273,7 @@ def test_required_compiled_loops_raise_with_the_fix(monkeypatch):
         "RNNKIT_CPP=auto to fall back to the Python loops.")
 
 
-def test_a_failing_build_falls_back(monkeypatch):
+def test_a_failing_build_falls_back(monkeypatch, tmp_path):
     _fresh_state(monkeypatch)
     monkeypatch.setenv(_ext.ENV, "auto")
 
@@ -281,8 +281,12 @@ def test_a_failing_build_falls_back(monkeypatch):
         raise RuntimeError("Error building extension 'rnnkit_ext'")
 
     monkeypatch.setattr(_ext, "_build", broken_build)
-    with pytest.warns(RuntimeWarning, match="the build failed: RuntimeError: Error building"):
+    monkeypatch.setattr(_ext, "CACHE_DIR", tmp_path)
+    with pytest.warns(RuntimeWarning) as record:
         assert _ext.load() is None
+    assert (f"the build failed (RuntimeError: Error building extension 'rnnkit_ext'; the "
+            f"compiler's output is in {tmp_path / 'build-error.log'})") in str(record[0].message)
+    assert (tmp_path / "build-error.log").read_text().startswith("RuntimeError: Error building")
 
 
 @pytest.mark.parametrize("value,enabled", [("0", False), ("auto", True), ("1", True)])

@@ -127,6 +127,18 @@ def _build():
     return torch.ops.rnnkit_ext
 
 
+def _build_failure(exc: Exception) -> str:
+    """Say why the build failed in a line; keep the compiler's output in a log file."""
+    text = f"{type(exc).__name__}: {exc}"
+    first = text.splitlines()[0][:200] if text.strip() else type(exc).__name__
+    try:
+        log = CACHE_DIR / "build-error.log"
+        log.write_text(text + "\n")
+        return f"the build failed ({first}; the compiler's output is in {log})"
+    except OSError:
+        return f"the build failed ({first})"
+
+
 def load():
     """The compiled loops (an op namespace), or None where disabled or unavailable."""
     global _ops, _error, build_seconds
@@ -143,7 +155,7 @@ def load():
                     try:
                         _ops = _build()
                     except Exception as exc:  # compiler errors, a broken toolchain...
-                        _error = f"the build failed: {type(exc).__name__}: {exc}".strip()
+                        _error = _build_failure(exc)
                 build_seconds = time.perf_counter() - start
                 if _error is not None and _mode() != "1":
                     warnings.warn(
