@@ -308,3 +308,15 @@ def test_bad_environment_value_names_the_variable(monkeypatch):
         _ext._mode()
     assert str(info.value) == ("rnnkit: `RNNKIT_CPP` expected one of 'auto', '0', '1', "
                                "received 'yes'.")
+
+
+@pytest.mark.parametrize("loop", LOOPS, indirect=True)
+@pytest.mark.parametrize("entry", ["lstm", "lstm_projected"])
+def test_strided_weights_and_states(loop, entry):
+    """W_h as the transpose of PyTorch's (4H, H) weight_hh, states that are expanded views."""
+    x, h0, c0, W_x, W_h, b = make_args("lstm", bias=True)
+    W_h = W_h.t().contiguous().t()  # (H, 4H) with strides (1, H)
+    h0 = h0[:1].expand(N, H)  # stride 0 over the batch
+    args = [x, h0, c0, W_x, W_h, b]
+    kernel = lstm if entry == "lstm" else projected
+    assert_same("lstm", args, options("holes", True, True), kernel, F.lstm)
