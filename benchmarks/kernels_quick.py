@@ -148,7 +148,10 @@ def main() -> None:
     torch.manual_seed(0)
     tensors = make(args.cell, N, T, D, H)
     dy = torch.randn(N, T, H)
-    loops = "compiled" if _ext.load() is not None else "python (compiled unavailable)"
+    if not _ext.enabled:
+        loops = f"python ({_ext.ENV}=0)"
+    else:
+        loops = "compiled" if _ext.load() is not None else "python (compiled unavailable)"
     print(f"load average {os.getloadavg()[0]:.2f}; kernel step loops: {loops}; "
           f"extension build/load {_ext.build_seconds or 0.0:.1f} s")
     for mode in args.mode:

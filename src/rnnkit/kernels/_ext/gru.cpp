@@ -44,6 +44,47 @@ RNNKIT_INLINE void finish_row(bool masked, bool real, int64_t t, const S* h_prev
   }
 }
 
+// Forward, reset_after, one row: the gates in place over a (z, r, n slices), h.
+template <typename S>
+RNNKIT_INLINE void forward_row_after(S* __restrict a_z, S* __restrict a_r, S* __restrict a_n,
+                                     const S* __restrict hp_z, const S* __restrict hp_r,
+                                     const S* __restrict hp_n, const S* __restrict h_prev,
+                                     S* __restrict h, int64_t H) {
+  for (int64_t j = 0; j < H; ++j) {
+    const S z = sigmoid(a_z[j] + hp_z[j]);
+    const S r = sigmoid(a_r[j] + hp_r[j]);
+    const S n = tanh_(a_n[j] + r * hp_n[j]);
+    a_z[j] = z;
+    a_r[j] = r;
+    a_n[j] = n;
+    h[j] = n + z * (h_prev[j] - n);  // z * h_prev + (1 - z) * n
+  }
+}
+
+// Backward, reset_after, one real row: dLoss/da and dLoss/dhp from dh; dh * z.
+template <typename S>
+RNNKIT_INLINE void backward_row_after(const S* __restrict g_z, const S* __restrict g_r,
+                                      const S* __restrict g_n, const S* __restrict hp_n,
+                                      const S* __restrict h_prev, const S* __restrict dh,
+                                      S* __restrict da_z, S* __restrict da_r,
+                                      S* __restrict da_n, S* __restrict dhp_z,
+                                      S* __restrict dhp_r, S* __restrict dhp_n,
+                                      S* __restrict dh_z, int64_t H) {
+  for (int64_t j = 0; j < H; ++j) {
+    const S z = g_z[j], r = g_r[j], n = g_n[j], d = dh[j];
+    const S dz = (h_prev[j] - n) * d * z * (S(1) - z);  // into a_z (and hp_z)
+    const S dn = (d - d * z) * (S(1) - n * n);          // into a_n
+    const S dr = dn * hp_n[j] * r * (S(1) - r);         // into a_r (and hp_r), through r * hp_n
+    da_z[j] = dz;
+    da_r[j] = dr;
+    da_n[j] = dn;
+    dhp_z[j] = dz;
+    dhp_r[j] = dr;
+    dhp_n[j] = dn * r;  // into hp_n, through r * hp_n
+    dh_z[j] = d * z;    // into h_prev, through z * h_prev
+  }
+}
+
 template <typename S>
 std::vector<Tensor> forward_impl(Tensor gates, const Tensor& h0, const Tensor& W_h,
                                  const std::optional<Tensor>& b_h,
@@ -91,20 +132,11 @@ std::vector<Tensor> forward_impl(Tensor gates, const Tensor& h0, const Tensor& W
       }
       const S* hpt = sv + t * N * H3;
       for_rows(N, [&](int64_t n) {
-        S* __restrict ar = at_ + n * H3;
-        const S* __restrict hpr = hpt + n * H3;
+        S* ar = at_ + n * H3;
+        const S* hpr = hpt + n * H3;
         const int64_t r0 = n * H;
-        const S* __restrict hp_r = h_prev + r0;
-        S* __restrict h_r = h + r0;
-        for (int64_t j = 0; j < H; ++j) {
-          const S z = sigmoid(ar[j] + hpr[j]);
-          const S r = sigmoid(ar[H + j] + hpr[H + j]);
-          const S nn = tanh_(ar[2 * H + j] + r * hpr[2 * H + j]);
-          ar[j] = z;
-          ar[H + j] = r;
-          ar[2 * H + j] = nn;
-          h_r[j] = nn + z * (hp_r[j] - nn);
-        }
+        forward_row_after<S>(ar, ar + H, ar + 2 * H, hpr, hpr + H, hpr + 2 * H, h_prev + r0,
+                             h + r0, H);
         finish_row<S>(masked, masked && ms[t * N + n], t, h_prev + r0, h + r0,
                       masked ? y + r0 : nullptr, NH, h_rec_next ? h_rec_next + r0 : nullptr,
                       rmp ? rmp + r0 : nullptr, H);
@@ -219,21 +251,9 @@ std::vector<Tensor> backward_impl(const Tensor& W_h, const Tensor& gates, const 
       const S* __restrict gr = G + n * H3;
       const S* __restrict hpr = h_prev + r0;
       if (reset_after) {
-        const S* __restrict hpn = hp_t + n * H3 + 2 * H;
-        S* __restrict dhpr = dhp_t + n * H3;
-        for (int64_t j = 0; j < H; ++j) {
-          const S z = gr[j], r = gr[H + j], nn = gr[2 * H + j], dh_ = d_h[j];
-          const S da_z = (hpr[j] - nn) * dh_ * z * (S(1) - z);  // into a_z (and hp_z)
-          const S da_n = (dh_ - dh_ * z) * (S(1) - nn * nn);    // into a_n
-          const S da_r = da_n * hpn[j] * r * (S(1) - r);         // into a_r (and hp_r)
-          dar[j] = da_z;
-          dar[H + j] = da_r;
-          dar[2 * H + j] = da_n;
-          dhpr[j] = da_z;
-          dhpr[H + j] = da_r;
-          dhpr[2 * H + j] = da_n * r;  // into hp_n, through r * hp_n
-          dhzr[j] = dh_ * z;
-        }
+        S* dhpr = dhp_t + n * H3;
+        backward_row_after<S>(gr, gr + H, gr + 2 * H, hp_t + n * H3 + 2 * H, hpr, d_h, dar,
+                              dar + H, dar + 2 * H, dhpr, dhpr + H, dhpr + 2 * H, dhzr, H);
       } else {
         for (int64_t j = 0; j < H; ++j) {
           const S z = gr[j], nn = gr[2 * H + j], dh_ = d_h[j];
