@@ -85,6 +85,20 @@ RNNKIT_INLINE void backward_row_after(const S* __restrict g_z, const S* __restri
   }
 }
 
+// Backward, reset before, one real row: dLoss/da_z, dLoss/da_n from dh; dh * z.
+template <typename S>
+RNNKIT_INLINE void backward_row_before(const S* __restrict g_z, const S* __restrict g_n,
+                                       const S* __restrict h_prev, const S* __restrict dh,
+                                       S* __restrict da_z, S* __restrict da_n,
+                                       S* __restrict dh_z, int64_t H) {
+  for (int64_t j = 0; j < H; ++j) {
+    const S z = g_z[j], n = g_n[j], d = dh[j];
+    da_z[j] = (h_prev[j] - n) * d * z * (S(1) - z);
+    da_n[j] = (d - d * z) * (S(1) - n * n);
+    dh_z[j] = d * z;
+  }
+}
+
 template <typename S>
 std::vector<Tensor> forward_impl(Tensor gates, const Tensor& h0, const Tensor& W_h,
                                  const std::optional<Tensor>& b_h,
@@ -254,13 +268,8 @@ std::vector<Tensor> backward_impl(const Tensor& W_h, const Tensor& gates, const 
         S* dhpr = dhp_t + n * H3;
         backward_row_after<S>(gr, gr + H, gr + 2 * H, hp_t + n * H3 + 2 * H, hpr, d_h, dar,
                               dar + H, dar + 2 * H, dhpr, dhpr + H, dhpr + 2 * H, dhzr, H);
-      } else {
-        for (int64_t j = 0; j < H; ++j) {
-          const S z = gr[j], nn = gr[2 * H + j], dh_ = d_h[j];
-          dar[j] = (hpr[j] - nn) * dh_ * z * (S(1) - z);
-          dar[2 * H + j] = (dh_ - dh_ * z) * (S(1) - nn * nn);
-          dhzr[j] = dh_ * z;
-        }
+      } else {  // da_r follows once dh_rec is known
+        backward_row_before<S>(gr, gr + 2 * H, hpr, d_h, dar, dar + 2 * H, dhzr, H);
       }
     });
     if (reset_after) {
