@@ -227,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--bidirectional", action="store_true", help="read reviews both ways")
     t.add_argument("--dropout", type=float, default=0.0,
                    help="dropout on recurrent inputs and before the output layer")
+    t.add_argument("--word-dropout", type=float, default=0.0,
+                   help="fraction of whole word vectors dropped during training")
     t.add_argument("--recurrent-dropout", type=float, default=0.0,
                    help="dropout on the recurrent state (disables the fused native path)")
     t.add_argument("--mask-zero", action="store_true",

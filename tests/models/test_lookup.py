@@ -6,7 +6,7 @@ import torch
 
 from rnnkit import runtime
 from rnnkit.kernels import _ext
-from rnnkit.layers import LSTM, Dense, Embedding
+from rnnkit.layers import LSTM, Dense, Dropout, Embedding
 from rnnkit.models import Sequential
 
 pytestmark = pytest.mark.skipif(_ext.load() is None, reason="compiled step loops unavailable")
@@ -40,7 +40,9 @@ def ids_batch():
     lambda: [Embedding(30, 8, mask_zero=True), LSTM(7), Dense(1, activation="sigmoid")],
     lambda: [Embedding(30, 8), LSTM(7, return_sequences=True), LSTM(5), Dense(2)],
     lambda: [Embedding(30, 8), LSTM(7, go_backwards=True, return_sequences=True)],
-], ids=["seed", "masked", "stacked", "backwards-sequences"])
+    lambda: [Embedding(30, 8, mask_zero=True), Dropout(0.0, noise_shape=(None, None, 1)),
+             LSTM(7), Dropout(0.0), Dense(1)],
+], ids=["seed", "masked", "stacked", "backwards-sequences", "dropout-between"])
 @pytest.mark.parametrize("trim", [False, True])
 def test_lookup_equals_plain_computation(make, trim, settings):
     torch.manual_seed(0)
@@ -74,3 +76,22 @@ def test_lookup_checks_ids(settings):
     model = Sequential([Embedding(30, 8), LSTM(7)])
     with pytest.raises(ValueError, match=r"Embedding: `inputs` expected token ids in \[0, 30\)"):
         model(torch.tensor([[1, 2, 30]]))
+
+
+def test_lookup_at_inference_past_a_dropout(settings):
+    torch.manual_seed(0)
+    model = Sequential([Embedding(30, 8), Dropout(0.5, noise_shape=(None, None, 1)), LSTM(7),
+                        Dense(1)])
+    ids = ids_batch()
+    model.eval()
+    calls = []
+    lstm = model.layers[2]
+    real = lstm.sequence_ids
+    lstm.sequence_ids = lambda *a, **k: calls.append(1) or real(*a, **k)
+    runtime.configure(embedding_lookup=True)
+    with torch.no_grad():
+        y = model(ids)
+    assert calls, "the lookup path was not taken"
+    runtime.configure(embedding_lookup=False)
+    with torch.no_grad():
+        torch.testing.assert_close(y, model(ids), rtol=1e-5, atol=1e-6)

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from .. import _validation as V
 from .. import runtime
-from ..layers import RNN, Dense, Embedding, Input, Layer
+from ..layers import RNN, Dense, Dropout, Embedding, Input, Layer
 from ..layers.base import unique_name
 from . import callbacks as callbacks_module
 from . import losses as losses_module
@@ -138,12 +138,16 @@ class Sequential(nn.Module):
         k = start
         while k <= last:
             layer = self.layers[k]
-            if (isinstance(layer, Embedding) and k < last and isinstance(x, Tensor)
-                    and x.dim() == 2 and isinstance(self.layers[k + 1], RNN)
-                    and self.layers[k + 1].takes_ids_from(layer)):
-                x, mask = self._embedding_into_rnn(layer, self.layers[k + 1], x, mask)
-                k += 2
-                continue
+            if isinstance(layer, Embedding) and isinstance(x, Tensor) and x.dim() == 2:
+                j = k + 1  # the next layer that does something (Dropout is identity at inference)
+                while j <= last and isinstance(self.layers[j], Dropout) and (
+                        not self.layers[j].training or self.layers[j].rate == 0):
+                    j += 1
+                if j <= last and isinstance(self.layers[j], RNN) and \
+                        self.layers[j].takes_ids_from(layer):
+                    x, mask = self._embedding_into_rnn(layer, self.layers[j], x, mask)
+                    k = j + 1
+                    continue
             inputs = x
             if logits and k == last and isinstance(layer, Dense):
                 x = layer.logits(x)

@@ -45,6 +45,8 @@ class SentimentConfig:
         layers: number of stacked recurrent layers.
         bidirectional: read each review in both directions.
         dropout: dropout on the recurrent layers' inputs and before the output layer.
+        word_dropout: fraction of word vectors zeroed as a whole during training (a Dropout
+            with ``noise_shape=(None, None, 1)`` after the Embedding).
         recurrent_dropout: dropout on the recurrent state (slower: no fused native path).
         mask_zero: let the recurrent layers skip padding (Keras's seed does not).
         epochs, batch_size, learning_rate: the training recipe (Adam).
@@ -67,6 +69,7 @@ class SentimentConfig:
     layers: int = 1
     bidirectional: bool = False
     dropout: float = 0.0
+    word_dropout: float = 0.0
     recurrent_dropout: float = 0.0
     mask_zero: bool = False
     epochs: int = 3
@@ -89,6 +92,7 @@ class SentimentConfig:
         V.choice(owner, "cell", self.cell, CELLS)
         V.rate(owner, "dropout", self.dropout)
         V.rate(owner, "recurrent_dropout", self.recurrent_dropout)
+        V.rate(owner, "word_dropout", self.word_dropout)
         V.rate(owner, "validation_split", self.validation_split)
         if self.patience is not None:
             if not isinstance(self.patience, int) or isinstance(self.patience, bool) \
@@ -119,6 +123,8 @@ def build_model(config: SentimentConfig) -> Sequential:
     cell = CELLS[config.cell]
     model = Sequential(name="sentiment")
     model.add(Embedding(config.num_words, config.embedding_dim, mask_zero=config.mask_zero))
+    if config.word_dropout:
+        model.add(Dropout(config.word_dropout, noise_shape=(None, None, 1)))
     for k in range(config.layers):
         layer = cell(config.units, return_sequences=k < config.layers - 1,
                      dropout=config.dropout, recurrent_dropout=config.recurrent_dropout)
