@@ -178,6 +178,17 @@ def test_early_stopping_restores_best_weights():
     assert stop.best == best
 
 
+def test_early_stopping_patience_counts_as_keras():
+    """Keras: patience=3 and a loss that never improves after epoch 1 run 4 epochs."""
+    set_random_seed(0)
+    x, y = token_task(n=64)
+    model = small_model()
+    model.compile(SGD(learning_rate=1e-12), "binary_crossentropy")  # the loss stays put
+    stop = EarlyStopping(monitor="loss", patience=3, min_delta=1e-3)
+    h = model.fit(x, y, epochs=10, verbose=0, callbacks=[stop])
+    assert len(h.epoch) == 4 and stop.stopped_epoch == 3
+
+
 def test_model_checkpoint_saves_best(tmp_path):
     set_random_seed(0)
     x, y = token_task(n=200)

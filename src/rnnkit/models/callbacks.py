@@ -81,7 +81,7 @@ class EarlyStopping(Callback):
             if self.restore_best_weights:
                 self.best_weights = copy.deepcopy(self.model.state_dict())
             return
-        if self.wait > self.patience:
+        if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
             self.model.stop_training = True
             if self.restore_best_weights and self.best_weights is not None:
