@@ -243,9 +243,6 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--patience", type=int, default=None,
                    help="with --validation-split: stop after this many epochs without a better "
                         "validation accuracy and keep the best epoch's weights")
-    t.add_argument("--ensemble-tfidf", action="store_true",
-                   help="also train the TF-IDF bag-of-words model and predict the mean of the "
-                        "two probabilities (rnnkit's most accurate recipe)")
     t.add_argument("--bucketing", action="store_true",
                    help="batch reviews of similar length together: padding costs no compute")
     t.add_argument("--seed", type=int, default=0, help="random seed (same seed, same model)")

@@ -161,16 +161,3 @@ def test_bag_of_words_save_load_round_trip_and_damage(imdb_slice, tmp_path):
     with pytest.raises(ValueError, match=r"BagOfWords.load: `path` expected a saved "
                                          r"bag-of-words model, received .*bowTrue"):
         BagOfWords.load(tmp_path / "bowTrue")
-
-
-def test_ensemble_with_tfidf_averages_and_round_trips(imdb_slice, tmp_path):
-    x_train, y_train, x_test, y_test = imdb_slice
-    config = SentimentConfig(**dict(QUICK, epochs=1), ensemble_tfidf=True)
-    clf = SentimentClassifier(config).fit(x_train[:600], y_train[:600], verbose=0)
-    lstm = clf.model_.predict(clf.encode(x_test[:40]), batch_size=256).reshape(-1)
-    bow = clf.bow_.predict_proba(x_test[:40])
-    np.testing.assert_allclose(clf.predict_proba(x_test[:40]), (lstm + bow) / 2, rtol=1e-6)
-    clf.save(tmp_path / "ens")
-    loaded = SentimentClassifier.load(tmp_path / "ens")
-    np.testing.assert_allclose(loaded.predict_proba(x_test[:40]), clf.predict_proba(x_test[:40]),
-                               rtol=1e-6)

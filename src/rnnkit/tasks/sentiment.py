@@ -29,7 +29,7 @@ from ..text import Tokenizer, Vocabulary, pad_sequences
 from ..utils import set_random_seed
 
 CELLS = {"lstm": LSTM, "gru": GRU, "simple_rnn": SimpleRNN}
-TASK_FILE, VOCAB_FILE, MODEL_DIR, BOW_DIR = "sentiment.json", "vocab.json", "model", "bow"
+TASK_FILE, VOCAB_FILE, MODEL_DIR = "sentiment.json", "vocab.json", "model"
 
 
 @dataclass
@@ -54,8 +54,6 @@ class SentimentConfig:
         validation_split: fraction of the training reviews held out to watch overfitting.
         patience: with a validation split, stop when validation accuracy has not improved for
             this many epochs and keep the weights of the best epoch (None: train all epochs).
-        ensemble_tfidf: also train the TF-IDF bag-of-words model (:class:`BagOfWords`) on the
-            same reviews and predict the mean of the two probabilities.
         bucketing: batch reviews of similar length together, so padding costs no compute
             (each batch's result equals its padded computation; see ``Sequential.fit``).
         seed: seeds PyTorch, NumPy and Python before building and training.
@@ -79,7 +77,6 @@ class SentimentConfig:
     validation_split: float = 0.0
     patience: int | None = None
     bucketing: bool = False
-    ensemble_tfidf: bool = False
     seed: int = 0
 
     def validate(self) -> "SentimentConfig":
@@ -198,8 +195,6 @@ class SentimentClassifier:
             validation_split=config.validation_split if validation_data is None else 0.0,
             validation_data=validation_data, callbacks=callbacks, verbose=verbose,
             bucketing=config.bucketing)
-        self.bow_ = BagOfWords().fit(texts, labels) \
-            if config.ensemble_tfidf else None
         return self
 
     def _require_fitted(self, method: str) -> None:
@@ -212,10 +207,7 @@ class SentimentClassifier:
         """Probability that each review is positive, shape ``(n,)``."""
         self._require_fitted("predict_proba")
         x = self.encode(texts)
-        proba = self.model_.predict(x, batch_size=batch_size).reshape(-1)
-        if getattr(self, "bow_", None) is not None:
-            proba = (proba + self.bow_.predict_proba(texts).astype(proba.dtype)) / 2
-        return proba
+        return self.model_.predict(x, batch_size=batch_size).reshape(-1)
 
     def predict(self, texts, batch_size: int = 256) -> np.ndarray:
         """1 (positive) or 0 (negative) for each review."""
@@ -253,8 +245,6 @@ class SentimentClassifier:
             (tmp / VOCAB_FILE).write_text(self.vocab_.to_json(), encoding="utf-8")
             task = {"task": "sentiment", "config": asdict(self.config)}
             (tmp / TASK_FILE).write_text(json.dumps(task, indent=2) + "\n", encoding="utf-8")
-            if getattr(self, "bow_", None) is not None:
-                self.bow_.save(tmp / BOW_DIR)
 
         write_atomic_dir(path, write)
 
@@ -278,7 +268,6 @@ class SentimentClassifier:
         model = load_model(path / MODEL_DIR)
         clf = cls(config)
         clf.vocab_, clf.model_ = vocab, model
-        clf.bow_ = BagOfWords.load(path / BOW_DIR) if config.ensemble_tfidf else None
         return clf
 
 
