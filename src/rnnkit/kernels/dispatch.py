@@ -5,8 +5,10 @@
   They serve every option: masks, recurrent dropout, every activation.
 * ``'native'``: PyTorch's fused operators (oneDNN / cuDNN), where the options allow
   (:func:`rnnkit.kernels.native.supports`).
-* ``'auto'``: the fastest path that computes exactly the same thing: native where it applies,
-  else the kernel, else the reference loop.
+* ``'auto'``: the fastest path that computes exactly the same thing: for the GRU rnnkit's
+  kernel when its compiled loops are available (measured faster than PyTorch's fused GRU);
+  otherwise native where it applies, else the kernel, else the reference loop. (An LSTM fed by
+  an Embedding takes the lookup path of :meth:`rnnkit.layers.LSTM.sequence_ids`.)
 
 ``grad_hook(t, dh_t)`` (for measuring how gradients vanish over time) is served by rnnkit's
 kernel only, from its own backward loop; asking for it selects the kernel.
@@ -55,9 +57,18 @@ def _resolve(cell: str, impl: str, owner: str, grad_hook=None, **options) -> str
             raise ValueError(f"{owner}: `impl` 'kernel' is not available for {cell} in this "
                              "installation. Use impl='auto' or 'reference'.")
         return impl
+    if cell == "gru" and _compiled():
+        return "kernel"  # the compiled GRU loop beats PyTorch's fused GRU (benchmarks/)
     if native.supports(cell, **options):
         return "native"
     return "kernel" if _kernel(cell) is not None else "reference"
+
+
+def _compiled() -> bool:
+    """Whether rnnkit's compiled step loops are available (built, or buildable, here)."""
+    from . import _ext
+
+    return _ext.load() is not None
 
 
 def _native_refusal(cell, *, mask=None, recurrent_mask=None, activation="tanh", reset_after=True):
