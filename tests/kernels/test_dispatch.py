@@ -42,3 +42,8 @@ def test_auto_runs_the_gru_on_the_compiled_kernel_when_built(monkeypatch):
     assert dispatch._resolve("gru", "auto", "GRU") == expected
     monkeypatch.setattr(_ext, "enabled", False)
     assert dispatch._resolve("gru", "auto", "GRU") == "native"
+
+
+def test_auto_runs_the_simple_rnn_on_rnnkit_kernel():
+    assert dispatch._resolve("simple_rnn", "auto", "SimpleRNN") == "kernel"
+    assert dispatch._resolve("simple_rnn", "native", "SimpleRNN") == "native"

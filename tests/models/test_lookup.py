@@ -1,6 +1,7 @@
 """An Embedding feeding an LSTM: the input projection looked up per distinct token equals the
 plain computation, outputs and gradients (rnnkit.runtime's ``embedding_lookup``)."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -28,7 +29,7 @@ def run(model, ids, lookup, trim):
 
 
 def ids_batch():
-    ids = torch.randint(1, 30, (6, 15))
+    ids = torch.randint(1, 30, (10, 15))  # at least LOOKUP_MIN_ROWS rows: the lookup runs
     ids[0, :9] = 0  # padding in front of some rows: the prefix shortcut applies
     ids[3, :4] = 0
     ids[:, :2] = 0
@@ -95,3 +96,36 @@ def test_lookup_at_inference_past_a_dropout(settings):
     runtime.configure(embedding_lookup=False)
     with torch.no_grad():
         torch.testing.assert_close(y, model(ids), rtol=1e-5, atol=1e-6)
+
+
+def test_small_batches_run_native_and_predict_keeps_a_table_only_while_it_runs(settings):
+    """Fewer than LOOKUP_MIN_ROWS rows run PyTorch's fused LSTM; predict on many ids keeps a
+    table of the whole vocabulary for its own duration only (a fused optimizer changes the
+    weights without a version bump, so no table may outlive the call)."""
+    from rnnkit.models import sequential
+
+    runtime.configure(embedding_lookup=True, trim_padding=False)
+    model = Sequential([Embedding(30, 8), LSTM(7), Dense(1)])
+    model.eval()
+    lstm = model.layers[1]
+    calls, tables = [], []
+    real = lstm.sequence_ids
+
+    def spy(*a, **k):
+        calls.append(1)
+        tables.append("_table" in lstm.__dict__)
+        return real(*a, **k)
+
+    lstm.sequence_ids = spy
+    with torch.no_grad():
+        model(torch.randint(1, 30, (sequential.LOOKUP_MIN_ROWS - 1, 5)))
+    assert not calls
+    ids = torch.randint(1, 30, (40, 5))  # 200 ids >= 4 x 30 tokens: worth a table
+    y1 = model.predict(ids, batch_size=8)
+    assert calls and all(tables) and "_table" not in lstm.__dict__
+    with torch.no_grad():
+        lstm.W_x.add_(0.1)
+    y2 = model.predict(ids, batch_size=8)
+    runtime.configure(embedding_lookup=False)
+    np.testing.assert_allclose(y2, model.predict(ids, batch_size=8), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(y1, y2)

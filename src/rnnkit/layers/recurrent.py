@@ -281,12 +281,27 @@ class LSTM(RNN):
         if self.training and self.recurrent_dropout > 0:
             p = self.recurrent_dropout
             recurrent_mask = E.new_empty(N, self.units).bernoulli_(1.0 - p) / (1.0 - p)
-        tokens, where = torch.unique(ids, return_inverse=True)  # the batch's distinct tokens
-        rows = E[tokens] @ self.W_x  # (U, 4H): x @ W_x for each distinct token
-        if self.b is not None:
-            rows = rows + self.b
-        z_x = nn.functional.embedding(where, rows)  # (N, T, 4H)
+        table = self.__dict__.get("_table")  # kept by Sequential.predict / evaluate
+        if table is not None and table.shape[0] == E.shape[0] and not torch.is_grad_enabled():
+            z_x = nn.functional.embedding(ids, table)  # (N, T, 4H)
+        else:
+            tokens, where = torch.unique(ids, return_inverse=True)  # the batch's distinct tokens
+            rows = E[tokens] @ self.W_x  # (U, 4H): x @ W_x for each distinct token
+            if self.b is not None:
+                rows = rows + self.b
+            z_x = nn.functional.embedding(where, rows)  # (N, T, 4H)
         return lstm_projected(z_x, h0, c0, self.W_h, mask, self.go_backwards, recurrent_mask)
+
+    def keep_vocabulary_table(self, E: Tensor | None) -> None:
+        """Keep ``E @ W_x + b`` for every token while the parameters are frozen (a predict or
+        evaluate call); ``None`` drops it. The caller guarantees that nothing changes the
+        parameters meanwhile (fused optimizers change them without a version bump)."""
+        if E is None:
+            self.__dict__.pop("_table", None)
+            return
+        with torch.no_grad():
+            self.__dict__["_table"] = E @ self.W_x if self.b is None else \
+                torch.addmm(self.b, E, self.W_x)
 
     def run(self, x, states, mask, recurrent_mask):
         h0, c0 = states

@@ -6,6 +6,7 @@ feeds any PyTorch training loop.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
@@ -24,6 +25,13 @@ from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from . import padding
+
+
+TABLE_BYTES = 64 << 20
+"""Largest vocabulary table ``E @ W_x + b`` that predict / evaluate keep (bytes)."""
+LOOKUP_MIN_ROWS = 8
+"""Below this many rows, PyTorch's fused LSTM (one call) beats rnnkit's kernel, whose per-step
+cost is then mostly call overhead: the embedding lookup path is used from this batch size on."""
 
 
 class Sequential(nn.Module):
@@ -138,7 +146,8 @@ class Sequential(nn.Module):
         k = start
         while k <= last:
             layer = self.layers[k]
-            if isinstance(layer, Embedding) and isinstance(x, Tensor) and x.dim() == 2:
+            if isinstance(layer, Embedding) and isinstance(x, Tensor) and x.dim() == 2 \
+                    and x.shape[0] >= LOOKUP_MIN_ROWS:
                 j = k + 1  # the next layer that does something (Dropout is identity at inference)
                 while j <= last and isinstance(self.layers[j], Dropout) and (
                         not self.layers[j].training or self.layers[j].rate == 0):
@@ -399,13 +408,14 @@ class Sequential(nn.Module):
         self.eval()
         metrics = [metrics_module.get(m, self.loss_name) for m in self.metric_names]
         loss_sum = 0.0
-        for idx in tqdm(self._inference_batches(x, batch_size),
-                        disable=_verbosity(verbose) != 1, file=sys.stderr, unit="step"):
-            xb, yb = x[idx], y[idx]
-            loss, probs = self._loss_and_probs(xb, yb)
-            loss_sum += float(loss) * len(xb)
-            for m in metrics:
-                m.update(yb, probs)
+        with self._vocabulary_table(x):
+            for idx in tqdm(self._inference_batches(x, batch_size),
+                            disable=_verbosity(verbose) != 1, file=sys.stderr, unit="step"):
+                xb, yb = x[idx], y[idx]
+                loss, probs = self._loss_and_probs(xb, yb)
+                loss_sum += float(loss) * len(xb)
+                for m in metrics:
+                    m.update(yb, probs)
         results = {"loss": loss_sum / max(len(x), 1), **{m.name: m.result() for m in metrics}}
         if return_dict:
             return results
@@ -421,8 +431,10 @@ class Sequential(nn.Module):
         runtime.tune_allocator()
         self.eval()
         batches = self._inference_batches(x, batch_size)
-        outs = [self(x[idx]) for idx in tqdm(batches, disable=_verbosity(verbose) != 1,
-                                              file=sys.stderr, unit="step")]
+        progress = tqdm(batches, file=sys.stderr, unit="step") \
+            if _verbosity(verbose) == 1 else batches
+        with self._vocabulary_table(x):
+            outs = [self(x if len(batches) == 1 else x[idx]) for idx in progress]
         if not outs:
             return np.zeros((0, *self.output_shape[1:]), dtype=np.float32)
         out = torch.cat(outs)
@@ -430,6 +442,30 @@ class Sequential(nn.Module):
         if not torch.equal(order, torch.arange(len(x))):
             out = out[torch.argsort(order)]  # back to the order of x
         return out.cpu().numpy()
+
+    @contextlib.contextmanager
+    def _vocabulary_table(self, x: Tensor):
+        """While predict / evaluate run on many token ids, an LSTM fed by the first Embedding
+        keeps ``E @ W_x + b`` for the whole vocabulary (its input projection becomes a pure
+        lookup); dropped on exit, since a training step may change the weights unseen."""
+        layers = list(self.layers)
+        rnn = None
+        if (layers and isinstance(layers[0], Embedding) and x.dim() == 2
+                and not x.dtype.is_floating_point and runtime.settings.embedding_lookup):
+            j = 1
+            while j < len(layers) and isinstance(layers[j], Dropout):
+                j += 1
+            E = layers[0].E
+            if (j < len(layers) and hasattr(layers[j], "keep_vocabulary_table")
+                    and layers[j].takes_ids_from(layers[0]) and x.numel() >= 4 * E.shape[0]
+                    and E.shape[0] * layers[j].W_x.shape[1] * E.element_size() <= TABLE_BYTES):
+                rnn = layers[j]
+                rnn.keep_vocabulary_table(E)
+        try:
+            yield
+        finally:
+            if rnn is not None:
+                rnn.keep_vocabulary_table(None)
 
     def _inference_batches(self, x: Tensor, batch_size: int) -> list[Tensor]:
         """Row indices of each batch of evaluate / predict. Token ids go in order of length
