@@ -44,6 +44,24 @@ def test_auto_runs_the_gru_on_the_compiled_kernel_when_built(monkeypatch):
     assert dispatch._resolve("gru", "auto", "GRU") == "native"
 
 
-def test_auto_runs_the_simple_rnn_on_rnnkit_kernel():
-    assert dispatch._resolve("simple_rnn", "auto", "SimpleRNN") == "kernel"
-    assert dispatch._resolve("simple_rnn", "native", "SimpleRNN") == "native"
+def test_auto_runs_the_tanh_simple_rnn_natively():
+    assert dispatch._resolve("simple_rnn", "auto", "SimpleRNN") == "native"
+    assert dispatch._resolve("simple_rnn", "auto", "SimpleRNN", activation="sigmoid") == "kernel"
+
+
+def test_simple_rnn_kernel_matches_reference_with_saturating_weights():
+    """Regression: a tanh computed as 2 sigmoid(2z) - 1 lost relative accuracy near 0 and the
+    recurrence carried it on (2e-5 off after 20 steps); the kernel now agrees to float32."""
+    torch.manual_seed(0)
+    N, T, D, H = 32, 20, 8, 12
+    x, h0 = torch.randn(N, T, D), torch.zeros(N, H)
+    W_x = (torch.randn(D, H) * 4 / D ** 0.5).requires_grad_()
+    W_h = (torch.randn(H, H) * 4 / H ** 0.5).requires_grad_()
+    b = torch.zeros(H, requires_grad=True)
+    outs = {}
+    for impl in ("reference", "kernel"):
+        y, (h_T,) = dispatch.simple_rnn(x, h0, W_x, W_h, b, impl=impl)
+        outs[impl] = (y.detach(), torch.autograd.grad(y.pow(2).sum() + h_T.sum(), (W_x, W_h, b)))
+    torch.testing.assert_close(outs["kernel"][0], outs["reference"][0], rtol=0, atol=1e-6)
+    for g, r in zip(outs["kernel"][1], outs["reference"][1]):
+        torch.testing.assert_close(g, r, rtol=1e-5, atol=1e-5)

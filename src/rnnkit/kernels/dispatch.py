@@ -6,8 +6,8 @@
 * ``'native'``: PyTorch's fused operators (oneDNN / cuDNN), where the options allow
   (:func:`rnnkit.kernels.native.supports`).
 * ``'auto'``: the fastest path that computes exactly the same thing: rnnkit's kernel for the
-  simple RNN, and for the GRU when its compiled loops are available (both measured faster
-  than PyTorch's fused operators, ``benchmarks/kernels_quick.py``);
+  GRU when its compiled loops are available (measured faster than PyTorch's fused GRU,
+  ``benchmarks/kernels_quick.py``);
   otherwise native where it applies, else the kernel, else the reference loop. (An LSTM fed by
   an Embedding takes the lookup path of :meth:`rnnkit.layers.LSTM.sequence_ids`.)
 
@@ -60,8 +60,6 @@ def _resolve(cell: str, impl: str, owner: str, grad_hook=None, **options) -> str
         return impl
     if cell == "gru" and _compiled():
         return "kernel"  # the compiled GRU loop beats PyTorch's fused GRU (benchmarks/)
-    if cell == "simple_rnn" and _kernel(cell) is not None:
-        return "kernel"  # rnnkit's simple RNN kernel beats PyTorch's fused one (benchmarks/)
     if native.supports(cell, **options):
         return "native"
     return "kernel" if _kernel(cell) is not None else "reference"

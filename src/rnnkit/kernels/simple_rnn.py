@@ -18,7 +18,7 @@ from torch.autograd.function import once_differentiable
 
 from .._validation import choice
 from ._common import (GradHook, batch_first, check_sequence, check_shape, clone_contiguous,
-                      mask_time_major, tanh_into, time_major)
+                      mask_time_major, time_major)
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear", "softmax")
 
@@ -59,7 +59,10 @@ def simple_rnn(x: Tensor, h0: Tensor, W_x: Tensor, W_h: Tensor, b: Tensor | None
 def _activate_(z: Tensor, activation: str) -> None:
     """``z = act(z)`` in place; ``z`` is (N, H)."""
     if activation == "tanh":
-        tanh_into(z, out=z)
+        # torch.tanh, not 2 sigmoid(2z) - 1: near z = 0 that form loses relative accuracy
+        # (about 1e-7 / |z|), and a simple RNN's recurrence carries the error on (measured
+        # 2e-5 from the reference after 20 steps with saturating weights).
+        z.tanh_()
     elif activation == "relu":
         z.relu_()
     elif activation == "sigmoid":
