@@ -7,8 +7,6 @@ was used instead.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import torch
 
@@ -17,36 +15,16 @@ from rnnkit.kernels import _ext
 from rnnkit.kernels import gru as gru_module
 from rnnkit.kernels.gru import gru
 
-from test_kernels import MASKS, N, T, assert_same, make_args, make_mask, make_recurrent_mask
+from test_kernels import (MASKS, N, T, _one_thread, assert_same, make_args, make_mask,  # noqa: F401
+                          make_recurrent_mask, select_loop)
 
 LOOPS = ["python", "compiled"]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture
 def loop(request, monkeypatch):
     """Run the test with the Python loops, or with the compiled loops (which must build)."""
-    if request.param == "compiled":
-        if os.environ.get(_ext.ENV) == "0":
-            pytest.skip(f"{_ext.ENV}=0: the compiled loops are switched off")
-        monkeypatch.setattr(_ext, "enabled", True)
-        assert _ext.load() is not None, f"the C++ extension did not build: {_ext._error}"
-
-        def python_loop_called(*args, **kwargs):
-            raise AssertionError("the Python loop ran instead of the compiled one")
-
-        monkeypatch.setattr(gru_module, "_forward_python", python_loop_called)
-        monkeypatch.setattr(gru_module, "_backward_python", python_loop_called)
-    else:
-        monkeypatch.setattr(_ext, "enabled", False)
-    return request.param
+    return select_loop(request, monkeypatch, gru_module)
 
 
 @pytest.mark.parametrize("loop", LOOPS, indirect=True)

@@ -32,6 +32,29 @@ def _one_thread():
     torch.set_num_threads(threads)
 
 
+def select_loop(request, monkeypatch, module):
+    """For the ``loop`` fixtures: ``request.param`` 'python' switches the compiled step loops
+    off; 'compiled' requires them (they must build) and fails if ``module``'s Python loops run."""
+    import os
+
+    from rnnkit.kernels import _ext
+
+    if request.param == "compiled":
+        if os.environ.get(_ext.ENV) == "0":
+            pytest.skip(f"{_ext.ENV}=0: the compiled loops are switched off")
+        monkeypatch.setattr(_ext, "enabled", True)
+        assert _ext.load() is not None, f"the C++ extension did not build: {_ext._error}"
+
+        def python_loop_called(*args, **kwargs):
+            raise AssertionError("the Python loop ran instead of the compiled one")
+
+        monkeypatch.setattr(module, "_forward_python", python_loop_called)
+        monkeypatch.setattr(module, "_backward_python", python_loop_called)
+    else:
+        monkeypatch.setattr(_ext, "enabled", False)
+    return request.param
+
+
 def make_mask(kind: str | None, N: int, T: int) -> torch.Tensor | None:
     """A bool (N, T) mask; every kind includes a fully real row and one with a single real step."""
     steps = torch.arange(T).unsqueeze(0)  # (1, T)

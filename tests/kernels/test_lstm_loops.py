@@ -25,37 +25,16 @@ from rnnkit.kernels import _ext
 from rnnkit.kernels import lstm as lstm_module
 from rnnkit.kernels.lstm import lstm, lstm_projected
 
-from test_kernels import (ATOL, MASKS, RTOL, H, N, T, assert_same, make_args, make_mask,
-                           make_recurrent_mask, run)
+from test_kernels import (ATOL, MASKS, RTOL, H, N, T, _one_thread, assert_same,  # noqa: F401
+                          make_args, make_mask, make_recurrent_mask, run, select_loop)
 
 LOOPS = ["python", "compiled"]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture
 def loop(request, monkeypatch):
     """Run the test with the Python loops, or with the compiled loops (which must build)."""
-    if request.param == "compiled":
-        if os.environ.get(_ext.ENV) == "0":
-            pytest.skip(f"{_ext.ENV}=0: the compiled loops are switched off")
-        monkeypatch.setattr(_ext, "enabled", True)
-        assert _ext.load() is not None, f"the C++ extension did not build: {_ext._error}"
-
-        def python_loop_called(*args, **kwargs):
-            raise AssertionError("the Python loop ran instead of the compiled one")
-
-        monkeypatch.setattr(lstm_module, "_forward_python", python_loop_called)
-        monkeypatch.setattr(lstm_module, "_backward_python", python_loop_called)
-    else:
-        monkeypatch.setattr(_ext, "enabled", False)
-    return request.param
+    return select_loop(request, monkeypatch, lstm_module)
 
 
 def projected(x, h0, c0, W_x, W_h, b, **kwargs):

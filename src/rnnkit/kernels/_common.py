@@ -108,3 +108,23 @@ def tanh_into(z: Tensor, out: Tensor) -> Tensor:
 def clone_contiguous(t: Tensor) -> Tensor:
     """A writable, contiguous copy (incoming gradients may be expanded views with stride 0)."""
     return t.clone(memory_format=torch.contiguous_format)
+
+
+def backprop_into_h(t: int, dh: Tensor, dh_next: Tensor, dy: Tensor, m: Tensor | None,
+                    keep: Tensor | None, dy_carry: Tensor | None, dy_t: Tensor | None,
+                    grad_hook: GradHook | None) -> None:
+    """Write into ``dh`` the gradient reaching the cell's ``h_t`` in a backward loop.
+
+    Unmasked: ``dh = dh_next + dy`` (from step ``t+1`` and from ``y_t``). Masked (``m`` (N, 1)
+    is 1.0 on real steps, ``keep = 1 - m``): a padded step passes the state and repeats the
+    output, so ``y_t`` also collects ``dy_carry`` from the later padded steps that repeated it,
+    and the cell gets nothing. Then calls ``grad_hook(t, dLoss/dh_t)`` if given.
+    """
+    if m is None:
+        torch.add(dh_next, dy, out=dh)  # from y_t and step t+1
+    else:
+        torch.add(dy, dy_carry, out=dy_t)  # into y_t: from y_t and its repeats
+        torch.mul(dy_t, keep, out=dy_carry)  # into y_{t-1}, which padding repeated
+        torch.add(dh_next, dy_t, out=dh).mul_(m)  # into the cell's h_t
+    if grad_hook is not None:
+        grad_hook(t, dh.clone() if m is None else torch.addcmul(dh, dh_next, keep))

@@ -26,8 +26,8 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from . import _ext
-from ._common import (GradHook, batch_first, check_sequence, check_shape, clone_contiguous,
-                      mask_time_major, tanh_into, time_major)
+from ._common import (GradHook, backprop_into_h, batch_first, check_sequence, check_shape,
+                      clone_contiguous, mask_time_major, tanh_into, time_major)
 
 
 def gru(x: Tensor, h0: Tensor, W_x: Tensor, W_h: Tensor, b_x: Tensor | None,
@@ -240,15 +240,8 @@ def _backward_python(W_h, gates, h_seq, h_rec, saved, m_seq, recurrent_mask, res
     for t in reversed(range(T)):
         z, r, n, h_prev = z_[t], r_[t], n_[t], h_[t]
         da_z, da_r, da_n = da_z_[t], da_r_[t], da_n_[t]
-        if m_seq is None:
-            torch.add(dh_next, dy_[t], out=dh)  # backprop into h_t: from y_t and step t+1
-        else:  # padded step: the state and the output pass through, the cell gets nothing
-            m, keep = m_seq[t], keep_seq[t]  # (N, 1)
-            torch.add(dy_[t], dy_carry, out=dy_t)  # into y_t: from y_t and its repeats
-            torch.mul(dy_t, keep, out=dy_carry)  # into y_{t-1}, which padding repeated
-            torch.add(dh_next, dy_t, out=dh).mul_(m)  # into the cell's h_t
-        if grad_hook is not None:
-            grad_hook(t, dh.clone() if m_seq is None else torch.addcmul(dh, dh_next, keep))
+        m, keep = (None, None) if m_seq is None else (m_seq[t], keep_seq[t])  # (N, 1)
+        backprop_into_h(t, dh, dh_next, dy_[t], m, keep, dy_carry, dy_t, grad_hook)
         torch.add(G_[t], n_slot, out=dgates_da).addcmul_(G_[t], dgates_da, value=-1.0)  # act'
         torch.sub(h_prev, n, out=da_z).mul_(dh)  # into z, through h = n + z * (h_prev - n)
         torch.addcmul(dh, dh, z, value=-1.0, out=da_n)  # into n, through (1 - z) * n

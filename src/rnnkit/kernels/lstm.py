@@ -41,8 +41,9 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from . import _ext
-from ._common import (GradHook, batch_first, check_sequence, check_shape, clone_contiguous,
-                      mask_time_major, sigmoid_to_tanh_, tanh_into, time_major, time_major_copy)
+from ._common import (GradHook, backprop_into_h, batch_first, check_sequence, check_shape,
+                      clone_contiguous, mask_time_major, sigmoid_to_tanh_, tanh_into, time_major,
+                      time_major_copy)
 
 
 def lstm(x: Tensor, h0: Tensor, c0: Tensor, W_x: Tensor, W_h: Tensor, b: Tensor | None,
@@ -298,17 +299,10 @@ def _backward_python(W_h, gates, c_seq, tanh_c, m_seq, recurrent_mask, dy, dh_T,
     dz_i_, dz_f_, dz_g_, dz_o_ = (gate.unbind(0) for gate in dZ.chunk(4, dim=2))
     for t in reversed(range(T)):
         i, f, g, o, c_prev, tc, dz = i_[t], f_[t], g_[t], o_[t], c_[t], tanh_c_[t], dz_[t]
-        if m_seq is None:
-            torch.add(dh_next, dy_[t], out=dh)  # backprop into h_t: from y_t and step t+1
-            dc = dc_next  # backprop into c_t from step t+1 (dc_next becomes dc, in place)
-        else:  # padded step: the state and the output pass through, the cell gets nothing
-            m, keep = m_seq[t], keep_seq[t]  # (N, 1)
-            torch.add(dy_[t], dy_carry, out=dy_t)  # into y_t: from y_t and its repeats
-            torch.mul(dy_t, keep, out=dy_carry)  # into y_{t-1}, which padding repeated
-            torch.add(dh_next, dy_t, out=dh).mul_(m)  # into the cell's h_t
-            dc = torch.mul(dc_next, m, out=dc_cell)  # into the cell's c_t from step t+1
-        if grad_hook is not None:
-            grad_hook(t, dh.clone() if m_seq is None else torch.addcmul(dh, dh_next, keep))
+        m, keep = (None, None) if m_seq is None else (m_seq[t], keep_seq[t])  # (N, 1)
+        backprop_into_h(t, dh, dh_next, dy_[t], m, keep, dy_carry, dy_t, grad_hook)
+        # backprop into c_t from step t+1 (unmasked, dc_next becomes dc in place)
+        dc = dc_next if m is None else torch.mul(dc_next, m, out=dc_cell)
         torch.addcmul(one, tc, tc, value=-1.0, out=dc_dh).mul_(o)  # o * (1 - tanh(c)^2)
         dc.addcmul_(dh, dc_dh)  # backprop into c_t through h = o * tanh(c)
         torch.mul(dh, tc, out=dz_o_[t])  # into o

@@ -17,8 +17,8 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from .._validation import choice
-from ._common import (GradHook, batch_first, check_sequence, check_shape, clone_contiguous,
-                      mask_time_major, time_major)
+from ._common import (GradHook, backprop_into_h, batch_first, check_sequence, check_shape,
+                      clone_contiguous, mask_time_major, time_major)
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear", "softmax")
 
@@ -158,15 +158,8 @@ class _SimpleRNN(torch.autograd.Function):
         out_, dz_, dy_ = (buf.unbind(0) for buf in (out_seq, dZ, dy_seq))
         for t in reversed(range(T)):
             dz = dz_[t]
-            if m_seq is None:
-                torch.add(dh_next, dy_[t], out=dh)  # backprop into h_t: from y_t and step t+1
-            else:  # padded step: the state and the output pass through, the cell gets nothing
-                m, keep = m_seq[t], keep_seq[t]  # (N, 1)
-                torch.add(dy_[t], dy_carry, out=dy_t)  # into y_t: from y_t and its repeats
-                torch.mul(dy_t, keep, out=dy_carry)  # into y_{t-1}, which padding repeated
-                torch.add(dh_next, dy_t, out=dh).mul_(m)  # into the cell's h_t
-            if grad_hook is not None:
-                grad_hook(t, dh.clone() if m_seq is None else torch.addcmul(dh, dh_next, keep))
+            m, keep = (None, None) if m_seq is None else (m_seq[t], keep_seq[t])  # (N, 1)
+            backprop_into_h(t, dh, dh_next, dy_[t], m, keep, dy_carry, dy_t, grad_hook)
             _backprop_activation(dh, out_[t], activation, dz)  # into z, through h = act(z)
             if m_seq is None:
                 torch.mm(dz, W_hT, out=dh_next)  # into h_{t-1}, through z = ... + h_prev @ W_h
