@@ -121,10 +121,10 @@ def train_recipe(name, overrides, train, test, args) -> tuple[dict, np.ndarray]:
 
 
 def train_tfidf(train, test) -> tuple[dict, np.ndarray]:
-    from rnnkit.tasks.sentiment import classification_metrics, tfidf_logreg
+    from rnnkit.tasks.sentiment import BagOfWords, classification_metrics
 
     start = time.perf_counter()
-    model = tfidf_logreg(*train)
+    model = BagOfWords(tfidf=True).fit(*train)
     proba = model.predict_proba(test[0])
     metrics = classification_metrics(test[1], proba)
     print(f"tfidf: test accuracy {metrics['accuracy']:.4f}", flush=True)

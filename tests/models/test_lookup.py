@@ -45,13 +45,17 @@ def ids_batch():
              LSTM(7), Dropout(0.0), Dense(1)],
 ], ids=["seed", "masked", "stacked", "backwards-sequences", "dropout-between"])
 @pytest.mark.parametrize("trim", [False, True])
-def test_lookup_equals_plain_computation(make, trim, settings):
+def test_lookup_equals_plain_computation(make, trim, settings, lookups):
     torch.manual_seed(0)
     model = Sequential(make())
     ids = ids_batch()
     model(ids)  # build
+    calls, _ = lookups
+    calls.clear()
     y_ref, g_ref = run(model, ids, lookup=False, trim=trim)
+    assert not calls
     y, g = run(model, ids, lookup=True, trim=trim)
+    assert calls, "the lookup path was not taken"
     torch.testing.assert_close(y, y_ref, rtol=1e-5, atol=1e-6)
     assert g.keys() == g_ref.keys()
     for name in g:
@@ -79,16 +83,31 @@ def test_lookup_checks_ids(settings):
         model(torch.tensor([[1, 2, 30]]))
 
 
-def test_lookup_at_inference_past_a_dropout(settings):
+@pytest.fixture
+def lookups(monkeypatch):
+    """Records each call of the lookup path (rnnkit's kernel on looked-up projections), with
+    whether the LSTM held a vocabulary table at that moment."""
+    from rnnkit.kernels import lstm as lstm_kernels
+
+    calls = []
+    real = lstm_kernels.lstm_projected
+
+    def spy(*args, **kwargs):
+        calls.append(any("_table" in m.__dict__ for m in spy.layers))
+        return real(*args, **kwargs)
+
+    spy.layers = []
+    monkeypatch.setattr(lstm_kernels, "lstm_projected", spy)
+    return calls, spy.layers
+
+
+def test_lookup_at_inference_past_a_dropout(settings, lookups):
     torch.manual_seed(0)
     model = Sequential([Embedding(30, 8), Dropout(0.5, noise_shape=(None, None, 1)), LSTM(7),
                         Dense(1)])
     ids = ids_batch()
     model.eval()
-    calls = []
-    lstm = model.layers[2]
-    real = lstm.sequence_ids
-    lstm.sequence_ids = lambda *a, **k: calls.append(1) or real(*a, **k)
+    calls, _ = lookups
     runtime.configure(embedding_lookup=True)
     with torch.no_grad():
         y = model(ids)
@@ -98,31 +117,25 @@ def test_lookup_at_inference_past_a_dropout(settings):
         torch.testing.assert_close(y, model(ids), rtol=1e-5, atol=1e-6)
 
 
-def test_small_batches_run_native_and_predict_keeps_a_table_only_while_it_runs(settings):
+def test_small_batches_run_native_and_predict_keeps_a_table_only_while_it_runs(settings,
+                                                                             lookups):
     """Fewer than LOOKUP_MIN_ROWS rows run PyTorch's fused LSTM; predict on many ids keeps a
     table of the whole vocabulary for its own duration only (a fused optimizer changes the
     weights without a version bump, so no table may outlive the call)."""
-    from rnnkit.models import sequential
+    from rnnkit.layers.recurrent import LOOKUP_MIN_ROWS
 
     runtime.configure(embedding_lookup=True, trim_padding=False)
     model = Sequential([Embedding(30, 8), LSTM(7), Dense(1)])
     model.eval()
     lstm = model.layers[1]
-    calls, tables = [], []
-    real = lstm.sequence_ids
-
-    def spy(*a, **k):
-        calls.append(1)
-        tables.append("_table" in lstm.__dict__)
-        return real(*a, **k)
-
-    lstm.sequence_ids = spy
+    calls, watched = lookups
+    watched.append(lstm)
     with torch.no_grad():
-        model(torch.randint(1, 30, (sequential.LOOKUP_MIN_ROWS - 1, 5)))
+        model(torch.randint(1, 30, (LOOKUP_MIN_ROWS - 1, 5)))
     assert not calls
     ids = torch.randint(1, 30, (40, 5))  # 200 ids >= 4 x 30 tokens: worth a table
     y1 = model.predict(ids, batch_size=8)
-    assert calls and all(tables) and "_table" not in lstm.__dict__
+    assert calls and all(calls) and "_table" not in lstm.__dict__
     with torch.no_grad():
         lstm.W_x.add_(0.1)
     y2 = model.predict(ids, batch_size=8)

@@ -110,21 +110,35 @@ def clone_contiguous(t: Tensor) -> Tensor:
     return t.clone(memory_format=torch.contiguous_format)
 
 
-def backprop_into_h(t: int, dh: Tensor, dh_next: Tensor, dy: Tensor, m: Tensor | None,
-                    keep: Tensor | None, dy_carry: Tensor | None, dy_t: Tensor | None,
-                    grad_hook: GradHook | None) -> None:
-    """Write into ``dh`` the gradient reaching the cell's ``h_t`` in a backward loop.
+class OutputGrads:
+    """Routes dLoss/dy into the cells of a backward step loop, through the mask.
 
-    Unmasked: ``dh = dh_next + dy`` (from step ``t+1`` and from ``y_t``). Masked (``m`` (N, 1)
-    is 1.0 on real steps, ``keep = 1 - m``): a padded step passes the state and repeats the
-    output, so ``y_t`` also collects ``dy_carry`` from the later padded steps that repeated it,
-    and the cell gets nothing. Then calls ``grad_hook(t, dLoss/dh_t)`` if given.
+    ``dy`` (N, T, H) in processing order, ``m_seq`` (T, N, 1) bool or None; ``like`` is an
+    (N, H) tensor giving dtype and device. A padded step passes the state on and repeats the
+    previous output, so ``y_t`` also collects the gradient of the later padded steps that
+    repeated it (``dy_carry``), and the cell itself gets nothing.
     """
-    if m is None:
-        torch.add(dh_next, dy, out=dh)  # from y_t and step t+1
-    else:
-        torch.add(dy, dy_carry, out=dy_t)  # into y_t: from y_t and its repeats
-        torch.mul(dy_t, keep, out=dy_carry)  # into y_{t-1}, which padding repeated
-        torch.add(dh_next, dy_t, out=dh).mul_(m)  # into the cell's h_t
-    if grad_hook is not None:
-        grad_hook(t, dh.clone() if m is None else torch.addcmul(dh, dh_next, keep))
+
+    def __init__(self, dy: Tensor, m_seq: Tensor | None, like: Tensor):
+        self.dy_ = dy.transpose(0, 1).unbind(0)  # (N, H) views per step
+        self.m_seq = None if m_seq is None else m_seq.to(like.dtype)  # 1.0 on real steps
+        self.keep_seq = None if m_seq is None else torch.sub(1.0, self.m_seq)  # 1.0 on padding
+        if m_seq is not None:
+            self.dy_carry, self.dy_t = like.new_zeros(like.shape), like.new_empty(like.shape)
+
+    def masks(self, t: int) -> tuple[Tensor | None, Tensor | None]:
+        """``(m, keep)`` of step ``t``, each (N, 1), or ``(None, None)`` without a mask."""
+        return (None, None) if self.m_seq is None else (self.m_seq[t], self.keep_seq[t])
+
+    def into_h(self, t: int, dh: Tensor, dh_next: Tensor, grad_hook: GradHook | None) -> None:
+        """Write into ``dh`` the gradient reaching the cell's ``h_t`` (from ``y_t`` and from
+        step ``t+1``'s ``dh_next``), then call ``grad_hook(t, dLoss/dh_t)`` if given."""
+        m, keep = self.masks(t)
+        if m is None:
+            torch.add(dh_next, self.dy_[t], out=dh)
+        else:
+            torch.add(self.dy_[t], self.dy_carry, out=self.dy_t)  # into y_t and its repeats
+            torch.mul(self.dy_t, keep, out=self.dy_carry)  # into y_{t-1}, which padding repeated
+            torch.add(dh_next, self.dy_t, out=dh).mul_(m)  # into the cell's h_t
+        if grad_hook is not None:
+            grad_hook(t, dh.clone() if m is None else torch.addcmul(dh, dh_next, keep))

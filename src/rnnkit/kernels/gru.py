@@ -26,7 +26,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from . import _ext
-from ._common import (GradHook, backprop_into_h, batch_first, check_sequence, check_shape,
+from ._common import (GradHook, OutputGrads, batch_first, check_sequence, check_shape,
                       clone_contiguous, mask_time_major, tanh_into, time_major)
 
 
@@ -205,10 +205,6 @@ def _backward_python(W_h, gates, h_seq, h_rec, saved, m_seq, recurrent_mask, res
     else None) and ``dh0``."""
     T, N, H3 = gates.shape
     H = H3 // 3
-    dy_seq = dy.transpose(0, 1)  # (T, N, H), processing order like y
-    if m_seq is not None:
-        m_seq = m_seq.to(gates.dtype)  # (T, N, 1): 1.0 on real steps
-        keep_seq = torch.sub(1.0, m_seq)  # (T, N, 1): 1.0 on padded steps
 
     # dLoss/d(pre-activations) of every step:
     dA = torch.empty_like(gates)  # (T, N, 3H): of a = x_t @ W_x + b_x, as [z | r | n]
@@ -222,9 +218,8 @@ def _backward_python(W_h, gates, h_seq, h_rec, saved, m_seq, recurrent_mask, res
     else:
         W_hzrT, W_hnT = W_h[:, :2 * H].t(), W_h[:, 2 * H:].t()  # (2H, H), (H, H)
     dh = gates.new_empty(N, H)
+    grads_y = OutputGrads(dy, m_seq, dh)  # dLoss/dy, routed through the mask
     dh_next = clone_contiguous(dh_T)  # dLoss/dh_t from the steps after t
-    dy_carry = gates.new_zeros(N, H)  # dLoss/dy_t from padded steps after t repeating it
-    dy_t = gates.new_empty(N, H)
     dh_rec = gates.new_empty(N, H)
     dgates_da = gates.new_empty(N, 3 * H)
     # act'(a) = (G + n_slot) * (1 - G): s * (1 - s) for z, r and (1 + n) * (1 - n) for n
@@ -232,7 +227,7 @@ def _backward_python(W_h, gates, h_seq, h_rec, saved, m_seq, recurrent_mask, res
     n_slot[2 * H:] = 1.0
 
     # per-step views, made once: gates[t] and dA[t] are (N, 3H), the others (N, H)
-    G_, h_, h_rec_, dy_ = (buf.unbind(0) for buf in (gates, h_seq, h_rec, dy_seq))
+    G_, h_, h_rec_ = (buf.unbind(0) for buf in (gates, h_seq, h_rec))
     z_, r_, n_ = (gate.unbind(0) for gate in gates.chunk(3, dim=2))
     da_z_, da_r_, da_n_ = (gate.unbind(0) for gate in dA.chunk(3, dim=2))
     da_zr_ = dA[..., :2 * H].unbind(0)  # (N, 2H)
@@ -240,8 +235,8 @@ def _backward_python(W_h, gates, h_seq, h_rec, saved, m_seq, recurrent_mask, res
     for t in reversed(range(T)):
         z, r, n, h_prev = z_[t], r_[t], n_[t], h_[t]
         da_z, da_r, da_n = da_z_[t], da_r_[t], da_n_[t]
-        m, keep = (None, None) if m_seq is None else (m_seq[t], keep_seq[t])  # (N, 1)
-        backprop_into_h(t, dh, dh_next, dy_[t], m, keep, dy_carry, dy_t, grad_hook)
+        m, keep = grads_y.masks(t)  # (N, 1) each, or None
+        grads_y.into_h(t, dh, dh_next, grad_hook)
         torch.add(G_[t], n_slot, out=dgates_da).addcmul_(G_[t], dgates_da, value=-1.0)  # act'
         torch.sub(h_prev, n, out=da_z).mul_(dh)  # into z, through h = n + z * (h_prev - n)
         torch.addcmul(dh, dh, z, value=-1.0, out=da_n)  # into n, through (1 - z) * n

@@ -41,7 +41,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from . import _ext
-from ._common import (GradHook, backprop_into_h, batch_first, check_sequence, check_shape,
+from ._common import (GradHook, OutputGrads, batch_first, check_sequence, check_shape,
                       clone_contiguous, mask_time_major, sigmoid_to_tanh_, tanh_into, time_major,
                       time_major_copy)
 
@@ -272,20 +272,15 @@ def _backward_python(W_h, gates, c_seq, tanh_c, m_seq, recurrent_mask, dy, dh_T,
     """The backward step loop in torch ops: ``dZ`` (T, N, 4H), ``dh0``, ``dc0``."""
     T, N, H4 = gates.shape
     H = H4 // 4
-    dy_seq = dy.transpose(0, 1)  # (T, N, H), processing order like y
-    if m_seq is not None:
-        m_seq = m_seq.to(gates.dtype)  # (T, N, 1): 1.0 on real steps
-        keep_seq = torch.sub(1.0, m_seq)  # (T, N, 1): 1.0 on padded steps
 
     dZ = torch.empty_like(gates)  # (T, N, 4H): dLoss/dz of every step
     dh = gates.new_empty(N, H)
+    grads_y = OutputGrads(dy, m_seq, dh)  # dLoss/dy, routed through the mask
     dc_cell = gates.new_empty(N, H)
     dc_dh = gates.new_empty(N, H)
     dgates_dz = gates.new_empty(N, 4 * H)
     dh_next = clone_contiguous(dh_T)  # dLoss/dh_t from the steps after t
     dc_next = clone_contiguous(dc_T)
-    dy_carry = gates.new_zeros(N, H)  # dLoss/dy_t from padded steps after t repeating it
-    dy_t = gates.new_empty(N, H)
     dh_rec = gates.new_empty(N, H)
     one = gates.new_ones(())
     W_hT = W_h.t()  # (4H, H)
@@ -294,13 +289,13 @@ def _backward_python(W_h, gates, c_seq, tanh_c, m_seq, recurrent_mask, dy, dh_T,
     g_slot[2 * H:3 * H] = 1.0
 
     # per-step views, made once: gates[t] and dZ[t] are (N, 4H), the others (N, H)
-    G_, dz_, c_, tanh_c_, dy_ = (buf.unbind(0) for buf in (gates, dZ, c_seq, tanh_c, dy_seq))
+    G_, dz_, c_, tanh_c_ = (buf.unbind(0) for buf in (gates, dZ, c_seq, tanh_c))
     i_, f_, g_, o_ = (gate.unbind(0) for gate in gates.chunk(4, dim=2))
     dz_i_, dz_f_, dz_g_, dz_o_ = (gate.unbind(0) for gate in dZ.chunk(4, dim=2))
     for t in reversed(range(T)):
         i, f, g, o, c_prev, tc, dz = i_[t], f_[t], g_[t], o_[t], c_[t], tanh_c_[t], dz_[t]
-        m, keep = (None, None) if m_seq is None else (m_seq[t], keep_seq[t])  # (N, 1)
-        backprop_into_h(t, dh, dh_next, dy_[t], m, keep, dy_carry, dy_t, grad_hook)
+        m, keep = grads_y.masks(t)  # (N, 1) each, or None
+        grads_y.into_h(t, dh, dh_next, grad_hook)
         # backprop into c_t from step t+1 (unmasked, dc_next becomes dc in place)
         dc = dc_next if m is None else torch.mul(dc_next, m, out=dc_cell)
         torch.addcmul(one, tc, tc, value=-1.0, out=dc_dh).mul_(o)  # o * (1 - tanh(c)^2)

@@ -17,7 +17,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from .._validation import choice
-from ._common import (GradHook, backprop_into_h, batch_first, check_sequence, check_shape,
+from ._common import (GradHook, OutputGrads, batch_first, check_sequence, check_shape,
                       clone_contiguous, mask_time_major, time_major)
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear", "softmax")
@@ -140,26 +140,20 @@ class _SimpleRNN(torch.autograd.Function):
         activation, grad_hook = ctx.activation, ctx.grad_hook
         T, N, H = out_seq.shape
         D = x_seq.shape[2]
-        dy_seq = dy.transpose(0, 1)  # (T, N, H), processing order like y
-
-        if m_seq is not None:
-            m_seq = m_seq.to(out_seq.dtype)  # (T, N, 1): 1.0 on real steps
-            keep_seq = torch.sub(1.0, m_seq)  # (T, N, 1): 1.0 on padded steps
 
         dZ = torch.empty_like(out_seq)  # (T, N, H): dLoss/dz of every step
         dh = out_seq.new_empty(N, H)
+        grads_y = OutputGrads(dy, m_seq, dh)  # dLoss/dy, routed through the mask
         dh_next = clone_contiguous(dh_T)  # dLoss/dh_t from the steps after t
-        dy_carry = out_seq.new_zeros(N, H)  # dLoss/dy_t from padded steps after t repeating it
-        dy_t = out_seq.new_empty(N, H)
         dh_rec = out_seq.new_empty(N, H)
         W_hT = W_h.t()  # (H, H)
 
         # per-step views, made once, each (N, H)
-        out_, dz_, dy_ = (buf.unbind(0) for buf in (out_seq, dZ, dy_seq))
+        out_, dz_ = (buf.unbind(0) for buf in (out_seq, dZ))
         for t in reversed(range(T)):
             dz = dz_[t]
-            m, keep = (None, None) if m_seq is None else (m_seq[t], keep_seq[t])  # (N, 1)
-            backprop_into_h(t, dh, dh_next, dy_[t], m, keep, dy_carry, dy_t, grad_hook)
+            m, keep = grads_y.masks(t)  # (N, 1) each, or None
+            grads_y.into_h(t, dh, dh_next, grad_hook)
             _backprop_activation(dh, out_[t], activation, dz)  # into z, through h = act(z)
             if m_seq is None:
                 torch.mm(dz, W_hT, out=dh_next)  # into h_{t-1}, through z = ... + h_prev @ W_h

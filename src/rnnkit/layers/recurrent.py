@@ -12,6 +12,11 @@ from ..kernels import IMPLS, dispatch
 from .base import Layer, check_rank
 
 
+LOOKUP_MIN_ROWS = 8
+"""Below this many rows, PyTorch's fused LSTM (one call) beats rnnkit's kernel, whose per-step
+cost is then mostly call overhead: :meth:`LSTM.sequence_ids` looks up from this batch size on."""
+
+
 class RNN(Layer):
     """Base of the recurrent layers: owns time, masking, dropout, state and dispatch.
 
@@ -113,33 +118,41 @@ class RNN(Layer):
         if not x.dtype.is_floating_point:
             V.fail(owner, "inputs", "a floating-point tensor (use an Embedding for token ids)",
                    x, TypeError)
-        self.maybe_build(x.shape, x.device)
-        N, T, D = x.shape
-        if D != self.input_size:
-            raise ValueError(f"{owner}: `inputs` expected {self.input_size} features on the last "
-                             f"axis, received shape {tuple(x.shape)}.")
-        mask = self._mask(mask, lengths, N, T, x.device)
-        states = self._initial_state(initial_state, x)
+        mask, states, recurrent_mask = self._prepare(x.shape, x, mask, lengths, initial_state)
         if self.training and self.dropout > 0:
+            N, _, D = x.shape
             keep = x.new_empty(N, 1, D).bernoulli_(1.0 - self.dropout) / (1.0 - self.dropout)
             x = x * keep  # one mask for every step
+        return self.run(x, states, mask, recurrent_mask)
+
+    def _prepare(self, shape, like: Tensor, mask, lengths, initial_state):
+        """For a call on inputs of ``shape`` (N, T, D): build if needed, check D, and return the
+        mask (None when every step is real), the initial states and the recurrent dropout
+        mask (None outside training). ``like`` gives the dtype and device."""
+        self.maybe_build(shape, like.device)
+        N, T, D = shape
+        if D != self.input_size:
+            raise ValueError(f"{type(self).__name__}: `inputs` expected {self.input_size} "
+                             f"features on the last axis, received shape {tuple(shape)}.")
+        mask = self._mask(mask, lengths, N, T, like.device)
+        states = self._initial_state(initial_state, like.new_empty(N, 0))
         recurrent_mask = None
         if self.training and self.recurrent_dropout > 0:
             p = self.recurrent_dropout
-            recurrent_mask = x.new_empty(N, self.units).bernoulli_(1.0 - p) / (1.0 - p)
-        return self.run(x, states, mask, recurrent_mask)
+            recurrent_mask = like.new_empty(N, self.units).bernoulli_(1.0 - p) / (1.0 - p)
+        return mask, states, recurrent_mask
 
     # -- token ids straight from an Embedding ---------------------------------------------------
     def takes_ids_from(self, embedding) -> bool:
-        """Whether :meth:`sequence_ids` runs this layer on ``embedding``'s ids faster than
-        ``sequence(embedding(ids))`` and computes the same (only the LSTM, for now)."""
+        """Whether :meth:`sequence_ids` can look up this layer's input projection in
+        ``embedding`` (only the LSTM, for now) rather than run ``sequence(embedding(ids))``."""
         return False
 
     def sequence_ids(self, embedding, ids: Tensor, mask: Tensor | None = None,
                      initial_state=None) -> tuple[Tensor, tuple[Tensor, ...]]:
-        """``sequence(embedding(ids), mask, initial_state)`` where the input projection of each
-        step is a row lookup (see :meth:`takes_ids_from`)."""
-        raise NotImplementedError
+        """``sequence(embedding(ids), mask, initial_state)``; layers that can (see
+        :meth:`takes_ids_from`) compute it with the input projection as a row lookup."""
+        return self.sequence(embedding(ids), mask, initial_state)
 
     @property
     def stochastic(self) -> bool:
@@ -265,22 +278,17 @@ class LSTM(RNN):
 
     def sequence_ids(self, embedding, ids, mask=None, initial_state=None):
         """As :meth:`RNN.sequence` on ``embedding(ids)``, with ``x_t @ W_x + b`` gathered from
-        ``E[u] @ W_x + b`` computed once for each distinct token ``u`` of the batch."""
+        ``E[u] @ W_x + b`` computed once for each distinct token ``u`` of the batch. Batches
+        under :data:`LOOKUP_MIN_ROWS` rows, and layers that cannot take ids, run the plain
+        computation."""
         from ..kernels.lstm import lstm_projected
 
+        if ids.dim() != 2 or ids.shape[0] < LOOKUP_MIN_ROWS or not self.takes_ids_from(embedding):
+            return super().sequence_ids(embedding, ids, mask, initial_state)
         embedding.check_ids(ids)
-        N, T = ids.shape
         E = embedding.E
-        self.maybe_build((N, T, E.shape[1]), E.device)
-        if E.shape[1] != self.input_size:
-            raise ValueError(f"LSTM: `inputs` expected {self.input_size} features on the last "
-                             f"axis, received shape {(N, T, E.shape[1])}.")
-        mask = self._mask(mask, None, N, T, E.device)
-        h0, c0 = self._initial_state(initial_state, E.new_empty(N, 0))
-        recurrent_mask = None
-        if self.training and self.recurrent_dropout > 0:
-            p = self.recurrent_dropout
-            recurrent_mask = E.new_empty(N, self.units).bernoulli_(1.0 - p) / (1.0 - p)
+        mask, (h0, c0), recurrent_mask = self._prepare((*ids.shape, E.shape[1]), E, mask, None,
+                                                       initial_state)
         table = self.__dict__.get("_table")  # kept by Sequential.predict / evaluate
         if table is not None and table.shape[0] == E.shape[0] and not torch.is_grad_enabled():
             z_x = nn.functional.embedding(ids, table)  # (N, T, 4H)

@@ -109,26 +109,18 @@ def forward_without_padding(model, ids: Tensor, logits: bool) -> Tensor | None:
         return None
     embedding.check_ids(ids)
     # The state after `lead` padding steps, once, on one row: (1, lead) -> each layer's state.
-    lookup = rnns[0].takes_ids_from(embedding)
-
-    def run(ids_part, initial_state=None):
-        """The stack on ``ids_part``: each layer's outputs and final states."""
-        if lookup:
-            x, states = rnns[0].sequence_ids(embedding, ids_part, None, initial_state and
-                                             initial_state[0])
-        else:
-            x, states = rnns[0].sequence(embedding(ids_part), None,
-                                         initial_state and initial_state[0])
-        outs, finals = [x], [states]
+    def finals(ids_part, initial_states=None):
+        """The final states of each layer of the stack on ``ids_part``."""
+        x, states = rnns[0].sequence_ids(embedding, ids_part, None,
+                                         initial_states and initial_states[0])
+        out = [states]
         for k, rnn in enumerate(rnns[1:], start=1):
-            x, states = rnn.sequence(x, None, initial_state and initial_state[k])
-            outs.append(x)
-            finals.append(states)
-        return outs, finals
+            x, states = rnn.sequence(x, None, initial_states and initial_states[k])
+            out.append(states)
+        return out
 
-    _, prefix_states = run(ids.new_zeros(1, lead))
+    prefix_states = finals(ids.new_zeros(1, lead))
     N = ids.shape[0]
-    _, finals = run(ids[:, lead:], [[s.expand(N, -1) for s in states]
-                                    for states in prefix_states])
-    x = finals[-1][0]
+    x = finals(ids[:, lead:], [[s.expand(N, -1) for s in states]
+                               for states in prefix_states])[-1][0]
     return model.run_layers(x, None, logits, start=1 + len(rnns))

@@ -29,9 +29,6 @@ from . import padding
 
 TABLE_BYTES = 64 << 20
 """Largest vocabulary table ``E @ W_x + b`` that predict / evaluate keep (bytes)."""
-LOOKUP_MIN_ROWS = 8
-"""Below this many rows, PyTorch's fused LSTM (one call) beats rnnkit's kernel, whose per-step
-cost is then mostly call overhead: the embedding lookup path is used from this batch size on."""
 
 
 class Sequential(nn.Module):
@@ -146,17 +143,11 @@ class Sequential(nn.Module):
         k = start
         while k <= last:
             layer = self.layers[k]
-            if isinstance(layer, Embedding) and isinstance(x, Tensor) and x.dim() == 2 \
-                    and x.shape[0] >= LOOKUP_MIN_ROWS:
-                j = k + 1  # the next layer that does something (Dropout is identity at inference)
-                while j <= last and isinstance(self.layers[j], Dropout) and (
-                        not self.layers[j].training or self.layers[j].rate == 0):
-                    j += 1
-                if j <= last and isinstance(self.layers[j], RNN) and \
-                        self.layers[j].takes_ids_from(layer):
-                    x, mask = self._embedding_into_rnn(layer, self.layers[j], x, mask)
-                    k = j + 1
-                    continue
+            j = self._rnn_after_embedding(k)
+            if j is not None and isinstance(x, Tensor) and x.dim() == 2:
+                x, mask = self._embedding_into_rnn(layer, self.layers[j], x, mask)
+                k = j + 1
+                continue
             inputs = x
             if logits and k == last and isinstance(layer, Dense):
                 x = layer.logits(x)
@@ -167,6 +158,18 @@ class Sequential(nn.Module):
             mask = layer.compute_mask(inputs, mask)
             k += 1
         return x
+
+    def _rnn_after_embedding(self, k: int) -> int | None:
+        """If layer ``k`` is an Embedding whose output goes straight into a recurrent layer
+        (past Dropout layers that are identity now), that layer's index; else None."""
+        layers = self.layers
+        if not isinstance(layers[k], Embedding):
+            return None
+        j = k + 1
+        while j < len(layers) and isinstance(layers[j], Dropout) and (
+                not layers[j].training or layers[j].rate == 0):
+            j += 1
+        return j if j < len(layers) and isinstance(layers[j], RNN) else None
 
     @staticmethod
     def _embedding_into_rnn(embedding, rnn, ids, mask):
@@ -448,18 +451,15 @@ class Sequential(nn.Module):
         """While predict / evaluate run on many token ids, an LSTM fed by the first Embedding
         keeps ``E @ W_x + b`` for the whole vocabulary (its input projection becomes a pure
         lookup); dropped on exit, since a training step may change the weights unseen."""
-        layers = list(self.layers)
         rnn = None
-        if (layers and isinstance(layers[0], Embedding) and x.dim() == 2
-                and not x.dtype.is_floating_point and runtime.settings.embedding_lookup):
-            j = 1
-            while j < len(layers) and isinstance(layers[j], Dropout):
-                j += 1
-            E = layers[0].E
-            if (j < len(layers) and hasattr(layers[j], "keep_vocabulary_table")
-                    and layers[j].takes_ids_from(layers[0]) and x.numel() >= 4 * E.shape[0]
-                    and E.shape[0] * layers[j].W_x.shape[1] * E.element_size() <= TABLE_BYTES):
-                rnn = layers[j]
+        j = self._rnn_after_embedding(0) if len(self.layers) else None
+        if (j is not None and x.dim() == 2 and not x.dtype.is_floating_point
+                and hasattr(self.layers[j], "keep_vocabulary_table")
+                and self.layers[j].takes_ids_from(self.layers[0])):
+            E = self.layers[0].E
+            if (x.numel() >= 4 * E.shape[0]
+                    and E.shape[0] * self.layers[j].W_x.shape[1] * E.element_size() <= TABLE_BYTES):
+                rnn = self.layers[j]
                 rnn.keep_vocabulary_table(E)
         try:
             yield

@@ -293,20 +293,20 @@ class BagOfWords:
         self.tfidf, self.max_features = tfidf, max_features
         self.name = "tfidf_1-2gram_logreg" if tfidf else "bow_logreg"
 
-    def fit(self, texts, labels) -> "BagOfWords":
+    def _vectorizer(self, **options):
+        """The features: sublinear TF-IDF of words and word pairs, or binary word counts."""
         from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+
+        options.update(tokenizer=Tokenizer(), lowercase=False, token_pattern=None)
+        if self.tfidf:
+            return TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, **options)
+        return CountVectorizer(binary=True, **options)
+
+    def fit(self, texts, labels) -> "BagOfWords":
         from sklearn.linear_model import LogisticRegression
 
         texts = _texts("BagOfWords.fit", texts)
-        tokenizer = Tokenizer()
-        if self.tfidf:
-            self.vectorizer_ = TfidfVectorizer(
-                tokenizer=tokenizer, lowercase=False, token_pattern=None, ngram_range=(1, 2),
-                min_df=2, sublinear_tf=True, max_features=self.max_features)
-        else:
-            self.vectorizer_ = CountVectorizer(tokenizer=tokenizer, lowercase=False,
-                                               token_pattern=None, binary=True,
-                                               max_features=self.max_features)
+        self.vectorizer_ = self._vectorizer(min_df=2, max_features=self.max_features)
         features = self.vectorizer_.fit_transform(texts)
         self.classifier_ = LogisticRegression(C=4.0 if self.tfidf else 0.1, max_iter=1000)
         self.classifier_.fit(features, np.asarray(labels))
@@ -346,7 +346,6 @@ class BagOfWords:
     @classmethod
     def load(cls, path) -> "BagOfWords":
         """Load what :meth:`save` wrote; anything else is refused with a clear error."""
-        from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
         from safetensors.torch import load_file
 
@@ -359,17 +358,12 @@ class BagOfWords:
             coef, intercept = tensors["coef"].numpy(), tensors["intercept"].numpy()
             if coef.shape != (len(terms),) or intercept.shape != (1,):
                 raise ValueError(f"coef has shape {tuple(coef.shape)} for {len(terms)} terms")
-            options = dict(tokenizer=Tokenizer(), lowercase=False, token_pattern=None,
-                           vocabulary=terms)
+            model.vectorizer_ = model._vectorizer(vocabulary=terms)
             if model.tfidf:
-                model.vectorizer_ = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True,
-                                                    **options)
                 idf = tensors["idf"].numpy()
                 if idf.shape != (len(terms),):
                     raise ValueError(f"idf has shape {tuple(idf.shape)} for {len(terms)} terms")
                 model.vectorizer_.idf_ = idf
-            else:
-                model.vectorizer_ = CountVectorizer(binary=True, **options)
         except Exception as e:  # missing files, damaged JSON / safetensors, wrong shapes
             raise ValueError(f"BagOfWords.load: `path` expected a saved bag-of-words model, "
                              f"received {str(path)!r}: {type(e).__name__}: {e}") from None
@@ -378,11 +372,6 @@ class BagOfWords:
         model.classifier_.coef_ = coef.reshape(1, -1)
         model.classifier_.intercept_ = intercept
         return model
-
-
-def tfidf_logreg(texts, labels) -> BagOfWords:
-    """A fitted TF-IDF 1-2-gram logistic regression (:class:`BagOfWords`)."""
-    return BagOfWords(tfidf=True).fit(texts, labels)
 
 
 def bag_of_words_baseline(train_texts, train_labels, test_texts, test_labels,
