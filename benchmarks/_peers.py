@@ -108,6 +108,17 @@ def emit_result(result: dict) -> None:
     print(RESULT_TAG + json.dumps(result), flush=True)
 
 
+def imdb_dir() -> str | None:
+    """The local IMDb folder: ``$RNNKIT_DATA_DIR/imdb`` (or that folder itself), else
+    ``../shared/data/imdb`` beside the repository; None (rnnkit's download cache) if neither."""
+    env = os.environ.get("RNNKIT_DATA_DIR")
+    for c in ([Path(env) / "imdb", Path(env)] if env else []) + [
+            REPO_ROOT.parent / "shared" / "data" / "imdb"]:
+        if c.is_dir() and any(c.iterdir()):
+            return str(c)
+    return None
+
+
 def keras_available() -> bool:
     return KERAS_PYTHON.exists()
 

@@ -123,14 +123,7 @@ def parse_args(argv=None):
 
 
 def data_dir(arg):
-    if arg:
-        return arg
-    env = os.environ.get("RNNKIT_DATA_DIR")
-    for c in ([Path(env) / "imdb", Path(env)] if env else []) + [
-            P.REPO_ROOT.parent / "shared" / "data" / "imdb"]:
-        if c.is_dir():
-            return str(c)
-    return None
+    return arg or P.imdb_dir()
 
 
 def main(argv=None) -> int:

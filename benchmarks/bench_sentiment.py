@@ -59,13 +59,7 @@ QUICK_TRAIN, QUICK_TEST = 2000, 1000
 
 def default_data_dir() -> str | None:
     """Where the IMDb archive is: ``$RNNKIT_DATA_DIR/imdb`` or ``../shared/data/imdb``."""
-    env = os.environ.get("RNNKIT_DATA_DIR")
-    candidates = [Path(env) / "imdb", Path(env)] if env else []
-    candidates.append(P.REPO_ROOT.parent / "shared" / "data" / "imdb")
-    for c in candidates:
-        if c.is_dir() and any(c.iterdir()):
-            return str(c)
-    return None
+    return P.imdb_dir()
 
 
 # == the rnnkit child =========================================================================

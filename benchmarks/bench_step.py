@@ -1,7 +1,14 @@
 """Training-step and inference time of the seed model: rnnkit against its peers, same machine.
 
 The seed model: Embedding(10000, 128) -> LSTM(128) -> Dense(1, sigmoid), binary cross-entropy,
-Adam(lr 1e-3), batch 64, random token ids of length T.
+Adam(lr 1e-3), batch 64, sequences of T token ids.
+
+Tokens (``--tokens``): ``imdb`` (default) feeds every peer the same real reviews, the seed's
+data: the first IMDb training reviews (``imdb.load_data(num_words=10000)``, Keras's order),
+padded or cut to T in front as the seed does, with their labels (data from ``--data-dir``,
+``$RNNKIT_DATA_DIR`` or ``../shared/data``). A batch of 64 real reviews at T=200 holds about
+2,200 distinct token ids. ``random`` draws ids uniformly from 1..9999 (about 7,200 distinct per
+batch), the harder case for rnnkit's per-distinct-token lookup; the other peers do not care.
 
 How to run (from the repository root)::
 
@@ -9,6 +16,7 @@ How to run (from the repository root)::
     .venv/bin/python benchmarks/bench_step.py --quick         # smoke test: T=80, 1 round, few steps
     .venv/bin/python benchmarks/bench_step.py --threads 2 --seq-lens 200 --repeats 5 \\
         --peers rnnkit torch-tuned keras-tf
+    .venv/bin/python benchmarks/bench_step.py --tokens random   # uniform random token ids
 
 Peers (``--peers``, default all):
 
@@ -59,6 +67,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -118,6 +127,35 @@ def _epoch_timer(base):
     return EpochTimer()
 
 
+def _tokens(torch, spec: dict):
+    """The (steps * 64, T) token ids and labels every peer of a run trains on (see --tokens)."""
+    import numpy as np
+
+    data = np.load(spec["tokens"])
+    return torch.from_numpy(data["x"]).long(), torch.from_numpy(data["y"]).float()
+
+
+def write_tokens(args, T: int, folder: Path) -> Path:
+    """Write the ids and labels of a run at length T to ``folder`` (an .npz all peers read)."""
+    import numpy as np
+
+    n = args.steps * BATCH
+    if args.tokens == "random":
+        rng = np.random.RandomState(1)
+        x = rng.randint(1, VOCAB, size=(n, T)).astype(np.int64)
+        y = rng.randint(0, 2, size=(n,)).astype(np.float32)
+    else:
+        from rnnkit.datasets import imdb
+        from rnnkit.text import pad_sequences
+
+        (x_all, y_all), _ = imdb.load_data(num_words=VOCAB, data_dir=args.data_dir)
+        x = np.asarray(pad_sequences(x_all[:n], maxlen=T), dtype=np.int64)
+        y = np.asarray(y_all[:n], dtype=np.float32)
+    path = folder / f"tokens_T{T}.npz"
+    np.savez(path, x=x, y=y)
+    return path
+
+
 def child_rnnkit(spec: dict) -> dict:
     torch = _torch_setup(spec["threads"])
     from rnnkit import runtime
@@ -134,9 +172,7 @@ def child_rnnkit(spec: dict) -> dict:
     model.add(Dense(units=1, activation="sigmoid"))
     model.compile(optimizer=Adam(learning_rate=LR), loss="binary_crossentropy",
                   metrics=["accuracy"])
-    g = torch.Generator().manual_seed(1)
-    x = torch.randint(1, VOCAB, (steps * BATCH, T), generator=g)
-    y = torch.randint(0, 2, (steps * BATCH,), generator=g).float()
+    x, y = _tokens(torch, spec)
     timer = _epoch_timer(Callback)
     model.fit(x, y, batch_size=BATCH, epochs=1 + chunks, verbose=0, callbacks=[timer])
     epochs = [t / steps for t in timer.times[1:]]
@@ -177,9 +213,7 @@ def child_torch(spec: dict) -> dict:
     model = Seed()
     optimizer = torch.optim.Adam(model.parameters(), lr=LR, fused=True if tuned else None)
     criterion = nn.BCEWithLogitsLoss()
-    g = torch.Generator().manual_seed(1)
-    x = torch.randint(1, VOCAB, (steps * BATCH, T), generator=g)
-    y = torch.randint(0, 2, (steps * BATCH,), generator=g).float()
+    x, y = _tokens(torch, spec)
 
     def epoch():
         model.train()
@@ -251,7 +285,7 @@ def child_main(spec: dict) -> None:
 def child_command(peer: str, T: int, threads: int, args) -> tuple[list[str], dict, str]:
     """argv and environment of the process that measures ``peer`` at (T, threads)."""
     spec = {"T": T, "threads": threads, "steps": args.steps, "chunks": args.chunks,
-            "infer_seconds": args.infer_seconds}
+            "infer_seconds": args.infer_seconds, "tokens": str(args.token_files.get(T, ""))}
     me = [sys.executable, str(Path(__file__).resolve()), "--child"]
     if peer in ("rnnkit", "rnnkit-kernel"):
         spec.update(kind="rnnkit", impl="kernel" if peer == "rnnkit-kernel" else "auto")
@@ -289,6 +323,12 @@ def parse_args(argv=None):
                     help="minimum length of one timed inference chunk (default 0.5)")
     ap.add_argument("--peers", nargs="+", default=None, choices=ALL_PEERS,
                     help="peers to run (default: all; Keras ones only if .venv-keras exists)")
+    ap.add_argument("--tokens", choices=("imdb", "random"), default="imdb",
+                    help="token ids fed to every peer: real IMDb reviews (default) or uniform "
+                         "random ids")
+    ap.add_argument("--data-dir", default=None,
+                    help="IMDb folder for --tokens imdb (default: $RNNKIT_DATA_DIR/imdb or "
+                         "../shared/data/imdb, else rnnkit's download cache)")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per child process")
     ap.add_argument("--out", type=Path, default=None, help="JSON output path")
     ap.add_argument("--child", help=argparse.SUPPRESS)
@@ -302,6 +342,9 @@ def parse_args(argv=None):
             setattr(args, name, value)
     if args.out is None:
         args.out = P.RESULTS_DIR / ("bench_step_quick.json" if quick else "bench_step.json")
+    if args.data_dir is None:
+        args.data_dir = P.imdb_dir()
+    args.token_files = {}
     return args
 
 
@@ -323,6 +366,11 @@ def main(argv=None) -> int:
     print(f"peers {' '.join(peers)}; T {args.seq_lens}; threads {args.threads}; "
           f"{args.repeats} round(s); {args.steps} steps x {args.chunks} timed epoch(s) per process")
 
+    tmp = tempfile.TemporaryDirectory(prefix="bench_step_")
+    args.token_files = {T: write_tokens(args, T, Path(tmp.name)) for T in {*args.seq_lens, 200}}
+    source = args.data_dir or "the download cache"
+    print(f"tokens: {args.tokens}" + (f" (IMDb training reviews from {source})"
+                                      if args.tokens == "imdb" else ""))
     runs: dict[tuple, list] = {}
     errors, versions = [], {}
     started = time.perf_counter()
@@ -435,6 +483,7 @@ def main(argv=None) -> int:
                      "threads": args.threads, "repeats": args.repeats, "steps": args.steps,
                      "keras_torch_steps": max(2, args.steps // 5), "chunks": args.chunks,
                      "infer_seconds": args.infer_seconds, "peers": peers,
+                     "tokens": args.tokens,
                      "flops": "forward 2*N*T*(D+H)*4H, train 3x forward; D=H=128"},
         "gemm": gemm,
     "gemm_peak_gflops": peak,

@@ -83,9 +83,8 @@ def step(spec: dict) -> dict:
 
     keras, versions = setup(spec["threads"])
     T, steps, chunks = spec["T"], spec["steps"], spec["chunks"]
-    rng = np.random.RandomState(1)
-    x = rng.randint(1, VOCAB, size=(steps * BATCH, T)).astype("int32")
-    y = rng.randint(0, 2, size=(steps * BATCH,)).astype("float32")
+    data = np.load(spec["tokens"])  # the ids and labels every peer of the run trains on
+    x, y = data["x"].astype("int32"), data["y"].astype("float32")
     model = seed_model(keras)
     timer = epoch_timer(keras)
     model.fit(x, y, batch_size=BATCH, epochs=1 + chunks, verbose=0, callbacks=[timer],

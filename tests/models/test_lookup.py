@@ -90,14 +90,14 @@ def lookups(monkeypatch):
     from rnnkit.kernels import lstm as lstm_kernels
 
     calls = []
-    real = lstm_kernels.lstm_projected
+    real = lstm_kernels.lstm_lookup
 
     def spy(*args, **kwargs):
         calls.append(any("_table" in m.__dict__ for m in spy.layers))
         return real(*args, **kwargs)
 
     spy.layers = []
-    monkeypatch.setattr(lstm_kernels, "lstm_projected", spy)
+    monkeypatch.setattr(lstm_kernels, "lstm_lookup", spy)
     return calls, spy.layers
 
 

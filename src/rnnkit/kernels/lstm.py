@@ -40,6 +40,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from .._validation import fail
 from . import _ext
 from ._common import (GradHook, OutputGrads, batch_first, check_sequence, check_shape,
                       clone_contiguous, mask_time_major, sigmoid_to_tanh_, tanh_into, time_major,
@@ -75,6 +76,17 @@ def lstm(x: Tensor, h0: Tensor, c0: Tensor, W_x: Tensor, W_h: Tensor, b: Tensor 
     check_shape("lstm", "b", b, (4 * H,), "(4H,)")
     if T == 0:
         return x.new_zeros(N, 0, H), (h0, c0)
+    lean = _inference_loop(recurrent_mask, x, h0, c0, W_x, W_h, b)
+    if lean is not None:
+        z = x.new_empty(T, N, 4 * H)  # x_t @ W_x + b of every step, in processing order
+        x_seq = time_major(x, go_backwards).view(T * N, D)
+        if b is None:
+            torch.mm(x_seq, W_x, out=z.view(T * N, 4 * H))
+        else:
+            torch.addmm(b, x_seq, W_x, out=z.view(T * N, 4 * H))
+        h_T, c_T, y_seq = lean.lstm_infer(z, None, None, h0, c0, W_h.contiguous(),
+                                          mask_time_major(mask, go_backwards), True)
+        return y_seq.transpose(0, 1), (h_T, c_T)
     y, h_T, c_T = _LSTM.apply(x, h0, c0, W_x, W_h, b, mask, go_backwards, recurrent_mask,
                               grad_hook)
     return y, (h_T, c_T)
@@ -104,9 +116,79 @@ def lstm_projected(z_x: Tensor, h0: Tensor, c0: Tensor, W_h: Tensor, mask: Tenso
     check_shape("lstm_projected", "W_h", W_h, (H, 4 * H), "(H, 4H)")
     if T == 0:
         return z_x.new_zeros(N, 0, H), (h0, c0)
+    lean = _inference_loop(recurrent_mask, z_x, h0, c0, W_h)
+    if lean is not None:
+        h_T, c_T, y_seq = lean.lstm_infer(time_major(z_x, go_backwards), None, None, h0, c0,
+                                          W_h.contiguous(), mask_time_major(mask, go_backwards),
+                                          True)
+        return y_seq.transpose(0, 1), (h_T, c_T)
     y, h_T, c_T = _LSTMProjected.apply(z_x, h0, c0, W_h, mask, go_backwards, recurrent_mask,
                                        grad_hook)
     return y, (h_T, c_T)
+
+
+def lstm_lookup(table: Tensor, where: Tensor, h0: Tensor, c0: Tensor, W_h: Tensor,
+                mask: Tensor | None = None, go_backwards: bool = False,
+                recurrent_mask: Tensor | None = None, *, sequences: bool = True,
+                grad_hook: GradHook | None = None
+                ) -> tuple[Tensor | None, tuple[Tensor, Tensor]]:
+    """:func:`lstm_projected` of ``table[where]``, without making ``table[where]``.
+
+    An Embedding feeding an LSTM makes ``x_t @ W_x + b`` a row lookup: with ``table`` the
+    input pre-activations of a set of tokens (``E[tokens] @ W_x + b``, say) and ``where`` the
+    position of each step's token in it, ``lstm_lookup(table, where, ...)`` equals
+    ``lstm_projected(table[where], ...)``, outputs and gradients. The compiled loop reads each
+    row from ``table`` as it needs it, and the gradient of ``table`` is the sum of ``dZ`` over
+    the steps that read each row.
+
+    Args:
+        table: (U, 4H), packed ``[i | f | g | o]``.
+        where: int64 (N, T), values in ``[0, U)``.
+        h0, c0, W_h, mask, go_backwards, recurrent_mask, grad_hook: as in :func:`lstm`.
+        sequences: False when only the final state is wanted: a call without gradients then
+            returns ``None`` for ``y`` and writes no per-step outputs.
+
+    Returns:
+        ``(y, (h_T, c_T))``: ``y`` (N, T, H) or None (see ``sequences``), final states (N, H).
+    """
+    if not isinstance(where, Tensor) or where.dim() != 2 or where.dtype != torch.int64:
+        fail("lstm_lookup", "where", "an int64 tensor of shape (N, T)", where)
+    N, T = where.shape
+    H = W_h.shape[0]
+    if table.dim() != 2 or table.shape[1] != 4 * H:
+        fail("lstm_lookup", "table", f"a tensor of shape (U, 4H) = (U, {4 * H})", table)
+    check_shape("lstm_lookup", "h0", h0, (N, H), "(N, H)")
+    check_shape("lstm_lookup", "c0", c0, (N, H), "(N, H)")
+    check_shape("lstm_lookup", "W_h", W_h, (H, 4 * H), "(H, 4H)")
+    if mask is not None:
+        check_shape("lstm_lookup", "mask", mask, (N, T), "(N, T)")
+    if where.numel() and (int(where.min()) < 0 or int(where.max()) >= table.shape[0]):
+        raise ValueError(f"lstm_lookup: `where` expected values in [0, {table.shape[0]}) (rows "
+                         f"of `table`), received values in [{int(where.min())}, "
+                         f"{int(where.max())}].")
+    if T == 0:
+        return (table.new_zeros(N, 0, H) if sequences else None), (h0, c0)
+    lean = _inference_loop(recurrent_mask, table, h0, c0, W_h)
+    if lean is not None:
+        h_T, c_T, y_seq = lean.lstm_infer(None, table.contiguous(),
+                                          time_major(where, go_backwards), h0, c0,
+                                          W_h.contiguous(), mask_time_major(mask, go_backwards),
+                                          sequences)
+        return (y_seq.transpose(0, 1) if sequences else None), (h_T, c_T)
+    y, h_T, c_T = _LSTMLookup.apply(table, where, h0, c0, W_h, mask, go_backwards,
+                                    recurrent_mask, grad_hook)
+    return y, (h_T, c_T)
+
+
+def _inference_loop(recurrent_mask, first: Tensor, *tensors: Tensor | None):
+    """The compiled loops if this call needs no gradient and can take the lean inference loop
+    (no saved buffers, h and c updated in place), else None."""
+    if recurrent_mask is not None:
+        return None
+    if torch.is_grad_enabled() and any(t is not None and t.requires_grad
+                                       for t in (first, *tensors)):
+        return None
+    return _ext.loops_for(first)
 
 
 def _g_scale(like: Tensor, H: int) -> Tensor:
@@ -182,27 +264,69 @@ class _LSTMProjected(torch.autograd.Function):
         return dz_x, dh0, dc0, dW_h, None, None, None, None
 
 
+class _LSTMLookup(torch.autograd.Function):
+    """:func:`lstm_lookup`: the input part of step t, row n is ``table[where[t, n]]``."""
+
+    @staticmethod
+    def forward(ctx, table, where, h0, c0, W_h, mask, go_backwards, recurrent_mask, grad_hook):
+        U, H4 = table.shape
+        N, T = where.shape
+        compiled = _ext.loops_for(table, grad_hook)
+        where_tm = time_major(where, go_backwards)  # (T, N), processing order
+        if compiled is None:  # the Python loop: gather, g columns doubled, see _forward
+            z = table.index_select(0, where_tm.view(-1)).view(T, N, H4)
+            z[..., H4 // 2:3 * H4 // 4].mul_(2.0)
+            y, h_T, c_T, saved = _forward(ctx, None, z, h0, c0, W_h, mask, go_backwards,
+                                          recurrent_mask, grad_hook)
+        else:  # the compiled loop reads the table rows itself
+            z = table.new_empty(T, N, H4)
+            y, h_T, c_T, saved = _forward(ctx, compiled, z, h0, c0, W_h, mask, go_backwards,
+                                          recurrent_mask, grad_hook, table.contiguous(),
+                                          where_tm)
+        ctx.save_for_backward(*saved, where_tm)
+        ctx.rows = U
+        return y, h_T, c_T
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, dy, dh_T, dc_T):
+        *saved, where_tm = ctx.saved_tensors
+        dZ, dh0, dc0, dW_h = _backward(ctx, saved, dy, dh_T, dc_T, ctx.needs_input_grad[4])
+        dtable = None
+        if ctx.needs_input_grad[0]:
+            T, N, H4 = dZ.shape
+            dZ_flat, index = dZ.view(T * N, H4), where_tm.view(-1)
+            if ctx.compiled is None:
+                dtable = dZ.new_zeros(ctx.rows, H4).index_add_(0, index, dZ_flat)
+            else:
+                dtable = ctx.compiled.scatter_rows(dZ_flat, index, ctx.rows)
+        return dtable, None, dh0, dc0, dW_h, None, None, None, None
+
+
 # ---------------------------------------------------------------- the shared step loops
 
-def _forward(ctx, compiled, z, h0, c0, W_h, mask, go_backwards, recurrent_mask, grad_hook):
+def _forward(ctx, compiled, z, h0, c0, W_h, mask, go_backwards, recurrent_mask, grad_hook,
+             table=None, where=None):
     """Run the step loop over ``z`` (T, N, 4H), overwriting it with the gates.
 
     ``z`` holds ``x_t @ W_x + b`` of every step in processing order; for the Python loop
-    (``compiled`` None) with its g columns doubled. Returns ``y`` (N, T, H), ``h_T``, ``c_T``
-    and the tensors the backward needs.
+    (``compiled`` None) with its g columns doubled. Or, for the compiled loop only, ``z`` is
+    uninitialised and row ``t, n`` of the input part is ``table[where[t, n]]``. Returns ``y``
+    (N, T, H, a view), ``h_T``, ``c_T`` and the tensors the backward needs.
     """
+    ctx.set_materialize_grads(False)  # an unused output (y, mostly) gets no zero-filled grad
     m_seq = mask_time_major(mask, go_backwards)  # (T, N, 1) or None
     if compiled is None:
         h_seq, c_seq, tanh_c, h_rec, y_seq = _forward_python(z, h0, c0, W_h, m_seq,
                                                              recurrent_mask)
     else:
-        h_seq, c_seq, tanh_c, h_rec, y_seq = compiled.lstm_forward(z, h0, c0, W_h, m_seq,
-                                                                   recurrent_mask)
+        h_seq, c_seq, tanh_c, h_rec, y_seq, _ = compiled.lstm_forward(
+            z, table, where, h0, c0, W_h.contiguous(), m_seq, recurrent_mask)
     ctx.go_backwards = go_backwards
     ctx.grad_hook = grad_hook
     ctx.compiled = compiled
     T = z.shape[0]
-    y = y_seq.transpose(0, 1).contiguous()  # (N, T, H)
+    y = y_seq.transpose(0, 1)  # (N, T, H), a view: most callers read only the final state
     saved = (W_h, z, c_seq, tanh_c, h_rec, m_seq, recurrent_mask)
     return y, h_seq[T].clone(), c_seq[T].clone(), saved
 
@@ -210,13 +334,16 @@ def _forward(ctx, compiled, z, h0, c0, W_h, mask, go_backwards, recurrent_mask, 
 def _backward(ctx, saved, dy, dh_T, dc_T, needs_dW_h):
     """The backward step loop: ``dZ`` (T, N, 4H) in processing order, ``dh0``, ``dc0``, ``dW_h``."""
     W_h, gates, c_seq, tanh_c, h_rec, m_seq, recurrent_mask = saved
+    T, N, H4 = gates.shape
+    dh_T = gates.new_zeros(N, H4 // 4) if dh_T is None else dh_T
+    dc_T = gates.new_zeros(N, H4 // 4) if dc_T is None else dc_T
     if ctx.compiled is None:
+        dy = gates.new_zeros(N, T, H4 // 4) if dy is None else dy
         dZ, dh0, dc0 = _backward_python(W_h, gates, c_seq, tanh_c, m_seq, recurrent_mask,
                                         dy, dh_T, dc_T, ctx.grad_hook)
     else:
-        dZ, dh0, dc0 = ctx.compiled.lstm_backward(W_h, gates, c_seq, tanh_c, m_seq,
+        dZ, dh0, dc0 = ctx.compiled.lstm_backward(W_h.contiguous(), gates, c_seq, tanh_c, m_seq,
                                                   recurrent_mask, dy, dh_T, dc_T)
-    T, N, H4 = dZ.shape
     dW_h = None
     if needs_dW_h:
         dW_h = torch.mm(h_rec.reshape(T * N, H4 // 4).t(), dZ.view(T * N, H4))  # (H, 4H)

@@ -149,9 +149,11 @@ class RNN(Layer):
         return False
 
     def sequence_ids(self, embedding, ids: Tensor, mask: Tensor | None = None,
-                     initial_state=None) -> tuple[Tensor, tuple[Tensor, ...]]:
+                     initial_state=None, sequences: bool = True
+                     ) -> tuple[Tensor | None, tuple[Tensor, ...]]:
         """``sequence(embedding(ids), mask, initial_state)``; layers that can (see
-        :meth:`takes_ids_from`) compute it with the input projection as a row lookup."""
+        :meth:`takes_ids_from`) compute it with the input projection as a row lookup.
+        ``sequences=False`` says only the final states are wanted: ``y`` may then be None."""
         return self.sequence(embedding(ids), mask, initial_state)
 
     @property
@@ -276,29 +278,29 @@ class LSTM(RNN):
                 and not (self.training and self.dropout > 0) and embedding.E.device.type == "cpu"
                 and embedding.E.dtype in _ext.DTYPES and _ext.load() is not None)
 
-    def sequence_ids(self, embedding, ids, mask=None, initial_state=None):
-        """As :meth:`RNN.sequence` on ``embedding(ids)``, with ``x_t @ W_x + b`` gathered from
-        ``E[u] @ W_x + b`` computed once for each distinct token ``u`` of the batch. Batches
-        under :data:`LOOKUP_MIN_ROWS` rows, and layers that cannot take ids, run the plain
-        computation."""
-        from ..kernels.lstm import lstm_projected
+    def sequence_ids(self, embedding, ids, mask=None, initial_state=None, sequences=True):
+        """As :meth:`RNN.sequence` on ``embedding(ids)``, with ``x_t @ W_x + b`` looked up in
+        ``E[u] @ W_x + b``, computed once for each distinct token ``u`` of the batch
+        (:func:`rnnkit.kernels.lstm.lstm_lookup`). Batches under :data:`LOOKUP_MIN_ROWS` rows,
+        and layers that cannot take ids, run the plain computation."""
+        from ..kernels.lstm import lstm_lookup
 
         if ids.dim() != 2 or ids.shape[0] < LOOKUP_MIN_ROWS or not self.takes_ids_from(embedding):
-            return super().sequence_ids(embedding, ids, mask, initial_state)
+            return super().sequence_ids(embedding, ids, mask, initial_state, sequences)
         embedding.check_ids(ids)
         E = embedding.E
         mask, (h0, c0), recurrent_mask = self._prepare((*ids.shape, E.shape[1]), E, mask, None,
                                                        initial_state)
         table = self.__dict__.get("_table")  # kept by Sequential.predict / evaluate
         if table is not None and table.shape[0] == E.shape[0] and not torch.is_grad_enabled():
-            z_x = nn.functional.embedding(ids, table)  # (N, T, 4H)
+            where = ids.long()
         else:
             tokens, where = torch.unique(ids, return_inverse=True)  # the batch's distinct tokens
-            rows = E[tokens] @ self.W_x  # (U, 4H): x @ W_x for each distinct token
+            table = E[tokens] @ self.W_x  # (U, 4H): x @ W_x for each distinct token
             if self.b is not None:
-                rows = rows + self.b
-            z_x = nn.functional.embedding(where, rows)  # (N, T, 4H)
-        return lstm_projected(z_x, h0, c0, self.W_h, mask, self.go_backwards, recurrent_mask)
+                table = table + self.b
+        return lstm_lookup(table, where, h0, c0, self.W_h, mask, self.go_backwards,
+                           recurrent_mask, sequences=sequences)
 
     def keep_vocabulary_table(self, E: Tensor | None) -> None:
         """Keep ``E @ W_x + b`` for every token while the parameters are frozen (a predict or

@@ -112,7 +112,8 @@ def forward_without_padding(model, ids: Tensor, logits: bool) -> Tensor | None:
     def finals(ids_part, initial_states=None):
         """The final states of each layer of the stack on ``ids_part``."""
         x, states = rnns[0].sequence_ids(embedding, ids_part, None,
-                                         initial_states and initial_states[0])
+                                         initial_states and initial_states[0],
+                                         sequences=len(rnns) > 1)
         out = [states]
         for k, rnn in enumerate(rnns[1:], start=1):
             x, states = rnn.sequence(x, None, initial_states and initial_states[k])

@@ -176,7 +176,7 @@ class Sequential(nn.Module):
         """``rnn(embedding(ids))`` with the input projection looked up (``RNN.sequence_ids``);
         returns the output and the mask after both layers."""
         mask = embedding.compute_mask(ids, mask)
-        y, final = rnn.sequence_ids(embedding, ids, mask)
+        y, final = rnn.sequence_ids(embedding, ids, mask, sequences=rnn.return_sequences)
         out = y if rnn.return_sequences else final[0]
         if rnn.return_state:
             out = [out, *final]

@@ -5,6 +5,8 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <algorithm>
+
 namespace rnnkit {
 
 // Rows (batch entries) per task when a step's pass is split over threads. A step has N rows;
@@ -17,6 +19,76 @@ void for_rows(int64_t N, const F& f) {
   at::parallel_for(0, N, kRowsPerTask, [&](int64_t begin, int64_t end) {
     for (int64_t n = begin; n < end; ++n) f(n);
   });
+}
+
+// Fewest rows a chunk of for_chunks gets: below it a thread's GEMMs are too thin to pay.
+constexpr int64_t kMinChunkRows = 8;
+
+// f(n0, n1) for contiguous row ranges covering [0, N), one per intra-op thread, each run
+// through every step on its own thread. The rows of a batch never meet inside a recurrent
+// layer, so a chunk needs no fork/join per step, and its per-step GEMMs (gemm_rm below, called
+// inside the parallel region) run single-threaded on their thread.
+template <typename F>
+void for_chunks(int64_t N, const F& f) {
+  const int64_t threads = at::in_parallel_region() ? 1 : at::get_num_threads();
+  const int64_t chunks = std::max<int64_t>(1, std::min(threads, N / kMinChunkRows));
+  if (chunks == 1) {
+    f(int64_t{0}, N);
+    return;
+  }
+  at::parallel_for(0, chunks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t k = begin; k < end; ++k) f(N * k / chunks, N * (k + 1) / chunks);
+  });
+}
+
+// The Fortran BLAS that torch's CPU library exports (MKL in the x86 wheels). Weak: where torch
+// was built without them they are null, and gemm_rm goes through ATen instead.
+extern "C" {
+void sgemm_(const char*, const char*, const int*, const int*, const int*, const float*,
+            const float*, const int*, const float*, const int*, const float*, float*,
+            const int*) __attribute__((weak));
+void dgemm_(const char*, const char*, const int*, const int*, const int*, const double*,
+            const double*, const int*, const double*, const int*, const double*, double*,
+            const int*) __attribute__((weak));
+}
+
+template <typename S>
+struct Blas;
+template <>
+struct Blas<float> {
+  static constexpr auto gemm = &sgemm_;
+};
+template <>
+struct Blas<double> {
+  static constexpr auto gemm = &dgemm_;
+};
+
+// Row-major C (M, Nc) = A (M, K) @ op(B) + beta * C, op(B) = B (K, Nc) or, with transpose_b,
+// B^T for B stored (Nc, K); leading dimensions are row strides. Called inside for_chunks'
+// parallel region, the BLAS runs single-threaded on the calling thread.
+template <typename S>
+inline void gemm_rm(int64_t M, int64_t Nc, int64_t K, const S* A, int64_t lda, const S* B,
+                    int64_t ldb, bool transpose_b, S beta, S* C, int64_t ldc) {
+  if (M == 0) return;
+  if (Blas<S>::gemm != nullptr) {
+    // row-major C = A op(B)  <=>  column-major C^T = op(B)^T A^T
+    const char ta = transpose_b ? 'T' : 'N', tb = 'N';
+    const int m = static_cast<int>(Nc), n = static_cast<int>(M), k = static_cast<int>(K);
+    const int l_b = static_cast<int>(ldb), l_a = static_cast<int>(lda), l_c = static_cast<int>(ldc);
+    const S one = S(1);
+    Blas<S>::gemm(&ta, &tb, &m, &n, &k, &one, B, &l_b, A, &l_a, &beta, C, &l_c);
+    return;
+  }
+  const auto opts = at::TensorOptions().dtype(c10::CppTypeToScalarType<S>::value);
+  const at::Tensor a = at::from_blob(const_cast<S*>(A), {M, K}, {lda, 1}, opts);
+  const at::Tensor b = transpose_b ? at::from_blob(const_cast<S*>(B), {Nc, K}, {ldb, 1}, opts).t()
+                                   : at::from_blob(const_cast<S*>(B), {K, Nc}, {ldb, 1}, opts);
+  at::Tensor c = at::from_blob(C, {M, Nc}, {ldc, 1}, opts);
+  if (beta == S(0)) {
+    at::mm_out(c, a, b);
+  } else {
+    c.addmm_(a, b);
+  }
 }
 
 inline void check_input(const at::Tensor& t, const at::Tensor& like, const char* name) {

@@ -1,6 +1,6 @@
 // The step loops of rnnkit's whole-sequence LSTM (rnnkit/kernels/lstm.py), forward and backward,
-// in C++: per step one GEMM through ATen (MKL / oneDNN) and one fused pass over the step's
-// (N, 4H) gates, in place of about ten torch ops (forward) and fourteen (backward) per step.
+// in C++: per step one GEMM through ATen's BLAS and one fused pass over the step's (N, 4H)
+// gates, in place of about ten torch ops (forward) and fourteen (backward) per step.
 //
 // Same buffers, layout and equations as the Python loops in lstm.py, which stay the reference
 // implementation: everything is time-major, in processing order, packed [i | f | g | o],
@@ -11,6 +11,14 @@
 //   h = o * tanh(c)
 //
 // and a padded step (mask false) keeps h, c and repeats the previous output.
+//
+// The input part of z comes either precomputed, (T, N, 4H), or as a lookup: row where[t, n] of
+// a table (U, 4H) that holds x @ W_x + b for each distinct token of the batch (an Embedding
+// feeding the LSTM). The batch's rows are split into one contiguous chunk per thread, each run
+// through all steps on its own thread (for_chunks): rows never meet in an LSTM.
+//
+// Three loops: forward (saves what BPTT needs), backward, and infer (no grad: only h and c of
+// the current step, plus the outputs if asked).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
@@ -26,10 +34,44 @@ namespace {
 
 using at::Tensor;
 
+// Where the input part of z comes from: gates[t, n] already holds it, or table[where[t, n]].
+template <typename S>
+struct InputPart {
+  const S* table = nullptr;       // (U, 4H), or null: z holds x_t @ W_x + b already
+  const int64_t* where = nullptr;  // (T, N), time-major, processing order
+  const S* z_x = nullptr;         // (T, N, 4H) to read (infer), or null
+  int64_t N = 0, H4 = 0;
+  // the input part of row n at step t, or null where z holds it already
+  RNNKIT_INLINE const S* row(int64_t t, int64_t n) const {
+    if (table) return table + where[t * N + n] * H4;
+    if (z_x) return z_x + (t * N + n) * H4;
+    return nullptr;
+  }
+  bool in_z() const { return table == nullptr && z_x == nullptr; }
+};
+
+template <typename S>
+InputPart<S> input_part(const std::optional<Tensor>& table, const std::optional<Tensor>& where,
+                        const S* z_x, int64_t N, int64_t H4) {
+  InputPart<S> in;
+  if (table) {
+    in.table = table->data_ptr<S>();
+    in.where = where->data_ptr<int64_t>();
+  }
+  in.z_x = z_x;
+  in.N = N;
+  in.H4 = H4;
+  return in;
+}
+
 // One forward step of one row: gates in place over z (4H), c, tanh(c), h.
 template <typename S>
-RNNKIT_INLINE void forward_row(S* __restrict z, const S* __restrict c_prev, S* __restrict c,
-                        S* __restrict tanh_c, S* __restrict h, int64_t H) {
+RNNKIT_INLINE void forward_row(S* __restrict z, const S* __restrict z_x,
+                               const S* __restrict c_prev, S* __restrict c,
+                               S* __restrict tanh_c, S* __restrict h, int64_t H) {
+  if (z_x) {
+    for (int64_t k = 0; k < 4 * H; ++k) z[k] += z_x[k];
+  }
   S* __restrict zi = z;
   S* __restrict zf = z + H;
   S* __restrict zg = z + 2 * H;
@@ -48,20 +90,23 @@ RNNKIT_INLINE void forward_row(S* __restrict z, const S* __restrict c_prev, S* _
   }
 }
 
+// Forward, saving for BPTT: gates (T, N, 4H) in place (its input part in it, or zeros and a
+// lookup), h_seq and c_seq (T + 1, N, H; [t] is the state before step t), tanh(c), h_rec (what
+// W_h multiplied) and the outputs y_seq.
 template <typename S>
-std::vector<Tensor> forward_impl(Tensor gates, const Tensor& h0, const Tensor& c0,
-                                 const Tensor& W_h, const std::optional<Tensor>& mask,
+std::vector<Tensor> forward_impl(Tensor gates, const InputPart<S>& in, const Tensor& h0,
+                                 const Tensor& c0, const Tensor& W_h,
+                                 const std::optional<Tensor>& mask,
                                  const std::optional<Tensor>& recurrent_mask) {
   const int64_t T = gates.size(0), N = gates.size(1), H = gates.size(2) / 4;
   const auto opts = gates.options();
-  Tensor h_seq = at::empty({T + 1, N, H}, opts);  // h_seq[t] is h_prev of step t
+  Tensor h_seq = at::empty({T + 1, N, H}, opts);
   Tensor c_seq = at::empty({T + 1, N, H}, opts);
   Tensor tanh_c = at::empty({T, N, H}, opts);
   h_seq[0].copy_(h0);
   c_seq[0].copy_(c0);
   const bool masked = mask.has_value(), dropped = recurrent_mask.has_value();
   Tensor rm = dropped ? recurrent_mask->contiguous() : Tensor();
-  // what W_h multiplies: h_prev, or h_prev * recurrent_mask
   Tensor h_rec = dropped ? at::empty({T, N, H}, opts) : h_seq.narrow(0, 0, T);
   Tensor y_seq = masked ? at::empty({T, N, H}, opts) : h_seq.narrow(0, 1, T);
   Tensor m_seq = masked ? mask->contiguous() : Tensor();  // (T, N, 1) bool
@@ -72,52 +117,110 @@ std::vector<Tensor> forward_impl(Tensor gates, const Tensor& h0, const Tensor& c
   S* tcs = tanh_c.data_ptr<S>();
   S* hr = h_rec.data_ptr<S>();
   S* ys = masked ? y_seq.data_ptr<S>() : nullptr;
+  const S* Wh = W_h.data_ptr<S>();
   const S* rmp = dropped ? rm.data_ptr<S>() : nullptr;
   const bool* ms = masked ? m_seq.data_ptr<bool>() : nullptr;
-  const int64_t NH = N * H;
-  if (dropped) {  // h_rec[0] = h0 * recurrent_mask; later steps write h_rec[t + 1] themselves
-    for (int64_t k = 0; k < NH; ++k) hr[k] = hs[k] * rmp[k];
-  }
+  const int64_t NH = N * H, H4 = 4 * H;
+  const S beta = in.in_z() ? S(1) : S(0);  // add to z's input part, or overwrite the zeros
 
-  for (int64_t t = 0; t < T; ++t) {
-    Tensor z = gates[t];  // (N, 4H), holds x_t @ W_x + b
-    z.addmm_(h_rec[t], W_h);  // z += h_rec @ W_h
-    S* zt = G + t * N * 4 * H;
-    const S* h_prev = hs + t * NH;
-    const S* c_prev = cs + t * NH;
-    S* h = hs + (t + 1) * NH;
-    S* c = cs + (t + 1) * NH;
-    S* tc = tcs + t * NH;
-    S* y = masked ? ys + t * NH : nullptr;
-    S* h_rec_next = (dropped && t + 1 < T) ? hr + (t + 1) * NH : nullptr;
-    for_rows(N, [&](int64_t n) {
-      const int64_t r = n * H;
-      forward_row<S>(zt + n * 4 * H, c_prev + r, c + r, tc + r, h + r, H);
-      if (masked) {  // a padded step keeps the state and repeats the output
-        if (ms[t * N + n]) {
-          for (int64_t j = 0; j < H; ++j) y[r + j] = h[r + j];
-        } else {
-          for (int64_t j = 0; j < H; ++j) {
-            y[r + j] = t > 0 ? y[r + j - NH] : S(0);
-            h[r + j] = h_prev[r + j];
-            c[r + j] = c_prev[r + j];
+  for_chunks(N, [&](int64_t n0, int64_t n1) {
+    if (dropped) {  // h_rec[0] = h0 * recurrent_mask; later steps write h_rec[t + 1]
+      for (int64_t k = n0 * H; k < n1 * H; ++k) hr[k] = hs[k] * rmp[k];
+    }
+    for (int64_t t = 0; t < T; ++t) {
+      S* zt = G + t * N * H4;
+      gemm_rm<S>(n1 - n0, H4, H, hr + t * NH + n0 * H, H, Wh, H4, false, beta, zt + n0 * H4, H4);
+      const S* h_prev = hs + t * NH;
+      const S* c_prev = cs + t * NH;
+      S* h = hs + (t + 1) * NH;
+      S* c = cs + (t + 1) * NH;
+      S* tc = tcs + t * NH;
+      S* y = masked ? ys + t * NH : nullptr;
+      S* h_rec_next = (dropped && t + 1 < T) ? hr + (t + 1) * NH : nullptr;
+      for (int64_t n = n0; n < n1; ++n) {
+        const int64_t r = n * H;
+        forward_row<S>(zt + n * H4, in.row(t, n), c_prev + r, c + r, tc + r, h + r, H);
+        if (masked) {  // a padded step keeps the state and repeats the output
+          if (ms[t * N + n]) {
+            for (int64_t j = 0; j < H; ++j) y[r + j] = h[r + j];
+          } else {
+            for (int64_t j = 0; j < H; ++j) {
+              y[r + j] = t > 0 ? y[r + j - NH] : S(0);
+              h[r + j] = h_prev[r + j];
+              c[r + j] = c_prev[r + j];
+            }
           }
         }
+        if (h_rec_next) {
+          for (int64_t j = 0; j < H; ++j) h_rec_next[r + j] = h[r + j] * rmp[r + j];
+        }
       }
-      if (h_rec_next) {
-        for (int64_t j = 0; j < H; ++j) h_rec_next[r + j] = h[r + j] * rmp[r + j];
+    }
+  });
+  return {h_seq, c_seq, tanh_c, h_rec, y_seq, gates};
+}
+
+// Forward without saving (no grad): per step only z of the chunk's rows, h and c in place.
+// Returns h_T, c_T and, with `sequences`, y_seq (T, N, H).
+template <typename S>
+std::vector<Tensor> infer_impl(const InputPart<S>& in, int64_t T, const Tensor& h0,
+                               const Tensor& c0, const Tensor& W_h,
+                               const std::optional<Tensor>& mask, bool sequences) {
+  const int64_t N = h0.size(0), H = h0.size(1), H4 = 4 * H;
+  const auto opts = h0.options();
+  Tensor h_T = h0.clone(at::MemoryFormat::Contiguous);
+  Tensor c_T = c0.clone(at::MemoryFormat::Contiguous);
+  Tensor y_seq = sequences ? at::empty({T, N, H}, opts) : at::empty({0}, opts);
+  Tensor z = at::empty({N, H4}, opts);
+  const bool masked = mask.has_value();
+  Tensor m_seq = masked ? mask->contiguous() : Tensor();
+  S* hp = h_T.data_ptr<S>();
+  S* cp = c_T.data_ptr<S>();
+  S* zp = z.data_ptr<S>();
+  S* ys = sequences ? y_seq.data_ptr<S>() : nullptr;
+  const S* Wh = W_h.data_ptr<S>();
+  const bool* ms = masked ? m_seq.data_ptr<bool>() : nullptr;
+  const int64_t NH = N * H;
+
+  for_chunks(N, [&](int64_t n0, int64_t n1) {
+    for (int64_t t = 0; t < T; ++t) {
+      gemm_rm<S>(n1 - n0, H4, H, hp + n0 * H, H, Wh, H4, false, S(0), zp + n0 * H4, H4);
+      for (int64_t n = n0; n < n1; ++n) {
+        const int64_t r = n * H;
+        S* y = ys ? ys + t * NH + r : nullptr;
+        if (masked && !ms[t * N + n]) {  // padded: the state stays, the output repeats
+          if (y) {
+            for (int64_t j = 0; j < H; ++j) y[j] = t > 0 ? y[j - NH] : S(0);
+          }
+          continue;
+        }
+        S* __restrict zr = zp + n * H4;
+        const S* __restrict xr = in.row(t, n);
+        for (int64_t k = 0; k < H4; ++k) zr[k] += xr[k];
+        S* __restrict c = cp + r;
+        S* __restrict h = hp + r;
+        for (int64_t j = 0; j < H; ++j) {
+          const S i = sigmoid(zr[j]), f = sigmoid(zr[H + j]), g = tanh_(zr[2 * H + j]),
+                  o = sigmoid(zr[3 * H + j]);
+          const S c_new = f * c[j] + i * g;
+          c[j] = c_new;
+          h[j] = o * tanh_(c_new);
+        }
+        if (y) {
+          for (int64_t j = 0; j < H; ++j) y[j] = h[j];
+        }
       }
-    });
-  }
-  return {h_seq, c_seq, tanh_c, h_rec, y_seq};
+    }
+  });
+  return {h_T, c_T, y_seq};
 }
 
 // One backward step of one real row: dz (4H) from dh (into h_t) and dc_next (into c_t from
 // step t+1); dc_next becomes dLoss/dc_{t-1} in place.
 template <typename S>
 RNNKIT_INLINE void backward_row(const S* __restrict G, const S* __restrict c_prev,
-                         const S* __restrict tanh_c, const S* __restrict dh,
-                         S* __restrict dc_next, S* __restrict dz, int64_t H) {
+                                const S* __restrict tanh_c, const S* __restrict dh,
+                                S* __restrict dc_next, S* __restrict dz, int64_t H) {
   const S* __restrict gi = G;
   const S* __restrict gf = G + H;
   const S* __restrict gg = G + 2 * H;
@@ -133,15 +236,19 @@ RNNKIT_INLINE void backward_row(const S* __restrict G, const S* __restrict c_pre
   }
 }
 
+// BPTT: dZ (T, N, 4H), dLoss/dh0 and dLoss/dc0. `dy` (N, T, H) may be absent: no gradient
+// reached the outputs (only the final state is used).
 template <typename S>
 std::vector<Tensor> backward_impl(const Tensor& W_h, const Tensor& gates, const Tensor& c_seq,
                                   const Tensor& tanh_c, const std::optional<Tensor>& mask,
-                                  const std::optional<Tensor>& recurrent_mask, Tensor dy,
-                                  const Tensor& dh_T, const Tensor& dc_T) {
-  const int64_t T = gates.size(0), N = gates.size(1), H = gates.size(2) / 4;
+                                  const std::optional<Tensor>& recurrent_mask,
+                                  std::optional<Tensor> dy, const Tensor& dh_T,
+                                  const Tensor& dc_T) {
+  const int64_t T = gates.size(0), N = gates.size(1), H = gates.size(2) / 4, H4 = 4 * H;
   const auto opts = gates.options();
-  if (dy.stride(2) != 1) dy = dy.contiguous();  // (N, T, H), any row strides
-  Tensor dZ = at::empty({T, N, 4 * H}, opts);  // dLoss/dz of every step
+  const bool has_dy = dy.has_value();
+  if (has_dy && dy->stride(2) != 1) dy = dy->contiguous();  // (N, T, H), any row strides
+  Tensor dZ = at::empty({T, N, H4}, opts);
   Tensor dh_next = dh_T.clone(at::MemoryFormat::Contiguous);  // dLoss/dh_t from after t
   Tensor dc_next = dc_T.clone(at::MemoryFormat::Contiguous);
   Tensor dh = at::empty({N, H}, opts);  // into h_t from y_t and step t+1
@@ -150,13 +257,13 @@ std::vector<Tensor> backward_impl(const Tensor& W_h, const Tensor& gates, const 
   Tensor dy_carry = masked ? at::zeros({N, H}, opts) : Tensor();  // from padded repeats of y_t
   Tensor rm = dropped ? recurrent_mask->contiguous() : Tensor();
   Tensor m_seq = masked ? mask->contiguous() : Tensor();
-  const Tensor W_hT = W_h.t();  // (4H, H)
 
+  const S* Wh = W_h.data_ptr<S>();
   const S* Gs = gates.data_ptr<S>();
   const S* cs = c_seq.data_ptr<S>();
   const S* tcs = tanh_c.data_ptr<S>();
-  const S* dyp = dy.data_ptr<S>();
-  const int64_t dy_sn = dy.stride(0), dy_st = dy.stride(1);
+  const S* dyp = has_dy ? dy->data_ptr<S>() : nullptr;
+  const int64_t dy_sn = has_dy ? dy->stride(0) : 0, dy_st = has_dy ? dy->stride(1) : 0;
   S* dZs = dZ.data_ptr<S>();
   S* dhn = dh_next.data_ptr<S>();
   S* dcn = dc_next.data_ptr<S>();
@@ -167,48 +274,64 @@ std::vector<Tensor> backward_impl(const Tensor& W_h, const Tensor& gates, const 
   const bool* ms = masked ? m_seq.data_ptr<bool>() : nullptr;
   const int64_t NH = N * H;
 
-  for (int64_t t = T - 1; t >= 0; --t) {
-    const S* G = Gs + t * N * 4 * H;
-    const S* c_prev = cs + t * NH;
-    const S* tc = tcs + t * NH;
-    S* dz = dZs + t * N * 4 * H;
-    for_rows(N, [&](int64_t n) {
-      const int64_t r = n * H;
-      const S* dy_t = dyp + n * dy_sn + t * dy_st;
-      S* d_h = dhp + r;
-      if (!masked) {
-        for (int64_t j = 0; j < H; ++j) d_h[j] = dhn[r + j] + dy_t[j];
-      } else {  // padded step: the state and the output pass through, the cell gets nothing
-        const bool m = ms[t * N + n];
-        S* cr = carry + r;
-        for (int64_t j = 0; j < H; ++j) {
-          const S dyt = dy_t[j] + cr[j];  // into y_t: from y_t and its repeats
-          cr[j] = m ? S(0) : dyt;          // into y_{t-1}, which padding repeated
-          d_h[j] = dhn[r + j] + dyt;       // into the cell's h_t (real rows only)
-        }
-        if (!m) {
-          for (int64_t k = 0; k < 4 * H; ++k) dz[n * 4 * H + k] = S(0);
-          return;  // dc_next, dh_next pass through unchanged
-        }
-      }
-      backward_row<S>(G + n * 4 * H, c_prev + r, tc + r, d_h, dcn + r, dz + n * 4 * H, H);
-    });
-    // into h_rec of step t, through z = ... + h_rec @ W_h
-    at::mm_out(dh_rec, dZ[t], W_hT);
-    if (masked || dropped) {  // into h_{t-1}: through h_prev * recurrent_mask, or pass-through
-      for (int64_t n = 0; n < N; ++n) {
-        if (masked && !ms[t * N + n]) continue;  // padded: dh_next passes through
+  for_chunks(N, [&](int64_t n0, int64_t n1) {
+    for (int64_t t = T - 1; t >= 0; --t) {
+      const S* G = Gs + t * N * H4;
+      const S* c_prev = cs + t * NH;
+      const S* tc = tcs + t * NH;
+      S* dz = dZs + t * N * H4;
+      for (int64_t n = n0; n < n1; ++n) {
         const int64_t r = n * H;
-        for (int64_t j = 0; j < H; ++j) {
-          dhn[r + j] = dropped ? dhr[r + j] * rmp[r + j] : dhr[r + j];
+        const S* dy_t = has_dy ? dyp + n * dy_sn + t * dy_st : nullptr;
+        S* d_h = dhp + r;
+        if (!masked) {
+          for (int64_t j = 0; j < H; ++j) d_h[j] = dhn[r + j] + (dy_t ? dy_t[j] : S(0));
+        } else {  // padded step: the state and the output pass through, the cell gets nothing
+          const bool m = ms[t * N + n];
+          S* cr = carry + r;
+          for (int64_t j = 0; j < H; ++j) {
+            const S dyt = (dy_t ? dy_t[j] : S(0)) + cr[j];  // into y_t: from y_t and repeats
+            cr[j] = m ? S(0) : dyt;  // into y_{t-1}, which padding repeated
+            d_h[j] = dhn[r + j] + dyt;  // into the cell's h_t (real rows only)
+          }
+          if (!m) {
+            for (int64_t k = 0; k < H4; ++k) dz[n * H4 + k] = S(0);
+            continue;  // dc_next, dh_next pass through unchanged
+          }
+        }
+        backward_row<S>(G + n * H4, c_prev + r, tc + r, d_h, dcn + r, dz + n * H4, H);
+      }
+      // into h_rec of step t, through z = ... + h_rec @ W_h: dh_rec = dz @ W_h^T
+      gemm_rm<S>(n1 - n0, H, H4, dz + n0 * H4, H4, Wh, H4, true, S(0), dhr + n0 * H, H);
+      if (masked || dropped) {  // into h_{t-1}: through h_prev * recurrent_mask, or pass-through
+        for (int64_t n = n0; n < n1; ++n) {
+          if (masked && !ms[t * N + n]) continue;  // padded: dh_next passes through
+          const int64_t r = n * H;
+          for (int64_t j = 0; j < H; ++j) {
+            dhn[r + j] = dropped ? dhr[r + j] * rmp[r + j] : dhr[r + j];
+          }
         }
       }
     }
-  }
+  });
   return {dZ, dh_next, dc_next};
 }
 
-std::vector<Tensor> lstm_forward(Tensor gates, Tensor h0, Tensor c0, Tensor W_h,
+void check_lookup(const std::optional<Tensor>& table, const std::optional<Tensor>& where,
+                  int64_t T, int64_t N, int64_t H4, const Tensor& like) {
+  TORCH_CHECK(table.has_value() == where.has_value(),
+              "rnnkit_ext: `table` and `where` go together");
+  if (!table) return;
+  check_input(*table, like, "table");
+  TORCH_CHECK(table->dim() == 2 && table->size(1) == H4 && table->is_contiguous(),
+              "rnnkit_ext: `table` expected a contiguous (U, 4H) tensor");
+  TORCH_CHECK(where->scalar_type() == at::kLong && where->is_contiguous() &&
+                  where->dim() == 2 && where->size(0) == T && where->size(1) == N,
+              "rnnkit_ext: `where` expected a contiguous int64 (T, N) tensor");
+}
+
+std::vector<Tensor> lstm_forward(Tensor gates, std::optional<Tensor> table,
+                                 std::optional<Tensor> where, Tensor h0, Tensor c0, Tensor W_h,
                                  std::optional<Tensor> mask,
                                  std::optional<Tensor> recurrent_mask) {
   TORCH_CHECK(gates.dim() == 3 && gates.is_contiguous() && gates.size(2) % 4 == 0,
@@ -216,26 +339,89 @@ std::vector<Tensor> lstm_forward(Tensor gates, Tensor h0, Tensor c0, Tensor W_h,
   for (const auto& [t, name] : {std::pair{&h0, "h0"}, {&c0, "c0"}, {&W_h, "W_h"}}) {
     check_input(*t, gates, name);
   }
+  TORCH_CHECK(W_h.is_contiguous(), "rnnkit_ext: `W_h` expected a contiguous tensor");
   if (recurrent_mask) check_input(*recurrent_mask, gates, "recurrent_mask");
+  check_lookup(table, where, gates.size(0), gates.size(1), gates.size(2), gates);
   return AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "rnnkit_lstm_forward", [&] {
-    return forward_impl<scalar_t>(gates, h0, c0, W_h, mask, recurrent_mask);
+    const auto in = input_part<scalar_t>(table, where, nullptr, gates.size(1), gates.size(2));
+    return forward_impl<scalar_t>(gates, in, h0, c0, W_h, mask, recurrent_mask);
+  });
+}
+
+std::vector<Tensor> lstm_infer(std::optional<Tensor> z_x, std::optional<Tensor> table,
+                               std::optional<Tensor> where, Tensor h0, Tensor c0, Tensor W_h,
+                               std::optional<Tensor> mask, bool sequences) {
+  TORCH_CHECK(z_x.has_value() != table.has_value(),
+              "rnnkit_ext: lstm_infer takes either `z_x` or `table` and `where`");
+  TORCH_CHECK(h0.dim() == 2 && W_h.is_contiguous() && W_h.size(1) == 4 * h0.size(1),
+              "rnnkit_ext: `W_h` expected a contiguous (H, 4H) tensor");
+  for (const auto& [t, name] : {std::pair{&c0, "c0"}, {&W_h, "W_h"}}) check_input(*t, h0, name);
+  const int64_t N = h0.size(0), H4 = 4 * h0.size(1);
+  int64_t T = 0;
+  if (z_x) {
+    check_input(*z_x, h0, "z_x");
+    TORCH_CHECK(z_x->dim() == 3 && z_x->is_contiguous() && z_x->size(1) == N &&
+                    z_x->size(2) == H4,
+                "rnnkit_ext: `z_x` expected a contiguous (T, N, 4H) tensor");
+    T = z_x->size(0);
+  } else {
+    T = where->dim() == 2 ? where->size(0) : 0;
+    check_lookup(table, where, T, N, H4, h0);
+  }
+  return AT_DISPATCH_FLOATING_TYPES(h0.scalar_type(), "rnnkit_lstm_infer", [&] {
+    const auto in = input_part<scalar_t>(table, where, z_x ? z_x->data_ptr<scalar_t>() : nullptr,
+                                         N, H4);
+    return infer_impl<scalar_t>(in, T, h0, c0, W_h, mask, sequences);
   });
 }
 
 std::vector<Tensor> lstm_backward(Tensor W_h, Tensor gates, Tensor c_seq, Tensor tanh_c,
                                   std::optional<Tensor> mask,
-                                  std::optional<Tensor> recurrent_mask, Tensor dy, Tensor dh_T,
-                                  Tensor dc_T) {
+                                  std::optional<Tensor> recurrent_mask,
+                                  std::optional<Tensor> dy, Tensor dh_T, Tensor dc_T) {
   TORCH_CHECK(gates.dim() == 3 && gates.is_contiguous() && c_seq.is_contiguous() &&
-                  tanh_c.is_contiguous(),
+                  tanh_c.is_contiguous() && W_h.is_contiguous(),
               "rnnkit_ext: the saved buffers must be contiguous");
-  for (const auto& [t, name] : {std::pair{&W_h, "W_h"}, {&dy, "dy"}, {&dh_T, "dh_T"},
-                                {&dc_T, "dc_T"}}) {
+  for (const auto& [t, name] : {std::pair{&W_h, "W_h"}, {&dh_T, "dh_T"}, {&dc_T, "dc_T"}}) {
     check_input(*t, gates, name);
   }
+  if (dy) check_input(*dy, gates, "dy");
   return AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "rnnkit_lstm_backward", [&] {
     return backward_impl<scalar_t>(W_h, gates, c_seq, tanh_c, mask, recurrent_mask, dy, dh_T,
                                    dc_T);
+  });
+}
+
+// out (U, C) = sum of the rows src[k] (R, C) with index[k] == u: the gradient of a row lookup.
+// Each thread owns a band of columns, so no two threads write the same element.
+template <typename S>
+Tensor scatter_rows_impl(const Tensor& src, const Tensor& index, int64_t U) {
+  const int64_t R = src.size(0), C = src.size(1);
+  Tensor out = at::zeros({U, C}, src.options());
+  const S* sp = src.data_ptr<S>();
+  const int64_t* ip = index.data_ptr<int64_t>();
+  S* op = out.data_ptr<S>();
+  at::parallel_for(0, C, 64, [&](int64_t c0, int64_t c1) {
+    for (int64_t k = 0; k < R; ++k) {
+      S* __restrict o = op + ip[k] * C;
+      const S* __restrict s = sp + k * C;
+      for (int64_t c = c0; c < c1; ++c) o[c] += s[c];
+    }
+  });
+  return out;
+}
+
+Tensor scatter_rows(Tensor src, Tensor index, int64_t U) {
+  TORCH_CHECK(src.dim() == 2 && src.is_contiguous() && src.device().is_cpu(),
+              "rnnkit_ext: `src` expected a contiguous CPU (R, C) tensor");
+  TORCH_CHECK(index.scalar_type() == at::kLong && index.is_contiguous() && index.dim() == 1 &&
+                  index.size(0) == src.size(0),
+              "rnnkit_ext: `index` expected a contiguous int64 (R,) tensor");
+  TORCH_CHECK(index.numel() == 0 || (index.min().item<int64_t>() >= 0 &&
+                                     index.max().item<int64_t>() < U),
+              "rnnkit_ext: `index` out of range");
+  return AT_DISPATCH_FLOATING_TYPES(src.scalar_type(), "rnnkit_scatter_rows", [&] {
+    return scatter_rows_impl<scalar_t>(src, index, U);
   });
 }
 
@@ -244,5 +430,7 @@ std::vector<Tensor> lstm_backward(Tensor W_h, Tensor gates, Tensor c_seq, Tensor
 
 TORCH_LIBRARY_FRAGMENT(rnnkit_ext, m) {
   m.def("lstm_forward", &rnnkit::lstm_forward);
+  m.def("lstm_infer", &rnnkit::lstm_infer);
   m.def("lstm_backward", &rnnkit::lstm_backward);
+  m.def("scatter_rows", &rnnkit::scatter_rows);
 }

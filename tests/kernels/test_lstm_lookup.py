@@ -1,0 +1,189 @@
+"""The LSTM kernel's lookup entry point and its lean inference loop.
+
+* :func:`lstm_lookup` (the input part of each step read from rows of a table) equals the
+  reference loop run on ``table[where]`` with ``W_x`` the identity: outputs and the gradients
+  of the table, the states and ``W_h``; for both step loops, masks, ``go_backwards``, recurrent
+  dropout, and losses that use only the final state (no gradient reaches ``y``).
+* Batches of 16 rows and more run split into one chunk of rows per thread: checked with 2
+  threads on a batch of 40.
+* Without gradients, :func:`lstm`, :func:`lstm_projected` and :func:`lstm_lookup` take the
+  lean inference loop (no saved buffers), which equals the training loop.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from rnnkit import functional as F
+from rnnkit.kernels import _ext
+from rnnkit.kernels import lstm as lstm_module
+from rnnkit.kernels.lstm import lstm, lstm_lookup, lstm_projected
+
+from test_kernels import (ATOL, MASKS, RTOL, _one_thread, make_args, make_mask,  # noqa: F401
+                          make_recurrent_mask, select_loop)
+
+LOOPS = ["python", "compiled"]
+H, U = 5, 7
+
+
+@pytest.fixture
+def loop(request, monkeypatch):
+    return select_loop(request, monkeypatch, lstm_module)
+
+
+@pytest.fixture
+def two_threads():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(threads)
+
+
+def lookup_args(N, T, dtype=torch.float32):
+    table = torch.randn(U, 4 * H, dtype=dtype) * 0.8
+    where = torch.randint(0, U, (N, T))
+    h0 = torch.randn(N, H, dtype=dtype) * 0.5
+    c0 = torch.randn(N, H, dtype=dtype) * 0.5
+    W_h = torch.randn(H, 4 * H, dtype=dtype) * 0.6
+    return table, where, h0, c0, W_h
+
+
+def outputs_and_grads(fn, table, where, h0, c0, W_h, upstream, **kwargs):
+    leaves = [t.detach().clone().requires_grad_() for t in (table, h0, c0, W_h)]
+    y, (h_T, c_T) = fn(leaves[0], where, leaves[1], leaves[2], leaves[3], **kwargs)
+    outputs = [y, h_T, c_T]
+    loss = sum((o * u).sum() for o, u in zip(outputs, upstream) if u is not None)
+    return [o.detach() for o in outputs], torch.autograd.grad(loss, leaves)
+
+
+def reference(table, where, h0, c0, W_h, **kwargs):
+    """The reference loop on x = table[where], W_x = I: z = table[where] + h_prev @ W_h."""
+    eye = torch.eye(table.shape[1], dtype=table.dtype)
+    return F.lstm(table[where], h0, c0, eye, W_h, None, **kwargs)
+
+
+def assert_lookup_matches_reference(N, T, mask_kind, go_backwards, dropout, y_used=True):
+    args = lookup_args(N, T)
+    kwargs = dict(mask=make_mask(mask_kind, N, T), go_backwards=go_backwards,
+                  recurrent_mask=make_recurrent_mask(N, H) if dropout else None)
+    upstream = [torch.randn(N, T, H) if y_used else None, torch.randn(N, H), torch.randn(N, H)]
+    out_k, grads_k = outputs_and_grads(lstm_lookup, *args, upstream, **kwargs)
+    out_r, grads_r = outputs_and_grads(reference, *args, upstream, **kwargs)
+    for name, k, r in zip(["y", "h_T", "c_T"], out_k, out_r):
+        torch.testing.assert_close(k, r, rtol=RTOL, atol=ATOL, msg=lambda m: f"{name}: {m}")
+    for name, k, r in zip(["table", "h0", "c0", "W_h"], grads_k, grads_r):
+        torch.testing.assert_close(k, r, rtol=RTOL, atol=ATOL, msg=lambda m: f"d{name}: {m}")
+
+
+@pytest.mark.parametrize("loop", LOOPS, indirect=True)
+@pytest.mark.parametrize("mask_kind", MASKS)
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("dropout", [False, True])
+def test_lookup_matches_reference(loop, mask_kind, go_backwards, dropout):
+    assert_lookup_matches_reference(3, 6, mask_kind, go_backwards, dropout)
+
+
+@pytest.mark.parametrize("loop", LOOPS, indirect=True)
+@pytest.mark.parametrize("mask_kind", [None, "holes"])
+def test_lookup_with_only_the_final_state_used(loop, mask_kind):
+    """No gradient reaches y: the backward runs without dLoss/dy."""
+    assert_lookup_matches_reference(3, 6, mask_kind, False, False, y_used=False)
+
+
+@pytest.mark.parametrize("loop", ["compiled"], indirect=True)
+@pytest.mark.parametrize("mask_kind", [None, "holes"])
+@pytest.mark.parametrize("dropout", [False, True])
+def test_rows_split_over_threads(loop, two_threads, mask_kind, dropout):
+    assert_lookup_matches_reference(40, 9, mask_kind, True, dropout)
+    args = make_args("lstm", bias=True, N=40, T=9)
+    kwargs = dict(mask=make_mask(mask_kind, 40, 9))
+    with torch.no_grad():
+        y, (h_T, c_T) = lstm(*args, **kwargs)
+        y_r, (h_r, c_r) = F.lstm(*args, **kwargs)
+    for k, r in ((y, y_r), (h_T, h_r), (c_T, c_r)):
+        torch.testing.assert_close(k, r, rtol=RTOL, atol=ATOL)
+
+
+def test_lookup_gradcheck_float64():
+    table, where, h0, c0, W_h = lookup_args(2, 4, torch.float64)
+    where[0, :2] = where[1, 0]  # a row read by several steps: its gradient is their sum
+    mask = make_mask("holes", 2, 4)
+    leaves = [t.requires_grad_() for t in (table, h0, c0, W_h)]
+
+    def fn(table, h0, c0, W_h):
+        y, (h_T, c_T) = lstm_lookup(table, where, h0, c0, W_h, mask=mask)
+        return y, h_T, c_T
+
+    assert torch.autograd.gradcheck(fn, leaves)
+
+
+@pytest.mark.parametrize("loop", ["compiled"], indirect=True)
+@pytest.mark.parametrize("entry", ["lstm", "lstm_projected", "lstm_lookup"])
+@pytest.mark.parametrize("mask_kind", MASKS)
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("N", [3, 40])
+def test_inference_loop_equals_training_loop(loop, two_threads, entry, mask_kind, go_backwards,
+                                             N, monkeypatch):
+    T = 7
+    kwargs = dict(mask=make_mask(mask_kind, N, T), go_backwards=go_backwards)
+    if entry == "lstm_lookup":
+        table, where, h0, c0, W_h = lookup_args(N, T)
+        fn, args = lstm_lookup, (table, where, h0, c0, W_h)
+    else:
+        x, h0, c0, W_x, W_h, b = make_args("lstm", bias=True, N=N, T=T)
+        if entry == "lstm":
+            fn, args = lstm, (x, h0, c0, W_x, W_h, b)
+        else:
+            z_x = (x.flatten(0, 1) @ W_x + b).view(N, T, -1)
+            fn, args = lstm_projected, (z_x, h0, c0, W_h)
+    h0.requires_grad_()  # with grad: the training loop
+    y_train, (h_train, c_train) = fn(*args, **kwargs)
+    calls = []
+    real = _ext.load().lstm_infer
+
+    class Spy:  # records that the lean loop ran
+        def __getattr__(self, name):
+            if name == "lstm_infer":
+                return lambda *a: calls.append(1) or real(*a)
+            return getattr(_ext.load(), name)
+
+    monkeypatch.setattr(lstm_module._ext, "loops_for", lambda *a, **k: Spy())
+    with torch.no_grad():
+        y, (h_T, c_T) = fn(*args, **kwargs)
+    assert calls, "the inference loop did not run"
+    for name, k, r in (("y", y, y_train), ("h_T", h_T, h_train), ("c_T", c_T, c_train)):
+        torch.testing.assert_close(k, r.detach(), rtol=RTOL, atol=ATOL,
+                                   msg=lambda m: f"{name}: {m}")
+    if entry == "lstm_lookup":
+        with torch.no_grad():
+            y, (h_T, c_T) = lstm_lookup(*args, **kwargs, sequences=False)
+        assert y is None
+        torch.testing.assert_close(h_T, h_train.detach(), rtol=RTOL, atol=ATOL)
+
+
+def test_scatter_rows_sums_the_rows_of_each_index():
+    ops = _ext.load()
+    if ops is None:
+        pytest.skip("compiled step loops unavailable")
+    src = torch.randn(50, 130)
+    index = torch.randint(0, 9, (50,))
+    expected = torch.zeros(9, 130).index_add_(0, index, src)
+    torch.testing.assert_close(ops.scatter_rows(src, index, 9), expected)
+    with pytest.raises(RuntimeError, match="`index` out of range"):
+        ops.scatter_rows(src, index, 3)
+
+
+def test_lookup_checks_its_arguments():
+    table, where, h0, c0, W_h = lookup_args(3, 4)
+    with pytest.raises(ValueError, match=r"lstm_lookup: `where` expected an int64 tensor of "
+                                         r"shape \(N, T\)"):
+        lstm_lookup(table, where.int(), h0, c0, W_h)
+    with pytest.raises(ValueError, match=r"lstm_lookup: `where` expected values in \[0, 7\) "
+                                         r"\(rows of `table`\), received values in \[0, 7\]"):
+        bad = where.clone()
+        bad[0, 0], bad[0, 1] = 7, 0
+        lstm_lookup(table, bad, h0, c0, W_h)
+    with pytest.raises(ValueError, match=r"lstm_lookup: `table` expected a tensor of shape "
+                                         r"\(U, 4H\) = \(U, 20\)"):
+        lstm_lookup(table[:, :8], where, h0, c0, W_h)
