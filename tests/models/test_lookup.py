@@ -117,11 +117,12 @@ def test_lookup_at_inference_past_a_dropout(settings, lookups):
         torch.testing.assert_close(y, model(ids), rtol=1e-5, atol=1e-6)
 
 
-def test_small_batches_run_native_and_predict_keeps_a_table_only_while_it_runs(settings,
-                                                                             lookups):
-    """Fewer than LOOKUP_MIN_ROWS rows run PyTorch's fused LSTM; predict on many ids keeps a
-    table of the whole vocabulary for its own duration only (a fused optimizer changes the
-    weights without a version bump, so no table may outlive the call)."""
+def test_small_batches_train_native_and_predict_keeps_a_table_only_while_it_runs(settings,
+                                                                               lookups):
+    """Training batches of fewer than LOOKUP_MIN_ROWS rows run PyTorch's fused LSTM (without
+    gradients the lookup runs at every size); predict on many ids keeps a table of the whole
+    vocabulary for its own duration only (a fused optimizer changes the weights without a
+    version bump, so no table may outlive the call)."""
     from rnnkit.layers.recurrent import LOOKUP_MIN_ROWS
 
     runtime.configure(embedding_lookup=True, trim_padding=False)
@@ -130,9 +131,14 @@ def test_small_batches_run_native_and_predict_keeps_a_table_only_while_it_runs(s
     lstm = model.layers[1]
     calls, watched = lookups
     watched.append(lstm)
-    with torch.no_grad():
-        model(torch.randint(1, 30, (LOOKUP_MIN_ROWS - 1, 5)))
+    small = torch.randint(1, 30, (LOOKUP_MIN_ROWS - 1, 5))
+    y_native = model(small)  # with gradients
     assert not calls
+    with torch.no_grad():
+        y_lookup = model(small)
+    assert calls == [False]
+    torch.testing.assert_close(y_lookup, y_native.detach(), rtol=1e-5, atol=1e-6)
+    calls.clear()
     ids = torch.randint(1, 30, (40, 5))  # 200 ids >= 4 x 30 tokens: worth a table
     y1 = model.predict(ids, batch_size=8)
     assert calls and all(calls) and "_table" not in lstm.__dict__

@@ -13,8 +13,10 @@ from .base import Layer, check_rank
 
 
 LOOKUP_MIN_ROWS = 8
-"""Below this many rows, PyTorch's fused LSTM (one call) beats rnnkit's kernel, whose per-step
-cost is then mostly call overhead: :meth:`LSTM.sequence_ids` looks up from this batch size on."""
+"""Training batches below this many rows run PyTorch's fused LSTM, which beats rnnkit's kernel
+there (the kernel's backward pays a BLAS call per step). Without gradients
+:meth:`LSTM.sequence_ids` looks up at every batch size: its inference loop multiplies a few
+rows by ``W_h`` itself and is faster than the fused LSTM from one row on."""
 
 
 class RNN(Layer):
@@ -281,11 +283,13 @@ class LSTM(RNN):
     def sequence_ids(self, embedding, ids, mask=None, initial_state=None, sequences=True):
         """As :meth:`RNN.sequence` on ``embedding(ids)``, with ``x_t @ W_x + b`` looked up in
         ``E[u] @ W_x + b``, computed once for each distinct token ``u`` of the batch
-        (:func:`rnnkit.kernels.lstm.lstm_lookup`). Batches under :data:`LOOKUP_MIN_ROWS` rows,
-        and layers that cannot take ids, run the plain computation."""
+        (:func:`rnnkit.kernels.lstm.lstm_lookup`). Training batches under
+        :data:`LOOKUP_MIN_ROWS` rows, and layers that cannot take ids, run the plain
+        computation."""
         from ..kernels.lstm import lstm_lookup
 
-        if ids.dim() != 2 or ids.shape[0] < LOOKUP_MIN_ROWS or not self.takes_ids_from(embedding):
+        small = ids.dim() == 2 and ids.shape[0] < LOOKUP_MIN_ROWS and torch.is_grad_enabled()
+        if ids.dim() != 2 or small or not self.takes_ids_from(embedding):
             return super().sequence_ids(embedding, ids, mask, initial_state, sequences)
         embedding.check_ids(ids)
         E = embedding.E

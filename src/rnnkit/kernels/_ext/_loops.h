@@ -63,6 +63,40 @@ struct Blas<double> {
   static constexpr auto gemm = &dgemm_;
 };
 
+// Fewest rows for which gemm_rm calls the BLAS; thinner products (one review at a time) run
+// the loop below, which avoids the BLAS call's fixed cost (several microseconds a step).
+constexpr int64_t kBlasMinRows = 5;
+
+// Row-major C (M, Nc) = A (M, K) @ B (K, Nc) + beta * C, for a few rows: per row, four rows of
+// B at a time are added into C's row, which stays in L1.
+template <typename S>
+inline void thin_gemm(int64_t M, int64_t Nc, int64_t K, const S* A, int64_t lda, const S* B,
+                      int64_t ldb, S beta, S* C, int64_t ldc) {
+  for (int64_t m = 0; m < M; ++m) {
+    S* __restrict c = C + m * ldc;
+    const S* a = A + m * lda;
+    if (beta == S(0)) {
+      for (int64_t n = 0; n < Nc; ++n) c[n] = S(0);
+    } else if (beta != S(1)) {
+      for (int64_t n = 0; n < Nc; ++n) c[n] *= beta;
+    }
+    int64_t k = 0;
+    for (; k + 4 <= K; k += 4) {
+      const S a0 = a[k], a1 = a[k + 1], a2 = a[k + 2], a3 = a[k + 3];
+      const S* __restrict b0 = B + k * ldb;
+      const S* __restrict b1 = b0 + ldb;
+      const S* __restrict b2 = b1 + ldb;
+      const S* __restrict b3 = b2 + ldb;
+      for (int64_t n = 0; n < Nc; ++n) c[n] += a0 * b0[n] + a1 * b1[n] + a2 * b2[n] + a3 * b3[n];
+    }
+    for (; k < K; ++k) {
+      const S ak = a[k];
+      const S* __restrict bk = B + k * ldb;
+      for (int64_t n = 0; n < Nc; ++n) c[n] += ak * bk[n];
+    }
+  }
+}
+
 // Row-major C (M, Nc) = A (M, K) @ op(B) + beta * C, op(B) = B (K, Nc) or, with transpose_b,
 // B^T for B stored (Nc, K); leading dimensions are row strides. Called inside for_chunks'
 // parallel region, the BLAS runs single-threaded on the calling thread.
@@ -70,6 +104,10 @@ template <typename S>
 inline void gemm_rm(int64_t M, int64_t Nc, int64_t K, const S* A, int64_t lda, const S* B,
                     int64_t ldb, bool transpose_b, S beta, S* C, int64_t ldc) {
   if (M == 0) return;
+  if (M < kBlasMinRows && !transpose_b) {
+    thin_gemm<S>(M, Nc, K, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
   if (Blas<S>::gemm != nullptr) {
     // row-major C = A op(B)  <=>  column-major C^T = op(B)^T A^T
     const char ta = transpose_b ? 'T' : 'N', tb = 'N';
