@@ -28,6 +28,8 @@ constexpr int64_t kMinChunkRows = 8;
 // through every step on its own thread. The rows of a batch never meet inside a recurrent
 // layer, so a chunk needs no fork/join per step, and its per-step GEMMs (gemm_rm below, called
 // inside the parallel region) run single-threaded on their thread.
+extern "C" int MKL_Set_Num_Threads_Local(int) __attribute__((weak));
+
 template <typename F>
 void for_chunks(int64_t N, const F& f) {
   const int64_t threads = at::in_parallel_region() ? 1 : at::get_num_threads();
@@ -37,7 +39,10 @@ void for_chunks(int64_t N, const F& f) {
     return;
   }
   at::parallel_for(0, chunks, 1, [&](int64_t begin, int64_t end) {
+    // MKL, told to use a fixed thread count, would start threads of its own in here
+    const int before = MKL_Set_Num_Threads_Local ? MKL_Set_Num_Threads_Local(1) : 0;
     for (int64_t k = begin; k < end; ++k) f(N * k / chunks, N * (k + 1) / chunks);
+    if (MKL_Set_Num_Threads_Local) MKL_Set_Num_Threads_Local(before);
   });
 }
 

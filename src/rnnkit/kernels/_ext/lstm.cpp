@@ -48,6 +48,17 @@ struct InputPart {
     return nullptr;
   }
   bool in_z() const { return table == nullptr && z_x == nullptr; }
+  // Ask for the table rows of step t, rows [n0, n1), ahead of use: they are scattered over the
+  // table, where the hardware prefetcher cannot guess them. Called before the step's GEMM,
+  // which gives them time to arrive.
+  void prefetch(int64_t t, int64_t n0, int64_t n1) const {
+    if (!table) return;
+    constexpr int64_t kLine = 64 / sizeof(S);
+    for (int64_t n = n0; n < n1; ++n) {
+      const S* r = table + where[t * N + n] * H4;
+      for (int64_t k = 0; k < H4; k += kLine) __builtin_prefetch(r + k);
+    }
+  }
 };
 
 template <typename S>
@@ -129,6 +140,7 @@ std::vector<Tensor> forward_impl(Tensor gates, const InputPart<S>& in, const Ten
     }
     for (int64_t t = 0; t < T; ++t) {
       S* zt = G + t * N * H4;
+      in.prefetch(t, n0, n1);
       gemm_rm<S>(n1 - n0, H4, H, hr + t * NH + n0 * H, H, Wh, H4, false, beta, zt + n0 * H4, H4);
       const S* h_prev = hs + t * NH;
       const S* c_prev = cs + t * NH;
@@ -184,6 +196,7 @@ std::vector<Tensor> infer_impl(const InputPart<S>& in, int64_t T, const Tensor& 
 
   for_chunks(N, [&](int64_t n0, int64_t n1) {
     for (int64_t t = 0; t < T; ++t) {
+      in.prefetch(t, n0, n1);
       gemm_rm<S>(n1 - n0, H4, H, hp + n0 * H, H, Wh, H4, false, S(0), zp + n0 * H4, H4);
       for (int64_t n = n0; n < n1; ++n) {
         const int64_t r = n * H;
