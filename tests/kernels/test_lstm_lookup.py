@@ -187,3 +187,37 @@ def test_lookup_checks_its_arguments():
     with pytest.raises(ValueError, match=r"lstm_lookup: `table` expected a tensor of shape "
                                          r"\(U, 4H\) = \(U, 20\)"):
         lstm_lookup(table[:, :8], where, h0, c0, W_h)
+
+
+@pytest.mark.parametrize("loop", ["compiled"], indirect=True)
+@pytest.mark.parametrize("N", [3, 40])
+def test_shared_padding_in_front_is_computed_once_and_exactly(loop, two_threads, N):
+    """``pad_row``: rows join from the shared state after their padding in front; the result
+    equals running every padded step (rows of all padding, and of none, included)."""
+    T = 12
+    table, where, h0, c0, W_h = lookup_args(N, T)
+    where[where == 0] = 1
+    leads = torch.randint(0, T + 1, (N,))
+    leads[0], leads[-1] = T, 0  # all padding; no padding
+    for n in range(N):
+        where[n, :leads[n]] = 0
+    h0, c0 = h0[:1].expand(N, H), c0[:1].expand(N, H)  # a state all rows share
+    calls = []
+    real = _ext.load().lstm_infer
+
+    class Spy:
+        def __getattr__(self, name):
+            if name == "lstm_infer":
+                return lambda *a: calls.append(a[8] is not None) or real(*a)
+            return getattr(_ext.load(), name)
+
+    with torch.no_grad():
+        _, (h_ref, c_ref) = lstm_lookup(table, where, h0, c0, W_h, sequences=False)
+        lstm_module._ext.loops_for, saved = (lambda *a, **k: Spy()), lstm_module._ext.loops_for
+        try:
+            y, (h_T, c_T) = lstm_lookup(table, where, h0, c0, W_h, sequences=False, pad_row=0)
+        finally:
+            lstm_module._ext.loops_for = saved
+    assert calls == [True] and y is None
+    torch.testing.assert_close(h_T, h_ref, rtol=RTOL, atol=ATOL)
+    torch.testing.assert_close(c_T, c_ref, rtol=RTOL, atol=ATOL)

@@ -85,7 +85,7 @@ def lstm(x: Tensor, h0: Tensor, c0: Tensor, W_x: Tensor, W_h: Tensor, b: Tensor 
         else:
             torch.addmm(b, x_seq, W_x, out=z.view(T * N, 4 * H))
         h_T, c_T, y_seq = lean.lstm_infer(z, None, None, h0, c0, W_h.contiguous(),
-                                          mask_time_major(mask, go_backwards), True)
+                                          mask_time_major(mask, go_backwards), True, None, 0)
         return y_seq.transpose(0, 1), (h_T, c_T)
     y, h_T, c_T = _LSTM.apply(x, h0, c0, W_x, W_h, b, mask, go_backwards, recurrent_mask,
                               grad_hook)
@@ -120,7 +120,7 @@ def lstm_projected(z_x: Tensor, h0: Tensor, c0: Tensor, W_h: Tensor, mask: Tenso
     if lean is not None:
         h_T, c_T, y_seq = lean.lstm_infer(time_major(z_x, go_backwards), None, None, h0, c0,
                                           W_h.contiguous(), mask_time_major(mask, go_backwards),
-                                          True)
+                                          True, None, 0)
         return y_seq.transpose(0, 1), (h_T, c_T)
     y, h_T, c_T = _LSTMProjected.apply(z_x, h0, c0, W_h, mask, go_backwards, recurrent_mask,
                                        grad_hook)
@@ -130,7 +130,7 @@ def lstm_projected(z_x: Tensor, h0: Tensor, c0: Tensor, W_h: Tensor, mask: Tenso
 def lstm_lookup(table: Tensor, where: Tensor, h0: Tensor, c0: Tensor, W_h: Tensor,
                 mask: Tensor | None = None, go_backwards: bool = False,
                 recurrent_mask: Tensor | None = None, *, sequences: bool = True,
-                grad_hook: GradHook | None = None
+                pad_row: int | None = None, grad_hook: GradHook | None = None
                 ) -> tuple[Tensor | None, tuple[Tensor, Tensor]]:
     """:func:`lstm_projected` of ``table[where]``, without making ``table[where]``.
 
@@ -147,6 +147,12 @@ def lstm_lookup(table: Tensor, where: Tensor, h0: Tensor, c0: Tensor, W_h: Tenso
         h0, c0, W_h, mask, go_backwards, recurrent_mask, grad_hook: as in :func:`lstm`.
         sequences: False when only the final state is wanted: a call without gradients then
             returns ``None`` for ``y`` and writes no per-step outputs.
+        pad_row: the row of ``table`` that padding in front of the rows reads (token 0's), for
+            a call without gradients, ``sequences=False``, no mask, not ``go_backwards`` and
+            an initial state shared by all rows (zeros, say). The padded steps in front are
+            then the same for every row: their states are computed once, on one row, and each
+            row runs only from its first other token, joining from the shared state. Exact:
+            the padded computation, without its cost.
 
     Returns:
         ``(y, (h_T, c_T))``: ``y`` (N, T, H) or None (see ``sequences``), final states (N, H).
@@ -170,14 +176,37 @@ def lstm_lookup(table: Tensor, where: Tensor, h0: Tensor, c0: Tensor, W_h: Tenso
         return (table.new_zeros(N, 0, H) if sequences else None), (h0, c0)
     lean = _inference_loop(recurrent_mask, table, h0, c0, W_h)
     if lean is not None:
+        if (pad_row is not None and not sequences and mask is None and not go_backwards
+                and N > 1):
+            return _infer_from_first_token(lean, table, where, h0, c0, W_h, pad_row)
         h_T, c_T, y_seq = lean.lstm_infer(None, table.contiguous(),
                                           time_major(where, go_backwards), h0, c0,
                                           W_h.contiguous(), mask_time_major(mask, go_backwards),
-                                          sequences)
+                                          sequences, None, 0)
         return (y_seq.transpose(0, 1) if sequences else None), (h_T, c_T)
     y, h_T, c_T = _LSTMLookup.apply(table, where, h0, c0, W_h, mask, go_backwards,
                                     recurrent_mask, grad_hook)
     return y, (h_T, c_T)
+
+
+def _infer_from_first_token(lean, table, where, h0, c0, W_h, pad_row):
+    """:func:`lstm_lookup`'s inference with the shared padding in front computed once (see
+    ``pad_row``): rows go in order of their first other token, and come back in their own."""
+    N, T = where.shape
+    padded = where == pad_row
+    start = torch.where(padded.all(1), T, (~padded).int().argmax(1))  # (N,): first real step
+    if not bool(start.any()):
+        h_T, c_T, _ = lean.lstm_infer(None, table.contiguous(), time_major(where, False), h0, c0,
+                                      W_h.contiguous(), None, False, None, 0)
+        return None, (h_T, c_T)
+    start, order = torch.sort(start.long(), stable=True)
+    h_sorted, c_sorted, _ = lean.lstm_infer(None, table.contiguous(),
+                                            time_major(where[order], False), h0[order],
+                                            c0[order], W_h.contiguous(), None, False,
+                                            start.contiguous(), pad_row)
+    h_T, c_T = torch.empty_like(h_sorted), torch.empty_like(c_sorted)
+    h_T[order], c_T[order] = h_sorted, c_sorted
+    return None, (h_T, c_T)
 
 
 def _inference_loop(recurrent_mask, first: Tensor, *tensors: Tensor | None):

@@ -297,14 +297,19 @@ class LSTM(RNN):
                                                        initial_state)
         table = self.__dict__.get("_table")  # kept by Sequential.predict / evaluate
         if table is not None and table.shape[0] == E.shape[0] and not torch.is_grad_enabled():
-            where = ids.long()
+            where, pad_row = ids.long(), 0
         else:
             tokens, where = torch.unique(ids, return_inverse=True)  # the batch's distinct tokens
             table = E[tokens] @ self.W_x  # (U, 4H): x @ W_x for each distinct token
             if self.b is not None:
                 table = table + self.b
+            pad_row = 0 if int(tokens[0]) == 0 else None  # token 0 is row 0 when present
+        # padding in front (token 0) from a state all rows share: computed once (exact)
+        shared = not embedding.mask_zero and not torch.is_grad_enabled() and all(
+            torch.equal(s, s[:1].expand_as(s)) for s in (h0, c0))
         return lstm_lookup(table, where, h0, c0, self.W_h, mask, self.go_backwards,
-                           recurrent_mask, sequences=sequences)
+                           recurrent_mask, sequences=sequences,
+                           pad_row=pad_row if shared else None)
 
     def keep_vocabulary_table(self, E: Tensor | None) -> None:
         """Keep ``E @ W_x + b`` for every token while the parameters are frozen (a predict or

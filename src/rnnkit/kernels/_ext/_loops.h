@@ -72,6 +72,24 @@ struct Blas<double> {
 // the loop below, which avoids the BLAS call's fixed cost (several microseconds a step).
 constexpr int64_t kBlasMinRows = 5;
 
+// f(first, stride) for each intra-op thread: the thread's rows are first, first + stride, ...
+// (dealt in turn, so rows sorted by their work share it evenly), run through every step as
+// in for_chunks.
+template <typename F>
+void for_strided_chunks(int64_t N, const F& f) {
+  const int64_t threads = at::in_parallel_region() ? 1 : at::get_num_threads();
+  const int64_t chunks = std::max<int64_t>(1, std::min(threads, N / kMinChunkRows));
+  if (chunks == 1) {
+    f(int64_t{0}, int64_t{1});
+    return;
+  }
+  at::parallel_for(0, chunks, 1, [&](int64_t begin, int64_t end) {
+    const int before = MKL_Set_Num_Threads_Local ? MKL_Set_Num_Threads_Local(1) : 0;
+    for (int64_t k = begin; k < end; ++k) f(k, chunks);
+    if (MKL_Set_Num_Threads_Local) MKL_Set_Num_Threads_Local(before);
+  });
+}
+
 // Row-major C (M, Nc) = A (M, K) @ B (K, Nc) + beta * C, for a few rows: per row, four rows of
 // B at a time are added into C's row, which stays in L1.
 template <typename S>

@@ -52,12 +52,13 @@ struct InputPart {
   // table, where the hardware prefetcher cannot guess them. Called before the step's GEMM,
   // which gives them time to arrive.
   void prefetch(int64_t t, int64_t n0, int64_t n1) const {
+    for (int64_t n = n0; n < n1; ++n) prefetch_row(t, n);
+  }
+  RNNKIT_INLINE void prefetch_row(int64_t t, int64_t n) const {
     if (!table) return;
     constexpr int64_t kLine = 64 / sizeof(S);
-    for (int64_t n = n0; n < n1; ++n) {
-      const S* r = table + where[t * N + n] * H4;
-      for (int64_t k = 0; k < H4; k += kLine) __builtin_prefetch(r + k);
-    }
+    const S* r = table + where[t * N + n] * H4;
+    for (int64_t k = 0; k < H4; k += kLine) __builtin_prefetch(r + k);
   }
 };
 
@@ -172,12 +173,35 @@ std::vector<Tensor> forward_impl(Tensor gates, const InputPart<S>& in, const Ten
   return {h_seq, c_seq, tanh_c, h_rec, y_seq, gates};
 }
 
+// One inference step of one row: z (4H) holds h_prev @ W_h; adds the input part, updates c
+// and h in place.
+template <typename S>
+RNNKIT_INLINE void infer_row(S* __restrict z, const S* __restrict z_x, S* __restrict c,
+                             S* __restrict h, int64_t H) {
+  for (int64_t k = 0; k < 4 * H; ++k) z[k] += z_x[k];
+  for (int64_t j = 0; j < H; ++j) {
+    const S i = sigmoid(z[j]), f = sigmoid(z[H + j]), g = tanh_(z[2 * H + j]),
+            o = sigmoid(z[3 * H + j]);
+    const S c_new = f * c[j] + i * g;
+    c[j] = c_new;
+    h[j] = o * tanh_(c_new);
+  }
+}
+
 // Forward without saving (no grad): per step only z of the chunk's rows, h and c in place.
 // Returns h_T, c_T and, with `sequences`, y_seq (T, N, H).
+//
+// `start` (N,), non-decreasing, optional: row n reads table row `pad_row` at its steps before
+// start[n] (padding in front), and those steps are the same for every row, which all begin
+// from the same initial state: their states s_1, s_2, ... are computed once, on one row, and
+// row n joins at step start[n] from s_start[n]. Rows are dealt to the threads in turn
+// (n = k, k + chunks, ...), so each thread's active rows at a step are the first ones of its
+// share, one strided GEMM.
 template <typename S>
 std::vector<Tensor> infer_impl(const InputPart<S>& in, int64_t T, const Tensor& h0,
                                const Tensor& c0, const Tensor& W_h,
-                               const std::optional<Tensor>& mask, bool sequences) {
+                               const std::optional<Tensor>& mask, bool sequences,
+                               const int64_t* start, int64_t pad_row) {
   const int64_t N = h0.size(0), H = h0.size(1), H4 = 4 * H;
   const auto opts = h0.options();
   Tensor h_T = h0.clone(at::MemoryFormat::Contiguous);
@@ -194,12 +218,42 @@ std::vector<Tensor> infer_impl(const InputPart<S>& in, int64_t T, const Tensor& 
   const bool* ms = masked ? m_seq.data_ptr<bool>() : nullptr;
   const int64_t NH = N * H;
 
-  for_chunks(N, [&](int64_t n0, int64_t n1) {
+  // the shared states of the padding in front: prefix[k] is the state after k padded steps
+  const int64_t L = (start && N > 0) ? std::min(start[N - 1], T) : 0;
+  Tensor prefix = at::empty({2, L + 1, H}, opts);  // [0]: h, [1]: c
+  S* ph = prefix.data_ptr<S>();
+  S* pc = ph + (L + 1) * H;
+  if (L > 0) {
+    std::copy(hp, hp + H, ph);
+    std::copy(cp, cp + H, pc);
+    std::vector<S> zk(H4);
+    const S* pad = in.table + pad_row * H4;
+    for (int64_t k = 1; k <= L; ++k) {
+      std::copy(ph + (k - 1) * H, ph + k * H, ph + k * H);
+      std::copy(pc + (k - 1) * H, pc + k * H, pc + k * H);
+      gemm_rm<S>(1, H4, H, ph + (k - 1) * H, H, Wh, H4, false, S(0), zk.data(), H4);
+      infer_row<S>(zk.data(), pad, pc + k * H, ph + k * H, H);
+    }
+  }
+  auto join = [&](int64_t n, int64_t k) {  // row n takes the state after k padded steps
+    std::copy(ph + k * H, ph + (k + 1) * H, hp + n * H);
+    std::copy(pc + k * H, pc + (k + 1) * H, cp + n * H);
+  };
+
+  for_strided_chunks(N, [&](int64_t first, int64_t stride) {
+    const int64_t rows = (N - first + stride - 1) / stride;  // n = first + stride * i
+    int64_t active = 0;  // rows i < active have joined
     for (int64_t t = 0; t < T; ++t) {
-      in.prefetch(t, n0, n1);
-      gemm_rm<S>(n1 - n0, H4, H, hp + n0 * H, H, Wh, H4, false, S(0), zp + n0 * H4, H4);
-      for (int64_t n = n0; n < n1; ++n) {
-        const int64_t r = n * H;
+      for (; active < rows; ++active) {
+        const int64_t n = first + stride * active;
+        if (start && start[n] > t) break;
+        if (start && start[n] > 0) join(n, start[n]);
+      }
+      for (int64_t i = 0; i < active; ++i) in.prefetch_row(t, first + stride * i);
+      gemm_rm<S>(active, H4, H, hp + first * H, stride * H, Wh, H4, false, S(0),
+                 zp + first * H4, stride * H4);
+      for (int64_t i = 0; i < active; ++i) {
+        const int64_t n = first + stride * i, r = n * H;
         S* y = ys ? ys + t * NH + r : nullptr;
         if (masked && !ms[t * N + n]) {  // padded: the state stays, the output repeats
           if (y) {
@@ -207,23 +261,13 @@ std::vector<Tensor> infer_impl(const InputPart<S>& in, int64_t T, const Tensor& 
           }
           continue;
         }
-        S* __restrict zr = zp + n * H4;
-        const S* __restrict xr = in.row(t, n);
-        for (int64_t k = 0; k < H4; ++k) zr[k] += xr[k];
-        S* __restrict c = cp + r;
-        S* __restrict h = hp + r;
-        for (int64_t j = 0; j < H; ++j) {
-          const S i = sigmoid(zr[j]), f = sigmoid(zr[H + j]), g = tanh_(zr[2 * H + j]),
-                  o = sigmoid(zr[3 * H + j]);
-          const S c_new = f * c[j] + i * g;
-          c[j] = c_new;
-          h[j] = o * tanh_(c_new);
-        }
+        infer_row<S>(zp + n * H4, in.row(t, n), cp + r, hp + r, H);
         if (y) {
-          for (int64_t j = 0; j < H; ++j) y[j] = h[j];
+          for (int64_t j = 0; j < H; ++j) y[j] = hp[r + j];
         }
       }
     }
+    for (int64_t i = active; i < rows; ++i) join(first + stride * i, L);  // padding only
   });
   return {h_T, c_T, y_seq};
 }
@@ -363,7 +407,8 @@ std::vector<Tensor> lstm_forward(Tensor gates, std::optional<Tensor> table,
 
 std::vector<Tensor> lstm_infer(std::optional<Tensor> z_x, std::optional<Tensor> table,
                                std::optional<Tensor> where, Tensor h0, Tensor c0, Tensor W_h,
-                               std::optional<Tensor> mask, bool sequences) {
+                               std::optional<Tensor> mask, bool sequences,
+                               std::optional<Tensor> start, int64_t pad_row) {
   TORCH_CHECK(z_x.has_value() != table.has_value(),
               "rnnkit_ext: lstm_infer takes either `z_x` or `table` and `where`");
   TORCH_CHECK(h0.dim() == 2 && W_h.is_contiguous() && W_h.size(1) == 4 * h0.size(1),
@@ -381,10 +426,23 @@ std::vector<Tensor> lstm_infer(std::optional<Tensor> z_x, std::optional<Tensor> 
     T = where->dim() == 2 ? where->size(0) : 0;
     check_lookup(table, where, T, N, H4, h0);
   }
+  if (start) {
+    TORCH_CHECK(table && !sequences && !mask && start->scalar_type() == at::kLong &&
+                    start->is_contiguous() && start->dim() == 1 && start->size(0) == N,
+                "rnnkit_ext: `start` expected a contiguous int64 (N,) tensor, with a table, "
+                "no mask and no outputs per step");
+    TORCH_CHECK(pad_row >= 0 && pad_row < table->size(0), "rnnkit_ext: `pad_row` out of range");
+    const int64_t* sp = start->data_ptr<int64_t>();
+    for (int64_t n = 0; n < N; ++n) {
+      TORCH_CHECK(sp[n] >= 0 && sp[n] <= T && (n == 0 || sp[n] >= sp[n - 1]),
+                  "rnnkit_ext: `start` expected non-decreasing values in [0, T]");
+    }
+  }
   return AT_DISPATCH_FLOATING_TYPES(h0.scalar_type(), "rnnkit_lstm_infer", [&] {
     const auto in = input_part<scalar_t>(table, where, z_x ? z_x->data_ptr<scalar_t>() : nullptr,
                                          N, H4);
-    return infer_impl<scalar_t>(in, T, h0, c0, W_h, mask, sequences);
+    return infer_impl<scalar_t>(in, T, h0, c0, W_h, mask, sequences,
+                                start ? start->data_ptr<int64_t>() : nullptr, pad_row);
   });
 }
 
