@@ -221,3 +221,65 @@ def test_shared_padding_in_front_is_computed_once_and_exactly(loop, two_threads,
     assert calls == [True] and y is None
     torch.testing.assert_close(h_T, h_ref, rtol=RTOL, atol=ATOL)
     torch.testing.assert_close(c_T, c_ref, rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("loop", ["compiled"], indirect=True)
+@pytest.mark.parametrize("N", [3, 40])
+@pytest.mark.parametrize("y_used", [False, True])
+def test_shared_padding_in_training_matches_reference(loop, two_threads, N, y_used,
+                                                      monkeypatch):
+    """With gradients, ``pad_row`` runs the shared padding once forward and carries its
+    gradient back once: outputs and the gradients of the table and W_h equal the reference
+    loop over every padded step."""
+    T = 10
+    table, where, h0, c0, W_h = lookup_args(N, T)
+    where[where == 0] = 1
+    leads = torch.randint(0, T + 1, (N,))
+    leads[0], leads[-1] = T, 0
+    for n in range(N):
+        where[n, :leads[n]] = 0
+    h0, c0 = torch.zeros(N, H), torch.zeros(N, H)
+    starts = []
+    real = _ext.load().lstm_forward
+
+    class Spy:
+        def __getattr__(self, name):
+            if name == "lstm_forward":
+                return lambda *a: starts.append(a[8]) or real(*a)
+            return getattr(_ext.load(), name)
+
+    upstream = [torch.randn(N, T, H) if y_used else None, torch.randn(N, H), torch.randn(N, H)]
+
+    def kernel(table, where, h0, c0, W_h):
+        return lstm_lookup(table, where, h0, c0, W_h, sequences=y_used, pad_row=0)
+
+    def leaves_grads(fn):
+        t, w = table.clone().requires_grad_(), W_h.clone().requires_grad_()
+        y, (h_T, c_T) = fn(t, where, h0, c0, w)
+        outputs = [y, h_T, c_T]
+        loss = sum((o * u).sum() for o, u in zip(outputs, upstream) if u is not None)
+        return [o.detach() for o in outputs if o is not None], torch.autograd.grad(loss, (t, w))
+
+    monkeypatch.setattr(lstm_module._ext, "loops_for", lambda *a, **k: Spy())
+    out_k, grads_k = leaves_grads(kernel)
+    assert starts and starts[0] is not None, "the shared padding was not used"
+    out_r, grads_r = leaves_grads(reference)
+    out_r = out_r if y_used else out_r[1:]
+    for k, r in zip(out_k, out_r):
+        torch.testing.assert_close(k, r, rtol=RTOL, atol=ATOL)
+    for name, k, r in zip(["table", "W_h"], grads_k, grads_r):
+        torch.testing.assert_close(k, r, rtol=RTOL, atol=ATOL, msg=lambda m: f"d{name}: {m}")
+
+
+def test_shared_padding_gradcheck_float64():
+    table, where, _, _, W_h = lookup_args(3, 5, torch.float64)
+    where[where == 0] = 1
+    where[0, :3] = 0  # rows with 3, 5 and 0 padded steps in front
+    where[1, :] = 0
+    h0 = torch.zeros(3, H, dtype=torch.float64)
+
+    def fn(table, W_h):
+        y, (h_T, c_T) = lstm_lookup(table, where, h0, h0, W_h, pad_row=0)
+        return y, h_T, c_T
+
+    assert torch.autograd.gradcheck(fn, [t.requires_grad_() for t in (table, W_h)])

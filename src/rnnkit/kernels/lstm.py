@@ -147,12 +147,13 @@ def lstm_lookup(table: Tensor, where: Tensor, h0: Tensor, c0: Tensor, W_h: Tenso
         h0, c0, W_h, mask, go_backwards, recurrent_mask, grad_hook: as in :func:`lstm`.
         sequences: False when only the final state is wanted: a call without gradients then
             returns ``None`` for ``y`` and writes no per-step outputs.
-        pad_row: the row of ``table`` that padding in front of the rows reads (token 0's), for
-            a call without gradients, ``sequences=False``, no mask, not ``go_backwards`` and
-            an initial state shared by all rows (zeros, say). The padded steps in front are
+        pad_row: the row of ``table`` that padding in front of the rows reads (token 0's),
+            where the initial state is the same for all rows (zeros, say) and takes no
+            gradient; used without masks and ``go_backwards``. The padded steps in front are
             then the same for every row: their states are computed once, on one row, and each
-            row runs only from its first other token, joining from the shared state. Exact:
-            the padded computation, without its cost.
+            row runs only from its first other token, joining from the shared state (and in
+            training, their gradient is carried back once). Exact: the padded computation,
+            without its cost.
 
     Returns:
         ``(y, (h_T, c_T))``: ``y`` (N, T, H) or None (see ``sequences``), final states (N, H).
@@ -185,28 +186,23 @@ def lstm_lookup(table: Tensor, where: Tensor, h0: Tensor, c0: Tensor, W_h: Tenso
                                           sequences, None, 0)
         return (y_seq.transpose(0, 1) if sequences else None), (h_T, c_T)
     y, h_T, c_T = _LSTMLookup.apply(table, where, h0, c0, W_h, mask, go_backwards,
-                                    recurrent_mask, grad_hook)
-    return y, (h_T, c_T)
+                                    recurrent_mask, grad_hook, pad_row, sequences)
+    return (y if sequences else None), (h_T, c_T)
 
 
 def _infer_from_first_token(lean, table, where, h0, c0, W_h, pad_row):
     """:func:`lstm_lookup`'s inference with the shared padding in front computed once (see
     ``pad_row``): rows go in order of their first other token, and come back in their own."""
-    N, T = where.shape
-    padded = where == pad_row
-    start = torch.where(padded.all(1), T, (~padded).int().argmax(1))  # (N,): first real step
-    if not bool(start.any()):
+    start, order = _first_real_steps(where, pad_row)
+    if start is None:
         h_T, c_T, _ = lean.lstm_infer(None, table.contiguous(), time_major(where, False), h0, c0,
                                       W_h.contiguous(), None, False, None, 0)
         return None, (h_T, c_T)
-    start, order = torch.sort(start.long(), stable=True)
     h_sorted, c_sorted, _ = lean.lstm_infer(None, table.contiguous(),
                                             time_major(where[order], False), h0[order],
-                                            c0[order], W_h.contiguous(), None, False,
-                                            start.contiguous(), pad_row)
-    h_T, c_T = torch.empty_like(h_sorted), torch.empty_like(c_sorted)
-    h_T[order], c_T[order] = h_sorted, c_sorted
-    return None, (h_T, c_T)
+                                            c0[order], W_h.contiguous(), None, False, start,
+                                            pad_row)
+    return None, (_unsort(h_sorted, order), _unsort(c_sorted, order))
 
 
 def _inference_loop(recurrent_mask, first: Tensor, *tensors: Tensor | None):
@@ -255,7 +251,7 @@ class _LSTM(torch.autograd.Function):
     def backward(ctx, dy, dh_T, dc_T):
         x_seq, W_x, b, *saved = ctx.saved_tensors
         needs = ctx.needs_input_grad
-        dZ, dh0, dc0, dW_h = _backward(ctx, saved, dy, dh_T, dc_T, needs[4])
+        dZ, dh0, dc0, dW_h, _ = _backward(ctx, saved, dy, dh_T, dc_T, needs[4])
         T, N, H4 = dZ.shape
         D = x_seq.shape[2]
         dZ_flat = dZ.view(T * N, H4)
@@ -287,20 +283,33 @@ class _LSTMProjected(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, dy, dh_T, dc_T):
-        dZ, dh0, dc0, dW_h = _backward(ctx, ctx.saved_tensors, dy, dh_T, dc_T,
-                                       ctx.needs_input_grad[3])
+        dZ, dh0, dc0, dW_h, _ = _backward(ctx, ctx.saved_tensors, dy, dh_T, dc_T,
+                                          ctx.needs_input_grad[3])
         dz_x = batch_first(dZ, ctx.go_backwards) if ctx.needs_input_grad[0] else None
         return dz_x, dh0, dc0, dW_h, None, None, None, None
 
 
 class _LSTMLookup(torch.autograd.Function):
-    """:func:`lstm_lookup`: the input part of step t, row n is ``table[where[t, n]]``."""
+    """:func:`lstm_lookup`: the input part of step t, row n is ``table[where[t, n]]``.
+
+    With ``pad_row`` (compiled loop, no masks, not ``go_backwards``, an initial state without
+    gradient), rows run in order of their first real step (``start``) and come back in their
+    own order; the kernel computes the shared padding in front once, and carries its gradient
+    back once (``dZ_prefix``: its rows of dz, read from ``table[pad_row]``)."""
 
     @staticmethod
-    def forward(ctx, table, where, h0, c0, W_h, mask, go_backwards, recurrent_mask, grad_hook):
+    def forward(ctx, table, where, h0, c0, W_h, mask, go_backwards, recurrent_mask, grad_hook,
+                pad_row, sequences):
         U, H4 = table.shape
         N, T = where.shape
         compiled = _ext.loops_for(table, grad_hook)
+        ctx.order, start = None, None
+        if (pad_row is not None and compiled is not None and mask is None
+                and recurrent_mask is None and not go_backwards
+                and not any(ctx.needs_input_grad[2:4])):
+            start, order = _first_real_steps(where, pad_row)
+            if start is not None:
+                where, h0, c0, ctx.order = where[order], h0[order], c0[order], order
         where_tm = time_major(where, go_backwards)  # (T, N), processing order
         if compiled is None:  # the Python loop: gather, g columns doubled, see _forward
             z = table.index_select(0, where_tm.view(-1)).view(T, N, H4)
@@ -311,16 +320,27 @@ class _LSTMLookup(torch.autograd.Function):
             z = table.new_empty(T, N, H4)
             y, h_T, c_T, saved = _forward(ctx, compiled, z, h0, c0, W_h, mask, go_backwards,
                                           recurrent_mask, grad_hook, table.contiguous(),
-                                          where_tm)
+                                          where_tm, start, 0 if pad_row is None else pad_row)
         ctx.save_for_backward(*saved, where_tm)
-        ctx.rows = U
-        return y, h_T, c_T
+        ctx.rows, ctx.pad_row = U, pad_row
+        if ctx.order is not None:  # back to the caller's order
+            h_T, c_T = _unsort(h_T, ctx.order), _unsort(c_T, ctx.order)
+            y = _unsort(y, ctx.order) if sequences else y
+        return (y if sequences else y.new_empty(0)), h_T, c_T
 
     @staticmethod
     @once_differentiable
     def backward(ctx, dy, dh_T, dc_T):
         *saved, where_tm = ctx.saved_tensors
-        dZ, dh0, dc0, dW_h = _backward(ctx, saved, dy, dh_T, dc_T, ctx.needs_input_grad[4])
+        order = ctx.order
+        if order is not None:  # into the kernel's row order
+            dy, dh_T, dc_T = (None if g is None else g[order] for g in (dy, dh_T, dc_T))
+        if dy is not None and dy.numel() == 0:
+            dy = None  # sequences=False: y was a placeholder
+        dZ, dh0, dc0, dW_h, dZ_prefix = _backward(ctx, saved, dy, dh_T, dc_T,
+                                                  ctx.needs_input_grad[4])
+        if order is not None:
+            dh0 = dc0 = None  # the initial state took no gradient (see forward)
         dtable = None
         if ctx.needs_input_grad[0]:
             T, N, H4 = dZ.shape
@@ -329,54 +349,83 @@ class _LSTMLookup(torch.autograd.Function):
                 dtable = dZ.new_zeros(ctx.rows, H4).index_add_(0, index, dZ_flat)
             else:
                 dtable = ctx.compiled.scatter_rows(dZ_flat, index, ctx.rows)
-        return dtable, None, dh0, dc0, dW_h, None, None, None, None
+            if dZ_prefix is not None and dZ_prefix.numel():
+                dtable[ctx.pad_row] += dZ_prefix.sum(0)  # the shared padding read this row
+        return dtable, None, dh0, dc0, dW_h, None, None, None, None, None, None
+
+
+def _first_real_steps(where: Tensor, pad_row: int):
+    """Each row's first step that is not ``pad_row`` (T for all padding), sorted, and the
+    order that sorts them; ``(None, None)`` when no row starts with padding."""
+    N, T = where.shape
+    padded = where == pad_row
+    start = torch.where(padded.all(1), T, (~padded).int().argmax(1))
+    if not bool(start.any()):
+        return None, None
+    start, order = torch.sort(start.long(), stable=True)
+    return start.contiguous(), order
+
+
+def _unsort(t: Tensor, order: Tensor) -> Tensor:
+    """Rows of ``t`` (in the order ``order`` gave them) back in the caller's order."""
+    out = torch.empty_like(t, memory_format=torch.contiguous_format)
+    out[order] = t
+    return out
 
 
 # ---------------------------------------------------------------- the shared step loops
 
 def _forward(ctx, compiled, z, h0, c0, W_h, mask, go_backwards, recurrent_mask, grad_hook,
-             table=None, where=None):
+             table=None, where=None, start=None, pad_row=0):
     """Run the step loop over ``z`` (T, N, 4H), overwriting it with the gates.
 
     ``z`` holds ``x_t @ W_x + b`` of every step in processing order; for the Python loop
     (``compiled`` None) with its g columns doubled. Or, for the compiled loop only, ``z`` is
-    uninitialised and row ``t, n`` of the input part is ``table[where[t, n]]``. Returns ``y``
-    (N, T, H, a view), ``h_T``, ``c_T`` and the tensors the backward needs.
+    uninitialised and row ``t, n`` of the input part is ``table[where[t, n]]``, with the
+    shared padding in front of each row (``start``, see :class:`_LSTMLookup`) computed once.
+    Returns ``y`` (N, T, H, a view), ``h_T``, ``c_T`` and the tensors the backward needs.
     """
     ctx.set_materialize_grads(False)  # an unused output (y, mostly) gets no zero-filled grad
     m_seq = mask_time_major(mask, go_backwards)  # (T, N, 1) or None
+    prefix = (None, None, None)  # the shared padding's states, gates and tanh(c)
     if compiled is None:
         h_seq, c_seq, tanh_c, h_rec, y_seq = _forward_python(z, h0, c0, W_h, m_seq,
                                                              recurrent_mask)
     else:
-        h_seq, c_seq, tanh_c, h_rec, y_seq, _ = compiled.lstm_forward(
-            z, table, where, h0, c0, W_h.contiguous(), m_seq, recurrent_mask)
+        h_seq, c_seq, tanh_c, h_rec, y_seq, _, *prefix = compiled.lstm_forward(
+            z, table, where, h0, c0, W_h.contiguous(), m_seq, recurrent_mask, start, pad_row)
     ctx.go_backwards = go_backwards
     ctx.grad_hook = grad_hook
     ctx.compiled = compiled
     T = z.shape[0]
     y = y_seq.transpose(0, 1)  # (N, T, H), a view: most callers read only the final state
-    saved = (W_h, z, c_seq, tanh_c, h_rec, m_seq, recurrent_mask)
+    saved = (W_h, z, c_seq, tanh_c, h_rec, m_seq, recurrent_mask, start, *prefix)
     return y, h_seq[T].clone(), c_seq[T].clone(), saved
 
 
 def _backward(ctx, saved, dy, dh_T, dc_T, needs_dW_h):
-    """The backward step loop: ``dZ`` (T, N, 4H) in processing order, ``dh0``, ``dc0``, ``dW_h``."""
-    W_h, gates, c_seq, tanh_c, h_rec, m_seq, recurrent_mask = saved
+    """The backward step loop: ``dZ`` (T, N, 4H) in processing order, ``dh0``, ``dc0``, ``dW_h``,
+    and ``dZ_prefix`` (the shared padding's dz, or None)."""
+    W_h, gates, c_seq, tanh_c, h_rec, m_seq, recurrent_mask, start, *prefix = saved
     T, N, H4 = gates.shape
     dh_T = gates.new_zeros(N, H4 // 4) if dh_T is None else dh_T
     dc_T = gates.new_zeros(N, H4 // 4) if dc_T is None else dc_T
+    dZ_prefix = None
     if ctx.compiled is None:
         dy = gates.new_zeros(N, T, H4 // 4) if dy is None else dy
         dZ, dh0, dc0 = _backward_python(W_h, gates, c_seq, tanh_c, m_seq, recurrent_mask,
                                         dy, dh_T, dc_T, ctx.grad_hook)
     else:
-        dZ, dh0, dc0 = ctx.compiled.lstm_backward(W_h.contiguous(), gates, c_seq, tanh_c, m_seq,
-                                                  recurrent_mask, dy, dh_T, dc_T)
+        dZ, dh0, dc0, dZ_prefix = ctx.compiled.lstm_backward(
+            W_h.contiguous(), gates, c_seq, tanh_c, m_seq, recurrent_mask, dy, dh_T, dc_T, start,
+            *prefix)
     dW_h = None
     if needs_dW_h:
         dW_h = torch.mm(h_rec.reshape(T * N, H4 // 4).t(), dZ.view(T * N, H4))  # (H, 4H)
-    return dZ, dh0, dc0, dW_h
+        if dZ_prefix is not None and dZ_prefix.numel():  # the shared padding's steps
+            L = dZ_prefix.shape[0]
+            dW_h.addmm_(prefix[0][0, :L].t(), dZ_prefix)
+    return dZ, dh0, dc0, dW_h, dZ_prefix
 
 
 def _forward_python(gates, h0, c0, W_h, m_seq, recurrent_mask):

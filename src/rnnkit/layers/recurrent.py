@@ -150,6 +150,11 @@ class RNN(Layer):
         ``embedding`` (only the LSTM, for now) rather than run ``sequence(embedding(ids))``."""
         return False
 
+    def shares_padding(self, embedding, ids) -> bool:
+        """Whether :meth:`sequence_ids` runs the padding in front of the rows once (see
+        :meth:`LSTM.shares_padding`)."""
+        return False
+
     def sequence_ids(self, embedding, ids: Tensor, mask: Tensor | None = None,
                      initial_state=None, sequences: bool = True
                      ) -> tuple[Tensor | None, tuple[Tensor, ...]]:
@@ -288,8 +293,7 @@ class LSTM(RNN):
         computation."""
         from ..kernels.lstm import lstm_lookup
 
-        small = ids.dim() == 2 and ids.shape[0] < LOOKUP_MIN_ROWS and torch.is_grad_enabled()
-        if ids.dim() != 2 or small or not self.takes_ids_from(embedding):
+        if not self._looks_up(embedding, ids):
             return super().sequence_ids(embedding, ids, mask, initial_state, sequences)
         embedding.check_ids(ids)
         E = embedding.E
@@ -305,11 +309,22 @@ class LSTM(RNN):
                 table = table + self.b
             pad_row = 0 if int(tokens[0]) == 0 else None  # token 0 is row 0 when present
         # padding in front (token 0) from a state all rows share: computed once (exact)
-        shared = not embedding.mask_zero and not torch.is_grad_enabled() and all(
+        shared = self.shares_padding(embedding, ids) and all(
             torch.equal(s, s[:1].expand_as(s)) for s in (h0, c0))
         return lstm_lookup(table, where, h0, c0, self.W_h, mask, self.go_backwards,
                            recurrent_mask, sequences=sequences,
                            pad_row=pad_row if shared else None)
+
+    def _looks_up(self, embedding, ids) -> bool:
+        small = ids.dim() == 2 and ids.shape[0] < LOOKUP_MIN_ROWS and torch.is_grad_enabled()
+        return ids.dim() == 2 and not small and self.takes_ids_from(embedding)
+
+    def shares_padding(self, embedding, ids) -> bool:
+        """Whether :meth:`sequence_ids` on ``ids`` (from its zero initial state) runs the
+        padding in front of the rows (token 0) once for all rows, each row from its own first
+        token (:func:`rnnkit.kernels.lstm.lstm_lookup`'s ``pad_row``)."""
+        return (self._looks_up(embedding, ids) and not embedding.mask_zero
+                and not self.go_backwards and not (self.training and self.recurrent_dropout > 0))
 
     def keep_vocabulary_table(self, E: Tensor | None) -> None:
         """Keep ``E @ W_x + b`` for every token while the parameters are frozen (a predict or

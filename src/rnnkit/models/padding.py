@@ -107,6 +107,8 @@ def forward_without_padding(model, ids: Tensor, logits: bool) -> Tensor | None:
     lead = leading_padding(ids)
     if rnns is None or lead == 0 or lead == T:
         return None
+    if len(rnns) == 1 and rnns[0].shares_padding(embedding, ids):
+        return None  # the layer runs every row's own padding in front once, itself
     embedding.check_ids(ids)
     # The state after `lead` padding steps, once, on one row: (1, lead) -> each layer's state.
     def finals(ids_part, initial_states=None):

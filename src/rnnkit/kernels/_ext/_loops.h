@@ -21,27 +21,33 @@ void for_rows(int64_t N, const F& f) {
   });
 }
 
-// Fewest rows a chunk of for_chunks gets: below it a thread's GEMMs are too thin to pay.
+// Fewest rows a thread's share gets (for_strided_chunks): below it the GEMMs are too thin to pay.
 constexpr int64_t kMinChunkRows = 8;
 
-// f(n0, n1) for contiguous row ranges covering [0, N), one per intra-op thread, each run
-// through every step on its own thread. The rows of a batch never meet inside a recurrent
-// layer, so a chunk needs no fork/join per step, and its per-step GEMMs (gemm_rm below, called
-// inside the parallel region) run single-threaded on their thread.
+// MKL told to use a fixed thread count would start threads of its own inside a chunk: each
+// chunk holds it to one (weak: absent without MKL).
 extern "C" int MKL_Set_Num_Threads_Local(int) __attribute__((weak));
 
-template <typename F>
-void for_chunks(int64_t N, const F& f) {
+// f(first, stride) for each intra-op thread: the thread's rows are first, first + stride, ...
+// (dealt in turn, so rows sorted by their work share it evenly), each run through every step
+// on its own thread. The rows of a batch never meet inside a recurrent layer, so a chunk needs
+// no fork/join per step, and its per-step GEMMs (gemm_rm, called inside the parallel region)
+// run single-threaded on their thread.
+inline int64_t chunk_count(int64_t N) {
   const int64_t threads = at::in_parallel_region() ? 1 : at::get_num_threads();
-  const int64_t chunks = std::max<int64_t>(1, std::min(threads, N / kMinChunkRows));
+  return std::max<int64_t>(1, std::min(threads, N / kMinChunkRows));
+}
+
+template <typename F>
+void for_strided_chunks(int64_t N, const F& f) {
+  const int64_t chunks = chunk_count(N);
   if (chunks == 1) {
-    f(int64_t{0}, N);
+    f(int64_t{0}, int64_t{1});
     return;
   }
   at::parallel_for(0, chunks, 1, [&](int64_t begin, int64_t end) {
-    // MKL, told to use a fixed thread count, would start threads of its own in here
     const int before = MKL_Set_Num_Threads_Local ? MKL_Set_Num_Threads_Local(1) : 0;
-    for (int64_t k = begin; k < end; ++k) f(N * k / chunks, N * (k + 1) / chunks);
+    for (int64_t k = begin; k < end; ++k) f(k, chunks);
     if (MKL_Set_Num_Threads_Local) MKL_Set_Num_Threads_Local(before);
   });
 }
@@ -71,24 +77,6 @@ struct Blas<double> {
 // Fewest rows for which gemm_rm calls the BLAS; thinner products (one review at a time) run
 // the loop below, which avoids the BLAS call's fixed cost (several microseconds a step).
 constexpr int64_t kBlasMinRows = 5;
-
-// f(first, stride) for each intra-op thread: the thread's rows are first, first + stride, ...
-// (dealt in turn, so rows sorted by their work share it evenly), run through every step as
-// in for_chunks.
-template <typename F>
-void for_strided_chunks(int64_t N, const F& f) {
-  const int64_t threads = at::in_parallel_region() ? 1 : at::get_num_threads();
-  const int64_t chunks = std::max<int64_t>(1, std::min(threads, N / kMinChunkRows));
-  if (chunks == 1) {
-    f(int64_t{0}, int64_t{1});
-    return;
-  }
-  at::parallel_for(0, chunks, 1, [&](int64_t begin, int64_t end) {
-    const int before = MKL_Set_Num_Threads_Local ? MKL_Set_Num_Threads_Local(1) : 0;
-    for (int64_t k = begin; k < end; ++k) f(k, chunks);
-    if (MKL_Set_Num_Threads_Local) MKL_Set_Num_Threads_Local(before);
-  });
-}
 
 // Row-major C (M, Nc) = A (M, K) @ B (K, Nc) + beta * C, for a few rows: per row, four rows of
 // B at a time are added into C's row, which stays in L1.
@@ -121,8 +109,8 @@ inline void thin_gemm(int64_t M, int64_t Nc, int64_t K, const S* A, int64_t lda,
 }
 
 // Row-major C (M, Nc) = A (M, K) @ op(B) + beta * C, op(B) = B (K, Nc) or, with transpose_b,
-// B^T for B stored (Nc, K); leading dimensions are row strides. Called inside for_chunks'
-// parallel region, the BLAS runs single-threaded on the calling thread.
+// B^T for B stored (Nc, K); leading dimensions are row strides. Called inside
+// for_strided_chunks' parallel region, the BLAS runs single-threaded on the calling thread.
 template <typename S>
 inline void gemm_rm(int64_t M, int64_t Nc, int64_t K, const S* A, int64_t lda, const S* B,
                     int64_t ldb, bool transpose_b, S beta, S* C, int64_t ldc) {

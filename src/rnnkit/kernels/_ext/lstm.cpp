@@ -14,8 +14,8 @@
 //
 // The input part of z comes either precomputed, (T, N, 4H), or as a lookup: row where[t, n] of
 // a table (U, 4H) that holds x @ W_x + b for each distinct token of the batch (an Embedding
-// feeding the LSTM). The batch's rows are split into one contiguous chunk per thread, each run
-// through all steps on its own thread (for_chunks): rows never meet in an LSTM.
+// feeding the LSTM). The batch's rows are dealt to the threads, each share run through all
+// steps on its own thread (for_strided_chunks): rows never meet in an LSTM.
 //
 // Three loops: forward (saves what BPTT needs), backward, and infer (no grad: only h and c of
 // the current step, plus the outputs if asked).
@@ -48,12 +48,9 @@ struct InputPart {
     return nullptr;
   }
   bool in_z() const { return table == nullptr && z_x == nullptr; }
-  // Ask for the table rows of step t, rows [n0, n1), ahead of use: they are scattered over the
+  // Ask for the table row of step t, row n, ahead of use: they are scattered over the
   // table, where the hardware prefetcher cannot guess them. Called before the step's GEMM,
   // which gives them time to arrive.
-  void prefetch(int64_t t, int64_t n0, int64_t n1) const {
-    for (int64_t n = n0; n < n1; ++n) prefetch_row(t, n);
-  }
   RNNKIT_INLINE void prefetch_row(int64_t t, int64_t n) const {
     if (!table) return;
     constexpr int64_t kLine = 64 / sizeof(S);
@@ -102,14 +99,59 @@ RNNKIT_INLINE void forward_row(S* __restrict z, const S* __restrict z_x,
   }
 }
 
+// The shared padding in front (see infer_impl), saved for BPTT: the states after k padded
+// steps, k = 0..L, on one row (prefix_hc [0]: h, [1]: c), and the gates and tanh(c) of step k.
+template <typename S>
+struct Prefix {
+  int64_t L = 0, H = 0;
+  S* h = nullptr;
+  S* c = nullptr;
+  S* gates = nullptr;
+  S* tanh_c = nullptr;
+  Tensor hc, g, tc;  // owners
+
+  Prefix(int64_t L_, int64_t H_, const Tensor& h0, const Tensor& c0, const S* Wh,
+         const S* pad, bool save) : L(L_), H(H_) {
+    const auto opts = h0.options();
+    hc = at::empty({2, L + 1, H}, opts);
+    h = hc.data_ptr<S>();
+    c = h + (L + 1) * H;
+    g = at::empty({save ? L : 0, 4 * H}, opts);
+    tc = at::empty({save ? L : 0, H}, opts);
+    if (L == 0) return;
+    const S* h0p = h0.data_ptr<S>();
+    const S* c0p = c0.data_ptr<S>();
+    std::copy(h0p, h0p + H, h);
+    std::copy(c0p, c0p + H, c);
+    std::vector<S> scratch(save ? 0 : 4 * H), tanh_scratch(H);
+    for (int64_t k = 1; k <= L; ++k) {
+      S* z = save ? g.data_ptr<S>() + (k - 1) * 4 * H : scratch.data();
+      S* t_c = save ? tc.data_ptr<S>() + (k - 1) * H : tanh_scratch.data();
+      gemm_rm<S>(1, 4 * H, H, h + (k - 1) * H, H, Wh, 4 * H, false, S(0), z, 4 * H);
+      forward_row<S>(z, pad, c + (k - 1) * H, c + k * H, t_c, h + k * H, H);
+    }
+    if (save) {
+      gates = g.data_ptr<S>();
+      tanh_c = tc.data_ptr<S>();
+    }
+  }
+  // row n of an (N, H) pair of buffers takes the state after k padded steps
+  void join(S* hn, S* cn, int64_t k) const {
+    std::copy(h + k * H, h + (k + 1) * H, hn);
+    std::copy(c + k * H, c + (k + 1) * H, cn);
+  }
+};
+
 // Forward, saving for BPTT: gates (T, N, 4H) in place (its input part in it, or zeros and a
 // lookup), h_seq and c_seq (T + 1, N, H; [t] is the state before step t), tanh(c), h_rec (what
-// W_h multiplied) and the outputs y_seq.
+// W_h multiplied) and the outputs y_seq; with `start`, the prefix's buffers (see infer_impl
+// for `start`: a row's steps before start[n] are the shared padding, and hold its states).
 template <typename S>
 std::vector<Tensor> forward_impl(Tensor gates, const InputPart<S>& in, const Tensor& h0,
                                  const Tensor& c0, const Tensor& W_h,
                                  const std::optional<Tensor>& mask,
-                                 const std::optional<Tensor>& recurrent_mask) {
+                                 const std::optional<Tensor>& recurrent_mask,
+                                 const int64_t* start, int64_t pad_row) {
   const int64_t T = gates.size(0), N = gates.size(1), H = gates.size(2) / 4;
   const auto opts = gates.options();
   Tensor h_seq = at::empty({T + 1, N, H}, opts);
@@ -134,15 +176,29 @@ std::vector<Tensor> forward_impl(Tensor gates, const InputPart<S>& in, const Ten
   const bool* ms = masked ? m_seq.data_ptr<bool>() : nullptr;
   const int64_t NH = N * H, H4 = 4 * H;
   const S beta = in.in_z() ? S(1) : S(0);  // add to z's input part, or overwrite the zeros
+  const int64_t L = (start && N > 0) ? std::min(start[N - 1], T) : 0;
+  const Prefix<S> prefix(L, H, h_seq[0][0], c_seq[0][0], Wh,
+                         L > 0 ? in.table + pad_row * H4 : nullptr, true);
 
-  for_chunks(N, [&](int64_t n0, int64_t n1) {
+  for_strided_chunks(N, [&](int64_t first, int64_t stride) {
+    const int64_t rows = (N - first + stride - 1) / stride;  // n = first + stride * i
     if (dropped) {  // h_rec[0] = h0 * recurrent_mask; later steps write h_rec[t + 1]
-      for (int64_t k = n0 * H; k < n1 * H; ++k) hr[k] = hs[k] * rmp[k];
+      for (int64_t i = 0; i < rows; ++i) {
+        const int64_t r = (first + stride * i) * H;
+        for (int64_t j = 0; j < H; ++j) hr[r + j] = hs[r + j] * rmp[r + j];
+      }
     }
+    int64_t active = 0;  // rows i < active have joined
     for (int64_t t = 0; t < T; ++t) {
+      for (; active < rows; ++active) {
+        const int64_t n = first + stride * active;
+        if (start && start[n] > t) break;
+        if (start && start[n] > 0) prefix.join(hs + t * NH + n * H, cs + t * NH + n * H, t);
+      }
       S* zt = G + t * N * H4;
-      in.prefetch(t, n0, n1);
-      gemm_rm<S>(n1 - n0, H4, H, hr + t * NH + n0 * H, H, Wh, H4, false, beta, zt + n0 * H4, H4);
+      for (int64_t i = 0; i < active; ++i) in.prefetch_row(t, first + stride * i);
+      gemm_rm<S>(active, H4, H, hr + t * NH + first * H, stride * H, Wh, H4, false, beta,
+                 zt + first * H4, stride * H4);
       const S* h_prev = hs + t * NH;
       const S* c_prev = cs + t * NH;
       S* h = hs + (t + 1) * NH;
@@ -150,8 +206,8 @@ std::vector<Tensor> forward_impl(Tensor gates, const InputPart<S>& in, const Ten
       S* tc = tcs + t * NH;
       S* y = masked ? ys + t * NH : nullptr;
       S* h_rec_next = (dropped && t + 1 < T) ? hr + (t + 1) * NH : nullptr;
-      for (int64_t n = n0; n < n1; ++n) {
-        const int64_t r = n * H;
+      for (int64_t i = 0; i < active; ++i) {
+        const int64_t n = first + stride * i, r = n * H;
         forward_row<S>(zt + n * H4, in.row(t, n), c_prev + r, c + r, tc + r, h + r, H);
         if (masked) {  // a padded step keeps the state and repeats the output
           if (ms[t * N + n]) {
@@ -168,9 +224,13 @@ std::vector<Tensor> forward_impl(Tensor gates, const InputPart<S>& in, const Ten
           for (int64_t j = 0; j < H; ++j) h_rec_next[r + j] = h[r + j] * rmp[r + j];
         }
       }
+      for (int64_t i = active; i < rows; ++i) {  // still in the shared padding: its state
+        const int64_t n = first + stride * i;
+        prefix.join(h + n * H, c + n * H, t + 1);
+      }
     }
   });
-  return {h_seq, c_seq, tanh_c, h_rec, y_seq, gates};
+  return {h_seq, c_seq, tanh_c, h_rec, y_seq, gates, prefix.hc, prefix.g, prefix.tc};
 }
 
 // One inference step of one row: z (4H) holds h_prev @ W_h; adds the input part, updates c
@@ -218,27 +278,11 @@ std::vector<Tensor> infer_impl(const InputPart<S>& in, int64_t T, const Tensor& 
   const bool* ms = masked ? m_seq.data_ptr<bool>() : nullptr;
   const int64_t NH = N * H;
 
-  // the shared states of the padding in front: prefix[k] is the state after k padded steps
+  // the shared padding in front: its states, once
   const int64_t L = (start && N > 0) ? std::min(start[N - 1], T) : 0;
-  Tensor prefix = at::empty({2, L + 1, H}, opts);  // [0]: h, [1]: c
-  S* ph = prefix.data_ptr<S>();
-  S* pc = ph + (L + 1) * H;
-  if (L > 0) {
-    std::copy(hp, hp + H, ph);
-    std::copy(cp, cp + H, pc);
-    std::vector<S> zk(H4);
-    const S* pad = in.table + pad_row * H4;
-    for (int64_t k = 1; k <= L; ++k) {
-      std::copy(ph + (k - 1) * H, ph + k * H, ph + k * H);
-      std::copy(pc + (k - 1) * H, pc + k * H, pc + k * H);
-      gemm_rm<S>(1, H4, H, ph + (k - 1) * H, H, Wh, H4, false, S(0), zk.data(), H4);
-      infer_row<S>(zk.data(), pad, pc + k * H, ph + k * H, H);
-    }
-  }
-  auto join = [&](int64_t n, int64_t k) {  // row n takes the state after k padded steps
-    std::copy(ph + k * H, ph + (k + 1) * H, hp + n * H);
-    std::copy(pc + k * H, pc + (k + 1) * H, cp + n * H);
-  };
+  const Prefix<S> prefix(L, H, h_T[0], c_T[0], Wh, L > 0 ? in.table + pad_row * H4 : nullptr,
+                         false);
+  auto join = [&](int64_t n, int64_t k) { prefix.join(hp + n * H, cp + n * H, k); };
 
   for_strided_chunks(N, [&](int64_t first, int64_t stride) {
     const int64_t rows = (N - first + stride - 1) / stride;  // n = first + stride * i
@@ -294,13 +338,20 @@ RNNKIT_INLINE void backward_row(const S* __restrict G, const S* __restrict c_pre
 }
 
 // BPTT: dZ (T, N, 4H), dLoss/dh0 and dLoss/dc0. `dy` (N, T, H) may be absent: no gradient
-// reached the outputs (only the final state is used).
+// reached the outputs (only the final state is used). With `start` (see forward_impl), dZ is
+// zero on the shared padding, whose own dz come back as dZ_prefix (L, 4H): what reaches a
+// row's state at its first real step (and its outputs before it) is summed per padded step
+// over the rows, then carried back through the prefix once. dLoss/dh0 and dLoss/dc0 of a row
+// that starts late are zero: the caller's initial state takes no gradient then.
 template <typename S>
 std::vector<Tensor> backward_impl(const Tensor& W_h, const Tensor& gates, const Tensor& c_seq,
                                   const Tensor& tanh_c, const std::optional<Tensor>& mask,
                                   const std::optional<Tensor>& recurrent_mask,
                                   std::optional<Tensor> dy, const Tensor& dh_T,
-                                  const Tensor& dc_T) {
+                                  const Tensor& dc_T, const int64_t* start,
+                                  const std::optional<Tensor>& prefix_hc,
+                                  const std::optional<Tensor>& prefix_gates,
+                                  const std::optional<Tensor>& prefix_tanh_c) {
   const int64_t T = gates.size(0), N = gates.size(1), H = gates.size(2) / 4, H4 = 4 * H;
   const auto opts = gates.options();
   const bool has_dy = dy.has_value();
@@ -314,6 +365,11 @@ std::vector<Tensor> backward_impl(const Tensor& W_h, const Tensor& gates, const 
   Tensor dy_carry = masked ? at::zeros({N, H}, opts) : Tensor();  // from padded repeats of y_t
   Tensor rm = dropped ? recurrent_mask->contiguous() : Tensor();
   Tensor m_seq = masked ? mask->contiguous() : Tensor();
+  const int64_t L = start ? prefix_gates->size(0) : 0;
+  const int64_t chunks = chunk_count(N);
+  // per thread: what reaches the prefix states, [chunk][0: h, 1: c][k]
+  Tensor d_prefix = at::zeros({chunks, 2, L + 1, H}, opts);
+  Tensor dZ_prefix = at::zeros({L, H4}, opts);
 
   const S* Wh = W_h.data_ptr<S>();
   const S* Gs = gates.data_ptr<S>();
@@ -331,14 +387,36 @@ std::vector<Tensor> backward_impl(const Tensor& W_h, const Tensor& gates, const 
   const bool* ms = masked ? m_seq.data_ptr<bool>() : nullptr;
   const int64_t NH = N * H;
 
-  for_chunks(N, [&](int64_t n0, int64_t n1) {
+  for_strided_chunks(N, [&](int64_t first, int64_t stride) {
+    const int64_t rows = (N - first + stride - 1) / stride;  // n = first + stride * i
+    S* dp_h = d_prefix.data_ptr<S>() + first * 2 * (L + 1) * H;
+    S* dp_c = dp_h + (L + 1) * H;
+    int64_t active = rows;  // rows i < active run step t; the others are in the padding
     for (int64_t t = T - 1; t >= 0; --t) {
+      for (; active > 0 && start && start[first + stride * (active - 1)] > t; --active) {
+        // the row's state before its first real step is the prefix's: hand its gradient on
+        const int64_t n = first + stride * (active - 1), k = start[n], r = n * H;
+        for (int64_t j = 0; j < H; ++j) {
+          dp_h[k * H + j] += dhn[r + j];
+          dp_c[k * H + j] += dcn[r + j];
+          dhn[r + j] = S(0);
+          dcn[r + j] = S(0);
+        }
+      }
       const S* G = Gs + t * N * H4;
       const S* c_prev = cs + t * NH;
       const S* tc = tcs + t * NH;
       S* dz = dZs + t * N * H4;
-      for (int64_t n = n0; n < n1; ++n) {
-        const int64_t r = n * H;
+      for (int64_t i = active; i < rows; ++i) {  // in the padding: no dz; y_t is the prefix's
+        const int64_t n = first + stride * i;
+        for (int64_t k = 0; k < H4; ++k) dz[n * H4 + k] = S(0);
+        if (has_dy) {
+          const S* dy_t = dyp + n * dy_sn + t * dy_st;
+          for (int64_t j = 0; j < H; ++j) dp_h[(t + 1) * H + j] += dy_t[j];
+        }
+      }
+      for (int64_t i = 0; i < active; ++i) {
+        const int64_t n = first + stride * i, r = n * H;
         const S* dy_t = has_dy ? dyp + n * dy_sn + t * dy_st : nullptr;
         S* d_h = dhp + r;
         if (!masked) {
@@ -359,9 +437,11 @@ std::vector<Tensor> backward_impl(const Tensor& W_h, const Tensor& gates, const 
         backward_row<S>(G + n * H4, c_prev + r, tc + r, d_h, dcn + r, dz + n * H4, H);
       }
       // into h_rec of step t, through z = ... + h_rec @ W_h: dh_rec = dz @ W_h^T
-      gemm_rm<S>(n1 - n0, H, H4, dz + n0 * H4, H4, Wh, H4, true, S(0), dhr + n0 * H, H);
+      gemm_rm<S>(active, H, H4, dz + first * H4, stride * H4, Wh, H4, true, S(0),
+                 dhr + first * H, stride * H);
       if (masked || dropped) {  // into h_{t-1}: through h_prev * recurrent_mask, or pass-through
-        for (int64_t n = n0; n < n1; ++n) {
+        for (int64_t i = 0; i < active; ++i) {
+          const int64_t n = first + stride * i;
           if (masked && !ms[t * N + n]) continue;  // padded: dh_next passes through
           const int64_t r = n * H;
           for (int64_t j = 0; j < H; ++j) {
@@ -371,7 +451,27 @@ std::vector<Tensor> backward_impl(const Tensor& W_h, const Tensor& gates, const 
       }
     }
   });
-  return {dZ, dh_next, dc_next};
+
+  if (L > 0) {  // back through the shared padding, once, with what every row handed on
+    Tensor d_sum = d_prefix.sum(0);  // (2, L + 1, H)
+    const S* dph = d_sum.data_ptr<S>();
+    const S* dpc = dph + (L + 1) * H;
+    const S* p_c = prefix_hc->data_ptr<S>() + (L + 1) * H;
+    const S* p_g = prefix_gates->data_ptr<S>();
+    const S* p_tc = prefix_tanh_c->data_ptr<S>();
+    S* dzp = dZ_prefix.data_ptr<S>();
+    std::vector<S> dh_k(H), dh_carry(H, S(0)), dc_carry(H, S(0));
+    for (int64_t k = L; k >= 1; --k) {  // step k of the prefix made state k from state k - 1
+      for (int64_t j = 0; j < H; ++j) {
+        dh_k[j] = dph[k * H + j] + dh_carry[j];
+        dc_carry[j] += dpc[k * H + j];
+      }
+      backward_row<S>(p_g + (k - 1) * H4, p_c + (k - 1) * H, p_tc + (k - 1) * H, dh_k.data(),
+                      dc_carry.data(), dzp + (k - 1) * H4, H);
+      gemm_rm<S>(1, H, H4, dzp + (k - 1) * H4, H4, Wh, H4, true, S(0), dh_carry.data(), H);
+    }
+  }
+  return {dZ, dh_next, dc_next, dZ_prefix};
 }
 
 void check_lookup(const std::optional<Tensor>& table, const std::optional<Tensor>& where,
@@ -387,10 +487,26 @@ void check_lookup(const std::optional<Tensor>& table, const std::optional<Tensor
               "rnnkit_ext: `where` expected a contiguous int64 (T, N) tensor");
 }
 
+void check_start(const std::optional<Tensor>& start, int64_t pad_row,
+                 const std::optional<Tensor>& table, int64_t N, int64_t T, bool plain) {
+  if (!start) return;
+  TORCH_CHECK(table && plain && start->scalar_type() == at::kLong && start->is_contiguous() &&
+                  start->dim() == 1 && start->size(0) == N,
+              "rnnkit_ext: `start` expected a contiguous int64 (N,) tensor, with a table and "
+              "without masks");
+  TORCH_CHECK(pad_row >= 0 && pad_row < table->size(0), "rnnkit_ext: `pad_row` out of range");
+  const int64_t* sp = start->data_ptr<int64_t>();
+  for (int64_t n = 0; n < N; ++n) {
+    TORCH_CHECK(sp[n] >= 0 && sp[n] <= T && (n == 0 || sp[n] >= sp[n - 1]),
+                "rnnkit_ext: `start` expected non-decreasing values in [0, T]");
+  }
+}
+
 std::vector<Tensor> lstm_forward(Tensor gates, std::optional<Tensor> table,
                                  std::optional<Tensor> where, Tensor h0, Tensor c0, Tensor W_h,
                                  std::optional<Tensor> mask,
-                                 std::optional<Tensor> recurrent_mask) {
+                                 std::optional<Tensor> recurrent_mask,
+                                 std::optional<Tensor> start, int64_t pad_row) {
   TORCH_CHECK(gates.dim() == 3 && gates.is_contiguous() && gates.size(2) % 4 == 0,
               "rnnkit_ext: `gates` expected a contiguous (T, N, 4H) tensor");
   for (const auto& [t, name] : {std::pair{&h0, "h0"}, {&c0, "c0"}, {&W_h, "W_h"}}) {
@@ -399,9 +515,11 @@ std::vector<Tensor> lstm_forward(Tensor gates, std::optional<Tensor> table,
   TORCH_CHECK(W_h.is_contiguous(), "rnnkit_ext: `W_h` expected a contiguous tensor");
   if (recurrent_mask) check_input(*recurrent_mask, gates, "recurrent_mask");
   check_lookup(table, where, gates.size(0), gates.size(1), gates.size(2), gates);
+  check_start(start, pad_row, table, gates.size(1), gates.size(0), !mask && !recurrent_mask);
   return AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "rnnkit_lstm_forward", [&] {
     const auto in = input_part<scalar_t>(table, where, nullptr, gates.size(1), gates.size(2));
-    return forward_impl<scalar_t>(gates, in, h0, c0, W_h, mask, recurrent_mask);
+    return forward_impl<scalar_t>(gates, in, h0, c0, W_h, mask, recurrent_mask,
+                                  start ? start->data_ptr<int64_t>() : nullptr, pad_row);
   });
 }
 
@@ -426,18 +544,7 @@ std::vector<Tensor> lstm_infer(std::optional<Tensor> z_x, std::optional<Tensor> 
     T = where->dim() == 2 ? where->size(0) : 0;
     check_lookup(table, where, T, N, H4, h0);
   }
-  if (start) {
-    TORCH_CHECK(table && !sequences && !mask && start->scalar_type() == at::kLong &&
-                    start->is_contiguous() && start->dim() == 1 && start->size(0) == N,
-                "rnnkit_ext: `start` expected a contiguous int64 (N,) tensor, with a table, "
-                "no mask and no outputs per step");
-    TORCH_CHECK(pad_row >= 0 && pad_row < table->size(0), "rnnkit_ext: `pad_row` out of range");
-    const int64_t* sp = start->data_ptr<int64_t>();
-    for (int64_t n = 0; n < N; ++n) {
-      TORCH_CHECK(sp[n] >= 0 && sp[n] <= T && (n == 0 || sp[n] >= sp[n - 1]),
-                  "rnnkit_ext: `start` expected non-decreasing values in [0, T]");
-    }
-  }
+  check_start(start, pad_row, table, N, T, !sequences && !mask);
   return AT_DISPATCH_FLOATING_TYPES(h0.scalar_type(), "rnnkit_lstm_infer", [&] {
     const auto in = input_part<scalar_t>(table, where, z_x ? z_x->data_ptr<scalar_t>() : nullptr,
                                          N, H4);
@@ -449,7 +556,10 @@ std::vector<Tensor> lstm_infer(std::optional<Tensor> z_x, std::optional<Tensor> 
 std::vector<Tensor> lstm_backward(Tensor W_h, Tensor gates, Tensor c_seq, Tensor tanh_c,
                                   std::optional<Tensor> mask,
                                   std::optional<Tensor> recurrent_mask,
-                                  std::optional<Tensor> dy, Tensor dh_T, Tensor dc_T) {
+                                  std::optional<Tensor> dy, Tensor dh_T, Tensor dc_T,
+                                  std::optional<Tensor> start, std::optional<Tensor> prefix_hc,
+                                  std::optional<Tensor> prefix_gates,
+                                  std::optional<Tensor> prefix_tanh_c) {
   TORCH_CHECK(gates.dim() == 3 && gates.is_contiguous() && c_seq.is_contiguous() &&
                   tanh_c.is_contiguous() && W_h.is_contiguous(),
               "rnnkit_ext: the saved buffers must be contiguous");
@@ -457,9 +567,12 @@ std::vector<Tensor> lstm_backward(Tensor W_h, Tensor gates, Tensor c_seq, Tensor
     check_input(*t, gates, name);
   }
   if (dy) check_input(*dy, gates, "dy");
+  TORCH_CHECK(!start || (prefix_hc && prefix_gates && prefix_tanh_c && !mask && !recurrent_mask),
+              "rnnkit_ext: `start` needs the prefix buffers of the forward, and no masks");
   return AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "rnnkit_lstm_backward", [&] {
     return backward_impl<scalar_t>(W_h, gates, c_seq, tanh_c, mask, recurrent_mask, dy, dh_T,
-                                   dc_T);
+                                   dc_T, start ? start->data_ptr<int64_t>() : nullptr,
+                                   prefix_hc, prefix_gates, prefix_tanh_c);
   });
 }
 
