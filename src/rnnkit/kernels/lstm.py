@@ -3,7 +3,9 @@
 Computes exactly what the reference loop :func:`rnnkit.functional.recurrent.lstm` computes
 (same signature, masks, ``go_backwards`` and recurrent dropout), and is tested against it.
 :func:`lstm_projected` is the same kernel for a caller that has the input projection
-``z_x = x @ W_x + b`` already (an embedding table projected once, for instance).
+``z_x = x @ W_x + b`` already; :func:`lstm_lookup` for a caller whose input projection is a
+row lookup (an Embedding feeding the LSTM: ``E[tokens] @ W_x + b``, one row per distinct
+token), with the padding in front of the rows computed once for all of them (``pad_row``).
 
 Forward
     The input projection of every step is one GEMM, ``x @ W_x + b`` -> (T, N, 4H); a step adds
@@ -20,7 +22,9 @@ The step loops
 
     * compiled (:mod:`rnnkit.kernels._ext`): the whole step loop in C++, per step one GEMM
       (``h_prev @ W_h`` forward, ``dz @ W_h^T`` backward) and one fused pass over the step's
-      gates. Built on first use; float32 / float64 CPU tensors.
+      gates, the batch's rows dealt to the threads (each share runs through every step on its
+      own thread). Without gradients a lean loop keeps only the current state. Built on first
+      use; float32 / float64 CPU tensors.
     * Python (the fallback, and the one that calls ``grad_hook``): per step about ten torch ops
       forward and fourteen backward on preallocated buffers (``out=`` and in-place ops, no
       allocation). ``tanh`` is computed as ``2 * sigmoid(2z) - 1`` (see
