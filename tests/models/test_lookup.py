@@ -117,12 +117,12 @@ def test_lookup_at_inference_past_a_dropout(settings, lookups):
         torch.testing.assert_close(y, model(ids), rtol=1e-5, atol=1e-6)
 
 
-def test_small_batches_train_native_and_predict_keeps_a_table_only_while_it_runs(settings,
-                                                                               lookups):
+def test_small_batches_train_native_and_predict_uses_a_table_only_while_weights_match(settings,
+                                                                                   lookups):
     """Training batches of fewer than LOOKUP_MIN_ROWS rows run PyTorch's fused LSTM (without
-    gradients the lookup runs at every size); predict on many ids keeps a table of the whole
-    vocabulary for its own duration only (a fused optimizer changes the weights without a
-    version bump, so no table may outlive the call)."""
+    gradients the lookup runs at every size); predict on many ids uses a table of the whole
+    vocabulary during the call, and a later call only while the weights are unchanged (fused
+    Adam changes them without a version bump, so they are compared, not versioned)."""
     from rnnkit.layers.recurrent import LOOKUP_MIN_ROWS
 
     runtime.configure(embedding_lookup=True, trim_padding=False)
@@ -142,9 +142,28 @@ def test_small_batches_train_native_and_predict_keeps_a_table_only_while_it_runs
     ids = torch.randint(1, 30, (40, 5))  # 200 ids >= 4 x 30 tokens: worth a table
     y1 = model.predict(ids, batch_size=8)
     assert calls and all(calls) and "_table" not in lstm.__dict__
-    with torch.no_grad():
-        lstm.W_x.add_(0.1)
+    calls.clear()
+    np.testing.assert_array_equal(model.predict(ids, batch_size=8), y1)
+    assert calls and all(calls)  # the kept table, weights unchanged
+    lstm.W_x.data.add_(0.1)  # in place, no version bump: as fused Adam does
+    model.layers[0].E.data[3] += 0.5
     y2 = model.predict(ids, batch_size=8)
     runtime.configure(embedding_lookup=False)
     np.testing.assert_allclose(y2, model.predict(ids, batch_size=8), rtol=1e-5, atol=1e-6)
     assert not np.allclose(y1, y2)
+
+
+def test_the_vocabulary_table_is_made_once_calls_have_run_four_vocabularies_of_ids(settings,
+                                                                                   lookups):
+    runtime.configure(embedding_lookup=True, trim_padding=False)
+    model = Sequential([Embedding(30, 8), LSTM(7), Dense(1)])
+    lstm = model.layers[1]
+    calls, watched = lookups
+    watched.append(lstm)
+    ids = torch.randint(1, 30, (10, 5))  # 50 ids a call; the table after 120
+    first = model.predict(ids, batch_size=10)
+    model.predict(ids, batch_size=10)
+    assert calls == [False, False]
+    third = model.predict(ids, batch_size=10)  # 150 ids with these weights: made now
+    assert calls == [False, False, True]
+    np.testing.assert_allclose(third, first, rtol=1e-5, atol=1e-6)

@@ -326,22 +326,47 @@ class LSTM(RNN):
         return (self._looks_up(embedding, ids) and not embedding.mask_zero
                 and not self.go_backwards and not (self.training and self.recurrent_dropout > 0))
 
-    def keep_vocabulary_table(self, E: Tensor | None) -> None:
-        """Keep ``E @ W_x + b`` for every token while the parameters are frozen (a predict or
-        evaluate call); ``None`` drops it. The caller guarantees that nothing changes the
-        parameters meanwhile (fused optimizers change them without a version bump)."""
-        if E is None:
-            self.__dict__.pop("_table", None)
-            return
-        with torch.no_grad():
-            self.__dict__["_table"] = E @ self.W_x if self.b is None else \
-                torch.addmm(self.b, E, self.W_x)
+    def hold_vocabulary_table(self, E: Tensor, ids: int) -> None:
+        """Before a predict / evaluate call that runs ``ids`` token ids through this layer
+        without changing the weights: make ``E @ W_x + b`` for the whole vocabulary the input
+        lookup of the call, once it pays (``release_vocabulary_table`` ends the call).
+
+        The table is kept between calls with a copy of the weights it was made from, and used
+        only while they equal the layer's, compared exactly at each call (an optimizer may
+        change weights in place without a version bump, as fused Adam does). It is made once
+        calls with unchanged weights have run four times the vocabulary size in ids; until
+        then each batch computes the rows of its own distinct tokens."""
+        cache = self.__dict__.get("_vocabulary")
+        weights = (E, self.W_x, self.b)
+        if cache is None or not all(_same(w, kept) for w, kept in zip(weights, cache["weights"])):
+            cache = {"weights": tuple(None if w is None else w.detach().clone() for w in weights),
+                     "ids": 0, "table": None}
+            self.__dict__["_vocabulary"] = cache
+        cache["ids"] += ids
+        if cache["table"] is None and cache["ids"] >= 4 * E.shape[0]:
+            E_, W_x, b = cache["weights"]
+            with torch.no_grad():
+                cache["table"] = E_ @ W_x if b is None else torch.addmm(b, E_, W_x)
+        if cache["table"] is not None:
+            self.__dict__["_table"] = cache["table"]
+
+    def release_vocabulary_table(self) -> None:
+        """End of the call that :meth:`hold_vocabulary_table` prepared: batches compute their
+        own rows again (the table stays kept for the next call)."""
+        self.__dict__.pop("_table", None)
 
     def run(self, x, states, mask, recurrent_mask):
         h0, c0 = states
         return dispatch.lstm(x, h0, c0, self.W_x, self.W_h, self.b, mask=mask,
                              go_backwards=self.go_backwards, recurrent_mask=recurrent_mask,
                              impl=self.impl, owner="LSTM")
+
+
+def _same(a: Tensor | None, b: Tensor | None) -> bool:
+    """Whether two optional tensors are equal, element for element."""
+    if a is None or b is None:
+        return a is None and b is None
+    return a.shape == b.shape and a.dtype == b.dtype and torch.equal(a.detach(), b)
 
 
 class GRU(RNN):

@@ -448,24 +448,24 @@ class Sequential(nn.Module):
 
     @contextlib.contextmanager
     def _vocabulary_table(self, x: Tensor):
-        """While predict / evaluate run on many token ids, an LSTM fed by the first Embedding
-        keeps ``E @ W_x + b`` for the whole vocabulary (its input projection becomes a pure
-        lookup); dropped on exit, since a training step may change the weights unseen."""
+        """While predict / evaluate run token ids, an LSTM fed by the first Embedding may look
+        its input projection up in ``E @ W_x + b`` for the whole vocabulary (see
+        :meth:`rnnkit.layers.LSTM.hold_vocabulary_table`: made once it pays, kept between calls
+        only while the weights are unchanged, compared exactly)."""
         rnn = None
         j = self._rnn_after_embedding(0) if len(self.layers) else None
         if (j is not None and x.dim() == 2 and not x.dtype.is_floating_point
-                and hasattr(self.layers[j], "keep_vocabulary_table")
+                and hasattr(self.layers[j], "hold_vocabulary_table")
                 and self.layers[j].takes_ids_from(self.layers[0])):
             E = self.layers[0].E
-            if (x.numel() >= 4 * E.shape[0]
-                    and E.shape[0] * self.layers[j].W_x.shape[1] * E.element_size() <= TABLE_BYTES):
+            if E.shape[0] * self.layers[j].W_x.shape[1] * E.element_size() <= TABLE_BYTES:
                 rnn = self.layers[j]
-                rnn.keep_vocabulary_table(E)
+                rnn.hold_vocabulary_table(E, x.numel())
         try:
             yield
         finally:
             if rnn is not None:
-                rnn.keep_vocabulary_table(None)
+                rnn.release_vocabulary_table()
 
     def _inference_batches(self, x: Tensor, batch_size: int) -> list[Tensor]:
         """Row indices of each batch of evaluate / predict. Token ids go in order of length
