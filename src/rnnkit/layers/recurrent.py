@@ -326,23 +326,32 @@ class LSTM(RNN):
         return (self._looks_up(embedding, ids) and not embedding.mask_zero
                 and not self.go_backwards and not (self.training and self.recurrent_dropout > 0))
 
-    def hold_vocabulary_table(self, E: Tensor, ids: int) -> None:
-        """Before a predict / evaluate call that runs ``ids`` token ids through this layer
+    def hold_vocabulary_table(self, E: Tensor, ids: Tensor) -> None:
+        """Before a predict / evaluate call that runs the token ``ids`` through this layer
         without changing the weights: make ``E @ W_x + b`` for the whole vocabulary the input
         lookup of the call, once it pays (``release_vocabulary_table`` ends the call).
 
-        The table is kept between calls with a copy of the weights it was made from, and used
-        only while they equal the layer's, compared exactly at each call (an optimizer may
-        change weights in place without a version bump, as fused Adam does). It is made once
-        calls with unchanged weights have run four times the vocabulary size in ids; until
-        then each batch computes the rows of its own distinct tokens."""
+        The table is kept between calls with a copy of the weights it was made from, and a
+        call uses it only if ``W_x``, ``b`` and the rows of ``E`` of the call's tokens equal
+        that copy, compared exactly (an optimizer may change weights in place without a version
+        bump, as fused Adam does); else it is dropped. It is made once calls with unchanged
+        weights have run four times the vocabulary size in ids; until then each batch computes
+        the rows of its own distinct tokens."""
+        tokens = torch.unique(ids)
+        if tokens.numel() == 0 or int(tokens[0]) < 0 or int(tokens[-1]) >= E.shape[0]:
+            return  # the call itself reports bad ids
         cache = self.__dict__.get("_vocabulary")
-        weights = (E, self.W_x, self.b)
-        if cache is None or not all(_same(w, kept) for w, kept in zip(weights, cache["weights"])):
+        if cache is not None:
+            E_, W_x, b = cache["weights"]
+            if not (_same(self.W_x, W_x) and _same(self.b, b) and E.shape == E_.shape
+                    and torch.equal(E.detach()[tokens], E_[tokens])):
+                cache = None
+        if cache is None:
+            weights = (E, self.W_x, self.b)
             cache = {"weights": tuple(None if w is None else w.detach().clone() for w in weights),
                      "ids": 0, "table": None}
             self.__dict__["_vocabulary"] = cache
-        cache["ids"] += ids
+        cache["ids"] += ids.numel()
         if cache["table"] is None and cache["ids"] >= 4 * E.shape[0]:
             E_, W_x, b = cache["weights"]
             with torch.no_grad():

@@ -450,8 +450,8 @@ class Sequential(nn.Module):
     def _vocabulary_table(self, x: Tensor):
         """While predict / evaluate run token ids, an LSTM fed by the first Embedding may look
         its input projection up in ``E @ W_x + b`` for the whole vocabulary (see
-        :meth:`rnnkit.layers.LSTM.hold_vocabulary_table`: made once it pays, kept between calls
-        only while the weights are unchanged, compared exactly)."""
+        :meth:`rnnkit.layers.LSTM.hold_vocabulary_table`: made once it pays, used by a later
+        call only while the weights it reads are unchanged, compared exactly)."""
         rnn = None
         j = self._rnn_after_embedding(0) if len(self.layers) else None
         if (j is not None and x.dim() == 2 and not x.dtype.is_floating_point
@@ -460,7 +460,7 @@ class Sequential(nn.Module):
             E = self.layers[0].E
             if E.shape[0] * self.layers[j].W_x.shape[1] * E.element_size() <= TABLE_BYTES:
                 rnn = self.layers[j]
-                rnn.hold_vocabulary_table(E, x.numel())
+                rnn.hold_vocabulary_table(E, x)
         try:
             yield
         finally:
