@@ -18,6 +18,9 @@ trains one epoch over Keras's IMDb training arrays (``rnnkit.datasets.imdb.load_
 ``lookup-fixed``
     The lookup and kernel without bucketing (rnnkit's defaults with ``fit()`` as Keras calls it).
 
+With the lookup, the kernel also runs each row only from its first real token (the padding in
+front of the rows is computed once, on one row), and the step count says so.
+
 For each it prints the epoch's seconds, the recurrent steps computed (sum over batches of the
 columns run, times the batch rows) relative to fixed padding, and the training loss. Run from
 the repository root on a quiet machine::
@@ -81,7 +84,14 @@ def child(spec: dict) -> dict:
     original_forward = padding.forward_without_padding
 
     def counting(model_, ids, logits):
-        if model_.training:
+        if model_.training and lookup_used:
+            # the kernel runs each row from its first real token, and the shared padding in
+            # front once, on one row (the longest padding)
+            real = ids != 0
+            T = ids.shape[1]
+            lead = torch.where(real.any(1), real.int().argmax(1), T)
+            widths.append(int((T - lead).sum()) + int(lead.max()))
+        elif model_.training:
             lead = padding.leading_padding(ids) if cfg["trim"] else 0
             widths.append((ids.shape[1] - lead) * ids.shape[0])
         return original_forward(model_, ids, logits)
