@@ -140,6 +140,8 @@ def main() -> None:
                              "machine) instead of wall time")
     parser.add_argument("--tuned-malloc", action="store_true",
                         help="apply rnnkit.runtime.tune_allocator() first")
+    parser.add_argument("--out", default=None,
+                        help="JSON path for the results (default: print only)")
     args = parser.parse_args()
     if args.tuned_malloc:
         from rnnkit.runtime import tune_allocator
@@ -154,6 +156,7 @@ def main() -> None:
         loops = "compiled" if _ext.load() is not None else "python (compiled unavailable)"
     print(f"load average {os.getloadavg()[0]:.2f}; kernel step loops: {loops}; "
           f"extension build/load {_ext.build_seconds or 0.0:.1f} s")
+    rows = []
     for mode in args.mode:
         for threads in args.threads:
             torch.set_num_threads(threads)
@@ -169,6 +172,22 @@ def main() -> None:
             for name, ms in results.items():
                 ratio = f"  {ms / base:5.2f}" if base else ""
                 print(f"    {name:10s} {ms:8.1f}{ratio}")
+                rows.append({"cell": args.cell, "mode": mode, "threads": threads, "runner": name,
+                             "ms": ms, "ratio_to_torch_nn": ms / base if base else None,
+                             "clock": "cpu" if cpu_time else "wall"})
+    if args.out:
+        import sys
+        from pathlib import Path
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import _peers as P
+
+        path = P.write_json(Path(args.out), {
+            "benchmark": "kernels_quick", "machine": P.machine_info(),
+            "settings": {"cell": args.cell, "shape_NTDH": args.shape, "repeats": args.repeats,
+                         "tuned_malloc": args.tuned_malloc, "skip": args.skip,
+                         "loops": loops},
+            "results": rows})
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":
