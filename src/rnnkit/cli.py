@@ -243,6 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--patience", type=int, default=None,
                    help="with --validation-split: stop after this many epochs without a better "
                         "validation accuracy and keep the best epoch's weights")
+    t.add_argument("--reduce-lr", type=float, default=None, metavar="FACTOR",
+                   help="with --validation-split: multiply the learning rate by FACTOR after "
+                        "each epoch whose validation loss is not the best so far")
     t.add_argument("--bucketing", action="store_true",
                    help="batch reviews of similar length together: padding costs no compute")
     t.add_argument("--seed", type=int, default=0, help="random seed (same seed, same model)")

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from rnnkit.layers import GRU, LSTM, Bidirectional, Dense, Dropout, Embedding, Input, SimpleRNN
-from rnnkit.models import EarlyStopping, ModelCheckpoint, Sequential, load_model
+from rnnkit.models import (EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, Sequential,
+                           load_model)
 from rnnkit.models.optimizers import SGD, Adam
 from rnnkit.utils import set_random_seed
 
@@ -187,6 +188,34 @@ def test_early_stopping_patience_counts_as_keras():
     stop = EarlyStopping(monitor="loss", patience=3, min_delta=1e-3)
     h = model.fit(x, y, epochs=10, verbose=0, callbacks=[stop])
     assert len(h.epoch) == 4 and stop.stopped_epoch == 3
+
+
+def test_reduce_lr_on_plateau_counts_as_keras():
+    """Keras: with patience 2 and cooldown 2 a loss that never improves after epoch 1 is cut
+    after epochs 3 and 6 (the first epoch of the cooldown does not count, the second does),
+    never below min_lr; the rate of each epoch is in the history."""
+    set_random_seed(0)
+    x, y = token_task(n=64)
+    model = small_model()
+    model.compile(SGD(learning_rate=1e-12), "binary_crossentropy")  # the loss stays put
+    cut = ReduceLROnPlateau(monitor="loss", factor=0.5, patience=2, cooldown=2, min_lr=2e-13)
+    h = model.fit(x, y, epochs=8, verbose=0, callbacks=[cut])
+    assert [lr * 1e12 for lr in h.history["learning_rate"]] == pytest.approx(
+        [1, 1, 1, 0.5, 0.5, 0.5, 0.25, 0.25])
+    model.fit(x, y, epochs=4, verbose=0, callbacks=[cut])
+    assert model.optimizer.param_groups[0]["lr"] * 1e12 == pytest.approx(0.2)  # min_lr
+
+
+def test_reduce_lr_on_plateau_checks_its_arguments():
+    with pytest.raises(ValueError) as info:
+        ReduceLROnPlateau(factor=1.0)
+    assert str(info.value) == ("ReduceLROnPlateau: `factor` expected a number in (0, 1), "
+                               "received 1.0 (float).")
+    with pytest.raises(ValueError, match=r"ReduceLROnPlateau: `monitor` expected one of the "
+                                         r"logged values \['loss'\], received 'val_loss'"):
+        model = small_model()
+        model.compile("sgd", "binary_crossentropy")
+        model.fit(*token_task(n=16), epochs=1, verbose=0, callbacks=[ReduceLROnPlateau()])
 
 
 def test_model_checkpoint_saves_best(tmp_path):

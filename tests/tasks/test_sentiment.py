@@ -79,6 +79,12 @@ def test_errors(tmp_path, trained):
     with pytest.raises(ValueError, match=r"SentimentConfig: `patience` expected to be used with "
                        r"a validation_split > 0, received 1."):
         SentimentClassifier(SentimentConfig(patience=1)).fit(["a"], [1])
+    with pytest.raises(ValueError, match=r"SentimentConfig: `reduce_lr` expected None or a "
+                       r"number in \(0, 1\), received 2"):
+        SentimentClassifier(SentimentConfig(reduce_lr=2, validation_split=0.1)).fit(["a"], [1])
+    with pytest.raises(ValueError, match=r"SentimentConfig: `reduce_lr` expected to be used "
+                       r"with a validation_split > 0"):
+        SentimentClassifier(SentimentConfig(reduce_lr=0.5)).fit(["a"], [1])
     with pytest.raises(ValueError, match=r"SentimentConfig: `clipnorm` expected None or a "
                        r"positive number, received 0."):
         SentimentClassifier(SentimentConfig(clipnorm=0)).fit(["a"], [1])
@@ -94,7 +100,7 @@ def test_validation_split_of_sorted_labels_holds_both_classes(imdb_slice):
     texts, labels = [x_train[k] for k in order], y_train[order]
     assert labels[:300].sum() == 0 and labels[-100:].sum() == 100
     config = SentimentConfig(**dict(QUICK, epochs=2), validation_split=0.2, patience=0,
-                             bucketing=True, clipnorm=1.0)
+                             bucketing=True, clipnorm=1.0, reduce_lr=0.5)
     clf = SentimentClassifier(config)
     captured = {}
     real_fit = Sequential.fit
@@ -108,6 +114,7 @@ def test_validation_split_of_sorted_labels_holds_both_classes(imdb_slice):
         clf.fit(texts, labels, verbose=0)
     assert 0.3 < float(np.mean(captured["val_y"])) < 0.7
     assert len(clf.history_.history["val_accuracy"]) in (1, 2)
+    assert clf.history_.history["learning_rate"][0] == pytest.approx(1e-3)  # ReduceLROnPlateau
 
 
 def test_bag_of_words_baseline(imdb_slice):

@@ -1,9 +1,9 @@
 """Models: Sequential with compile / fit / evaluate / predict, losses, metrics, callbacks."""
 
 from . import callbacks, losses, metrics, optimizers
-from .callbacks import Callback, EarlyStopping, History, ModelCheckpoint
+from .callbacks import Callback, EarlyStopping, History, ModelCheckpoint, ReduceLROnPlateau
 from .saving import load_model, save_model
 from .sequential import Sequential
 
 __all__ = ["Sequential", "load_model", "save_model", "Callback", "History", "EarlyStopping",
-           "ModelCheckpoint", "callbacks", "losses", "metrics", "optimizers"]
+           "ModelCheckpoint", "ReduceLROnPlateau", "callbacks", "losses", "metrics", "optimizers"]

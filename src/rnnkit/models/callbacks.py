@@ -1,4 +1,4 @@
-"""Callbacks: History (always on), EarlyStopping, ModelCheckpoint, as Keras."""
+"""Callbacks: History (always on), EarlyStopping, ReduceLROnPlateau, ModelCheckpoint, as Keras."""
 
 from __future__ import annotations
 
@@ -89,6 +89,62 @@ class EarlyStopping(Callback):
             if self.verbose:
                 print(f"Epoch {epoch + 1}: early stopping (best {self.monitor} "
                       f"{self.best:.4f} at epoch {self.best_epoch + 1})")
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` when ``monitor`` has not improved by
+    ``min_delta`` for ``patience`` epochs (then wait ``cooldown`` epochs before counting
+    again), never below ``min_lr``; the rate of each epoch is logged as ``learning_rate``."""
+
+    def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10,
+                 verbose: int = 0, mode: str = "auto", min_delta: float = 1e-4,
+                 cooldown: int = 0, min_lr: float = 0.0):
+        owner = "ReduceLROnPlateau"
+        if not isinstance(factor, (int, float)) or isinstance(factor, bool) \
+                or not 0 < factor < 1:
+            V.fail(owner, "factor", "a number in (0, 1)", factor)
+        for name, value in (("patience", patience), ("cooldown", cooldown)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                V.fail(owner, name, "a non-negative integer", value)
+        if not isinstance(min_lr, (int, float)) or min_lr < 0:
+            V.fail(owner, "min_lr", "a non-negative number", min_lr)
+        self.monitor, self.factor, self.patience, self.verbose = monitor, factor, patience, verbose
+        self.cooldown, self.min_lr = cooldown, float(min_lr)
+        self.min_delta = abs(min_delta)
+        self.mode, self._better = _better(mode, monitor, self.min_delta, owner)
+
+    def on_train_begin(self, logs=None):
+        self.wait, self.cooldown_counter = 0, 0
+        self.best = math.inf if self.mode == "min" else -math.inf
+
+    def _groups(self):
+        return self.model.optimizer.param_groups
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        if self.monitor not in logs:
+            raise ValueError(f"ReduceLROnPlateau: `monitor` expected one of the logged values "
+                             f"{sorted(logs)}, received {self.monitor!r}.")
+        logs["learning_rate"] = float(self._groups()[0]["lr"])
+        current = logs[self.monitor]
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._better(current, self.best):
+            self.best, self.wait = current, 0
+        elif self.cooldown_counter == 0:
+            self.wait += 1
+            if self.wait >= self.patience:
+                reduced = False
+                for group in self._groups():
+                    old = float(group["lr"])
+                    if old > self.min_lr:
+                        group["lr"] = max(old * self.factor, self.min_lr)
+                        reduced = True
+                if reduced and self.verbose:
+                    print(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to "
+                          f"{float(self._groups()[0]['lr']):.4g}.")
+                self.cooldown_counter, self.wait = self.cooldown, 0
 
 
 class ModelCheckpoint(Callback):

@@ -336,7 +336,7 @@ class Sequential(nn.Module):
         runtime.tune_allocator()
         optimizer = self._ensure_optimizer()
         history = callbacks_module.History()
-        cbs = [history, *(callbacks or [])]
+        cbs = [*(callbacks or []), history]  # History last, as Keras: it sees what others log
         steps = math.ceil(len(x) / batch_size)
         history.params = {"epochs": epochs, "steps": steps, "verbose": verbose}
         for cb in cbs:

@@ -22,7 +22,7 @@ import torch
 from .. import _validation as V
 from ..layers import GRU, LSTM, Bidirectional, Dense, Dropout, Embedding, SimpleRNN
 from ..models import Sequential, load_model
-from ..models.callbacks import EarlyStopping
+from ..models.callbacks import EarlyStopping, ReduceLROnPlateau
 from ..models.optimizers import Adam
 from ..models.saving import write_atomic_dir
 from ..text import Tokenizer, Vocabulary, pad_sequences
@@ -54,6 +54,9 @@ class SentimentConfig:
         validation_split: fraction of the training reviews held out to watch overfitting.
         patience: with a validation split, stop when validation accuracy has not improved for
             this many epochs and keep the weights of the best epoch (None: train all epochs).
+        reduce_lr: with a validation split, multiply the learning rate by this factor after
+            each epoch whose validation loss is no better than the best so far
+            (``ReduceLROnPlateau(factor=reduce_lr, patience=1)``; None: a constant rate).
         bucketing: batch reviews of similar length together, so padding costs no compute
             (each batch's result equals its padded computation; see ``Sequential.fit``).
         seed: seeds PyTorch, NumPy and Python before building and training.
@@ -76,6 +79,7 @@ class SentimentConfig:
     clipnorm: float | None = None
     validation_split: float = 0.0
     patience: int | None = None
+    reduce_lr: float | None = None
     bucketing: bool = False
     seed: int = 0
 
@@ -98,6 +102,13 @@ class SentimentConfig:
             if not self.validation_split:
                 V.fail(owner, "patience", "to be used with a validation_split > 0",
                        self.patience)
+        if self.reduce_lr is not None:
+            if isinstance(self.reduce_lr, bool) or not isinstance(self.reduce_lr, (int, float)) \
+                    or not 0 < self.reduce_lr < 1:
+                V.fail(owner, "reduce_lr", "None or a number in (0, 1)", self.reduce_lr)
+            if not self.validation_split:
+                V.fail(owner, "reduce_lr", "to be used with a validation_split > 0",
+                       self.reduce_lr)
         if not isinstance(self.learning_rate, (int, float)) or self.learning_rate <= 0:
             V.fail(owner, "learning_rate", "a positive number", self.learning_rate)
         if self.clipnorm is not None and (not isinstance(self.clipnorm, (int, float))
@@ -187,6 +198,9 @@ class SentimentClassifier:
             val_texts, val_labels = validation_data
             validation_data = (self.encode(val_texts), np.asarray(val_labels, dtype="float32"))
         callbacks = list(callbacks or [])
+        if config.reduce_lr is not None:
+            callbacks.append(ReduceLROnPlateau(monitor="val_loss", factor=config.reduce_lr,
+                                               patience=1))
         if config.patience is not None:
             callbacks.append(EarlyStopping(monitor="val_accuracy", patience=config.patience,
                                            restore_best_weights=True))
