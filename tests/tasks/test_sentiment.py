@@ -114,7 +114,7 @@ def test_validation_split_of_sorted_labels_holds_both_classes(imdb_slice):
         clf.fit(texts, labels, verbose=0)
     assert 0.3 < float(np.mean(captured["val_y"])) < 0.7
     assert len(clf.history_.history["val_accuracy"]) in (1, 2)
-    assert clf.history_.history["learning_rate"][0] == pytest.approx(1e-3)  # ReduceLROnPlateau
+    assert clf.history_.history["learning_rate"][0] == pytest.approx(config.learning_rate)
 
 
 def test_bag_of_words_baseline(imdb_slice):
