@@ -337,9 +337,9 @@ class LSTM(RNN):
         bump, as fused Adam does); else it is dropped. It is made once calls with unchanged
         weights have run four times the vocabulary size in ids; until then each batch computes
         the rows of its own distinct tokens."""
-        tokens = torch.unique(ids)
-        if tokens.numel() == 0 or int(tokens[0]) < 0 or int(tokens[-1]) >= E.shape[0]:
+        if ids.numel() == 0 or int(ids.min()) < 0 or int(ids.max()) >= E.shape[0]:
             return  # the call itself reports bad ids
+        tokens = torch.bincount(ids.flatten(), minlength=E.shape[0]).nonzero().squeeze(1)
         cache = self.__dict__.get("_vocabulary")
         if cache is not None:
             E_, W_x, b = cache["weights"]
