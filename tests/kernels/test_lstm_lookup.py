@@ -226,16 +226,18 @@ def test_shared_padding_in_front_is_computed_once_and_exactly(loop, two_threads,
 @pytest.mark.parametrize("loop", ["compiled"], indirect=True)
 @pytest.mark.parametrize("N", [3, 40])
 @pytest.mark.parametrize("y_used", [False, True])
-def test_shared_padding_in_training_matches_reference(loop, two_threads, N, y_used,
+@pytest.mark.parametrize("fewest", [0, 3])
+def test_shared_padding_in_training_matches_reference(loop, two_threads, N, y_used, fewest,
                                                       monkeypatch):
     """With gradients, ``pad_row`` runs the shared padding once forward and carries its
     gradient back once: outputs and the gradients of the table and W_h equal the reference
-    loop over every padded step."""
+    loop over every padded step. ``fewest``: every row has at least this much padding in
+    front (the first steps then have no row past its padding)."""
     T = 10
     table, where, h0, c0, W_h = lookup_args(N, T)
     where[where == 0] = 1
-    leads = torch.randint(0, T + 1, (N,))
-    leads[0], leads[-1] = T, 0
+    leads = torch.randint(fewest, T + 1, (N,))
+    leads[0], leads[-1] = T, fewest
     for n in range(N):
         where[n, :leads[n]] = 0
     h0, c0 = torch.zeros(N, H), torch.zeros(N, H)

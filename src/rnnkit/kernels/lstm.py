@@ -347,8 +347,9 @@ class _LSTMLookup(torch.autograd.Function):
             dh0 = dc0 = None  # the initial state took no gradient (see forward)
         dtable = None
         if ctx.needs_input_grad[0]:
-            T, N, H4 = dZ.shape
-            dZ_flat, index = dZ.view(T * N, H4), where_tm.view(-1)
+            t0 = _first_active_step(saved[7])  # dZ is zero before it (see _backward)
+            H4 = dZ.shape[2]
+            dZ_flat, index = dZ[t0:].reshape(-1, H4), where_tm[t0:].reshape(-1)
             if ctx.compiled is None:
                 dtable = dZ.new_zeros(ctx.rows, H4).index_add_(0, index, dZ_flat)
             else:
@@ -368,6 +369,11 @@ def _first_real_steps(where: Tensor, pad_row: int):
         return None, None
     start, order = torch.sort(start.long(), stable=True)
     return start.contiguous(), order
+
+
+def _first_active_step(start: Tensor | None) -> int:
+    """The first step at which some row is past its shared padding (``start`` is sorted)."""
+    return 0 if start is None else int(start[0])
 
 
 def _unsort(t: Tensor, order: Tensor) -> Tensor:
@@ -425,7 +431,8 @@ def _backward(ctx, saved, dy, dh_T, dc_T, needs_dW_h):
             *prefix)
     dW_h = None
     if needs_dW_h:
-        dW_h = torch.mm(h_rec.reshape(T * N, H4 // 4).t(), dZ.view(T * N, H4))  # (H, 4H)
+        t0 = _first_active_step(start)  # dZ is zero before it: every row is in its padding
+        dW_h = torch.mm(h_rec[t0:].reshape(-1, H4 // 4).t(), dZ[t0:].reshape(-1, H4))  # (H, 4H)
         if dZ_prefix is not None and dZ_prefix.numel():  # the shared padding's steps
             L = dZ_prefix.shape[0]
             dW_h.addmm_(prefix[0][0, :L].t(), dZ_prefix)
