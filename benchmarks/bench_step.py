@@ -135,25 +135,29 @@ def _tokens(torch, spec: dict):
     return torch.from_numpy(data["x"]).long(), torch.from_numpy(data["y"]).float()
 
 
-def write_tokens(args, T: int, folder: Path) -> Path:
-    """Write the ids and labels of a run at length T to ``folder`` (an .npz all peers read)."""
+def write_tokens(args, seq_lens, folder: Path) -> dict[int, Path]:
+    """Write the ids and labels of a run at each length T to ``folder`` (an .npz per T that
+    all peers read); returns the paths by T."""
     import numpy as np
 
     n = args.steps * BATCH
-    if args.tokens == "random":
-        rng = np.random.RandomState(1)
-        x = rng.randint(1, VOCAB, size=(n, T)).astype(np.int64)
-        y = rng.randint(0, 2, size=(n,)).astype(np.float32)
-    else:
+    if args.tokens == "imdb":
         from rnnkit.datasets import imdb
         from rnnkit.text import pad_sequences
 
         (x_all, y_all), _ = imdb.load_data(num_words=VOCAB, data_dir=args.data_dir)
-        x = np.asarray(pad_sequences(x_all[:n], maxlen=T), dtype=np.int64)
-        y = np.asarray(y_all[:n], dtype=np.float32)
-    path = folder / f"tokens_T{T}.npz"
-    np.savez(path, x=x, y=y)
-    return path
+        x_all, y = x_all[:n], np.asarray(y_all[:n], dtype=np.float32)
+    paths = {}
+    for T in seq_lens:
+        if args.tokens == "random":
+            rng = np.random.RandomState(1)
+            x = rng.randint(1, VOCAB, size=(n, T)).astype(np.int64)
+            y = rng.randint(0, 2, size=(n,)).astype(np.float32)
+        else:
+            x = np.asarray(pad_sequences(x_all, maxlen=T), dtype=np.int64)
+        paths[T] = folder / f"tokens_T{T}.npz"
+        np.savez(paths[T], x=x, y=y)
+    return paths
 
 
 def child_rnnkit(spec: dict) -> dict:
@@ -367,7 +371,7 @@ def main(argv=None) -> int:
           f"{args.repeats} round(s); {args.steps} steps x {args.chunks} timed epoch(s) per process")
 
     tmp = tempfile.TemporaryDirectory(prefix="bench_step_")
-    args.token_files = {T: write_tokens(args, T, Path(tmp.name)) for T in {*args.seq_lens, 200}}
+    args.token_files = write_tokens(args, args.seq_lens, Path(tmp.name))
     source = args.data_dir or "the download cache"
     print(f"tokens: {args.tokens}" + (f" (IMDb training reviews from {source})"
                                       if args.tokens == "imdb" else ""))

@@ -82,15 +82,8 @@ def lstm(x: Tensor, h0: Tensor, c0: Tensor, W_x: Tensor, W_h: Tensor, b: Tensor 
         return x.new_zeros(N, 0, H), (h0, c0)
     lean = _inference_loop(recurrent_mask, x, h0, c0, W_x, W_h, b)
     if lean is not None:
-        z = x.new_empty(T, N, 4 * H)  # x_t @ W_x + b of every step, in processing order
-        x_seq = time_major(x, go_backwards).view(T * N, D)
-        if b is None:
-            torch.mm(x_seq, W_x, out=z.view(T * N, 4 * H))
-        else:
-            torch.addmm(b, x_seq, W_x, out=z.view(T * N, 4 * H))
-        h_T, c_T, y_seq = lean.lstm_infer(z, None, None, h0, c0, W_h.contiguous(),
-                                          mask_time_major(mask, go_backwards), True, None, 0)
-        return y_seq.transpose(0, 1), (h_T, c_T)
+        _, z = _input_projection(x, W_x, b, go_backwards)
+        return _infer(lean, z, None, None, h0, c0, W_h, mask, go_backwards)
     y, h_T, c_T = _LSTM.apply(x, h0, c0, W_x, W_h, b, mask, go_backwards, recurrent_mask,
                               grad_hook)
     return y, (h_T, c_T)
@@ -122,10 +115,8 @@ def lstm_projected(z_x: Tensor, h0: Tensor, c0: Tensor, W_h: Tensor, mask: Tenso
         return z_x.new_zeros(N, 0, H), (h0, c0)
     lean = _inference_loop(recurrent_mask, z_x, h0, c0, W_h)
     if lean is not None:
-        h_T, c_T, y_seq = lean.lstm_infer(time_major(z_x, go_backwards), None, None, h0, c0,
-                                          W_h.contiguous(), mask_time_major(mask, go_backwards),
-                                          True, None, 0)
-        return y_seq.transpose(0, 1), (h_T, c_T)
+        return _infer(lean, time_major(z_x, go_backwards), None, None, h0, c0, W_h, mask,
+                      go_backwards)
     y, h_T, c_T = _LSTMProjected.apply(z_x, h0, c0, W_h, mask, go_backwards, recurrent_mask,
                                        grad_hook)
     return y, (h_T, c_T)
@@ -181,32 +172,29 @@ def lstm_lookup(table: Tensor, where: Tensor, h0: Tensor, c0: Tensor, W_h: Tenso
         return (table.new_zeros(N, 0, H) if sequences else None), (h0, c0)
     lean = _inference_loop(recurrent_mask, table, h0, c0, W_h)
     if lean is not None:
-        if (pad_row is not None and not sequences and mask is None and not go_backwards
-                and N > 1):
-            return _infer_from_first_token(lean, table, where, h0, c0, W_h, pad_row)
-        h_T, c_T, y_seq = lean.lstm_infer(None, table.contiguous(),
-                                          time_major(where, go_backwards), h0, c0,
-                                          W_h.contiguous(), mask_time_major(mask, go_backwards),
-                                          sequences, None, 0)
-        return (y_seq.transpose(0, 1) if sequences else None), (h_T, c_T)
+        start, order = (None, None) if sequences or N == 1 else _padding_order(
+            where, pad_row, mask, go_backwards, recurrent_mask)
+        if order is not None:  # rows in order of their first real token
+            where, h0, c0 = where[order], h0[order], c0[order]
+        y, (h_T, c_T) = _infer(lean, None, table.contiguous(), where, h0, c0, W_h, mask,
+                               go_backwards, sequences, start, pad_row)
+        if order is not None:
+            h_T, c_T = _unsort(h_T, order), _unsort(c_T, order)
+        return y, (h_T, c_T)
     y, h_T, c_T = _LSTMLookup.apply(table, where, h0, c0, W_h, mask, go_backwards,
                                     recurrent_mask, grad_hook, pad_row, sequences)
     return (y if sequences else None), (h_T, c_T)
 
 
-def _infer_from_first_token(lean, table, where, h0, c0, W_h, pad_row):
-    """:func:`lstm_lookup`'s inference with the shared padding in front computed once (see
-    ``pad_row``): rows go in order of their first other token, and come back in their own."""
-    start, order = _first_real_steps(where, pad_row)
-    if start is None:
-        h_T, c_T, _ = lean.lstm_infer(None, table.contiguous(), time_major(where, False), h0, c0,
-                                      W_h.contiguous(), None, False, None, 0)
-        return None, (h_T, c_T)
-    h_sorted, c_sorted, _ = lean.lstm_infer(None, table.contiguous(),
-                                            time_major(where[order], False), h0[order],
-                                            c0[order], W_h.contiguous(), None, False, start,
-                                            pad_row)
-    return None, (_unsort(h_sorted, order), _unsort(c_sorted, order))
+def _infer(lean, z_x, table, where, h0, c0, W_h, mask, go_backwards, sequences=True,
+           start=None, pad_row=None):
+    """The lean inference loop (no buffers for BPTT) on ``z_x`` (T, N, 4H, processing order)
+    or on rows of ``table`` (``where`` (N, T), input order); returns ``(y or None, (h_T, c_T))``."""
+    where_tm = None if where is None else time_major(where, go_backwards)
+    h_T, c_T, y_seq = lean.lstm_infer(z_x, table, where_tm, h0, c0, W_h.contiguous(),
+                                      mask_time_major(mask, go_backwards), sequences, start,
+                                      0 if pad_row is None else pad_row)
+    return (y_seq.transpose(0, 1) if sequences else None), (h_T, c_T)
 
 
 def _inference_loop(recurrent_mask, first: Tensor, *tensors: Tensor | None):
@@ -218,6 +206,20 @@ def _inference_loop(recurrent_mask, first: Tensor, *tensors: Tensor | None):
                                        for t in (first, *tensors)):
         return None
     return _ext.loops_for(first)
+
+
+def _input_projection(x: Tensor, W_x: Tensor, b: Tensor | None,
+                      go_backwards: bool) -> tuple[Tensor, Tensor]:
+    """``x`` time-major in processing order (T, N, D), and ``x_t @ W_x + b`` of every step in
+    one GEMM, a fresh (T, N, 4H) buffer the step loop may overwrite."""
+    x_seq = time_major(x, go_backwards)
+    T, N, D = x_seq.shape
+    z = x.new_empty(T, N, W_x.shape[1])
+    if b is None:
+        torch.mm(x_seq.view(T * N, D), W_x, out=z.view(T * N, -1))
+    else:
+        torch.addmm(b, x_seq.view(T * N, D), W_x, out=z.view(T * N, -1))
+    return x_seq, z
 
 
 def _g_scale(like: Tensor, H: int) -> Tensor:
@@ -232,19 +234,12 @@ class _LSTM(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, h0, c0, W_x, W_h, b, mask, go_backwards, recurrent_mask, grad_hook):
-        N, T, D = x.shape
-        H4 = W_h.shape[1]
         compiled = _ext.loops_for(x, grad_hook)
-        x_seq = time_major(x, go_backwards)  # (T, N, D)
         W_xz, b_z = W_x, b
         if compiled is None:  # the Python loop wants the g columns doubled, see _forward
-            scale = _g_scale(x, H4 // 4)
+            scale = _g_scale(x, W_h.shape[0])
             W_xz, b_z = W_x * scale, (None if b is None else b * scale)
-        z = x.new_empty(T, N, H4)  # x_t @ W_x + b of every step; the loop makes it the gates
-        if b_z is None:
-            torch.mm(x_seq.view(T * N, D), W_xz, out=z.view(T * N, H4))
-        else:
-            torch.addmm(b_z, x_seq.view(T * N, D), W_xz, out=z.view(T * N, H4))
+        x_seq, z = _input_projection(x, W_xz, b_z, go_backwards)  # the loop makes z the gates
         y, h_T, c_T, saved = _forward(ctx, compiled, z, h0, c0, W_h, mask, go_backwards,
                                       recurrent_mask, grad_hook)
         ctx.save_for_backward(x_seq, W_x, b, *saved)
@@ -307,13 +302,10 @@ class _LSTMLookup(torch.autograd.Function):
         U, H4 = table.shape
         N, T = where.shape
         compiled = _ext.loops_for(table, grad_hook)
-        ctx.order, start = None, None
-        if (pad_row is not None and compiled is not None and mask is None
-                and recurrent_mask is None and not go_backwards
-                and not any(ctx.needs_input_grad[2:4])):
-            start, order = _first_real_steps(where, pad_row)
-            if start is not None:
-                where, h0, c0, ctx.order = where[order], h0[order], c0[order], order
+        start, ctx.order = (None, None) if compiled is None or any(ctx.needs_input_grad[2:4]) \
+            else _padding_order(where, pad_row, mask, go_backwards, recurrent_mask)
+        if ctx.order is not None:  # rows in order of their first real token
+            where, h0, c0 = where[ctx.order], h0[ctx.order], c0[ctx.order]
         where_tm = time_major(where, go_backwards)  # (T, N), processing order
         if compiled is None:  # the Python loop: gather, g columns doubled, see _forward
             z = table.index_select(0, where_tm.view(-1)).view(T, N, H4)
@@ -347,7 +339,7 @@ class _LSTMLookup(torch.autograd.Function):
             dh0 = dc0 = None  # the initial state took no gradient (see forward)
         dtable = None
         if ctx.needs_input_grad[0]:
-            t0 = _first_active_step(saved[7])  # dZ is zero before it (see _backward)
+            t0 = ctx.first_active  # dZ is zero before it (see _forward)
             H4 = dZ.shape[2]
             dZ_flat, index = dZ[t0:].reshape(-1, H4), where_tm[t0:].reshape(-1)
             if ctx.compiled is None:
@@ -359,9 +351,13 @@ class _LSTMLookup(torch.autograd.Function):
         return dtable, None, dh0, dc0, dW_h, None, None, None, None, None, None
 
 
-def _first_real_steps(where: Tensor, pad_row: int):
-    """Each row's first step that is not ``pad_row`` (T for all padding), sorted, and the
-    order that sorts them; ``(None, None)`` when no row starts with padding."""
+def _padding_order(where: Tensor, pad_row: int | None, mask, go_backwards, recurrent_mask):
+    """For the shared padding in front (``pad_row``, see :func:`lstm_lookup`): each row's
+    first step that is not ``pad_row`` (T for all padding), sorted, and the order that sorts
+    the rows; ``(None, None)`` where it does not apply (masks, ``go_backwards``) or no row
+    starts with padding."""
+    if pad_row is None or mask is not None or go_backwards or recurrent_mask is not None:
+        return None, None
     N, T = where.shape
     padded = where == pad_row
     start = torch.where(padded.all(1), T, (~padded).int().argmax(1))
@@ -369,11 +365,6 @@ def _first_real_steps(where: Tensor, pad_row: int):
         return None, None
     start, order = torch.sort(start.long(), stable=True)
     return start.contiguous(), order
-
-
-def _first_active_step(start: Tensor | None) -> int:
-    """The first step at which some row is past its shared padding (``start`` is sorted)."""
-    return 0 if start is None else int(start[0])
 
 
 def _unsort(t: Tensor, order: Tensor) -> Tensor:
@@ -407,6 +398,9 @@ def _forward(ctx, compiled, z, h0, c0, W_h, mask, go_backwards, recurrent_mask, 
     ctx.go_backwards = go_backwards
     ctx.grad_hook = grad_hook
     ctx.compiled = compiled
+    # the first step at which some row is past its shared padding (start is sorted): dZ is
+    # zero before it, so the weight and table gradients skip those steps
+    ctx.first_active = 0 if start is None else int(start[0])
     T = z.shape[0]
     y = y_seq.transpose(0, 1)  # (N, T, H), a view: most callers read only the final state
     saved = (W_h, z, c_seq, tanh_c, h_rec, m_seq, recurrent_mask, start, *prefix)
@@ -431,7 +425,7 @@ def _backward(ctx, saved, dy, dh_T, dc_T, needs_dW_h):
             *prefix)
     dW_h = None
     if needs_dW_h:
-        t0 = _first_active_step(start)  # dZ is zero before it: every row is in its padding
+        t0 = ctx.first_active  # dZ is zero before it: every row is in its padding
         dW_h = torch.mm(h_rec[t0:].reshape(-1, H4 // 4).t(), dZ[t0:].reshape(-1, H4))  # (H, 4H)
         if dZ_prefix is not None and dZ_prefix.numel():  # the shared padding's steps
             L = dZ_prefix.shape[0]

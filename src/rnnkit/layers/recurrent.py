@@ -309,7 +309,7 @@ class LSTM(RNN):
                 table = table + self.b
             pad_row = 0 if int(tokens[0]) == 0 else None  # token 0 is row 0 when present
         # padding in front (token 0) from a state all rows share: computed once (exact)
-        shared = self.shares_padding(embedding, ids) and all(
+        shared = self._pads_shared(embedding) and all(
             torch.equal(s, s[:1].expand_as(s)) for s in (h0, c0))
         return lstm_lookup(table, where, h0, c0, self.W_h, mask, self.go_backwards,
                            recurrent_mask, sequences=sequences,
@@ -323,8 +323,13 @@ class LSTM(RNN):
         """Whether :meth:`sequence_ids` on ``ids`` (from its zero initial state) runs the
         padding in front of the rows (token 0) once for all rows, each row from its own first
         token (:func:`rnnkit.kernels.lstm.lstm_lookup`'s ``pad_row``)."""
-        return (self._looks_up(embedding, ids) and not embedding.mask_zero
-                and not self.go_backwards and not (self.training and self.recurrent_dropout > 0))
+        return self._looks_up(embedding, ids) and self._pads_shared(embedding)
+
+    def _pads_shared(self, embedding) -> bool:
+        """The options under which a looked-up call shares the padding in front (no mask from
+        the embedding, forward in time, no recurrent dropout mask per row)."""
+        return (not embedding.mask_zero and not self.go_backwards
+                and not (self.training and self.recurrent_dropout > 0))
 
     def hold_vocabulary_table(self, E: Tensor, ids: Tensor) -> None:
         """Before a predict / evaluate call that runs the token ``ids`` through this layer

@@ -1,7 +1,7 @@
 """The compiled step loops of rnnkit's kernels: C++ sources in this folder, built on first use.
 
-:func:`load` returns the loops (``lstm_forward``, ``lstm_backward``, ``gru_forward``,
-``gru_backward``) or None, in which case the kernels run their Python loops, which compute the
+:func:`load` returns the loops (``lstm_forward``, ``lstm_backward``, ``lstm_infer``,
+``scatter_rows``, ``gru_forward``, ``gru_backward``) or None, in which case the kernels run their Python loops, which compute the
 same thing more slowly; :func:`loops_for` says which a call gets.
 
 Build and cache

@@ -1,5 +1,5 @@
-// What the step loops of every cell share: the split of a step's rows over threads, argument
-// checks.
+// What the step loops of every cell share: the split of a batch's rows over threads, the GEMM
+// of a step, argument checks.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -28,16 +28,17 @@ constexpr int64_t kMinChunkRows = 8;
 // chunk holds it to one (weak: absent without MKL).
 extern "C" int MKL_Set_Num_Threads_Local(int) __attribute__((weak));
 
-// f(first, stride) for each intra-op thread: the thread's rows are first, first + stride, ...
-// (dealt in turn, so rows sorted by their work share it evenly), each run through every step
-// on its own thread. The rows of a batch never meet inside a recurrent layer, so a chunk needs
-// no fork/join per step, and its per-step GEMMs (gemm_rm, called inside the parallel region)
-// run single-threaded on their thread.
+// How many threads' shares for_strided_chunks makes of N rows.
 inline int64_t chunk_count(int64_t N) {
   const int64_t threads = at::in_parallel_region() ? 1 : at::get_num_threads();
   return std::max<int64_t>(1, std::min(threads, N / kMinChunkRows));
 }
 
+// f(first, stride) for each intra-op thread: the thread's rows are first, first + stride, ...
+// (dealt in turn, so rows sorted by their work share it evenly), each run through every step
+// on its own thread. The rows of a batch never meet inside a recurrent layer, so a chunk needs
+// no fork/join per step, and its per-step GEMMs (gemm_rm, called inside the parallel region)
+// run single-threaded on their thread.
 template <typename F>
 void for_strided_chunks(int64_t N, const F& f) {
   const int64_t chunks = chunk_count(N);

@@ -123,10 +123,10 @@ struct Prefix {
     const S* c0p = c0.data_ptr<S>();
     std::copy(h0p, h0p + H, h);
     std::copy(c0p, c0p + H, c);
-    std::vector<S> scratch(save ? 0 : 4 * H), tanh_scratch(H);
+    std::vector<S> scratch(save ? 0 : 5 * H);  // z and tanh(c) of a step, when not saved
     for (int64_t k = 1; k <= L; ++k) {
       S* z = save ? g.data_ptr<S>() + (k - 1) * 4 * H : scratch.data();
-      S* t_c = save ? tc.data_ptr<S>() + (k - 1) * H : tanh_scratch.data();
+      S* t_c = save ? tc.data_ptr<S>() + (k - 1) * H : scratch.data() + 4 * H;
       gemm_rm<S>(1, 4 * H, H, h + (k - 1) * H, H, Wh, 4 * H, false, S(0), z, 4 * H);
       forward_row<S>(z, pad, c + (k - 1) * H, c + k * H, t_c, h + k * H, H);
     }
@@ -141,6 +141,20 @@ struct Prefix {
     std::copy(c + k * H, c + (k + 1) * H, cn);
   }
 };
+
+// With the shared padding (`start`, sorted): the thread's rows i >= active whose first real
+// step has come by step t join the batch (`join(n)` gives row n the prefix state it starts
+// from); returns how many rows of the thread's share run step t. Without `start`, all of them.
+template <typename Join>
+RNNKIT_INLINE int64_t admit(int64_t active, int64_t rows, int64_t first, int64_t stride,
+                            int64_t t, const int64_t* start, const Join& join) {
+  if (!start) return rows;
+  for (; active < rows && start[first + stride * active] <= t; ++active) {
+    const int64_t n = first + stride * active;
+    if (start[n] > 0) join(n);
+  }
+  return active;
+}
 
 // Forward, saving for BPTT: gates (T, N, 4H) in place (its input part in it, or zeros and a
 // lookup), h_seq and c_seq (T + 1, N, H; [t] is the state before step t), tanh(c), h_rec (what
@@ -190,11 +204,9 @@ std::vector<Tensor> forward_impl(Tensor gates, const InputPart<S>& in, const Ten
     }
     int64_t active = 0;  // rows i < active have joined
     for (int64_t t = 0; t < T; ++t) {
-      for (; active < rows; ++active) {
-        const int64_t n = first + stride * active;
-        if (start && start[n] > t) break;
-        if (start && start[n] > 0) prefix.join(hs + t * NH + n * H, cs + t * NH + n * H, t);
-      }
+      active = admit(active, rows, first, stride, t, start, [&](int64_t n) {
+        prefix.join(hs + t * NH + n * H, cs + t * NH + n * H, t);
+      });
       S* zt = G + t * N * H4;
       for (int64_t i = 0; i < active; ++i) in.prefetch_row(t, first + stride * i);
       gemm_rm<S>(active, H4, H, hr + t * NH + first * H, stride * H, Wh, H4, false, beta,
@@ -288,11 +300,7 @@ std::vector<Tensor> infer_impl(const InputPart<S>& in, int64_t T, const Tensor& 
     const int64_t rows = (N - first + stride - 1) / stride;  // n = first + stride * i
     int64_t active = 0;  // rows i < active have joined
     for (int64_t t = 0; t < T; ++t) {
-      for (; active < rows; ++active) {
-        const int64_t n = first + stride * active;
-        if (start && start[n] > t) break;
-        if (start && start[n] > 0) join(n, start[n]);
-      }
+      active = admit(active, rows, first, stride, t, start, [&](int64_t n) { join(n, t); });
       for (int64_t i = 0; i < active; ++i) in.prefetch_row(t, first + stride * i);
       gemm_rm<S>(active, H4, H, hp + first * H, stride * H, Wh, H4, false, S(0),
                  zp + first * H4, stride * H4);
