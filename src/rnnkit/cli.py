@@ -113,10 +113,10 @@ def cmd_sentiment_train(args) -> int:
               "seconds": {"train": round(train_seconds, 2),
                           "predict_test": round(predict_seconds, 2)}}
     if args.baseline:
-        for tfidf in (False, True):
+        for kind in ("counts", "tfidf", "nb"):
             start = time.perf_counter()
             base = bag_of_words_baseline(train_texts, train_labels, test_texts, test_labels,
-                                         tfidf=tfidf)
+                                         kind=kind)
             base["seconds"] = round(time.perf_counter() - start, 2)
             _print_metrics(f"Baseline {base['model']} (same split):", base)
             report.setdefault("baselines", []).append(base)
@@ -248,13 +248,18 @@ def build_parser() -> argparse.ArgumentParser:
                         "each epoch whose validation loss is not the best so far")
     t.add_argument("--bucketing", action="store_true",
                    help="batch reviews of similar length together: padding costs no compute")
+    t.add_argument("--ngrams", type=int, default=0, metavar="N",
+                   help="with --validation-split: a hybrid model, the network blended with an "
+                        "NB-weighted logistic regression on words and word n-grams up to N "
+                        "(blend weights fitted on the validation reviews); 0: the network alone")
     t.add_argument("--seed", type=int, default=0, help="random seed (same seed, same model)")
     t.add_argument("--limit", type=int, default=None,
                    help="train on a random subset of this many reviews (quick runs)")
     t.add_argument("--test-limit", type=int, default=None,
                    help="test on a random subset of this many reviews (quick runs)")
     t.add_argument("--baseline", action="store_true",
-                   help="also train the bag-of-words logistic regressions on the same split")
+                   help="also train the bag-of-words logistic regressions on the same split "
+                        "(binary words, TF-IDF 1-2-grams, NB-weighted 1-2-grams)")
     t.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1,
                    help="0 quiet, 1 a progress bar per epoch, 2 a line per epoch")
     t.set_defaults(func=cmd_sentiment_train)

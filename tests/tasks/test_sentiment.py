@@ -119,7 +119,7 @@ def test_validation_split_of_sorted_labels_holds_both_classes(imdb_slice):
 
 def test_bag_of_words_baseline(imdb_slice):
     x_train, y_train, x_test, y_test = imdb_slice
-    result = bag_of_words_baseline(x_train, y_train, x_test, y_test, tfidf=True)
+    result = bag_of_words_baseline(x_train, y_train, x_test, y_test, kind="tfidf")
     assert result["model"] == "tfidf_1-2gram_logreg" and result["accuracy"] > 0.8
 
 
@@ -158,13 +158,94 @@ def test_cli_help_explains_every_option(capsys):
 
 def test_bag_of_words_save_load_round_trip_and_damage(imdb_slice, tmp_path):
     x_train, y_train, x_test, _ = imdb_slice
-    for tfidf in (True, False):
-        bow = BagOfWords(tfidf=tfidf).fit(x_train[:400], y_train[:400])
-        bow.save(tmp_path / f"bow{tfidf}")
-        loaded = BagOfWords.load(tmp_path / f"bow{tfidf}")
+    for kind in ("counts", "tfidf", "nb"):
+        bow = BagOfWords(kind=kind).fit(x_train[:400], y_train[:400])
+        bow.save(tmp_path / kind)
+        loaded = BagOfWords.load(tmp_path / kind)
+        assert loaded.name == bow.name
         np.testing.assert_allclose(loaded.predict_proba(x_test[:50]),
                                    bow.predict_proba(x_test[:50]), rtol=1e-12)
-    (tmp_path / "bowTrue" / "bow.safetensors").write_bytes(b"not a safetensors file")
+    (tmp_path / "tfidf" / "bow.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(ValueError, match=r"BagOfWords.load: `path` expected a saved "
-                                         r"bag-of-words model, received .*bowTrue"):
-        BagOfWords.load(tmp_path / "bowTrue")
+                                         r"bag-of-words model, received .*tfidf"):
+        BagOfWords.load(tmp_path / "tfidf")
+    with pytest.raises(ValueError, match=r"BagOfWords: `kind` expected one of 'counts', "
+                                         r"'tfidf', 'nb', received 'svm'"):
+        BagOfWords(kind="svm")
+
+
+def test_nb_logreg_is_logistic_regression_on_ratio_scaled_presence(imdb_slice):
+    """Oracle: NB-LR written out with scikit-learn (presence of 1-2-grams, each column scaled
+    by its add-one log-count ratio, then logistic regression) gives the same log-odds as the
+    folded model, and beats the plain binary bag of words on held-out reviews."""
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    from rnnkit.text import Tokenizer
+
+    x_train, y_train, x_test, y_test = imdb_slice
+    nb = BagOfWords(kind="nb").fit(x_train, y_train)
+    cv = CountVectorizer(tokenizer=Tokenizer(), lowercase=False, token_pattern=None,
+                         ngram_range=(1, 2), binary=True, min_df=2)
+    X = cv.fit_transform(x_train)
+    p = np.asarray(X[y_train == 1].sum(0)).ravel() + 1
+    q = np.asarray(X[y_train == 0].sum(0)).ravel() + 1
+    r = np.log(p / p.sum()) - np.log(q / q.sum())
+    lr = LogisticRegression(C=0.1, max_iter=1000, solver="liblinear")
+    lr.fit(X.multiply(r).tocsr(), y_train)
+    expected = lr.decision_function(cv.transform(x_test).multiply(r).tocsr())
+    np.testing.assert_allclose(nb.decision_function(x_test), expected, rtol=1e-9, atol=1e-9)
+    counts = BagOfWords(kind="counts").fit(x_train, y_train)
+    acc = lambda m: float(np.mean((m.predict_proba(x_test) > 0.5) == y_test))  # noqa: E731
+    assert acc(nb) > acc(counts) > 0.75
+
+
+def test_prefix_scores_read_the_review_word_by_word(imdb_slice):
+    x_train, y_train, x_test, _ = imdb_slice
+    nb = BagOfWords(kind="nb").fit(x_train[:600], y_train[:600])
+    from rnnkit.text import Tokenizer
+
+    for text in x_test[:5]:
+        tokens = Tokenizer()(text)
+        scores = nb.prefix_scores(tokens)
+        assert scores.shape == (len(tokens),)
+        for k in (0, len(tokens) // 2, len(tokens) - 1):
+            prefix = " ".join(tokens[:k + 1])
+            assert scores[k] == pytest.approx(float(nb.decision_function([prefix])[0]),
+                                              abs=1e-9)
+    with pytest.raises(ValueError, match=r"BagOfWords.prefix_scores: `kind` expected 'counts' "
+                                         r"or 'nb'"):
+        BagOfWords(kind="tfidf").fit(x_train[:200], y_train[:200]).prefix_scores(["a"])
+
+
+def test_hybrid_blends_the_network_with_ngrams(imdb_slice, tmp_path):
+    x_train, y_train, x_test, y_test = imdb_slice
+    config = SentimentConfig(**dict(QUICK, epochs=2), validation_split=0.2, ngrams=2)
+    clf = SentimentClassifier(config).fit(x_train, y_train, verbose=0)
+    w = clf.blend_
+    assert set(w) == {"rnn", "ngrams", "bias"} and w["ngrams"] > 0
+    # the n-gram part trained on the reviews the network trained on: 80% of them
+    assert clf.ngram_model_.classifier_.coef_.shape[1] == len(clf.ngram_model_.vectorizer_.vocabulary_)
+    proba = clf.predict_proba(x_test)
+    rnn = clf._rnn_logits(x_test)
+    ngram = clf.ngram_model_.decision_function(x_test)
+    z = w["rnn"] * rnn + w["ngrams"] * ngram + w["bias"]
+    np.testing.assert_allclose(proba, 1 / (1 + np.exp(-z)), rtol=1e-6)
+    acc = float(np.mean((proba > 0.5) == y_test))
+    assert acc >= float(np.mean((rnn > 0) == y_test)) - 0.01 and acc > 0.8
+    clf.save(tmp_path / "hybrid")
+    loaded = SentimentClassifier.load(tmp_path / "hybrid")
+    np.testing.assert_allclose(loaded.predict_proba(x_test[:20]), proba[:20], rtol=1e-6)
+    words, traj = loaded.trajectory(x_test[0])
+    assert traj[-1] == pytest.approx(float(proba[0]), abs=1e-5)
+    task = json.loads((tmp_path / "hybrid" / "sentiment.json").read_text())
+    del task["blend"]
+    (tmp_path / "hybrid" / "sentiment.json").write_text(json.dumps(task))
+    with pytest.raises(ValueError, match=r"sentiment.json has no blend weights"):
+        SentimentClassifier.load(tmp_path / "hybrid")
+    with pytest.raises(ValueError, match=r"SentimentConfig: `ngrams` expected to be used with "
+                                         r"a validation_split > 0"):
+        SentimentClassifier(SentimentConfig(ngrams=2)).fit(["a"], [1])
+    with pytest.raises(ValueError, match=r"SentimentConfig: `ngrams` expected a non-negative "
+                                         r"integer, received -1"):
+        SentimentClassifier(SentimentConfig(ngrams=-1)).fit(["a"], [1])

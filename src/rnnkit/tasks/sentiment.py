@@ -29,7 +29,7 @@ from ..text import Tokenizer, Vocabulary, pad_sequences
 from ..utils import set_random_seed
 
 CELLS = {"lstm": LSTM, "gru": GRU, "simple_rnn": SimpleRNN}
-TASK_FILE, VOCAB_FILE, MODEL_DIR = "sentiment.json", "vocab.json", "model"
+TASK_FILE, VOCAB_FILE, MODEL_DIR, NGRAM_DIR = "sentiment.json", "vocab.json", "model", "ngrams"
 
 
 @dataclass
@@ -59,6 +59,12 @@ class SentimentConfig:
             (``ReduceLROnPlateau(factor=reduce_lr, patience=1)``; None: a constant rate).
         bucketing: batch reviews of similar length together, so padding costs no compute
             (each batch's result equals its padded computation; see ``Sequential.fit``).
+        ngrams: 0 for the recurrent network alone. ``n > 0`` makes a hybrid: an NB-LR bag of
+            words and word n-grams up to ``n`` (:class:`BagOfWords` ``kind='nb'``) is trained
+            on the same training reviews, and the prediction is a logistic regression on the
+            two models' log-odds, fitted on the validation split (needs a
+            ``validation_split``), the classic ensemble of a sequence model with NB features
+            (Mesnil et al. 2014).
         seed: seeds PyTorch, NumPy and Python before building and training.
     """
 
@@ -81,6 +87,7 @@ class SentimentConfig:
     patience: int | None = None
     reduce_lr: float | None = None
     bucketing: bool = False
+    ngrams: int = 0
     seed: int = 0
 
     def validate(self) -> "SentimentConfig":
@@ -109,6 +116,11 @@ class SentimentConfig:
             if not self.validation_split:
                 V.fail(owner, "reduce_lr", "to be used with a validation_split > 0",
                        self.reduce_lr)
+        if isinstance(self.ngrams, bool) or not isinstance(self.ngrams, int) or self.ngrams < 0:
+            V.fail(owner, "ngrams", "a non-negative integer", self.ngrams)
+        if self.ngrams and not self.validation_split:
+            V.fail(owner, "ngrams", "to be used with a validation_split > 0 (the blend of the "
+                   "two models is fitted on it)", self.ngrams)
         if not isinstance(self.learning_rate, (int, float)) or self.learning_rate <= 0:
             V.fail(owner, "learning_rate", "a positive number", self.learning_rate)
         if self.clipnorm is not None and (not isinstance(self.clipnorm, (int, float))
@@ -194,6 +206,7 @@ class SentimentClassifier:
         self.model_.compile(optimizer=Adam(learning_rate=config.learning_rate,
                                            clipnorm=config.clipnorm),
                             loss="binary_crossentropy", metrics=["accuracy"])
+        raw_validation = validation_data
         if validation_data is not None:
             val_texts, val_labels = validation_data
             validation_data = (self.encode(val_texts), np.asarray(val_labels, dtype="float32"))
@@ -209,7 +222,33 @@ class SentimentClassifier:
             validation_split=config.validation_split if validation_data is None else 0.0,
             validation_data=validation_data, callbacks=callbacks, verbose=verbose,
             bucketing=config.bucketing)
+        if config.ngrams:
+            self._fit_hybrid([texts[k] for k in order], y, raw_validation, verbose)
         return self
+
+    def _fit_hybrid(self, texts: list[str], y: np.ndarray, validation_data, verbose) -> None:
+        """Train the NB-LR n-gram model on the reviews the network trained on, then the blend
+        of the two models' log-odds on the validation reviews (which neither trained on)."""
+        from sklearn.linear_model import LogisticRegression
+
+        if validation_data is None:  # Sequential.fit's split: the last fraction, in this order
+            n_val = int(len(texts) * self.config.validation_split)
+            train_texts, train_y = texts[:-n_val], y[:-n_val]
+            val_texts, val_y = texts[-n_val:], y[-n_val:]
+        else:
+            train_texts, train_y = texts, y
+            val_texts = _texts("SentimentClassifier.fit", validation_data[0])
+            val_y = np.asarray(validation_data[1])
+        if verbose:
+            print(f"Hybrid: NB-LR on words and n-grams up to {self.config.ngrams}, "
+                  f"{len(train_texts):,} reviews; blend fitted on {len(val_texts):,}", flush=True)
+        self.ngram_model_ = BagOfWords(kind="nb", ngram=self.config.ngrams)
+        self.ngram_model_.fit(train_texts, train_y.astype("int64"))
+        scores = np.stack([self._rnn_logits(val_texts),
+                           self.ngram_model_.decision_function(val_texts)], axis=1)
+        blend = LogisticRegression(C=1.0).fit(scores, val_y.astype("int64"))
+        self.blend_ = {"rnn": float(blend.coef_[0, 0]), "ngrams": float(blend.coef_[0, 1]),
+                       "bias": float(blend.intercept_[0])}
 
     def _require_fitted(self, method: str) -> None:
         if not hasattr(self, "vocab_"):
@@ -220,8 +259,22 @@ class SentimentClassifier:
     def predict_proba(self, texts, batch_size: int = 256) -> np.ndarray:
         """Probability that each review is positive, shape ``(n,)``."""
         self._require_fitted("predict_proba")
-        x = self.encode(texts)
-        return self.model_.predict(x, batch_size=batch_size).reshape(-1)
+        texts = texts if isinstance(texts, str) else list(texts)
+        x = self.encode(texts)  # checks the texts
+        proba = self.model_.predict(x, batch_size=batch_size).reshape(-1)
+        if getattr(self, "ngram_model_", None) is None:
+            return proba
+        return self._blend(_logit(proba), self.ngram_model_.decision_function(list(texts)))
+
+    def _rnn_logits(self, texts, batch_size: int = 256) -> np.ndarray:
+        """The recurrent network's log-odds for each review (float64)."""
+        return _logit(self.model_.predict(self.encode(texts), batch_size=batch_size).reshape(-1))
+
+    def _blend(self, rnn_logits: np.ndarray, ngram_logits: np.ndarray) -> np.ndarray:
+        """The hybrid's probability from its two models' log-odds, as float32."""
+        w = self.blend_
+        z = w["rnn"] * rnn_logits + w["ngrams"] * ngram_logits + w["bias"]
+        return (1.0 / (1.0 + np.exp(-z))).astype("float32")
 
     def predict(self, texts, batch_size: int = 256) -> np.ndarray:
         """1 (positive) or 0 (negative) for each review."""
@@ -240,7 +293,13 @@ class SentimentClassifier:
         ids = self.vocab_.encode_tokens(words)  # start id + one id per word
         prefixes = [ids[:k + 2] for k in range(len(words))]
         x = pad_sequences(prefixes, maxlen=self.config.maxlen, dtype="int64")
-        return words, self.model_.predict(x, batch_size=256).reshape(-1)
+        proba = self.model_.predict(x, batch_size=256).reshape(-1)
+        if getattr(self, "ngram_model_", None) is None:
+            return words, proba
+        # the n-gram model reads the review from its first word, up to each shown word
+        full = self.vocab_.tokenizer(text)
+        scores = self.ngram_model_.prefix_scores(full)[len(full) - len(words):]
+        return words, self._blend(_logit(proba), scores)
 
     # -- evaluation ---------------------------------------------------------------------------
     def evaluate(self, texts, labels) -> dict:
@@ -258,6 +317,10 @@ class SentimentClassifier:
             self.model_.save(tmp / MODEL_DIR)
             (tmp / VOCAB_FILE).write_text(self.vocab_.to_json(), encoding="utf-8")
             task = {"task": "sentiment", "config": asdict(self.config)}
+            if getattr(self, "ngram_model_", None) is not None:
+                (tmp / NGRAM_DIR).mkdir()
+                self.ngram_model_.write_files(tmp / NGRAM_DIR)
+                task["blend"] = self.blend_
             (tmp / TASK_FILE).write_text(json.dumps(task, indent=2) + "\n", encoding="utf-8")
 
         write_atomic_dir(path, write)
@@ -282,7 +345,21 @@ class SentimentClassifier:
         model = load_model(path / MODEL_DIR)
         clf = cls(config)
         clf.vocab_, clf.model_ = vocab, model
+        if config.ngrams:
+            blend = task.get("blend")
+            if not isinstance(blend, dict) or sorted(blend) != ["bias", "ngrams", "rnn"]:
+                raise ValueError(f"SentimentClassifier.load: `path` expected a saved sentiment "
+                                 f"model, received {str(path)!r}: {TASK_FILE} has no blend "
+                                 f"weights for its n-gram model")
+            clf.blend_ = {k: float(v) for k, v in blend.items()}
+            clf.ngram_model_ = BagOfWords.load(path / NGRAM_DIR)
         return clf
+
+
+def _logit(proba: np.ndarray) -> np.ndarray:
+    """log(p / (1 - p)) in float64, ``p`` kept within float32's resolution of 0 and 1."""
+    p = np.clip(np.asarray(proba, dtype="float64"), 1e-7, 1 - 1e-7)
+    return np.log(p) - np.log1p(-p)
 
 
 def classification_metrics(labels: np.ndarray, proba: np.ndarray) -> dict:
@@ -299,81 +376,145 @@ def classification_metrics(labels: np.ndarray, proba: np.ndarray) -> dict:
             "n": int(len(labels))}
 
 
-class BagOfWords:
-    """The seed's bag of words: logistic regression on binary word counts, or (``tfidf=True``)
-    on sublinear TF-IDF of words and word pairs seen in at least two reviews (scikit-learn)."""
+BAG_KINDS = ("counts", "tfidf", "nb")
 
-    def __init__(self, tfidf: bool = True, max_features: int | None = None):
-        self.tfidf, self.max_features = tfidf, max_features
-        self.name = "tfidf_1-2gram_logreg" if tfidf else "bow_logreg"
+
+class BagOfWords:
+    """Bag-of-words logistic regressions (scikit-learn), the seed's contrast to a sequence model.
+
+    ``kind`` picks the features:
+
+    * ``'counts'``: binary word presence (the seed's bag of words);
+    * ``'tfidf'``: sublinear TF-IDF of words and word n-grams up to ``ngram``;
+    * ``'nb'``: NB-LR (Wang & Manning 2012): binary presence of words and n-grams up to
+      ``ngram``, each scaled by its naive-Bayes log-count ratio
+      ``log(p(term | positive) / p(term | negative))`` (add-one smoothed) before the logistic
+      regression. The ratio is folded into the coefficients once trained, so a trained model is
+      a plain linear score over binary n-gram presence.
+
+    Terms seen in at least two training reviews are kept.
+    """
+
+    def __init__(self, kind: str = "tfidf", ngram: int = 2, max_features: int | None = None):
+        V.choice("BagOfWords", "kind", kind, BAG_KINDS)
+        self.kind = kind
+        self.ngram = V.positive_int("BagOfWords", "ngram", ngram) if kind != "counts" else 1
+        self.max_features = max_features
+        self.name = {"counts": "bow_logreg", "tfidf": f"tfidf_1-{self.ngram}gram_logreg",
+                     "nb": f"nb_1-{self.ngram}gram_logreg"}[kind]
 
     def _vectorizer(self, **options):
-        """The features: sublinear TF-IDF of words and word pairs, or binary word counts."""
         from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
-        options.update(tokenizer=Tokenizer(), lowercase=False, token_pattern=None)
-        if self.tfidf:
-            return TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, **options)
+        options.update(tokenizer=Tokenizer(), lowercase=False, token_pattern=None,
+                       ngram_range=(1, self.ngram))
+        if self.kind == "tfidf":
+            return TfidfVectorizer(sublinear_tf=True, **options)
         return CountVectorizer(binary=True, **options)
 
     def fit(self, texts, labels) -> "BagOfWords":
         from sklearn.linear_model import LogisticRegression
 
         texts = _texts("BagOfWords.fit", texts)
+        labels = np.asarray(labels)
         self.vectorizer_ = self._vectorizer(min_df=2, max_features=self.max_features)
         features = self.vectorizer_.fit_transform(texts)
-        self.classifier_ = LogisticRegression(C=4.0 if self.tfidf else 0.1, max_iter=1000)
-        self.classifier_.fit(features, np.asarray(labels))
+        C = {"counts": 0.1, "tfidf": 4.0, "nb": 0.1}[self.kind]
+        self.classifier_ = LogisticRegression(C=C, max_iter=1000,
+                                              solver="liblinear" if self.kind == "nb" else "lbfgs")
+        if self.kind == "nb":
+            ratio = self._nb_ratio(features, labels)
+            self.classifier_.fit(features.multiply(ratio).tocsr(), labels)
+            self.classifier_.coef_ = self.classifier_.coef_ * ratio  # a score over presence
+        else:
+            self.classifier_.fit(features, labels)
         return self
+
+    @staticmethod
+    def _nb_ratio(features, labels) -> np.ndarray:
+        """Naive-Bayes log-count ratio of each term (add-one smoothing)."""
+        p = np.asarray(features[labels == 1].sum(0)).ravel() + 1.0
+        q = np.asarray(features[labels == 0].sum(0)).ravel() + 1.0
+        return np.log(p / p.sum()) - np.log(q / q.sum())
+
+    def _require_fitted(self, method: str) -> None:
+        if not hasattr(self, "classifier_"):
+            raise RuntimeError(f"BagOfWords.{method}: the model is not trained; call "
+                               "fit(texts, labels).")
+
+    def decision_function(self, texts) -> np.ndarray:
+        """Log-odds that each review is positive, shape ``(n,)``."""
+        self._require_fitted("decision_function")
+        texts = _texts("BagOfWords.decision_function", texts)
+        return self.classifier_.decision_function(self.vectorizer_.transform(texts))
 
     def predict_proba(self, texts) -> np.ndarray:
         """Probability that each review is positive, shape ``(n,)``."""
-        if not hasattr(self, "classifier_"):
-            raise RuntimeError("BagOfWords.predict_proba: the model is not trained; call "
-                               "fit(texts, labels).")
+        self._require_fitted("predict_proba")
         texts = _texts("BagOfWords.predict_proba", texts)
         return self.classifier_.predict_proba(self.vectorizer_.transform(texts))[:, 1]
+
+    def prefix_scores(self, tokens: list[str]) -> np.ndarray:
+        """Log-odds after each token of ``tokens`` (the review read up to that token), for
+        presence features (``'counts'`` and ``'nb'``); ``[-1]`` equals
+        :meth:`decision_function` on the whole review."""
+        self._require_fitted("prefix_scores")
+        if self.kind == "tfidf":
+            raise ValueError("BagOfWords.prefix_scores: `kind` expected 'counts' or 'nb' "
+                             "(presence features), received 'tfidf'.")
+        index, coef = self.vectorizer_.vocabulary_, self.classifier_.coef_.reshape(-1)
+        seen, score = set(), float(self.classifier_.intercept_[0])
+        scores = np.empty(len(tokens))
+        for k in range(len(tokens)):
+            for n in range(1, self.ngram + 1):
+                term = " ".join(tokens[k - n + 1:k + 1]) if k + 1 >= n else None
+                j = index.get(term) if term is not None else None
+                if j is not None and j not in seen:
+                    seen.add(j)
+                    score += coef[j]
+            scores[k] = score
+        return scores
 
     def save(self, path) -> None:
         """Write ``path/`` atomically: ``bow.json`` (settings and the vocabulary of n-grams)
         and ``bow.safetensors`` (IDF weights, coefficients, intercept). No pickle."""
-        import torch
+        self._require_fitted("save")
+        write_atomic_dir(path, self.write_files)
+
+    def write_files(self, folder: Path) -> None:
+        """Write ``bow.json`` and ``bow.safetensors`` into the existing ``folder``."""
         from safetensors.torch import save_file
 
-        if not hasattr(self, "classifier_"):
-            raise RuntimeError("BagOfWords.save: the model is not trained; call fit first.")
         terms = [""] * len(self.vectorizer_.vocabulary_)
         for term, index in self.vectorizer_.vocabulary_.items():
             terms[index] = term
         tensors = {"coef": torch.from_numpy(self.classifier_.coef_.reshape(-1).copy()),
                    "intercept": torch.from_numpy(self.classifier_.intercept_.copy())}
-        if self.tfidf:
+        if self.kind == "tfidf":
             tensors["idf"] = torch.from_numpy(self.vectorizer_.idf_.copy())
-
-        def write(tmp: Path) -> None:
-            meta = {"tfidf": self.tfidf, "max_features": self.max_features, "terms": terms}
-            (tmp / "bow.json").write_text(json.dumps(meta), encoding="utf-8")
-            save_file(tensors, str(tmp / "bow.safetensors"))
-
-        write_atomic_dir(path, write)
+        meta = {"kind": self.kind, "ngram": self.ngram, "max_features": self.max_features,
+                "terms": terms}
+        (folder / "bow.json").write_text(json.dumps(meta), encoding="utf-8")
+        save_file(tensors, str(folder / "bow.safetensors"))
 
     @classmethod
     def load(cls, path) -> "BagOfWords":
         """Load what :meth:`save` wrote; anything else is refused with a clear error."""
-        from sklearn.linear_model import LogisticRegression
         from safetensors.torch import load_file
+        from sklearn.linear_model import LogisticRegression
 
         path = Path(path)
         try:
             meta = json.loads((path / "bow.json").read_text(encoding="utf-8"))
             tensors = load_file(str(path / "bow.safetensors"))
-            model = cls(tfidf=bool(meta["tfidf"]), max_features=meta["max_features"])
+            model = cls(kind=meta["kind"], ngram=meta["ngram"],
+                        max_features=meta["max_features"])
             terms = list(meta["terms"])
             coef, intercept = tensors["coef"].numpy(), tensors["intercept"].numpy()
             if coef.shape != (len(terms),) or intercept.shape != (1,):
                 raise ValueError(f"coef has shape {tuple(coef.shape)} for {len(terms)} terms")
             model.vectorizer_ = model._vectorizer(vocabulary=terms)
-            if model.tfidf:
+            if model.kind == "tfidf":
                 idf = tensors["idf"].numpy()
                 if idf.shape != (len(terms),):
                     raise ValueError(f"idf has shape {tuple(idf.shape)} for {len(terms)} terms")
@@ -389,9 +530,9 @@ class BagOfWords:
 
 
 def bag_of_words_baseline(train_texts, train_labels, test_texts, test_labels,
-                          tfidf: bool = True, max_features: int | None = None) -> dict:
+                          kind: str = "tfidf", max_features: int | None = None) -> dict:
     """Train :class:`BagOfWords` on the training split and report its test metrics."""
-    model = BagOfWords(tfidf=tfidf, max_features=max_features).fit(train_texts, train_labels)
+    model = BagOfWords(kind=kind, max_features=max_features).fit(train_texts, train_labels)
     proba = model.predict_proba(test_texts)
     return {"model": model.name, **classification_metrics(np.asarray(test_labels), proba)}
 
