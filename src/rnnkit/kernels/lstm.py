@@ -164,10 +164,11 @@ def lstm_lookup(table: Tensor, where: Tensor, h0: Tensor, c0: Tensor, W_h: Tenso
     check_shape("lstm_lookup", "W_h", W_h, (H, 4 * H), "(H, 4H)")
     if mask is not None:
         check_shape("lstm_lookup", "mask", mask, (N, T), "(N, T)")
-    if where.numel() and (int(where.min()) < 0 or int(where.max()) >= table.shape[0]):
-        raise ValueError(f"lstm_lookup: `where` expected values in [0, {table.shape[0]}) (rows "
-                         f"of `table`), received values in [{int(where.min())}, "
-                         f"{int(where.max())}].")
+    if where.numel():
+        lo, hi = (int(v) for v in torch.aminmax(where))
+        if lo < 0 or hi >= table.shape[0]:
+            raise ValueError(f"lstm_lookup: `where` expected values in [0, {table.shape[0]}) "
+                             f"(rows of `table`), received values in [{lo}, {hi}].")
     if T == 0:
         return (table.new_zeros(N, 0, H) if sequences else None), (h0, c0)
     lean = _inference_loop(recurrent_mask, table, h0, c0, W_h)

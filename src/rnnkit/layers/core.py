@@ -84,7 +84,7 @@ class Embedding(Layer):
             V.fail("Embedding", "inputs", "integer token ids (torch.long or torch.int)", ids,
                    TypeError)
         if ids.numel():
-            lo, hi = int(ids.min()), int(ids.max())
+            lo, hi = (int(v) for v in torch.aminmax(ids))
             if lo < 0 or hi >= self.input_dim:
                 bad = lo if lo < 0 else hi
                 raise ValueError(f"Embedding: `inputs` expected token ids in [0, {self.input_dim}) "

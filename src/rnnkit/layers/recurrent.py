@@ -309,8 +309,8 @@ class LSTM(RNN):
                 table = table + self.b
             pad_row = 0 if int(tokens[0]) == 0 else None  # token 0 is row 0 when present
         # padding in front (token 0) from a state all rows share: computed once (exact)
-        shared = self._pads_shared(embedding) and all(
-            torch.equal(s, s[:1].expand_as(s)) for s in (h0, c0))
+        shared = self._pads_shared(embedding) and (initial_state is None or all(
+            torch.equal(s, s[:1].expand_as(s)) for s in (h0, c0)))
         return lstm_lookup(table, where, h0, c0, self.W_h, mask, self.go_backwards,
                            recurrent_mask, sequences=sequences,
                            pad_row=pad_row if shared else None)
@@ -339,10 +339,15 @@ class LSTM(RNN):
         The table is kept between calls with a copy of the weights it was made from, and a
         call uses it only if ``W_x``, ``b`` and the rows of ``E`` of the call's tokens equal
         that copy, compared exactly (an optimizer may change weights in place without a version
-        bump, as fused Adam does); else it is dropped. It is made once calls with unchanged
-        weights have run four times the vocabulary size in ids; until then each batch computes
-        the rows of its own distinct tokens."""
-        if ids.numel() == 0 or int(ids.min()) < 0 or int(ids.max()) >= E.shape[0]:
+        bump, as fused Adam does); else it is dropped. Until it is made, each batch computes
+        the rows of its own distinct tokens; it is made once calls with unchanged weights have
+        computed as many rows as the table has (the rent-or-buy rule: by then the calls have
+        spent what the table costs, so they never spend more than twice the best choice made
+        in hindsight)."""
+        if ids.numel() == 0:
+            return
+        lo, hi = (int(v) for v in torch.aminmax(ids))
+        if lo < 0 or hi >= E.shape[0]:
             return  # the call itself reports bad ids
         tokens = torch.bincount(ids.flatten(), minlength=E.shape[0]).nonzero().squeeze(1)
         cache = self.__dict__.get("_vocabulary")
@@ -354,10 +359,10 @@ class LSTM(RNN):
         if cache is None:
             weights = (E, self.W_x, self.b)
             cache = {"weights": tuple(None if w is None else w.detach().clone() for w in weights),
-                     "ids": 0, "table": None}
+                     "rows": 0, "table": None}
             self.__dict__["_vocabulary"] = cache
-        cache["ids"] += ids.numel()
-        if cache["table"] is None and cache["ids"] >= 4 * E.shape[0]:
+        cache["rows"] += len(tokens)
+        if cache["table"] is None and cache["rows"] >= E.shape[0]:
             E_, W_x, b = cache["weights"]
             with torch.no_grad():
                 cache["table"] = E_ @ W_x if b is None else torch.addmm(b, E_, W_x)

@@ -440,6 +440,8 @@ class Sequential(nn.Module):
             outs = [self(x if len(batches) == 1 else x[idx]) for idx in progress]
         if not outs:
             return np.zeros((0, *self.output_shape[1:]), dtype=np.float32)
+        if len(outs) == 1:
+            return outs[0].cpu().numpy()
         out = torch.cat(outs)
         order = torch.cat(batches)
         if not torch.equal(order, torch.arange(len(x))):

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "_loops.h"
+#include "_lstm_avx2.h"
 #include "_math.h"
 
 namespace rnnkit {
@@ -194,6 +195,38 @@ std::vector<Tensor> forward_impl(Tensor gates, const InputPart<S>& in, const Ten
   const Prefix<S> prefix(L, H, h_seq[0][0], c_seq[0][0], Wh,
                          L > 0 ? in.table + pad_row * H4 : nullptr, true);
 
+#ifdef RNNKIT_FUSED_LSTM
+  if constexpr (std::is_same_v<S, float>) {
+    if (!masked && !dropped && fused_lstm_applies(W_h)) {
+      const Tensor packed = pack_gate_blocks(W_h);
+      for_strided_chunks(N, [&](int64_t first, int64_t stride) {
+        const int64_t rows = (N - first + stride - 1) / stride;  // n = first + stride * i
+        std::vector<FusedRow> step(rows);
+        Tensor z = at::empty({rows, H4}, opts);  // this thread's z, in unit blocks
+        int64_t active = 0;  // rows i < active have joined
+        for (int64_t t = 0; t < T; ++t) {
+          active = admit(active, rows, first, stride, t, start, [&](int64_t n) {
+            prefix.join(hs + t * NH + n * H, cs + t * NH + n * H, t);
+          });
+          S* zt = G + t * N * H4;
+          for (int64_t i = 0; i < active; ++i) in.prefetch_row(t, first + stride * i);
+          for (int64_t i = 0; i < active; ++i) {
+            const int64_t n = first + stride * i, r = n * H;
+            const S* x = in.in_z() ? zt + n * H4 : in.row(t, n);
+            step[i] = {hs + t * NH + r, x, cs + t * NH + r, cs + (t + 1) * NH + r,
+                       hs + (t + 1) * NH + r, zt + n * H4, tcs + t * NH + r};
+          }
+          fused_lstm_step<true>(step.data(), active, packed, H, z.data_ptr<S>());
+          for (int64_t i = active; i < rows; ++i) {  // still in the shared padding
+            const int64_t n = first + stride * i;
+            prefix.join(hs + (t + 1) * NH + n * H, cs + (t + 1) * NH + n * H, t + 1);
+          }
+        }
+      });
+      return {h_seq, c_seq, tanh_c, h_rec, y_seq, gates, prefix.hc, prefix.g, prefix.tc};
+    }
+  }
+#endif
   for_strided_chunks(N, [&](int64_t first, int64_t stride) {
     const int64_t rows = (N - first + stride - 1) / stride;  // n = first + stride * i
     if (dropped) {  // h_rec[0] = h0 * recurrent_mask; later steps write h_rec[t + 1]
@@ -295,6 +328,54 @@ std::vector<Tensor> infer_impl(const InputPart<S>& in, int64_t T, const Tensor& 
   const Prefix<S> prefix(L, H, h_T[0], c_T[0], Wh, L > 0 ? in.table + pad_row * H4 : nullptr,
                          false);
   auto join = [&](int64_t n, int64_t k) { prefix.join(hp + n * H, cp + n * H, k); };
+
+#ifdef RNNKIT_FUSED_LSTM
+  if constexpr (std::is_same_v<S, float>) {
+    if (!masked && fused_lstm_applies(W_h)) {
+      // h in two buffers, in turn (every unit block reads all of h_prev); c in place
+      const Tensor packed = pack_gate_blocks(W_h);
+      Tensor h_alt = at::empty({N, H}, opts);
+      S* hb[2] = {hp, h_alt.data_ptr<S>()};
+      for_strided_chunks(N, [&](int64_t first, int64_t stride) {
+        const int64_t rows = (N - first + stride - 1) / stride;  // n = first + stride * i
+        std::vector<FusedRow> step(rows);
+        Tensor z = at::empty({rows, H4}, opts);  // this thread's z, in unit blocks
+        int64_t active = 0;  // rows i < active have joined
+        for (int64_t t = 0; t < T; ++t) {
+          S* prev = hb[t & 1];
+          S* next = hb[(t + 1) & 1];
+          active = admit(active, rows, first, stride, t, start, [&](int64_t n) {
+            prefix.join(prev + n * H, cp + n * H, t);
+          });
+          for (int64_t i = 0; i < active; ++i) in.prefetch_row(t, first + stride * i);
+          for (int64_t i = 0; i < active; ++i) {
+            const int64_t n = first + stride * i, r = n * H;
+            step[i] = {prev + r, in.row(t, n), cp + r, cp + r, next + r, nullptr, nullptr};
+          }
+          fused_lstm_step<false>(step.data(), active, packed, H, z.data_ptr<S>());
+          if (ys) {
+            for (int64_t i = 0; i < active; ++i) {
+              const int64_t r = (first + stride * i) * H;
+              std::copy(next + r, next + r + H, ys + t * NH + r);
+            }
+          }
+        }
+        S* last = hb[T & 1];
+        for (int64_t i = active; i < rows; ++i) {  // padding only
+          const int64_t n = first + stride * i;
+          prefix.join(last + n * H, cp + n * H, L);
+        }
+        if (last != hp) {
+          for (int64_t i = 0; i < rows; ++i) {
+            const int64_t r = (first + stride * i) * H;
+            std::copy(last + r, last + r + H, hp + r);
+          }
+        }
+      });
+      return {h_T, c_T, y_seq};
+    }
+  }
+#endif
 
   for_strided_chunks(N, [&](int64_t first, int64_t stride) {
     const int64_t rows = (N - first + stride - 1) / stride;  // n = first + stride * i
@@ -561,6 +642,17 @@ std::vector<Tensor> lstm_infer(std::optional<Tensor> z_x, std::optional<Tensor> 
   });
 }
 
+// Whether the forward and inference loops run W_h through the fused AVX2 step (float32,
+// H a multiple of 8, built with AVX2 + FMA) where no mask or recurrent dropout is given.
+bool lstm_fused(Tensor W_h) {
+#ifdef RNNKIT_FUSED_LSTM
+  return fused_lstm_applies(W_h);
+#else
+  (void)W_h;
+  return false;
+#endif
+}
+
 std::vector<Tensor> lstm_backward(Tensor W_h, Tensor gates, Tensor c_seq, Tensor tanh_c,
                                   std::optional<Tensor> mask,
                                   std::optional<Tensor> recurrent_mask,
@@ -621,6 +713,7 @@ Tensor scatter_rows(Tensor src, Tensor index, int64_t U) {
 }  // namespace rnnkit
 
 TORCH_LIBRARY_FRAGMENT(rnnkit_ext, m) {
+  m.def("lstm_fused", &rnnkit::lstm_fused);
   m.def("lstm_forward", &rnnkit::lstm_forward);
   m.def("lstm_infer", &rnnkit::lstm_infer);
   m.def("lstm_backward", &rnnkit::lstm_backward);
