@@ -290,7 +290,7 @@ def test_shared_padding_gradcheck_float64():
 
 
 @pytest.mark.parametrize("loop", ["compiled"], indirect=True)
-@pytest.mark.parametrize("N", [1, 2, 4, 5, 40])
+@pytest.mark.parametrize("N", [1, 2, 4, 5, 9, 40])
 @pytest.mark.parametrize("pad", [False, True])
 def test_fused_step_matches_reference(loop, two_threads, N, pad):
     """H = 16: two blocks of 8 units, row tiles of 3, 2 and 1 (N = 1, 2, 4, 5; 40 over two

@@ -210,6 +210,99 @@ void fused_lstm_step(const FusedRow* rows, int64_t count, const at::Tensor& pack
   }
 }
 
+// --- the backward's product dh_rec = dz @ W_h^T --------------------------------------------
+
+constexpr int64_t kOutBlock = 16;  // outputs (units of dh) per block: two AVX vectors
+
+// Whether the backward's product runs on the micro-kernel below (float32, H % 16 == 0).
+inline bool fused_backward_applies(const at::Tensor& W_h) {
+  return W_h.scalar_type() == at::kFloat && W_h.size(0) % kOutBlock == 0;
+}
+
+// W_h (H, 4H) -> (H / 16, 4H, 16): block q, row k: W_h[16q + u, k], u = 0..15 (W_h^T's
+// columns of the block, row by row).
+inline at::Tensor pack_transposed_blocks(const at::Tensor& W_h) {
+  const int64_t H = W_h.size(0), H4 = 4 * H, Q = H / kOutBlock;
+  at::Tensor packed = at::empty({Q, H4, kOutBlock}, W_h.options());
+  const float* w = W_h.data_ptr<float>();
+  float* out = packed.data_ptr<float>();
+  for (int64_t q = 0; q < Q; ++q) {
+    for (int64_t u = 0; u < kOutBlock; ++u) {
+      const float* src = w + (q * kOutBlock + u) * H4;
+      for (int64_t k = 0; k < H4; ++k) out[(q * H4 + k) * kOutBlock + u] = src[k];
+    }
+  }
+  return packed;
+}
+
+// C rows (R = 1..6, 16 outputs from the block's first) = A rows (K) @ block (K, 16); rows r
+// of A and C at A + r * sa and C + r * sc. 2R accumulators, named.
+template <int R>
+RNNKIT_INLINE void transposed_tile(const float* A, int64_t sa, const float* __restrict block,
+                                   int64_t K, float* C, int64_t sc) {
+  static_assert(R >= 1 && R <= 6, "row tiles of 1 to 6 rows");
+  __m256 a0 = _mm256_setzero_ps(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0;
+  __m256 a3 = a0, b3 = a0, a4 = a0, b4 = a0, a5 = a0, b5 = a0;
+  for (int64_t k = 0; k < K; ++k) {
+    const __m256 w0 = _mm256_load_ps(block + k * kOutBlock);
+    const __m256 w1 = _mm256_load_ps(block + k * kOutBlock + 8);
+    __m256 x = _mm256_broadcast_ss(A + k);
+    a0 = _mm256_fmadd_ps(x, w0, a0);
+    b0 = _mm256_fmadd_ps(x, w1, b0);
+#define RNNKIT_ROW(r)                                   \
+    if constexpr (R > r) {                              \
+      x = _mm256_broadcast_ss(A + r * sa + k);          \
+      a##r = _mm256_fmadd_ps(x, w0, a##r);              \
+      b##r = _mm256_fmadd_ps(x, w1, b##r);              \
+    }
+    RNNKIT_ROW(1)
+    RNNKIT_ROW(2)
+    RNNKIT_ROW(3)
+    RNNKIT_ROW(4)
+    RNNKIT_ROW(5)
+#undef RNNKIT_ROW
+  }
+  _mm256_storeu_ps(C, a0);
+  _mm256_storeu_ps(C + 8, b0);
+#define RNNKIT_STORE(r)                                 \
+  if constexpr (R > r) {                                \
+    _mm256_storeu_ps(C + r * sc, a##r);                 \
+    _mm256_storeu_ps(C + r * sc + 8, b##r);             \
+  }
+  RNNKIT_STORE(1)
+  RNNKIT_STORE(2)
+  RNNKIT_STORE(3)
+  RNNKIT_STORE(4)
+  RNNKIT_STORE(5)
+#undef RNNKIT_STORE
+}
+
+// dh (count rows of H, row i at dh + i * s_dh) = dz (count rows of 4H, at dz + i * s_dz)
+// @ W_h^T, W_h packed by pack_transposed_blocks.
+inline void transposed_product(const float* dz, int64_t s_dz, int64_t count,
+                               const at::Tensor& packed, int64_t H, float* dh, int64_t s_dh) {
+  const float* W = packed.data_ptr<float>();
+  const int64_t H4 = 4 * H;
+  for (int64_t q = 0; q < H / kOutBlock; ++q) {
+    const float* block = W + q * H4 * kOutBlock;
+    float* out = dh + q * kOutBlock;
+    int64_t i = 0;
+    for (; i + 6 <= count; i += 6) {
+      transposed_tile<6>(dz + i * s_dz, s_dz, block, H4, out + i * s_dh, s_dh);
+    }
+    const float* a = dz + i * s_dz;
+    float* c = out + i * s_dh;
+    switch (count - i) {
+      case 5: transposed_tile<5>(a, s_dz, block, H4, c, s_dh); break;
+      case 4: transposed_tile<4>(a, s_dz, block, H4, c, s_dh); break;
+      case 3: transposed_tile<3>(a, s_dz, block, H4, c, s_dh); break;
+      case 2: transposed_tile<2>(a, s_dz, block, H4, c, s_dh); break;
+      case 1: transposed_tile<1>(a, s_dz, block, H4, c, s_dh); break;
+      default: break;
+    }
+  }
+}
+
 }  // namespace rnnkit
 
 #endif  // __AVX2__ && __FMA__

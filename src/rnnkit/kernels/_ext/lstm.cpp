@@ -476,6 +476,22 @@ std::vector<Tensor> backward_impl(const Tensor& W_h, const Tensor& gates, const 
   const bool* ms = masked ? m_seq.data_ptr<bool>() : nullptr;
   const int64_t NH = N * H;
 
+  // dh (rows of H) = dz (rows of 4H) @ W_h^T: the AVX2 micro-kernel where it serves (W_h
+  // re-laid once), else the BLAS
+  Tensor packed_t;
+#ifdef RNNKIT_FUSED_LSTM
+  if (std::is_same_v<S, float> && fused_backward_applies(W_h)) {
+    packed_t = pack_transposed_blocks(W_h);
+  }
+#endif
+  auto dh_product = [&](int64_t count, const S* dz, int64_t s_dz, S* dh, int64_t s_dh) {
+#ifdef RNNKIT_FUSED_LSTM
+    if constexpr (std::is_same_v<S, float>) {
+      if (packed_t.defined()) return transposed_product(dz, s_dz, count, packed_t, H, dh, s_dh);
+    }
+#endif
+    gemm_rm<S>(count, H, H4, dz, s_dz, Wh, H4, true, S(0), dh, s_dh);
+  };
   for_strided_chunks(N, [&](int64_t first, int64_t stride) {
     const int64_t rows = (N - first + stride - 1) / stride;  // n = first + stride * i
     S* dp_h = d_prefix.data_ptr<S>() + first * 2 * (L + 1) * H;
@@ -526,8 +542,7 @@ std::vector<Tensor> backward_impl(const Tensor& W_h, const Tensor& gates, const 
         backward_row<S>(G + n * H4, c_prev + r, tc + r, d_h, dcn + r, dz + n * H4, H);
       }
       // into h_rec of step t, through z = ... + h_rec @ W_h: dh_rec = dz @ W_h^T
-      gemm_rm<S>(active, H, H4, dz + first * H4, stride * H4, Wh, H4, true, S(0),
-                 dhr + first * H, stride * H);
+      dh_product(active, dz + first * H4, stride * H4, dhr + first * H, stride * H);
       if (masked || dropped) {  // into h_{t-1}: through h_prev * recurrent_mask, or pass-through
         for (int64_t i = 0; i < active; ++i) {
           const int64_t n = first + stride * i;
@@ -557,7 +572,7 @@ std::vector<Tensor> backward_impl(const Tensor& W_h, const Tensor& gates, const 
       }
       backward_row<S>(p_g + (k - 1) * H4, p_c + (k - 1) * H, p_tc + (k - 1) * H, dh_k.data(),
                       dc_carry.data(), dzp + (k - 1) * H4, H);
-      gemm_rm<S>(1, H, H4, dzp + (k - 1) * H4, H4, Wh, H4, true, S(0), dh_carry.data(), H);
+      dh_product(1, dzp + (k - 1) * H4, H4, dh_carry.data(), H);
     }
   }
   return {dZ, dh_next, dc_next, dZ_prefix};
