@@ -132,6 +132,37 @@ template <int R>
 RNNKIT_INLINE void gate_tile(const FusedRow* rows, const float* __restrict block, int64_t H,
                              float* __restrict z, int64_t ldz) {
   static_assert(R >= 1 && R <= 3, "row tiles of 1 to 3 rows");
+  if constexpr (R == 1) {  // one row: 4 chains of FMAs would wait on each other; 8, over k
+    const float* a = rows[0].h_prev;  // even and odd, keep the units busy
+    __m256 e0 = _mm256_setzero_ps(), e1 = e0, e2 = e0, e3 = e0;
+    __m256 o0 = e0, o1 = e0, o2 = e0, o3 = e0;
+    int64_t k = 0;
+    for (; k + 2 <= H; k += 2) {
+      const float* w = block + k * 32;
+      const __m256 x = _mm256_broadcast_ss(a + k), y = _mm256_broadcast_ss(a + k + 1);
+      e0 = _mm256_fmadd_ps(x, _mm256_load_ps(w), e0);
+      e1 = _mm256_fmadd_ps(x, _mm256_load_ps(w + 8), e1);
+      e2 = _mm256_fmadd_ps(x, _mm256_load_ps(w + 16), e2);
+      e3 = _mm256_fmadd_ps(x, _mm256_load_ps(w + 24), e3);
+      o0 = _mm256_fmadd_ps(y, _mm256_load_ps(w + 32), o0);
+      o1 = _mm256_fmadd_ps(y, _mm256_load_ps(w + 40), o1);
+      o2 = _mm256_fmadd_ps(y, _mm256_load_ps(w + 48), o2);
+      o3 = _mm256_fmadd_ps(y, _mm256_load_ps(w + 56), o3);
+    }
+    if (k < H) {
+      const float* w = block + k * 32;
+      const __m256 x = _mm256_broadcast_ss(a + k);
+      e0 = _mm256_fmadd_ps(x, _mm256_load_ps(w), e0);
+      e1 = _mm256_fmadd_ps(x, _mm256_load_ps(w + 8), e1);
+      e2 = _mm256_fmadd_ps(x, _mm256_load_ps(w + 16), e2);
+      e3 = _mm256_fmadd_ps(x, _mm256_load_ps(w + 24), e3);
+    }
+    _mm256_store_ps(z, _mm256_add_ps(e0, o0));
+    _mm256_store_ps(z + 8, _mm256_add_ps(e1, o1));
+    _mm256_store_ps(z + 16, _mm256_add_ps(e2, o2));
+    _mm256_store_ps(z + 24, _mm256_add_ps(e3, o3));
+    return;
+  }
   const float* a0 = rows[0].h_prev;
   const float* a1 = rows[R > 1 ? 1 : 0].h_prev;
   const float* a2 = rows[R > 2 ? 2 : 0].h_prev;
