@@ -173,42 +173,30 @@ RNNKIT_INLINE void gate_tile(const FusedRow* rows, const float* __restrict block
     const float* w = block + k * 32;
     const __m256 b0 = _mm256_load_ps(w), b1 = _mm256_load_ps(w + 8),
                  b2 = _mm256_load_ps(w + 16), b3 = _mm256_load_ps(w + 24);
-    __m256 x = _mm256_broadcast_ss(a0 + k);
-    c00 = _mm256_fmadd_ps(x, b0, c00);
-    c01 = _mm256_fmadd_ps(x, b1, c01);
-    c02 = _mm256_fmadd_ps(x, b2, c02);
-    c03 = _mm256_fmadd_ps(x, b3, c03);
-    if constexpr (R > 1) {
-      x = _mm256_broadcast_ss(a1 + k);
-      c10 = _mm256_fmadd_ps(x, b0, c10);
-      c11 = _mm256_fmadd_ps(x, b1, c11);
-      c12 = _mm256_fmadd_ps(x, b2, c12);
-      c13 = _mm256_fmadd_ps(x, b3, c13);
+#define RNNKIT_GATE_ROW(r)                                \
+    if constexpr (R > r) {                                \
+      const __m256 x = _mm256_broadcast_ss(a##r + k);     \
+      c##r##0 = _mm256_fmadd_ps(x, b0, c##r##0);          \
+      c##r##1 = _mm256_fmadd_ps(x, b1, c##r##1);          \
+      c##r##2 = _mm256_fmadd_ps(x, b2, c##r##2);          \
+      c##r##3 = _mm256_fmadd_ps(x, b3, c##r##3);          \
     }
-    if constexpr (R > 2) {
-      x = _mm256_broadcast_ss(a2 + k);
-      c20 = _mm256_fmadd_ps(x, b0, c20);
-      c21 = _mm256_fmadd_ps(x, b1, c21);
-      c22 = _mm256_fmadd_ps(x, b2, c22);
-      c23 = _mm256_fmadd_ps(x, b3, c23);
-    }
+    RNNKIT_GATE_ROW(0)
+    RNNKIT_GATE_ROW(1)
+    RNNKIT_GATE_ROW(2)
+#undef RNNKIT_GATE_ROW
   }
-  _mm256_store_ps(z, c00);
-  _mm256_store_ps(z + 8, c01);
-  _mm256_store_ps(z + 16, c02);
-  _mm256_store_ps(z + 24, c03);
-  if constexpr (R > 1) {
-    _mm256_store_ps(z + ldz, c10);
-    _mm256_store_ps(z + ldz + 8, c11);
-    _mm256_store_ps(z + ldz + 16, c12);
-    _mm256_store_ps(z + ldz + 24, c13);
+#define RNNKIT_STORE_ROW(r)                               \
+  if constexpr (R > r) {                                  \
+    _mm256_store_ps(z + r * ldz, c##r##0);                \
+    _mm256_store_ps(z + r * ldz + 8, c##r##1);            \
+    _mm256_store_ps(z + r * ldz + 16, c##r##2);           \
+    _mm256_store_ps(z + r * ldz + 24, c##r##3);           \
   }
-  if constexpr (R > 2) {
-    _mm256_store_ps(z + 2 * ldz, c20);
-    _mm256_store_ps(z + 2 * ldz + 8, c21);
-    _mm256_store_ps(z + 2 * ldz + 16, c22);
-    _mm256_store_ps(z + 2 * ldz + 24, c23);
-  }
+  RNNKIT_STORE_ROW(0)
+  RNNKIT_STORE_ROW(1)
+  RNNKIT_STORE_ROW(2)
+#undef RNNKIT_STORE_ROW
 }
 
 // One step of `count` rows: z = h_prev @ W_h for all of them (blocks outer, row tiles inner),

@@ -195,46 +195,32 @@ std::vector<Tensor> forward_impl(Tensor gates, const InputPart<S>& in, const Ten
   const Prefix<S> prefix(L, H, h_seq[0][0], c_seq[0][0], Wh,
                          L > 0 ? in.table + pad_row * H4 : nullptr, true);
 
+  // float32 without mask or recurrent dropout: the fused AVX2 step (W_h re-laid once)
+  Tensor packed;
 #ifdef RNNKIT_FUSED_LSTM
-  if constexpr (std::is_same_v<S, float>) {
-    if (!masked && !dropped && fused_lstm_applies(W_h)) {
-      const Tensor packed = pack_gate_blocks(W_h);
-      for_strided_chunks(N, [&](int64_t first, int64_t stride) {
-        const int64_t rows = (N - first + stride - 1) / stride;  // n = first + stride * i
-        std::vector<FusedRow> step(rows);
-        Tensor z = at::empty({rows, H4}, opts);  // this thread's z, in unit blocks
-        int64_t active = 0;  // rows i < active have joined
-        for (int64_t t = 0; t < T; ++t) {
-          active = admit(active, rows, first, stride, t, start, [&](int64_t n) {
-            prefix.join(hs + t * NH + n * H, cs + t * NH + n * H, t);
-          });
-          S* zt = G + t * N * H4;
-          for (int64_t i = 0; i < active; ++i) in.prefetch_row(t, first + stride * i);
-          for (int64_t i = 0; i < active; ++i) {
-            const int64_t n = first + stride * i, r = n * H;
-            const S* x = in.in_z() ? zt + n * H4 : in.row(t, n);
-            step[i] = {hs + t * NH + r, x, cs + t * NH + r, cs + (t + 1) * NH + r,
-                       hs + (t + 1) * NH + r, zt + n * H4, tcs + t * NH + r};
-          }
-          fused_lstm_step<true>(step.data(), active, packed, H, z.data_ptr<S>());
-          for (int64_t i = active; i < rows; ++i) {  // still in the shared padding
-            const int64_t n = first + stride * i;
-            prefix.join(hs + (t + 1) * NH + n * H, cs + (t + 1) * NH + n * H, t + 1);
-          }
-        }
-      });
-      return {h_seq, c_seq, tanh_c, h_rec, y_seq, gates, prefix.hc, prefix.g, prefix.tc};
-    }
+  if (std::is_same_v<S, float> && !masked && !dropped && fused_lstm_applies(W_h)) {
+    packed = pack_gate_blocks(W_h);
   }
 #endif
   for_strided_chunks(N, [&](int64_t first, int64_t stride) {
     const int64_t rows = (N - first + stride - 1) / stride;  // n = first + stride * i
+    // after step t: the rows still in the shared padding take its state
+    auto active_done = [&](int64_t t, int64_t active) {
+      for (int64_t i = active; i < rows; ++i) {
+        const int64_t n = first + stride * i;
+        prefix.join(hs + (t + 1) * NH + n * H, cs + (t + 1) * NH + n * H, t + 1);
+      }
+    };
     if (dropped) {  // h_rec[0] = h0 * recurrent_mask; later steps write h_rec[t + 1]
       for (int64_t i = 0; i < rows; ++i) {
         const int64_t r = (first + stride * i) * H;
         for (int64_t j = 0; j < H; ++j) hr[r + j] = hs[r + j] * rmp[r + j];
       }
     }
+#ifdef RNNKIT_FUSED_LSTM
+    std::vector<FusedRow> step(packed.defined() ? rows : 0);
+    Tensor z_fused = at::empty({packed.defined() ? rows : 0, H4}, opts);  // z in unit blocks
+#endif
     int64_t active = 0;  // rows i < active have joined
     for (int64_t t = 0; t < T; ++t) {
       active = admit(active, rows, first, stride, t, start, [&](int64_t n) {
@@ -242,13 +228,27 @@ std::vector<Tensor> forward_impl(Tensor gates, const InputPart<S>& in, const Ten
       });
       S* zt = G + t * N * H4;
       for (int64_t i = 0; i < active; ++i) in.prefetch_row(t, first + stride * i);
-      gemm_rm<S>(active, H4, H, hr + t * NH + first * H, stride * H, Wh, H4, false, beta,
-                 zt + first * H4, stride * H4);
       const S* h_prev = hs + t * NH;
       const S* c_prev = cs + t * NH;
       S* h = hs + (t + 1) * NH;
       S* c = cs + (t + 1) * NH;
       S* tc = tcs + t * NH;
+#ifdef RNNKIT_FUSED_LSTM
+      if constexpr (std::is_same_v<S, float>) {
+        if (packed.defined()) {
+          for (int64_t i = 0; i < active; ++i) {
+            const int64_t n = first + stride * i, r = n * H;
+            const S* x = in.in_z() ? zt + n * H4 : in.row(t, n);
+            step[i] = {h_prev + r, x, c_prev + r, c + r, h + r, zt + n * H4, tc + r};
+          }
+          fused_lstm_step<true>(step.data(), active, packed, H, z_fused.data_ptr<S>());
+          active_done(t, active);
+          continue;
+        }
+      }
+#endif
+      gemm_rm<S>(active, H4, H, hr + t * NH + first * H, stride * H, Wh, H4, false, beta,
+                 zt + first * H4, stride * H4);
       S* y = masked ? ys + t * NH : nullptr;
       S* h_rec_next = (dropped && t + 1 < T) ? hr + (t + 1) * NH : nullptr;
       for (int64_t i = 0; i < active; ++i) {
@@ -269,10 +269,7 @@ std::vector<Tensor> forward_impl(Tensor gates, const InputPart<S>& in, const Ten
           for (int64_t j = 0; j < H; ++j) h_rec_next[r + j] = h[r + j] * rmp[r + j];
         }
       }
-      for (int64_t i = active; i < rows; ++i) {  // still in the shared padding: its state
-        const int64_t n = first + stride * i;
-        prefix.join(h + n * H, c + n * H, t + 1);
-      }
+      active_done(t, active);
     }
   });
   return {h_seq, c_seq, tanh_c, h_rec, y_seq, gates, prefix.hc, prefix.g, prefix.tc};
