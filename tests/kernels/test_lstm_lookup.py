@@ -171,9 +171,41 @@ def test_scatter_rows_sums_the_rows_of_each_index():
     src = torch.randn(50, 130)
     index = torch.randint(0, 9, (50,))
     expected = torch.zeros(9, 130).index_add_(0, index, src)
-    torch.testing.assert_close(ops.scatter_rows(src, index, 9), expected)
+    torch.testing.assert_close(ops.scatter_rows(src, index, 9, None), expected)
     with pytest.raises(RuntimeError, match="`index` out of range"):
-        ops.scatter_rows(src, index, 3)
+        ops.scatter_rows(src, index, 3, None)
+
+
+def test_gradients_over_the_real_steps_skip_each_rows_shared_padding():
+    """With ``start`` (each row's first real step, sorted), ``scatter_rows`` and
+    ``weight_grad`` read only the steps t >= start[n] of row n: equal to the full sums with
+    the padded steps' rows zeroed, whatever those rows hold."""
+    ops = _ext.load()
+    if ops is None:
+        pytest.skip("compiled step loops unavailable")
+    T, N, H = 7, 5, 4
+    start = torch.tensor([0, 0, 2, 5, 7])  # sorted; the last row is all padding
+    dZ = torch.randn(T, N, 4 * H)
+    h_rec = torch.randn(T, N, H)
+    where = torch.randint(0, 6, (T, N))
+    real = (torch.arange(T)[:, None] >= start[None, :]).float()[..., None]  # (T, N, 1)
+    expected = torch.zeros(6, 4 * H).index_add_(0, where.reshape(-1),
+                                                (dZ * real).reshape(-1, 4 * H))
+    torch.testing.assert_close(ops.scatter_rows(dZ.reshape(-1, 4 * H), where.reshape(-1), 6,
+                                                start), expected)
+    dW = (h_rec * real).reshape(-1, H).t() @ (dZ * real).reshape(-1, 4 * H)
+    torch.testing.assert_close(ops.weight_grad(h_rec, dZ, start), dW)
+    threads = torch.get_num_threads()
+    with torch.no_grad():
+        torch.set_num_threads(2)
+        try:  # 40 rows: dealt to two threads, their sums added
+            start = torch.sort(torch.randint(0, T + 1, (40,))).values
+            dZ, h_rec = torch.randn(T, 40, 4 * H), torch.randn(T, 40, H)
+            real = (torch.arange(T)[:, None] >= start[None, :]).float()[..., None]
+            dW = (h_rec * real).reshape(-1, H).t() @ (dZ * real).reshape(-1, 4 * H)
+            torch.testing.assert_close(ops.weight_grad(h_rec, dZ, start), dW)
+        finally:
+            torch.set_num_threads(threads)
 
 
 def test_lookup_checks_its_arguments():

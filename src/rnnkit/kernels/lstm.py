@@ -340,13 +340,13 @@ class _LSTMLookup(torch.autograd.Function):
             dh0 = dc0 = None  # the initial state took no gradient (see forward)
         dtable = None
         if ctx.needs_input_grad[0]:
-            t0 = ctx.first_active  # dZ is zero before it (see _forward)
             H4 = dZ.shape[2]
-            dZ_flat, index = dZ[t0:].reshape(-1, H4), where_tm[t0:].reshape(-1)
             if ctx.compiled is None:
-                dtable = dZ.new_zeros(ctx.rows, H4).index_add_(0, index, dZ_flat)
-            else:
-                dtable = ctx.compiled.scatter_rows(dZ_flat, index, ctx.rows)
+                dtable = dZ.new_zeros(ctx.rows, H4).index_add_(
+                    0, where_tm.reshape(-1), dZ.reshape(-1, H4))
+            else:  # the rows' steps in their shared padding (dZ zero) are skipped
+                dtable = ctx.compiled.scatter_rows(dZ.reshape(-1, H4), where_tm.reshape(-1),
+                                                   ctx.rows, ctx.start)
             if dZ_prefix is not None and dZ_prefix.numel():
                 dtable[ctx.pad_row] += dZ_prefix.sum(0)  # the shared padding read this row
         return dtable, None, dh0, dc0, dW_h, None, None, None, None, None, None
@@ -399,9 +399,9 @@ def _forward(ctx, compiled, z, h0, c0, W_h, mask, go_backwards, recurrent_mask, 
     ctx.go_backwards = go_backwards
     ctx.grad_hook = grad_hook
     ctx.compiled = compiled
-    # the first step at which some row is past its shared padding (start is sorted): dZ is
-    # zero before it, so the weight and table gradients skip those steps
-    ctx.first_active = 0 if start is None else int(start[0])
+    # each row's first step past its shared padding (sorted): dZ is zero before it, so the
+    # weight and table gradients skip those steps
+    ctx.start = start
     T = z.shape[0]
     y = y_seq.transpose(0, 1)  # (N, T, H), a view: most callers read only the final state
     saved = (W_h, z, c_seq, tanh_c, h_rec, m_seq, recurrent_mask, start, *prefix)
@@ -426,8 +426,10 @@ def _backward(ctx, saved, dy, dh_T, dc_T, needs_dW_h):
             *prefix)
     dW_h = None
     if needs_dW_h:
-        t0 = ctx.first_active  # dZ is zero before it: every row is in its padding
-        dW_h = torch.mm(h_rec[t0:].reshape(-1, H4 // 4).t(), dZ[t0:].reshape(-1, H4))  # (H, 4H)
+        if ctx.start is not None:  # per row, from its first real step (dZ is zero before)
+            dW_h = ctx.compiled.weight_grad(h_rec, dZ, ctx.start)
+        else:
+            dW_h = torch.mm(h_rec.reshape(-1, H4 // 4).t(), dZ.reshape(-1, H4))  # (H, 4H)
         if dZ_prefix is not None and dZ_prefix.numel():  # the shared padding's steps
             L = dZ_prefix.shape[0]
             dW_h.addmm_(prefix[0][0, :L].t(), dZ_prefix)
