@@ -1,6 +1,8 @@
 // The step loops of rnnkit's whole-sequence LSTM (rnnkit/kernels/lstm.py), forward and backward,
-// in C++: per step one GEMM through ATen's BLAS and one fused pass over the step's (N, 4H)
-// gates, in place of about ten torch ops (forward) and fourteen (backward) per step.
+// in C++: per step one GEMM and one fused pass over the step's (N, 4H) gates, in place of about
+// ten torch ops (forward) and fourteen (backward) per step. The GEMMs with W_h run on the AVX2
+// micro-kernels of _lstm_avx2.h where they serve (float32, H a multiple of 8 / 16), else on the
+// BLAS; weight_grad and scatter_rows make the weight and table gradients.
 //
 // Same buffers, layout and equations as the Python loops in lstm.py, which stay the reference
 // implementation: everything is time-major, in processing order, packed [i | f | g | o],
