@@ -195,6 +195,13 @@ def test_gradients_over_the_real_steps_skip_each_rows_shared_padding():
                                                 start), expected)
     dW = (h_rec * real).reshape(-1, H).t() @ (dZ * real).reshape(-1, 4 * H)
     torch.testing.assert_close(ops.weight_grad(h_rec, dZ, start), dW)
+    for bad in (torch.tensor([0, 2, 1, 5, 7]), torch.tensor([-1, 0, 2, 5, 7]),
+                torch.tensor([0, 0, 2, 5, 8])):
+        with pytest.raises(RuntimeError, match=r"`start` expected non-decreasing values in "
+                                               r"\[0, T\]"):
+            ops.weight_grad(h_rec, dZ, bad)
+        with pytest.raises(RuntimeError, match=r"`start` expected non-decreasing values"):
+            ops.scatter_rows(dZ.reshape(-1, 4 * H), where.reshape(-1), 6, bad)
     threads = torch.get_num_threads()
     with torch.no_grad():
         torch.set_num_threads(2)

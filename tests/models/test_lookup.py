@@ -167,3 +167,9 @@ def test_the_vocabulary_table_is_made_once_calls_have_computed_as_many_rows(sett
     third = model.predict(ids, batch_size=10)  # 30 rows computed with these weights: made now
     assert calls == [False, False, True]
     np.testing.assert_allclose(third, first, rtol=1e-5, atol=1e-6)
+    # in batches of 2 rows, one call would compute its 10 tokens' rows 5 times: made at once
+    model = Sequential([Embedding(30, 8), LSTM(7), Dense(1)])
+    watched.append(model.layers[1])
+    calls.clear()
+    model.predict(ids, batch_size=2)
+    assert calls and all(calls)

@@ -165,6 +165,18 @@ def test_bag_of_words_save_load_round_trip_and_damage(imdb_slice, tmp_path):
         assert loaded.name == bow.name
         np.testing.assert_allclose(loaded.predict_proba(x_test[:50]),
                                    bow.predict_proba(x_test[:50]), rtol=1e-12)
+    # straight after load: the n-gram scores of a prefix, and saving again
+    nb = BagOfWords.load(tmp_path / "nb")
+    tokens = ["a", "wonderful", "film"]
+    np.testing.assert_allclose(nb.prefix_scores(tokens)[-1],
+                               bow.decision_function(["a wonderful film"])[0], rtol=1e-9)
+    nb.save(tmp_path / "nb2")
+    # a model saved before NB-LR ({"tfidf": bool}, no kind) still loads
+    meta = json.loads((tmp_path / "counts" / "bow.json").read_text())
+    del meta["kind"], meta["ngram"]
+    meta["tfidf"] = False
+    (tmp_path / "counts" / "bow.json").write_text(json.dumps(meta))
+    assert BagOfWords.load(tmp_path / "counts").name == "bow_logreg"
     (tmp_path / "tfidf" / "bow.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(ValueError, match=r"BagOfWords.load: `path` expected a saved "
                                          r"bag-of-words model, received .*tfidf"):
@@ -247,3 +259,7 @@ def test_hybrid_blends_the_network_with_ngrams(imdb_slice, tmp_path):
     with pytest.raises(ValueError, match=r"SentimentConfig: `ngrams` expected a non-negative "
                                          r"integer, received -1"):
         SentimentClassifier(SentimentConfig(ngrams=-1)).fit(["a"], [1])
+    with pytest.raises(ValueError, match=r"SentimentClassifier.fit: `ngrams` expected "
+                                         r"validation reviews of both classes"):
+        SentimentClassifier(config).fit(x_train[:40], y_train[:40],
+                                        validation_data=(x_test[:3], [1, 1, 1]))

@@ -331,7 +331,7 @@ class LSTM(RNN):
         return (not embedding.mask_zero and not self.go_backwards
                 and not (self.training and self.recurrent_dropout > 0))
 
-    def hold_vocabulary_table(self, E: Tensor, ids: Tensor) -> None:
+    def hold_vocabulary_table(self, E: Tensor, ids: Tensor, batches: int = 1) -> None:
         """Before a predict / evaluate call that runs the token ``ids`` through this layer
         without changing the weights: make ``E @ W_x + b`` for the whole vocabulary the input
         lookup of the call, once it pays (``release_vocabulary_table`` ends the call).
@@ -340,8 +340,9 @@ class LSTM(RNN):
         call uses it only if ``W_x``, ``b`` and the rows of ``E`` of the call's tokens equal
         that copy, compared exactly (an optimizer may change weights in place without a version
         bump, as fused Adam does); else it is dropped. Until it is made, each batch computes
-        the rows of its own distinct tokens; it is made once calls with unchanged weights have
-        computed as many rows as the table has (the rent-or-buy rule: by then the calls have
+        the rows of its own distinct tokens; it is made once calls with unchanged weights
+        would have computed as many rows as the table has (this call included, counted as
+        ``batches`` times its distinct tokens, at most its ids) (the rent-or-buy rule: by then the calls have
         spent what the table costs, so they never spend more than twice the best choice made
         in hindsight)."""
         if ids.numel() == 0:
@@ -362,7 +363,8 @@ class LSTM(RNN):
             cache = {"weights": tuple(None if w is None else w.detach().clone() for w in weights),
                      "rows": 0, "table": None}
             self.__dict__["_vocabulary"] = cache
-        cache["rows"] += len(tokens)
+        # rows this call computes without the table: each batch its own distinct tokens
+        cache["rows"] += min(ids.numel(), len(tokens) * batches)
         if cache["table"] is None and cache["rows"] >= E.shape[0]:
             E_, W_x, b = cache["weights"]
             with torch.no_grad():

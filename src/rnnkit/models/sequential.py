@@ -411,9 +411,10 @@ class Sequential(nn.Module):
         self.eval()
         metrics = [metrics_module.get(m, self.loss_name) for m in self.metric_names]
         loss_sum = 0.0
-        with self._vocabulary_table(x):
-            for idx in tqdm(self._inference_batches(x, batch_size),
-                            disable=_verbosity(verbose) != 1, file=sys.stderr, unit="step"):
+        batches = self._inference_batches(x, batch_size)
+        with self._vocabulary_table(x, len(batches)):
+            for idx in tqdm(batches, disable=_verbosity(verbose) != 1, file=sys.stderr,
+                            unit="step"):
                 xb, yb = x[idx], y[idx]
                 loss, probs = self._loss_and_probs(xb, yb)
                 loss_sum += float(loss) * len(xb)
@@ -436,7 +437,7 @@ class Sequential(nn.Module):
         batches = self._inference_batches(x, batch_size)
         progress = tqdm(batches, file=sys.stderr, unit="step") \
             if _verbosity(verbose) == 1 else batches
-        with self._vocabulary_table(x):
+        with self._vocabulary_table(x, len(batches)):
             outs = [self(x if len(batches) == 1 else x[idx]) for idx in progress]
         if not outs:
             return np.zeros((0, *self.output_shape[1:]), dtype=np.float32)
@@ -449,7 +450,7 @@ class Sequential(nn.Module):
         return out.cpu().numpy()
 
     @contextlib.contextmanager
-    def _vocabulary_table(self, x: Tensor):
+    def _vocabulary_table(self, x: Tensor, batches: int):
         """While predict / evaluate run token ids, an LSTM fed by the first Embedding may look
         its input projection up in ``E @ W_x + b`` for the whole vocabulary (see
         :meth:`rnnkit.layers.LSTM.hold_vocabulary_table`: made once it pays, used by a later
@@ -462,7 +463,7 @@ class Sequential(nn.Module):
             E = self.layers[0].E
             if E.shape[0] * self.layers[j].W_x.shape[1] * E.element_size() <= TABLE_BYTES:
                 rnn = self.layers[j]
-                rnn.hold_vocabulary_table(E, x)
+                rnn.hold_vocabulary_table(E, x, batches)
         try:
             yield
         finally:

@@ -206,10 +206,20 @@ class SentimentClassifier:
         self.model_.compile(optimizer=Adam(learning_rate=config.learning_rate,
                                            clipnorm=config.clipnorm),
                             loss="binary_crossentropy", metrics=["accuracy"])
-        raw_validation = validation_data
         if validation_data is not None:
             val_texts, val_labels = validation_data
+            val_texts = val_texts if isinstance(val_texts, str) else list(val_texts)
+            validation_data = raw_validation = (val_texts, val_labels)
             validation_data = (self.encode(val_texts), np.asarray(val_labels, dtype="float32"))
+        else:
+            raw_validation = None
+        if config.ngrams:  # the blend needs both classes among the validation reviews
+            held = y[-int(len(y) * config.validation_split):] if raw_validation is None \
+                else np.asarray(raw_validation[1])
+            if len(np.unique(held)) < 2:
+                raise ValueError("SentimentClassifier.fit: `ngrams` expected validation "
+                                 "reviews of both classes to fit the blend on, received "
+                                 f"{len(held)} of one class; use a larger validation_split.")
         callbacks = list(callbacks or [])
         if config.reduce_lr is not None:
             callbacks.append(ReduceLROnPlateau(monitor="val_loss", factor=config.reduce_lr,
@@ -507,6 +517,9 @@ class BagOfWords:
         try:
             meta = json.loads((path / "bow.json").read_text(encoding="utf-8"))
             tensors = load_file(str(path / "bow.safetensors"))
+            if "kind" not in meta:  # written before NB-LR: {"tfidf": bool}
+                meta["kind"] = "tfidf" if meta["tfidf"] else "counts"
+                meta["ngram"] = 2 if meta["tfidf"] else 1
             model = cls(kind=meta["kind"], ngram=meta["ngram"],
                         max_features=meta["max_features"])
             terms = list(meta["terms"])
@@ -514,6 +527,7 @@ class BagOfWords:
             if coef.shape != (len(terms),) or intercept.shape != (1,):
                 raise ValueError(f"coef has shape {tuple(coef.shape)} for {len(terms)} terms")
             model.vectorizer_ = model._vectorizer(vocabulary=terms)
+            model.vectorizer_.vocabulary_ = {term: k for k, term in enumerate(terms)}
             if model.kind == "tfidf":
                 idf = tensors["idf"].numpy()
                 if idf.shape != (len(terms),):

@@ -590,19 +590,24 @@ void check_lookup(const std::optional<Tensor>& table, const std::optional<Tensor
               "rnnkit_ext: `where` expected a contiguous int64 (T, N) tensor");
 }
 
-void check_start(const std::optional<Tensor>& start, int64_t pad_row,
-                 const std::optional<Tensor>& table, int64_t N, int64_t T, bool plain) {
-  if (!start) return;
-  TORCH_CHECK(table && plain && start->scalar_type() == at::kLong && start->is_contiguous() &&
-                  start->dim() == 1 && start->size(0) == N,
-              "rnnkit_ext: `start` expected a contiguous int64 (N,) tensor, with a table and "
-              "without masks");
-  TORCH_CHECK(pad_row >= 0 && pad_row < table->size(0), "rnnkit_ext: `pad_row` out of range");
-  const int64_t* sp = start->data_ptr<int64_t>();
+// `start` (N,): non-decreasing first real steps in [0, T].
+void check_start_values(const Tensor& start, int64_t N, int64_t T) {
+  TORCH_CHECK(start.scalar_type() == at::kLong && start.is_contiguous() && start.dim() == 1 &&
+                  start.size(0) == N,
+              "rnnkit_ext: `start` expected a contiguous int64 (N,) tensor");
+  const int64_t* sp = start.data_ptr<int64_t>();
   for (int64_t n = 0; n < N; ++n) {
     TORCH_CHECK(sp[n] >= 0 && sp[n] <= T && (n == 0 || sp[n] >= sp[n - 1]),
                 "rnnkit_ext: `start` expected non-decreasing values in [0, T]");
   }
+}
+
+void check_start(const std::optional<Tensor>& start, int64_t pad_row,
+                 const std::optional<Tensor>& table, int64_t N, int64_t T, bool plain) {
+  if (!start) return;
+  TORCH_CHECK(table && plain, "rnnkit_ext: `start` expected with a table and without masks");
+  TORCH_CHECK(pad_row >= 0 && pad_row < table->size(0), "rnnkit_ext: `pad_row` out of range");
+  check_start_values(*start, N, T);
 }
 
 std::vector<Tensor> lstm_forward(Tensor gates, std::optional<Tensor> table,
@@ -734,9 +739,11 @@ Tensor scatter_rows(Tensor src, Tensor index, int64_t U, std::optional<Tensor> s
                                      index.max().item<int64_t>() < U),
               "rnnkit_ext: `index` out of range");
   const int64_t N = start ? start->numel() : 1;
-  TORCH_CHECK(!start || (start->scalar_type() == at::kLong && start->is_contiguous() && N > 0 &&
-                         src.size(0) % N == 0),
-              "rnnkit_ext: `start` expected a contiguous int64 (N,) tensor, R a multiple of N");
+  if (start) {
+    TORCH_CHECK(N > 0 && src.size(0) % N == 0,
+                "rnnkit_ext: `start` expected (N,) with the rows of `src` a multiple of N");
+    check_start_values(*start, N, src.size(0) / N);
+  }
   return AT_DISPATCH_FLOATING_TYPES(src.scalar_type(), "rnnkit_scatter_rows", [&] {
     return scatter_rows_impl<scalar_t>(src, index, U, start ? start->data_ptr<int64_t>() : nullptr,
                                        N);
@@ -787,9 +794,7 @@ Tensor weight_grad(Tensor h_rec, Tensor dZ, Tensor start) {
                   4 * h_rec.size(2) == dZ.size(2),
               "rnnkit_ext: `h_rec` (T, N, H) and `dZ` (T, N, 4H) expected, contiguous");
   check_input(h_rec, dZ, "h_rec");
-  TORCH_CHECK(start.scalar_type() == at::kLong && start.is_contiguous() &&
-                  start.numel() == dZ.size(1),
-              "rnnkit_ext: `start` expected a contiguous int64 (N,) tensor");
+  check_start_values(start, dZ.size(1), dZ.size(0));
   return AT_DISPATCH_FLOATING_TYPES(dZ.scalar_type(), "rnnkit_weight_grad", [&] {
     return weight_grad_impl<scalar_t>(h_rec, dZ, start.data_ptr<int64_t>());
   });
