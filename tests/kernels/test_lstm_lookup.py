@@ -370,3 +370,22 @@ def test_fused_step_matches_reference(loop, two_threads, N, pad):
         y, (h_T, c_T) = lstm_projected(z, h0, c0, W_h)
         torch.testing.assert_close(y, out_r[0], rtol=RTOL, atol=ATOL)
         torch.testing.assert_close(c_T, out_r[2], rtol=RTOL, atol=ATOL)
+
+
+def test_equal_rows_compares_the_bytes_of_the_rows_asked_for():
+    """The check that a kept vocabulary table still matches its weights: exact, per row."""
+    ops = _ext.load()
+    if ops is None:
+        pytest.skip("compiled step loops unavailable")
+    a = torch.randn(6, 4)
+    b = a.clone()
+    ids = torch.tensor([4, 1, 1, 4])
+    assert ops.equal_rows(a, b, None) and ops.equal_rows(a, b, ids)
+    b[2, 3] += 1.0  # a row the ids do not read
+    assert ops.equal_rows(a, b, ids) and not ops.equal_rows(a, b, None)
+    b[1, 0] += 1.0  # a row they read
+    assert not ops.equal_rows(a, b, ids)
+    assert not ops.equal_rows(a, a[:5].clone(), None)  # another shape
+    assert not ops.equal_rows(a, a.double(), None)  # another dtype
+    with pytest.raises(RuntimeError, match="`ids` out of range"):
+        ops.equal_rows(a, a.clone(), torch.tensor([6]))

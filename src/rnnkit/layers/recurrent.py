@@ -341,30 +341,30 @@ class LSTM(RNN):
         that copy, compared exactly (an optimizer may change weights in place without a version
         bump, as fused Adam does); else it is dropped. Until it is made, each batch computes
         the rows of its own distinct tokens; it is made once calls with unchanged weights
-        would have computed as many rows as the table has (this call included, counted as
-        ``batches`` times its distinct tokens, at most its ids) (the rent-or-buy rule: by then the calls have
-        spent what the table costs, so they never spend more than twice the best choice made
-        in hindsight)."""
+        would have computed as many rows as the table has, this call included, counted as
+        ``batches`` times its distinct tokens, at most its ids (the rent-or-buy rule: by then
+        the calls have spent what the table costs, so they never spend more than twice the
+        best choice made in hindsight)."""
         if ids.numel() == 0:
             return
         lo, hi = (int(v) for v in torch.aminmax(ids))
         if lo < 0 or hi >= E.shape[0]:
             return  # the call itself reports bad ids
-        tokens = torch.bincount(ids.flatten(), minlength=E.shape[0]).nonzero().squeeze(1)
+        ids = ids.reshape(-1).long()
         cache = self.__dict__.get("_vocabulary")
         if cache is not None:
             E_, W_x, b = cache["weights"]
-            if not (_same(self.W_x, W_x) and _same(self.b, b) and E.shape == E_.shape
-                    and torch.equal(E.detach().index_select(0, tokens),
-                                    E_.index_select(0, tokens))):
+            if not (_same(self.W_x, W_x) and _same(self.b, b) and _same(E, E_, ids)):
                 cache = None
         if cache is None:
             weights = (E, self.W_x, self.b)
             cache = {"weights": tuple(None if w is None else w.detach().clone() for w in weights),
                      "rows": 0, "table": None}
             self.__dict__["_vocabulary"] = cache
-        # rows this call computes without the table: each batch its own distinct tokens
-        cache["rows"] += min(ids.numel(), len(tokens) * batches)
+        if cache["table"] is None:
+            # rows this call computes without the table: each batch its own distinct tokens
+            distinct = int(torch.bincount(ids, minlength=E.shape[0]).count_nonzero())
+            cache["rows"] += min(ids.numel(), distinct * batches)
         if cache["table"] is None and cache["rows"] >= E.shape[0]:
             E_, W_x, b = cache["weights"]
             with torch.no_grad():
@@ -384,11 +384,23 @@ class LSTM(RNN):
                              impl=self.impl, owner="LSTM")
 
 
-def _same(a: Tensor | None, b: Tensor | None) -> bool:
-    """Whether two optional tensors are equal, element for element."""
+def _same(a: Tensor | None, b: Tensor | None, rows: Tensor | None = None) -> bool:
+    """Whether two optional tensors are equal (bit for bit with the compiled ops, else element
+    for element); with ``rows`` (int64 ids), only those rows of theirs."""
     if a is None or b is None:
         return a is None and b is None
-    return a.shape == b.shape and a.dtype == b.dtype and torch.equal(a.detach(), b)
+    from ..kernels import _ext
+
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    a = a.detach()
+    ops = _ext.load() if a.device.type == "cpu" and a.is_contiguous() and b.is_contiguous() \
+        else None
+    if ops is not None:
+        return bool(ops.equal_rows(a, b, rows))
+    if rows is not None:
+        a, b = a.index_select(0, rows), b.index_select(0, rows)
+    return torch.equal(a, b)
 
 
 class GRU(RNN):

@@ -25,6 +25,7 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
+#include <cstring>
 #include <optional>
 #include <vector>
 
@@ -800,6 +801,33 @@ Tensor weight_grad(Tensor h_rec, Tensor dZ, Tensor start) {
   });
 }
 
+// Whether a and b (contiguous CPU, same shape and dtype) hold the same bytes; with `ids`, only
+// their rows ids[k] (each distinct row compared once). Exact, and cheap enough for a check
+// before every predict call (a kept table is valid while the weights it was made from are).
+bool equal_rows(Tensor a, Tensor b, std::optional<Tensor> ids) {
+  TORCH_CHECK(a.is_contiguous() && b.is_contiguous() && a.device().is_cpu() &&
+                  b.device().is_cpu(),
+              "rnnkit_ext: `a` and `b` expected contiguous CPU tensors");
+  if (a.sizes() != b.sizes() || a.scalar_type() != b.scalar_type()) return false;
+  const auto* pa = static_cast<const char*>(a.data_ptr());
+  const auto* pb = static_cast<const char*>(b.data_ptr());
+  if (!ids) return std::memcmp(pa, pb, a.nbytes()) == 0;
+  TORCH_CHECK(a.dim() >= 1 && ids->scalar_type() == at::kLong && ids->is_contiguous(),
+              "rnnkit_ext: `ids` expected a contiguous int64 tensor of rows of `a`");
+  const int64_t R = a.size(0), n = ids->numel();
+  const size_t row = R > 0 ? a.nbytes() / R : 0;
+  const int64_t* ip = ids->data_ptr<int64_t>();
+  std::vector<uint8_t> seen(R, 0);
+  for (int64_t k = 0; k < n; ++k) {
+    const int64_t r = ip[k];
+    TORCH_CHECK(r >= 0 && r < R, "rnnkit_ext: `ids` out of range");
+    if (seen[r]) continue;
+    seen[r] = 1;
+    if (std::memcmp(pa + r * row, pb + r * row, row) != 0) return false;
+  }
+  return true;
+}
+
 }  // namespace
 }  // namespace rnnkit
 
@@ -810,4 +838,5 @@ TORCH_LIBRARY_FRAGMENT(rnnkit_ext, m) {
   m.def("lstm_backward", &rnnkit::lstm_backward);
   m.def("scatter_rows", &rnnkit::scatter_rows);
   m.def("weight_grad", &rnnkit::weight_grad);
+  m.def("equal_rows", &rnnkit::equal_rows);
 }
