@@ -404,14 +404,14 @@ def _forward(ctx, compiled, z, h0, c0, W_h, mask, go_backwards, recurrent_mask, 
     ctx.start = start
     T = z.shape[0]
     y = y_seq.transpose(0, 1)  # (N, T, H), a view: most callers read only the final state
-    saved = (W_h, z, c_seq, tanh_c, h_rec, m_seq, recurrent_mask, start, *prefix)
+    saved = (W_h, z, c_seq, tanh_c, h_rec, m_seq, recurrent_mask, *prefix)
     return y, h_seq[T].clone(), c_seq[T].clone(), saved
 
 
 def _backward(ctx, saved, dy, dh_T, dc_T, needs_dW_h):
     """The backward step loop: ``dZ`` (T, N, 4H) in processing order, ``dh0``, ``dc0``, ``dW_h``,
     and ``dZ_prefix`` (the shared padding's dz, or None)."""
-    W_h, gates, c_seq, tanh_c, h_rec, m_seq, recurrent_mask, start, *prefix = saved
+    W_h, gates, c_seq, tanh_c, h_rec, m_seq, recurrent_mask, *prefix = saved
     T, N, H4 = gates.shape
     dh_T = gates.new_zeros(N, H4 // 4) if dh_T is None else dh_T
     dc_T = gates.new_zeros(N, H4 // 4) if dc_T is None else dc_T
@@ -422,8 +422,8 @@ def _backward(ctx, saved, dy, dh_T, dc_T, needs_dW_h):
                                         dy, dh_T, dc_T, ctx.grad_hook)
     else:
         dZ, dh0, dc0, dZ_prefix = ctx.compiled.lstm_backward(
-            W_h.contiguous(), gates, c_seq, tanh_c, m_seq, recurrent_mask, dy, dh_T, dc_T, start,
-            *prefix)
+            W_h.contiguous(), gates, c_seq, tanh_c, m_seq, recurrent_mask, dy, dh_T, dc_T,
+            ctx.start, *prefix)
     dW_h = None
     if needs_dW_h:
         if ctx.start is not None:  # per row, from its first real step (dZ is zero before)

@@ -365,12 +365,12 @@ class LSTM(RNN):
             # rows this call computes without the table: each batch its own distinct tokens
             distinct = int(torch.bincount(ids, minlength=E.shape[0]).count_nonzero())
             cache["rows"] += min(ids.numel(), distinct * batches)
-        if cache["table"] is None and cache["rows"] >= E.shape[0]:
+            if cache["rows"] < E.shape[0]:
+                return
             E_, W_x, b = cache["weights"]
             with torch.no_grad():
                 cache["table"] = E_ @ W_x if b is None else torch.addmm(b, E_, W_x)
-        if cache["table"] is not None:
-            self.__dict__["_table"] = cache["table"]
+        self.__dict__["_table"] = cache["table"]
 
     def release_vocabulary_table(self) -> None:
         """End of the call that :meth:`hold_vocabulary_table` prepared: batches compute their

@@ -206,20 +206,24 @@ class SentimentClassifier:
         self.model_.compile(optimizer=Adam(learning_rate=config.learning_rate,
                                            clipnorm=config.clipnorm),
                             loss="binary_crossentropy", metrics=["accuracy"])
+        held_out = None  # the caller's validation reviews and labels
         if validation_data is not None:
             val_texts, val_labels = validation_data
             val_texts = val_texts if isinstance(val_texts, str) else list(val_texts)
-            validation_data = raw_validation = (val_texts, val_labels)
-            validation_data = (self.encode(val_texts), np.asarray(val_labels, dtype="float32"))
-        else:
-            raw_validation = None
-        if config.ngrams:  # the blend needs both classes among the validation reviews
-            held = y[-int(len(y) * config.validation_split):] if raw_validation is None \
-                else np.asarray(raw_validation[1])
-            if len(np.unique(held)) < 2:
-                raise ValueError("SentimentClassifier.fit: `ngrams` expected validation "
-                                 "reviews of both classes to fit the blend on, received "
-                                 f"{len(held)} of one class; use a larger validation_split.")
+            held_out = (val_texts, np.asarray(val_labels))
+            validation_data = (self.encode(val_texts), held_out[1].astype("float32"))
+        if config.ngrams:  # the reviews the network trains on, and those it is validated on
+            shuffled = [texts[k] for k in order]
+            if held_out is None:  # Sequential.fit's split: the last fraction, in this order
+                n_val = int(len(texts) * config.validation_split)
+                hybrid_parts = ((shuffled[:-n_val], y[:-n_val]), (shuffled[-n_val:], y[-n_val:]))
+            else:
+                hybrid_parts = ((shuffled, y), held_out)
+            if len(np.unique(hybrid_parts[1][1])) < 2:
+                raise ValueError("SentimentClassifier.fit: `ngrams` expected validation reviews "
+                                 f"of both classes to fit the blend on, received "
+                                 f"{len(hybrid_parts[1][1])} of one class; use a larger "
+                                 "validation_split.")
         callbacks = list(callbacks or [])
         if config.reduce_lr is not None:
             callbacks.append(ReduceLROnPlateau(monitor="val_loss", factor=config.reduce_lr,
@@ -233,22 +237,16 @@ class SentimentClassifier:
             validation_data=validation_data, callbacks=callbacks, verbose=verbose,
             bucketing=config.bucketing)
         if config.ngrams:
-            self._fit_hybrid([texts[k] for k in order], y, raw_validation, verbose)
+            self._fit_hybrid(*hybrid_parts, verbose)
         return self
 
-    def _fit_hybrid(self, texts: list[str], y: np.ndarray, validation_data, verbose) -> None:
-        """Train the NB-LR n-gram model on the reviews the network trained on, then the blend
-        of the two models' log-odds on the validation reviews (which neither trained on)."""
+    def _fit_hybrid(self, train, validation, verbose) -> None:
+        """Train the NB-LR n-gram model on the reviews the network trained on (``train``:
+        texts, labels), then the blend of the two models' log-odds on the ``validation``
+        reviews (which neither trained on)."""
         from sklearn.linear_model import LogisticRegression
 
-        if validation_data is None:  # Sequential.fit's split: the last fraction, in this order
-            n_val = int(len(texts) * self.config.validation_split)
-            train_texts, train_y = texts[:-n_val], y[:-n_val]
-            val_texts, val_y = texts[-n_val:], y[-n_val:]
-        else:
-            train_texts, train_y = texts, y
-            val_texts = _texts("SentimentClassifier.fit", validation_data[0])
-            val_y = np.asarray(validation_data[1])
+        (train_texts, train_y), (val_texts, val_y) = train, validation
         if verbose:
             print(f"Hybrid: NB-LR on words and n-grams up to {self.config.ngrams}, "
                   f"{len(train_texts):,} reviews; blend fitted on {len(val_texts):,}", flush=True)
@@ -270,14 +268,13 @@ class SentimentClassifier:
         """Probability that each review is positive, shape ``(n,)``."""
         self._require_fitted("predict_proba")
         texts = texts if isinstance(texts, str) else list(texts)
-        x = self.encode(texts)  # checks the texts
-        proba = self.model_.predict(x, batch_size=batch_size).reshape(-1)
         if getattr(self, "ngram_model_", None) is None:
-            return proba
-        return self._blend(_logit(proba), self.ngram_model_.decision_function(list(texts)))
+            return self.model_.predict(self.encode(texts), batch_size=batch_size).reshape(-1)
+        return self._blend(self._rnn_logits(texts, batch_size),
+                           self.ngram_model_.decision_function(texts))
 
     def _rnn_logits(self, texts, batch_size: int = 256) -> np.ndarray:
-        """The recurrent network's log-odds for each review (float64)."""
+        """The recurrent network's log-odds for each review (float64); checks the texts."""
         return _logit(self.model_.predict(self.encode(texts), batch_size=batch_size).reshape(-1))
 
     def _blend(self, rnn_logits: np.ndarray, ngram_logits: np.ndarray) -> np.ndarray:

@@ -1,8 +1,9 @@
 """The compiled step loops of rnnkit's kernels: C++ sources in this folder, built on first use.
 
-:func:`load` returns the loops (``lstm_forward``, ``lstm_backward``, ``lstm_infer``,
-``scatter_rows``, ``gru_forward``, ``gru_backward``) or None, in which case the kernels run their Python loops, which compute the
-same thing more slowly; :func:`loops_for` says which a call gets.
+:func:`load` returns the op namespace (the LSTM's forward, backward and inference loops and
+its gradient ops, the GRU's loops: see the ``TORCH_LIBRARY_FRAGMENT`` at the end of each
+``.cpp``) or None, in which case the kernels run their Python loops, which compute the same
+thing more slowly; :func:`loops_for` says which a call gets.
 
 Build and cache
     The first call compiles the ``.cpp`` files here with ``torch.utils.cpp_extension.load``
