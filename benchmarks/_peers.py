@@ -33,9 +33,11 @@ RESULT_TAG = "RESULT "
 
 # glibc's allocator thresholds an expert sets in the environment (read at process start); the
 # same values rnnkit.runtime sets with mallopt.
-TUNED_MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "1073741824",
-                    "MALLOC_TRIM_THRESHOLD_": "1073741824",
-                    "MALLOC_TOP_PAD_": "67108864"}
+TUNED_MALLOC_ENV = {
+    "MALLOC_MMAP_THRESHOLD_": "1073741824",
+    "MALLOC_TRIM_THRESHOLD_": "1073741824",
+    "MALLOC_TOP_PAD_": "67108864",
+}
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
@@ -63,14 +65,14 @@ class ChildError(RuntimeError):
     pass
 
 
-def run_child(argv: list[str], env: dict, timeout: float, label: str,
-              echo: bool = False) -> dict:
+def run_child(argv: list[str], env: dict, timeout: float, label: str, echo: bool = False) -> dict:
     """Run one child to completion and return the dict it printed after ``RESULT``.
 
     With ``echo``, the child's stderr (its progress lines) is shown as it comes, indented.
     """
-    proc = subprocess.Popen(argv, env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        argv, env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     out_lines: list[str] = []
     err_lines: list[str] = []
 
@@ -80,8 +82,10 @@ def run_child(argv: list[str], env: dict, timeout: float, label: str,
             if show:
                 print("    | " + line.rstrip(), file=sys.stderr, flush=True)
 
-    pumps = [threading.Thread(target=pump, args=(proc.stdout, out_lines, False), daemon=True),
-             threading.Thread(target=pump, args=(proc.stderr, err_lines, echo), daemon=True)]
+    pumps = [
+        threading.Thread(target=pump, args=(proc.stdout, out_lines, False), daemon=True),
+        threading.Thread(target=pump, args=(proc.stderr, err_lines, echo), daemon=True),
+    ]
     for t in pumps:
         t.start()
     try:
@@ -95,10 +99,11 @@ def run_child(argv: list[str], env: dict, timeout: float, label: str,
             t.join(timeout=10)
     for line in reversed(out_lines):
         if line.startswith(RESULT_TAG):
-            return json.loads(line[len(RESULT_TAG):])
+            return json.loads(line[len(RESULT_TAG) :])
     tail = "".join(out_lines[-10:] + err_lines[-25:]).strip()
-    raise ChildError(f"{label}: exited with status {proc.returncode} without a result; "
-                     f"last lines:\n{tail}")
+    raise ChildError(
+        f"{label}: exited with status {proc.returncode} without a result; last lines:\n{tail}"
+    )
 
 
 def emit_result(result: dict) -> None:
@@ -113,7 +118,8 @@ def imdb_dir() -> str | None:
     ``../shared/data/imdb`` beside the repository; None (rnnkit's download cache) if neither."""
     env = os.environ.get("RNNKIT_DATA_DIR")
     for c in ([Path(env) / "imdb", Path(env)] if env else []) + [
-            REPO_ROOT.parent / "shared" / "data" / "imdb"]:
+        REPO_ROOT.parent / "shared" / "data" / "imdb"
+    ]:
         if c.is_dir() and any(c.iterdir()):
             return str(c)
     return None
@@ -124,8 +130,10 @@ def keras_available() -> bool:
 
 
 def keras_missing_note() -> str:
-    return (f"note: {KERAS_VENV.relative_to(REPO_ROOT)} not found: skipping the Keras peers "
-            f"(create it with `bash benchmarks/setup_peers.sh`).")
+    return (
+        f"note: {KERAS_VENV.relative_to(REPO_ROOT)} not found: skipping the Keras peers "
+        f"(create it with `bash benchmarks/setup_peers.sh`)."
+    )
 
 
 # -- timing -----------------------------------------------------------------------------------
@@ -134,8 +142,9 @@ def max_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def time_calls(fn, chunks: int, min_chunk_s: float, warmup: int = 3,
-               max_calls: int = 100000) -> dict:
+def time_calls(
+    fn, chunks: int, min_chunk_s: float, warmup: int = 3, max_calls: int = 100000
+) -> dict:
     """Per-call seconds of ``fn()``: the median over ``chunks`` chunks, each of as many calls
     as fill ``min_chunk_s`` (calibrated after ``warmup`` calls)."""
     for _ in range(warmup):
@@ -174,21 +183,42 @@ def machine_info() -> dict:
     cpu = cpu or platform.processor() or platform.machine()
     isa = [f for f in ("avx2", "fma", "avx512f", "avx512_bf16", "amx_tile") if f in flags.split()]
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
-                                text=True, timeout=10).stdout.strip() or None
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=REPO_ROOT,
-                                    capture_output=True, text=True, timeout=10).stdout.strip())
+        commit = (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"],
+                cwd=REPO_ROOT,
+                capture_output=True,
+                text=True,
+                timeout=10,
+            ).stdout.strip()
+            or None
+        )
+        dirty = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain", "--", "src"],
+                cwd=REPO_ROOT,
+                capture_output=True,
+                text=True,
+                timeout=10,
+            ).stdout.strip()
+        )
     except (OSError, subprocess.SubprocessError):
         commit, dirty = None, None
     try:
         load = os.getloadavg()
     except OSError:
         load = None
-    return {"cpu": cpu, "cpu_flags": isa, "logical_cpus": os.cpu_count(),
-            "platform": platform.platform(), "python": platform.python_version(),
-            "git_commit": commit, "src_modified": dirty,
-            "load_average_at_start": load,
-            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    return {
+        "cpu": cpu,
+        "cpu_flags": isa,
+        "logical_cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "git_commit": commit,
+        "src_modified": dirty,
+        "load_average_at_start": load,
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    }
 
 
 def write_json(path: Path, data: dict) -> Path:
@@ -208,13 +238,15 @@ def write_json(path: Path, data: dict) -> Path:
 def table(headers: list[str], rows: list[list], align: str | None = None) -> str:
     """A plain text table; ``align`` has one 'l' or 'r' per column (default: first left)."""
     cells = [[("" if c is None else str(c)) for c in row] for row in rows]
-    widths = [max(len(h), *(len(r[k]) for r in cells)) if cells else len(h)
-              for k, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(r[k]) for r in cells)) if cells else len(h) for k, h in enumerate(headers)
+    ]
     align = align or "l" + "r" * (len(headers) - 1)
 
     def fmt(row):
-        return "  ".join(c.ljust(w) if a == "l" else c.rjust(w)
-                         for c, w, a in zip(row, widths, align))
+        return "  ".join(
+            c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in zip(row, widths, align)
+        )
 
     return "\n".join([fmt(headers), "  ".join("-" * w for w in widths), *map(fmt, cells)])
 

@@ -50,14 +50,16 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _peers as P  # noqa: E402
+import _peers as P
 
-REGULARIZED = dict(maxlen=500, mask_zero=True, bucketing=True, word_dropout=0.4, dropout=0.5,
-                   clipnorm=1.0)
+REGULARIZED = dict(
+    maxlen=500, mask_zero=True, bucketing=True, word_dropout=0.4, dropout=0.5, clipnorm=1.0
+)
 RECIPES = {
     "seed": dict(),
-    "seed-regularized": dict(REGULARIZED, learning_rate=5e-4, validation_split=0.05, patience=2,
-                             epochs=12),
+    "seed-regularized": dict(
+        REGULARIZED, learning_rate=5e-4, validation_split=0.05, patience=2, epochs=12
+    ),
     "seed-regularized-full": dict(REGULARIZED, epochs=6),  # Adam(1e-3)
 }
 RECIPES["hybrid"] = dict(RECIPES["seed-regularized"], ngrams=2)
@@ -66,16 +68,22 @@ ALL = [*RECIPES, *BAGS]
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--recipes", nargs="+", choices=ALL, default=ALL,
-                   help="what to train and test")
-    p.add_argument("--data-dir", default=None,
-                   help="folder with IMDb (default: $RNNKIT_DATA_DIR or ../shared/data)")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    p.add_argument("--recipes", nargs="+", choices=ALL, default=ALL, help="what to train and test")
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder with IMDb (default: $RNNKIT_DATA_DIR or ../shared/data)",
+    )
     p.add_argument("--threads", type=int, default=2, help="PyTorch CPU threads")
     p.add_argument("--seed", type=int, default=0, help="random seed of every recipe")
-    p.add_argument("--quick", action="store_true",
-                   help="2,000 training and 2,000 test reviews, 1 epoch: checks the script runs")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="2,000 training and 2,000 test reviews, 1 epoch: checks the script runs",
+    )
     p.add_argument("--out", default=None, help="JSON path (default: benchmarks/results/...)")
     return p.parse_args(argv)
 
@@ -101,8 +109,7 @@ def subset(split, n, seed):
 def train_recipe(name, overrides, train, test, args) -> tuple[dict, np.ndarray]:
     import torch
 
-    from rnnkit.tasks.sentiment import SentimentClassifier, SentimentConfig, \
-        classification_metrics
+    from rnnkit.tasks.sentiment import SentimentClassifier, SentimentConfig, classification_metrics
 
     settings = dict(overrides, seed=args.seed)
     if args.quick:
@@ -121,19 +128,32 @@ def train_recipe(name, overrides, train, test, args) -> tuple[dict, np.ndarray]:
     test_s = time.perf_counter() - start
     metrics = classification_metrics(test[1], proba)
     history = {k: [round(float(v), 5) for v in vals] for k, vals in clf.history_.history.items()}
-    result = {"recipe": name, "config": vars(config), "train_s": round(train_s, 1),
-              "test_s": round(test_s, 1), "epochs_run": len(clf.history_.epoch),
-              "history": history, **metrics}
+    result = {
+        "recipe": name,
+        "config": vars(config),
+        "train_s": round(train_s, 1),
+        "test_s": round(test_s, 1),
+        "epochs_run": len(clf.history_.epoch),
+        "history": history,
+        **metrics,
+    }
     if config.ngrams:  # each part of the hybrid on its own, and the blend's weights
         rnn = 1.0 / (1.0 + np.exp(-clf._rnn_logits(test[0])))
-        result["parts"] = {"rnn": classification_metrics(test[1], rnn),
-                           "ngrams": classification_metrics(
-                               test[1], clf.ngram_model_.predict_proba(test[0]))}
+        result["parts"] = {
+            "rnn": classification_metrics(test[1], rnn),
+            "ngrams": classification_metrics(test[1], clf.ngram_model_.predict_proba(test[0])),
+        }
         result["blend"] = clf.blend_
-        print(f"{name}: the network alone {result['parts']['rnn']['accuracy']:.4f}, the n-gram "
-              f"model alone {result['parts']['ngrams']['accuracy']:.4f}", flush=True)
-    print(f"{name}: test accuracy {metrics['accuracy']:.4f}, AUC {metrics['roc_auc']:.4f}, "
-          f"trained in {train_s:.0f} s", flush=True)
+        print(
+            f"{name}: the network alone {result['parts']['rnn']['accuracy']:.4f}, the n-gram "
+            f"model alone {result['parts']['ngrams']['accuracy']:.4f}",
+            flush=True,
+        )
+    print(
+        f"{name}: test accuracy {metrics['accuracy']:.4f}, AUC {metrics['roc_auc']:.4f}, "
+        f"trained in {train_s:.0f} s",
+        flush=True,
+    )
     return result, proba
 
 
@@ -145,8 +165,12 @@ def train_bag(kind, train, test) -> tuple[dict, np.ndarray]:
     proba = model.predict_proba(test[0])
     metrics = classification_metrics(test[1], proba)
     print(f"{kind}: test accuracy {metrics['accuracy']:.4f}", flush=True)
-    return {"recipe": kind, "model": model.name, "s": round(time.perf_counter() - start, 1),
-            **metrics}, proba
+    return {
+        "recipe": kind,
+        "model": model.name,
+        "s": round(time.perf_counter() - start, 1),
+        **metrics,
+    }, proba
 
 
 def main(argv=None) -> int:
@@ -165,15 +189,39 @@ def main(argv=None) -> int:
             result, _ = train_recipe(name, RECIPES[name], train, test, args)
         results.append(result)
     print()
-    rows = [[r["recipe"], f"{r['accuracy']:.4f}", f"{r['f1']:.4f}", f"{r['roc_auc']:.4f}",
-             str(r.get("train_s", r.get("s", "")))] for r in results]
+    rows = [
+        [
+            r["recipe"],
+            f"{r['accuracy']:.4f}",
+            f"{r['f1']:.4f}",
+            f"{r['roc_auc']:.4f}",
+            str(r.get("train_s", r.get("s", ""))),
+        ]
+        for r in results
+    ]
     print(P.table(["recipe", "accuracy", "F1", "ROC AUC", "train s"], rows))
-    out = Path(args.out) if args.out else (
-        P.REPO_ROOT / "benchmarks" / "results" /
-        ("bench_accuracy_quick.json" if args.quick else "bench_accuracy.json"))
-    P.write_json(out, {"benchmark": "bench_accuracy", "quick": args.quick,
-                       "machine": P.machine_info(), "threads": args.threads,
-                       "n_train": len(train[0]), "n_test": len(test[0]), "results": results})
+    out = (
+        Path(args.out)
+        if args.out
+        else (
+            P.REPO_ROOT
+            / "benchmarks"
+            / "results"
+            / ("bench_accuracy_quick.json" if args.quick else "bench_accuracy.json")
+        )
+    )
+    P.write_json(
+        out,
+        {
+            "benchmark": "bench_accuracy",
+            "quick": args.quick,
+            "machine": P.machine_info(),
+            "threads": args.threads,
+            "n_train": len(train[0]),
+            "n_test": len(test[0]),
+            "results": results,
+        },
+    )
     print(f"wrote {out}")
     return 0
 

@@ -36,14 +36,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _peers as P  # noqa: E402
+import _peers as P
 
 CONFIGS = {
     "fixed": dict(trim=False, lookup=False, bucketing=False),
@@ -72,7 +71,7 @@ def child(spec: dict) -> dict:
     x = torch.from_numpy(pad_sequences(x, maxlen=spec["maxlen"]))
     y = torch.from_numpy(y).float()
     if spec["limit"]:
-        x, y = x[:spec["limit"]], y[:spec["limit"]]
+        x, y = x[: spec["limit"]], y[: spec["limit"]]
     set_random_seed(0)
     model = Sequential([Embedding(10000, 128), LSTM(128), Dense(1, activation="sigmoid")])
     model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
@@ -109,23 +108,44 @@ def child(spec: dict) -> dict:
     start = time.perf_counter()
     history = model.fit(x, y, batch_size=64, epochs=1, verbose=0, bucketing=cfg["bucketing"])
     seconds = time.perf_counter() - start
-    return {"config": spec["config"], "maxlen": spec["maxlen"], "epoch_s": seconds,
-            "n": len(x), "steps_computed": sum(widths),
-            "steps_fixed": len(x) * spec["maxlen"],
-            "loss": history.history["loss"][0], "accuracy": history.history["accuracy"][0],
-            "lookup_used": lookup_used, "max_rss_mib": P.max_rss_mib()}
+    return {
+        "config": spec["config"],
+        "maxlen": spec["maxlen"],
+        "epoch_s": seconds,
+        "n": len(x),
+        "steps_computed": sum(widths),
+        "steps_fixed": len(x) * spec["maxlen"],
+        "loss": history.history["loss"][0],
+        "accuracy": history.history["accuracy"][0],
+        "lookup_used": lookup_used,
+        "max_rss_mib": P.max_rss_mib(),
+    }
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--maxlen", type=int, nargs="+", default=[200, 500],
-                   help="pad / truncate length(s) to measure")
-    p.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS),
-                   help="configurations, each one epoch in its own process")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    p.add_argument(
+        "--maxlen",
+        type=int,
+        nargs="+",
+        default=[200, 500],
+        help="pad / truncate length(s) to measure",
+    )
+    p.add_argument(
+        "--configs",
+        nargs="+",
+        choices=list(CONFIGS),
+        default=list(CONFIGS),
+        help="configurations, each one epoch in its own process",
+    )
     p.add_argument("--threads", type=int, default=2, help="PyTorch CPU threads")
-    p.add_argument("--data-dir", default=None,
-                   help="IMDb folder (default: $RNNKIT_DATA_DIR/imdb or ../shared/data/imdb)")
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        help="IMDb folder (default: $RNNKIT_DATA_DIR/imdb or ../shared/data/imdb)",
+    )
     p.add_argument("--quick", action="store_true", help="3,000 reviews: checks the script runs")
     p.add_argument("--out", default=None, help="JSON path (default: benchmarks/results/...)")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
@@ -144,11 +164,21 @@ def main(argv=None) -> int:
     results = []
     for maxlen in args.maxlen:
         for name in args.configs:
-            spec = {"config": name, "maxlen": maxlen, "threads": args.threads,
-                    "data_dir": data_dir(args.data_dir), "limit": 3000 if args.quick else None}
+            spec = {
+                "config": name,
+                "maxlen": maxlen,
+                "threads": args.threads,
+                "data_dir": data_dir(args.data_dir),
+                "limit": 3000 if args.quick else None,
+            }
             env = P.child_env(args.threads)
-            proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)],
-                                  env=env, capture_output=True, text=True, timeout=3600)
+            proc = subprocess.run(
+                [sys.executable, __file__, "--child", json.dumps(spec)],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=3600,
+            )
             line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
             if proc.returncode or not line:
                 print(f"{name} maxlen {maxlen} failed:\n{proc.stderr[-2000:]}")
@@ -156,28 +186,63 @@ def main(argv=None) -> int:
                 continue
             r = json.loads(line[0][7:])
             results.append(r)
-            print(f"maxlen {maxlen:>3} {name:<13} {r['epoch_s']:7.1f} s/epoch  steps "
-                  f"{r['steps_computed'] / r['steps_fixed']:.3f} of fixed  loss {r['loss']:.4f}"
-                  f"  lookup {r['lookup_used']}", flush=True)
+            print(
+                f"maxlen {maxlen:>3} {name:<13} {r['epoch_s']:7.1f} s/epoch  steps "
+                f"{r['steps_computed'] / r['steps_fixed']:.3f} of fixed  loss {r['loss']:.4f}"
+                f"  lookup {r['lookup_used']}",
+                flush=True,
+            )
     rows = []
     for r in results:
         if "error" in r:
             continue
-        base = next((b for b in results if b.get("config") == "fixed"
-                     and b.get("maxlen") == r["maxlen"] and "error" not in b), None)
-        rows.append([r["maxlen"], r["config"], f"{r['epoch_s']:.1f}",
-                     f"{base['epoch_s'] / r['epoch_s']:.2f}x" if base else "-",
-                     f"{r['steps_fixed'] / max(r['steps_computed'], 1):.2f}x",
-                     f"{r['max_rss_mib']:.0f}"])
+        base = next(
+            (
+                b
+                for b in results
+                if b.get("config") == "fixed"
+                and b.get("maxlen") == r["maxlen"]
+                and "error" not in b
+            ),
+            None,
+        )
+        rows.append(
+            [
+                r["maxlen"],
+                r["config"],
+                f"{r['epoch_s']:.1f}",
+                f"{base['epoch_s'] / r['epoch_s']:.2f}x" if base else "-",
+                f"{r['steps_fixed'] / max(r['steps_computed'], 1):.2f}x",
+                f"{r['max_rss_mib']:.0f}",
+            ]
+        )
     print()
-    print(P.table(["maxlen", "config", "s/epoch", "speed-up vs fixed", "fewer steps",
-                   "peak RSS MiB"], rows))
-    out = Path(args.out) if args.out else (
-        P.REPO_ROOT / "benchmarks" / "results" /
-        ("bench_epoch_quick.json" if args.quick else "bench_epoch.json"))
-    P.write_json(out, {"benchmark": "bench_epoch", "quick": args.quick,
-                       "machine": P.machine_info(), "threads": args.threads,
-                       "results": results})
+    print(
+        P.table(
+            ["maxlen", "config", "s/epoch", "speed-up vs fixed", "fewer steps", "peak RSS MiB"],
+            rows,
+        )
+    )
+    out = (
+        Path(args.out)
+        if args.out
+        else (
+            P.REPO_ROOT
+            / "benchmarks"
+            / "results"
+            / ("bench_epoch_quick.json" if args.quick else "bench_epoch.json")
+        )
+    )
+    P.write_json(
+        out,
+        {
+            "benchmark": "bench_epoch",
+            "quick": args.quick,
+            "machine": P.machine_info(),
+            "threads": args.threads,
+            "results": results,
+        },
+    )
     print(f"wrote {out}")
     return 0
 

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -51,7 +50,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _peers as P  # noqa: E402
+import _peers as P
 
 NUM_WORDS, MAXLEN, EMBED, UNITS, LR = 10000, 200, 128, 128, 1e-3
 QUICK_TRAIN, QUICK_TEST = 2000, 1000
@@ -85,23 +84,40 @@ def child_rnnkit(spec: dict) -> dict:
     model.add(Embedding(input_dim=NUM_WORDS, output_dim=EMBED))
     model.add(LSTM(units=UNITS))
     model.add(Dense(units=1, activation="sigmoid"))
-    model.compile(optimizer=Adam(learning_rate=LR), loss="binary_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=Adam(learning_rate=LR), loss="binary_crossentropy", metrics=["accuracy"]
+    )
     epochs = []
     for epoch in range(spec["epochs"]):
         start = time.perf_counter()
-        hist = model.fit(x_train, y_train, batch_size=spec["batch_size"], epochs=epoch + 1,
-                         initial_epoch=epoch, verbose=0)
+        hist = model.fit(
+            x_train,
+            y_train,
+            batch_size=spec["batch_size"],
+            epochs=epoch + 1,
+            initial_epoch=epoch,
+            verbose=0,
+        )
         train_s = time.perf_counter() - start
         start = time.perf_counter()
         loss, acc = model.evaluate(x_test, y_test, batch_size=spec["eval_batch_size"], verbose=0)
         eval_s = time.perf_counter() - start
-        epochs.append({"epoch": epoch + 1, "train_s": train_s, "eval_s": eval_s,
-                       "train_loss": float(hist.history["loss"][-1]),
-                       "train_accuracy": float(hist.history["accuracy"][-1]),
-                       "test_loss": float(loss), "test_accuracy": float(acc)})
-        print(f"rnnkit epoch {epoch + 1}: {train_s:.1f} s, test accuracy {acc:.4f}",
-              file=sys.stderr, flush=True)
+        epochs.append(
+            {
+                "epoch": epoch + 1,
+                "train_s": train_s,
+                "eval_s": eval_s,
+                "train_loss": float(hist.history["loss"][-1]),
+                "train_accuracy": float(hist.history["accuracy"][-1]),
+                "test_loss": float(loss),
+                "test_accuracy": float(acc),
+            }
+        )
+        print(
+            f"rnnkit epoch {epoch + 1}: {train_s:.1f} s, test accuracy {acc:.4f}",
+            file=sys.stderr,
+            flush=True,
+        )
     train_rss = P.max_rss_mib()
 
     # -- predict throughput: pick the fastest batch on a slice, then the whole test set -------
@@ -119,22 +135,31 @@ def child_rnnkit(spec: dict) -> dict:
     start = time.perf_counter()
     model.predict(x_test, batch_size=batch)
     predict_s = time.perf_counter() - start
-    predict = {"batch_size": batch, "n": int(len(x_test)), "s": predict_s,
-               "reviews_per_s": len(x_test) / predict_s,
-               "probe_reviews_per_s_by_batch": {str(k): v for k, v in by_batch.items()}}
+    predict = {
+        "batch_size": batch,
+        "n": len(x_test),
+        "s": predict_s,
+        "reviews_per_s": len(x_test) / predict_s,
+        "probe_reviews_per_s_by_batch": {str(k): v for k, v in by_batch.items()},
+    }
 
     # -- one review from raw text: the classifier with this model and Keras's vocabulary -------
     reviews = imdb.load_texts(spec["data_dir"], seed=113, allow_sample=False).test
-    texts, labels = list(reviews.texts[:spec["n_test"]]), reviews.labels[:spec["n_test"]]
+    texts, labels = list(reviews.texts[: spec["n_test"]]), reviews.labels[: spec["n_test"]]
     clf = SentimentClassifier(SentimentConfig(num_words=NUM_WORDS, maxlen=MAXLEN))
-    clf.vocab_ = Vocabulary.from_keras_word_index(imdb.get_word_index(spec["data_dir"]),
-                                                  num_words=NUM_WORDS)
+    clf.vocab_ = Vocabulary.from_keras_word_index(
+        imdb.get_word_index(spec["data_dir"]), num_words=NUM_WORDS
+    )
     clf.model_ = model
     start = time.perf_counter()
     proba = clf.predict_proba(texts)
     raw_s = time.perf_counter() - start
-    raw = {"n": len(texts), "s": raw_s, "reviews_per_s": len(texts) / raw_s,
-           "accuracy": float(((proba > 0.5) == (labels == 1)).mean())}
+    raw = {
+        "n": len(texts),
+        "s": raw_s,
+        "reviews_per_s": len(texts) / raw_s,
+        "accuracy": float(((proba > 0.5) == (labels == 1)).mean()),
+    }
     calls = spec["latency_calls"]
     for k in range(5):  # warm-up
         clf.predict_proba([texts[k % len(texts)]])
@@ -145,32 +170,43 @@ def child_rnnkit(spec: dict) -> dict:
         clf.predict_proba([text])
         lat.append(time.perf_counter() - start)
     lat.sort()
-    latency = {"calls": calls, "median_ms": statistics.median(lat) * 1e3,
-               "p90_ms": lat[min(len(lat) - 1, int(0.9 * len(lat)))] * 1e3,
-               "min_ms": lat[0] * 1e3,
-               "words_per_review_median": statistics.median(
-                   len(t.split()) for t in texts[:calls])}
-    return {"epochs": epochs, "train_rss_mib": train_rss, "predict": predict,
-            "raw_text": raw, "latency": latency,
-            "versions": {"torch": torch.__version__, "torch_threads": torch.get_num_threads()}}
+    latency = {
+        "calls": calls,
+        "median_ms": statistics.median(lat) * 1e3,
+        "p90_ms": lat[min(len(lat) - 1, int(0.9 * len(lat)))] * 1e3,
+        "min_ms": lat[0] * 1e3,
+        "words_per_review_median": statistics.median(len(t.split()) for t in texts[:calls]),
+    }
+    return {
+        "epochs": epochs,
+        "train_rss_mib": train_rss,
+        "predict": predict,
+        "raw_text": raw,
+        "latency": latency,
+        "versions": {"torch": torch.__version__, "torch_threads": torch.get_num_threads()},
+    }
 
 
 # == the parent ================================================================================
 def load_arrays(data_dir, quick: bool) -> dict:
     import numpy as np
+
     from rnnkit.datasets import imdb
     from rnnkit.text import pad_sequences
 
     start = time.perf_counter()
-    (x_train, y_train), (x_test, y_test) = imdb.load_data(num_words=NUM_WORDS, data_dir=data_dir,
-                                                          allow_sample=False)
+    (x_train, y_train), (x_test, y_test) = imdb.load_data(
+        num_words=NUM_WORDS, data_dir=data_dir, allow_sample=False
+    )
     if quick:
         x_train, y_train = x_train[:QUICK_TRAIN], y_train[:QUICK_TRAIN]
         x_test, y_test = x_test[:QUICK_TEST], y_test[:QUICK_TEST]
-    arrays = {"x_train": pad_sequences(x_train, maxlen=MAXLEN),
-              "y_train": np.asarray(y_train, dtype="int64"),
-              "x_test": pad_sequences(x_test, maxlen=MAXLEN),
-              "y_test": np.asarray(y_test, dtype="int64")}
+    arrays = {
+        "x_train": pad_sequences(x_train, maxlen=MAXLEN),
+        "y_train": np.asarray(y_train, dtype="int64"),
+        "x_test": pad_sequences(x_test, maxlen=MAXLEN),
+        "y_test": np.asarray(y_test, dtype="int64"),
+    }
     return {"arrays": arrays, "load_s": time.perf_counter() - start}
 
 
@@ -180,8 +216,12 @@ def time_to_target(epochs: list[dict], target: float) -> dict:
         total += e["train_s"]
         if e["test_accuracy"] >= target:
             return {"reached": True, "epoch": e["epoch"], "train_s": total}
-    return {"reached": False, "epoch": None, "train_s": None,
-            "best_test_accuracy": max((e["test_accuracy"] for e in epochs), default=None)}
+    return {
+        "reached": False,
+        "epoch": None,
+        "train_s": None,
+        "best_test_accuracy": max((e["test_accuracy"] for e in epochs), default=None),
+    }
 
 
 def run_baselines(data_dir, n_train: int | None, n_test: int | None) -> list[dict]:
@@ -203,24 +243,34 @@ def run_baselines(data_dir, n_train: int | None, n_test: int | None) -> list[dic
 
 
 def parse_args(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--epochs", type=int, default=None, help="default 3 (1 with --quick)")
-    ap.add_argument("--quick", action="store_true",
-                    help=f"smoke test: first {QUICK_TRAIN} training / {QUICK_TEST} test reviews, "
-                         "1 epoch")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"smoke test: first {QUICK_TRAIN} training / {QUICK_TEST} test reviews, 1 epoch",
+    )
     ap.add_argument("--skip-keras", action="store_true")
     ap.add_argument("--skip-baseline", action="store_true")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--eval-batch-size", type=int, default=256)
-    ap.add_argument("--predict-batches", type=int, nargs="+", default=[64, 256, 1024],
-                    help="batch sizes tried for predict throughput (the fastest is used)")
+    ap.add_argument(
+        "--predict-batches",
+        type=int,
+        nargs="+",
+        default=[64, 256, 1024],
+        help="batch sizes tried for predict throughput (the fastest is used)",
+    )
     ap.add_argument("--latency-calls", type=int, default=50)
     ap.add_argument("--target", type=float, default=0.86, help="test accuracy to reach")
-    ap.add_argument("--data-dir", default=None,
-                    help="folder with the IMDb archive (default: $RNNKIT_DATA_DIR/imdb or "
-                         "../shared/data/imdb)")
+    ap.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder with the IMDb archive (default: $RNNKIT_DATA_DIR/imdb or ../shared/data/imdb)",
+    )
     ap.add_argument("--timeout", type=float, default=4 * 3600, help="seconds per child")
     ap.add_argument("--out", type=Path, default=None, help="JSON output path")
     ap.add_argument("--child", help=argparse.SUPPRESS)
@@ -243,28 +293,44 @@ def main(argv=None) -> int:
     import numpy as np
 
     machine = P.machine_info()
-    print(f"bench_sentiment: {machine['cpu']} ({machine['logical_cpus']} logical CPUs), load "
-          f"average {machine['load_average_at_start']}, commit {(machine['git_commit'] or '?')[:10]}")
+    print(
+        f"bench_sentiment: {machine['cpu']} ({machine['logical_cpus']} logical CPUs), load "
+        f"average {machine['load_average_at_start']}, commit {(machine['git_commit'] or '?')[:10]}"
+    )
     started = time.perf_counter()
     loaded = load_arrays(args.data_dir, args.quick)
     arrays = loaded["arrays"]
     n_train, n_test = len(arrays["y_train"]), len(arrays["y_test"])
-    print(f"data: {n_train} training / {n_test} test reviews, ids < {NUM_WORDS}, padded to "
-          f"{MAXLEN} (loaded in {loaded['load_s']:.1f} s from {args.data_dir or 'default'})")
+    print(
+        f"data: {n_train} training / {n_test} test reviews, ids < {NUM_WORDS}, padded to "
+        f"{MAXLEN} (loaded in {loaded['load_s']:.1f} s from {args.data_dir or 'default'})"
+    )
     errors = []
     with tempfile.TemporaryDirectory(prefix="bench_sentiment_") as tmp:
         npz = Path(tmp) / "imdb.npz"
         np.savez(npz, **arrays)
-        spec = {"data": str(npz), "epochs": args.epochs, "threads": args.threads,
-                "batch_size": args.batch_size, "eval_batch_size": args.eval_batch_size,
-                "predict_batches": args.predict_batches, "latency_calls": args.latency_calls,
-                "data_dir": args.data_dir, "n_test": n_test}
-        print(f"rnnkit: training {args.epochs} epoch(s) on {args.threads} thread(s) ...",
-              flush=True)
+        spec = {
+            "data": str(npz),
+            "epochs": args.epochs,
+            "threads": args.threads,
+            "batch_size": args.batch_size,
+            "eval_batch_size": args.eval_batch_size,
+            "predict_batches": args.predict_batches,
+            "latency_calls": args.latency_calls,
+            "data_dir": args.data_dir,
+            "n_test": n_test,
+        }
+        print(
+            f"rnnkit: training {args.epochs} epoch(s) on {args.threads} thread(s) ...", flush=True
+        )
         try:
-            rnnkit = P.run_child([sys.executable, str(Path(__file__).resolve()), "--child",
-                                  json.dumps(spec)], P.child_env(args.threads), args.timeout,
-                                 "rnnkit", echo=True)
+            rnnkit = P.run_child(
+                [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(spec)],
+                P.child_env(args.threads),
+                args.timeout,
+                "rnnkit",
+                echo=True,
+            )
         except P.ChildError as e:
             print(f"  FAILED: {e}")
             errors.append({"peer": "rnnkit", "error": str(e)})
@@ -277,13 +343,18 @@ def main(argv=None) -> int:
         else:
             batch = rnnkit["predict"]["batch_size"] if rnnkit else 256
             kspec = {**spec, "predict_batch_size": batch}
-            print(f"keras-tf: training {args.epochs} epoch(s) on {args.threads} thread(s) ...",
-                  flush=True)
+            print(
+                f"keras-tf: training {args.epochs} epoch(s) on {args.threads} thread(s) ...",
+                flush=True,
+            )
             try:
-                keras = P.run_child([str(P.KERAS_PYTHON), str(P.KERAS_SIDE), "sentiment",
-                                     json.dumps(kspec)],
-                                    P.child_env(args.threads, extra={"KERAS_BACKEND": "tensorflow"}),
-                                    args.timeout, "keras-tf", echo=True)
+                keras = P.run_child(
+                    [str(P.KERAS_PYTHON), str(P.KERAS_SIDE), "sentiment", json.dumps(kspec)],
+                    P.child_env(args.threads, extra={"KERAS_BACKEND": "tensorflow"}),
+                    args.timeout,
+                    "keras-tf",
+                    echo=True,
+                )
             except P.ChildError as e:
                 print(f"  FAILED: {e}")
                 errors.append({"peer": "keras-tf", "error": str(e)})
@@ -292,8 +363,9 @@ def main(argv=None) -> int:
         print("baselines: skipped (--skip-baseline)")
     else:
         print("baselines (bag of words, logistic regression) ...", flush=True)
-        baselines = run_baselines(args.data_dir, n_train if args.quick else None,
-                                  n_test if args.quick else None)
+        baselines = run_baselines(
+            args.data_dir, n_train if args.quick else None, n_test if args.quick else None
+        )
     elapsed = time.perf_counter() - started
 
     # -- report ----------------------------------------------------------------------------------
@@ -310,73 +382,107 @@ def main(argv=None) -> int:
         row = [k + 1]
         for r in peers.values():
             e = r["epochs"][k] if k < len(r["epochs"]) else None
-            row += ([f"{e['train_s']:.1f}", f"{e['test_accuracy']:.4f}", f"{e['eval_s']:.1f}"]
-                    if e else ["-", "-", "-"])
+            row += (
+                [f"{e['train_s']:.1f}", f"{e['test_accuracy']:.4f}", f"{e['eval_s']:.1f}"]
+                if e
+                else ["-", "-", "-"]
+            )
         rows.append(row)
     print(P.table(headers, rows))
     print()
 
     def ttt(r):
         t = r["time_to_target"]
-        return (f"{t['train_s']:.1f} s (epoch {t['epoch']})" if t["reached"] else
-                f"not reached in {len(r['epochs'])} epoch(s) (best {t['best_test_accuracy']:.4f})")
+        return (
+            f"{t['train_s']:.1f} s (epoch {t['epoch']})"
+            if t["reached"]
+            else f"not reached in {len(r['epochs'])} epoch(s) (best {t['best_test_accuracy']:.4f})"
+        )
 
-    summary = [["time to {:.0%} test accuracy (training only)".format(args.target)]
-               + [ttt(r) for r in peers.values()],
-               ["mean epoch (s)"] + [f"{r['mean_epoch_s']:.1f}" for r in peers.values()],
-               ["final test accuracy"] + [f"{r['epochs'][-1]['test_accuracy']:.4f}"
-                                          for r in peers.values()],
-               ["predict (reviews/s, batch)"] + [
-                   f"{r['predict']['reviews_per_s']:.0f} (batch {r['predict']['batch_size']})"
-                   for r in peers.values()],
-               ["peak RSS of the training process (MiB)"] + [
-                   f"{r['train_rss_mib']:.0f}" for r in peers.values()]]
+    summary = [
+        [f"time to {args.target:.0%} test accuracy (training only)"]
+        + [ttt(r) for r in peers.values()],
+        ["mean epoch (s)"] + [f"{r['mean_epoch_s']:.1f}" for r in peers.values()],
+        ["final test accuracy"]
+        + [f"{r['epochs'][-1]['test_accuracy']:.4f}" for r in peers.values()],
+        ["predict (reviews/s, batch)"]
+        + [
+            f"{r['predict']['reviews_per_s']:.0f} (batch {r['predict']['batch_size']})"
+            for r in peers.values()
+        ],
+        ["peak RSS of the training process (MiB)"]
+        + [f"{r['train_rss_mib']:.0f}" for r in peers.values()],
+    ]
     print(P.table(["", *peers], summary, "l" + "r" * len(peers)))
     comparisons = {}
     if rnnkit and keras:
         comparisons["time_to_target_keras_over_rnnkit"] = (
             keras["time_to_target"]["train_s"] / rnnkit["time_to_target"]["train_s"]
             if rnnkit["time_to_target"]["reached"] and keras["time_to_target"]["reached"]
-            else None)
+            else None
+        )
         comparisons["mean_epoch_keras_over_rnnkit"] = keras["mean_epoch_s"] / rnnkit["mean_epoch_s"]
         comparisons["predict_throughput_rnnkit_over_keras"] = (
-            rnnkit["predict"]["reviews_per_s"] / keras["predict"]["reviews_per_s"])
+            rnnkit["predict"]["reviews_per_s"] / keras["predict"]["reviews_per_s"]
+        )
         comparisons["peak_rss_keras_over_rnnkit"] = keras["train_rss_mib"] / rnnkit["train_rss_mib"]
         c = comparisons
-        ratio = (lambda v: "-" if v is None else f"{v:.2f}x")
-        print(f"ratios, >1 means rnnkit is better: time to {args.target:.0%} Keras/rnnkit "
-              f"{ratio(c['time_to_target_keras_over_rnnkit'])}; epoch time Keras/rnnkit "
-              f"{ratio(c['mean_epoch_keras_over_rnnkit'])}; predict throughput rnnkit/Keras "
-              f"{ratio(c['predict_throughput_rnnkit_over_keras'])}; peak RSS Keras/rnnkit "
-              f"{ratio(c['peak_rss_keras_over_rnnkit'])}")
+        ratio = lambda v: "-" if v is None else f"{v:.2f}x"
+        print(
+            f"ratios, >1 means rnnkit is better: time to {args.target:.0%} Keras/rnnkit "
+            f"{ratio(c['time_to_target_keras_over_rnnkit'])}; epoch time Keras/rnnkit "
+            f"{ratio(c['mean_epoch_keras_over_rnnkit'])}; predict throughput rnnkit/Keras "
+            f"{ratio(c['predict_throughput_rnnkit_over_keras'])}; peak RSS Keras/rnnkit "
+            f"{ratio(c['peak_rss_keras_over_rnnkit'])}"
+        )
     if rnnkit:
         lat, raw = rnnkit["latency"], rnnkit["raw_text"]
-        print(f"rnnkit one review from raw text, SentimentClassifier.predict_proba([text]): "
-              f"median {lat['median_ms']:.2f} ms, p90 {lat['p90_ms']:.2f} ms ({lat['calls']} calls)")
-        print(f"rnnkit raw-text pipeline on {raw['n']} test reviews: {raw['reviews_per_s']:.0f} "
-              f"reviews/s, accuracy {raw['accuracy']:.4f}")
+        print(
+            f"rnnkit one review from raw text, SentimentClassifier.predict_proba([text]): "
+            f"median {lat['median_ms']:.2f} ms, p90 {lat['p90_ms']:.2f} ms ({lat['calls']} calls)"
+        )
+        print(
+            f"rnnkit raw-text pipeline on {raw['n']} test reviews: {raw['reviews_per_s']:.0f} "
+            f"reviews/s, accuracy {raw['accuracy']:.4f}"
+        )
     if baselines:
-        print("baselines on the same split: " + ", ".join(
-            f"{b['model']} {b['accuracy']:.4f} ({b['s']:.0f} s)" for b in baselines))
+        print(
+            "baselines on the same split: "
+            + ", ".join(f"{b['model']} {b['accuracy']:.4f} ({b['s']:.0f} s)" for b in baselines)
+        )
     if errors:
         print(f"{len(errors)} process(es) failed; see 'errors' in the JSON.")
 
     machine["versions"] = {name: r.get("versions") for name, r in peers.items()}
     payload = {
-        "benchmark": "bench_sentiment", "quick": args.quick, "machine": machine,
-        "settings": {"num_words": NUM_WORDS, "maxlen": MAXLEN,
-                     "model": "Embedding(10000,128) -> LSTM(128) -> Dense(1, sigmoid)",
-                     "optimizer": "Adam(lr=1e-3)", "batch_size": args.batch_size,
-                     "epochs": args.epochs, "threads": args.threads,
-                     "eval_batch_size": args.eval_batch_size, "target_accuracy": args.target,
-                     "data_dir": args.data_dir},
+        "benchmark": "bench_sentiment",
+        "quick": args.quick,
+        "machine": machine,
+        "settings": {
+            "num_words": NUM_WORDS,
+            "maxlen": MAXLEN,
+            "model": "Embedding(10000,128) -> LSTM(128) -> Dense(1, sigmoid)",
+            "optimizer": "Adam(lr=1e-3)",
+            "batch_size": args.batch_size,
+            "epochs": args.epochs,
+            "threads": args.threads,
+            "eval_batch_size": args.eval_batch_size,
+            "target_accuracy": args.target,
+            "data_dir": args.data_dir,
+        },
         "data": {"n_train": n_train, "n_test": n_test, "load_s": loaded["load_s"]},
-        "rnnkit": rnnkit, "keras_tf": keras, "comparisons": comparisons,
-        "baselines": baselines, "errors": errors, "wall_s": elapsed,
+        "rnnkit": rnnkit,
+        "keras_tf": keras,
+        "comparisons": comparisons,
+        "baselines": baselines,
+        "errors": errors,
+        "wall_s": elapsed,
     }
     path = P.write_json(args.out, payload)
-    print(f"\nwrote {path.relative_to(P.REPO_ROOT) if path.is_relative_to(P.REPO_ROOT) else path}"
-          f" ({elapsed:.0f} s)")
+    print(
+        f"\nwrote {path.relative_to(P.REPO_ROOT) if path.is_relative_to(P.REPO_ROOT) else path}"
+        f" ({elapsed:.0f} s)"
+    )
     return 1 if errors else 0
 
 

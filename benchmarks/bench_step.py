@@ -72,14 +72,17 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _peers as P  # noqa: E402
+import _peers as P
 
 VOCAB, EMBED, UNITS, BATCH, LR = 10000, 128, 128, 64, 1e-3
 TORCH_PEERS = ("rnnkit", "rnnkit-kernel", "torch", "torch-tuned")
 KERAS_PEERS = ("keras-tf", "keras-torch")
 ALL_PEERS = TORCH_PEERS + KERAS_PEERS
-MODES = (("train", "training step, batch 64"), ("infer64", "inference, batch 64"),
-         ("infer1", "inference, batch 1"))
+MODES = (
+    ("train", "training step, batch 64"),
+    ("infer64", "inference, batch 64"),
+    ("infer1", "inference, batch 1"),
+)
 
 
 def lstm_flops(batch: int, T: int, D: int = EMBED, H: int = UNITS, train: bool = False) -> float:
@@ -89,8 +92,11 @@ def lstm_flops(batch: int, T: int, D: int = EMBED, H: int = UNITS, train: bool =
 
 
 def mode_flops(mode: str, T: int) -> float:
-    return {"train": lstm_flops(BATCH, T, train=True), "infer64": lstm_flops(BATCH, T),
-            "infer1": lstm_flops(1, T)}[mode]
+    return {
+        "train": lstm_flops(BATCH, T, train=True),
+        "infer64": lstm_flops(BATCH, T),
+        "infer1": lstm_flops(1, T),
+    }[mode]
 
 
 # == children ===================================================================================
@@ -106,8 +112,11 @@ def _torch_setup(threads: int):
 
 
 def _versions(torch) -> dict:
-    return {"torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-            "mkldnn": torch.backends.mkldnn.is_available()}
+    return {
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "mkldnn": torch.backends.mkldnn.is_available(),
+    }
 
 
 def _epoch_timer(base):
@@ -169,27 +178,35 @@ def child_rnnkit(spec: dict) -> dict:
     from rnnkit.utils import set_random_seed
 
     set_random_seed(0)
-    T, steps, chunks = spec["T"], spec["steps"], spec["chunks"]
+    steps, chunks = spec["steps"], spec["chunks"]
     model = Sequential()
     model.add(Embedding(input_dim=VOCAB, output_dim=EMBED))
     model.add(LSTM(units=UNITS, impl=spec["impl"]))
     model.add(Dense(units=1, activation="sigmoid"))
-    model.compile(optimizer=Adam(learning_rate=LR), loss="binary_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=Adam(learning_rate=LR), loss="binary_crossentropy", metrics=["accuracy"]
+    )
     x, y = _tokens(torch, spec)
     timer = _epoch_timer(Callback)
     model.fit(x, y, batch_size=BATCH, epochs=1 + chunks, verbose=0, callbacks=[timer])
     epochs = [t / steps for t in timer.times[1:]]
-    out = {"train_s": P.median(epochs), "train_chunks_s": epochs, "steps": steps,
-           "train_rss_mib": P.max_rss_mib()}
+    out = {
+        "train_s": P.median(epochs),
+        "train_chunks_s": epochs,
+        "steps": steps,
+        "train_rss_mib": P.max_rss_mib(),
+    }
     for mode, n in (("infer64", BATCH), ("infer1", 1)):
         xb = x[:n].clone()
-        r = P.time_calls(lambda: model.predict(xb, batch_size=n), spec["chunks"] + 1,
-                         spec["infer_seconds"])
+        r = P.time_calls(
+            lambda: model.predict(xb, batch_size=n), spec["chunks"] + 1, spec["infer_seconds"]
+        )
         out[f"{mode}_s"], out[f"{mode}_chunks_s"] = r["s"], r["chunks_s"]
-    out["runtime"] = {"malloc_tuned": runtime.tune_allocator(),  # True once fit tuned it
-                      "fused_adam": bool(model.optimizer.defaults.get("fused")),
-                      "lstm_impl": spec["impl"]}
+    out["runtime"] = {
+        "malloc_tuned": runtime.tune_allocator(),  # True once fit tuned it
+        "fused_adam": bool(model.optimizer.defaults.get("fused")),
+        "lstm_impl": spec["impl"],
+    }
     out["versions"] = _versions(torch)
     return out
 
@@ -213,7 +230,7 @@ def child_torch(spec: dict) -> dict:
 
     tuned = spec["tuned"]
     torch.manual_seed(0)
-    T, steps, chunks = spec["T"], spec["steps"], spec["chunks"]
+    steps, chunks = spec["steps"], spec["chunks"]
     model = Seed()
     optimizer = torch.optim.Adam(model.parameters(), lr=LR, fused=True if tuned else None)
     criterion = nn.BCEWithLogitsLoss()
@@ -223,7 +240,7 @@ def child_torch(spec: dict) -> dict:
         model.train()
         order = torch.randperm(len(x))
         for step in range(steps):
-            idx = order[step * BATCH:(step + 1) * BATCH]
+            idx = order[step * BATCH : (step + 1) * BATCH]
             xb, yb = x[idx], y[idx]
             optimizer.zero_grad(set_to_none=True)
             loss = criterion(model(xb), yb)
@@ -237,8 +254,12 @@ def child_torch(spec: dict) -> dict:
         epoch()
         times.append(time.perf_counter() - start)
     epochs = [t / steps for t in times[1:]]
-    out = {"train_s": P.median(epochs), "train_chunks_s": epochs, "steps": steps,
-           "train_rss_mib": P.max_rss_mib()}
+    out = {
+        "train_s": P.median(epochs),
+        "train_chunks_s": epochs,
+        "steps": steps,
+        "train_rss_mib": P.max_rss_mib(),
+    }
     model.eval()
     grad_off = torch.inference_mode if tuned else torch.no_grad
     for mode, n in (("infer64", BATCH), ("infer1", 1)):
@@ -250,8 +271,10 @@ def child_torch(spec: dict) -> dict:
 
         r = P.time_calls(forward, spec["chunks"] + 1, spec["infer_seconds"])
         out[f"{mode}_s"], out[f"{mode}_chunks_s"] = r["s"], r["chunks_s"]
-    out["runtime"] = {"fused_adam": bool(optimizer.defaults.get("fused")),
-                      "malloc_env": {k: os.environ.get(k) for k in P.TUNED_MALLOC_ENV}}
+    out["runtime"] = {
+        "fused_adam": bool(optimizer.defaults.get("fused")),
+        "malloc_env": {k: os.environ.get(k) for k in P.TUNED_MALLOC_ENV},
+    }
     out["versions"] = _versions(torch)
     return out
 
@@ -259,15 +282,19 @@ def child_torch(spec: dict) -> dict:
 def child_gemm(spec: dict) -> dict:
     torch = _torch_setup(spec["threads"])
     out = {}
-    for name, (M, K, N) in {"large": (BATCH * 200, EMBED, 4 * UNITS),
-                            "small": (BATCH, UNITS, 4 * UNITS)}.items():
+    for name, (M, K, N) in {
+        "large": (BATCH * 200, EMBED, 4 * UNITS),
+        "small": (BATCH, UNITS, 4 * UNITS),
+    }.items():
         a, b = torch.randn(M, K), torch.randn(K, N)
         c = torch.empty(M, N)
-        r = P.time_calls(lambda: torch.mm(a, b, out=c), spec["chunks"] + 3,
-                         spec["infer_seconds"])
+        r = P.time_calls(lambda: torch.mm(a, b, out=c), spec["chunks"] + 3, spec["infer_seconds"])
         best = min(r["chunks_s"])  # a peak: the best chunk, not the typical one
-        out[name] = {"shape": f"({M},{K})@({K},{N})", "s": best,
-                     "gflops": 2.0 * M * K * N / best / 1e9}
+        out[name] = {
+            "shape": f"({M},{K})@({K},{N})",
+            "s": best,
+            "gflops": 2.0 * M * K * N / best / 1e9,
+        }
     out["versions"] = _versions(torch)
     return out
 
@@ -288,8 +315,14 @@ def child_main(spec: dict) -> None:
 # == parent =====================================================================================
 def child_command(peer: str, T: int, threads: int, args) -> tuple[list[str], dict, str]:
     """argv and environment of the process that measures ``peer`` at (T, threads)."""
-    spec = {"T": T, "threads": threads, "steps": args.steps, "chunks": args.chunks,
-            "infer_seconds": args.infer_seconds, "tokens": str(args.token_files.get(T, ""))}
+    spec = {
+        "T": T,
+        "threads": threads,
+        "steps": args.steps,
+        "chunks": args.chunks,
+        "infer_seconds": args.infer_seconds,
+        "tokens": str(args.token_files.get(T, "")),
+    }
     me = [sys.executable, str(Path(__file__).resolve()), "--child"]
     if peer in ("rnnkit", "rnnkit-kernel"):
         spec.update(kind="rnnkit", impl="kernel" if peer == "rnnkit-kernel" else "auto")
@@ -311,36 +344,73 @@ def child_command(peer: str, T: int, threads: int, args) -> tuple[list[str], dic
 
 
 def parse_args(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true",
-                    help="smoke test: T=80, 1 round, 4 steps, short inference chunks")
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke test: T=80, 1 round, 4 steps, short inference chunks",
+    )
     ap.add_argument("--threads", type=int, nargs="+", default=None, help="default: 1 2")
-    ap.add_argument("--seq-lens", type=int, nargs="+", default=None,
-                    help="sequence lengths T (default: 80 200 500)")
+    ap.add_argument(
+        "--seq-lens",
+        type=int,
+        nargs="+",
+        default=None,
+        help="sequence lengths T (default: 80 200 500)",
+    )
     ap.add_argument("--repeats", type=int, default=None, help="rounds (default 3)")
-    ap.add_argument("--steps", type=int, default=None,
-                    help="training steps per timed epoch (default 20; Keras-torch: a fifth)")
-    ap.add_argument("--chunks", type=int, default=None,
-                    help="timed epochs per process after the warm-up one (default 2)")
-    ap.add_argument("--infer-seconds", type=float, default=None,
-                    help="minimum length of one timed inference chunk (default 0.5)")
-    ap.add_argument("--peers", nargs="+", default=None, choices=ALL_PEERS,
-                    help="peers to run (default: all; Keras ones only if .venv-keras exists)")
-    ap.add_argument("--tokens", choices=("imdb", "random"), default="imdb",
-                    help="token ids fed to every peer: real IMDb reviews (default) or uniform "
-                         "random ids")
-    ap.add_argument("--data-dir", default=None,
-                    help="IMDb folder for --tokens imdb (default: $RNNKIT_DATA_DIR/imdb or "
-                         "../shared/data/imdb, else rnnkit's download cache)")
+    ap.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="training steps per timed epoch (default 20; Keras-torch: a fifth)",
+    )
+    ap.add_argument(
+        "--chunks",
+        type=int,
+        default=None,
+        help="timed epochs per process after the warm-up one (default 2)",
+    )
+    ap.add_argument(
+        "--infer-seconds",
+        type=float,
+        default=None,
+        help="minimum length of one timed inference chunk (default 0.5)",
+    )
+    ap.add_argument(
+        "--peers",
+        nargs="+",
+        default=None,
+        choices=ALL_PEERS,
+        help="peers to run (default: all; Keras ones only if .venv-keras exists)",
+    )
+    ap.add_argument(
+        "--tokens",
+        choices=("imdb", "random"),
+        default="imdb",
+        help="token ids fed to every peer: real IMDb reviews (default) or uniform random ids",
+    )
+    ap.add_argument(
+        "--data-dir",
+        default=None,
+        help="IMDb folder for --tokens imdb (default: $RNNKIT_DATA_DIR/imdb or "
+        "../shared/data/imdb, else rnnkit's download cache)",
+    )
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per child process")
     ap.add_argument("--out", type=Path, default=None, help="JSON output path")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     quick = args.quick
-    defaults = {"threads": [1, 2], "seq_lens": [80] if quick else [80, 200, 500],
-                "repeats": 1 if quick else 3, "steps": 4 if quick else 20,
-                "chunks": 1 if quick else 2, "infer_seconds": 0.1 if quick else 0.5}
+    defaults = {
+        "threads": [1, 2],
+        "seq_lens": [80] if quick else [80, 200, 500],
+        "repeats": 1 if quick else 3,
+        "steps": 4 if quick else 20,
+        "chunks": 1 if quick else 2,
+        "infer_seconds": 0.1 if quick else 0.5,
+    }
     for name, value in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
@@ -364,17 +434,23 @@ def main(argv=None) -> int:
     if "rnnkit" not in peers:
         peers.insert(0, "rnnkit")  # the reference of every ratio
     machine = P.machine_info()
-    print(f"bench_step: {machine['cpu']} ({machine['logical_cpus']} logical CPUs), "
-          f"load average {machine['load_average_at_start']}, commit "
-          f"{(machine['git_commit'] or '?')[:10]}")
-    print(f"peers {' '.join(peers)}; T {args.seq_lens}; threads {args.threads}; "
-          f"{args.repeats} round(s); {args.steps} steps x {args.chunks} timed epoch(s) per process")
+    print(
+        f"bench_step: {machine['cpu']} ({machine['logical_cpus']} logical CPUs), "
+        f"load average {machine['load_average_at_start']}, commit "
+        f"{(machine['git_commit'] or '?')[:10]}"
+    )
+    print(
+        f"peers {' '.join(peers)}; T {args.seq_lens}; threads {args.threads}; "
+        f"{args.repeats} round(s); {args.steps} steps x {args.chunks} timed epoch(s) per process"
+    )
 
     tmp = tempfile.TemporaryDirectory(prefix="bench_step_")
     args.token_files = write_tokens(args, args.seq_lens, Path(tmp.name))
     source = args.data_dir or "the download cache"
-    print(f"tokens: {args.tokens}" + (f" (IMDb training reviews from {source})"
-                                      if args.tokens == "imdb" else ""))
+    print(
+        f"tokens: {args.tokens}"
+        + (f" (IMDb training reviews from {source})" if args.tokens == "imdb" else "")
+    )
     runs: dict[tuple, list] = {}
     errors, versions = [], {}
     started = time.perf_counter()
@@ -382,8 +458,10 @@ def main(argv=None) -> int:
         for threads in args.threads:
             jobs = [("gemm", 0)] + [(peer, T) for T in args.seq_lens for peer in peers]
             for peer, T in jobs:
-                argv, env, label = child_command(peer, T or 200, threads, args)
-                tag = f"[round {rnd + 1}/{args.repeats}] {peer:<13} T={T or '-':<4} threads={threads}"
+                argv, env, _label = child_command(peer, T or 200, threads, args)
+                tag = (
+                    f"[round {rnd + 1}/{args.repeats}] {peer:<13} T={T or '-':<4} threads={threads}"
+                )
                 print(tag, end=" ... ", flush=True)
                 t0 = time.perf_counter()
                 try:
@@ -391,19 +469,24 @@ def main(argv=None) -> int:
                 except P.ChildError as e:
                     print("FAILED")
                     print("    " + str(e).replace("\n", "\n    "))
-                    errors.append({"peer": peer, "T": T, "threads": threads, "round": rnd,
-                                   "error": str(e)})
+                    errors.append(
+                        {"peer": peer, "T": T, "threads": threads, "round": rnd, "error": str(e)}
+                    )
                     continue
                 took = time.perf_counter() - t0
                 versions.setdefault(peer, res.get("versions"))
                 runs.setdefault((peer, T, threads), []).append(res)
                 if peer == "gemm":
-                    print(f"large {res['large']['gflops']:.1f} GFLOP/s, "
-                          f"small {res['small']['gflops']:.1f} GFLOP/s ({took:.0f} s)")
+                    print(
+                        f"large {res['large']['gflops']:.1f} GFLOP/s, "
+                        f"small {res['small']['gflops']:.1f} GFLOP/s ({took:.0f} s)"
+                    )
                 else:
-                    print(f"train {P.fmt_ms(res['train_s'])} ms, infer64 "
-                          f"{P.fmt_ms(res['infer64_s'])} ms, infer1 {P.fmt_ms(res['infer1_s'])} ms"
-                          f" ({took:.0f} s)")
+                    print(
+                        f"train {P.fmt_ms(res['train_s'])} ms, infer64 "
+                        f"{P.fmt_ms(res['infer64_s'])} ms, infer1 {P.fmt_ms(res['infer1_s'])} ms"
+                        f" ({took:.0f} s)"
+                    )
     elapsed = time.perf_counter() - started
 
     # -- summary -------------------------------------------------------------------------------
@@ -412,10 +495,14 @@ def main(argv=None) -> int:
     for threads in args.threads:
         rs = runs.get(("gemm", 0, threads), [])
         if rs:
-            gemm[threads] = {size: {"shape": rs[0][size]["shape"],
-                                    "gflops_median": P.median([r[size]["gflops"] for r in rs]),
-                                    "gflops_rounds": [r[size]["gflops"] for r in rs]}
-                             for size in ("large", "small")}
+            gemm[threads] = {
+                size: {
+                    "shape": rs[0][size]["shape"],
+                    "gflops_median": P.median([r[size]["gflops"] for r in rs]),
+                    "gflops_rounds": [r[size]["gflops"] for r in rs],
+                }
+                for size in ("large", "small")
+            }
             peak[threads] = max(g["gflops_median"] for g in gemm[threads].values())
     results = []
     for (peer, T, threads), rs in runs.items():
@@ -424,24 +511,45 @@ def main(argv=None) -> int:
         for mode, _ in MODES:
             s = P.median([r[f"{mode}_s"] for r in rs])
             gflops = mode_flops(mode, T) / s / 1e9 if s else None
-            results.append({
-                "peer": peer, "mode": mode, "T": T, "threads": threads,
-                "batch": 1 if mode == "infer1" else BATCH,
-                "ms": s * 1e3 if s else None,
-                "ms_rounds": [r[f"{mode}_s"] * 1e3 for r in rs],
-                "gflops": gflops,
-                "fraction_of_gemm_peak": gflops / peak[threads] if gflops and peak.get(threads)
-                else None,
-                "max_rss_mib": max(r.get("max_rss_mib", 0) for r in rs),
-                "steps_per_epoch": rs[0].get("steps"), "runtime": rs[0].get("runtime")})
+            results.append(
+                {
+                    "peer": peer,
+                    "mode": mode,
+                    "T": T,
+                    "threads": threads,
+                    "batch": 1 if mode == "infer1" else BATCH,
+                    "ms": s * 1e3 if s else None,
+                    "ms_rounds": [r[f"{mode}_s"] * 1e3 for r in rs],
+                    "gflops": gflops,
+                    "fraction_of_gemm_peak": gflops / peak[threads]
+                    if gflops and peak.get(threads)
+                    else None,
+                    "max_rss_mib": max(r.get("max_rss_mib", 0) for r in rs),
+                    "steps_per_epoch": rs[0].get("steps"),
+                    "runtime": rs[0].get("runtime"),
+                }
+            )
     index = {(r["peer"], r["mode"], r["T"], r["threads"]): r for r in results}
 
     print()
-    print(f"GEMM probe, torch.mm into a preallocated output (GFLOP/s: best chunk of each "
-          f"process, median of {args.repeats} round(s)):")
-    print(P.table(["threads", "(64*200,128)@(128,512)", "(64,128)@(128,512)", "peak (the larger)"],
-                  [[t, f"{g['large']['gflops_median']:.1f}", f"{g['small']['gflops_median']:.1f}",
-                    f"{peak[t]:.1f}"] for t, g in gemm.items()]))
+    print(
+        f"GEMM probe, torch.mm into a preallocated output (GFLOP/s: best chunk of each "
+        f"process, median of {args.repeats} round(s)):"
+    )
+    print(
+        P.table(
+            ["threads", "(64*200,128)@(128,512)", "(64,128)@(128,512)", "peak (the larger)"],
+            [
+                [
+                    t,
+                    f"{g['large']['gflops_median']:.1f}",
+                    f"{g['small']['gflops_median']:.1f}",
+                    f"{peak[t]:.1f}",
+                ]
+                for t, g in gemm.items()
+            ],
+        )
+    )
     shown = [p for p in peers if any(k[0] == p for k in runs)]
     for mode, title in MODES:
         print()
@@ -456,8 +564,10 @@ def main(argv=None) -> int:
                         row.append("-")
                         continue
                     frac = r["fraction_of_gemm_peak"]
-                    row.append(f"{r['ms']:.{1 if r['ms'] >= 10 else 2}f} [{r['gflops']:.1f}"
-                               + (f", {100 * frac:.0f}%]" if frac is not None else "]"))
+                    row.append(
+                        f"{r['ms']:.{1 if r['ms'] >= 10 else 2}f} [{r['gflops']:.1f}"
+                        + (f", {100 * frac:.0f}%]" if frac is not None else "]")
+                    )
                 rows.append(row)
         print(P.table(["T", "thr", *shown], rows))
         others = [p for p in shown if p != "rnnkit"]
@@ -467,9 +577,16 @@ def main(argv=None) -> int:
             for T in args.seq_lens:
                 for threads in args.threads:
                     base = index.get(("rnnkit", mode, T, threads))
-                    rows.append([T, threads] + [
-                        P.fmt_ratio((index.get((p, mode, T, threads)) or {}).get("ms"),
-                                    base and base["ms"]) for p in others])
+                    rows.append(
+                        [T, threads]
+                        + [
+                            P.fmt_ratio(
+                                (index.get((p, mode, T, threads)) or {}).get("ms"),
+                                base and base["ms"],
+                            )
+                            for p in others
+                        ]
+                    )
             print(P.table(["T", "thr", *others], rows))
     if errors:
         print(f"\n{len(errors)} process(es) failed; see 'errors' in the JSON.")
@@ -481,24 +598,36 @@ def main(argv=None) -> int:
             ratios[f"{r['peer']}/{r['mode']}/T{r['T']}/thr{r['threads']}"] = r["ms"] / base["ms"]
     machine["versions"] = versions
     payload = {
-        "benchmark": "bench_step", "quick": args.quick, "machine": machine,
-        "settings": {"model": "Embedding(10000,128) -> LSTM(128) -> Dense(1, sigmoid)",
-                     "batch": BATCH, "optimizer": "Adam(lr=1e-3)", "seq_lens": args.seq_lens,
-                     "threads": args.threads, "repeats": args.repeats, "steps": args.steps,
-                     "keras_torch_steps": max(2, args.steps // 5), "chunks": args.chunks,
-                     "infer_seconds": args.infer_seconds, "peers": peers,
-                     "tokens": args.tokens,
-                     "flops": "forward 2*N*T*(D+H)*4H, train 3x forward; D=H=128"},
+        "benchmark": "bench_step",
+        "quick": args.quick,
+        "machine": machine,
+        "settings": {
+            "model": "Embedding(10000,128) -> LSTM(128) -> Dense(1, sigmoid)",
+            "batch": BATCH,
+            "optimizer": "Adam(lr=1e-3)",
+            "seq_lens": args.seq_lens,
+            "threads": args.threads,
+            "repeats": args.repeats,
+            "steps": args.steps,
+            "keras_torch_steps": max(2, args.steps // 5),
+            "chunks": args.chunks,
+            "infer_seconds": args.infer_seconds,
+            "peers": peers,
+            "tokens": args.tokens,
+            "flops": "forward 2*N*T*(D+H)*4H, train 3x forward; D=H=128",
+        },
         "gemm": gemm,
-    "gemm_peak_gflops": peak,
+        "gemm_peak_gflops": peak,
         "results": results,
         "ratios_peer_over_rnnkit": ratios,
         "errors": errors,
         "wall_s": elapsed,
     }
     path = P.write_json(args.out, payload)
-    print(f"\nwrote {path.relative_to(P.REPO_ROOT) if path.is_relative_to(P.REPO_ROOT) else path}"
-          f" ({elapsed:.0f} s)")
+    print(
+        f"\nwrote {path.relative_to(P.REPO_ROOT) if path.is_relative_to(P.REPO_ROOT) else path}"
+        f" ({elapsed:.0f} s)"
+    )
     return 1 if errors else 0
 
 

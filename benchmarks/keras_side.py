@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _peers as P  # noqa: E402
+import _peers as P
 
 VOCAB, EMBED, UNITS, BATCH, LR = 10000, 128, 128, 64, 1e-3
 
@@ -52,13 +52,18 @@ def setup(threads: int):
 
 
 def seed_model(keras):
-    model = keras.Sequential([
-        keras.layers.Embedding(input_dim=VOCAB, output_dim=EMBED),
-        keras.layers.LSTM(UNITS),
-        keras.layers.Dense(1, activation="sigmoid"),
-    ])
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=LR),
-                  loss="binary_crossentropy", metrics=["accuracy"])
+    model = keras.Sequential(
+        [
+            keras.layers.Embedding(input_dim=VOCAB, output_dim=EMBED),
+            keras.layers.LSTM(UNITS),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=LR),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+    )
     return model
 
 
@@ -82,16 +87,19 @@ def step(spec: dict) -> dict:
     import numpy as np
 
     keras, versions = setup(spec["threads"])
-    T, steps, chunks = spec["T"], spec["steps"], spec["chunks"]
+    steps, chunks = spec["steps"], spec["chunks"]
     data = np.load(spec["tokens"])  # the ids and labels every peer of the run trains on
     x, y = data["x"].astype("int32"), data["y"].astype("float32")
     model = seed_model(keras)
     timer = epoch_timer(keras)
-    model.fit(x, y, batch_size=BATCH, epochs=1 + chunks, verbose=0, callbacks=[timer],
-              shuffle=True)
+    model.fit(x, y, batch_size=BATCH, epochs=1 + chunks, verbose=0, callbacks=[timer], shuffle=True)
     epochs = [t / steps for t in timer.times[1:]]
-    out = {"train_s": P.median(epochs), "train_chunks_s": epochs, "steps": steps,
-           "train_rss_mib": P.max_rss_mib()}
+    out = {
+        "train_s": P.median(epochs),
+        "train_chunks_s": epochs,
+        "steps": steps,
+        "train_rss_mib": P.max_rss_mib(),
+    }
     for mode, n in (("infer64", BATCH), ("infer1", 1)):
         xb = x[:n].copy()
         r = P.time_calls(lambda: model.predict_on_batch(xb), chunks + 1, spec["infer_seconds"])
@@ -113,28 +121,52 @@ def sentiment(spec: dict) -> dict:
     epochs = []
     for epoch in range(spec["epochs"]):
         start = time.perf_counter()
-        hist = model.fit(x_train, y_train, batch_size=spec["batch_size"], epochs=epoch + 1,
-                         initial_epoch=epoch, verbose=0, shuffle=True)
+        hist = model.fit(
+            x_train,
+            y_train,
+            batch_size=spec["batch_size"],
+            epochs=epoch + 1,
+            initial_epoch=epoch,
+            verbose=0,
+            shuffle=True,
+        )
         train_s = time.perf_counter() - start
         start = time.perf_counter()
         loss, acc = model.evaluate(x_test, y_test, batch_size=spec["eval_batch_size"], verbose=0)
         eval_s = time.perf_counter() - start
-        epochs.append({"epoch": epoch + 1, "train_s": train_s, "eval_s": eval_s,
-                       "train_loss": float(hist.history["loss"][-1]),
-                       "train_accuracy": float(hist.history["accuracy"][-1]),
-                       "test_loss": float(loss), "test_accuracy": float(acc)})
-        print(f"keras epoch {epoch + 1}: {train_s:.1f} s, test accuracy {acc:.4f}",
-              file=sys.stderr, flush=True)
+        epochs.append(
+            {
+                "epoch": epoch + 1,
+                "train_s": train_s,
+                "eval_s": eval_s,
+                "train_loss": float(hist.history["loss"][-1]),
+                "train_accuracy": float(hist.history["accuracy"][-1]),
+                "test_loss": float(loss),
+                "test_accuracy": float(acc),
+            }
+        )
+        print(
+            f"keras epoch {epoch + 1}: {train_s:.1f} s, test accuracy {acc:.4f}",
+            file=sys.stderr,
+            flush=True,
+        )
     train_rss = P.max_rss_mib()
     batch = spec["predict_batch_size"]
     model.predict(x_test[:batch], batch_size=batch, verbose=0)  # warm-up: trace the function
     start = time.perf_counter()
     model.predict(x_test, batch_size=batch, verbose=0)
     predict_s = time.perf_counter() - start
-    return {"epochs": epochs, "train_rss_mib": train_rss,
-            "predict": {"batch_size": batch, "n": int(len(x_test)), "s": predict_s,
-                        "reviews_per_s": len(x_test) / predict_s},
-            "versions": versions}
+    return {
+        "epochs": epochs,
+        "train_rss_mib": train_rss,
+        "predict": {
+            "batch_size": batch,
+            "n": len(x_test),
+            "s": predict_s,
+            "reviews_per_s": len(x_test) / predict_s,
+        },
+        "versions": versions,
+    }
 
 
 def main() -> int:

@@ -50,15 +50,16 @@ def make(cell: str, N: int, T: int, D: int, H: int):
     G = GATES[cell]
     x = torch.randn(N, T, D, requires_grad=True)
     h0 = torch.zeros(N, H, requires_grad=True)
-    W_x = (torch.randn(D, G * H) / D ** 0.5).requires_grad_()
-    W_h = (torch.randn(H, G * H) / H ** 0.5).requires_grad_()
+    W_x = (torch.randn(D, G * H) / D**0.5).requires_grad_()
+    W_h = (torch.randn(H, G * H) / H**0.5).requires_grad_()
     b = torch.zeros(G * H, requires_grad=True)
     module = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "simple_rnn": torch.nn.RNN}[cell](
-        D, H, batch_first=True)
+        D, H, batch_first=True
+    )
     with torch.no_grad():
         W_ih, W_hh = W_x.t(), W_h.t()
         if cell == "gru":  # Keras [z | r | n] -> PyTorch [r | z | n]
-            W_ih, W_hh = (torch.cat([w[H:2 * H], w[:H], w[2 * H:]]) for w in (W_ih, W_hh))
+            W_ih, W_hh = (torch.cat([w[H : 2 * H], w[:H], w[2 * H :]]) for w in (W_ih, W_hh))
         module.weight_ih_l0.copy_(W_ih)
         module.weight_hh_l0.copy_(W_hh)
         module.bias_ih_l0.zero_()
@@ -68,12 +69,14 @@ def make(cell: str, N: int, T: int, D: int, H: int):
 
 def with_loops(compiled: bool, fn):
     """``fn`` run with the kernel's compiled step loops switched on or off."""
+
     def run():
         _ext.enabled = compiled
         try:
             return fn()
         finally:
             _ext.enabled = _ext._mode() != "0"
+
     return run
 
 
@@ -87,26 +90,33 @@ def runners(cell: str, mode: str, x, h0, W_x, W_h, b, module):
         else:
             projected = lambda: lstm_projected(z_x, h0, c0, W_h)
         kernel = lambda: lstm_kernel(x, h0, c0, W_x, W_h, b)
-        runs = {"kernel": kernel, "kernel-py": with_loops(False, kernel),
-                "projected": projected,
-                "reference": lambda: F.lstm(x, h0, c0, W_x, W_h, b),
-                "native": lambda: native.lstm(x, h0, c0, W_x, W_h, b)}
+        runs = {
+            "kernel": kernel,
+            "kernel-py": with_loops(False, kernel),
+            "projected": projected,
+            "reference": lambda: F.lstm(x, h0, c0, W_x, W_h, b),
+            "native": lambda: native.lstm(x, h0, c0, W_x, W_h, b),
+        }
         nn = lambda: module(x, (h0.unsqueeze(0), c0.unsqueeze(0)))
     elif cell == "gru":
-        runs = {"kernel": lambda: gru_kernel(x, h0, W_x, W_h, b, b),
-                "reference": lambda: F.gru(x, h0, W_x, W_h, b, b)}
+        runs = {
+            "kernel": lambda: gru_kernel(x, h0, W_x, W_h, b, b),
+            "reference": lambda: F.gru(x, h0, W_x, W_h, b, b),
+        }
         nn = lambda: module(x, h0.unsqueeze(0))
     else:
-        runs = {"kernel": lambda: simple_rnn_kernel(x, h0, W_x, W_h, b),
-                "reference": lambda: F.simple_rnn(x, h0, W_x, W_h, b)}
+        runs = {
+            "kernel": lambda: simple_rnn_kernel(x, h0, W_x, W_h, b),
+            "reference": lambda: F.simple_rnn(x, h0, W_x, W_h, b),
+        }
         nn = lambda: module(x, h0.unsqueeze(0))
     runs["torch.nn"] = nn
     return runs
 
 
-def time_ms(runs: dict, dy, repeats: int, mode: str,
-            clock=time.perf_counter) -> dict[str, float]:
+def time_ms(runs: dict, dy, repeats: int, mode: str, clock=time.perf_counter) -> dict[str, float]:
     """Best time in ms of each runner (forward + backward, or forward under no_grad)."""
+
     def once(run):
         context = torch.no_grad() if mode == "infer" else contextlib.nullcontext()
         start = clock()
@@ -129,22 +139,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cell", choices=sorted(GATES), default="lstm")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--mode", choices=["train", "infer"], nargs="+",
-                        default=["train", "infer"])
-    parser.add_argument("--shape", type=int, nargs=4, default=[64, 200, 128, 128],
-                        metavar=("N", "T", "D", "H"))
+    parser.add_argument("--mode", choices=["train", "infer"], nargs="+", default=["train", "infer"])
+    parser.add_argument(
+        "--shape", type=int, nargs=4, default=[64, 200, 128, 128], metavar=("N", "T", "D", "H")
+    )
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--skip", nargs="*", default=[], help="runners to skip, e.g. reference")
-    parser.add_argument("--cpu-time", action="store_true",
-                        help="with one thread, time the thread's CPU time (steadier on a busy "
-                             "machine) instead of wall time")
-    parser.add_argument("--tuned-malloc", action="store_true",
-                        help="apply rnnkit.runtime.tune_allocator() first")
-    parser.add_argument("--out", default=None,
-                        help="JSON path for the results (default: print only)")
+    parser.add_argument(
+        "--cpu-time",
+        action="store_true",
+        help="with one thread, time the thread's CPU time (steadier on a busy "
+        "machine) instead of wall time",
+    )
+    parser.add_argument(
+        "--tuned-malloc", action="store_true", help="apply rnnkit.runtime.tune_allocator() first"
+    )
+    parser.add_argument(
+        "--out", default=None, help="JSON path for the results (default: print only)"
+    )
     args = parser.parse_args()
     if args.tuned_malloc:
         from rnnkit.runtime import tune_allocator
+
         tune_allocator()
     N, T, D, H = args.shape
     torch.manual_seed(0)
@@ -154,39 +170,65 @@ def main() -> None:
         loops = f"python ({_ext.ENV}=0)"
     else:
         loops = "compiled" if _ext.load() is not None else "python (compiled unavailable)"
-    print(f"load average {os.getloadavg()[0]:.2f}; kernel step loops: {loops}; "
-          f"extension build/load {_ext.build_seconds or 0.0:.1f} s")
+    print(
+        f"load average {os.getloadavg()[0]:.2f}; kernel step loops: {loops}; "
+        f"extension build/load {_ext.build_seconds or 0.0:.1f} s"
+    )
     rows = []
     for mode in args.mode:
         for threads in args.threads:
             torch.set_num_threads(threads)
-            runs = {name: run for name, run in runners(args.cell, mode, *tensors).items()
-                    if name not in args.skip}
+            runs = {
+                name: run
+                for name, run in runners(args.cell, mode, *tensors).items()
+                if name not in args.skip
+            }
             cpu_time = args.cpu_time and threads == 1
             clock = time.thread_time if cpu_time else time.perf_counter
             results = time_ms(runs, dy, args.repeats, mode, clock)
             malloc = "tuned" if args.tuned_malloc else "default"
-            print(f"{args.cell} {mode} N={N} T={T} D={D} H={H} threads={threads} "
-                  f"malloc={malloc} {'cpu' if cpu_time else 'wall'} (ms, ratio to torch.nn):")
+            print(
+                f"{args.cell} {mode} N={N} T={T} D={D} H={H} threads={threads} "
+                f"malloc={malloc} {'cpu' if cpu_time else 'wall'} (ms, ratio to torch.nn):"
+            )
             base = results.get("torch.nn")
             for name, ms in results.items():
                 ratio = f"  {ms / base:5.2f}" if base else ""
                 print(f"    {name:10s} {ms:8.1f}{ratio}")
-                rows.append({"cell": args.cell, "mode": mode, "threads": threads, "runner": name,
-                             "ms": ms, "ratio_to_torch_nn": ms / base if base else None,
-                             "clock": "cpu" if cpu_time else "wall"})
+                rows.append(
+                    {
+                        "cell": args.cell,
+                        "mode": mode,
+                        "threads": threads,
+                        "runner": name,
+                        "ms": ms,
+                        "ratio_to_torch_nn": ms / base if base else None,
+                        "clock": "cpu" if cpu_time else "wall",
+                    }
+                )
     if args.out:
         import sys
         from pathlib import Path
+
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         import _peers as P
 
-        path = P.write_json(Path(args.out), {
-            "benchmark": "kernels_quick", "machine": P.machine_info(),
-            "settings": {"cell": args.cell, "shape_NTDH": args.shape, "repeats": args.repeats,
-                         "tuned_malloc": args.tuned_malloc, "skip": args.skip,
-                         "loops": loops},
-            "results": rows})
+        path = P.write_json(
+            Path(args.out),
+            {
+                "benchmark": "kernels_quick",
+                "machine": P.machine_info(),
+                "settings": {
+                    "cell": args.cell,
+                    "shape_NTDH": args.shape,
+                    "repeats": args.repeats,
+                    "tuned_malloc": args.tuned_malloc,
+                    "skip": args.skip,
+                    "loops": loops,
+                },
+                "results": rows,
+            },
+        )
         print(f"wrote {path}")
 
 

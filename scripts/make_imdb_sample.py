@@ -38,17 +38,34 @@ def pick(labels: np.ndarray, n: int, rng: np.random.RandomState) -> np.ndarray:
     """Indices of ``n // 2`` positive and ``n // 2`` negative reviews, in their original order."""
     if n % 2:
         raise SystemExit(f"sample sizes must be even (balanced classes); received {n}")
-    chosen = [rng.choice(np.flatnonzero(labels == label), n // 2, replace=False) for label in (1, 0)]
+    chosen = [
+        rng.choice(np.flatnonzero(labels == label), n // 2, replace=False) for label in (1, 0)
+    ]
     return np.sort(np.concatenate(chosen))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="local IMDb copy (default: %(default)s)")
-    parser.add_argument("--train", type=int, default=2000, help="training reviews to keep (default: %(default)s)")
-    parser.add_argument("--test", type=int, default=1000, help="test reviews to keep (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the selection (default: %(default)s)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output file (default: %(default)s)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DATA_DIR,
+        help="local IMDb copy (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--train", type=int, default=2000, help="training reviews to keep (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--test", type=int, default=1000, help="test reviews to keep (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the selection (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="output file (default: %(default)s)"
+    )
     args = parser.parse_args(argv)
 
     reviews = imdb.load_texts(data_dir=args.data_dir, allow_sample=False)
@@ -82,11 +99,16 @@ def main(argv: list[str] | None = None) -> int:
             "ratings": split.ratings[keep].tolist(),
             "texts": texts,
         }
-    payload["word_index"] = {w: r for w, r in sorted(word_index.items(), key=lambda kv: kv[1]) if w in used_words}
+    payload["word_index"] = {
+        w: r for w, r in sorted(word_index.items(), key=lambda kv: kv[1]) if w in used_words
+    }
 
     raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    with _download.atomic_write(args.out) as f, gzip.GzipFile(fileobj=f, mode="wb", compresslevel=9, mtime=0) as gz:
+    with (
+        _download.atomic_write(args.out) as f,
+        gzip.GzipFile(fileobj=f, mode="wb", compresslevel=9, mtime=0) as gz,
+    ):
         gz.write(raw)
     size = args.out.stat().st_size
     print(

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from rnnkit import runtime
-from rnnkit.layers import Dense, LSTM
+from rnnkit.layers import LSTM, Dense
 from rnnkit.models import Sequential
 from rnnkit.models.optimizers import Adam
 

@@ -9,7 +9,8 @@ expected, and what was received, e.g.::
 from __future__ import annotations
 
 import numbers
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 
 def describe(value: Any) -> str:

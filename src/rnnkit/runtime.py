@@ -47,9 +47,12 @@ settings = Settings(*(4 * [os.environ.get("RNNKIT_TUNED_RUNTIME", "1") != "0"]))
 _malloc_done = False
 
 
-def configure(malloc: bool | None = None, fused_optimizer: bool | None = None,
-              trim_padding: bool | None = None,
-              embedding_lookup: bool | None = None) -> Settings:
+def configure(
+    malloc: bool | None = None,
+    fused_optimizer: bool | None = None,
+    trim_padding: bool | None = None,
+    embedding_lookup: bool | None = None,
+) -> Settings:
     """Turn parts of the tuned runtime on or off; returns the settings now in force.
 
     ``malloc=False`` after the allocator was tuned stops rnnkit from tuning it again, but the
@@ -77,7 +80,12 @@ def tune_allocator() -> bool:
         mallopt = libc.mallopt
     except (OSError, AttributeError):  # not glibc (musl, ...): nothing to tune
         return False
-    ok = all([mallopt(_M_MMAP_THRESHOLD, 1 << 30), mallopt(_M_TRIM_THRESHOLD, 1 << 30),
-              mallopt(_M_TOP_PAD, 64 << 20)])
+    ok = all(
+        [
+            mallopt(_M_MMAP_THRESHOLD, 1 << 30),
+            mallopt(_M_TRIM_THRESHOLD, 1 << 30),
+            mallopt(_M_TOP_PAD, 64 << 20),
+        ]
+    )
     _malloc_done = bool(ok)
     return _malloc_done

@@ -17,8 +17,9 @@ def set_random_seed(seed: int) -> None:
     the same losses, run after run.
     """
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"set_random_seed: `seed` expected a non-negative integer, "
-                         f"received {seed!r}.")
+        raise ValueError(
+            f"set_random_seed: `seed` expected a non-negative integer, received {seed!r}."
+        )
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)

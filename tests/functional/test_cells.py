@@ -61,8 +61,8 @@ def test_gru_cell_reset_before_matches_its_equation():
     x_t, h = torch.randn(N, D), torch.randn(N, H)
     W_x, W_h, b = torch.randn(D, 3 * H), torch.randn(H, 3 * H), torch.randn(3 * H)
     z = torch.sigmoid(x_t @ W_x[:, :H] + b[:H] + h @ W_h[:, :H])
-    r = torch.sigmoid(x_t @ W_x[:, H:2 * H] + b[H:2 * H] + h @ W_h[:, H:2 * H])
-    n = torch.tanh(x_t @ W_x[:, 2 * H:] + b[2 * H:] + (r * h) @ W_h[:, 2 * H:])
+    r = torch.sigmoid(x_t @ W_x[:, H : 2 * H] + b[H : 2 * H] + h @ W_h[:, H : 2 * H])
+    n = torch.tanh(x_t @ W_x[:, 2 * H :] + b[2 * H :] + (r * h) @ W_h[:, 2 * H :])
     expected = z * h + (1 - z) * n
     torch.testing.assert_close(F.gru_cell(x_t, h, W_x, W_h, b, None, reset_after=False), expected)
 
@@ -115,5 +115,5 @@ def test_masked_step_carries_state_and_output():
     torch.testing.assert_close(h[1], h0[1])  # all-masked row keeps its initial state
     torch.testing.assert_close(c[1], c0[1])
     # Removing the masked step entirely gives the same final state.
-    y2, (h2, _) = F.lstm(x[:1, [0, 2]], h0[:1], c0[:1], W_x, W_h, b)
+    _y2, (h2, _) = F.lstm(x[:1, [0, 2]], h0[:1], c0[:1], W_x, W_h, b)
     torch.testing.assert_close(h[0], h2[0])

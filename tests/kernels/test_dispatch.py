@@ -8,8 +8,14 @@ from rnnkit.kernels import dispatch
 
 def lstm_args(N=2, T=5, D=3, H=4):
     x = torch.randn(N, T, D, requires_grad=True)
-    return x, torch.zeros(N, H), torch.zeros(N, H), torch.randn(D, 4 * H), \
-        torch.randn(H, 4 * H), torch.zeros(4 * H)
+    return (
+        x,
+        torch.zeros(N, H),
+        torch.zeros(N, H),
+        torch.randn(D, 4 * H),
+        torch.randn(H, 4 * H),
+        torch.zeros(4 * H),
+    )
 
 
 def test_grad_hook_reads_every_step_from_the_kernel():
@@ -23,14 +29,25 @@ def test_grad_hook_reads_every_step_from_the_kernel():
 
 def test_grad_hook_refuses_paths_that_cannot_serve_it():
     with pytest.raises(ValueError) as info:
-        dispatch.gru(torch.randn(1, 2, 3), torch.zeros(1, 2), torch.randn(3, 6),
-                     torch.randn(2, 6), None, None, impl="native", grad_hook=print)
-    assert str(info.value) == ("GRU: `grad_hook` is read from rnnkit's kernel only, received "
-                               "impl='native'. Use impl='auto' or 'kernel'.")
+        dispatch.gru(
+            torch.randn(1, 2, 3),
+            torch.zeros(1, 2),
+            torch.randn(3, 6),
+            torch.randn(2, 6),
+            None,
+            None,
+            impl="native",
+            grad_hook=print,
+        )
+    assert str(info.value) == (
+        "GRU: `grad_hook` is read from rnnkit's kernel only, received "
+        "impl='native'. Use impl='auto' or 'kernel'."
+    )
 
 
-@pytest.mark.parametrize("mask, expected", [(None, "native"),
-                                            (torch.tensor([[True, False]]), "kernel")])
+@pytest.mark.parametrize(
+    "mask, expected", [(None, "native"), (torch.tensor([[True, False]]), "kernel")]
+)
 def test_auto_prefers_native_then_kernel(mask, expected):
     assert dispatch._resolve("lstm", "auto", "LSTM", mask=mask) == expected
 
@@ -55,8 +72,8 @@ def test_simple_rnn_kernel_matches_reference_with_saturating_weights():
     torch.manual_seed(0)
     N, T, D, H = 32, 20, 8, 12
     x, h0 = torch.randn(N, T, D), torch.zeros(N, H)
-    W_x = (torch.randn(D, H) * 4 / D ** 0.5).requires_grad_()
-    W_h = (torch.randn(H, H) * 4 / H ** 0.5).requires_grad_()
+    W_x = (torch.randn(D, H) * 4 / D**0.5).requires_grad_()
+    W_h = (torch.randn(H, H) * 4 / H**0.5).requires_grad_()
     b = torch.zeros(H, requires_grad=True)
     outs = {}
     for impl in ("reference", "kernel"):

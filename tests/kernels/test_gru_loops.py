@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import pytest
 import torch
+from test_kernels import (
+    MASKS,
+    N,
+    T,
+    assert_same,
+    make_args,
+    make_mask,
+    make_recurrent_mask,
+    select_loop,
+)
 
 from rnnkit import functional as F
-from rnnkit.kernels import _ext
 from rnnkit.kernels import gru as gru_module
 from rnnkit.kernels.gru import gru
-
-from test_kernels import (MASKS, N, T, _one_thread, assert_same, make_args, make_mask,  # noqa: F401
-                          make_recurrent_mask, select_loop)
 
 LOOPS = ["python", "compiled"]
 
@@ -34,9 +40,12 @@ def loop(request, monkeypatch):
 @pytest.mark.parametrize("dropout", [False, True])
 def test_matches_reference(loop, reset_after, mask_kind, go_backwards, dropout):
     args = make_args("gru", bias=True)
-    kwargs = dict(reset_after=reset_after, mask=make_mask(mask_kind, N, T),
-                  go_backwards=go_backwards,
-                  recurrent_mask=make_recurrent_mask() if dropout else None)
+    kwargs = dict(
+        reset_after=reset_after,
+        mask=make_mask(mask_kind, N, T),
+        go_backwards=go_backwards,
+        recurrent_mask=make_recurrent_mask() if dropout else None,
+    )
     assert_same("gru", args, kwargs, gru, F.gru)
 
 
@@ -50,8 +59,12 @@ def test_biases_and_short_sequences(loop, reset_after, biases):
             args[4] = None
         if biases != "b_h":
             args[5] = None
-        kwargs = dict(reset_after=reset_after, mask=make_mask("holes", n, t), go_backwards=True,
-                      recurrent_mask=make_recurrent_mask(n, h))
+        kwargs = dict(
+            reset_after=reset_after,
+            mask=make_mask("holes", n, t),
+            go_backwards=True,
+            recurrent_mask=make_recurrent_mask(n, h),
+        )
         assert_same("gru", args, kwargs, gru, F.gru)
 
 
@@ -61,8 +74,11 @@ def test_biases_and_short_sequences(loop, reset_after, biases):
 def test_wide_batch_over_threads_float64(loop, threads, reset_after):
     n, t, d, h = 40, 7, 3, 33
     args = make_args("gru", bias=True, N=n, T=t, D=d, H=h, dtype=torch.float64)
-    kwargs = dict(reset_after=reset_after, mask=make_mask("pad_start", n, t),
-                  recurrent_mask=make_recurrent_mask(n, h, torch.float64))
+    kwargs = dict(
+        reset_after=reset_after,
+        mask=make_mask("pad_start", n, t),
+        recurrent_mask=make_recurrent_mask(n, h, torch.float64),
+    )
     torch.set_num_threads(threads)
     try:
         assert_same("gru", args, kwargs, gru, F.gru)
@@ -75,8 +91,10 @@ def test_wide_batch_over_threads_float64(loop, threads, reset_after):
 @pytest.mark.parametrize("masked", [False, True])
 def test_gradcheck_float64(loop, reset_after, masked):
     n, t, d, h = 2, 3, 3, 2
-    args = tuple(a.requires_grad_() for a in make_args("gru", bias=True, N=n, T=t, D=d, H=h,
-                                                       dtype=torch.float64))
+    args = tuple(
+        a.requires_grad_()
+        for a in make_args("gru", bias=True, N=n, T=t, D=d, H=h, dtype=torch.float64)
+    )
     if not reset_after:
         args = args[:5]  # the reset-before form has no recurrent bias
     mask = torch.tensor([[True, False, True], [False, True, True]]) if masked else None
@@ -84,8 +102,14 @@ def test_gradcheck_float64(loop, reset_after, masked):
 
     def fn(*tensors):
         b_h = tensors[5] if reset_after else None
-        y, (h_T,) = gru(*tensors[:5], b_h, reset_after=reset_after, mask=mask,
-                        go_backwards=masked, recurrent_mask=rec)
+        y, (h_T,) = gru(
+            *tensors[:5],
+            b_h,
+            reset_after=reset_after,
+            mask=mask,
+            go_backwards=masked,
+            recurrent_mask=rec,
+        )
         return y, h_T
 
     assert torch.autograd.gradcheck(fn, args, eps=1e-6, atol=1e-6, rtol=1e-4)

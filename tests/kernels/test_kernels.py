@@ -136,8 +136,11 @@ KERNELS = {
 @pytest.mark.parametrize("bias", [True, False])
 def test_lstm_matches_reference(mask_kind, go_backwards, dropout, bias):
     args = make_args("lstm", bias)
-    kwargs = dict(mask=make_mask(mask_kind, N, T), go_backwards=go_backwards,
-                  recurrent_mask=make_recurrent_mask() if dropout else None)
+    kwargs = dict(
+        mask=make_mask(mask_kind, N, T),
+        go_backwards=go_backwards,
+        recurrent_mask=make_recurrent_mask() if dropout else None,
+    )
     assert_same("lstm", args, kwargs, lstm_kernel, F.lstm)
 
 
@@ -148,9 +151,12 @@ def test_lstm_matches_reference(mask_kind, go_backwards, dropout, bias):
 @pytest.mark.parametrize("bias", [True, False])
 def test_gru_matches_reference(reset_after, mask_kind, go_backwards, dropout, bias):
     args = make_args("gru", bias)
-    kwargs = dict(reset_after=reset_after, mask=make_mask(mask_kind, N, T),
-                  go_backwards=go_backwards,
-                  recurrent_mask=make_recurrent_mask() if dropout else None)
+    kwargs = dict(
+        reset_after=reset_after,
+        mask=make_mask(mask_kind, N, T),
+        go_backwards=go_backwards,
+        recurrent_mask=make_recurrent_mask() if dropout else None,
+    )
     assert_same("gru", args, kwargs, gru_kernel, F.gru)
 
 
@@ -160,9 +166,12 @@ def test_gru_matches_reference(reset_after, mask_kind, go_backwards, dropout, bi
 @pytest.mark.parametrize("dropout", [False, True])
 def test_simple_rnn_matches_reference(activation, mask_kind, go_backwards, dropout):
     args = make_args("simple_rnn", bias=True)
-    kwargs = dict(activation=activation, mask=make_mask(mask_kind, N, T),
-                  go_backwards=go_backwards,
-                  recurrent_mask=make_recurrent_mask() if dropout else None)
+    kwargs = dict(
+        activation=activation,
+        mask=make_mask(mask_kind, N, T),
+        go_backwards=go_backwards,
+        recurrent_mask=make_recurrent_mask() if dropout else None,
+    )
     assert_same("simple_rnn", args, kwargs, simple_rnn_kernel, F.simple_rnn)
 
 
@@ -219,7 +228,7 @@ def test_gru_reset_before_ignores_recurrent_bias_as_the_reference():
 def test_inputs_without_grad_and_no_grad_mode():
     x, h0, c0, W_x, W_h, b = make_args("lstm", bias=True)
     W_h.requires_grad_()
-    y, (h_T, c_T) = lstm_kernel(x, h0, c0, W_x, W_h, b)
+    y, (_h_T, _c_T) = lstm_kernel(x, h0, c0, W_x, W_h, b)
     y.sum().backward()
     assert W_h.grad is not None and x.grad is None
     with torch.no_grad():
@@ -239,8 +248,7 @@ def test_outputs_are_independent_of_saved_buffers():
     with torch.no_grad():
         h_T.add_(1.0)  # copies, not views into the kernel's buffers
         c_T.add_(1.0)
-    torch.testing.assert_close(torch.autograd.grad(loss, args[3], retain_graph=True)[0],
-                               expected)
+    torch.testing.assert_close(torch.autograd.grad(loss, args[3], retain_graph=True)[0], expected)
     with torch.no_grad():
         y.add_(1.0)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
@@ -260,26 +268,31 @@ GRADCHECK_CASES = [
 ]
 
 
-@pytest.mark.parametrize("cell,options", GRADCHECK_CASES,
-                         ids=[f"{c}-{'-'.join(map(str, o.values()))}" for c, o in GRADCHECK_CASES])
+@pytest.mark.parametrize(
+    "cell,options",
+    GRADCHECK_CASES,
+    ids=[f"{c}-{'-'.join(map(str, o.values()))}" for c, o in GRADCHECK_CASES],
+)
 @pytest.mark.parametrize("masked", [False, True])
 def test_gradcheck_float64(cell, options, masked):
     n, t, d, h = 2, 3, 3, 2
-    args = [a.requires_grad_() if a is not None else None
-            for a in make_args(cell, bias=True, N=n, T=t, D=d, H=h, dtype=torch.float64)]
+    args = [
+        a.requires_grad_() if a is not None else None
+        for a in make_args(cell, bias=True, N=n, T=t, D=d, H=h, dtype=torch.float64)
+    ]
     mask = torch.tensor([[True, False, True], [False, True, True]]) if masked else None
     rec = make_recurrent_mask(n, h, torch.float64) if masked else None
     kernel = KERNELS[cell][0]
 
     def fn(*tensors):
-        y, states = kernel(*tensors, **options, mask=mask, go_backwards=masked,
-                           recurrent_mask=rec)
+        y, states = kernel(*tensors, **options, mask=mask, go_backwards=masked, recurrent_mask=rec)
         return (y, *states)
 
     assert torch.autograd.gradcheck(fn, tuple(args), eps=1e-6, atol=1e-6, rtol=1e-4)
 
 
 # ---------------------------------------------------------------- grad_hook
+
 
 def reference_state_grads(cell, args, kwargs, upstream):
     """dLoss/dh_t of every step from autograd through the reference loop (``scan``)."""
@@ -322,9 +335,15 @@ def reference_state_grads(cell, args, kwargs, upstream):
     return [h.grad for h in after]
 
 
-@pytest.mark.parametrize("cell,options", [("lstm", {}), ("gru", {"reset_after": True}),
-                                          ("gru", {"reset_after": False}),
-                                          ("simple_rnn", {"activation": "tanh"})])
+@pytest.mark.parametrize(
+    "cell,options",
+    [
+        ("lstm", {}),
+        ("gru", {"reset_after": True}),
+        ("gru", {"reset_after": False}),
+        ("simple_rnn", {"activation": "tanh"}),
+    ],
+)
 @pytest.mark.parametrize("mask_kind", [None, "holes"])
 def test_grad_hook_reads_dloss_dh_of_every_step(cell, options, mask_kind):
     args = make_args(cell, bias=True)
@@ -338,23 +357,31 @@ def test_grad_hook_reads_dloss_dh_of_every_step(cell, options, mask_kind):
     run(KERNELS[cell][0], args, hooked, upstream)
     assert [t for t, _ in calls] == list(reversed(range(T)))
     for t, dh_t in calls:  # kept tensors stay valid: the hook receives fresh ones
-        torch.testing.assert_close(dh_t, expected[t], rtol=RTOL, atol=ATOL,
-                                   msg=lambda m: f"step {t}: {m}")
+        torch.testing.assert_close(
+            dh_t, expected[t], rtol=RTOL, atol=ATOL, msg=lambda m: f"step {t}: {m}"
+        )
 
 
 # ---------------------------------------------------------------- argument checks
+
 
 def test_bad_arguments_name_the_argument_expected_and_received():
     x, h0, c0, W_x, W_h, b = make_args("lstm", bias=True)
     with pytest.raises(ValueError) as info:
         lstm_kernel(x, h0, c0, W_x, W_h[:, :8], b)
-    assert str(info.value) == ("lstm: `W_h` expected shape (H, 4H) = (5, 20), received Tensor "
-                               "of shape (5, 8) and dtype torch.float32.")
+    assert str(info.value) == (
+        "lstm: `W_h` expected shape (H, 4H) = (5, 20), received Tensor "
+        "of shape (5, 8) and dtype torch.float32."
+    )
     with pytest.raises(TypeError) as info:
         lstm_kernel(x, h0, c0, W_x, W_h, b, mask=torch.ones(N, T))
-    assert str(info.value) == ("lstm: `mask` expected a bool tensor (True = real step), "
-                               "received Tensor of shape (3, 6) and dtype torch.float32.")
+    assert str(info.value) == (
+        "lstm: `mask` expected a bool tensor (True = real step), "
+        "received Tensor of shape (3, 6) and dtype torch.float32."
+    )
     with pytest.raises(ValueError) as info:
         simple_rnn_kernel(*make_args("simple_rnn", bias=True), activation="gelu")
-    assert str(info.value) == ("simple_rnn: `activation` expected one of 'tanh', 'relu', "
-                               "'sigmoid', 'linear', 'softmax', received 'gelu'.")
+    assert str(info.value) == (
+        "simple_rnn: `activation` expected one of 'tanh', 'relu', "
+        "'sigmoid', 'linear', 'softmax', received 'gelu'."
+    )

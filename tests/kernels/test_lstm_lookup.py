@@ -16,14 +16,20 @@ from __future__ import annotations
 
 import pytest
 import torch
+from test_kernels import (
+    ATOL,
+    MASKS,
+    RTOL,
+    make_args,
+    make_mask,
+    make_recurrent_mask,
+    select_loop,
+)
 
 from rnnkit import functional as F
 from rnnkit.kernels import _ext
 from rnnkit.kernels import lstm as lstm_module
 from rnnkit.kernels.lstm import lstm, lstm_lookup, lstm_projected
-
-from test_kernels import (ATOL, MASKS, RTOL, _one_thread, make_args, make_mask,  # noqa: F401
-                          make_recurrent_mask, select_loop)
 
 LOOPS = ["python", "compiled"]
 H, U = 5, 7
@@ -67,8 +73,11 @@ def reference(table, where, h0, c0, W_h, **kwargs):
 
 def assert_lookup_matches_reference(N, T, mask_kind, go_backwards, dropout, y_used=True):
     args = lookup_args(N, T)
-    kwargs = dict(mask=make_mask(mask_kind, N, T), go_backwards=go_backwards,
-                  recurrent_mask=make_recurrent_mask(N, H) if dropout else None)
+    kwargs = dict(
+        mask=make_mask(mask_kind, N, T),
+        go_backwards=go_backwards,
+        recurrent_mask=make_recurrent_mask(N, H) if dropout else None,
+    )
     upstream = [torch.randn(N, T, H) if y_used else None, torch.randn(N, H), torch.randn(N, H)]
     out_k, grads_k = outputs_and_grads(lstm_lookup, *args, upstream, **kwargs)
     out_r, grads_r = outputs_and_grads(reference, *args, upstream, **kwargs)
@@ -125,8 +134,9 @@ def test_lookup_gradcheck_float64():
 @pytest.mark.parametrize("mask_kind", MASKS)
 @pytest.mark.parametrize("go_backwards", [False, True])
 @pytest.mark.parametrize("N", [3, 40])
-def test_inference_loop_equals_training_loop(loop, two_threads, entry, mask_kind, go_backwards,
-                                             N, monkeypatch):
+def test_inference_loop_equals_training_loop(
+    loop, two_threads, entry, mask_kind, go_backwards, N, monkeypatch
+):
     T = 7
     kwargs = dict(mask=make_mask(mask_kind, N, T), go_backwards=go_backwards)
     if entry == "lstm_lookup":
@@ -155,8 +165,9 @@ def test_inference_loop_equals_training_loop(loop, two_threads, entry, mask_kind
         y, (h_T, c_T) = fn(*args, **kwargs)
     assert calls, "the inference loop did not run"
     for name, k, r in (("y", y, y_train), ("h_T", h_T, h_train), ("c_T", c_T, c_train)):
-        torch.testing.assert_close(k, r.detach(), rtol=RTOL, atol=ATOL,
-                                   msg=lambda m: f"{name}: {m}")
+        torch.testing.assert_close(
+            k, r.detach(), rtol=RTOL, atol=ATOL, msg=lambda m: f"{name}: {m}"
+        )
     if entry == "lstm_lookup":
         with torch.no_grad():
             y, (h_T, c_T) = lstm_lookup(*args, **kwargs, sequences=False)
@@ -189,16 +200,24 @@ def test_gradients_over_the_real_steps_skip_each_rows_shared_padding():
     h_rec = torch.randn(T, N, H)
     where = torch.randint(0, 6, (T, N))
     real = (torch.arange(T)[:, None] >= start[None, :]).float()[..., None]  # (T, N, 1)
-    expected = torch.zeros(6, 4 * H).index_add_(0, where.reshape(-1),
-                                                (dZ * real).reshape(-1, 4 * H))
-    torch.testing.assert_close(ops.scatter_rows(dZ.reshape(-1, 4 * H), where.reshape(-1), 6,
-                                                start), expected)
+    expected = torch.zeros(6, 4 * H).index_add_(
+        0, where.reshape(-1), (dZ * real).reshape(-1, 4 * H)
+    )
+    torch.testing.assert_close(
+        ops.scatter_rows(dZ.reshape(-1, 4 * H), where.reshape(-1), 6, start), expected
+    )
     dW = (h_rec * real).reshape(-1, H).t() @ (dZ * real).reshape(-1, 4 * H)
     torch.testing.assert_close(ops.weight_grad(h_rec, dZ, start), dW)
-    for bad in (torch.tensor([0, 2, 1, 5, 7]), torch.tensor([-1, 0, 2, 5, 7]),
-                torch.tensor([0, 0, 2, 5, 8])):
-        with pytest.raises(RuntimeError, match=r"`start` expected non-decreasing values in "
-                                               r"\[0, T\]"):
+    for bad in (
+        torch.tensor([0, 2, 1, 5, 7]),
+        torch.tensor([-1, 0, 2, 5, 7]),
+        torch.tensor([0, 0, 2, 5, 8]),
+    ):
+        with pytest.raises(
+            RuntimeError,
+            match=r"`start` expected non-decreasing values in "
+            r"\[0, T\]",
+        ):
             ops.weight_grad(h_rec, dZ, bad)
         with pytest.raises(RuntimeError, match=r"`start` expected non-decreasing values"):
             ops.scatter_rows(dZ.reshape(-1, 4 * H), where.reshape(-1), 6, bad)
@@ -217,16 +236,25 @@ def test_gradients_over_the_real_steps_skip_each_rows_shared_padding():
 
 def test_lookup_checks_its_arguments():
     table, where, h0, c0, W_h = lookup_args(3, 4)
-    with pytest.raises(ValueError, match=r"lstm_lookup: `where` expected an int64 tensor of "
-                                         r"shape \(N, T\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"lstm_lookup: `where` expected an int64 tensor of "
+        r"shape \(N, T\)",
+    ):
         lstm_lookup(table, where.int(), h0, c0, W_h)
-    with pytest.raises(ValueError, match=r"lstm_lookup: `where` expected values in \[0, 7\) "
-                                         r"\(rows of `table`\), received values in \[0, 7\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"lstm_lookup: `where` expected values in \[0, 7\) "
+        r"\(rows of `table`\), received values in \[0, 7\]",
+    ):
         bad = where.clone()
         bad[0, 0], bad[0, 1] = 7, 0
         lstm_lookup(table, bad, h0, c0, W_h)
-    with pytest.raises(ValueError, match=r"lstm_lookup: `table` expected a tensor of shape "
-                                         r"\(U, 4H\) = \(U, 20\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"lstm_lookup: `table` expected a tensor of shape "
+        r"\(U, 4H\) = \(U, 20\)",
+    ):
         lstm_lookup(table[:, :8], where, h0, c0, W_h)
 
 
@@ -241,7 +269,7 @@ def test_shared_padding_in_front_is_computed_once_and_exactly(loop, two_threads,
     leads = torch.randint(0, T + 1, (N,))
     leads[0], leads[-1] = T, 0  # all padding; no padding
     for n in range(N):
-        where[n, :leads[n]] = 0
+        where[n, : leads[n]] = 0
     h0, c0 = h0[:1].expand(N, H), c0[:1].expand(N, H)  # a state all rows share
     calls = []
     real = _ext.load().lstm_infer
@@ -268,8 +296,9 @@ def test_shared_padding_in_front_is_computed_once_and_exactly(loop, two_threads,
 @pytest.mark.parametrize("N", [3, 40])
 @pytest.mark.parametrize("y_used", [False, True])
 @pytest.mark.parametrize("fewest", [0, 3])
-def test_shared_padding_in_training_matches_reference(loop, two_threads, N, y_used, fewest,
-                                                      monkeypatch):
+def test_shared_padding_in_training_matches_reference(
+    loop, two_threads, N, y_used, fewest, monkeypatch
+):
     """With gradients, ``pad_row`` runs the shared padding once forward and carries its
     gradient back once: outputs and the gradients of the table and W_h equal the reference
     loop over every padded step. ``fewest``: every row has at least this much padding in
@@ -280,7 +309,7 @@ def test_shared_padding_in_training_matches_reference(loop, two_threads, N, y_us
     leads = torch.randint(fewest, T + 1, (N,))
     leads[0], leads[-1] = T, fewest
     for n in range(N):
-        where[n, :leads[n]] = 0
+        where[n, : leads[n]] = 0
     h0, c0 = torch.zeros(N, H), torch.zeros(N, H)
     starts = []
     real = _ext.load().lstm_forward
@@ -345,7 +374,7 @@ def test_fused_step_matches_reference(loop, two_threads, N, pad):
         leads = torch.randint(0, T + 1, (N,))
         leads[0] = T - 2
         for n in range(N):
-            where[n, :leads[n]] = 0
+            where[n, : leads[n]] = 0
         h0, c0, pad_row = torch.zeros(N, Hf), torch.zeros(N, Hf), 0
     upstream = [torch.randn(N, T, Hf), torch.randn(N, Hf), torch.randn(N, Hf)]
 
@@ -360,8 +389,9 @@ def test_fused_step_matches_reference(loop, two_threads, N, pad):
         torch.testing.assert_close(k, r, rtol=RTOL, atol=ATOL, msg=lambda m: f"d{name}: {m}")
     with torch.no_grad():
         for sequences in (True, False):
-            y, (h_T, c_T) = lstm_lookup(table, where, h0, c0, W_h, sequences=sequences,
-                                        pad_row=pad_row)
+            y, (h_T, c_T) = lstm_lookup(
+                table, where, h0, c0, W_h, sequences=sequences, pad_row=pad_row
+            )
             if sequences:
                 torch.testing.assert_close(y, out_r[0], rtol=RTOL, atol=ATOL)
             torch.testing.assert_close(h_T, out_r[1], rtol=RTOL, atol=ATOL)

@@ -12,6 +12,7 @@ The compiled loops are built on first use (once per machine, see :mod:`rnnkit.ke
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -19,14 +20,25 @@ import warnings
 
 import pytest
 import torch
+from test_kernels import (
+    ATOL,
+    MASKS,
+    RTOL,
+    H,
+    N,
+    T,
+    assert_same,
+    make_args,
+    make_mask,
+    make_recurrent_mask,
+    run,
+    select_loop,
+)
 
 from rnnkit import functional as F
 from rnnkit.kernels import _ext
 from rnnkit.kernels import lstm as lstm_module
 from rnnkit.kernels.lstm import lstm, lstm_projected
-
-from test_kernels import (ATOL, MASKS, RTOL, H, N, T, _one_thread, assert_same,  # noqa: F401
-                          make_args, make_mask, make_recurrent_mask, run, select_loop)
 
 LOOPS = ["python", "compiled"]
 
@@ -44,8 +56,11 @@ def projected(x, h0, c0, W_x, W_h, b, **kwargs):
 
 
 def options(mask_kind, go_backwards, dropout, n=N, t=T, h=H):
-    return dict(mask=make_mask(mask_kind, n, t), go_backwards=go_backwards,
-                recurrent_mask=make_recurrent_mask(n, h) if dropout else None)
+    return dict(
+        mask=make_mask(mask_kind, n, t),
+        go_backwards=go_backwards,
+        recurrent_mask=make_recurrent_mask(n, h) if dropout else None,
+    )
 
 
 @pytest.mark.parametrize("loop", LOOPS, indirect=True)
@@ -96,7 +111,7 @@ def test_compiled_equals_python_loop_on_a_larger_case(monkeypatch):
     for enabled in (False, True):
         monkeypatch.setattr(_ext, "enabled", enabled)
         results[enabled] = run(lstm, args, kwargs, upstream)
-    for python, compiled in zip(sum(results[False], []), sum(results[True], [])):
+    for python, compiled in zip(itertools.chain(*results[False]), itertools.chain(*results[True])):
         torch.testing.assert_close(compiled, python, rtol=RTOL, atol=ATOL)
 
 
@@ -105,8 +120,7 @@ def test_compiled_equals_python_loop_on_a_larger_case(monkeypatch):
 @pytest.mark.parametrize("masked", [False, True])
 def test_gradcheck_float64(loop, entry, masked):
     n, t, d, h = 2, 3, 3, 2
-    x, h0, c0, W_x, W_h, b = make_args("lstm", bias=True, N=n, T=t, D=d, H=h,
-                                       dtype=torch.float64)
+    x, h0, c0, W_x, W_h, b = make_args("lstm", bias=True, N=n, T=t, D=d, H=h, dtype=torch.float64)
     mask = torch.tensor([[True, False, True], [False, True, True]]) if masked else None
     rec = make_recurrent_mask(n, h, torch.float64) if masked else None
     kwargs = dict(mask=mask, go_backwards=masked, recurrent_mask=rec)
@@ -132,8 +146,9 @@ def test_projected_leaves_z_x_unchanged(loop, shape, go_backwards):
     n, t = shape
     z_x = torch.randn(n, t, 4 * H)
     before = z_x.clone()
-    lstm_projected(z_x, torch.zeros(n, H), torch.zeros(n, H), torch.randn(H, 4 * H),
-                   go_backwards=go_backwards)
+    lstm_projected(
+        z_x, torch.zeros(n, H), torch.zeros(n, H), torch.randn(H, 4 * H), go_backwards=go_backwards
+    )
     assert torch.equal(z_x, before)
 
 
@@ -203,18 +218,28 @@ def test_grad_hook_runs_the_python_loop(monkeypatch):
 
 def test_projected_bad_arguments_name_the_argument():
     with pytest.raises(ValueError) as info:
-        lstm_projected(torch.zeros(N, T, 4 * H + 1), torch.zeros(N, H), torch.zeros(N, H),
-                       torch.zeros(H, 4 * H))
-    assert str(info.value) == ("lstm_projected: `z_x` expected shape (N, T, 4H) = (3, 6, 20), "
-                               "received Tensor of shape (3, 6, 21) and dtype torch.float32.")
+        lstm_projected(
+            torch.zeros(N, T, 4 * H + 1),
+            torch.zeros(N, H),
+            torch.zeros(N, H),
+            torch.zeros(H, 4 * H),
+        )
+    assert str(info.value) == (
+        "lstm_projected: `z_x` expected shape (N, T, 4H) = (3, 6, 20), "
+        "received Tensor of shape (3, 6, 21) and dtype torch.float32."
+    )
     with pytest.raises(ValueError) as info:
-        lstm_projected(torch.zeros(N, 4 * H), torch.zeros(N, H), torch.zeros(N, H),
-                       torch.zeros(H, 4 * H))
-    assert str(info.value) == ("lstm_projected: `z_x` expected a 3-D tensor (N, T, 4H), "
-                               "received Tensor of shape (3, 20) and dtype torch.float32.")
+        lstm_projected(
+            torch.zeros(N, 4 * H), torch.zeros(N, H), torch.zeros(N, H), torch.zeros(H, 4 * H)
+        )
+    assert str(info.value) == (
+        "lstm_projected: `z_x` expected a 3-D tensor (N, T, 4H), "
+        "received Tensor of shape (3, 20) and dtype torch.float32."
+    )
 
 
 # ---------------------------------------------------------------- choosing the loop
+
 
 def _fresh_state(monkeypatch, reason=None):
     """Forget any earlier load; make the toolchain check report ``reason`` (None: fine)."""
@@ -229,12 +254,13 @@ def test_missing_toolchain_warns_once_and_falls_back(monkeypatch):
     monkeypatch.setenv(_ext.ENV, "auto")
     args = make_args("lstm", bias=True)
     with pytest.warns(RuntimeWarning) as record:
-        y, _ = lstm(*args)
+        _y, _ = lstm(*args)
     assert len(record) == 1
     assert str(record[0].message) == (
         "rnnkit: the compiled step loops of the LSTM and GRU kernels are unavailable, ninja "
         "was not found (pip install ninja). The kernels use their Python loops (same results, slower). "
-        "Set RNNKIT_CPP=0 to choose them without this warning.")
+        "Set RNNKIT_CPP=0 to choose them without this warning."
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         y2, _ = lstm(*args)  # no second warning
@@ -249,7 +275,8 @@ def test_required_compiled_loops_raise_with_the_fix(monkeypatch):
     assert str(info.value) == (
         "rnnkit: RNNKIT_CPP=1 requires the compiled step loops, but no C++ compiler 'c++' was "
         "found (install g++ or set CXX). Install a C++ compiler and ninja, or set "
-        "RNNKIT_CPP=auto to fall back to the Python loops.")
+        "RNNKIT_CPP=auto to fall back to the Python loops."
+    )
 
 
 def test_a_failing_build_falls_back(monkeypatch, tmp_path):
@@ -263,21 +290,26 @@ def test_a_failing_build_falls_back(monkeypatch, tmp_path):
     monkeypatch.setattr(_ext, "CACHE_DIR", tmp_path)
     with pytest.warns(RuntimeWarning) as record:
         assert _ext.load() is None
-    assert (f"the build failed (RuntimeError: Error building extension 'rnnkit_ext'; the "
-            f"compiler's output is in {tmp_path / 'build-error.log'})") in str(record[0].message)
+    assert (
+        f"the build failed (RuntimeError: Error building extension 'rnnkit_ext'; the "
+        f"compiler's output is in {tmp_path / 'build-error.log'})"
+    ) in str(record[0].message)
     assert (tmp_path / "build-error.log").read_text().startswith("RuntimeError: Error building")
 
 
 @pytest.mark.parametrize("value,enabled", [("0", False), ("auto", True), ("1", True)])
 def test_environment_switch(value, enabled):
     """``RNNKIT_CPP`` is read at import: 0 selects the Python loops without building."""
-    code = ("from rnnkit.kernels import _ext, lstm as L; import torch\n"
-            "print(_ext.enabled, _ext._ops is None)\n"
-            "x = torch.randn(2, 3, 4)\n"
-            "print(_ext.loops_for(x) is not None)\n")
+    code = (
+        "from rnnkit.kernels import _ext, lstm as L; import torch\n"
+        "print(_ext.enabled, _ext._ops is None)\n"
+        "x = torch.randn(2, 3, 4)\n"
+        "print(_ext.loops_for(x) is not None)\n"
+    )
     env = dict(os.environ, **{_ext.ENV: value})
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
     assert out == [str(enabled), "True", str(enabled)]
 
 
@@ -285,8 +317,9 @@ def test_bad_environment_value_names_the_variable(monkeypatch):
     monkeypatch.setenv(_ext.ENV, "yes")
     with pytest.raises(ValueError) as info:
         _ext._mode()
-    assert str(info.value) == ("rnnkit: `RNNKIT_CPP` expected one of 'auto', '0', '1', "
-                               "received 'yes'.")
+    assert str(info.value) == (
+        "rnnkit: `RNNKIT_CPP` expected one of 'auto', '0', '1', received 'yes'."
+    )
 
 
 @pytest.mark.parametrize("loop", LOOPS, indirect=True)

@@ -6,14 +6,17 @@ import torch
 from rnnkit.layers import GRU, LSTM, Bidirectional, Dense, Dropout, Embedding, SimpleRNN
 
 
-@pytest.mark.parametrize("layer, D, expected", [
-    (LSTM(128), 128, 131_584),  # the seed's LSTM: 4 * (128*128 + 128*128 + 128)
-    (SimpleRNN(32), 8, 8 * 32 + 32 * 32 + 32),
-    (GRU(64), 32, 3 * (32 * 64 + 64 * 64 + 2 * 64)),  # reset_after: two biases
-    (GRU(64, reset_after=False), 32, 3 * (32 * 64 + 64 * 64 + 64)),
-    (LSTM(16, use_bias=False), 4, 4 * (4 * 16 + 16 * 16)),
-    (Bidirectional(LSTM(64)), 32, 2 * 4 * (32 * 64 + 64 * 64 + 64)),
-])
+@pytest.mark.parametrize(
+    "layer, D, expected",
+    [
+        (LSTM(128), 128, 131_584),  # the seed's LSTM: 4 * (128*128 + 128*128 + 128)
+        (SimpleRNN(32), 8, 8 * 32 + 32 * 32 + 32),
+        (GRU(64), 32, 3 * (32 * 64 + 64 * 64 + 2 * 64)),  # reset_after: two biases
+        (GRU(64, reset_after=False), 32, 3 * (32 * 64 + 64 * 64 + 64)),
+        (LSTM(16, use_bias=False), 4, 4 * (4 * 16 + 16 * 16)),
+        (Bidirectional(LSTM(64)), 32, 2 * 4 * (32 * 64 + 64 * 64 + 64)),
+    ],
+)
 def test_parameter_counts_match_keras(layer, D, expected):
     layer.build((None, None, D))
     assert layer.count_params() == expected
@@ -28,8 +31,8 @@ def test_lstm_initialisation_as_keras():
     layer = LSTM(32, input_shape=(None, 16))
     H = 32
     b = layer.b.detach()
-    assert torch.equal(b[H:2 * H], torch.ones(H))  # forget gate bias 1
-    assert torch.equal(b[:H], torch.zeros(H)) and torch.equal(b[2 * H:], torch.zeros(2 * H))
+    assert torch.equal(b[H : 2 * H], torch.ones(H))  # forget gate bias 1
+    assert torch.equal(b[:H], torch.zeros(H)) and torch.equal(b[2 * H :], torch.zeros(2 * H))
     W_h = layer.W_h.detach()  # (H, 4H), orthogonal rows
     torch.testing.assert_close(W_h @ W_h.t(), torch.eye(H), atol=1e-5, rtol=0)
     limit = (6 / (16 + 4 * H)) ** 0.5  # glorot uniform
@@ -57,8 +60,9 @@ def test_return_state_shapes():
     assert seq.shape == (2, 3, 5) and torch.equal(seq[:, -1], h)
 
 
-@pytest.mark.parametrize("merge_mode, features", [("concat", 10), ("sum", 5), ("mul", 5),
-                                                  ("ave", 5)])
+@pytest.mark.parametrize(
+    "merge_mode, features", [("concat", 10), ("sum", 5), ("mul", 5), ("ave", 5)]
+)
 def test_bidirectional_merge_modes(merge_mode, features):
     layer = Bidirectional(LSTM(5, return_sequences=True), merge_mode=merge_mode)
     x = torch.randn(2, 3, 4)
@@ -66,8 +70,9 @@ def test_bidirectional_merge_modes(merge_mode, features):
     assert y.shape == (2, 3, features)
     f = layer.forward_layer(x)
     b = layer.backward_layer(x).flip(1)
-    expected = {"concat": torch.cat([f, b], -1), "sum": f + b, "mul": f * b,
-                "ave": (f + b) / 2}[merge_mode]
+    expected = {"concat": torch.cat([f, b], -1), "sum": f + b, "mul": f * b, "ave": (f + b) / 2}[
+        merge_mode
+    ]
     torch.testing.assert_close(y, expected)
 
 
@@ -102,30 +107,68 @@ def test_dropout_only_in_training_and_one_mask_across_time():
     assert torch.equal(drop(torch.ones(2, 3)), torch.ones(2, 3))
 
 
-@pytest.mark.parametrize("make, error, message", [
-    (lambda: LSTM(0), ValueError, "LSTM: `units` expected a positive integer, received 0 (int)."),
-    (lambda: GRU(2.5), TypeError, "GRU: `units` expected a positive integer, received 2.5 (float)."),
-    (lambda: LSTM(4, dropout=1.0), ValueError,
-     "LSTM: `dropout` expected a number in [0, 1), received 1.0 (float)."),
-    (lambda: SimpleRNN(4, recurrent_dropout=-0.1), ValueError,
-     "SimpleRNN: `recurrent_dropout` expected a number in [0, 1), received -0.1 (float)."),
-    (lambda: SimpleRNN(4, activation="swish"), ValueError,
-     "SimpleRNN: `activation` expected one of 'tanh', 'relu', 'sigmoid', received 'swish'."),
-    (lambda: Dense(3, activation="gelu"), ValueError,
-     "Dense: `activation` expected one of 'tanh', 'relu', 'sigmoid', 'linear', 'softmax', "
-     "received 'gelu'."),
-    (lambda: LSTM(4, impl="cuda"), ValueError,
-     "LSTM: `impl` expected one of 'auto', 'native', 'kernel', 'reference', received 'cuda'."),
-    (lambda: Embedding(0, 4), ValueError,
-     "Embedding: `input_dim` expected a positive integer, received 0 (int)."),
-    (lambda: Dropout(1.5), ValueError,
-     "Dropout: `rate` expected a number in [0, 1), received 1.5 (float)."),
-    (lambda: Bidirectional(Dense(3)), TypeError,
-     "Bidirectional: `layer` expected a recurrent layer (SimpleRNN, LSTM or GRU), received Dense."),
-    (lambda: Bidirectional(LSTM(3), merge_mode="max"), ValueError,
-     "Bidirectional: `merge_mode` expected one of 'concat', 'sum', 'mul', 'ave', None, "
-     "received 'max'."),
-])
+@pytest.mark.parametrize(
+    "make, error, message",
+    [
+        (
+            lambda: LSTM(0),
+            ValueError,
+            "LSTM: `units` expected a positive integer, received 0 (int).",
+        ),
+        (
+            lambda: GRU(2.5),
+            TypeError,
+            "GRU: `units` expected a positive integer, received 2.5 (float).",
+        ),
+        (
+            lambda: LSTM(4, dropout=1.0),
+            ValueError,
+            "LSTM: `dropout` expected a number in [0, 1), received 1.0 (float).",
+        ),
+        (
+            lambda: SimpleRNN(4, recurrent_dropout=-0.1),
+            ValueError,
+            "SimpleRNN: `recurrent_dropout` expected a number in [0, 1), received -0.1 (float).",
+        ),
+        (
+            lambda: SimpleRNN(4, activation="swish"),
+            ValueError,
+            "SimpleRNN: `activation` expected one of 'tanh', 'relu', 'sigmoid', received 'swish'.",
+        ),
+        (
+            lambda: Dense(3, activation="gelu"),
+            ValueError,
+            "Dense: `activation` expected one of 'tanh', 'relu', 'sigmoid', 'linear', 'softmax', "
+            "received 'gelu'.",
+        ),
+        (
+            lambda: LSTM(4, impl="cuda"),
+            ValueError,
+            "LSTM: `impl` expected one of 'auto', 'native', 'kernel', 'reference', received 'cuda'.",
+        ),
+        (
+            lambda: Embedding(0, 4),
+            ValueError,
+            "Embedding: `input_dim` expected a positive integer, received 0 (int).",
+        ),
+        (
+            lambda: Dropout(1.5),
+            ValueError,
+            "Dropout: `rate` expected a number in [0, 1), received 1.5 (float).",
+        ),
+        (
+            lambda: Bidirectional(Dense(3)),
+            TypeError,
+            "Bidirectional: `layer` expected a recurrent layer (SimpleRNN, LSTM or GRU), received Dense.",
+        ),
+        (
+            lambda: Bidirectional(LSTM(3), merge_mode="max"),
+            ValueError,
+            "Bidirectional: `merge_mode` expected one of 'concat', 'sum', 'mul', 'ave', None, "
+            "received 'max'.",
+        ),
+    ],
+)
 def test_bad_arguments_raise_clear_errors(make, error, message):
     with pytest.raises(error) as info:
         make()
@@ -134,29 +177,39 @@ def test_bad_arguments_raise_clear_errors(make, error, message):
 
 def test_bad_inputs_raise_clear_errors():
     emb = Embedding(10, 4)
-    with pytest.raises(TypeError, match=r"^Embedding: `inputs` expected integer token ids "
-                       r"\(torch.long or torch.int\), received Tensor of shape \(1, 2\) and "
-                       r"dtype torch.float32.$"):
+    with pytest.raises(
+        TypeError,
+        match=r"^Embedding: `inputs` expected integer token ids "
+        r"\(torch.long or torch.int\), received Tensor of shape \(1, 2\) and "
+        r"dtype torch.float32.$",
+    ):
         emb(torch.tensor([[1.0, 2.0]]))
     with pytest.raises(ValueError) as info:
         emb(torch.tensor([[1, 10]]))
-    assert str(info.value) == ("Embedding: `inputs` expected token ids in [0, 10) "
-                               "(input_dim=10), received id 10.")
+    assert str(info.value) == (
+        "Embedding: `inputs` expected token ids in [0, 10) (input_dim=10), received id 10."
+    )
     lstm = LSTM(3)
     with pytest.raises(ValueError) as info:
         lstm(torch.randn(2, 5))
-    assert str(info.value) == ("LSTM: `inputs` expected a tensor of rank 3 of shape (batch, time, "
-                               "features), received Tensor of shape (2, 5) and dtype "
-                               "torch.float32.")
+    assert str(info.value) == (
+        "LSTM: `inputs` expected a tensor of rank 3 of shape (batch, time, "
+        "features), received Tensor of shape (2, 5) and dtype "
+        "torch.float32."
+    )
     with pytest.raises(TypeError, match="use an Embedding for token ids"):
         lstm(torch.ones(2, 5, 3, dtype=torch.long))
     with pytest.raises(ValueError) as info:
         lstm(torch.randn(2, 5, 3), lengths=torch.tensor([3, -1]))
-    assert str(info.value) == ("LSTM: `lengths` expected values in [0, 5] (the number of time "
-                               "steps), received -1.")
+    assert str(info.value) == (
+        "LSTM: `lengths` expected values in [0, 5] (the number of time steps), received -1."
+    )
     lstm(torch.randn(2, 5, 3))
-    with pytest.raises(ValueError, match=r"LSTM: `inputs` expected 3 features on the last axis, "
-                       r"received shape \(2, 5, 4\)."):
+    with pytest.raises(
+        ValueError,
+        match=r"LSTM: `inputs` expected 3 features on the last axis, "
+        r"received shape \(2, 5, 4\).",
+    ):
         lstm(torch.randn(2, 5, 4))
     with pytest.raises(ValueError, match=r"LSTM: `initial_state` expected a list of 2 tensor\(s\)"):
         lstm(torch.randn(2, 5, 3), initial_state=[torch.zeros(2, 3)])
@@ -169,7 +222,8 @@ def test_native_refuses_what_it_cannot_compute():
     assert str(info.value) == (
         "SimpleRNN: `impl` 'native' cannot run this layer: PyTorch's fused operator has no "
         "'sigmoid' activation (only 'tanh', 'relu'). Use impl='auto' (or 'kernel') to let "
-        "rnnkit's own kernel run it.")
+        "rnnkit's own kernel run it."
+    )
     masked = LSTM(3, impl="native")
     with pytest.raises(ValueError, match="takes no mask"):
         masked(torch.randn(2, 4, 3), lengths=torch.tensor([4, 2]))

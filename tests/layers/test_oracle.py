@@ -58,9 +58,12 @@ def torch_grads_in_our_layout(layer, module, suffix="_l0"):
     g_ih = getattr(module, f"weight_ih{suffix}").grad
     g_hh = getattr(module, f"weight_hh{suffix}").grad
     if isinstance(layer, GRU):
-        return {"W_x": _rzn_to_zrn(g_ih, 0).t(), "W_h": _rzn_to_zrn(g_hh, 0).t(),
-                "b_x": _rzn_to_zrn(getattr(module, f"bias_ih{suffix}").grad, 0),
-                "b_h": _rzn_to_zrn(getattr(module, f"bias_hh{suffix}").grad, 0)}
+        return {
+            "W_x": _rzn_to_zrn(g_ih, 0).t(),
+            "W_h": _rzn_to_zrn(g_hh, 0).t(),
+            "b_x": _rzn_to_zrn(getattr(module, f"bias_ih{suffix}").grad, 0),
+            "b_h": _rzn_to_zrn(getattr(module, f"bias_hh{suffix}").grad, 0),
+        }
     # b = bias_ih + bias_hh, so dL/db equals either one's gradient.
     return {"W_x": g_ih.t(), "W_h": g_hh.t(), "b": getattr(module, f"bias_ih{suffix}").grad}
 
@@ -98,8 +101,9 @@ def test_matches_torch_outputs_and_gradients(kind, with_initial_state):
         torch.autograd.backward([y_ref, *finals_ref], [g, *gs])
         torch.testing.assert_close(x1.grad, x2.grad, **TOL, msg=f"{kind} {impl} dx")
         for name, ref in torch_grads_in_our_layout(layer, module).items():
-            torch.testing.assert_close(getattr(layer, name).grad, ref, **TOL,
-                                       msg=f"{kind} {impl} d{name}")
+            torch.testing.assert_close(
+                getattr(layer, name).grad, ref, **TOL, msg=f"{kind} {impl} d{name}"
+            )
 
 
 def _lengths_and_mask():
@@ -169,14 +173,15 @@ def test_bidirectional_matches_torch(kind, masked):
         y.pow(2).sum().backward()
         y_ref.pow(2).sum().backward()
         torch.testing.assert_close(x1.grad, x2.grad, **TOL)
-        for name, ref in torch_grads_in_our_layout(layer.backward_layer, module,
-                                                   "_l0_reverse").items():
+        for name, ref in torch_grads_in_our_layout(
+            layer.backward_layer, module, "_l0_reverse"
+        ).items():
             torch.testing.assert_close(getattr(layer.backward_layer, name).grad, ref, **TOL)
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_stacked_matches_two_layer_torch(kind):
-    ours_cls, torch_cls, n_states = KINDS[kind]
+    ours_cls, torch_cls, _n_states = KINDS[kind]
     module = torch_cls(D, H, num_layers=2, batch_first=True)
     first = ours_cls(H, return_sequences=True)
     second = ours_cls(H)

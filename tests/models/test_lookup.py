@@ -36,14 +36,23 @@ def ids_batch():
     return ids
 
 
-@pytest.mark.parametrize("make", [
-    lambda: [Embedding(30, 8), LSTM(7), Dense(1, activation="sigmoid")],
-    lambda: [Embedding(30, 8, mask_zero=True), LSTM(7), Dense(1, activation="sigmoid")],
-    lambda: [Embedding(30, 8), LSTM(7, return_sequences=True), LSTM(5), Dense(2)],
-    lambda: [Embedding(30, 8), LSTM(7, go_backwards=True, return_sequences=True)],
-    lambda: [Embedding(30, 8, mask_zero=True), Dropout(0.0, noise_shape=(None, None, 1)),
-             LSTM(7), Dropout(0.0), Dense(1)],
-], ids=["seed", "masked", "stacked", "backwards-sequences", "dropout-between"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: [Embedding(30, 8), LSTM(7), Dense(1, activation="sigmoid")],
+        lambda: [Embedding(30, 8, mask_zero=True), LSTM(7), Dense(1, activation="sigmoid")],
+        lambda: [Embedding(30, 8), LSTM(7, return_sequences=True), LSTM(5), Dense(2)],
+        lambda: [Embedding(30, 8), LSTM(7, go_backwards=True, return_sequences=True)],
+        lambda: [
+            Embedding(30, 8, mask_zero=True),
+            Dropout(0.0, noise_shape=(None, None, 1)),
+            LSTM(7),
+            Dropout(0.0),
+            Dense(1),
+        ],
+    ],
+    ids=["seed", "masked", "stacked", "backwards-sequences", "dropout-between"],
+)
 @pytest.mark.parametrize("trim", [False, True])
 def test_lookup_equals_plain_computation(make, trim, settings, lookups):
     torch.manual_seed(0)
@@ -103,8 +112,9 @@ def lookups(monkeypatch):
 
 def test_lookup_at_inference_past_a_dropout(settings, lookups):
     torch.manual_seed(0)
-    model = Sequential([Embedding(30, 8), Dropout(0.5, noise_shape=(None, None, 1)), LSTM(7),
-                        Dense(1)])
+    model = Sequential(
+        [Embedding(30, 8), Dropout(0.5, noise_shape=(None, None, 1)), LSTM(7), Dense(1)]
+    )
     ids = ids_batch()
     model.eval()
     calls, _ = lookups
@@ -117,8 +127,9 @@ def test_lookup_at_inference_past_a_dropout(settings, lookups):
         torch.testing.assert_close(y, model(ids), rtol=1e-5, atol=1e-6)
 
 
-def test_small_batches_train_native_and_predict_uses_a_table_only_while_weights_match(settings,
-                                                                                   lookups):
+def test_small_batches_train_native_and_predict_uses_a_table_only_while_weights_match(
+    settings, lookups
+):
     """Training batches of fewer than LOOKUP_MIN_ROWS rows run PyTorch's fused LSTM (without
     gradients the lookup runs at every size); predict on many ids uses a table of the whole
     vocabulary during the call, and a later call only while the weights are unchanged (fused
@@ -153,8 +164,7 @@ def test_small_batches_train_native_and_predict_uses_a_table_only_while_weights_
     assert not np.allclose(y1, y2)
 
 
-def test_the_vocabulary_table_is_made_once_calls_have_computed_as_many_rows(settings,
-                                                                            lookups):
+def test_the_vocabulary_table_is_made_once_calls_have_computed_as_many_rows(settings, lookups):
     runtime.configure(embedding_lookup=True, trim_padding=False)
     model = Sequential([Embedding(30, 8), LSTM(7), Dense(1)])
     lstm = model.layers[1]

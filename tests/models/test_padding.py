@@ -21,7 +21,7 @@ def padded_batch(padding_side="pre", T=12):
     for n, length in enumerate(lengths):
         tokens = torch.randint(1, 20, (length,))
         if padding_side == "pre":
-            ids[n, T - length:] = tokens
+            ids[n, T - length :] = tokens
         else:
             ids[n, :length] = tokens
     return ids
@@ -35,16 +35,32 @@ def outputs_and_grads(model, ids, trim):
     return y.detach(), {name: p.grad.clone() for name, p in model.named_parameters()}
 
 
-@pytest.mark.parametrize("make, side, trims", [
-    (lambda: [Embedding(20, 6), LSTM(5), Dense(1, activation="sigmoid")], "pre", True),
-    (lambda: [Embedding(20, 6), GRU(5, return_sequences=True), SimpleRNN(4), Dropout(0.0),
-              Dense(2, activation="softmax")], "pre", True),
-    (lambda: [Embedding(20, 6, mask_zero=True), Bidirectional(LSTM(5)), Dense(1)], "post", True),
-    (lambda: [Embedding(20, 6, mask_zero=True), LSTM(5), Dense(1)], "pre", True),
-    # Not exact without a mask: post-padding is processed after the words; must not trim.
-    (lambda: [Embedding(20, 6), LSTM(5), Dense(1)], "post", False),
-    (lambda: [Embedding(20, 6), Bidirectional(GRU(3)), Dense(1)], "pre", False),
-])
+@pytest.mark.parametrize(
+    "make, side, trims",
+    [
+        (lambda: [Embedding(20, 6), LSTM(5), Dense(1, activation="sigmoid")], "pre", True),
+        (
+            lambda: [
+                Embedding(20, 6),
+                GRU(5, return_sequences=True),
+                SimpleRNN(4),
+                Dropout(0.0),
+                Dense(2, activation="softmax"),
+            ],
+            "pre",
+            True,
+        ),
+        (
+            lambda: [Embedding(20, 6, mask_zero=True), Bidirectional(LSTM(5)), Dense(1)],
+            "post",
+            True,
+        ),
+        (lambda: [Embedding(20, 6, mask_zero=True), LSTM(5), Dense(1)], "pre", True),
+        # Not exact without a mask: post-padding is processed after the words; must not trim.
+        (lambda: [Embedding(20, 6), LSTM(5), Dense(1)], "post", False),
+        (lambda: [Embedding(20, 6), Bidirectional(GRU(3)), Dense(1)], "pre", False),
+    ],
+)
 def test_trimmed_equals_padded(make, side, trims, trim_setting):
     model = Sequential(make())
     ids = padded_batch(side)
@@ -81,7 +97,7 @@ def test_length_batches_cover_every_row_once_and_group_lengths():
     lengths = torch.randint(1, 50, (1000,), generator=g)
     ids = torch.zeros(1000, 50, dtype=torch.long)
     for n, length in enumerate(lengths.tolist()):
-        ids[n, 50 - length:] = 1
+        ids[n, 50 - length :] = 1
     batches = padding.length_batches(ids, batch_size=32, pool=10, generator=g)
     assert sorted(torch.cat(batches).tolist()) == list(range(1000))
     assert sorted(len(b) for b in batches)[1:] == [32] * (len(batches) - 1)  # one partial batch
@@ -100,8 +116,11 @@ def test_fit_with_bucketing_trains_and_refuses_float_inputs():
     model.compile(optimizer="adam", loss="binary_crossentropy")
     history = model.fit(ids, y, batch_size=4, epochs=2, verbose=0, bucketing=True)
     assert len(history.history["loss"]) == 2
-    with pytest.raises(ValueError, match=r"fit: `bucketing` expected token ids `x` of shape "
-                                         r"\(N, T\), received torch.float32"):
+    with pytest.raises(
+        ValueError,
+        match=r"fit: `bucketing` expected token ids `x` of shape "
+        r"\(N, T\), received torch.float32",
+    ):
         model2 = Sequential([LSTM(3), Dense(1)])
         model2.compile(loss="mse")
         model2.fit(torch.randn(4, 5, 2), torch.randn(4, 1), bucketing=True, verbose=0)
@@ -116,5 +135,6 @@ def test_predict_in_length_order_returns_rows_in_input_order(trim_setting):
     runtime.configure(trim_padding=False)
     plain_run = model.predict(ids, batch_size=8)
     assert sorted_run.shape == (40, 1)
-    torch.testing.assert_close(torch.from_numpy(sorted_run), torch.from_numpy(plain_run),
-                               rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(
+        torch.from_numpy(sorted_run), torch.from_numpy(plain_run), rtol=1e-5, atol=1e-6
+    )

@@ -5,8 +5,7 @@ import pytest
 import torch
 
 from rnnkit.layers import GRU, LSTM, Bidirectional, Dense, Dropout, Embedding, Input, SimpleRNN
-from rnnkit.models import (EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, Sequential,
-                           load_model)
+from rnnkit.models import EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, Sequential
 from rnnkit.models.optimizers import SGD, Adam
 from rnnkit.utils import set_random_seed
 
@@ -41,22 +40,30 @@ def test_seed_program_summary_matches_keras():
 
 
 def test_seed_program_runs_as_a_script(capsys):
-    exec("from rnnkit.models import Sequential\n"
-         "from rnnkit.layers import Embedding, LSTM, Dense\n"
-         "model = Sequential()\n"
-         "model.add(Embedding(input_dim=10000, output_dim=128))\n"
-         "model.add(LSTM(units=128))\n"
-         "model.add(Dense(units=1, activation='sigmoid'))\n"
-         "model.summary()\n", {})
+    exec(
+        "from rnnkit.models import Sequential\n"
+        "from rnnkit.layers import Embedding, LSTM, Dense\n"
+        "model = Sequential()\n"
+        "model.add(Embedding(input_dim=10000, output_dim=128))\n"
+        "model.add(LSTM(units=128))\n"
+        "model.add(Dense(units=1, activation='sigmoid'))\n"
+        "model.summary()\n",
+        {},
+    )
     out = capsys.readouterr().out
     assert "1,280,000" in out and "131,584" in out and "│           129 │" in out
     assert "Total params: 1,411,713 (5.39 MB)" in out
 
 
 def test_summary_of_stacked_bidirectional_and_unbuilt():
-    model = Sequential([Input(shape=(None, 8)),
-                        Bidirectional(GRU(16, return_sequences=True)),
-                        SimpleRNN(4), Dense(2, activation="softmax")])
+    model = Sequential(
+        [
+            Input(shape=(None, 8)),
+            Bidirectional(GRU(16, return_sequences=True)),
+            SimpleRNN(4),
+            Dense(2, activation="softmax"),
+        ]
+    )
     lines = []
     model.summary(print_fn=lines.append)
     text = "\n".join(lines)
@@ -85,8 +92,9 @@ def test_fit_learns_and_history_is_keras_shaped(cell):
     set_random_seed(0)
     x, y = token_task()
     model = small_model(cell)
-    model.compile(optimizer=Adam(learning_rate=0.01), loss="binary_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=Adam(learning_rate=0.01), loss="binary_crossentropy", metrics=["accuracy"]
+    )
     history = model.fit(x, y, batch_size=32, epochs=6, validation_split=0.25, verbose=0)
     assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert history.epoch == list(range(6))
@@ -103,8 +111,14 @@ def test_same_seed_same_weights_and_losses():
     for _ in range(2):
         set_random_seed(42)
         x, y = token_task(n=200)
-        model = Sequential([Embedding(30, 8), LSTM(6, dropout=0.2, recurrent_dropout=0.2),
-                            Dropout(0.3), Dense(1, activation="sigmoid")])
+        model = Sequential(
+            [
+                Embedding(30, 8),
+                LSTM(6, dropout=0.2, recurrent_dropout=0.2),
+                Dropout(0.3),
+                Dense(1, activation="sigmoid"),
+            ]
+        )
         model.compile("adam", "binary_crossentropy")
         h = model.fit(x, y, batch_size=16, epochs=2, verbose=0)
         runs.append((h.history["loss"], [p.detach().clone() for p in model.parameters()]))
@@ -126,12 +140,19 @@ def test_logits_path_equals_probability_path():
     torch.testing.assert_close(loss_logits, loss_probs, atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("loss, y_fn, last", [
-    ("sparse_categorical_crossentropy", lambda x: (x[:, 0] % 3), Dense(3, activation="softmax")),
-    ("categorical_crossentropy", lambda x: np.eye(3)[x[:, 0] % 3], Dense(3, activation="softmax")),
-    ("mse", lambda x: (x[:, 0] % 3).astype("float32"), Dense(1)),
-    ("mae", lambda x: (x[:, 0] % 3).astype("float32"), Dense(1)),
-])
+@pytest.mark.parametrize(
+    "loss, y_fn, last",
+    [
+        ("sparse_categorical_crossentropy", lambda x: x[:, 0] % 3, Dense(3, activation="softmax")),
+        (
+            "categorical_crossentropy",
+            lambda x: np.eye(3)[x[:, 0] % 3],
+            Dense(3, activation="softmax"),
+        ),
+        ("mse", lambda x: (x[:, 0] % 3).astype("float32"), Dense(1)),
+        ("mae", lambda x: (x[:, 0] % 3).astype("float32"), Dense(1)),
+    ],
+)
 def test_other_losses_train(loss, y_fn, last):
     set_random_seed(1)
     x, _ = token_task(n=300, T=6)
@@ -201,7 +222,8 @@ def test_reduce_lr_on_plateau_counts_as_keras():
     cut = ReduceLROnPlateau(monitor="loss", factor=0.5, patience=2, cooldown=2, min_lr=2e-13)
     h = model.fit(x, y, epochs=8, verbose=0, callbacks=[cut])
     assert [lr * 1e12 for lr in h.history["learning_rate"]] == pytest.approx(
-        [1, 1, 1, 0.5, 0.5, 0.5, 0.25, 0.25])
+        [1, 1, 1, 0.5, 0.5, 0.5, 0.25, 0.25]
+    )
     model.fit(x, y, epochs=4, verbose=0, callbacks=[cut])
     assert model.optimizer.param_groups[0]["lr"] * 1e12 == pytest.approx(0.2)  # min_lr
 
@@ -209,10 +231,14 @@ def test_reduce_lr_on_plateau_counts_as_keras():
 def test_reduce_lr_on_plateau_checks_its_arguments():
     with pytest.raises(ValueError) as info:
         ReduceLROnPlateau(factor=1.0)
-    assert str(info.value) == ("ReduceLROnPlateau: `factor` expected a number in (0, 1), "
-                               "received 1.0 (float).")
-    with pytest.raises(ValueError, match=r"ReduceLROnPlateau: `monitor` expected one of the "
-                                         r"logged values \['loss'\], received 'val_loss'"):
+    assert str(info.value) == (
+        "ReduceLROnPlateau: `factor` expected a number in (0, 1), received 1.0 (float)."
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"ReduceLROnPlateau: `monitor` expected one of the "
+        r"logged values \['loss'\], received 'val_loss'",
+    ):
         model = small_model()
         model.compile("sgd", "binary_crossentropy")
         model.fit(*token_task(n=16), epochs=1, verbose=0, callbacks=[ReduceLROnPlateau()])
@@ -223,8 +249,9 @@ def test_model_checkpoint_saves_best(tmp_path):
     x, y = token_task(n=200)
     model = small_model()
     model.compile(Adam(learning_rate=0.01), "binary_crossentropy", ["accuracy"])
-    ckpt = ModelCheckpoint(str(tmp_path / "m-{epoch:02d}"), monitor="val_accuracy",
-                           save_best_only=True)
+    ckpt = ModelCheckpoint(
+        str(tmp_path / "m-{epoch:02d}"), monitor="val_accuracy", save_best_only=True
+    )
     model.fit(x, y, epochs=3, validation_data=(x[:50], y[:50]), verbose=0, callbacks=[ckpt])
     saved = sorted(p.name for p in tmp_path.iterdir())
     assert saved and all(name.startswith("m-0") for name in saved)
@@ -238,18 +265,22 @@ def test_fit_errors():
         model.fit(x, y)
     with pytest.raises(ValueError) as info:
         model.compile("adamw", "binary_crossentropy")
-    assert str(info.value) == ("compile: `optimizer` expected one of 'adam', 'rmsprop', 'sgd', "
-                               "received 'adamw'.")
+    assert str(info.value) == (
+        "compile: `optimizer` expected one of 'adam', 'rmsprop', 'sgd', received 'adamw'."
+    )
     with pytest.raises(ValueError) as info:
         model.compile("adam", "hinge")
     assert str(info.value).startswith("compile: `loss` expected one of 'binary_crossentropy'")
     with pytest.raises(ValueError, match="compile: `metrics` expected one of 'accuracy'"):
         model.compile("adam", "mse", metrics=["f2"])
     model.compile("adam", "binary_crossentropy")
-    with pytest.raises(ValueError, match=r"fit: `x` and `y` expected the same number of samples, "
-                       r"received 10 and 9."):
+    with pytest.raises(
+        ValueError,
+        match=r"fit: `x` and `y` expected the same number of samples, "
+        r"received 10 and 9.",
+    ):
         model.fit(x, y[:9], verbose=0)
-    with pytest.raises(ValueError, match="pad them first with rnnkit.text.pad_sequences"):
+    with pytest.raises(ValueError, match=r"pad them first with rnnkit\.text\.pad_sequences"):
         model.fit(np.array([[1, 2], [3]], dtype=object), y[:2], verbose=0)
     with pytest.raises(ValueError, match=r"fit: `batch_size` expected a positive integer"):
         model.fit(x, y, batch_size=0)

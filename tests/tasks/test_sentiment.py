@@ -7,11 +7,23 @@ import pytest
 
 from rnnkit import cli
 from rnnkit.models import Sequential
-from rnnkit.tasks.sentiment import (BagOfWords, SentimentClassifier, SentimentConfig,
-                                    bag_of_words_baseline, build_model)
+from rnnkit.tasks.sentiment import (
+    BagOfWords,
+    SentimentClassifier,
+    SentimentConfig,
+    bag_of_words_baseline,
+    build_model,
+)
 
-QUICK = dict(maxlen=80, num_words=5000, embedding_dim=32, units=32, epochs=3, batch_size=32,
-             learning_rate=3e-3)
+QUICK = dict(
+    maxlen=80,
+    num_words=5000,
+    embedding_dim=32,
+    units=32,
+    epochs=3,
+    batch_size=32,
+    learning_rate=3e-3,
+)
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +36,12 @@ def imdb_slice(shared_data, tmp_path_factory):
         mp.setenv("RNNKIT_HOME", str(home))
         reviews = imdb.load_texts(shared_data / "imdb", seed=113)
     train, test = reviews.train, reviews.test
-    return (list(train.texts[:2000]), np.asarray(train.labels[:2000]),
-            list(test.texts[:1000]), np.asarray(test.labels[:1000]))
+    return (
+        list(train.texts[:2000]),
+        np.asarray(train.labels[:2000]),
+        list(test.texts[:1000]),
+        np.asarray(test.labels[:1000]),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -63,33 +79,56 @@ def test_save_load_round_trip_and_trajectory(trained, tmp_path):
 def test_errors(tmp_path, trained):
     with pytest.raises(ValueError) as info:
         trained.predict(["fine", "   "])
-    assert str(info.value) == ("SentimentClassifier.encode: `texts[1]` expected a non-empty "
-                               "review, received an empty string.")
+    assert str(info.value) == (
+        "SentimentClassifier.encode: `texts[1]` expected a non-empty "
+        "review, received an empty string."
+    )
     with pytest.raises(TypeError, match=r"`texts` expected a list of review strings"):
         trained.predict("one review")
     with pytest.raises(RuntimeError, match="the classifier is not trained"):
         SentimentClassifier().predict(["x"])
     (tmp_path / "notamodel").mkdir()
-    with pytest.raises(ValueError, match=r"`path` expected a saved sentiment model \(a directory "
-                       r"with sentiment.json\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"`path` expected a saved sentiment model \(a directory "
+        r"with sentiment.json\)",
+    ):
         SentimentClassifier.load(tmp_path / "notamodel")
-    with pytest.raises(ValueError, match=r"SentimentConfig: `cell` expected one of 'lstm', 'gru', "
-                       r"'simple_rnn', received 'transformer'."):
+    with pytest.raises(
+        ValueError,
+        match=r"SentimentConfig: `cell` expected one of 'lstm', 'gru', "
+        r"'simple_rnn', received 'transformer'.",
+    ):
         SentimentClassifier(SentimentConfig(cell="transformer")).fit(["a"], [1])
-    with pytest.raises(ValueError, match=r"SentimentConfig: `patience` expected to be used with "
-                       r"a validation_split > 0, received 1."):
+    with pytest.raises(
+        ValueError,
+        match=r"SentimentConfig: `patience` expected to be used with "
+        r"a validation_split > 0, received 1.",
+    ):
         SentimentClassifier(SentimentConfig(patience=1)).fit(["a"], [1])
-    with pytest.raises(ValueError, match=r"SentimentConfig: `reduce_lr` expected None or a "
-                       r"number in \(0, 1\), received 2"):
+    with pytest.raises(
+        ValueError,
+        match=r"SentimentConfig: `reduce_lr` expected None or a "
+        r"number in \(0, 1\), received 2",
+    ):
         SentimentClassifier(SentimentConfig(reduce_lr=2, validation_split=0.1)).fit(["a"], [1])
-    with pytest.raises(ValueError, match=r"SentimentConfig: `reduce_lr` expected to be used "
-                       r"with a validation_split > 0"):
+    with pytest.raises(
+        ValueError,
+        match=r"SentimentConfig: `reduce_lr` expected to be used "
+        r"with a validation_split > 0",
+    ):
         SentimentClassifier(SentimentConfig(reduce_lr=0.5)).fit(["a"], [1])
-    with pytest.raises(ValueError, match=r"SentimentConfig: `clipnorm` expected None or a "
-                       r"positive number, received 0."):
+    with pytest.raises(
+        ValueError,
+        match=r"SentimentConfig: `clipnorm` expected None or a "
+        r"positive number, received 0.",
+    ):
         SentimentClassifier(SentimentConfig(clipnorm=0)).fit(["a"], [1])
-    with pytest.raises(RuntimeError, match=r"BagOfWords.predict_proba: the model is not "
-                       r"trained"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"BagOfWords.predict_proba: the model is not "
+        r"trained",
+    ):
         BagOfWords().predict_proba(["x"])
 
 
@@ -99,14 +138,20 @@ def test_validation_split_of_sorted_labels_holds_both_classes(imdb_slice):
     order = np.concatenate([np.flatnonzero(y_train == 0)[:300], np.flatnonzero(y_train == 1)[:300]])
     texts, labels = [x_train[k] for k in order], y_train[order]
     assert labels[:300].sum() == 0 and labels[-100:].sum() == 100
-    config = SentimentConfig(**dict(QUICK, epochs=2), validation_split=0.2, patience=0,
-                             bucketing=True, clipnorm=1.0, reduce_lr=0.5)
+    config = SentimentConfig(
+        **dict(QUICK, epochs=2),
+        validation_split=0.2,
+        patience=0,
+        bucketing=True,
+        clipnorm=1.0,
+        reduce_lr=0.5,
+    )
     clf = SentimentClassifier(config)
     captured = {}
     real_fit = Sequential.fit
 
     def spy(self, x, y, **kw):
-        captured["val_y"] = y[-int(len(y) * kw["validation_split"]):]
+        captured["val_y"] = y[-int(len(y) * kw["validation_split"]) :]
         return real_fit(self, x, y, **kw)
 
     with pytest.MonkeyPatch.context() as mp:
@@ -126,17 +171,51 @@ def test_bag_of_words_baseline(imdb_slice):
 def test_cli_train_predict_evaluate(shared_data, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("RNNKIT_HOME", str(tmp_path / "home"))
     out = tmp_path / "run"
-    code = cli.main(["sentiment", "train", "--data-dir", str(shared_data / "imdb"), "--out",
-                     str(out), "--limit", "300", "--test-limit", "200", "--epochs", "1",
-                     "--maxlen", "40", "--units", "8", "--embedding-dim", "8",
-                     "--num-words", "2000", "--verbose", "0"])
+    code = cli.main(
+        [
+            "sentiment",
+            "train",
+            "--data-dir",
+            str(shared_data / "imdb"),
+            "--out",
+            str(out),
+            "--limit",
+            "300",
+            "--test-limit",
+            "200",
+            "--epochs",
+            "1",
+            "--maxlen",
+            "40",
+            "--units",
+            "8",
+            "--embedding-dim",
+            "8",
+            "--num-words",
+            "2000",
+            "--verbose",
+            "0",
+        ]
+    )
     assert code == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["test"]["n"] == 200 and metrics["dataset"]["train"] == 300
     assert (out / "training.png").stat().st_size > 1000
     capsys.readouterr()
-    assert cli.main(["sentiment", "predict", str(out / "model"), "Great film!", "--explain",
-                     "--explain-dir", str(tmp_path)]) == 0
+    assert (
+        cli.main(
+            [
+                "sentiment",
+                "predict",
+                str(out / "model"),
+                "Great film!",
+                "--explain",
+                "--explain-dir",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert printed.splitlines()[0].split("\t")[2] == "Great film!"
     assert (tmp_path / "trajectory_0.png").is_file()
@@ -151,8 +230,19 @@ def test_cli_help_explains_every_option(capsys):
     with pytest.raises(SystemExit):
         cli.main(["sentiment", "train", "--help"])
     text = capsys.readouterr().out
-    for option in ("--maxlen", "--num-words", "--bidirectional", "--layers", "--dropout",
-                   "--cell", "--baseline", "--epochs", "--batch-size", "--data-dir", "--ngrams"):
+    for option in (
+        "--maxlen",
+        "--num-words",
+        "--bidirectional",
+        "--layers",
+        "--dropout",
+        "--cell",
+        "--baseline",
+        "--epochs",
+        "--batch-size",
+        "--data-dir",
+        "--ngrams",
+    ):
         assert option in text
 
 
@@ -163,13 +253,15 @@ def test_bag_of_words_save_load_round_trip_and_damage(imdb_slice, tmp_path):
         bow.save(tmp_path / kind)
         loaded = BagOfWords.load(tmp_path / kind)
         assert loaded.name == bow.name
-        np.testing.assert_allclose(loaded.predict_proba(x_test[:50]),
-                                   bow.predict_proba(x_test[:50]), rtol=1e-12)
+        np.testing.assert_allclose(
+            loaded.predict_proba(x_test[:50]), bow.predict_proba(x_test[:50]), rtol=1e-12
+        )
     # straight after load: the n-gram scores of a prefix, and saving again
     nb = BagOfWords.load(tmp_path / "nb")
     tokens = ["a", "wonderful", "film"]
-    np.testing.assert_allclose(nb.prefix_scores(tokens)[-1],
-                               bow.decision_function(["a wonderful film"])[0], rtol=1e-9)
+    np.testing.assert_allclose(
+        nb.prefix_scores(tokens)[-1], bow.decision_function(["a wonderful film"])[0], rtol=1e-9
+    )
     nb.save(tmp_path / "nb2")
     # a model saved before NB-LR ({"tfidf": bool}, no kind) still loads
     meta = json.loads((tmp_path / "counts" / "bow.json").read_text())
@@ -178,11 +270,17 @@ def test_bag_of_words_save_load_round_trip_and_damage(imdb_slice, tmp_path):
     (tmp_path / "counts" / "bow.json").write_text(json.dumps(meta))
     assert BagOfWords.load(tmp_path / "counts").name == "bow_logreg"
     (tmp_path / "tfidf" / "bow.safetensors").write_bytes(b"not a safetensors file")
-    with pytest.raises(ValueError, match=r"BagOfWords.load: `path` expected a saved "
-                                         r"bag-of-words model, received .*tfidf"):
+    with pytest.raises(
+        ValueError,
+        match=r"BagOfWords.load: `path` expected a saved "
+        r"bag-of-words model, received .*tfidf",
+    ):
         BagOfWords.load(tmp_path / "tfidf")
-    with pytest.raises(ValueError, match=r"BagOfWords: `kind` expected one of 'counts', "
-                                         r"'tfidf', 'nb', received 'svm'"):
+    with pytest.raises(
+        ValueError,
+        match=r"BagOfWords: `kind` expected one of 'counts', "
+        r"'tfidf', 'nb', received 'svm'",
+    ):
         BagOfWords(kind="svm")
 
 
@@ -197,8 +295,14 @@ def test_nb_logreg_is_logistic_regression_on_ratio_scaled_presence(imdb_slice):
 
     x_train, y_train, x_test, y_test = imdb_slice
     nb = BagOfWords(kind="nb").fit(x_train, y_train)
-    cv = CountVectorizer(tokenizer=Tokenizer(), lowercase=False, token_pattern=None,
-                         ngram_range=(1, 2), binary=True, min_df=2)
+    cv = CountVectorizer(
+        tokenizer=Tokenizer(),
+        lowercase=False,
+        token_pattern=None,
+        ngram_range=(1, 2),
+        binary=True,
+        min_df=2,
+    )
     X = cv.fit_transform(x_train)
     p = np.asarray(X[y_train == 1].sum(0)).ravel() + 1
     q = np.asarray(X[y_train == 0].sum(0)).ravel() + 1
@@ -208,7 +312,7 @@ def test_nb_logreg_is_logistic_regression_on_ratio_scaled_presence(imdb_slice):
     expected = lr.decision_function(cv.transform(x_test).multiply(r).tocsr())
     np.testing.assert_allclose(nb.decision_function(x_test), expected, rtol=1e-9, atol=1e-9)
     counts = BagOfWords(kind="counts").fit(x_train, y_train)
-    acc = lambda m: float(np.mean((m.predict_proba(x_test) > 0.5) == y_test))  # noqa: E731
+    acc = lambda m: float(np.mean((m.predict_proba(x_test) > 0.5) == y_test))
     assert acc(nb) > acc(counts) > 0.75
 
 
@@ -222,11 +326,13 @@ def test_prefix_scores_read_the_review_word_by_word(imdb_slice):
         scores = nb.prefix_scores(tokens)
         assert scores.shape == (len(tokens),)
         for k in (0, len(tokens) // 2, len(tokens) - 1):
-            prefix = " ".join(tokens[:k + 1])
-            assert scores[k] == pytest.approx(float(nb.decision_function([prefix])[0]),
-                                              abs=1e-9)
-    with pytest.raises(ValueError, match=r"BagOfWords.prefix_scores: `kind` expected 'counts' "
-                                         r"or 'nb'"):
+            prefix = " ".join(tokens[: k + 1])
+            assert scores[k] == pytest.approx(float(nb.decision_function([prefix])[0]), abs=1e-9)
+    with pytest.raises(
+        ValueError,
+        match=r"BagOfWords.prefix_scores: `kind` expected 'counts' "
+        r"or 'nb'",
+    ):
         BagOfWords(kind="tfidf").fit(x_train[:200], y_train[:200]).prefix_scores(["a"])
 
 
@@ -246,20 +352,30 @@ def test_hybrid_blends_the_network_with_ngrams(imdb_slice, tmp_path):
     clf.save(tmp_path / "hybrid")
     loaded = SentimentClassifier.load(tmp_path / "hybrid")
     np.testing.assert_allclose(loaded.predict_proba(x_test[:20]), proba[:20], rtol=1e-6)
-    words, traj = loaded.trajectory(x_test[0])
+    _words, traj = loaded.trajectory(x_test[0])
     assert traj[-1] == pytest.approx(float(proba[0]), abs=1e-5)
     task = json.loads((tmp_path / "hybrid" / "sentiment.json").read_text())
     del task["blend"]
     (tmp_path / "hybrid" / "sentiment.json").write_text(json.dumps(task))
     with pytest.raises(ValueError, match=r"sentiment.json has no blend weights"):
         SentimentClassifier.load(tmp_path / "hybrid")
-    with pytest.raises(ValueError, match=r"SentimentConfig: `ngrams` expected to be used with "
-                                         r"a validation_split > 0"):
+    with pytest.raises(
+        ValueError,
+        match=r"SentimentConfig: `ngrams` expected to be used with "
+        r"a validation_split > 0",
+    ):
         SentimentClassifier(SentimentConfig(ngrams=2)).fit(["a"], [1])
-    with pytest.raises(ValueError, match=r"SentimentConfig: `ngrams` expected a non-negative "
-                                         r"integer, received -1"):
+    with pytest.raises(
+        ValueError,
+        match=r"SentimentConfig: `ngrams` expected a non-negative "
+        r"integer, received -1",
+    ):
         SentimentClassifier(SentimentConfig(ngrams=-1)).fit(["a"], [1])
-    with pytest.raises(ValueError, match=r"SentimentClassifier.fit: `ngrams` expected "
-                                         r"validation reviews of both classes"):
-        SentimentClassifier(config).fit(x_train[:40], y_train[:40],
-                                        validation_data=(x_test[:3], [1, 1, 1]))
+    with pytest.raises(
+        ValueError,
+        match=r"SentimentClassifier.fit: `ngrams` expected "
+        r"validation reviews of both classes",
+    ):
+        SentimentClassifier(config).fit(
+            x_train[:40], y_train[:40], validation_data=(x_test[:3], [1, 1, 1])
+        )

@@ -33,7 +33,10 @@ def test_pad_sequences_truncating_and_padding_combinations():
     seqs = [[1, 2, 3, 4], [5]]
     check(pad_sequences(seqs, maxlen=3, truncating="post"), [[1, 2, 3], [0, 0, 5]])
     check(pad_sequences(seqs, maxlen=3, truncating="pre", padding="post"), [[2, 3, 4], [5, 0, 0]])
-    check(pad_sequences(seqs, maxlen=6, padding="post", value=9), [[1, 2, 3, 4, 9, 9], [5, 9, 9, 9, 9, 9]])
+    check(
+        pad_sequences(seqs, maxlen=6, padding="post", value=9),
+        [[1, 2, 3, 4, 9, 9], [5, 9, 9, 9, 9, 9]],
+    )
 
 
 def test_pad_sequences_empty_sequences_become_padding():
@@ -49,7 +52,11 @@ def test_pad_sequences_maxlen_zero():
 
 
 def test_pad_sequences_dtypes_and_inputs():
-    check(pad_sequences([[1.5, 2.5], [3.5]], dtype="float32", value=0.5), [[1.5, 2.5], [0.5, 3.5]], "float32")
+    check(
+        pad_sequences([[1.5, 2.5], [3.5]], dtype="float32", value=0.5),
+        [[1.5, 2.5], [0.5, 3.5]],
+        "float32",
+    )
     # Values are cast to dtype, as in Keras.
     check(pad_sequences([[1.7]], maxlen=2), [[0, 1]])
     check(pad_sequences((np.array([1, 2]), (3,)), dtype="int64"), [[1, 2], [0, 3]], "int64")
@@ -58,7 +65,9 @@ def test_pad_sequences_dtypes_and_inputs():
 
 
 def test_pad_sequences_multidimensional_samples():
-    out = pad_sequences([np.ones((2, 3)), np.full((1, 3), 2.0)], maxlen=2, dtype="float32", padding="post")
+    out = pad_sequences(
+        [np.ones((2, 3)), np.full((1, 3), 2.0)], maxlen=2, dtype="float32", padding="post"
+    )
     assert out.shape == (2, 2, 3)
     np.testing.assert_array_equal(out[1], [[2, 2, 2], [0, 0, 0]])
 
@@ -87,14 +96,33 @@ def test_pad_sequences_errors():
 
 def test_default_tokenizer():
     text = "It's GREAT.<br /><br />Fly-fishing, (really) 10/10!<BR>Naïve <i>café</i>'s end"
-    assert tokenize(text) == ["it's", "great", "fly", "fishing", "really", "10", "10", "naïve", "café", "'s", "end"]
+    assert tokenize(text) == [
+        "it's",
+        "great",
+        "fly",
+        "fishing",
+        "really",
+        "10",
+        "10",
+        "naïve",
+        "café",
+        "'s",
+        "end",
+    ]
     assert Tokenizer()(text) == tokenize(text)
     assert tokenize("") == [] and tokenize(" \t\n ") == []
 
 
 def test_keras_imdb_tokenizer_reproduces_keras_preprocessing():
     keras = Tokenizer.keras_imdb()
-    assert keras("It's GREAT.<br /><br />Fly-fishing!") == ["it's", "great", "br", "br", "fly", "fishing"]
+    assert keras("It's GREAT.<br /><br />Fly-fishing!") == [
+        "it's",
+        "great",
+        "br",
+        "br",
+        "fly",
+        "fishing",
+    ]
     # Only ASCII letters are lower-cased, apostrophes stay anywhere, other
     # whitespace than " ", "\t" and "\n" stays inside words.
     assert keras("Ángela 'Royale' A\xa0B\ttab") == ["Ángela", "'royale'", "a\xa0b", "tab"]
@@ -115,7 +143,9 @@ def test_tokenizer_validation():
         Tokenizer(lower="yes")
     with pytest.raises(ValueError, match=r"apostrophes must be 'keep' or 'inner'; received 'drop'"):
         Tokenizer(apostrophes="drop")
-    with pytest.raises(ValueError, match=r"split must be None or a single character; received '  '"):
+    with pytest.raises(
+        ValueError, match=r"split must be None or a single character; received '  '"
+    ):
         Tokenizer(split="  ")
     with pytest.raises(TypeError, match=r"text must be a str; received bytes"):
         tokenize(b"abc")
@@ -124,7 +154,11 @@ def test_tokenizer_validation():
 
 
 def test_tokenizer_config_round_trip():
-    for tokenizer in (Tokenizer(), Tokenizer.keras_imdb(), Tokenizer(apostrophes="inner", lower=False)):
+    for tokenizer in (
+        Tokenizer(),
+        Tokenizer.keras_imdb(),
+        Tokenizer(apostrophes="inner", lower=False),
+    ):
         config = json.loads(json.dumps(tokenizer.get_config()))
         assert Tokenizer.from_config(config) == tokenizer
     assert Tokenizer() != Tokenizer.keras_imdb()
@@ -164,8 +198,13 @@ def test_vocabulary_decode():
     ids = [0, 0, 1, 4, 5, 2, 3, 10]
     assert vocab.decode(ids) == "<pad> <pad> <start> the cat <oov> <unused> a"
     assert vocab.decode(np.array(ids), skip_special=True) == "the cat <oov> a"
-    assert vocab.decode(vocab.encode(["the dog sat on the mat"])[0], skip_special=True) == "the dog sat on the mat"
-    with pytest.raises(ValueError, match=r"id must be in \[0, 11\) for this vocabulary; received 11"):
+    assert (
+        vocab.decode(vocab.encode(["the dog sat on the mat"])[0], skip_special=True)
+        == "the dog sat on the mat"
+    )
+    with pytest.raises(
+        ValueError, match=r"id must be in \[0, 11\) for this vocabulary; received 11"
+    ):
         vocab.decode([11])
     with pytest.raises(ValueError, match=r"ids must be one sequence \(1-D\); received 2-D input"):
         vocab.decode([[1, 4]])

@@ -26,25 +26,26 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 __all__ = [
-    "HOME_ENV",
     "DATA_DIR_ENV",
-    "OFFLINE_ENV",
     "DEFAULT_HOME",
-    "DatasetNotFoundError",
-    "DownloadError",
+    "HOME_ENV",
+    "OFFLINE_ENV",
     "ChecksumError",
     "CorruptDatasetError",
-    "rnnkit_home",
-    "dataset_cache_dir",
-    "env_data_dir",
-    "is_offline",
-    "file_digest",
+    "DatasetNotFoundError",
+    "DownloadError",
     "atomic_write",
+    "dataset_cache_dir",
     "download",
+    "env_data_dir",
+    "file_digest",
+    "is_offline",
+    "rnnkit_home",
 ]
 
 HOME_ENV = "RNNKIT_HOME"

@@ -67,6 +67,7 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -74,11 +75,11 @@ import tarfile
 import warnings
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from itertools import chain
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -93,10 +94,10 @@ from ._download import (
 )
 
 __all__ = [
-    "URL",
     "SHA256",
-    "WORD_INDEX_URL",
+    "URL",
     "WORD_INDEX_MD5",
+    "WORD_INDEX_URL",
     "IMDbReviews",
     "ReviewSplit",
     "SampleDataWarning",
@@ -218,17 +219,25 @@ class _RawSplit:
     def texts(self) -> list[str]:
         data = self.blob.tobytes()
         bounds = self.offsets.tolist()
-        return [data[a:b].decode("utf-8") for a, b in zip(bounds, bounds[1:])]
+        return [data[a:b].decode("utf-8") for a, b in itertools.pairwise(bounds)]
 
     def to_arrays(self, split: str) -> dict[str, np.ndarray]:
-        return {f"{split}_{name}": getattr(self, name) for name in ("blob", "offsets", "labels", "ratings", "ids")}
+        return {
+            f"{split}_{name}": getattr(self, name)
+            for name in ("blob", "offsets", "labels", "ratings", "ids")
+        }
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray], split: str) -> "_RawSplit":
-        return cls(**{name: arrays[f"{split}_{name}"] for name in ("blob", "offsets", "labels", "ratings", "ids")})
+    def from_arrays(cls, arrays: dict[str, np.ndarray], split: str) -> _RawSplit:
+        return cls(
+            **{
+                name: arrays[f"{split}_{name}"]
+                for name in ("blob", "offsets", "labels", "ratings", "ids")
+            }
+        )
 
     @classmethod
-    def from_records(cls, records: list[tuple[str, int, int, int]]) -> "_RawSplit":
+    def from_records(cls, records: list[tuple[str, int, int, int]]) -> _RawSplit:
         """Build from ``(text, label, rating, id)`` records, keeping their order."""
         encoded = [text.encode("utf-8") for text, _, _, _ in records]
         offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
@@ -288,7 +297,9 @@ def _word_index_in(base: Path) -> Path | None:
     return None
 
 
-def _not_found(what: str, looked: list[str], error: Exception, sample_hint: bool) -> DatasetNotFoundError:
+def _not_found(
+    what: str, looked: list[str], error: Exception, sample_hint: bool
+) -> DatasetNotFoundError:
     lines = [
         f"{what} not found locally and could not be downloaded ({error}).",
         "Looked in: " + "; ".join(looked) + ".",
@@ -307,7 +318,9 @@ def _find_reviews(data_dir: str | os.PathLike | None, sample_hint: bool) -> _Sou
         if found is not None:
             return found
         if not base.exists():
-            raise DatasetNotFoundError(f"data_dir={str(data_dir)!r} does not exist; expected {_LOCAL_LAYOUT}")
+            raise DatasetNotFoundError(
+                f"data_dir={str(data_dir)!r} does not exist; expected {_LOCAL_LAYOUT}"
+            )
         raise DatasetNotFoundError(
             f"no IMDb reviews in data_dir={str(data_dir)!r}: expected {_LOCAL_LAYOUT}; "
             f"found none of these in {base}"
@@ -330,7 +343,9 @@ def _find_reviews(data_dir: str | os.PathLike | None, sample_hint: bool) -> _Sou
     return _Source("tarball", cached)
 
 
-def _find_word_index(data_dir: str | os.PathLike | None, near: _Source | None, sample_hint: bool) -> Path:
+def _find_word_index(
+    data_dir: str | os.PathLike | None, near: _Source | None, sample_hint: bool
+) -> Path:
     candidates: list[tuple[str, Path]] = []
     if data_dir is not None:
         candidates.append((f"data_dir={str(data_dir)!r}", Path(data_dir).expanduser()))
@@ -352,7 +367,9 @@ def _find_word_index(data_dir: str | os.PathLike | None, near: _Source | None, s
     try:
         _download.download(WORD_INDEX_URL, cached, md5=WORD_INDEX_MD5)
     except DownloadError as exc:
-        raise _not_found(f"Keras's IMDb word index ({WORD_INDEX_FILE})", looked, exc, sample_hint) from exc
+        raise _not_found(
+            f"Keras's IMDb word index ({WORD_INDEX_FILE})", looked, exc, sample_hint
+        ) from exc
     return cached
 
 
@@ -377,7 +394,9 @@ def _read_word_index(path: Path) -> dict[str, int]:
 # ---------------------------------------------------------------------------
 
 
-def _assemble(groups: dict[tuple[str, str], list[tuple[str, int, int, bytes]]], where: Path) -> dict[str, _RawSplit]:
+def _assemble(
+    groups: dict[tuple[str, str], list[tuple[str, int, int, bytes]]], where: Path
+) -> dict[str, _RawSplit]:
     """Check folder sizes and order reviews as Keras did: pos then neg, by file name."""
     for (split, folder), items in groups.items():
         if len(items) != _EXPECTED_PER_FOLDER:
@@ -457,7 +476,9 @@ def _parse_source(source: _Source) -> dict[str, _RawSplit]:
 
 
 def _source_key(source: _Source) -> str:
-    hasher = hashlib.sha256(f"imdb-reviews-v{_PARSE_VERSION}|{source.kind}|{source.path.resolve()}".encode())
+    hasher = hashlib.sha256(
+        f"imdb-reviews-v{_PARSE_VERSION}|{source.kind}|{source.path.resolve()}".encode()
+    )
     if source.kind == "tarball":
         st = source.path.stat()
         hasher.update(f"|{st.st_size}|{st.st_mtime_ns}".encode())
@@ -468,7 +489,9 @@ def _source_key(source: _Source) -> str:
                 if not directory.is_dir():
                     continue  # _parse_directory reports it
                 with os.scandir(directory) as entries:
-                    stats = sorted((e.name, st.st_size, st.st_mtime_ns) for e in entries for st in [e.stat()])
+                    stats = sorted(
+                        (e.name, st.st_size, st.st_mtime_ns) for e in entries for st in [e.stat()]
+                    )
                 hasher.update(repr((split, folder, stats)).encode())
     return hasher.hexdigest()[:20]
 
@@ -485,7 +508,9 @@ def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """
     try:
         with _download.atomic_write(path) as f:
-            with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+            with zipfile.ZipFile(
+                f, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1
+            ) as archive:
                 for name, array in arrays.items():
                     with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
                         np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
@@ -505,7 +530,11 @@ def _load_npz(path: Path, keys: list[str]) -> dict[str, np.ndarray] | None:
         with np.load(path, allow_pickle=False) as archive:
             return {key: archive[key] for key in keys}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-        warnings.warn(f"ignoring unreadable cache file {path} ({exc}); rebuilding it", RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"ignoring unreadable cache file {path} ({exc}); rebuilding it",
+            RuntimeWarning,
+            stacklevel=3,
+        )
         return None
 
 
@@ -536,7 +565,10 @@ def _encode(raw: dict[str, _RawSplit], word_index: dict[str, int]) -> _Encoded:
     get = word_index.get
     encoded = {}
     for split in _SPLITS:
-        sequences = [[r for r in map(get, _KERAS_TOKENIZER(text)) if r is not None] for text in raw[split].texts()]
+        sequences = [
+            [r for r in map(get, _KERAS_TOKENIZER(text)) if r is not None]
+            for text in raw[split].texts()
+        ]
         offsets = np.zeros(len(sequences) + 1, dtype=np.int64)
         np.cumsum([len(s) for s in sequences], out=offsets[1:])
         ranks = np.fromiter(chain.from_iterable(sequences), dtype=np.int32, count=int(offsets[-1]))
@@ -558,9 +590,15 @@ def _load_encoded_full(source: _Source, word_index_path: Path) -> _Encoded:
     arrays = _load_npz(path, keys)
     if arrays is None:
         encoded = _encode(_load_raw(source), _read_word_index(word_index_path))
-        arrays = {f"{s}_{n}": a for s in _SPLITS for n, a in zip(("ranks", "offsets", "labels"), encoded[s])}
+        arrays = {
+            f"{s}_{n}": a
+            for s in _SPLITS
+            for n, a in zip(("ranks", "offsets", "labels"), encoded[s])
+        }
         _save_npz(path, arrays)
-    return {s: (arrays[f"{s}_ranks"], arrays[f"{s}_offsets"], arrays[f"{s}_labels"]) for s in _SPLITS}
+    return {
+        s: (arrays[f"{s}_ranks"], arrays[f"{s}_offsets"], arrays[f"{s}_labels"]) for s in _SPLITS
+    }
 
 
 # ---------------------------------------------------------------------------
@@ -814,7 +852,9 @@ def load_data(
         encoded = _encode(_sample_raw(payload), payload["word_index"])
     else:
         encoded = _load_encoded_full(source, word_index_path)
-    return _keras_semantics(encoded, num_words, skip_top, maxlen, seed, start_char, oov_char, index_from)
+    return _keras_semantics(
+        encoded, num_words, skip_top, maxlen, seed, start_char, oov_char, index_from
+    )
 
 
 def _keras_semantics(
@@ -834,7 +874,11 @@ def _keras_semantics(
     for split in _SPLITS:
         ranks, offsets, labels = encoded[split]
         order = _shuffled(rng, len(labels))
-        starts, lengths, labels = offsets[:-1][order], np.diff(offsets)[order], labels[order].astype(np.int64)
+        starts, lengths, labels = (
+            offsets[:-1][order],
+            np.diff(offsets)[order],
+            labels[order].astype(np.int64),
+        )
         if maxlen:
             keep = lengths + n_start < maxlen
             starts, lengths, labels = starts[keep], lengths[keep], labels[keep]
@@ -846,7 +890,7 @@ def _keras_semantics(
 
     # Lay every split out as one flat array of ids with the start markers in place.
     flats = []
-    for ranks, starts, lengths, labels in parts:
+    for ranks, starts, lengths, _labels in parts:
         sizes = lengths + n_start
         ends = np.cumsum(sizes)
         begins = ends - sizes
@@ -854,7 +898,9 @@ def _keras_semantics(
         within = np.arange(n_words) - np.repeat(np.cumsum(lengths) - lengths, lengths)
         flat = np.empty(int(ends[-1]) if len(ends) else 0, dtype=np.int64)
         source_pos = np.repeat(starts, lengths) + within
-        flat[np.repeat(begins + n_start, lengths) + within] = ranks[source_pos].astype(np.int64) + index_from
+        flat[np.repeat(begins + n_start, lengths) + within] = (
+            ranks[source_pos].astype(np.int64) + index_from
+        )
         if n_start:
             flat[begins] = start_char
         flats.append((flat, sizes))

@@ -3,4 +3,4 @@
 from .cells import ACTIVATIONS, gru_cell, lstm_cell, rnn_cell
 from .recurrent import gru, lstm, scan, simple_rnn
 
-__all__ = ["ACTIVATIONS", "rnn_cell", "lstm_cell", "gru_cell", "scan", "simple_rnn", "lstm", "gru"]
+__all__ = ["ACTIVATIONS", "gru", "gru_cell", "lstm", "lstm_cell", "rnn_cell", "scan", "simple_rnn"]

@@ -23,8 +23,14 @@ ACTIVATIONS = {
 }
 
 
-def rnn_cell(x_t: Tensor, h_prev: Tensor, W_x: Tensor, W_h: Tensor, b: Tensor | None,
-             activation: str = "tanh") -> Tensor:
+def rnn_cell(
+    x_t: Tensor,
+    h_prev: Tensor,
+    W_x: Tensor,
+    W_h: Tensor,
+    b: Tensor | None,
+    activation: str = "tanh",
+) -> Tensor:
     """Simple (Elman) RNN step: ``h = act(x_t @ W_x + h_prev @ W_h + b)``.
 
     Shapes: ``x_t`` (N, D), ``h_prev`` (N, H), ``W_x`` (D, H), ``W_h`` (H, H), ``b`` (H,).
@@ -36,8 +42,9 @@ def rnn_cell(x_t: Tensor, h_prev: Tensor, W_x: Tensor, W_h: Tensor, b: Tensor | 
     return ACTIVATIONS[activation](z)
 
 
-def lstm_cell(x_t: Tensor, h_prev: Tensor, c_prev: Tensor, W_x: Tensor, W_h: Tensor,
-              b: Tensor | None) -> tuple[Tensor, Tensor]:
+def lstm_cell(
+    x_t: Tensor, h_prev: Tensor, c_prev: Tensor, W_x: Tensor, W_h: Tensor, b: Tensor | None
+) -> tuple[Tensor, Tensor]:
     """LSTM step (Hochreiter & Schmidhuber 1997, with the forget gate of Gers et al. 2000).
 
     .. math::
@@ -62,8 +69,16 @@ def lstm_cell(x_t: Tensor, h_prev: Tensor, c_prev: Tensor, W_x: Tensor, W_h: Ten
     return h, c
 
 
-def gru_cell(x_t: Tensor, h_prev: Tensor, W_x: Tensor, W_h: Tensor, b_x: Tensor | None,
-             b_h: Tensor | None, reset_after: bool = True, h_rec: Tensor | None = None) -> Tensor:
+def gru_cell(
+    x_t: Tensor,
+    h_prev: Tensor,
+    W_x: Tensor,
+    W_h: Tensor,
+    b_x: Tensor | None,
+    b_h: Tensor | None,
+    reset_after: bool = True,
+    h_rec: Tensor | None = None,
+) -> Tensor:
     """GRU step (Cho et al. 2014), gates packed ``[z | r | n]`` as Keras (update, reset, new).
 
     .. math::
@@ -101,5 +116,5 @@ def gru_cell(x_t: Tensor, h_prev: Tensor, W_x: Tensor, W_h: Tensor, b_x: Tensor 
         h_z, h_r = h_zr.chunk(2, dim=1)
         z = torch.sigmoid(x_z + h_z)
         r = torch.sigmoid(x_r + h_r)
-        n = torch.tanh(x_n + (r * h_rec) @ W_h[:, 2 * H:])
+        n = torch.tanh(x_n + (r * h_rec) @ W_h[:, 2 * H :])
     return z * h_prev + (1.0 - z) * n

@@ -24,7 +24,7 @@ states (``(h_T,)`` or ``(h_T, c_T)``).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -34,8 +34,13 @@ from .cells import gru_cell, lstm_cell, rnn_cell
 Step = Callable[[Tensor, tuple[Tensor, ...]], tuple[Tensor, ...]]
 
 
-def scan(step: Step, x: Tensor, state0: tuple[Tensor, ...], mask: Tensor | None = None,
-         go_backwards: bool = False) -> tuple[Tensor, tuple[Tensor, ...]]:
+def scan(
+    step: Step,
+    x: Tensor,
+    state0: tuple[Tensor, ...],
+    mask: Tensor | None = None,
+    go_backwards: bool = False,
+) -> tuple[Tensor, tuple[Tensor, ...]]:
     """Run ``step`` over the time axis of ``x``; the first element of the state is the output.
 
     ``step(x_t, state) -> new_state`` where ``state[0]`` is the hidden state ``h``.
@@ -49,7 +54,9 @@ def scan(step: Step, x: Tensor, state0: tuple[Tensor, ...], mask: Tensor | None 
         new_state = step(x[:, t], state)
         if mask is not None:
             m = mask[:, t].unsqueeze(1)  # (N, 1)
-            new_state = tuple(torch.where(m, s_new, s_old) for s_new, s_old in zip(new_state, state))
+            new_state = tuple(
+                torch.where(m, s_new, s_old) for s_new, s_old in zip(new_state, state)
+            )
             y_t = torch.where(m, new_state[0], y_prev)
         else:
             y_t = new_state[0]
@@ -61,9 +68,17 @@ def scan(step: Step, x: Tensor, state0: tuple[Tensor, ...], mask: Tensor | None 
     return torch.stack(ys, dim=1), state  # (N, T, H)
 
 
-def simple_rnn(x: Tensor, h0: Tensor, W_x: Tensor, W_h: Tensor, b: Tensor | None,
-               activation: str = "tanh", mask: Tensor | None = None, go_backwards: bool = False,
-               recurrent_mask: Tensor | None = None) -> tuple[Tensor, tuple[Tensor]]:
+def simple_rnn(
+    x: Tensor,
+    h0: Tensor,
+    W_x: Tensor,
+    W_h: Tensor,
+    b: Tensor | None,
+    activation: str = "tanh",
+    mask: Tensor | None = None,
+    go_backwards: bool = False,
+    recurrent_mask: Tensor | None = None,
+) -> tuple[Tensor, tuple[Tensor]]:
     """Simple RNN over a whole sequence. See :func:`rnnkit.functional.cells.rnn_cell`."""
 
     def step(x_t, state):
@@ -74,9 +89,17 @@ def simple_rnn(x: Tensor, h0: Tensor, W_x: Tensor, W_h: Tensor, b: Tensor | None
     return scan(step, x, (h0,), mask, go_backwards)
 
 
-def lstm(x: Tensor, h0: Tensor, c0: Tensor, W_x: Tensor, W_h: Tensor, b: Tensor | None,
-         mask: Tensor | None = None, go_backwards: bool = False,
-         recurrent_mask: Tensor | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+def lstm(
+    x: Tensor,
+    h0: Tensor,
+    c0: Tensor,
+    W_x: Tensor,
+    W_h: Tensor,
+    b: Tensor | None,
+    mask: Tensor | None = None,
+    go_backwards: bool = False,
+    recurrent_mask: Tensor | None = None,
+) -> tuple[Tensor, tuple[Tensor, Tensor]]:
     """LSTM over a whole sequence. See :func:`rnnkit.functional.cells.lstm_cell`."""
 
     def step(x_t, state):
@@ -87,9 +110,18 @@ def lstm(x: Tensor, h0: Tensor, c0: Tensor, W_x: Tensor, W_h: Tensor, b: Tensor 
     return scan(step, x, (h0, c0), mask, go_backwards)
 
 
-def gru(x: Tensor, h0: Tensor, W_x: Tensor, W_h: Tensor, b_x: Tensor | None, b_h: Tensor | None,
-        reset_after: bool = True, mask: Tensor | None = None, go_backwards: bool = False,
-        recurrent_mask: Tensor | None = None) -> tuple[Tensor, tuple[Tensor]]:
+def gru(
+    x: Tensor,
+    h0: Tensor,
+    W_x: Tensor,
+    W_h: Tensor,
+    b_x: Tensor | None,
+    b_h: Tensor | None,
+    reset_after: bool = True,
+    mask: Tensor | None = None,
+    go_backwards: bool = False,
+    recurrent_mask: Tensor | None = None,
+) -> tuple[Tensor, tuple[Tensor]]:
     """GRU over a whole sequence. See :func:`rnnkit.functional.cells.gru_cell`.
 
     With ``recurrent_mask``, the dropped ``h_prev`` enters the recurrent product while the

@@ -6,4 +6,4 @@ Kernels work on raw tensors ``(x, h0, c0, W_x, W_h, b)`` and never import a laye
 from . import dispatch, native
 from .dispatch import IMPLS
 
-__all__ = ["dispatch", "native", "IMPLS"]
+__all__ = ["IMPLS", "dispatch", "native"]

@@ -8,7 +8,7 @@ loop does) is simply ``buf.transpose(0, 1)``.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -25,16 +25,23 @@ path: the output at ``t`` and all later steps. ``dh_t`` is a fresh tensor the ho
 """
 
 
-def check_shape(owner: str, name: str, tensor: Tensor | None, shape: tuple[int, ...],
-                described: str) -> None:
+def check_shape(
+    owner: str, name: str, tensor: Tensor | None, shape: tuple[int, ...], described: str
+) -> None:
     """Fail with argument / expected / received unless ``tensor`` is None or has ``shape``."""
     if tensor is not None and tuple(tensor.shape) != shape:
         fail(owner, name, f"shape {described} = {shape}", tensor)
 
 
-def check_sequence(owner: str, x: Tensor, h0: Tensor, mask: Tensor | None,
-                   recurrent_mask: Tensor | None, x_name: str = "x",
-                   x_shape: str = "(N, T, D)") -> tuple[int, int, int, int]:
+def check_sequence(
+    owner: str,
+    x: Tensor,
+    h0: Tensor,
+    mask: Tensor | None,
+    recurrent_mask: Tensor | None,
+    x_name: str = "x",
+    x_shape: str = "(N, T, D)",
+) -> tuple[int, int, int, int]:
     """Check what every kernel takes; return the sizes ``N, T, D, H``.
 
     ``x_name``, ``x_shape``: how the error messages name the sequence argument.

@@ -41,8 +41,10 @@ def _kernel(cell: str):
 def _resolve(cell: str, impl: str, owner: str, grad_hook=None, **options) -> str:
     if grad_hook is not None:
         if impl not in ("auto", "kernel") or _kernel(cell) is None:
-            raise ValueError(f"{owner}: `grad_hook` is read from rnnkit's kernel only, received "
-                             f"impl={impl!r}. Use impl='auto' or 'kernel'.")
+            raise ValueError(
+                f"{owner}: `grad_hook` is read from rnnkit's kernel only, received "
+                f"impl={impl!r}. Use impl='auto' or 'kernel'."
+            )
         return "kernel"
     if impl == "reference":
         return impl
@@ -51,12 +53,15 @@ def _resolve(cell: str, impl: str, owner: str, grad_hook=None, **options) -> str
             why = _native_refusal(cell, **options)
             raise ValueError(
                 f"{owner}: `impl` 'native' cannot run this layer: {why}. "
-                "Use impl='auto' (or 'kernel') to let rnnkit's own kernel run it.")
+                "Use impl='auto' (or 'kernel') to let rnnkit's own kernel run it."
+            )
         return impl
     if impl == "kernel":
         if _kernel(cell) is None:
-            raise ValueError(f"{owner}: `impl` 'kernel' is not available for {cell} in this "
-                             "installation. Use impl='auto' or 'reference'.")
+            raise ValueError(
+                f"{owner}: `impl` 'kernel' is not available for {cell} in this "
+                "installation. Use impl='auto' or 'reference'."
+            )
         return impl
     if cell == "gru" and _compiled():
         return "kernel"  # the compiled GRU loop beats PyTorch's fused GRU (benchmarks/)
@@ -82,45 +87,114 @@ def _native_refusal(cell, *, mask=None, recurrent_mask=None, activation="tanh", 
     return "PyTorch's fused GRU only has reset_after=True"
 
 
-def lstm(x: Tensor, h0: Tensor, c0: Tensor, W_x: Tensor, W_h: Tensor, b: Tensor | None, *,
-         mask: Tensor | None = None, go_backwards: bool = False,
-         recurrent_mask: Tensor | None = None, impl: str = "auto", owner: str = "LSTM",
-         grad_hook=None):
+def lstm(
+    x: Tensor,
+    h0: Tensor,
+    c0: Tensor,
+    W_x: Tensor,
+    W_h: Tensor,
+    b: Tensor | None,
+    *,
+    mask: Tensor | None = None,
+    go_backwards: bool = False,
+    recurrent_mask: Tensor | None = None,
+    impl: str = "auto",
+    owner: str = "LSTM",
+    grad_hook=None,
+):
     path = _resolve("lstm", impl, owner, grad_hook, mask=mask, recurrent_mask=recurrent_mask)
     if path == "native":
         return native.lstm(x, h0, c0, W_x, W_h, b, go_backwards)
     if path == "reference":
-        return F.lstm(x, h0, c0, W_x, W_h, b, mask=mask, go_backwards=go_backwards,
-                      recurrent_mask=recurrent_mask)
-    return _kernel("lstm")(x, h0, c0, W_x, W_h, b, mask=mask, go_backwards=go_backwards,
-                           recurrent_mask=recurrent_mask, grad_hook=grad_hook)
+        return F.lstm(
+            x,
+            h0,
+            c0,
+            W_x,
+            W_h,
+            b,
+            mask=mask,
+            go_backwards=go_backwards,
+            recurrent_mask=recurrent_mask,
+        )
+    return _kernel("lstm")(
+        x,
+        h0,
+        c0,
+        W_x,
+        W_h,
+        b,
+        mask=mask,
+        go_backwards=go_backwards,
+        recurrent_mask=recurrent_mask,
+        grad_hook=grad_hook,
+    )
 
 
-def gru(x: Tensor, h0: Tensor, W_x: Tensor, W_h: Tensor, b_x: Tensor | None, b_h: Tensor | None,
-        *, reset_after: bool = True, mask: Tensor | None = None, go_backwards: bool = False,
-        recurrent_mask: Tensor | None = None, impl: str = "auto", owner: str = "GRU",
-        grad_hook=None):
-    path = _resolve("gru", impl, owner, grad_hook, mask=mask, recurrent_mask=recurrent_mask,
-                    reset_after=reset_after)
+def gru(
+    x: Tensor,
+    h0: Tensor,
+    W_x: Tensor,
+    W_h: Tensor,
+    b_x: Tensor | None,
+    b_h: Tensor | None,
+    *,
+    reset_after: bool = True,
+    mask: Tensor | None = None,
+    go_backwards: bool = False,
+    recurrent_mask: Tensor | None = None,
+    impl: str = "auto",
+    owner: str = "GRU",
+    grad_hook=None,
+):
+    path = _resolve(
+        "gru",
+        impl,
+        owner,
+        grad_hook,
+        mask=mask,
+        recurrent_mask=recurrent_mask,
+        reset_after=reset_after,
+    )
     if path == "native":
         return native.gru(x, h0, W_x, W_h, b_x, b_h, go_backwards)
-    options = dict(reset_after=reset_after, mask=mask, go_backwards=go_backwards,
-                   recurrent_mask=recurrent_mask)
+    options = dict(
+        reset_after=reset_after, mask=mask, go_backwards=go_backwards, recurrent_mask=recurrent_mask
+    )
     if path == "reference":
         return F.gru(x, h0, W_x, W_h, b_x, b_h, **options)
     return _kernel("gru")(x, h0, W_x, W_h, b_x, b_h, **options, grad_hook=grad_hook)
 
 
-def simple_rnn(x: Tensor, h0: Tensor, W_x: Tensor, W_h: Tensor, b: Tensor | None, *,
-               activation: str = "tanh", mask: Tensor | None = None, go_backwards: bool = False,
-               recurrent_mask: Tensor | None = None, impl: str = "auto",
-               owner: str = "SimpleRNN", grad_hook=None):
-    path = _resolve("simple_rnn", impl, owner, grad_hook, mask=mask,
-                    recurrent_mask=recurrent_mask, activation=activation)
+def simple_rnn(
+    x: Tensor,
+    h0: Tensor,
+    W_x: Tensor,
+    W_h: Tensor,
+    b: Tensor | None,
+    *,
+    activation: str = "tanh",
+    mask: Tensor | None = None,
+    go_backwards: bool = False,
+    recurrent_mask: Tensor | None = None,
+    impl: str = "auto",
+    owner: str = "SimpleRNN",
+    grad_hook=None,
+):
+    path = _resolve(
+        "simple_rnn",
+        impl,
+        owner,
+        grad_hook,
+        mask=mask,
+        recurrent_mask=recurrent_mask,
+        activation=activation,
+    )
     if path == "native":
         return native.simple_rnn(x, h0, W_x, W_h, b, activation, go_backwards)
-    options = dict(activation=activation, mask=mask, go_backwards=go_backwards,
-                   recurrent_mask=recurrent_mask)
+    options = dict(
+        activation=activation, mask=mask, go_backwards=go_backwards, recurrent_mask=recurrent_mask
+    )
     if path == "reference":
         return F.simple_rnn(x, h0, W_x, W_h, b, **options)
     return _kernel("simple_rnn")(x, h0, W_x, W_h, b, **options, grad_hook=grad_hook)

@@ -26,14 +26,33 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from . import _ext
-from ._common import (GradHook, OutputGrads, batch_first, check_sequence, check_shape,
-                      clone_contiguous, mask_time_major, tanh_into, time_major)
+from ._common import (
+    GradHook,
+    OutputGrads,
+    batch_first,
+    check_sequence,
+    check_shape,
+    clone_contiguous,
+    mask_time_major,
+    tanh_into,
+    time_major,
+)
 
 
-def gru(x: Tensor, h0: Tensor, W_x: Tensor, W_h: Tensor, b_x: Tensor | None,
-        b_h: Tensor | None, reset_after: bool = True, mask: Tensor | None = None,
-        go_backwards: bool = False, recurrent_mask: Tensor | None = None, *,
-        grad_hook: GradHook | None = None) -> tuple[Tensor, tuple[Tensor]]:
+def gru(
+    x: Tensor,
+    h0: Tensor,
+    W_x: Tensor,
+    W_h: Tensor,
+    b_x: Tensor | None,
+    b_h: Tensor | None,
+    reset_after: bool = True,
+    mask: Tensor | None = None,
+    go_backwards: bool = False,
+    recurrent_mask: Tensor | None = None,
+    *,
+    grad_hook: GradHook | None = None,
+) -> tuple[Tensor, tuple[Tensor]]:
     """GRU over a whole sequence with a hand-written backward.
 
     Args:
@@ -66,16 +85,17 @@ def gru(x: Tensor, h0: Tensor, W_x: Tensor, W_h: Tensor, b_x: Tensor | None,
         return x.new_zeros(N, 0, H), (h0,)
     if not reset_after:
         b_h = None  # the reference's reset-before form has no recurrent bias
-    y, h_T = _GRU.apply(x, h0, W_x, W_h, b_x, b_h, reset_after, mask, go_backwards,
-                        recurrent_mask, grad_hook)
+    y, h_T = _GRU.apply(
+        x, h0, W_x, W_h, b_x, b_h, reset_after, mask, go_backwards, recurrent_mask, grad_hook
+    )
     return y, (h_T,)
 
 
 class _GRU(torch.autograd.Function):
-
     @staticmethod
-    def forward(ctx, x, h0, W_x, W_h, b_x, b_h, reset_after, mask, go_backwards,
-                recurrent_mask, grad_hook):
+    def forward(
+        ctx, x, h0, W_x, W_h, b_x, b_h, reset_after, mask, go_backwards, recurrent_mask, grad_hook
+    ):
         N, T, D = x.shape
         H = h0.shape[1]
         compiled = _ext.loops_for(x, grad_hook)
@@ -88,13 +108,16 @@ class _GRU(torch.autograd.Function):
         else:
             torch.addmm(b_x, x_seq.view(T * N, D), W_x, out=gates.view(T * N, 3 * H))
         if compiled is None:
-            h_seq, h_rec, saved, y_seq = _forward_python(gates, h0, W_h, b_h, reset_after,
-                                                         m_seq, recurrent_mask)
+            h_seq, h_rec, saved, y_seq = _forward_python(
+                gates, h0, W_h, b_h, reset_after, m_seq, recurrent_mask
+            )
         else:
-            h_seq, h_rec, saved, y_seq = compiled.gru_forward(gates, h0, W_h, b_h, m_seq,
-                                                              recurrent_mask, reset_after)
-        ctx.save_for_backward(x_seq, W_x, W_h, b_x, b_h, gates, h_seq, h_rec, saved, m_seq,
-                              recurrent_mask)
+            h_seq, h_rec, saved, y_seq = compiled.gru_forward(
+                gates, h0, W_h, b_h, m_seq, recurrent_mask, reset_after
+            )
+        ctx.save_for_backward(
+            x_seq, W_x, W_h, b_x, b_h, gates, h_seq, h_rec, saved, m_seq, recurrent_mask
+        )
         ctx.reset_after = reset_after
         ctx.go_backwards = go_backwards
         ctx.grad_hook = grad_hook
@@ -105,19 +128,31 @@ class _GRU(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, dy, dh_T):
-        (x_seq, W_x, W_h, b_x, b_h, gates, h_seq, h_rec, saved, m_seq,
-         recurrent_mask) = ctx.saved_tensors
+        (x_seq, W_x, W_h, b_x, b_h, gates, h_seq, h_rec, saved, m_seq, recurrent_mask) = (
+            ctx.saved_tensors
+        )
         reset_after = ctx.reset_after
         T, N, H3 = gates.shape
         H = H3 // 3
         D = x_seq.shape[2]
         if ctx.compiled is None:
-            dA, dHP, dh0 = _backward_python(W_h, gates, h_seq, h_rec, saved, m_seq,
-                                            recurrent_mask, reset_after, dy, dh_T,
-                                            ctx.grad_hook)
+            dA, dHP, dh0 = _backward_python(
+                W_h,
+                gates,
+                h_seq,
+                h_rec,
+                saved,
+                m_seq,
+                recurrent_mask,
+                reset_after,
+                dy,
+                dh_T,
+                ctx.grad_hook,
+            )
         else:
-            dA, dHP, dh0 = ctx.compiled.gru_backward(W_h, gates, h_seq, h_rec, saved, m_seq,
-                                                     recurrent_mask, reset_after, dy, dh_T)
+            dA, dHP, dh0 = ctx.compiled.gru_backward(
+                W_h, gates, h_seq, h_rec, saved, m_seq, recurrent_mask, reset_after, dy, dh_T
+            )
 
         # the weight gradients, once over all steps
         needs = ctx.needs_input_grad
@@ -139,8 +174,8 @@ class _GRU(torch.autograd.Function):
                 db_h = dHP_flat.sum(0)  # (3H,)
         elif needs[3]:
             dW_h = W_h.new_empty(H, 3 * H)
-            torch.mm(h_rec_flat.t(), dA_flat[:, :2 * H], out=dW_h[:, :2 * H])  # (H, 2H)
-            torch.mm(rh_seq.view(T * N, H).t(), dA_flat[:, 2 * H:], out=dW_h[:, 2 * H:])
+            torch.mm(h_rec_flat.t(), dA_flat[:, : 2 * H], out=dW_h[:, : 2 * H])  # (H, 2H)
+            torch.mm(rh_seq.view(T * N, H).t(), dA_flat[:, 2 * H :], out=dW_h[:, 2 * H :])
         return dx, dh0, dW_x, dW_h, db_x, db_h, None, None, None, None, None
 
 
@@ -160,14 +195,14 @@ def _forward_python(gates, h0, W_h, b_h, reset_after, m_seq, recurrent_mask):
         hp_seq = gates.new_empty(T, N, 3 * H)  # h_rec @ W_h + b_h
     else:
         rh_seq = gates.new_empty(T, N, H)  # r * h_rec, what W_hn multiplies
-        W_hzr, W_hn = W_h[:, :2 * H], W_h[:, 2 * H:]  # (H, 2H), (H, H)
+        W_hzr, W_hn = W_h[:, : 2 * H], W_h[:, 2 * H :]  # (H, 2H), (H, H)
     y_seq = h_seq[1:] if m_seq is None else gates.new_empty(T, N, H)  # (T, N, H)
     y_prev = gates.new_zeros(N, H)
 
     # per-step views, made once: gates[t] and hp_seq[t] are (N, 3H), the others (N, H)
-    a_, h_, h_rec_ = (buf.unbind(0) for buf in (gates, h_seq, h_rec))
+    h_, h_rec_ = (buf.unbind(0) for buf in (h_seq, h_rec))
     z_, r_, n_ = (gate.unbind(0) for gate in gates.chunk(3, dim=2))
-    a_zr_ = gates[..., :2 * H].unbind(0)  # (N, 2H): z and r side by side
+    a_zr_ = gates[..., : 2 * H].unbind(0)  # (N, 2H): z and r side by side
     if reset_after:
         hp_ = hp_seq.unbind(0)
     else:
@@ -183,8 +218,8 @@ def _forward_python(gates, h0, W_h, b_h, reset_after, m_seq, recurrent_mask):
                 torch.mm(h_rec_[t], W_h, out=hp)
             else:
                 torch.addmm(b_h, h_rec_[t], W_h, out=hp)  # hp = h_rec @ W_h + b_h
-            a_zr_[t].add_(hp[:, :2 * H]).sigmoid_()  # z, r
-            a_n.addcmul_(r, hp[:, 2 * H:])  # a_n + r * (h_rec @ W_hn + b_hn)
+            a_zr_[t].add_(hp[:, : 2 * H]).sigmoid_()  # z, r
+            a_n.addcmul_(r, hp[:, 2 * H :])  # a_n + r * (h_rec @ W_hn + b_hn)
         else:
             a_zr_[t].addmm_(h_rec_[t], W_hzr).sigmoid_()  # z, r
             torch.mul(r, h_rec_[t], out=rh_[t])
@@ -199,8 +234,9 @@ def _forward_python(gates, h0, W_h, b_h, reset_after, m_seq, recurrent_mask):
     return h_seq, h_rec, (hp_seq if reset_after else rh_seq), y_seq
 
 
-def _backward_python(W_h, gates, h_seq, h_rec, saved, m_seq, recurrent_mask, reset_after, dy,
-                     dh_T, grad_hook):
+def _backward_python(
+    W_h, gates, h_seq, h_rec, saved, m_seq, recurrent_mask, reset_after, dy, dh_T, grad_hook
+):
     """The backward step loop in torch ops: ``dA`` (T, N, 3H), ``dHP`` (with ``reset_after``,
     else None) and ``dh0``."""
     T, N, H3 = gates.shape
@@ -212,11 +248,11 @@ def _backward_python(W_h, gates, h_seq, h_rec, saved, m_seq, recurrent_mask, res
     if reset_after:
         dHP = torch.empty_like(gates)  # (T, N, 3H): of hp = h_rec @ W_h + b_h
         dhp_ = dHP.unbind(0)
-        dhp_zr_, dhp_n_ = dHP[..., :2 * H].unbind(0), dHP[..., 2 * H:].unbind(0)
-        hp_n_ = saved[..., 2 * H:].unbind(0)  # (N, H): h_rec @ W_hn + b_hn
+        dhp_zr_, dhp_n_ = dHP[..., : 2 * H].unbind(0), dHP[..., 2 * H :].unbind(0)
+        hp_n_ = saved[..., 2 * H :].unbind(0)  # (N, H): h_rec @ W_hn + b_hn
         W_hT = W_h.t()  # (3H, H)
     else:
-        W_hzrT, W_hnT = W_h[:, :2 * H].t(), W_h[:, 2 * H:].t()  # (2H, H), (H, H)
+        W_hzrT, W_hnT = W_h[:, : 2 * H].t(), W_h[:, 2 * H :].t()  # (2H, H), (H, H)
     dh = gates.new_empty(N, H)
     grads_y = OutputGrads(dy, m_seq, dh)  # dLoss/dy, routed through the mask
     dh_next = clone_contiguous(dh_T)  # dLoss/dh_t from the steps after t
@@ -224,18 +260,18 @@ def _backward_python(W_h, gates, h_seq, h_rec, saved, m_seq, recurrent_mask, res
     dgates_da = gates.new_empty(N, 3 * H)
     # act'(a) = (G + n_slot) * (1 - G): s * (1 - s) for z, r and (1 + n) * (1 - n) for n
     n_slot = gates.new_zeros(3 * H)
-    n_slot[2 * H:] = 1.0
+    n_slot[2 * H :] = 1.0
 
     # per-step views, made once: gates[t] and dA[t] are (N, 3H), the others (N, H)
     G_, h_, h_rec_ = (buf.unbind(0) for buf in (gates, h_seq, h_rec))
     z_, r_, n_ = (gate.unbind(0) for gate in gates.chunk(3, dim=2))
     da_z_, da_r_, da_n_ = (gate.unbind(0) for gate in dA.chunk(3, dim=2))
-    da_zr_ = dA[..., :2 * H].unbind(0)  # (N, 2H)
-    dgates_da_zr, dgates_da_n = dgates_da[:, :2 * H], dgates_da[:, 2 * H:]  # (N, 2H), (N, H)
+    da_zr_ = dA[..., : 2 * H].unbind(0)  # (N, 2H)
+    dgates_da_zr, dgates_da_n = dgates_da[:, : 2 * H], dgates_da[:, 2 * H :]  # (N, 2H), (N, H)
     for t in reversed(range(T)):
         z, r, n, h_prev = z_[t], r_[t], n_[t], h_[t]
         da_z, da_r, da_n = da_z_[t], da_r_[t], da_n_[t]
-        m, keep = grads_y.masks(t)  # (N, 1) each, or None
+        _m, keep = grads_y.masks(t)  # (N, 1) each, or None
         grads_y.into_h(t, dh, dh_next, grad_hook)
         torch.add(G_[t], n_slot, out=dgates_da).addcmul_(G_[t], dgates_da, value=-1.0)  # act'
         torch.sub(h_prev, n, out=da_z).mul_(dh)  # into z, through h = n + z * (h_prev - n)

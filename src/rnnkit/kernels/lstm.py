@@ -46,15 +46,34 @@ from torch.autograd.function import once_differentiable
 
 from .._validation import fail
 from . import _ext
-from ._common import (GradHook, OutputGrads, batch_first, check_sequence, check_shape,
-                      clone_contiguous, mask_time_major, sigmoid_to_tanh_, tanh_into, time_major,
-                      time_major_copy)
+from ._common import (
+    GradHook,
+    OutputGrads,
+    batch_first,
+    check_sequence,
+    check_shape,
+    clone_contiguous,
+    mask_time_major,
+    sigmoid_to_tanh_,
+    tanh_into,
+    time_major,
+    time_major_copy,
+)
 
 
-def lstm(x: Tensor, h0: Tensor, c0: Tensor, W_x: Tensor, W_h: Tensor, b: Tensor | None,
-         mask: Tensor | None = None, go_backwards: bool = False,
-         recurrent_mask: Tensor | None = None, *,
-         grad_hook: GradHook | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+def lstm(
+    x: Tensor,
+    h0: Tensor,
+    c0: Tensor,
+    W_x: Tensor,
+    W_h: Tensor,
+    b: Tensor | None,
+    mask: Tensor | None = None,
+    go_backwards: bool = False,
+    recurrent_mask: Tensor | None = None,
+    *,
+    grad_hook: GradHook | None = None,
+) -> tuple[Tensor, tuple[Tensor, Tensor]]:
     """LSTM over a whole sequence with a hand-written backward.
 
     Args:
@@ -84,14 +103,21 @@ def lstm(x: Tensor, h0: Tensor, c0: Tensor, W_x: Tensor, W_h: Tensor, b: Tensor 
     if lean is not None:
         _, z = _input_projection(x, W_x, b, go_backwards)
         return _infer(lean, z, None, None, h0, c0, W_h, mask, go_backwards)
-    y, h_T, c_T = _LSTM.apply(x, h0, c0, W_x, W_h, b, mask, go_backwards, recurrent_mask,
-                              grad_hook)
+    y, h_T, c_T = _LSTM.apply(x, h0, c0, W_x, W_h, b, mask, go_backwards, recurrent_mask, grad_hook)
     return y, (h_T, c_T)
 
 
-def lstm_projected(z_x: Tensor, h0: Tensor, c0: Tensor, W_h: Tensor, mask: Tensor | None = None,
-                   go_backwards: bool = False, recurrent_mask: Tensor | None = None, *,
-                   grad_hook: GradHook | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+def lstm_projected(
+    z_x: Tensor,
+    h0: Tensor,
+    c0: Tensor,
+    W_h: Tensor,
+    mask: Tensor | None = None,
+    go_backwards: bool = False,
+    recurrent_mask: Tensor | None = None,
+    *,
+    grad_hook: GradHook | None = None,
+) -> tuple[Tensor, tuple[Tensor, Tensor]]:
     """:func:`lstm` with the input projection already done: ``z_x = x @ W_x + b``.
 
     ``lstm_projected(x @ W_x + b, h0, c0, W_h, ...)`` equals ``lstm(x, h0, c0, W_x, W_h, b,
@@ -106,8 +132,9 @@ def lstm_projected(z_x: Tensor, h0: Tensor, c0: Tensor, W_h: Tensor, mask: Tenso
     Returns:
         ``(y, (h_T, c_T))``: ``y`` (N, T, H), final states (N, H).
     """
-    N, T, _, H = check_sequence("lstm_projected", z_x, h0, mask, recurrent_mask, "z_x",
-                                "(N, T, 4H)")
+    N, T, _, H = check_sequence(
+        "lstm_projected", z_x, h0, mask, recurrent_mask, "z_x", "(N, T, 4H)"
+    )
     check_shape("lstm_projected", "z_x", z_x, (N, T, 4 * H), "(N, T, 4H)")
     check_shape("lstm_projected", "c0", c0, (N, H), "(N, H)")
     check_shape("lstm_projected", "W_h", W_h, (H, 4 * H), "(H, 4H)")
@@ -115,18 +142,29 @@ def lstm_projected(z_x: Tensor, h0: Tensor, c0: Tensor, W_h: Tensor, mask: Tenso
         return z_x.new_zeros(N, 0, H), (h0, c0)
     lean = _inference_loop(recurrent_mask, z_x, h0, c0, W_h)
     if lean is not None:
-        return _infer(lean, time_major(z_x, go_backwards), None, None, h0, c0, W_h, mask,
-                      go_backwards)
-    y, h_T, c_T = _LSTMProjected.apply(z_x, h0, c0, W_h, mask, go_backwards, recurrent_mask,
-                                       grad_hook)
+        return _infer(
+            lean, time_major(z_x, go_backwards), None, None, h0, c0, W_h, mask, go_backwards
+        )
+    y, h_T, c_T = _LSTMProjected.apply(
+        z_x, h0, c0, W_h, mask, go_backwards, recurrent_mask, grad_hook
+    )
     return y, (h_T, c_T)
 
 
-def lstm_lookup(table: Tensor, where: Tensor, h0: Tensor, c0: Tensor, W_h: Tensor,
-                mask: Tensor | None = None, go_backwards: bool = False,
-                recurrent_mask: Tensor | None = None, *, sequences: bool = True,
-                pad_row: int | None = None, grad_hook: GradHook | None = None
-                ) -> tuple[Tensor | None, tuple[Tensor, Tensor]]:
+def lstm_lookup(
+    table: Tensor,
+    where: Tensor,
+    h0: Tensor,
+    c0: Tensor,
+    W_h: Tensor,
+    mask: Tensor | None = None,
+    go_backwards: bool = False,
+    recurrent_mask: Tensor | None = None,
+    *,
+    sequences: bool = True,
+    pad_row: int | None = None,
+    grad_hook: GradHook | None = None,
+) -> tuple[Tensor | None, tuple[Tensor, Tensor]]:
     """:func:`lstm_projected` of ``table[where]``, without making ``table[where]``.
 
     An Embedding feeding an LSTM makes ``x_t @ W_x + b`` a row lookup: with ``table`` the
@@ -167,34 +205,73 @@ def lstm_lookup(table: Tensor, where: Tensor, h0: Tensor, c0: Tensor, W_h: Tenso
     if where.numel():
         lo, hi = (int(v) for v in torch.aminmax(where))
         if lo < 0 or hi >= table.shape[0]:
-            raise ValueError(f"lstm_lookup: `where` expected values in [0, {table.shape[0]}) "
-                             f"(rows of `table`), received values in [{lo}, {hi}].")
+            raise ValueError(
+                f"lstm_lookup: `where` expected values in [0, {table.shape[0]}) "
+                f"(rows of `table`), received values in [{lo}, {hi}]."
+            )
     if T == 0:
         return (table.new_zeros(N, 0, H) if sequences else None), (h0, c0)
     lean = _inference_loop(recurrent_mask, table, h0, c0, W_h)
     if lean is not None:
-        start, order = (None, None) if sequences or N == 1 else _padding_order(
-            where, pad_row, mask, go_backwards, recurrent_mask)
+        start, order = (
+            (None, None)
+            if sequences or N == 1
+            else _padding_order(where, pad_row, mask, go_backwards, recurrent_mask)
+        )
         if order is not None:  # rows in order of their first real token
             where, h0, c0 = where[order], h0[order], c0[order]
-        y, (h_T, c_T) = _infer(lean, None, table.contiguous(), where, h0, c0, W_h, mask,
-                               go_backwards, sequences, start, pad_row)
+        y, (h_T, c_T) = _infer(
+            lean,
+            None,
+            table.contiguous(),
+            where,
+            h0,
+            c0,
+            W_h,
+            mask,
+            go_backwards,
+            sequences,
+            start,
+            pad_row,
+        )
         if order is not None:
             h_T, c_T = _unsort(h_T, order), _unsort(c_T, order)
         return y, (h_T, c_T)
-    y, h_T, c_T = _LSTMLookup.apply(table, where, h0, c0, W_h, mask, go_backwards,
-                                    recurrent_mask, grad_hook, pad_row, sequences)
+    y, h_T, c_T = _LSTMLookup.apply(
+        table, where, h0, c0, W_h, mask, go_backwards, recurrent_mask, grad_hook, pad_row, sequences
+    )
     return (y if sequences else None), (h_T, c_T)
 
 
-def _infer(lean, z_x, table, where, h0, c0, W_h, mask, go_backwards, sequences=True,
-           start=None, pad_row=None):
+def _infer(
+    lean,
+    z_x,
+    table,
+    where,
+    h0,
+    c0,
+    W_h,
+    mask,
+    go_backwards,
+    sequences=True,
+    start=None,
+    pad_row=None,
+):
     """The lean inference loop (no buffers for BPTT) on ``z_x`` (T, N, 4H, processing order)
     or on rows of ``table`` (``where`` (N, T), input order); returns ``(y or None, (h_T, c_T))``."""
     where_tm = None if where is None else time_major(where, go_backwards)
-    h_T, c_T, y_seq = lean.lstm_infer(z_x, table, where_tm, h0, c0, W_h.contiguous(),
-                                      mask_time_major(mask, go_backwards), sequences, start,
-                                      0 if pad_row is None else pad_row)
+    h_T, c_T, y_seq = lean.lstm_infer(
+        z_x,
+        table,
+        where_tm,
+        h0,
+        c0,
+        W_h.contiguous(),
+        mask_time_major(mask, go_backwards),
+        sequences,
+        start,
+        0 if pad_row is None else pad_row,
+    )
     return (y_seq.transpose(0, 1) if sequences else None), (h_T, c_T)
 
 
@@ -203,14 +280,16 @@ def _inference_loop(recurrent_mask, first: Tensor, *tensors: Tensor | None):
     (no saved buffers, h and c updated in place), else None."""
     if recurrent_mask is not None:
         return None
-    if torch.is_grad_enabled() and any(t is not None and t.requires_grad
-                                       for t in (first, *tensors)):
+    if torch.is_grad_enabled() and any(
+        t is not None and t.requires_grad for t in (first, *tensors)
+    ):
         return None
     return _ext.loops_for(first)
 
 
-def _input_projection(x: Tensor, W_x: Tensor, b: Tensor | None,
-                      go_backwards: bool) -> tuple[Tensor, Tensor]:
+def _input_projection(
+    x: Tensor, W_x: Tensor, b: Tensor | None, go_backwards: bool
+) -> tuple[Tensor, Tensor]:
     """``x`` time-major in processing order (T, N, D), and ``x_t @ W_x + b`` of every step in
     one GEMM, a fresh (T, N, 4H) buffer the step loop may overwrite."""
     x_seq = time_major(x, go_backwards)
@@ -226,7 +305,7 @@ def _input_projection(x: Tensor, W_x: Tensor, b: Tensor | None,
 def _g_scale(like: Tensor, H: int) -> Tensor:
     """(4H,) ones with 2.0 on the g columns: tanh(z) = 2 sigmoid(2z) - 1 (the Python loop)."""
     scale = like.new_ones(4 * H)
-    scale[2 * H:3 * H] = 2.0
+    scale[2 * H : 3 * H] = 2.0
     return scale
 
 
@@ -241,8 +320,9 @@ class _LSTM(torch.autograd.Function):
             scale = _g_scale(x, W_h.shape[0])
             W_xz, b_z = W_x * scale, (None if b is None else b * scale)
         x_seq, z = _input_projection(x, W_xz, b_z, go_backwards)  # the loop makes z the gates
-        y, h_T, c_T, saved = _forward(ctx, compiled, z, h0, c0, W_h, mask, go_backwards,
-                                      recurrent_mask, grad_hook)
+        y, h_T, c_T, saved = _forward(
+            ctx, compiled, z, h0, c0, W_h, mask, go_backwards, recurrent_mask, grad_hook
+        )
         ctx.save_for_backward(x_seq, W_x, b, *saved)
         return y, h_T, c_T
 
@@ -274,17 +354,19 @@ class _LSTMProjected(torch.autograd.Function):
         compiled = _ext.loops_for(z_x, grad_hook)
         z = time_major_copy(z_x, go_backwards)  # (T, N, 4H), ours to overwrite
         if compiled is None:  # the Python loop wants the g columns doubled, see _forward
-            z[..., 2 * H:3 * H].mul_(2.0)
-        y, h_T, c_T, saved = _forward(ctx, compiled, z, h0, c0, W_h, mask, go_backwards,
-                                      recurrent_mask, grad_hook)
+            z[..., 2 * H : 3 * H].mul_(2.0)
+        y, h_T, c_T, saved = _forward(
+            ctx, compiled, z, h0, c0, W_h, mask, go_backwards, recurrent_mask, grad_hook
+        )
         ctx.save_for_backward(*saved)
         return y, h_T, c_T
 
     @staticmethod
     @once_differentiable
     def backward(ctx, dy, dh_T, dc_T):
-        dZ, dh0, dc0, dW_h, _ = _backward(ctx, ctx.saved_tensors, dy, dh_T, dc_T,
-                                          ctx.needs_input_grad[3])
+        dZ, dh0, dc0, dW_h, _ = _backward(
+            ctx, ctx.saved_tensors, dy, dh_T, dc_T, ctx.needs_input_grad[3]
+        )
         dz_x = batch_first(dZ, ctx.go_backwards) if ctx.needs_input_grad[0] else None
         return dz_x, dh0, dc0, dW_h, None, None, None, None
 
@@ -298,26 +380,55 @@ class _LSTMLookup(torch.autograd.Function):
     back once (``dZ_prefix``: its rows of dz, read from ``table[pad_row]``)."""
 
     @staticmethod
-    def forward(ctx, table, where, h0, c0, W_h, mask, go_backwards, recurrent_mask, grad_hook,
-                pad_row, sequences):
+    def forward(
+        ctx,
+        table,
+        where,
+        h0,
+        c0,
+        W_h,
+        mask,
+        go_backwards,
+        recurrent_mask,
+        grad_hook,
+        pad_row,
+        sequences,
+    ):
         U, H4 = table.shape
         N, T = where.shape
         compiled = _ext.loops_for(table, grad_hook)
-        start, ctx.order = (None, None) if compiled is None or any(ctx.needs_input_grad[2:4]) \
+        start, ctx.order = (
+            (None, None)
+            if compiled is None or any(ctx.needs_input_grad[2:4])
             else _padding_order(where, pad_row, mask, go_backwards, recurrent_mask)
+        )
         if ctx.order is not None:  # rows in order of their first real token
             where, h0, c0 = where[ctx.order], h0[ctx.order], c0[ctx.order]
         where_tm = time_major(where, go_backwards)  # (T, N), processing order
         if compiled is None:  # the Python loop: gather, g columns doubled, see _forward
             z = table.index_select(0, where_tm.view(-1)).view(T, N, H4)
-            z[..., H4 // 2:3 * H4 // 4].mul_(2.0)
-            y, h_T, c_T, saved = _forward(ctx, None, z, h0, c0, W_h, mask, go_backwards,
-                                          recurrent_mask, grad_hook)
+            z[..., H4 // 2 : 3 * H4 // 4].mul_(2.0)
+            y, h_T, c_T, saved = _forward(
+                ctx, None, z, h0, c0, W_h, mask, go_backwards, recurrent_mask, grad_hook
+            )
         else:  # the compiled loop reads the table rows itself
             z = table.new_empty(T, N, H4)
-            y, h_T, c_T, saved = _forward(ctx, compiled, z, h0, c0, W_h, mask, go_backwards,
-                                          recurrent_mask, grad_hook, table.contiguous(),
-                                          where_tm, start, 0 if pad_row is None else pad_row)
+            y, h_T, c_T, saved = _forward(
+                ctx,
+                compiled,
+                z,
+                h0,
+                c0,
+                W_h,
+                mask,
+                go_backwards,
+                recurrent_mask,
+                grad_hook,
+                table.contiguous(),
+                where_tm,
+                start,
+                0 if pad_row is None else pad_row,
+            )
         ctx.save_for_backward(*saved, where_tm)
         ctx.rows, ctx.pad_row = U, pad_row
         if ctx.order is not None:  # back to the caller's order
@@ -334,8 +445,9 @@ class _LSTMLookup(torch.autograd.Function):
             dy, dh_T, dc_T = (None if g is None else g[order] for g in (dy, dh_T, dc_T))
         if dy is not None and dy.numel() == 0:
             dy = None  # sequences=False: y was a placeholder
-        dZ, dh0, dc0, dW_h, dZ_prefix = _backward(ctx, saved, dy, dh_T, dc_T,
-                                                  ctx.needs_input_grad[4])
+        dZ, dh0, dc0, dW_h, dZ_prefix = _backward(
+            ctx, saved, dy, dh_T, dc_T, ctx.needs_input_grad[4]
+        )
         if order is not None:
             dh0 = dc0 = None  # the initial state took no gradient (see forward)
         dtable = None
@@ -343,10 +455,12 @@ class _LSTMLookup(torch.autograd.Function):
             H4 = dZ.shape[2]
             if ctx.compiled is None:
                 dtable = dZ.new_zeros(ctx.rows, H4).index_add_(
-                    0, where_tm.reshape(-1), dZ.reshape(-1, H4))
+                    0, where_tm.reshape(-1), dZ.reshape(-1, H4)
+                )
             else:  # the rows' steps in their shared padding (dZ zero) are skipped
-                dtable = ctx.compiled.scatter_rows(dZ.reshape(-1, H4), where_tm.reshape(-1),
-                                                   ctx.rows, ctx.start)
+                dtable = ctx.compiled.scatter_rows(
+                    dZ.reshape(-1, H4), where_tm.reshape(-1), ctx.rows, ctx.start
+                )
             if dZ_prefix is not None and dZ_prefix.numel():
                 dtable[ctx.pad_row] += dZ_prefix.sum(0)  # the shared padding read this row
         return dtable, None, dh0, dc0, dW_h, None, None, None, None, None, None
@@ -359,7 +473,7 @@ def _padding_order(where: Tensor, pad_row: int | None, mask, go_backwards, recur
     starts with padding."""
     if pad_row is None or mask is not None or go_backwards or recurrent_mask is not None:
         return None, None
-    N, T = where.shape
+    _N, T = where.shape
     padded = where == pad_row
     start = torch.where(padded.all(1), T, (~padded).int().argmax(1))
     if not bool(start.any()):
@@ -377,8 +491,23 @@ def _unsort(t: Tensor, order: Tensor) -> Tensor:
 
 # ---------------------------------------------------------------- the shared step loops
 
-def _forward(ctx, compiled, z, h0, c0, W_h, mask, go_backwards, recurrent_mask, grad_hook,
-             table=None, where=None, start=None, pad_row=0):
+
+def _forward(
+    ctx,
+    compiled,
+    z,
+    h0,
+    c0,
+    W_h,
+    mask,
+    go_backwards,
+    recurrent_mask,
+    grad_hook,
+    table=None,
+    where=None,
+    start=None,
+    pad_row=0,
+):
     """Run the step loop over ``z`` (T, N, 4H), overwriting it with the gates.
 
     ``z`` holds ``x_t @ W_x + b`` of every step in processing order; for the Python loop
@@ -391,11 +520,11 @@ def _forward(ctx, compiled, z, h0, c0, W_h, mask, go_backwards, recurrent_mask, 
     m_seq = mask_time_major(mask, go_backwards)  # (T, N, 1) or None
     prefix = (None, None, None)  # the shared padding's states, gates and tanh(c)
     if compiled is None:
-        h_seq, c_seq, tanh_c, h_rec, y_seq = _forward_python(z, h0, c0, W_h, m_seq,
-                                                             recurrent_mask)
+        h_seq, c_seq, tanh_c, h_rec, y_seq = _forward_python(z, h0, c0, W_h, m_seq, recurrent_mask)
     else:
         h_seq, c_seq, tanh_c, h_rec, y_seq, _, *prefix = compiled.lstm_forward(
-            z, table, where, h0, c0, W_h.contiguous(), m_seq, recurrent_mask, start, pad_row)
+            z, table, where, h0, c0, W_h.contiguous(), m_seq, recurrent_mask, start, pad_row
+        )
     ctx.go_backwards = go_backwards
     ctx.grad_hook = grad_hook
     ctx.compiled = compiled
@@ -418,12 +547,23 @@ def _backward(ctx, saved, dy, dh_T, dc_T, needs_dW_h):
     dZ_prefix = None
     if ctx.compiled is None:
         dy = gates.new_zeros(N, T, H4 // 4) if dy is None else dy
-        dZ, dh0, dc0 = _backward_python(W_h, gates, c_seq, tanh_c, m_seq, recurrent_mask,
-                                        dy, dh_T, dc_T, ctx.grad_hook)
+        dZ, dh0, dc0 = _backward_python(
+            W_h, gates, c_seq, tanh_c, m_seq, recurrent_mask, dy, dh_T, dc_T, ctx.grad_hook
+        )
     else:
         dZ, dh0, dc0, dZ_prefix = ctx.compiled.lstm_backward(
-            W_h.contiguous(), gates, c_seq, tanh_c, m_seq, recurrent_mask, dy, dh_T, dc_T,
-            ctx.start, *prefix)
+            W_h.contiguous(),
+            gates,
+            c_seq,
+            tanh_c,
+            m_seq,
+            recurrent_mask,
+            dy,
+            dh_T,
+            dc_T,
+            ctx.start,
+            *prefix,
+        )
     dW_h = None
     if needs_dW_h:
         if ctx.start is not None:  # per row, from its first real step (dZ is zero before)
@@ -455,8 +595,7 @@ def _forward_python(gates, h0, c0, W_h, m_seq, recurrent_mask):
     y_prev = gates.new_zeros(N, H)
 
     # per-step views, made once: z[t] is (N, 4H), the others (N, H)
-    z_, h_, c_, tanh_c_, h_rec_ = (buf.unbind(0) for buf in (gates, h_seq, c_seq, tanh_c,
-                                                              h_rec))
+    z_, h_, c_, tanh_c_, h_rec_ = (buf.unbind(0) for buf in (gates, h_seq, c_seq, tanh_c, h_rec))
     i_, f_, g_, o_ = (gate.unbind(0) for gate in gates.chunk(4, dim=2))
     for t in range(T):
         h_prev, h, c_prev, c = h_[t], h_[t + 1], c_[t], c_[t + 1]
@@ -480,8 +619,7 @@ def _forward_python(gates, h0, c0, W_h, m_seq, recurrent_mask):
     return h_seq, c_seq, tanh_c, h_rec, y_seq
 
 
-def _backward_python(W_h, gates, c_seq, tanh_c, m_seq, recurrent_mask, dy, dh_T, dc_T,
-                     grad_hook):
+def _backward_python(W_h, gates, c_seq, tanh_c, m_seq, recurrent_mask, dy, dh_T, dc_T, grad_hook):
     """The backward step loop in torch ops: ``dZ`` (T, N, 4H), ``dh0``, ``dc0``."""
     T, N, H4 = gates.shape
     H = H4 // 4
@@ -499,7 +637,7 @@ def _backward_python(W_h, gates, c_seq, tanh_c, m_seq, recurrent_mask, dy, dh_T,
     W_hT = W_h.t()  # (4H, H)
     # act'(z) = (G + g_slot) * (1 - G): s * (1 - s) for i, f, o and (1 + g) * (1 - g) for g
     g_slot = gates.new_zeros(4 * H)
-    g_slot[2 * H:3 * H] = 1.0
+    g_slot[2 * H : 3 * H] = 1.0
 
     # per-step views, made once: gates[t] and dZ[t] are (N, 4H), the others (N, H)
     G_, dz_, c_, tanh_c_ = (buf.unbind(0) for buf in (gates, dZ, c_seq, tanh_c))

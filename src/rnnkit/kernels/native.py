@@ -34,36 +34,71 @@ def _time_flip(x: Tensor, go_backwards: bool) -> Tensor:
     return x.flip(1) if go_backwards else x
 
 
-def lstm(x: Tensor, h0: Tensor, c0: Tensor, W_x: Tensor, W_h: Tensor, b: Tensor | None,
-         go_backwards: bool = False):
+def lstm(
+    x: Tensor,
+    h0: Tensor,
+    c0: Tensor,
+    W_x: Tensor,
+    W_h: Tensor,
+    b: Tensor | None,
+    go_backwards: bool = False,
+):
     H = h0.shape[1]
     params = [W_x.t(), W_h.t(), _bias_or_zeros(b, 4 * H, W_x), W_x.new_zeros(4 * H)]
-    y, h_T, c_T = torch.lstm(_time_flip(x, go_backwards), (h0.unsqueeze(0), c0.unsqueeze(0)),
-                             params, True, 1, 0.0, False, False, True)
+    y, h_T, c_T = torch.lstm(
+        _time_flip(x, go_backwards),
+        (h0.unsqueeze(0), c0.unsqueeze(0)),
+        params,
+        True,
+        1,
+        0.0,
+        False,
+        False,
+        True,
+    )
     return y, (h_T[0], c_T[0])
 
 
 def _zrn_to_rzn(w: Tensor, H: int) -> Tensor:
     """Reorder packed GRU gates from Keras's [z | r | n] to PyTorch's [r | z | n] (last axis)."""
-    return torch.cat([w[..., H:2 * H], w[..., :H], w[..., 2 * H:]], dim=-1)
+    return torch.cat([w[..., H : 2 * H], w[..., :H], w[..., 2 * H :]], dim=-1)
 
 
-def gru(x: Tensor, h0: Tensor, W_x: Tensor, W_h: Tensor, b_x: Tensor | None, b_h: Tensor | None,
-        go_backwards: bool = False):
+def gru(
+    x: Tensor,
+    h0: Tensor,
+    W_x: Tensor,
+    W_h: Tensor,
+    b_x: Tensor | None,
+    b_h: Tensor | None,
+    go_backwards: bool = False,
+):
     H = h0.shape[1]
-    params = [_zrn_to_rzn(W_x, H).t(), _zrn_to_rzn(W_h, H).t(),
-              _zrn_to_rzn(_bias_or_zeros(b_x, 3 * H, W_x), H),
-              _zrn_to_rzn(_bias_or_zeros(b_h, 3 * H, W_x), H)]
-    y, h_T = torch.gru(_time_flip(x, go_backwards), h0.unsqueeze(0), params, True, 1, 0.0, False,
-                       False, True)
+    params = [
+        _zrn_to_rzn(W_x, H).t(),
+        _zrn_to_rzn(W_h, H).t(),
+        _zrn_to_rzn(_bias_or_zeros(b_x, 3 * H, W_x), H),
+        _zrn_to_rzn(_bias_or_zeros(b_h, 3 * H, W_x), H),
+    ]
+    y, h_T = torch.gru(
+        _time_flip(x, go_backwards), h0.unsqueeze(0), params, True, 1, 0.0, False, False, True
+    )
     return y, (h_T[0],)
 
 
-def simple_rnn(x: Tensor, h0: Tensor, W_x: Tensor, W_h: Tensor, b: Tensor | None,
-               activation: str = "tanh", go_backwards: bool = False):
+def simple_rnn(
+    x: Tensor,
+    h0: Tensor,
+    W_x: Tensor,
+    W_h: Tensor,
+    b: Tensor | None,
+    activation: str = "tanh",
+    go_backwards: bool = False,
+):
     H = h0.shape[1]
     op = torch.rnn_tanh if activation == "tanh" else torch.rnn_relu
     params = [W_x.t(), W_h.t(), _bias_or_zeros(b, H, W_x), W_x.new_zeros(H)]
-    y, h_T = op(_time_flip(x, go_backwards), h0.unsqueeze(0), params, True, 1, 0.0, False, False,
-                True)
+    y, h_T = op(
+        _time_flip(x, go_backwards), h0.unsqueeze(0), params, True, 1, 0.0, False, False, True
+    )
     return y, (h_T[0],)

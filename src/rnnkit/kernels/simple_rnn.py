@@ -17,16 +17,33 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from .._validation import choice
-from ._common import (GradHook, OutputGrads, batch_first, check_sequence, check_shape,
-                      clone_contiguous, mask_time_major, time_major)
+from ._common import (
+    GradHook,
+    OutputGrads,
+    batch_first,
+    check_sequence,
+    check_shape,
+    clone_contiguous,
+    mask_time_major,
+    time_major,
+)
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear", "softmax")
 
 
-def simple_rnn(x: Tensor, h0: Tensor, W_x: Tensor, W_h: Tensor, b: Tensor | None,
-               activation: str = "tanh", mask: Tensor | None = None, go_backwards: bool = False,
-               recurrent_mask: Tensor | None = None, *,
-               grad_hook: GradHook | None = None) -> tuple[Tensor, tuple[Tensor]]:
+def simple_rnn(
+    x: Tensor,
+    h0: Tensor,
+    W_x: Tensor,
+    W_h: Tensor,
+    b: Tensor | None,
+    activation: str = "tanh",
+    mask: Tensor | None = None,
+    go_backwards: bool = False,
+    recurrent_mask: Tensor | None = None,
+    *,
+    grad_hook: GradHook | None = None,
+) -> tuple[Tensor, tuple[Tensor]]:
     """Simple RNN over a whole sequence with a hand-written backward.
 
     Args:
@@ -51,8 +68,9 @@ def simple_rnn(x: Tensor, h0: Tensor, W_x: Tensor, W_h: Tensor, b: Tensor | None
     check_shape("simple_rnn", "b", b, (H,), "(H,)")
     if T == 0:
         return x.new_zeros(N, 0, H), (h0,)
-    y, h_T = _SimpleRNN.apply(x, h0, W_x, W_h, b, activation, mask, go_backwards,
-                              recurrent_mask, grad_hook)
+    y, h_T = _SimpleRNN.apply(
+        x, h0, W_x, W_h, b, activation, mask, go_backwards, recurrent_mask, grad_hook
+    )
     return y, (h_T,)
 
 
@@ -88,10 +106,8 @@ def _backprop_activation(dh: Tensor, h: Tensor, activation: str, dz: Tensor) -> 
 
 
 class _SimpleRNN(torch.autograd.Function):
-
     @staticmethod
-    def forward(ctx, x, h0, W_x, W_h, b, activation, mask, go_backwards, recurrent_mask,
-                grad_hook):
+    def forward(ctx, x, h0, W_x, W_h, b, activation, mask, go_backwards, recurrent_mask, grad_hook):
         N, T, D = x.shape
         H = h0.shape[1]
         x_seq = time_major(x, go_backwards)  # (T, N, D)
@@ -152,7 +168,7 @@ class _SimpleRNN(torch.autograd.Function):
         out_, dz_ = (buf.unbind(0) for buf in (out_seq, dZ))
         for t in reversed(range(T)):
             dz = dz_[t]
-            m, keep = grads_y.masks(t)  # (N, 1) each, or None
+            _m, keep = grads_y.masks(t)  # (N, 1) each, or None
             grads_y.into_h(t, dh, dh_next, grad_hook)
             _backprop_activation(dh, out_[t], activation, dz)  # into z, through h = act(z)
             if m_seq is None:

@@ -5,17 +5,31 @@ from .core import Dense, Dropout, Embedding, Input
 from .recurrent import GRU, LSTM, RNN, SimpleRNN
 from .wrappers import Bidirectional
 
-__all__ = ["Layer", "Input", "Embedding", "Dense", "Dropout", "SimpleRNN", "LSTM", "GRU", "RNN",
-           "Bidirectional", "get"]
+__all__ = [
+    "GRU",
+    "LSTM",
+    "RNN",
+    "Bidirectional",
+    "Dense",
+    "Dropout",
+    "Embedding",
+    "Input",
+    "Layer",
+    "SimpleRNN",
+    "get",
+]
 
-_REGISTRY = {cls.__name__: cls for cls in (Input, Embedding, Dense, Dropout, SimpleRNN, LSTM, GRU,
-                                           Bidirectional)}
+_REGISTRY = {
+    cls.__name__: cls
+    for cls in (Input, Embedding, Dense, Dropout, SimpleRNN, LSTM, GRU, Bidirectional)
+}
 
 
 def get(class_name: str) -> type[Layer]:
     """The layer class called ``class_name`` (used when loading a saved model)."""
     if class_name not in _REGISTRY:
         listed = ", ".join(sorted(_REGISTRY))
-        raise ValueError(f"rnnkit.layers: `class_name` expected one of {listed}, "
-                         f"received {class_name!r}.")
+        raise ValueError(
+            f"rnnkit.layers: `class_name` expected one of {listed}, received {class_name!r}."
+        )
     return _REGISTRY[class_name]

@@ -48,9 +48,14 @@ class Layer(nn.Module):
             V.fail(owner, "name", "a string", name, TypeError)
         if input_shape is not None:
             if not isinstance(input_shape, (tuple, list)) or not all(
-                    d is None or (isinstance(d, int) and d > 0) for d in input_shape):
-                V.fail(owner, "input_shape", "a tuple of positive integers or None "
-                       "(without the batch axis)", input_shape)
+                d is None or (isinstance(d, int) and d > 0) for d in input_shape
+            ):
+                V.fail(
+                    owner,
+                    "input_shape",
+                    "a tuple of positive integers or None (without the batch axis)",
+                    input_shape,
+                )
             input_shape = tuple(input_shape)
         self.name = name or unique_name(snake_case(owner))
         self.input_shape_hint = input_shape
@@ -82,15 +87,19 @@ class Layer(nn.Module):
     def get_config(self) -> dict:
         """The constructor arguments that rebuild this layer (JSON-serialisable)."""
         params = inspect.signature(type(self).__init__).parameters
-        config = {k: getattr(self, k) for k in params if k not in ("self", "input_shape")
-                  and params[k].kind is not inspect.Parameter.VAR_KEYWORD}
+        config = {
+            k: getattr(self, k)
+            for k in params
+            if k not in ("self", "input_shape")
+            and params[k].kind is not inspect.Parameter.VAR_KEYWORD
+        }
         config["name"] = self.name
         if self.input_shape_hint is not None:
             config["input_shape"] = list(self.input_shape_hint)
         return config
 
     @classmethod
-    def from_config(cls, config: dict) -> "Layer":
+    def from_config(cls, config: dict) -> Layer:
         return cls(**config)
 
     def extra_repr(self) -> str:
@@ -107,7 +116,9 @@ class Layer(nn.Module):
 
     @staticmethod
     def _param(*shape: int, device=None, dtype=None) -> nn.Parameter:
-        return nn.Parameter(torch.empty(*shape, device=device, dtype=dtype or torch.get_default_dtype()))
+        return nn.Parameter(
+            torch.empty(*shape, device=device, dtype=dtype or torch.get_default_dtype())
+        )
 
 
 def check_rank(owner: str, name: str, x, ranks: tuple[int, ...], meaning: str) -> None:

@@ -57,8 +57,15 @@ class Embedding(Layer):
 
     supports_masking = True
 
-    def __init__(self, input_dim: int, output_dim: int, mask_zero: bool = False, *,
-                 name: str | None = None, input_shape: tuple | None = None):
+    def __init__(
+        self,
+        input_dim: int,
+        output_dim: int,
+        mask_zero: bool = False,
+        *,
+        name: str | None = None,
+        input_shape: tuple | None = None,
+    ):
         super().__init__(name=name, input_shape=input_shape)
         self.input_dim = V.positive_int("Embedding", "input_dim", input_dim)
         self.output_dim = V.positive_int("Embedding", "output_dim", output_dim)
@@ -81,14 +88,17 @@ class Embedding(Layer):
     def check_ids(self, ids: Tensor) -> None:
         check_rank("Embedding", "inputs", ids, (1, 2, 3), "of token ids")
         if ids.dtype.is_floating_point or ids.dtype.is_complex or ids.dtype == torch.bool:
-            V.fail("Embedding", "inputs", "integer token ids (torch.long or torch.int)", ids,
-                   TypeError)
+            V.fail(
+                "Embedding", "inputs", "integer token ids (torch.long or torch.int)", ids, TypeError
+            )
         if ids.numel():
             lo, hi = (int(v) for v in torch.aminmax(ids))
             if lo < 0 or hi >= self.input_dim:
                 bad = lo if lo < 0 else hi
-                raise ValueError(f"Embedding: `inputs` expected token ids in [0, {self.input_dim}) "
-                                 f"(input_dim={self.input_dim}), received id {bad}.")
+                raise ValueError(
+                    f"Embedding: `inputs` expected token ids in [0, {self.input_dim}) "
+                    f"(input_dim={self.input_dim}), received id {bad}."
+                )
 
     def forward(self, ids: Tensor, mask=None) -> Tensor:
         self.check_ids(ids)
@@ -113,8 +123,15 @@ class Dense(Layer):
 
     supports_masking = True
 
-    def __init__(self, units: int, activation: str | None = None, use_bias: bool = True, *,
-                 name: str | None = None, input_shape: tuple | None = None):
+    def __init__(
+        self,
+        units: int,
+        activation: str | None = None,
+        use_bias: bool = True,
+        *,
+        name: str | None = None,
+        input_shape: tuple | None = None,
+    ):
         super().__init__(name=name, input_shape=input_shape)
         self.units = V.positive_int("Dense", "units", units)
         self.activation = activation_name("Dense", activation)
@@ -125,8 +142,10 @@ class Dense(Layer):
     def build(self, input_shape: tuple) -> None:
         D = input_shape[-1]
         if D is None:
-            raise ValueError(f"Dense: the last axis of the input must be known to build, "
-                             f"received input shape {tuple(input_shape)}.")
+            raise ValueError(
+                f"Dense: the last axis of the input must be known to build, "
+                f"received input shape {tuple(input_shape)}."
+            )
         self.W = self._param(D, self.units)
         nn.init.xavier_uniform_(self.W)
         if self.use_bias:
@@ -146,8 +165,10 @@ class Dense(Layer):
             V.fail("Dense", "inputs", "a floating-point tensor", x, TypeError)
         self.maybe_build(x.shape, x.device)
         if x.shape[-1] != self.W.shape[0]:
-            raise ValueError(f"Dense: `inputs` expected {self.W.shape[0]} features on the last "
-                             f"axis, received shape {tuple(x.shape)}.")
+            raise ValueError(
+                f"Dense: `inputs` expected {self.W.shape[0]} features on the last "
+                f"axis, received shape {tuple(x.shape)}."
+            )
         z = x @ self.W
         return z + self.b if self.b is not None else z
 
@@ -164,8 +185,14 @@ class Dropout(Layer):
 
     supports_masking = True
 
-    def __init__(self, rate: float, noise_shape: tuple | None = None, *, name: str | None = None,
-                 input_shape: tuple | None = None):
+    def __init__(
+        self,
+        rate: float,
+        noise_shape: tuple | None = None,
+        *,
+        name: str | None = None,
+        input_shape: tuple | None = None,
+    ):
         super().__init__(name=name, input_shape=input_shape)
         self.rate = V.rate("Dropout", "rate", rate)
         self.noise_shape = None if noise_shape is None else list(noise_shape)
@@ -178,4 +205,3 @@ class Dropout(Layer):
         shape = [x.shape[i] if d is None else d for i, d in enumerate(self.noise_shape)]
         keep = torch.empty(shape, device=x.device, dtype=x.dtype).bernoulli_(1.0 - self.rate)
         return x * keep / (1.0 - self.rate)
-

@@ -11,7 +11,6 @@ from .. import runtime
 from ..kernels import IMPLS, dispatch
 from .base import Layer, check_rank
 
-
 LOOKUP_MIN_ROWS = 8
 """Training batches below this many rows run PyTorch's fused LSTM, which beats rnnkit's kernel
 there (the kernel's backward pays a BLAS call per step). Without gradients
@@ -50,10 +49,20 @@ class RNN(Layer):
     gates = 1
     n_states = 1
 
-    def __init__(self, units: int, use_bias: bool = True, return_sequences: bool = False,
-                 return_state: bool = False, go_backwards: bool = False, dropout: float = 0.0,
-                 recurrent_dropout: float = 0.0, impl: str = "auto", *, name: str | None = None,
-                 input_shape: tuple | None = None):
+    def __init__(
+        self,
+        units: int,
+        use_bias: bool = True,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        impl: str = "auto",
+        *,
+        name: str | None = None,
+        input_shape: tuple | None = None,
+    ):
         super().__init__(name=name, input_shape=input_shape)
         owner = type(self).__name__
         self.units = V.positive_int(owner, "units", units)
@@ -72,8 +81,10 @@ class RNN(Layer):
     def build(self, input_shape: tuple) -> None:
         D, H, G = input_shape[-1], self.units, self.gates
         if D is None:
-            raise ValueError(f"{type(self).__name__}: the feature axis of the input must be known "
-                             f"to build, received input shape {tuple(input_shape)}.")
+            raise ValueError(
+                f"{type(self).__name__}: the feature axis of the input must be known "
+                f"to build, received input shape {tuple(input_shape)}."
+            )
         self.W_x = self._param(D, G * H)
         self.W_h = self._param(H, G * H)
         nn.init.xavier_uniform_(self.W_x)  # glorot-uniform, as Keras's `kernel`
@@ -103,23 +114,38 @@ class RNN(Layer):
         return mask if self.return_sequences else None
 
     # -- the call -----------------------------------------------------------------------------
-    def forward(self, x: Tensor, mask: Tensor | None = None, initial_state=None,
-                lengths: Tensor | None = None):
+    def forward(
+        self,
+        x: Tensor,
+        mask: Tensor | None = None,
+        initial_state=None,
+        lengths: Tensor | None = None,
+    ):
         y, final = self.sequence(x, mask, initial_state, lengths)
         output = y if self.return_sequences else final[0]
         if self.return_state:
             return [output, *final]
         return output
 
-    def sequence(self, x: Tensor, mask: Tensor | None = None, initial_state=None,
-                 lengths: Tensor | None = None) -> tuple[Tensor, tuple[Tensor, ...]]:
+    def sequence(
+        self,
+        x: Tensor,
+        mask: Tensor | None = None,
+        initial_state=None,
+        lengths: Tensor | None = None,
+    ) -> tuple[Tensor, tuple[Tensor, ...]]:
         """The outputs of every step ``(N, T, H)`` and the final states, whatever
         ``return_sequences`` / ``return_state`` say (models use it to carry state)."""
         owner = type(self).__name__
         check_rank(owner, "inputs", x, (3,), "of shape (batch, time, features)")
         if not x.dtype.is_floating_point:
-            V.fail(owner, "inputs", "a floating-point tensor (use an Embedding for token ids)",
-                   x, TypeError)
+            V.fail(
+                owner,
+                "inputs",
+                "a floating-point tensor (use an Embedding for token ids)",
+                x,
+                TypeError,
+            )
         mask, states, recurrent_mask = self._prepare(x.shape, x, mask, lengths, initial_state)
         if self.training and self.dropout > 0:
             N, _, D = x.shape
@@ -134,8 +160,10 @@ class RNN(Layer):
         self.maybe_build(shape, like.device)
         N, T, D = shape
         if D != self.input_size:
-            raise ValueError(f"{type(self).__name__}: `inputs` expected {self.input_size} "
-                             f"features on the last axis, received shape {tuple(shape)}.")
+            raise ValueError(
+                f"{type(self).__name__}: `inputs` expected {self.input_size} "
+                f"features on the last axis, received shape {tuple(shape)}."
+            )
         mask = self._mask(mask, lengths, N, T, like.device)
         states = self._initial_state(initial_state, like.new_empty(N, 0))
         recurrent_mask = None
@@ -155,9 +183,14 @@ class RNN(Layer):
         :meth:`LSTM.shares_padding`)."""
         return False
 
-    def sequence_ids(self, embedding, ids: Tensor, mask: Tensor | None = None,
-                     initial_state=None, sequences: bool = True
-                     ) -> tuple[Tensor | None, tuple[Tensor, ...]]:
+    def sequence_ids(
+        self,
+        embedding,
+        ids: Tensor,
+        mask: Tensor | None = None,
+        initial_state=None,
+        sequences: bool = True,
+    ) -> tuple[Tensor | None, tuple[Tensor, ...]]:
         """``sequence(embedding(ids), mask, initial_state)``; layers that can (see
         :meth:`takes_ids_from`) compute it with the input projection as a row lookup.
         ``sequences=False`` says only the final states are wanted: ``y`` may then be None."""
@@ -178,8 +211,10 @@ class RNN(Layer):
                 V.fail(owner, "lengths", f"integer lengths of shape ({N},)", lengths)
             if lengths.numel() and (int(lengths.min()) < 0 or int(lengths.max()) > T):
                 bad = int(lengths.min()) if int(lengths.min()) < 0 else int(lengths.max())
-                raise ValueError(f"{owner}: `lengths` expected values in [0, {T}] (the number of "
-                                 f"time steps), received {bad}.")
+                raise ValueError(
+                    f"{owner}: `lengths` expected values in [0, {T}] (the number of "
+                    f"time steps), received {bad}."
+                )
             mask = torch.arange(T, device=device) < lengths.unsqueeze(1)  # (N, T)
         if mask is None:
             return None
@@ -199,8 +234,12 @@ class RNN(Layer):
             initial_state = [initial_state]
         initial_state = list(initial_state)
         if len(initial_state) != self.n_states:
-            V.fail(owner, "initial_state", f"a list of {self.n_states} tensor(s) of shape "
-                   f"({N}, {H})", f"{len(initial_state)} tensor(s)")
+            V.fail(
+                owner,
+                "initial_state",
+                f"a list of {self.n_states} tensor(s) of shape ({N}, {H})",
+                f"{len(initial_state)} tensor(s)",
+            )
         for s in initial_state:
             if not isinstance(s, Tensor) or tuple(s.shape) != (N, H):
                 V.fail(owner, "initial_state", f"tensors of shape ({N}, {H})", s)
@@ -221,22 +260,52 @@ class SimpleRNN(RNN):
     1312
     """
 
-    def __init__(self, units: int, activation: str = "tanh", use_bias: bool = True,
-                 return_sequences: bool = False, return_state: bool = False,
-                 go_backwards: bool = False, dropout: float = 0.0,
-                 recurrent_dropout: float = 0.0, impl: str = "auto", *, name: str | None = None,
-                 input_shape: tuple | None = None):
-        super().__init__(units, use_bias, return_sequences, return_state, go_backwards, dropout,
-                         recurrent_dropout, impl, name=name, input_shape=input_shape)
-        self.activation = V.choice("SimpleRNN", "activation", activation,
-                                   ("tanh", "relu", "sigmoid"))
+    def __init__(
+        self,
+        units: int,
+        activation: str = "tanh",
+        use_bias: bool = True,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        impl: str = "auto",
+        *,
+        name: str | None = None,
+        input_shape: tuple | None = None,
+    ):
+        super().__init__(
+            units,
+            use_bias,
+            return_sequences,
+            return_state,
+            go_backwards,
+            dropout,
+            recurrent_dropout,
+            impl,
+            name=name,
+            input_shape=input_shape,
+        )
+        self.activation = V.choice(
+            "SimpleRNN", "activation", activation, ("tanh", "relu", "sigmoid")
+        )
         self._build_when_known(input_shape)
 
     def run(self, x, states, mask, recurrent_mask):
-        return dispatch.simple_rnn(x, states[0], self.W_x, self.W_h, self.b,
-                                   activation=self.activation, mask=mask,
-                                   go_backwards=self.go_backwards, recurrent_mask=recurrent_mask,
-                                   impl=self.impl, owner="SimpleRNN")
+        return dispatch.simple_rnn(
+            x,
+            states[0],
+            self.W_x,
+            self.W_h,
+            self.b,
+            activation=self.activation,
+            mask=mask,
+            go_backwards=self.go_backwards,
+            recurrent_mask=recurrent_mask,
+            impl=self.impl,
+            owner="SimpleRNN",
+        )
 
 
 class LSTM(RNN):
@@ -261,13 +330,33 @@ class LSTM(RNN):
     gates = 4
     n_states = 2
 
-    def __init__(self, units: int, use_bias: bool = True, unit_forget_bias: bool = True,
-                 return_sequences: bool = False, return_state: bool = False,
-                 go_backwards: bool = False, dropout: float = 0.0,
-                 recurrent_dropout: float = 0.0, impl: str = "auto", *, name: str | None = None,
-                 input_shape: tuple | None = None):
-        super().__init__(units, use_bias, return_sequences, return_state, go_backwards, dropout,
-                         recurrent_dropout, impl, name=name, input_shape=input_shape)
+    def __init__(
+        self,
+        units: int,
+        use_bias: bool = True,
+        unit_forget_bias: bool = True,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        impl: str = "auto",
+        *,
+        name: str | None = None,
+        input_shape: tuple | None = None,
+    ):
+        super().__init__(
+            units,
+            use_bias,
+            return_sequences,
+            return_state,
+            go_backwards,
+            dropout,
+            recurrent_dropout,
+            impl,
+            name=name,
+            input_shape=input_shape,
+        )
         self.unit_forget_bias = V.boolean("LSTM", "unit_forget_bias", unit_forget_bias)
         self._build_when_known(input_shape)
 
@@ -276,14 +365,19 @@ class LSTM(RNN):
         if self.b is not None and self.unit_forget_bias:
             H = self.units
             with torch.no_grad():
-                self.b[H:2 * H] = 1.0  # forget gate starts open: remember by default
+                self.b[H : 2 * H] = 1.0  # forget gate starts open: remember by default
 
     def takes_ids_from(self, embedding) -> bool:
         from ..kernels import _ext
 
-        return (runtime.settings.embedding_lookup and self.impl in ("auto", "kernel")
-                and not (self.training and self.dropout > 0) and embedding.E.device.type == "cpu"
-                and embedding.E.dtype in _ext.DTYPES and _ext.load() is not None)
+        return (
+            runtime.settings.embedding_lookup
+            and self.impl in ("auto", "kernel")
+            and not (self.training and self.dropout > 0)
+            and embedding.E.device.type == "cpu"
+            and embedding.E.dtype in _ext.DTYPES
+            and _ext.load() is not None
+        )
 
     def sequence_ids(self, embedding, ids, mask=None, initial_state=None, sequences=True):
         """As :meth:`RNN.sequence` on ``embedding(ids)``, with ``x_t @ W_x + b`` looked up in
@@ -297,8 +391,9 @@ class LSTM(RNN):
             return super().sequence_ids(embedding, ids, mask, initial_state, sequences)
         embedding.check_ids(ids)
         E = embedding.E
-        mask, (h0, c0), recurrent_mask = self._prepare((*ids.shape, E.shape[1]), E, mask, None,
-                                                       initial_state)
+        mask, (h0, c0), recurrent_mask = self._prepare(
+            (*ids.shape, E.shape[1]), E, mask, None, initial_state
+        )
         table = self.__dict__.get("_table")  # kept by Sequential.predict / evaluate
         if table is not None and table.shape[0] == E.shape[0] and not torch.is_grad_enabled():
             where, pad_row = ids.long(), 0
@@ -309,11 +404,21 @@ class LSTM(RNN):
                 table = table + self.b
             pad_row = 0 if int(tokens[0]) == 0 else None  # token 0 is row 0 when present
         # padding in front (token 0) from a state all rows share: computed once (exact)
-        shared = self._pads_shared(embedding) and (initial_state is None or all(
-            torch.equal(s, s[:1].expand_as(s)) for s in (h0, c0)))
-        return lstm_lookup(table, where, h0, c0, self.W_h, mask, self.go_backwards,
-                           recurrent_mask, sequences=sequences,
-                           pad_row=pad_row if shared else None)
+        shared = self._pads_shared(embedding) and (
+            initial_state is None or all(torch.equal(s, s[:1].expand_as(s)) for s in (h0, c0))
+        )
+        return lstm_lookup(
+            table,
+            where,
+            h0,
+            c0,
+            self.W_h,
+            mask,
+            self.go_backwards,
+            recurrent_mask,
+            sequences=sequences,
+            pad_row=pad_row if shared else None,
+        )
 
     def _looks_up(self, embedding, ids) -> bool:
         small = ids.dim() == 2 and ids.shape[0] < LOOKUP_MIN_ROWS and torch.is_grad_enabled()
@@ -328,8 +433,11 @@ class LSTM(RNN):
     def _pads_shared(self, embedding) -> bool:
         """The options under which a looked-up call shares the padding in front (no mask from
         the embedding, forward in time, no recurrent dropout mask per row)."""
-        return (not embedding.mask_zero and not self.go_backwards
-                and not (self.training and self.recurrent_dropout > 0))
+        return (
+            not embedding.mask_zero
+            and not self.go_backwards
+            and not (self.training and self.recurrent_dropout > 0)
+        )
 
     def hold_vocabulary_table(self, E: Tensor, ids: Tensor, batches: int = 1) -> None:
         """Before a predict / evaluate call that runs the token ``ids`` through this layer
@@ -358,8 +466,11 @@ class LSTM(RNN):
                 cache = None
         if cache is None:
             weights = (E, self.W_x, self.b)
-            cache = {"weights": tuple(None if w is None else w.detach().clone() for w in weights),
-                     "rows": 0, "table": None}
+            cache = {
+                "weights": tuple(None if w is None else w.detach().clone() for w in weights),
+                "rows": 0,
+                "table": None,
+            }
             self.__dict__["_vocabulary"] = cache
         if cache["table"] is None:
             # rows this call computes without the table: each batch its own distinct tokens
@@ -379,9 +490,19 @@ class LSTM(RNN):
 
     def run(self, x, states, mask, recurrent_mask):
         h0, c0 = states
-        return dispatch.lstm(x, h0, c0, self.W_x, self.W_h, self.b, mask=mask,
-                             go_backwards=self.go_backwards, recurrent_mask=recurrent_mask,
-                             impl=self.impl, owner="LSTM")
+        return dispatch.lstm(
+            x,
+            h0,
+            c0,
+            self.W_x,
+            self.W_h,
+            self.b,
+            mask=mask,
+            go_backwards=self.go_backwards,
+            recurrent_mask=recurrent_mask,
+            impl=self.impl,
+            owner="LSTM",
+        )
 
 
 def _same(a: Tensor | None, b: Tensor | None, rows: Tensor | None = None) -> bool:
@@ -394,8 +515,9 @@ def _same(a: Tensor | None, b: Tensor | None, rows: Tensor | None = None) -> boo
     if a.shape != b.shape or a.dtype != b.dtype:
         return False
     a = a.detach()
-    ops = _ext.load() if a.device.type == "cpu" and a.is_contiguous() and b.is_contiguous() \
-        else None
+    ops = (
+        _ext.load() if a.device.type == "cpu" and a.is_contiguous() and b.is_contiguous() else None
+    )
     if ops is not None:
         return bool(ops.equal_rows(a, b, rows))
     if rows is not None:
@@ -419,13 +541,33 @@ class GRU(RNN):
 
     gates = 3
 
-    def __init__(self, units: int, use_bias: bool = True, reset_after: bool = True,
-                 return_sequences: bool = False, return_state: bool = False,
-                 go_backwards: bool = False, dropout: float = 0.0,
-                 recurrent_dropout: float = 0.0, impl: str = "auto", *, name: str | None = None,
-                 input_shape: tuple | None = None):
-        super().__init__(units, use_bias, return_sequences, return_state, go_backwards, dropout,
-                         recurrent_dropout, impl, name=name, input_shape=input_shape)
+    def __init__(
+        self,
+        units: int,
+        use_bias: bool = True,
+        reset_after: bool = True,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        impl: str = "auto",
+        *,
+        name: str | None = None,
+        input_shape: tuple | None = None,
+    ):
+        super().__init__(
+            units,
+            use_bias,
+            return_sequences,
+            return_state,
+            go_backwards,
+            dropout,
+            recurrent_dropout,
+            impl,
+            name=name,
+            input_shape=input_shape,
+        )
         self.reset_after = V.boolean("GRU", "reset_after", reset_after)
         self._build_when_known(input_shape)
 
@@ -444,7 +586,17 @@ class GRU(RNN):
             self.register_parameter("b_h", None)
 
     def run(self, x, states, mask, recurrent_mask):
-        return dispatch.gru(x, states[0], self.W_x, self.W_h, self.b_x, self.b_h,
-                            reset_after=self.reset_after, mask=mask,
-                            go_backwards=self.go_backwards, recurrent_mask=recurrent_mask,
-                            impl=self.impl, owner="GRU")
+        return dispatch.gru(
+            x,
+            states[0],
+            self.W_x,
+            self.W_h,
+            self.b_x,
+            self.b_h,
+            reset_after=self.reset_after,
+            mask=mask,
+            go_backwards=self.go_backwards,
+            recurrent_mask=recurrent_mask,
+            impl=self.impl,
+            owner="GRU",
+        )

@@ -33,18 +33,30 @@ class Bidirectional(Layer):
 
     supports_masking = True
 
-    def __init__(self, layer: RNN, merge_mode: str | None = "concat", *, name: str | None = None,
-                 input_shape: tuple | None = None):
+    def __init__(
+        self,
+        layer: RNN,
+        merge_mode: str | None = "concat",
+        *,
+        name: str | None = None,
+        input_shape: tuple | None = None,
+    ):
         if not isinstance(layer, RNN):
-            V.fail("Bidirectional", "layer", "a recurrent layer (SimpleRNN, LSTM or GRU)", layer,
-                   TypeError)
+            V.fail(
+                "Bidirectional",
+                "layer",
+                "a recurrent layer (SimpleRNN, LSTM or GRU)",
+                layer,
+                TypeError,
+            )
         super().__init__(name=name, input_shape=input_shape or layer.input_shape_hint)
         self.merge_mode = V.choice("Bidirectional", "merge_mode", merge_mode, MERGE_MODES)
         config = layer.get_config()
         config.pop("input_shape", None)
         self.forward_layer = type(layer).from_config({**config, "name": f"forward_{layer.name}"})
         self.backward_layer = type(layer).from_config(
-            {**config, "name": f"backward_{layer.name}", "go_backwards": not layer.go_backwards})
+            {**config, "name": f"backward_{layer.name}", "go_backwards": not layer.go_backwards}
+        )
         if layer.built:
             self.build((None, None, layer.input_size))
         elif self.input_shape_hint is not None and self.input_shape_hint[-1] is not None:
@@ -62,15 +74,17 @@ class Bidirectional(Layer):
     def get_config(self) -> dict:
         layer_config = self.forward_layer.get_config()
         layer_config["name"] = layer_config["name"].removeprefix("forward_")
-        config = {"layer": {"class_name": type(self.forward_layer).__name__,
-                            "config": layer_config},
-                  "merge_mode": self.merge_mode, "name": self.name}
+        config = {
+            "layer": {"class_name": type(self.forward_layer).__name__, "config": layer_config},
+            "merge_mode": self.merge_mode,
+            "name": self.name,
+        }
         if self.input_shape_hint is not None:
             config["input_shape"] = list(self.input_shape_hint)
         return config
 
     @classmethod
-    def from_config(cls, config: dict) -> "Bidirectional":
+    def from_config(cls, config: dict) -> Bidirectional:
         from . import get as get_layer_class
 
         config = dict(config)
@@ -96,16 +110,25 @@ class Bidirectional(Layer):
     def compute_mask(self, inputs, mask):
         return mask if self.forward_layer.return_sequences else None
 
-    def forward(self, x: Tensor, mask: Tensor | None = None, initial_state=None,
-                lengths: Tensor | None = None):
+    def forward(
+        self,
+        x: Tensor,
+        mask: Tensor | None = None,
+        initial_state=None,
+        lengths: Tensor | None = None,
+    ):
         fwd, bwd = self.forward_layer, self.backward_layer
         init_f = init_b = None
         if initial_state is not None:
             n = fwd.n_states
             initial_state = list(initial_state)
             if len(initial_state) != 2 * n:
-                V.fail("Bidirectional", "initial_state", f"a list of {2 * n} tensors (forward "
-                       "states, then backward states)", f"{len(initial_state)} tensor(s)")
+                V.fail(
+                    "Bidirectional",
+                    "initial_state",
+                    f"a list of {2 * n} tensors (forward states, then backward states)",
+                    f"{len(initial_state)} tensor(s)",
+                )
             init_f, init_b = initial_state[:n], initial_state[n:]
         out_f = fwd(x, mask=mask, initial_state=init_f, lengths=lengths)
         out_b = bwd(x, mask=mask, initial_state=init_b, lengths=lengths)
@@ -117,7 +140,8 @@ class Bidirectional(Layer):
             out_b = out_b.flip(1)  # back into time order
             if lengths is not None:
                 mask = torch.arange(x.shape[1], device=x.device) < torch.as_tensor(
-                    lengths, device=x.device).unsqueeze(1)
+                    lengths, device=x.device
+                ).unsqueeze(1)
             if mask is not None:
                 keep = mask.unsqueeze(-1).to(out_f.dtype)  # (N, T, 1)
                 out_f, out_b = out_f * keep, out_b * keep

@@ -5,5 +5,17 @@ from .callbacks import Callback, EarlyStopping, History, ModelCheckpoint, Reduce
 from .saving import load_model, save_model
 from .sequential import Sequential
 
-__all__ = ["Sequential", "load_model", "save_model", "Callback", "History", "EarlyStopping",
-           "ModelCheckpoint", "ReduceLROnPlateau", "callbacks", "losses", "metrics", "optimizers"]
+__all__ = [
+    "Callback",
+    "EarlyStopping",
+    "History",
+    "ModelCheckpoint",
+    "ReduceLROnPlateau",
+    "Sequential",
+    "callbacks",
+    "load_model",
+    "losses",
+    "metrics",
+    "optimizers",
+    "save_model",
+]

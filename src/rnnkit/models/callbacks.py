@@ -40,8 +40,11 @@ class History(Callback):
 def _better(mode: str, monitor: str, min_delta: float, owner: str):
     mode = V.choice(owner, "mode", mode, ("auto", "min", "max"))
     if mode == "auto":
-        mode = "max" if any(s in monitor for s in ("acc", "precision", "recall", "auc", "f1")) \
+        mode = (
+            "max"
+            if any(s in monitor for s in ("acc", "precision", "recall", "auc", "f1"))
             else "min"
+        )
     if mode == "min":
         return mode, lambda current, best: current < best - min_delta
     return mode, lambda current, best: current > best + min_delta
@@ -51,9 +54,16 @@ class EarlyStopping(Callback):
     """Stop training when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs;
     with ``restore_best_weights`` the model ends with the weights of its best epoch."""
 
-    def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0,
-                 mode: str = "auto", restore_best_weights: bool = False,
-                 start_from_epoch: int = 0, verbose: int = 0):
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        min_delta: float = 0.0,
+        patience: int = 0,
+        mode: str = "auto",
+        restore_best_weights: bool = False,
+        start_from_epoch: int = 0,
+        verbose: int = 0,
+    ):
         if not isinstance(patience, int) or patience < 0:
             V.fail("EarlyStopping", "patience", "a non-negative integer", patience)
         self.monitor, self.patience, self.verbose = monitor, patience, verbose
@@ -70,8 +80,10 @@ class EarlyStopping(Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         if self.monitor not in logs:
-            raise ValueError(f"EarlyStopping: `monitor` expected one of the logged values "
-                             f"{sorted(logs)}, received {self.monitor!r}.")
+            raise ValueError(
+                f"EarlyStopping: `monitor` expected one of the logged values "
+                f"{sorted(logs)}, received {self.monitor!r}."
+            )
         if epoch < self.start_from_epoch:
             return
         current = logs[self.monitor]
@@ -87,8 +99,10 @@ class EarlyStopping(Callback):
             if self.restore_best_weights and self.best_weights is not None:
                 self.model.load_state_dict(self.best_weights)
             if self.verbose:
-                print(f"Epoch {epoch + 1}: early stopping (best {self.monitor} "
-                      f"{self.best:.4f} at epoch {self.best_epoch + 1})")
+                print(
+                    f"Epoch {epoch + 1}: early stopping (best {self.monitor} "
+                    f"{self.best:.4f} at epoch {self.best_epoch + 1})"
+                )
 
 
 class ReduceLROnPlateau(Callback):
@@ -96,12 +110,19 @@ class ReduceLROnPlateau(Callback):
     ``min_delta`` for ``patience`` epochs (then wait ``cooldown`` epochs before counting
     again), never below ``min_lr``; the rate of each epoch is logged as ``learning_rate``."""
 
-    def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10,
-                 verbose: int = 0, mode: str = "auto", min_delta: float = 1e-4,
-                 cooldown: int = 0, min_lr: float = 0.0):
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        factor: float = 0.1,
+        patience: int = 10,
+        verbose: int = 0,
+        mode: str = "auto",
+        min_delta: float = 1e-4,
+        cooldown: int = 0,
+        min_lr: float = 0.0,
+    ):
         owner = "ReduceLROnPlateau"
-        if not isinstance(factor, (int, float)) or isinstance(factor, bool) \
-                or not 0 < factor < 1:
+        if not isinstance(factor, (int, float)) or isinstance(factor, bool) or not 0 < factor < 1:
             V.fail(owner, "factor", "a number in (0, 1)", factor)
         for name, value in (("patience", patience), ("cooldown", cooldown)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
@@ -123,8 +144,10 @@ class ReduceLROnPlateau(Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
         if self.monitor not in logs:
-            raise ValueError(f"ReduceLROnPlateau: `monitor` expected one of the logged values "
-                             f"{sorted(logs)}, received {self.monitor!r}.")
+            raise ValueError(
+                f"ReduceLROnPlateau: `monitor` expected one of the logged values "
+                f"{sorted(logs)}, received {self.monitor!r}."
+            )
         logs["learning_rate"] = float(self._groups()[0]["lr"])
         current = logs[self.monitor]
         if self.cooldown_counter > 0:
@@ -142,8 +165,10 @@ class ReduceLROnPlateau(Callback):
                         group["lr"] = max(old * self.factor, self.min_lr)
                         reduced = True
                 if reduced and self.verbose:
-                    print(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to "
-                          f"{float(self._groups()[0]['lr']):.4g}.")
+                    print(
+                        f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to "
+                        f"{float(self._groups()[0]['lr']):.4g}."
+                    )
                 self.cooldown_counter, self.wait = self.cooldown, 0
 
 
@@ -152,10 +177,20 @@ class ModelCheckpoint(Callback):
     e.g. ``'ckpt-{epoch:02d}-{val_loss:.3f}'``); with ``save_best_only``, only when ``monitor``
     improves. Saves are atomic (see :meth:`Sequential.save`)."""
 
-    def __init__(self, filepath: str, monitor: str = "val_loss", save_best_only: bool = False,
-                 mode: str = "auto", verbose: int = 0):
+    def __init__(
+        self,
+        filepath: str,
+        monitor: str = "val_loss",
+        save_best_only: bool = False,
+        mode: str = "auto",
+        verbose: int = 0,
+    ):
         self.filepath, self.monitor, self.save_best_only, self.verbose = (
-            str(filepath), monitor, save_best_only, verbose)
+            str(filepath),
+            monitor,
+            save_best_only,
+            verbose,
+        )
         self.mode, self._better = _better(mode, monitor, 0.0, "ModelCheckpoint")
         self.best = math.inf if self.mode == "min" else -math.inf
 
@@ -164,8 +199,10 @@ class ModelCheckpoint(Callback):
         path = self.filepath.format(epoch=epoch + 1, **logs)
         if self.save_best_only:
             if self.monitor not in logs:
-                raise ValueError(f"ModelCheckpoint: `monitor` expected one of the logged values "
-                                 f"{sorted(logs)}, received {self.monitor!r}.")
+                raise ValueError(
+                    f"ModelCheckpoint: `monitor` expected one of the logged values "
+                    f"{sorted(logs)}, received {self.monitor!r}."
+                )
             if not self._better(logs[self.monitor], self.best):
                 return
             self.best = logs[self.monitor]

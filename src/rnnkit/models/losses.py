@@ -6,7 +6,7 @@ when the last layer is a ``Dense`` with a sigmoid / softmax, for exact, stable g
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -42,8 +42,9 @@ def categorical_crossentropy(y_true: Tensor, y_pred: Tensor, from_logits: bool =
     return -(y_true * log_p).sum(dim=-1).mean()
 
 
-def sparse_categorical_crossentropy(y_true: Tensor, y_pred: Tensor,
-                                    from_logits: bool = False) -> Tensor:
+def sparse_categorical_crossentropy(
+    y_true: Tensor, y_pred: Tensor, from_logits: bool = False
+) -> Tensor:
     C = y_pred.shape[-1]
     labels = y_true.reshape(-1).long()  # (N*T,)
     if from_logits:

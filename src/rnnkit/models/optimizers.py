@@ -8,8 +8,8 @@ seed's recipes were tuned with. Gradient clipping is an optimizer option, as in 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Iterable
 
 import torch
 
@@ -19,9 +19,16 @@ from .. import runtime
 
 def _fused_ok(params: list[torch.nn.Parameter]) -> bool:
     """Whether PyTorch's single-pass (fused) optimizer kernel can take these parameters."""
-    return runtime.settings.fused_optimizer and bool(params) and all(
-        p.dtype in (torch.float32, torch.float16, torch.bfloat16, torch.float64)
-        and p.device.type in ("cpu", "cuda") and not p.is_sparse for p in params)
+    return (
+        runtime.settings.fused_optimizer
+        and bool(params)
+        and all(
+            p.dtype in (torch.float32, torch.float16, torch.bfloat16, torch.float64)
+            and p.device.type in ("cpu", "cuda")
+            and not p.is_sparse
+            for p in params
+        )
+    )
 
 
 @dataclass
@@ -67,8 +74,13 @@ class Adam(Optimizer):
 
     def build(self, params):
         params = list(params)
-        return torch.optim.Adam(params, lr=self.learning_rate, betas=(self.beta_1, self.beta_2),
-                                eps=self.epsilon, fused=_fused_ok(params) or None)
+        return torch.optim.Adam(
+            params,
+            lr=self.learning_rate,
+            betas=(self.beta_1, self.beta_2),
+            eps=self.epsilon,
+            fused=_fused_ok(params) or None,
+        )
 
 
 @dataclass
@@ -78,8 +90,9 @@ class RMSprop(Optimizer):
     epsilon: float = 1e-7
 
     def build(self, params):
-        return torch.optim.RMSprop(params, lr=self.learning_rate, alpha=self.rho,
-                                   momentum=self.momentum, eps=self.epsilon)
+        return torch.optim.RMSprop(
+            params, lr=self.learning_rate, alpha=self.rho, momentum=self.momentum, eps=self.epsilon
+        )
 
 
 @dataclass
@@ -89,8 +102,9 @@ class SGD(Optimizer):
     nesterov: bool = False
 
     def build(self, params):
-        return torch.optim.SGD(params, lr=self.learning_rate, momentum=self.momentum,
-                               nesterov=self.nesterov)
+        return torch.optim.SGD(
+            params, lr=self.learning_rate, momentum=self.momentum, nesterov=self.nesterov
+        )
 
 
 OPTIMIZERS = {"adam": Adam, "rmsprop": RMSprop, "sgd": SGD}
@@ -101,8 +115,13 @@ def get(optimizer) -> Optimizer | torch.optim.Optimizer:
     if isinstance(optimizer, (Optimizer, torch.optim.Optimizer)):
         return optimizer
     if not isinstance(optimizer, str):
-        V.fail("compile", "optimizer", "'adam', 'sgd', 'rmsprop', an rnnkit optimizer or a "
-               "torch.optim.Optimizer", optimizer, TypeError)
+        V.fail(
+            "compile",
+            "optimizer",
+            "'adam', 'sgd', 'rmsprop', an rnnkit optimizer or a torch.optim.Optimizer",
+            optimizer,
+            TypeError,
+        )
     V.choice("compile", "optimizer", optimizer.lower(), OPTIMIZERS)
     return OPTIMIZERS[optimizer.lower()]()
 

@@ -50,8 +50,9 @@ def spans(ids: Tensor) -> Tensor:
     return torch.where(real.any(dim=1), last - first + 1, 0)
 
 
-def length_batches(ids: Tensor, batch_size: int, pool: int = 50,
-                   generator: torch.Generator | None = None) -> list[Tensor]:
+def length_batches(
+    ids: Tensor, batch_size: int, pool: int = 50, generator: torch.Generator | None = None
+) -> list[Tensor]:
     """Index batches of rows of similar length, for an epoch over ``ids`` (N, T).
 
     The rows are shuffled, cut into pools of ``pool`` batches, sorted by :func:`spans`
@@ -64,7 +65,7 @@ def length_batches(ids: Tensor, batch_size: int, pool: int = 50,
     width = spans(ids)
     pools = []
     for start in range(0, N, batch_size * pool):
-        chunk = order[start:start + batch_size * pool]
+        chunk = order[start : start + batch_size * pool]
         pools.append(chunk[torch.argsort(width[chunk], stable=True)])
     batches = list(torch.cat(pools).split(batch_size))
     return [batches[k] for k in torch.randperm(len(batches), generator=generator).tolist()]
@@ -102,7 +103,7 @@ def forward_without_padding(model, ids: Tensor, logits: bool) -> Tensor | None:
         lead, trail = leading_padding(ids), trailing_padding(ids)
         if lead + trail == 0 or lead == T:
             return None
-        return model.run_layers(ids[:, lead:T - trail], None, logits)
+        return model.run_layers(ids[:, lead : T - trail], None, logits)
     rnns = _recurrent_stack(layers)
     lead = leading_padding(ids)
     if rnns is None or lead == 0 or lead == T:
@@ -110,12 +111,13 @@ def forward_without_padding(model, ids: Tensor, logits: bool) -> Tensor | None:
     if len(rnns) == 1 and rnns[0].shares_padding(embedding, ids):
         return None  # the layer runs every row's own padding in front once, itself
     embedding.check_ids(ids)
+
     # The state after `lead` padding steps, once, on one row: (1, lead) -> each layer's state.
     def finals(ids_part, initial_states=None):
         """The final states of each layer of the stack on ``ids_part``."""
-        x, states = rnns[0].sequence_ids(embedding, ids_part, None,
-                                         initial_states and initial_states[0],
-                                         sequences=len(rnns) > 1)
+        x, states = rnns[0].sequence_ids(
+            embedding, ids_part, None, initial_states and initial_states[0], sequences=len(rnns) > 1
+        )
         out = [states]
         for k, rnn in enumerate(rnns[1:], start=1):
             x, states = rnn.sequence(x, None, initial_states and initial_states[k])
@@ -124,6 +126,7 @@ def forward_without_padding(model, ids: Tensor, logits: bool) -> Tensor | None:
 
     prefix_states = finals(ids.new_zeros(1, lead))
     N = ids.shape[0]
-    x = finals(ids[:, lead:], [[s.expand(N, -1) for s in states]
-                               for states in prefix_states])[-1][0]
+    x = finals(ids[:, lead:], [[s.expand(N, -1) for s in states] for states in prefix_states])[-1][
+        0
+    ]
     return model.run_layers(x, None, logits, start=1 + len(rnns))

@@ -60,10 +60,17 @@ def write_atomic_dir(path, write) -> None:
 def save_model(model, path) -> None:
     """Save ``model`` to the directory ``path`` (created or replaced atomically)."""
     if not model.built:
-        raise ValueError("save_model: `model` expected a built model (call it, fit it or give "
-                         "the first layer an input_shape), received an unbuilt one.")
-    config = {"format": FORMAT, "format_version": FORMAT_VERSION, "rnnkit_version": __version__,
-              "model": model.get_config(), "compile": model.compile_config()}
+        raise ValueError(
+            "save_model: `model` expected a built model (call it, fit it or give "
+            "the first layer an input_shape), received an unbuilt one."
+        )
+    config = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "rnnkit_version": __version__,
+        "model": model.get_config(),
+        "compile": model.compile_config(),
+    }
     tensors = {k: v.detach().cpu().contiguous() for k, v in _tensor_names(model).items()}
 
     def write(tmp: Path) -> None:
@@ -74,8 +81,9 @@ def save_model(model, path) -> None:
 
 
 def _bad(path, what: str) -> ValueError:
-    return ValueError(f"load_model: `path` expected an rnnkit model directory, received "
-                      f"{str(path)!r}: {what}.")
+    return ValueError(
+        f"load_model: `path` expected an rnnkit model directory, received {str(path)!r}: {what}."
+    )
 
 
 def read_config(path) -> dict:
@@ -90,10 +98,9 @@ def read_config(path) -> dict:
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise _bad(path, f"{CONFIG_FILE} is not valid JSON ({e})") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise _bad(path, f"{CONFIG_FILE} has no \"format\": \"{FORMAT}\"")
+        raise _bad(path, f'{CONFIG_FILE} has no "format": "{FORMAT}"')
     if config.get("format_version") != FORMAT_VERSION:
-        raise _bad(path, f"format_version {config.get('format_version')!r} is not "
-                         f"{FORMAT_VERSION}")
+        raise _bad(path, f"format_version {config.get('format_version')!r} is not {FORMAT_VERSION}")
     return config
 
 
@@ -111,8 +118,9 @@ def model_from_config(config: dict, path="<config>"):
                 cfg["input_shape"] = tuple(cfg["input_shape"])
             model.add(get_layer_class(entry["class_name"]).from_config(cfg))
     except (KeyError, TypeError, ValueError) as e:
-        raise _bad(path, f"{CONFIG_FILE} does not describe a valid model ({type(e).__name__}: "
-                         f"{e})") from None
+        raise _bad(
+            path, f"{CONFIG_FILE} does not describe a valid model ({type(e).__name__}: {e})"
+        ) from None
     return model
 
 
@@ -135,18 +143,27 @@ def load_model(path, compile: bool = True):
     missing = sorted(set(expected) - set(weights))
     extra = sorted(set(weights) - set(expected))
     if missing or extra:
-        raise _bad(path, f"{WEIGHTS_FILE} tensors do not match the config (missing: {missing}, "
-                         f"unexpected: {extra})")
+        raise _bad(
+            path,
+            f"{WEIGHTS_FILE} tensors do not match the config (missing: {missing}, "
+            f"unexpected: {extra})",
+        )
     for name, p in expected.items():
         if tuple(weights[name].shape) != tuple(p.shape):
-            raise _bad(path, f"tensor {name!r} expected shape {tuple(p.shape)}, found "
-                             f"{tuple(weights[name].shape)}")
+            raise _bad(
+                path,
+                f"tensor {name!r} expected shape {tuple(p.shape)}, found "
+                f"{tuple(weights[name].shape)}",
+            )
     with torch.no_grad():
         for name, p in expected.items():
             p.copy_(weights[name])
     compile_config = config.get("compile")
     if compile and compile_config:
-        model.compile(optimizer=optimizers_module.from_config(compile_config["optimizer"]),
-                      loss=compile_config["loss"], metrics=compile_config["metrics"])
+        model.compile(
+            optimizer=optimizers_module.from_config(compile_config["optimizer"]),
+            loss=compile_config["loss"],
+            metrics=compile_config["metrics"],
+        )
     model.eval()
     return model

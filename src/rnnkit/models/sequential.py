@@ -26,7 +26,6 @@ from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from . import padding
 
-
 TABLE_BYTES = 64 << 20
 """Largest vocabulary table ``E @ W_x + b`` that predict / evaluate keep (bytes)."""
 
@@ -68,8 +67,10 @@ class Sequential(nn.Module):
             self.input_shape_hint = layer.input_shape_hint
         names = {existing.name for existing in self.layers}
         if layer.name in names:
-            raise ValueError(f"Sequential.add: layer names must be unique; a layer named "
-                             f"{layer.name!r} is already in the model.")
+            raise ValueError(
+                f"Sequential.add: layer names must be unique; a layer named "
+                f"{layer.name!r} is already in the model."
+            )
         shape = self.output_shape
         self.layers.append(layer)
         if not layer.built and shape is not None and shape[-1] is not None:
@@ -90,8 +91,11 @@ class Sequential(nn.Module):
         """Output shape of every layer, or None from the first unknown one on."""
         shape, shapes = self._input_shape(), []
         for layer in self.layers:
-            shape = layer.compute_output_shape(shape) if shape is not None and (
-                layer.built or shape[-1] is not None) else None
+            shape = (
+                layer.compute_output_shape(shape)
+                if shape is not None and (layer.built or shape[-1] is not None)
+                else None
+            )
             shapes.append(shape)
         return shapes
 
@@ -111,8 +115,11 @@ class Sequential(nn.Module):
         dummy_shape = [2 if d is None else d for d in input_shape]
         if not self.built:
             first = self.layers[0]
-            dummy = (torch.zeros(dummy_shape, dtype=torch.long) if isinstance(first, Embedding)
-                     else torch.zeros(dummy_shape))
+            dummy = (
+                torch.zeros(dummy_shape, dtype=torch.long)
+                if isinstance(first, Embedding)
+                else torch.zeros(dummy_shape)
+            )
             with torch.no_grad():
                 self.eval()
                 self(dummy)
@@ -136,8 +143,9 @@ class Sequential(nn.Module):
                 return y
         return self.run_layers(x, mask, logits)
 
-    def run_layers(self, x: Tensor, mask: Tensor | None = None, logits: bool = False,
-                   start: int = 0) -> Tensor:
+    def run_layers(
+        self, x: Tensor, mask: Tensor | None = None, logits: bool = False, start: int = 0
+    ) -> Tensor:
         """Run layers ``start, start + 1, ...`` on ``x`` (the plain, padded computation)."""
         last = len(self.layers) - 1
         k = start
@@ -166,8 +174,11 @@ class Sequential(nn.Module):
         if not isinstance(layers[k], Embedding):
             return None
         j = k + 1
-        while j < len(layers) and isinstance(layers[j], Dropout) and (
-                not layers[j].training or layers[j].rate == 0):
+        while (
+            j < len(layers)
+            and isinstance(layers[j], Dropout)
+            and (not layers[j].training or layers[j].rate == 0)
+        ):
             j += 1
         return j if j < len(layers) and isinstance(layers[j], RNN) else None
 
@@ -192,8 +203,13 @@ class Sequential(nn.Module):
         rows = []
         for layer, shape in zip(self.layers, self._shapes()):
             params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
-            rows.append((f"{layer.name} ({type(layer).__name__})",
-                         "?" if shape is None else _format_shape(shape), params))
+            rows.append(
+                (
+                    f"{layer.name} ({type(layer).__name__})",
+                    "?" if shape is None else _format_shape(shape),
+                    params,
+                )
+            )
         widths = [31, 22, 13]
         for row in rows:
             widths = [max(w, len(c)) for w, c in zip(widths, row)]
@@ -204,8 +220,11 @@ class Sequential(nn.Module):
             return left + mid.join(fill * (w + 2) for w in widths) + right
 
         def cells(values, bar):
-            texts = [f" {values[0]:<{widths[0]}} ", f" {values[1]:<{widths[1]}} ",
-                     f" {values[2]:>{widths[2]}} "]
+            texts = [
+                f" {values[0]:<{widths[0]}} ",
+                f" {values[1]:<{widths[1]}} ",
+                f" {values[2]:>{widths[2]}} ",
+            ]
             return bar + bar.join(texts) + bar
 
         print_fn(f'Model: "{self.name}"')
@@ -245,40 +264,60 @@ class Sequential(nn.Module):
         self.metric_names = list(metrics or [])
         for m in self.metric_names:
             metrics_module.get(m, self.loss_name)  # validate now, not at the first epoch
-        self.optimizer = self.optimizer_spec if isinstance(
-            self.optimizer_spec, torch.optim.Optimizer) else None
+        self.optimizer = (
+            self.optimizer_spec if isinstance(self.optimizer_spec, torch.optim.Optimizer) else None
+        )
         self.compiled = True
 
     def _ensure_optimizer(self) -> torch.optim.Optimizer:
         if self.optimizer is None:
             self.optimizer = self.optimizer_spec.build(
-                [p for p in self.parameters() if p.requires_grad])
+                [p for p in self.parameters() if p.requires_grad]
+            )
         return self.optimizer
 
     def _use_logits(self) -> bool:
         """Whether the loss can take the last Dense layer's logits (exact and more stable)."""
         last = self.layers[-1]
-        return (isinstance(last, Dense) and
-                losses_module.LOGIT_ACTIVATION.get(self.loss_name) == last.activation)
+        return (
+            isinstance(last, Dense)
+            and losses_module.LOGIT_ACTIVATION.get(self.loss_name) == last.activation
+        )
 
     def _loss_and_probs(self, xb: Tensor, yb: Tensor) -> tuple[Tensor, Tensor]:
         if self._use_logits():
             z = self(xb, logits=True)
             loss = self.loss_fn(yb, z, from_logits=True)
-            probs = torch.sigmoid(z) if self.layers[-1].activation == "sigmoid" else \
-                torch.softmax(z, dim=-1)
+            probs = (
+                torch.sigmoid(z)
+                if self.layers[-1].activation == "sigmoid"
+                else torch.softmax(z, dim=-1)
+            )
             return loss, probs
         y_pred = self(xb)
         return self.loss_fn(yb, y_pred), y_pred
 
     def _require_compiled(self, method: str) -> None:
         if not self.compiled:
-            raise RuntimeError(f"Sequential.{method}: the model must be compiled first: call "
-                               "model.compile(optimizer=..., loss=...).")
+            raise RuntimeError(
+                f"Sequential.{method}: the model must be compiled first: call "
+                "model.compile(optimizer=..., loss=...)."
+            )
 
-    def fit(self, x=None, y=None, batch_size: int = 32, epochs: int = 1, verbose="auto",
-            callbacks=None, validation_split: float = 0.0, validation_data=None,
-            shuffle: bool = True, initial_epoch: int = 0, bucketing: bool = False):
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size: int = 32,
+        epochs: int = 1,
+        verbose="auto",
+        callbacks=None,
+        validation_split: float = 0.0,
+        validation_data=None,
+        shuffle: bool = True,
+        initial_epoch: int = 0,
+        bucketing: bool = False,
+    ):
         """Train for ``epochs`` passes over ``(x, y)``; returns a :class:`History`.
 
         Args:
@@ -307,30 +346,39 @@ class Sequential(nn.Module):
             V.fail("fit", "validation_split", "a number in [0, 1)", validation_split)
         x, y = self._tensors(x, "x"), self._tensors(y, "y")
         if len(x) != len(y):
-            raise ValueError(f"fit: `x` and `y` expected the same number of samples, received "
-                             f"{len(x)} and {len(y)}.")
+            raise ValueError(
+                f"fit: `x` and `y` expected the same number of samples, received "
+                f"{len(x)} and {len(y)}."
+            )
         if len(x) == 0:
             raise ValueError("fit: `x` expected at least one sample, received 0.")
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                V.fail("fit", "validation_data", "a tuple (x_val, y_val)", validation_data,
-                       TypeError)
+                V.fail(
+                    "fit", "validation_data", "a tuple (x_val, y_val)", validation_data, TypeError
+                )
             x_val, y_val = (self._tensors(v, "validation_data") for v in validation_data)
         elif validation_split:
             n_val = int(len(x) * validation_split)
             if n_val == 0 or n_val == len(x):
-                raise ValueError(f"fit: `validation_split` {validation_split} leaves "
-                                 f"{len(x) - n_val} training and {n_val} validation samples of "
-                                 f"{len(x)}; both must be at least 1.")
+                raise ValueError(
+                    f"fit: `validation_split` {validation_split} leaves "
+                    f"{len(x) - n_val} training and {n_val} validation samples of "
+                    f"{len(x)}; both must be at least 1."
+                )
             x, x_val, y, y_val = x[:-n_val], x[-n_val:], y[:-n_val], y[-n_val:]
         else:
             x_val = y_val = None
         if bucketing and (x.dim() != 2 or x.dtype.is_floating_point):
-            raise ValueError(f"fit: `bucketing` expected token ids `x` of shape (N, T), received "
-                             f"{x.dtype} of shape {tuple(x.shape)}.")
+            raise ValueError(
+                f"fit: `bucketing` expected token ids `x` of shape (N, T), received "
+                f"{x.dtype} of shape {tuple(x.shape)}."
+            )
         if bucketing and not shuffle:
-            raise ValueError("fit: `bucketing` expected shuffle=True (batches are drawn at "
-                             "random), received shuffle=False.")
+            raise ValueError(
+                "fit: `bucketing` expected shuffle=True (batches are drawn at "
+                "random), received shuffle=False."
+            )
         if not self.built:
             self.build((None, *x.shape[1:]))
         runtime.tune_allocator()
@@ -357,8 +405,14 @@ class Sequential(nn.Module):
             loss_sum, seen, start = 0.0, 0, time.perf_counter()
             if verbose == 1:
                 print(f"Epoch {epoch + 1}/{epochs}", file=sys.stderr)
-            bar = tqdm(total=steps, disable=verbose != 1, unit="step", dynamic_ncols=True,
-                       file=sys.stderr, leave=True)
+            bar = tqdm(
+                total=steps,
+                disable=verbose != 1,
+                unit="step",
+                dynamic_ncols=True,
+                file=sys.stderr,
+                leave=True,
+            )
             for step, idx in enumerate(batches):
                 xb, yb = x[idx], y[idx]
                 optimizer.zero_grad(set_to_none=True)
@@ -379,8 +433,9 @@ class Sequential(nn.Module):
                 for cb in cbs:
                     cb.on_train_batch_end(step, logs)
             if x_val is not None:
-                val = self.evaluate(x_val, y_val, batch_size=batch_size, verbose=0,
-                                    return_dict=True)
+                val = self.evaluate(
+                    x_val, y_val, batch_size=batch_size, verbose=0, return_dict=True
+                )
                 logs.update({f"val_{k}": v for k, v in val.items()})
                 bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=False)
             bar.close()
@@ -398,23 +453,27 @@ class Sequential(nn.Module):
         return history
 
     @torch.no_grad()
-    def evaluate(self, x=None, y=None, batch_size: int = 32, verbose="auto",
-                 return_dict: bool = False):
+    def evaluate(
+        self, x=None, y=None, batch_size: int = 32, verbose="auto", return_dict: bool = False
+    ):
         """Loss and metrics on ``(x, y)``: a float if there are no metrics, else
         ``[loss, *metrics]`` (or a dict with ``return_dict=True``), as Keras."""
         self._require_compiled("evaluate")
         batch_size = V.positive_int("evaluate", "batch_size", batch_size)
         x, y = self._tensors(x, "x"), self._tensors(y, "y")
         if len(x) != len(y):
-            raise ValueError(f"evaluate: `x` and `y` expected the same number of samples, "
-                             f"received {len(x)} and {len(y)}.")
+            raise ValueError(
+                f"evaluate: `x` and `y` expected the same number of samples, "
+                f"received {len(x)} and {len(y)}."
+            )
         self.eval()
         metrics = [metrics_module.get(m, self.loss_name) for m in self.metric_names]
         loss_sum = 0.0
         batches = self._inference_batches(x, batch_size)
         with self._vocabulary_table(x, len(batches)):
-            for idx in tqdm(batches, disable=_verbosity(verbose) != 1, file=sys.stderr,
-                            unit="step"):
+            for idx in tqdm(
+                batches, disable=_verbosity(verbose) != 1, file=sys.stderr, unit="step"
+            ):
                 xb, yb = x[idx], y[idx]
                 loss, probs = self._loss_and_probs(xb, yb)
                 loss_sum += float(loss) * len(xb)
@@ -435,8 +494,9 @@ class Sequential(nn.Module):
         runtime.tune_allocator()
         self.eval()
         batches = self._inference_batches(x, batch_size)
-        progress = tqdm(batches, file=sys.stderr, unit="step") \
-            if _verbosity(verbose) == 1 else batches
+        progress = (
+            tqdm(batches, file=sys.stderr, unit="step") if _verbosity(verbose) == 1 else batches
+        )
         with self._vocabulary_table(x, len(batches)):
             outs = [self(x if len(batches) == 1 else x[idx]) for idx in progress]
         if not outs:
@@ -457,9 +517,13 @@ class Sequential(nn.Module):
         call only while the weights it reads are unchanged, compared exactly)."""
         rnn = None
         j = self._rnn_after_embedding(0) if len(self.layers) else None
-        if (j is not None and x.dim() == 2 and not x.dtype.is_floating_point
-                and hasattr(self.layers[j], "hold_vocabulary_table")
-                and self.layers[j].takes_ids_from(self.layers[0])):
+        if (
+            j is not None
+            and x.dim() == 2
+            and not x.dtype.is_floating_point
+            and hasattr(self.layers[j], "hold_vocabulary_table")
+            and self.layers[j].takes_ids_from(self.layers[0])
+        ):
             E = self.layers[0].E
             if E.shape[0] * self.layers[j].W_x.shape[1] * E.element_size() <= TABLE_BYTES:
                 rnn = self.layers[j]
@@ -474,8 +538,12 @@ class Sequential(nn.Module):
         """Row indices of each batch of evaluate / predict. Token ids go in order of length
         (when padding is skipped, :mod:`.padding`), so a batch of short rows skips its padding
         columns; the results are put back in the order of ``x``."""
-        if (runtime.settings.trim_padding and x.dim() == 2 and not x.dtype.is_floating_point
-                and len(x) > batch_size):
+        if (
+            runtime.settings.trim_padding
+            and x.dim() == 2
+            and not x.dtype.is_floating_point
+            and len(x) > batch_size
+        ):
             return list(torch.argsort(padding.spans(x), stable=True).split(batch_size))
         return list(torch.arange(len(x)).split(batch_size))
 
@@ -488,9 +556,11 @@ class Sequential(nn.Module):
         else:
             arr = np.asarray(data) if not isinstance(data, np.ndarray) else data
             if arr.dtype == object:
-                raise ValueError(f"Sequential: `{name}` expected a rectangular array, received "
-                                 f"ragged sequences (dtype object); pad them first with "
-                                 f"rnnkit.text.pad_sequences.")
+                raise ValueError(
+                    f"Sequential: `{name}` expected a rectangular array, received "
+                    f"ragged sequences (dtype object); pad them first with "
+                    f"rnnkit.text.pad_sequences."
+                )
             t = torch.from_numpy(np.ascontiguousarray(arr))
         if t.dtype.is_floating_point and t.dtype != torch.float32:
             t = t.float()
@@ -501,19 +571,28 @@ class Sequential(nn.Module):
 
     # -- saving -------------------------------------------------------------------------------
     def get_config(self) -> dict:
-        return {"name": self.name,
-                "input_shape": None if self.input_shape_hint is None
-                else list(self.input_shape_hint),
-                "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}
-                           for layer in self.layers]}
+        return {
+            "name": self.name,
+            "input_shape": None if self.input_shape_hint is None else list(self.input_shape_hint),
+            "layers": [
+                {"class_name": type(layer).__name__, "config": layer.get_config()}
+                for layer in self.layers
+            ],
+        }
 
     def compile_config(self) -> dict | None:
-        if not self.compiled or not isinstance(self.loss_name, str) or \
-                self.loss_name not in losses_module.LOSSES or \
-                not isinstance(self.optimizer_spec, optimizers_module.Optimizer):
+        if (
+            not self.compiled
+            or not isinstance(self.loss_name, str)
+            or self.loss_name not in losses_module.LOSSES
+            or not isinstance(self.optimizer_spec, optimizers_module.Optimizer)
+        ):
             return None
-        return {"optimizer": self.optimizer_spec.get_config(), "loss": self.loss_name,
-                "metrics": self.metric_names}
+        return {
+            "optimizer": self.optimizer_spec.get_config(),
+            "loss": self.loss_name,
+            "metrics": self.metric_names,
+        }
 
     def save(self, path) -> None:
         """Save to the directory ``path``: ``config.json`` and ``model.safetensors``.

@@ -90,10 +90,17 @@ class SentimentConfig:
     ngrams: int = 0
     seed: int = 0
 
-    def validate(self) -> "SentimentConfig":
+    def validate(self) -> SentimentConfig:
         owner = "SentimentConfig"
-        for name in ("num_words", "maxlen", "embedding_dim", "units", "layers", "epochs",
-                     "batch_size"):
+        for name in (
+            "num_words",
+            "maxlen",
+            "embedding_dim",
+            "units",
+            "layers",
+            "epochs",
+            "batch_size",
+        ):
             V.positive_int(owner, name, getattr(self, name))
         if self.num_words < 4:
             V.fail(owner, "num_words", "an integer >= 4 (ids 0-3 are reserved)", self.num_words)
@@ -103,38 +110,49 @@ class SentimentConfig:
         V.rate(owner, "word_dropout", self.word_dropout)
         V.rate(owner, "validation_split", self.validation_split)
         if self.patience is not None:
-            if not isinstance(self.patience, int) or isinstance(self.patience, bool) \
-                    or self.patience < 0:
+            if (
+                not isinstance(self.patience, int)
+                or isinstance(self.patience, bool)
+                or self.patience < 0
+            ):
                 V.fail(owner, "patience", "None or a non-negative integer", self.patience)
             if not self.validation_split:
-                V.fail(owner, "patience", "to be used with a validation_split > 0",
-                       self.patience)
+                V.fail(owner, "patience", "to be used with a validation_split > 0", self.patience)
         if self.reduce_lr is not None:
-            if isinstance(self.reduce_lr, bool) or not isinstance(self.reduce_lr, (int, float)) \
-                    or not 0 < self.reduce_lr < 1:
+            if (
+                isinstance(self.reduce_lr, bool)
+                or not isinstance(self.reduce_lr, (int, float))
+                or not 0 < self.reduce_lr < 1
+            ):
                 V.fail(owner, "reduce_lr", "None or a number in (0, 1)", self.reduce_lr)
             if not self.validation_split:
-                V.fail(owner, "reduce_lr", "to be used with a validation_split > 0",
-                       self.reduce_lr)
+                V.fail(owner, "reduce_lr", "to be used with a validation_split > 0", self.reduce_lr)
         if isinstance(self.ngrams, bool) or not isinstance(self.ngrams, int) or self.ngrams < 0:
             V.fail(owner, "ngrams", "a non-negative integer", self.ngrams)
         if self.ngrams and not self.validation_split:
-            V.fail(owner, "ngrams", "to be used with a validation_split > 0 (the blend of the "
-                   "two models is fitted on it)", self.ngrams)
+            V.fail(
+                owner,
+                "ngrams",
+                "to be used with a validation_split > 0 (the blend of the "
+                "two models is fitted on it)",
+                self.ngrams,
+            )
         if not isinstance(self.learning_rate, (int, float)) or self.learning_rate <= 0:
             V.fail(owner, "learning_rate", "a positive number", self.learning_rate)
-        if self.clipnorm is not None and (not isinstance(self.clipnorm, (int, float))
-                                          or self.clipnorm <= 0):
+        if self.clipnorm is not None and (
+            not isinstance(self.clipnorm, (int, float)) or self.clipnorm <= 0
+        ):
             V.fail(owner, "clipnorm", "None or a positive number", self.clipnorm)
         return self
 
     @classmethod
-    def from_dict(cls, data: dict) -> "SentimentConfig":
+    def from_dict(cls, data: dict) -> SentimentConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"SentimentConfig: unknown settings {unknown}; expected some of "
-                             f"{sorted(known)}.")
+            raise ValueError(
+                f"SentimentConfig: unknown settings {unknown}; expected some of {sorted(known)}."
+            )
         return cls(**data)
 
 
@@ -146,8 +164,12 @@ def build_model(config: SentimentConfig) -> Sequential:
     if config.word_dropout:
         model.add(Dropout(config.word_dropout, noise_shape=(None, None, 1)))
     for k in range(config.layers):
-        layer = cell(config.units, return_sequences=k < config.layers - 1,
-                     dropout=config.dropout, recurrent_dropout=config.recurrent_dropout)
+        layer = cell(
+            config.units,
+            return_sequences=k < config.layers - 1,
+            dropout=config.dropout,
+            recurrent_dropout=config.recurrent_dropout,
+        )
         model.add(Bidirectional(layer) if config.bidirectional else layer)
     if config.dropout:
         model.add(Dropout(config.dropout))
@@ -163,8 +185,9 @@ def _texts(owner: str, texts) -> list[str]:
         if not isinstance(text, str):
             V.fail(owner, f"texts[{k}]", "a string", text, TypeError)
         if not text.strip():
-            raise ValueError(f"{owner}: `texts[{k}]` expected a non-empty review, received an "
-                             f"empty string.")
+            raise ValueError(
+                f"{owner}: `texts[{k}]` expected a non-empty review, received an empty string."
+            )
     return texts
 
 
@@ -183,8 +206,9 @@ class SentimentClassifier:
         """Token ids ``(n, maxlen)``: start id, words (2 when unknown), padded in front."""
         self._require_fitted("encode")
         ids = self.vocab_.encode(_texts("SentimentClassifier.encode", texts))
-        return pad_sequences(ids, maxlen=self.config.maxlen, padding="pre", truncating="pre",
-                             dtype="int64")
+        return pad_sequences(
+            ids, maxlen=self.config.maxlen, padding="pre", truncating="pre", dtype="int64"
+        )
 
     # -- training -----------------------------------------------------------------------------
     def fit(self, texts, labels, validation_data=None, callbacks=None, verbose="auto"):
@@ -193,8 +217,7 @@ class SentimentClassifier:
         texts = _texts("SentimentClassifier.fit", texts)
         labels = np.asarray(labels)
         if labels.shape != (len(texts),) or not np.isin(labels, (0, 1)).all():
-            V.fail("SentimentClassifier.fit", "labels", f"{len(texts)} labels, each 0 or 1",
-                   labels)
+            V.fail("SentimentClassifier.fit", "labels", f"{len(texts)} labels, each 0 or 1", labels)
         set_random_seed(config.seed)
         self.vocab_ = Vocabulary.build(texts, num_words=config.num_words, tokenizer=Tokenizer())
         x = self.encode(texts)
@@ -203,9 +226,11 @@ class SentimentClassifier:
         order = np.random.default_rng(config.seed).permutation(len(texts))
         x, y = x[order], labels[order].astype("float32")
         self.model_ = build_model(config)
-        self.model_.compile(optimizer=Adam(learning_rate=config.learning_rate,
-                                           clipnorm=config.clipnorm),
-                            loss="binary_crossentropy", metrics=["accuracy"])
+        self.model_.compile(
+            optimizer=Adam(learning_rate=config.learning_rate, clipnorm=config.clipnorm),
+            loss="binary_crossentropy",
+            metrics=["accuracy"],
+        )
         held_out = None  # the caller's validation reviews and labels
         if validation_data is not None:
             val_texts, val_labels = validation_data
@@ -220,22 +245,34 @@ class SentimentClassifier:
             else:
                 hybrid_parts = ((shuffled, y), held_out)
             if len(np.unique(hybrid_parts[1][1])) < 2:
-                raise ValueError("SentimentClassifier.fit: `ngrams` expected validation reviews "
-                                 f"of both classes to fit the blend on, received "
-                                 f"{len(hybrid_parts[1][1])} of one class; use a larger "
-                                 "validation_split.")
+                raise ValueError(
+                    "SentimentClassifier.fit: `ngrams` expected validation reviews "
+                    f"of both classes to fit the blend on, received "
+                    f"{len(hybrid_parts[1][1])} of one class; use a larger "
+                    "validation_split."
+                )
         callbacks = list(callbacks or [])
         if config.reduce_lr is not None:
-            callbacks.append(ReduceLROnPlateau(monitor="val_loss", factor=config.reduce_lr,
-                                               patience=1))
+            callbacks.append(
+                ReduceLROnPlateau(monitor="val_loss", factor=config.reduce_lr, patience=1)
+            )
         if config.patience is not None:
-            callbacks.append(EarlyStopping(monitor="val_accuracy", patience=config.patience,
-                                           restore_best_weights=True))
+            callbacks.append(
+                EarlyStopping(
+                    monitor="val_accuracy", patience=config.patience, restore_best_weights=True
+                )
+            )
         self.history_ = self.model_.fit(
-            x, y, batch_size=config.batch_size, epochs=config.epochs,
+            x,
+            y,
+            batch_size=config.batch_size,
+            epochs=config.epochs,
             validation_split=config.validation_split if validation_data is None else 0.0,
-            validation_data=validation_data, callbacks=callbacks, verbose=verbose,
-            bucketing=config.bucketing)
+            validation_data=validation_data,
+            callbacks=callbacks,
+            verbose=verbose,
+            bucketing=config.bucketing,
+        )
         if config.ngrams:
             self._fit_hybrid(*hybrid_parts, verbose)
         return self
@@ -248,20 +285,29 @@ class SentimentClassifier:
 
         (train_texts, train_y), (val_texts, val_y) = train, validation
         if verbose:
-            print(f"Hybrid: NB-LR on words and n-grams up to {self.config.ngrams}, "
-                  f"{len(train_texts):,} reviews; blend fitted on {len(val_texts):,}", flush=True)
+            print(
+                f"Hybrid: NB-LR on words and n-grams up to {self.config.ngrams}, "
+                f"{len(train_texts):,} reviews; blend fitted on {len(val_texts):,}",
+                flush=True,
+            )
         self.ngram_model_ = BagOfWords(kind="nb", ngram=self.config.ngrams)
         self.ngram_model_.fit(train_texts, train_y.astype("int64"))
-        scores = np.stack([self._rnn_logits(val_texts),
-                           self.ngram_model_.decision_function(val_texts)], axis=1)
+        scores = np.stack(
+            [self._rnn_logits(val_texts), self.ngram_model_.decision_function(val_texts)], axis=1
+        )
         blend = LogisticRegression(C=1.0).fit(scores, val_y.astype("int64"))
-        self.blend_ = {"rnn": float(blend.coef_[0, 0]), "ngrams": float(blend.coef_[0, 1]),
-                       "bias": float(blend.intercept_[0])}
+        self.blend_ = {
+            "rnn": float(blend.coef_[0, 0]),
+            "ngrams": float(blend.coef_[0, 1]),
+            "bias": float(blend.intercept_[0]),
+        }
 
     def _require_fitted(self, method: str) -> None:
         if not hasattr(self, "vocab_"):
-            raise RuntimeError(f"SentimentClassifier.{method}: the classifier is not trained; "
-                               "call fit(texts, labels) or SentimentClassifier.load(path).")
+            raise RuntimeError(
+                f"SentimentClassifier.{method}: the classifier is not trained; "
+                "call fit(texts, labels) or SentimentClassifier.load(path)."
+            )
 
     # -- prediction ---------------------------------------------------------------------------
     def predict_proba(self, texts, batch_size: int = 256) -> np.ndarray:
@@ -270,8 +316,9 @@ class SentimentClassifier:
         texts = texts if isinstance(texts, str) else list(texts)
         if getattr(self, "ngram_model_", None) is None:
             return self.model_.predict(self.encode(texts), batch_size=batch_size).reshape(-1)
-        return self._blend(self._rnn_logits(texts, batch_size),
-                           self.ngram_model_.decision_function(texts))
+        return self._blend(
+            self._rnn_logits(texts, batch_size), self.ngram_model_.decision_function(texts)
+        )
 
     def _rnn_logits(self, texts, batch_size: int = 256) -> np.ndarray:
         """The recurrent network's log-odds for each review (float64); checks the texts."""
@@ -296,16 +343,16 @@ class SentimentClassifier:
         """
         self._require_fitted("trajectory")
         text = _texts("SentimentClassifier.trajectory", [text])[0]
-        words = self.vocab_.tokenizer(text)[-(self.config.maxlen - 1):]
+        words = self.vocab_.tokenizer(text)[-(self.config.maxlen - 1) :]
         ids = self.vocab_.encode_tokens(words)  # start id + one id per word
-        prefixes = [ids[:k + 2] for k in range(len(words))]
+        prefixes = [ids[: k + 2] for k in range(len(words))]
         x = pad_sequences(prefixes, maxlen=self.config.maxlen, dtype="int64")
         proba = self.model_.predict(x, batch_size=256).reshape(-1)
         if getattr(self, "ngram_model_", None) is None:
             return words, proba
         # the n-gram model reads the review from its first word, up to each shown word
         full = self.vocab_.tokenizer(text)
-        scores = self.ngram_model_.prefix_scores(full)[len(full) - len(words):]
+        scores = self.ngram_model_.prefix_scores(full)[len(full) - len(words) :]
         return words, self._blend(_logit(proba), scores)
 
     # -- evaluation ---------------------------------------------------------------------------
@@ -333,13 +380,15 @@ class SentimentClassifier:
         write_atomic_dir(path, write)
 
     @classmethod
-    def load(cls, path) -> "SentimentClassifier":
+    def load(cls, path) -> SentimentClassifier:
         """Load a classifier saved by :meth:`save`; a directory that is not one is refused."""
         path = Path(path)
         task_file = path / TASK_FILE
         if not task_file.is_file():
-            raise ValueError(f"SentimentClassifier.load: `path` expected a saved sentiment model "
-                             f"(a directory with {TASK_FILE}), received {str(path)!r}.")
+            raise ValueError(
+                f"SentimentClassifier.load: `path` expected a saved sentiment model "
+                f"(a directory with {TASK_FILE}), received {str(path)!r}."
+            )
         try:
             task = json.loads(task_file.read_text(encoding="utf-8"))
             if task.get("task") != "sentiment":
@@ -347,17 +396,21 @@ class SentimentClassifier:
             config = SentimentConfig.from_dict(task["config"]).validate()
             vocab = Vocabulary.from_json((path / VOCAB_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
-            raise ValueError(f"SentimentClassifier.load: `path` expected a saved sentiment model, "
-                             f"received {str(path)!r}: {e}") from None
+            raise ValueError(
+                f"SentimentClassifier.load: `path` expected a saved sentiment model, "
+                f"received {str(path)!r}: {e}"
+            ) from None
         model = load_model(path / MODEL_DIR)
         clf = cls(config)
         clf.vocab_, clf.model_ = vocab, model
         if config.ngrams:
             blend = task.get("blend")
             if not isinstance(blend, dict) or sorted(blend) != ["bias", "ngrams", "rnn"]:
-                raise ValueError(f"SentimentClassifier.load: `path` expected a saved sentiment "
-                                 f"model, received {str(path)!r}: {TASK_FILE} has no blend "
-                                 f"weights for its n-gram model")
+                raise ValueError(
+                    f"SentimentClassifier.load: `path` expected a saved sentiment "
+                    f"model, received {str(path)!r}: {TASK_FILE} has no blend "
+                    f"weights for its n-gram model"
+                )
             clf.blend_ = {k: float(v) for k, v in blend.items()}
             clf.ngram_model_ = BagOfWords.load(path / NGRAM_DIR)
         return clf
@@ -371,16 +424,23 @@ def _logit(proba: np.ndarray) -> np.ndarray:
 
 def classification_metrics(labels: np.ndarray, proba: np.ndarray) -> dict:
     """Accuracy, precision, recall, F1 (threshold 0.5) and ROC AUC, as plain floats."""
-    from sklearn.metrics import (accuracy_score, f1_score, precision_score, recall_score,
-                                 roc_auc_score)
+    from sklearn.metrics import (
+        accuracy_score,
+        f1_score,
+        precision_score,
+        recall_score,
+        roc_auc_score,
+    )
 
     pred = (proba > 0.5).astype("int64")
-    return {"accuracy": float(accuracy_score(labels, pred)),
-            "precision": float(precision_score(labels, pred, zero_division=0)),
-            "recall": float(recall_score(labels, pred, zero_division=0)),
-            "f1": float(f1_score(labels, pred, zero_division=0)),
-            "roc_auc": float(roc_auc_score(labels, proba)) if len(set(labels)) > 1 else None,
-            "n": int(len(labels))}
+    return {
+        "accuracy": float(accuracy_score(labels, pred)),
+        "precision": float(precision_score(labels, pred, zero_division=0)),
+        "recall": float(recall_score(labels, pred, zero_division=0)),
+        "f1": float(f1_score(labels, pred, zero_division=0)),
+        "roc_auc": float(roc_auc_score(labels, proba)) if len(set(labels)) > 1 else None,
+        "n": len(labels),
+    }
 
 
 BAG_KINDS = ("counts", "tfidf", "nb")
@@ -407,19 +467,23 @@ class BagOfWords:
         self.kind = kind
         self.ngram = V.positive_int("BagOfWords", "ngram", ngram) if kind != "counts" else 1
         self.max_features = max_features
-        self.name = {"counts": "bow_logreg", "tfidf": f"tfidf_1-{self.ngram}gram_logreg",
-                     "nb": f"nb_1-{self.ngram}gram_logreg"}[kind]
+        self.name = {
+            "counts": "bow_logreg",
+            "tfidf": f"tfidf_1-{self.ngram}gram_logreg",
+            "nb": f"nb_1-{self.ngram}gram_logreg",
+        }[kind]
 
     def _vectorizer(self, **options):
         from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
-        options.update(tokenizer=Tokenizer(), lowercase=False, token_pattern=None,
-                       ngram_range=(1, self.ngram))
+        options.update(
+            tokenizer=Tokenizer(), lowercase=False, token_pattern=None, ngram_range=(1, self.ngram)
+        )
         if self.kind == "tfidf":
             return TfidfVectorizer(sublinear_tf=True, **options)
         return CountVectorizer(binary=True, **options)
 
-    def fit(self, texts, labels) -> "BagOfWords":
+    def fit(self, texts, labels) -> BagOfWords:
         from sklearn.linear_model import LogisticRegression
 
         texts = _texts("BagOfWords.fit", texts)
@@ -427,8 +491,9 @@ class BagOfWords:
         self.vectorizer_ = self._vectorizer(min_df=2, max_features=self.max_features)
         features = self.vectorizer_.fit_transform(texts)
         C = {"counts": 0.1, "tfidf": 4.0, "nb": 0.1}[self.kind]
-        self.classifier_ = LogisticRegression(C=C, max_iter=1000,
-                                              solver="liblinear" if self.kind == "nb" else "lbfgs")
+        self.classifier_ = LogisticRegression(
+            C=C, max_iter=1000, solver="liblinear" if self.kind == "nb" else "lbfgs"
+        )
         if self.kind == "nb":
             ratio = self._nb_ratio(features, labels)
             self.classifier_.fit(features.multiply(ratio).tocsr(), labels)
@@ -446,8 +511,9 @@ class BagOfWords:
 
     def _require_fitted(self, method: str) -> None:
         if not hasattr(self, "classifier_"):
-            raise RuntimeError(f"BagOfWords.{method}: the model is not trained; call "
-                               "fit(texts, labels).")
+            raise RuntimeError(
+                f"BagOfWords.{method}: the model is not trained; call fit(texts, labels)."
+            )
 
     def decision_function(self, texts) -> np.ndarray:
         """Log-odds that each review is positive, shape ``(n,)``."""
@@ -467,14 +533,16 @@ class BagOfWords:
         :meth:`decision_function` on the whole review."""
         self._require_fitted("prefix_scores")
         if self.kind == "tfidf":
-            raise ValueError("BagOfWords.prefix_scores: `kind` expected 'counts' or 'nb' "
-                             "(presence features), received 'tfidf'.")
+            raise ValueError(
+                "BagOfWords.prefix_scores: `kind` expected 'counts' or 'nb' "
+                "(presence features), received 'tfidf'."
+            )
         index, coef = self.vectorizer_.vocabulary_, self.classifier_.coef_.reshape(-1)
         seen, score = set(), float(self.classifier_.intercept_[0])
         scores = np.empty(len(tokens))
         for k in range(len(tokens)):
             for n in range(1, self.ngram + 1):
-                term = " ".join(tokens[k - n + 1:k + 1]) if k + 1 >= n else None
+                term = " ".join(tokens[k - n + 1 : k + 1]) if k + 1 >= n else None
                 j = index.get(term) if term is not None else None
                 if j is not None and j not in seen:
                     seen.add(j)
@@ -495,17 +563,23 @@ class BagOfWords:
         terms = [""] * len(self.vectorizer_.vocabulary_)
         for term, index in self.vectorizer_.vocabulary_.items():
             terms[index] = term
-        tensors = {"coef": torch.from_numpy(self.classifier_.coef_.reshape(-1).copy()),
-                   "intercept": torch.from_numpy(self.classifier_.intercept_.copy())}
+        tensors = {
+            "coef": torch.from_numpy(self.classifier_.coef_.reshape(-1).copy()),
+            "intercept": torch.from_numpy(self.classifier_.intercept_.copy()),
+        }
         if self.kind == "tfidf":
             tensors["idf"] = torch.from_numpy(self.vectorizer_.idf_.copy())
-        meta = {"kind": self.kind, "ngram": self.ngram, "max_features": self.max_features,
-                "terms": terms}
+        meta = {
+            "kind": self.kind,
+            "ngram": self.ngram,
+            "max_features": self.max_features,
+            "terms": terms,
+        }
         (folder / "bow.json").write_text(json.dumps(meta), encoding="utf-8")
         save_file(tensors, str(folder / "bow.safetensors"))
 
     @classmethod
-    def load(cls, path) -> "BagOfWords":
+    def load(cls, path) -> BagOfWords:
         """Load what :meth:`save` wrote; anything else is refused with a clear error."""
         from safetensors.torch import load_file
         from sklearn.linear_model import LogisticRegression
@@ -517,8 +591,7 @@ class BagOfWords:
             if "kind" not in meta:  # written before NB-LR: {"tfidf": bool}
                 meta["kind"] = "tfidf" if meta["tfidf"] else "counts"
                 meta["ngram"] = 2 if meta["tfidf"] else 1
-            model = cls(kind=meta["kind"], ngram=meta["ngram"],
-                        max_features=meta["max_features"])
+            model = cls(kind=meta["kind"], ngram=meta["ngram"], max_features=meta["max_features"])
             terms = list(meta["terms"])
             coef, intercept = tensors["coef"].numpy(), tensors["intercept"].numpy()
             if coef.shape != (len(terms),) or intercept.shape != (1,):
@@ -531,8 +604,10 @@ class BagOfWords:
                     raise ValueError(f"idf has shape {tuple(idf.shape)} for {len(terms)} terms")
                 model.vectorizer_.idf_ = idf
         except Exception as e:  # missing files, damaged JSON / safetensors, wrong shapes
-            raise ValueError(f"BagOfWords.load: `path` expected a saved bag-of-words model, "
-                             f"received {str(path)!r}: {type(e).__name__}: {e}") from None
+            raise ValueError(
+                f"BagOfWords.load: `path` expected a saved bag-of-words model, "
+                f"received {str(path)!r}: {type(e).__name__}: {e}"
+            ) from None
         model.classifier_ = LogisticRegression()
         model.classifier_.classes_ = np.array([0, 1])
         model.classifier_.coef_ = coef.reshape(1, -1)
@@ -540,8 +615,14 @@ class BagOfWords:
         return model
 
 
-def bag_of_words_baseline(train_texts, train_labels, test_texts, test_labels,
-                          kind: str = "tfidf", max_features: int | None = None) -> dict:
+def bag_of_words_baseline(
+    train_texts,
+    train_labels,
+    test_texts,
+    test_labels,
+    kind: str = "tfidf",
+    max_features: int | None = None,
+) -> dict:
     """Train :class:`BagOfWords` on the training split and report its test metrics."""
     model = BagOfWords(kind=kind, max_features=max_features).fit(train_texts, train_labels)
     proba = model.predict_proba(test_texts)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -109,7 +110,11 @@ def pad_sequences(
         maxlen = max(lengths, default=0)
 
     out_dtype = np.dtype(dtype)
-    if isinstance(value, str) and out_dtype != np.dtype(object) and not np.issubdtype(out_dtype, np.str_):
+    if (
+        isinstance(value, str)
+        and out_dtype != np.dtype(object)
+        and not np.issubdtype(out_dtype, np.str_)
+    ):
         raise ValueError(
             f"dtype {dtype!r} cannot hold the str padding value {value!r}; "
             "use dtype=object for variable-length strings"

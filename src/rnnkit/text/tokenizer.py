@@ -25,7 +25,8 @@ punctuation filter and splits on any whitespace.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 __all__ = ["KERAS_FILTERS", "Tokenizer", "tokenize"]
 
@@ -92,7 +93,9 @@ class Tokenizer:
         if not isinstance(strip_html, bool):
             raise TypeError(f"strip_html must be a bool; received {strip_html!r}")
         if not isinstance(filters, str):
-            raise TypeError(f"filters must be a str of characters; received {type(filters).__name__}")
+            raise TypeError(
+                f"filters must be a str of characters; received {type(filters).__name__}"
+            )
         if apostrophes not in _APOSTROPHE_MODES:
             raise ValueError(f"apostrophes must be 'keep' or 'inner'; received {apostrophes!r}")
         if split is not None and (not isinstance(split, str) or len(split) != 1):
@@ -105,18 +108,22 @@ class Tokenizer:
         separator = " " if split is None else split
         table = {ord(c): separator for c in filters}
         if lower == "ascii":
-            table.update({ord(c): c.lower() for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if ord(c) not in table})
+            table.update(
+                {ord(c): c.lower() for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if ord(c) not in table}
+            )
         self._table = str.maketrans(table)
 
     @classmethod
-    def keras_imdb(cls) -> "Tokenizer":
+    def keras_imdb(cls) -> Tokenizer:
         """Return the tokeniser that reproduces ``keras.datasets.imdb``'s word sequences.
 
         ASCII-only lower-casing, no HTML stripping (``<br />`` becomes
         ``"br"``), Keras's punctuation filter, apostrophes kept, split on
         single spaces.
         """
-        return cls(lower="ascii", strip_html=False, filters=KERAS_FILTERS, apostrophes="keep", split=" ")
+        return cls(
+            lower="ascii", strip_html=False, filters=KERAS_FILTERS, apostrophes="keep", split=" "
+        )
 
     def __call__(self, text: str) -> list[str]:
         """Tokenise one text.
@@ -158,7 +165,9 @@ class Tokenizer:
         list of list of str
         """
         if isinstance(texts, str):
-            raise TypeError("texts must be an iterable of str, not a single str; use tokenize(text)")
+            raise TypeError(
+                "texts must be an iterable of str, not a single str; use tokenize(text)"
+            )
         return [self(t) for t in texts]
 
     def get_config(self) -> dict[str, Any]:
@@ -172,7 +181,7 @@ class Tokenizer:
         }
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "Tokenizer":
+    def from_config(cls, config: dict[str, Any]) -> Tokenizer:
         """Rebuild a tokeniser from :meth:`get_config`'s output."""
         if not isinstance(config, dict):
             raise TypeError(f"config must be a dict; received {type(config).__name__}")

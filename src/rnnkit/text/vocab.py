@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -89,7 +90,9 @@ class Vocabulary:
         if tokenizer is None:
             tokenizer = Tokenizer()
         elif not isinstance(tokenizer, Tokenizer):
-            raise TypeError(f"tokenizer must be an rnnkit.text.Tokenizer; received {type(tokenizer).__name__}")
+            raise TypeError(
+                f"tokenizer must be an rnnkit.text.Tokenizer; received {type(tokenizer).__name__}"
+            )
         if isinstance(words, str):
             raise TypeError("words must be a sequence of str, not a single str")
         words = list(words)
@@ -106,7 +109,8 @@ class Vocabulary:
         size = self.size
         # Every known word maps to its id, or to OOV_ID when num_words cuts it.
         self._ids: dict[str, int] = {
-            w: i if i < size else self.OOV_ID for i, w in enumerate(self._words, start=index_from + 1)
+            w: i if i < size else self.OOV_ID
+            for i, w in enumerate(self._words, start=index_from + 1)
         }
 
     # ------------------------------------------------------------------ building
@@ -119,7 +123,7 @@ class Vocabulary:
         min_count: int = 1,
         index_from: int = 3,
         tokenizer: Tokenizer | None = None,
-    ) -> "Vocabulary":
+    ) -> Vocabulary:
         """Count the words of ``texts`` and rank them by frequency.
 
         Ties are broken by first appearance, so the result is deterministic.
@@ -159,7 +163,7 @@ class Vocabulary:
         index_from: int = 3,
         *,
         tokenizer: Tokenizer | None = None,
-    ) -> "Vocabulary":
+    ) -> Vocabulary:
         """Build the vocabulary of ``keras.datasets.imdb`` from its word index.
 
         ``vocab.encode(texts, unknown="skip")`` then gives the same ids as
@@ -184,15 +188,23 @@ class Vocabulary:
         Vocabulary
         """
         if not isinstance(word_index, Mapping):
-            raise TypeError(f"word_index must be a mapping of word to rank; received {type(word_index).__name__}")
+            raise TypeError(
+                f"word_index must be a mapping of word to rank; received {type(word_index).__name__}"
+            )
         words: list[str | None] = [None] * len(word_index)
         for word, rank in word_index.items():
-            if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or not 1 <= rank <= len(words):
+            if (
+                isinstance(rank, bool)
+                or not isinstance(rank, (int, np.integer))
+                or not 1 <= rank <= len(words)
+            ):
                 raise ValueError(
                     f"word_index ranks must be the integers 1..{len(words)}; received {rank!r} for {word!r}"
                 )
             if words[rank - 1] is not None:
-                raise ValueError(f"word_index gives rank {rank} to both {words[rank - 1]!r} and {word!r}")
+                raise ValueError(
+                    f"word_index gives rank {rank} to both {words[rank - 1]!r} and {word!r}"
+                )
             words[rank - 1] = word
         tokenizer = Tokenizer.keras_imdb() if tokenizer is None else tokenizer
         return cls(words, num_words=num_words, index_from=index_from, tokenizer=tokenizer)  # type: ignore[arg-type]
@@ -249,7 +261,9 @@ class Vocabulary:
         return self.UNUSED_TOKEN
 
     # ------------------------------------------------------------------ encoding
-    def encode_tokens(self, tokens: Iterable[str], *, add_start: bool = True, unknown: str = "oov") -> list[int]:
+    def encode_tokens(
+        self, tokens: Iterable[str], *, add_start: bool = True, unknown: str = "oov"
+    ) -> list[int]:
         """Map already tokenised words to ids.
 
         Parameters
@@ -278,7 +292,9 @@ class Vocabulary:
             ids.extend(i for i in map(get, tokens) if i is not None)
         return ids
 
-    def encode(self, texts: Iterable[str], *, add_start: bool = True, unknown: str = "oov") -> list[list[int]]:
+    def encode(
+        self, texts: Iterable[str], *, add_start: bool = True, unknown: str = "oov"
+    ) -> list[list[int]]:
         """Tokenise and encode texts.
 
         Parameters
@@ -297,8 +313,13 @@ class Vocabulary:
             :func:`rnnkit.text.pad_sequences`).
         """
         if isinstance(texts, str):
-            raise TypeError("texts must be an iterable of str, not a single str; use encode([text])")
-        return [self.encode_tokens(self.tokenizer(t), add_start=add_start, unknown=unknown) for t in texts]
+            raise TypeError(
+                "texts must be an iterable of str, not a single str; use encode([text])"
+            )
+        return [
+            self.encode_tokens(self.tokenizer(t), add_start=add_start, unknown=unknown)
+            for t in texts
+        ]
 
     def decode(self, ids: Iterable[int], *, skip_special: bool = False) -> str:
         """Turn one id sequence back into space-separated words.
@@ -349,7 +370,7 @@ class Vocabulary:
         return json.dumps(payload, ensure_ascii=False, indent=indent)
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> "Vocabulary":
+    def from_json(cls, text: str | bytes) -> Vocabulary:
         """Rebuild a vocabulary from :meth:`to_json`'s output.
 
         Raises
@@ -362,7 +383,9 @@ class Vocabulary:
         except json.JSONDecodeError as exc:
             raise ValueError(f"text is not valid JSON: {exc}") from exc
         if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
-            raise ValueError(f"text must be JSON written by Vocabulary.to_json (format {_FORMAT!r})")
+            raise ValueError(
+                f"text must be JSON written by Vocabulary.to_json (format {_FORMAT!r})"
+            )
         if payload.get("version") != _FORMAT_VERSION:
             raise ValueError(
                 f"unsupported vocabulary format version: expected {_FORMAT_VERSION}, "

@@ -72,8 +72,10 @@ def _capability() -> str:
 
 def _cache_dir() -> Path:
     home = Path(os.environ.get("RNNKIT_HOME") or "~/.cache/rnnkit").expanduser()
-    tag = (f"torch{torch.__version__.replace('+', '_')}-py{sys.version_info[0]}"
-           f"{sys.version_info[1]}-{_capability().lower()}")
+    tag = (
+        f"torch{torch.__version__.replace('+', '_')}-py{sys.version_info[0]}"
+        f"{sys.version_info[1]}-{_capability().lower()}"
+    )
     return home / "extensions" / tag
 
 
@@ -90,7 +92,14 @@ def _flags() -> list[str]:
     for path in sorted(HERE.iterdir()):
         if path.suffix in (".cpp", ".h"):
             digest.update(path.name.encode() + path.read_bytes())
-    flags = ["-O3", "-std=c++20", "-fopenmp", "-fno-math-errno", "-fno-trapping-math", f"-DRNNKIT_EXT_SOURCES={digest.hexdigest()[:16]}"]
+    flags = [
+        "-O3",
+        "-std=c++20",
+        "-fopenmp",
+        "-fno-math-errno",
+        "-fno-trapping-math",
+        f"-DRNNKIT_EXT_SOURCES={digest.hexdigest()[:16]}",
+    ]
     if _capability() in ("AVX2", "AVX512"):  # what torch itself dispatches to on this CPU
         flags += ["-mavx2", "-mfma"]
     return flags
@@ -101,6 +110,7 @@ def _find_tools() -> str | None:
     if shutil.which("ninja") is None:
         try:
             import ninja  # the PyPI package ships the binary
+
             os.environ["PATH"] = ninja.BIN_DIR + os.pathsep + os.environ.get("PATH", "")
         except ImportError:
             pass
@@ -164,11 +174,14 @@ def load():
                         f"rnnkit: the compiled step loops of the LSTM and GRU kernels are unavailable, "
                         f"{_error}. The kernels use their Python loops (same results, slower). "
                         f"Set {ENV}=0 to choose them without this warning.",
-                        RuntimeWarning, stacklevel=3)
+                        RuntimeWarning,
+                        stacklevel=3,
+                    )
     if _error is not None and _mode() == "1":
         raise ExtensionUnavailableError(
             f"rnnkit: {ENV}=1 requires the compiled step loops, but {_error}. Install a C++ "
-            f"compiler and ninja, or set {ENV}=auto to fall back to the Python loops.")
+            f"compiler and ninja, or set {ENV}=auto to fall back to the Python loops."
+        )
     return _ops
 
 
