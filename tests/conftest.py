@@ -26,3 +26,21 @@ def _fresh_names_and_seed():
     clear_session()
     torch.manual_seed(0)
     yield
+
+
+# Property-based tests (Hypothesis): a small sample in CI, >= 10,000 inputs per target under
+# the "fuzz" profile (benchmarks/fuzz.py runs it: HYPOTHESIS_PROFILE=fuzz).
+try:
+    import os
+
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile(
+        "ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    )
+    settings.register_profile(
+        "fuzz", max_examples=10_000, deadline=None, suppress_health_check=list(HealthCheck)
+    )
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+except ImportError:  # pragma: no cover - the dev extra installs it
+    pass

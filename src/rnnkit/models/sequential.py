@@ -25,6 +25,7 @@ from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from . import padding
+from .splits import split_last
 
 TABLE_BYTES = 64 << 20
 """Largest vocabulary table ``E @ W_x + b`` that predict / evaluate keep (bytes)."""
@@ -359,14 +360,7 @@ class Sequential(nn.Module):
                 )
             x_val, y_val = (self._tensors(v, "validation_data") for v in validation_data)
         elif validation_split:
-            n_val = int(len(x) * validation_split)
-            if n_val == 0 or n_val == len(x):
-                raise ValueError(
-                    f"fit: `validation_split` {validation_split} leaves "
-                    f"{len(x) - n_val} training and {n_val} validation samples of "
-                    f"{len(x)}; both must be at least 1."
-                )
-            x, x_val, y, y_val = x[:-n_val], x[-n_val:], y[:-n_val], y[-n_val:]
+            x, y, x_val, y_val = split_last(validation_split, x, y)
         else:
             x_val = y_val = None
         if bucketing and (x.dim() != 2 or x.dtype.is_floating_point):

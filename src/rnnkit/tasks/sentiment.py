@@ -25,6 +25,7 @@ from ..models import Sequential, load_model
 from ..models.callbacks import EarlyStopping, ReduceLROnPlateau
 from ..models.optimizers import Adam
 from ..models.saving import write_atomic_dir
+from ..models.splits import split_last
 from ..text import Tokenizer, Vocabulary, pad_sequences
 from ..utils import set_random_seed
 
@@ -240,8 +241,10 @@ class SentimentClassifier:
         if config.ngrams:  # the reviews the network trains on, and those it is validated on
             shuffled = [texts[k] for k in order]
             if held_out is None:  # Sequential.fit's split: the last fraction, in this order
-                n_val = int(len(texts) * config.validation_split)
-                hybrid_parts = ((shuffled[:-n_val], y[:-n_val]), (shuffled[-n_val:], y[-n_val:]))
+                tr_texts, tr_y, val_texts, val_y = split_last(
+                    config.validation_split, shuffled, y, owner="SentimentClassifier.fit"
+                )
+                hybrid_parts = ((tr_texts, tr_y), (val_texts, val_y))
             else:
                 hybrid_parts = ((shuffled, y), held_out)
             if len(np.unique(hybrid_parts[1][1])) < 2:
