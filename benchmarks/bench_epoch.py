@@ -61,7 +61,7 @@ def child(spec: dict) -> dict:
     from rnnkit import runtime
     from rnnkit.datasets import imdb
     from rnnkit.layers import LSTM, Dense, Embedding
-    from rnnkit.models import Sequential, padding
+    from rnnkit.models import Sequential, execution, padding
     from rnnkit.text import pad_sequences
     from rnnkit.utils import set_random_seed
 
@@ -80,7 +80,7 @@ def child(spec: dict) -> dict:
     widths = []
 
     # count the columns each batch runs: its width once all-padding margins are cut
-    original_forward = padding.forward_without_padding
+    original_forward = execution.forward_without_padding
 
     def counting(model_, ids, logits):
         if model_.training and lookup_used:
@@ -95,16 +95,16 @@ def child(spec: dict) -> dict:
             widths.append((ids.shape[1] - lead) * ids.shape[0])
         return original_forward(model_, ids, logits)
 
-    padding.forward_without_padding = counting
+    execution.forward_without_padding = counting
     if not cfg["trim"]:
-        original_run = model.run_layers
+        original_run = execution.run_layers
 
-        def counting_run(ids, mask=None, logits=False, start=0):
-            if model.training and start == 0:
+        def counting_run(model_, ids, mask=None, logits=False, start=0):
+            if model_.training and start == 0:
                 widths.append(ids.shape[1] * ids.shape[0])
-            return original_run(ids, mask, logits, start)
+            return original_run(model_, ids, mask, logits, start)
 
-        model.run_layers = counting_run
+        execution.run_layers = counting_run
     start = time.perf_counter()
     history = model.fit(x, y, batch_size=64, epochs=1, verbose=0, bucketing=cfg["bucketing"])
     seconds = time.perf_counter() - start

@@ -49,21 +49,21 @@ def test_grad_hook_refuses_paths_that_cannot_serve_it():
     "mask, expected", [(None, "native"), (torch.tensor([[True, False]]), "kernel")]
 )
 def test_auto_prefers_native_then_kernel(mask, expected):
-    assert dispatch._resolve("lstm", "auto", "LSTM", mask=mask) == expected
+    assert dispatch.resolve("lstm", "auto", "LSTM", mask=mask) == expected
 
 
 def test_auto_runs_the_gru_on_the_compiled_kernel_when_built(monkeypatch):
     from rnnkit.kernels import _ext
 
     expected = "kernel" if _ext.load() is not None else "native"
-    assert dispatch._resolve("gru", "auto", "GRU") == expected
+    assert dispatch.resolve("gru", "auto", "GRU") == expected
     monkeypatch.setattr(_ext, "enabled", False)
-    assert dispatch._resolve("gru", "auto", "GRU") == "native"
+    assert dispatch.resolve("gru", "auto", "GRU") == "native"
 
 
 def test_auto_runs_the_tanh_simple_rnn_natively():
-    assert dispatch._resolve("simple_rnn", "auto", "SimpleRNN") == "native"
-    assert dispatch._resolve("simple_rnn", "auto", "SimpleRNN", activation="sigmoid") == "kernel"
+    assert dispatch.resolve("simple_rnn", "auto", "SimpleRNN") == "native"
+    assert dispatch.resolve("simple_rnn", "auto", "SimpleRNN", activation="sigmoid") == "kernel"
 
 
 def test_simple_rnn_kernel_matches_reference_with_saturating_weights():

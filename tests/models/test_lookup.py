@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from rnnkit import runtime
-from rnnkit.kernels import _ext
+from rnnkit.kernels import dispatch
 from rnnkit.layers import LSTM, Dense, Dropout, Embedding
-from rnnkit.models import Sequential
+from rnnkit.models import Sequential, execution
 
-pytestmark = pytest.mark.skipif(_ext.load() is None, reason="compiled step loops unavailable")
+pytestmark = pytest.mark.skipif(not dispatch.compiled(), reason="compiled step loops unavailable")
 
 
 @pytest.fixture
@@ -102,7 +102,7 @@ def lookups(monkeypatch):
     real = lstm_kernels.lstm_lookup
 
     def spy(*args, **kwargs):
-        calls.append(any("_table" in m.__dict__ for m in spy.layers))
+        calls.append(any(execution.active_table(m) is not None for m in spy.layers))
         return real(*args, **kwargs)
 
     spy.layers = []
@@ -134,7 +134,7 @@ def test_small_batches_train_native_and_predict_uses_a_table_only_while_weights_
     gradients the lookup runs at every size); predict on many ids uses a table of the whole
     vocabulary during the call, and a later call only while the weights are unchanged (fused
     Adam changes them without a version bump, so they are compared, not versioned)."""
-    from rnnkit.layers.recurrent import LOOKUP_MIN_ROWS
+    from rnnkit.kernels.dispatch import LOOKUP_MIN_ROWS
 
     runtime.configure(embedding_lookup=True, trim_padding=False)
     model = Sequential([Embedding(30, 8), LSTM(7), Dense(1)])
@@ -152,7 +152,7 @@ def test_small_batches_train_native_and_predict_uses_a_table_only_while_weights_
     calls.clear()
     ids = (torch.arange(200) % 30)[torch.randperm(200)].reshape(40, 5)  # all 30 tokens
     y1 = model.predict(ids, batch_size=8)
-    assert calls and all(calls) and "_table" not in lstm.__dict__
+    assert calls and all(calls) and execution.active_table(lstm) is None
     calls.clear()
     np.testing.assert_array_equal(model.predict(ids, batch_size=8), y1)
     assert calls and all(calls)  # the kept table, weights unchanged

@@ -5,7 +5,7 @@ import torch
 
 from rnnkit import runtime
 from rnnkit.layers import GRU, LSTM, Bidirectional, Dense, Dropout, Embedding, SimpleRNN
-from rnnkit.models import Sequential, padding
+from rnnkit.models import Sequential, execution, padding
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ def test_trimmed_equals_padded(make, side, trims, trim_setting):
     model = Sequential(make())
     ids = padded_batch(side)
     runtime.configure(trim_padding=True)
-    assert (padding.forward_without_padding(model, ids, logits=False) is not None) == trims
+    assert (execution.forward_without_padding(model, ids, logits=False) is not None) == trims
     y_full, g_full = outputs_and_grads(model, ids, trim=False)
     y_trim, g_trim = outputs_and_grads(model, ids, trim=True)
     torch.testing.assert_close(y_trim, y_full, atol=1e-6, rtol=1e-5)
@@ -82,9 +82,9 @@ def test_padding_counts():
 def test_dropout_in_training_runs_the_full_batch(trim_setting):
     model = Sequential([Embedding(20, 6), LSTM(5, dropout=0.5), Dense(1)])
     model.train()
-    assert padding.forward_without_padding(model, padded_batch(), logits=False) is None
+    assert execution.forward_without_padding(model, padded_batch(), logits=False) is None
     model.eval()  # at inference dropout is off, so the shortcut is exact again
-    assert padding.forward_without_padding(model, padded_batch(), logits=False) is not None
+    assert execution.forward_without_padding(model, padded_batch(), logits=False) is not None
 
 
 def test_spans_of_pre_post_and_empty_rows():

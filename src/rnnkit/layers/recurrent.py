@@ -7,15 +7,8 @@ import torch
 from torch import Tensor, nn
 
 from .. import _validation as V
-from .. import runtime
 from ..kernels import IMPLS, dispatch
 from .base import Layer, check_rank
-
-LOOKUP_MIN_ROWS = 8
-"""Training batches below this many rows run PyTorch's fused LSTM, which beats rnnkit's kernel
-there (the kernel's backward pays a BLAS call per step). Without gradients
-:meth:`LSTM.sequence_ids` looks up at every batch size: its inference loop multiplies a few
-rows by ``W_h`` itself and is faster than the fused LSTM from one row on."""
 
 
 class RNN(Layer):
@@ -46,6 +39,7 @@ class RNN(Layer):
     """
 
     supports_masking = True
+    cell = "simple_rnn"  # the kernel family in rnnkit.kernels.dispatch
     gates = 1
     n_states = 1
 
@@ -173,15 +167,17 @@ class RNN(Layer):
         return mask, states, recurrent_mask
 
     # -- token ids straight from an Embedding ---------------------------------------------------
-    def takes_ids_from(self, embedding) -> bool:
-        """Whether :meth:`sequence_ids` can look up this layer's input projection in
-        ``embedding`` (only the LSTM, for now) rather than run ``sequence(embedding(ids))``."""
-        return False
-
-    def shares_padding(self, embedding, ids) -> bool:
-        """Whether :meth:`sequence_ids` runs the padding in front of the rows once (see
-        :meth:`LSTM.shares_padding`)."""
-        return False
+    def takes_ids_from(self, embedding, ids: Tensor | None = None) -> bool:
+        """Whether :meth:`sequence_ids` looks this layer's input projection up in
+        ``embedding`` (for the token ``ids``, if given) rather than run
+        ``sequence(embedding(ids))``: :func:`rnnkit.kernels.dispatch.lookup_applies`."""
+        return dispatch.lookup_applies(
+            cell=self.cell,
+            impl=self.impl,
+            input_dropout=self.training and self.dropout > 0,
+            E=embedding.E,
+            ids=ids,
+        )
 
     def sequence_ids(
         self,
@@ -190,10 +186,13 @@ class RNN(Layer):
         mask: Tensor | None = None,
         initial_state=None,
         sequences: bool = True,
+        table: Tensor | None = None,
     ) -> tuple[Tensor | None, tuple[Tensor, ...]]:
         """``sequence(embedding(ids), mask, initial_state)``; layers that can (see
         :meth:`takes_ids_from`) compute it with the input projection as a row lookup.
-        ``sequences=False`` says only the final states are wanted: ``y`` may then be None."""
+        ``sequences=False`` says only the final states are wanted: ``y`` may then be None;
+        ``table``: a vocabulary table for the lookup (:class:`rnnkit.kernels.dispatch.
+        VocabularyTable`), ignored by layers that do not look up."""
         return self.sequence(embedding(ids), mask, initial_state)
 
     @property
@@ -327,6 +326,7 @@ class LSTM(RNN):
     131584
     """
 
+    cell = "lstm"
     gates = 4
     n_states = 2
 
@@ -367,126 +367,40 @@ class LSTM(RNN):
             with torch.no_grad():
                 self.b[H : 2 * H] = 1.0  # forget gate starts open: remember by default
 
-    def takes_ids_from(self, embedding) -> bool:
-        from ..kernels import _ext
-
-        return (
-            runtime.settings.embedding_lookup
-            and self.impl in ("auto", "kernel")
-            and not (self.training and self.dropout > 0)
-            and embedding.E.device.type == "cpu"
-            and embedding.E.dtype in _ext.DTYPES
-            and _ext.load() is not None
-        )
-
-    def sequence_ids(self, embedding, ids, mask=None, initial_state=None, sequences=True):
-        """As :meth:`RNN.sequence` on ``embedding(ids)``, with ``x_t @ W_x + b`` looked up in
-        ``E[u] @ W_x + b``, computed once for each distinct token ``u`` of the batch
-        (:func:`rnnkit.kernels.lstm.lstm_lookup`). Training batches under
-        :data:`LOOKUP_MIN_ROWS` rows, and layers that cannot take ids, run the plain
-        computation."""
-        from ..kernels.lstm import lstm_lookup
-
-        if not self._looks_up(embedding, ids):
+    def sequence_ids(
+        self, embedding, ids, mask=None, initial_state=None, sequences=True, table=None
+    ):
+        """As :meth:`RNN.sequence` on ``embedding(ids)``, with ``x_t @ W_x + b`` looked up
+        (:func:`rnnkit.kernels.dispatch.lstm_ids`) where :func:`~rnnkit.kernels.dispatch.
+        lookup_applies` says so; ``table``: the vocabulary table of a predict / evaluate call
+        (:class:`rnnkit.kernels.dispatch.VocabularyTable`)."""
+        if not self.takes_ids_from(embedding, ids):
             return super().sequence_ids(embedding, ids, mask, initial_state, sequences)
         embedding.check_ids(ids)
         E = embedding.E
-        mask, (h0, c0), recurrent_mask = self._prepare(
-            (*ids.shape, E.shape[1]), E, mask, None, initial_state
+        shape = (*ids.shape, E.shape[1])
+        mask, (h0, c0), recurrent_mask = self._prepare(shape, E, mask, None, initial_state)
+        shared = dispatch.shares_padding(
+            mask_zero=embedding.mask_zero,
+            go_backwards=self.go_backwards,
+            recurrent_dropout=recurrent_mask is not None,
+            states=() if initial_state is None else (h0, c0),
         )
-        table = self.__dict__.get("_table")  # kept by Sequential.predict / evaluate
-        if table is not None and table.shape[0] == E.shape[0] and not torch.is_grad_enabled():
-            where, pad_row = ids.long(), 0
-        else:
-            tokens, where = torch.unique(ids, return_inverse=True)  # the batch's distinct tokens
-            table = E[tokens] @ self.W_x  # (U, 4H): x @ W_x for each distinct token
-            if self.b is not None:
-                table = table + self.b
-            pad_row = 0 if int(tokens[0]) == 0 else None  # token 0 is row 0 when present
-        # padding in front (token 0) from a state all rows share: computed once (exact)
-        shared = self._pads_shared(embedding) and (
-            initial_state is None or all(torch.equal(s, s[:1].expand_as(s)) for s in (h0, c0))
-        )
-        return lstm_lookup(
-            table,
-            where,
+        return dispatch.lstm_ids(
+            E,
+            ids,
             h0,
             c0,
+            self.W_x,
             self.W_h,
-            mask,
-            self.go_backwards,
-            recurrent_mask,
+            self.b,
+            mask=mask,
+            go_backwards=self.go_backwards,
+            recurrent_mask=recurrent_mask,
+            shared_padding=shared,
             sequences=sequences,
-            pad_row=pad_row if shared else None,
+            table=table,
         )
-
-    def _looks_up(self, embedding, ids) -> bool:
-        small = ids.dim() == 2 and ids.shape[0] < LOOKUP_MIN_ROWS and torch.is_grad_enabled()
-        return ids.dim() == 2 and not small and self.takes_ids_from(embedding)
-
-    def shares_padding(self, embedding, ids) -> bool:
-        """Whether :meth:`sequence_ids` on ``ids`` (from its zero initial state) runs the
-        padding in front of the rows (token 0) once for all rows, each row from its own first
-        token (:func:`rnnkit.kernels.lstm.lstm_lookup`'s ``pad_row``)."""
-        return self._looks_up(embedding, ids) and self._pads_shared(embedding)
-
-    def _pads_shared(self, embedding) -> bool:
-        """The options under which a looked-up call shares the padding in front (no mask from
-        the embedding, forward in time, no recurrent dropout mask per row)."""
-        return (
-            not embedding.mask_zero
-            and not self.go_backwards
-            and not (self.training and self.recurrent_dropout > 0)
-        )
-
-    def hold_vocabulary_table(self, E: Tensor, ids: Tensor, batches: int = 1) -> None:
-        """Before a predict / evaluate call that runs the token ``ids`` through this layer
-        without changing the weights: make ``E @ W_x + b`` for the whole vocabulary the input
-        lookup of the call, once it pays (``release_vocabulary_table`` ends the call).
-
-        The table is kept between calls with a copy of the weights it was made from, and a
-        call uses it only if ``W_x``, ``b`` and the rows of ``E`` of the call's tokens equal
-        that copy, compared exactly (an optimizer may change weights in place without a version
-        bump, as fused Adam does); else it is dropped. Until it is made, each batch computes
-        the rows of its own distinct tokens; it is made once calls with unchanged weights
-        would have computed as many rows as the table has, this call included, counted as
-        ``batches`` times its distinct tokens, at most its ids (the rent-or-buy rule: by then
-        the calls have spent what the table costs, so they never spend more than twice the
-        best choice made in hindsight)."""
-        if ids.numel() == 0:
-            return
-        lo, hi = (int(v) for v in torch.aminmax(ids))
-        if lo < 0 or hi >= E.shape[0]:
-            return  # the call itself reports bad ids
-        ids = ids.reshape(-1).long()
-        cache = self.__dict__.get("_vocabulary")
-        if cache is not None:
-            E_, W_x, b = cache["weights"]
-            if not (_same(self.W_x, W_x) and _same(self.b, b) and _same(E, E_, ids)):
-                cache = None
-        if cache is None:
-            weights = (E, self.W_x, self.b)
-            cache = {
-                "weights": tuple(None if w is None else w.detach().clone() for w in weights),
-                "rows": 0,
-                "table": None,
-            }
-            self.__dict__["_vocabulary"] = cache
-        if cache["table"] is None:
-            # rows this call computes without the table: each batch its own distinct tokens
-            distinct = int(torch.bincount(ids, minlength=E.shape[0]).count_nonzero())
-            cache["rows"] += min(ids.numel(), distinct * batches)
-            if cache["rows"] < E.shape[0]:
-                return
-            E_, W_x, b = cache["weights"]
-            with torch.no_grad():
-                cache["table"] = E_ @ W_x if b is None else torch.addmm(b, E_, W_x)
-        self.__dict__["_table"] = cache["table"]
-
-    def release_vocabulary_table(self) -> None:
-        """End of the call that :meth:`hold_vocabulary_table` prepared: batches compute their
-        own rows again (the table stays kept for the next call)."""
-        self.__dict__.pop("_table", None)
 
     def run(self, x, states, mask, recurrent_mask):
         h0, c0 = states
@@ -505,26 +419,6 @@ class LSTM(RNN):
         )
 
 
-def _same(a: Tensor | None, b: Tensor | None, rows: Tensor | None = None) -> bool:
-    """Whether two optional tensors are equal (bit for bit with the compiled ops, else element
-    for element); with ``rows`` (int64 ids), only those rows of theirs."""
-    if a is None or b is None:
-        return a is None and b is None
-    from ..kernels import _ext
-
-    if a.shape != b.shape or a.dtype != b.dtype:
-        return False
-    a = a.detach()
-    ops = (
-        _ext.load() if a.device.type == "cpu" and a.is_contiguous() and b.is_contiguous() else None
-    )
-    if ops is not None:
-        return bool(ops.equal_rows(a, b, rows))
-    if rows is not None:
-        a, b = a.index_select(0, rows), b.index_select(0, rows)
-    return torch.equal(a, b)
-
-
 class GRU(RNN):
     """Gated recurrent unit (Cho et al. 2014), gates packed ``[z | r | n]`` as Keras.
 
@@ -539,6 +433,7 @@ class GRU(RNN):
     18816
     """
 
+    cell = "gru"
     gates = 3
 
     def __init__(

@@ -6,7 +6,6 @@ feeds any PyTorch training loop.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import sys
 import time
@@ -18,17 +17,14 @@ from tqdm.auto import tqdm
 
 from .. import _validation as V
 from .. import runtime
-from ..layers import RNN, Dense, Dropout, Embedding, Input, Layer
+from ..layers import Dense, Embedding, Input, Layer
 from ..layers.base import unique_name
 from . import callbacks as callbacks_module
+from . import execution, padding
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
-from . import padding
 from .splits import split_last
-
-TABLE_BYTES = 64 << 20
-"""Largest vocabulary table ``E @ W_x + b`` that predict / evaluate keep (bytes)."""
 
 
 class Sequential(nn.Module):
@@ -134,65 +130,9 @@ class Sequential(nn.Module):
 
         With ``logits=True`` a final sigmoid / softmax ``Dense`` returns its pre-activation.
         Columns of token ids that are padding in every row are skipped where that gives
-        exactly the same result (see :mod:`rnnkit.models.padding`).
+        exactly the same result (see :mod:`rnnkit.models.execution`).
         """
-        if not len(self.layers):
-            raise ValueError("Sequential: the model has no layers; add some with `add`.")
-        if mask is None and runtime.settings.trim_padding:
-            y = padding.forward_without_padding(self, x, logits)
-            if y is not None:
-                return y
-        return self.run_layers(x, mask, logits)
-
-    def run_layers(
-        self, x: Tensor, mask: Tensor | None = None, logits: bool = False, start: int = 0
-    ) -> Tensor:
-        """Run layers ``start, start + 1, ...`` on ``x`` (the plain, padded computation)."""
-        last = len(self.layers) - 1
-        k = start
-        while k <= last:
-            layer = self.layers[k]
-            j = self._rnn_after_embedding(k)
-            if j is not None and isinstance(x, Tensor) and x.dim() == 2:
-                x, mask = self._embedding_into_rnn(layer, self.layers[j], x, mask)
-                k = j + 1
-                continue
-            inputs = x
-            if logits and k == last and isinstance(layer, Dense):
-                x = layer.logits(x)
-            elif layer.supports_masking:
-                x = layer(x, mask=mask)
-            else:
-                x = layer(x)
-            mask = layer.compute_mask(inputs, mask)
-            k += 1
-        return x
-
-    def _rnn_after_embedding(self, k: int) -> int | None:
-        """If layer ``k`` is an Embedding whose output goes straight into a recurrent layer
-        (past Dropout layers that are identity now), that layer's index; else None."""
-        layers = self.layers
-        if not isinstance(layers[k], Embedding):
-            return None
-        j = k + 1
-        while (
-            j < len(layers)
-            and isinstance(layers[j], Dropout)
-            and (not layers[j].training or layers[j].rate == 0)
-        ):
-            j += 1
-        return j if j < len(layers) and isinstance(layers[j], RNN) else None
-
-    @staticmethod
-    def _embedding_into_rnn(embedding, rnn, ids, mask):
-        """``rnn(embedding(ids))`` with the input projection looked up (``RNN.sequence_ids``);
-        returns the output and the mask after both layers."""
-        mask = embedding.compute_mask(ids, mask)
-        y, final = rnn.sequence_ids(embedding, ids, mask, sequences=rnn.return_sequences)
-        out = y if rnn.return_sequences else final[0]
-        if rnn.return_state:
-            out = [out, *final]
-        return out, (mask if rnn.return_sequences else None)
+        return execution.forward(self, x, mask, logits)
 
     # -- summary ------------------------------------------------------------------------------
     def summary(self, line_length: int | None = None, print_fn=None) -> None:
@@ -503,43 +443,13 @@ class Sequential(nn.Module):
             out = out[torch.argsort(order)]  # back to the order of x
         return out.cpu().numpy()
 
-    @contextlib.contextmanager
     def _vocabulary_table(self, x: Tensor, batches: int):
-        """While predict / evaluate run token ids, an LSTM fed by the first Embedding may look
-        its input projection up in ``E @ W_x + b`` for the whole vocabulary (see
-        :meth:`rnnkit.layers.LSTM.hold_vocabulary_table`: made once it pays, used by a later
-        call only while the weights it reads are unchanged, compared exactly)."""
-        rnn = None
-        j = self._rnn_after_embedding(0) if len(self.layers) else None
-        if (
-            j is not None
-            and x.dim() == 2
-            and not x.dtype.is_floating_point
-            and hasattr(self.layers[j], "hold_vocabulary_table")
-            and self.layers[j].takes_ids_from(self.layers[0])
-        ):
-            E = self.layers[0].E
-            if E.shape[0] * self.layers[j].W_x.shape[1] * E.element_size() <= TABLE_BYTES:
-                rnn = self.layers[j]
-                rnn.hold_vocabulary_table(E, x, batches)
-        try:
-            yield
-        finally:
-            if rnn is not None:
-                rnn.release_vocabulary_table()
+        """See :func:`rnnkit.models.execution.vocabulary_table`."""
+        return execution.vocabulary_table(self, x, batches)
 
     def _inference_batches(self, x: Tensor, batch_size: int) -> list[Tensor]:
-        """Row indices of each batch of evaluate / predict. Token ids go in order of length
-        (when padding is skipped, :mod:`.padding`), so a batch of short rows skips its padding
-        columns; the results are put back in the order of ``x``."""
-        if (
-            runtime.settings.trim_padding
-            and x.dim() == 2
-            and not x.dtype.is_floating_point
-            and len(x) > batch_size
-        ):
-            return list(torch.argsort(padding.spans(x), stable=True).split(batch_size))
-        return list(torch.arange(len(x)).split(batch_size))
+        """See :func:`rnnkit.models.execution.inference_batches`."""
+        return execution.inference_batches(x, batch_size)
 
     def _tensors(self, data, name: str) -> Tensor:
         """Array-like -> tensor on the model's device: integer ids as int64, floats as float32."""
