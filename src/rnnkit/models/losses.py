@@ -1,7 +1,22 @@
 """Losses, called Keras's way round: ``loss(y_true, y_pred)`` -> scalar mean over the batch.
 
-The cross-entropies also take ``from_logits=True``; :class:`~rnnkit.models.Sequential` uses it
-when the last layer is a ``Dense`` with a sigmoid / softmax, for exact, stable gradients.
+What each one computes (Keras's formulas and reduction, ``"sum_over_batch_size"``):
+
+* ``binary_crossentropy``: ``-(y log p + (1 - y) log(1 - p))`` averaged over every element,
+  with ``p`` clipped to ``[eps, 1 - eps]`` (``eps = 1e-7``, rounded to ``y_pred``'s dtype), so a
+  probability of exactly 0 or 1 costs at most ``-log(eps)`` and has a zero gradient, as Keras.
+* ``categorical_crossentropy``: each row of ``y_pred`` divided by its sum, clipped as above,
+  then ``-sum_c y_c log p_c`` over the last axis, averaged over the other axes.
+* ``sparse_categorical_crossentropy``: the same with integer class ids ``y_true`` of shape
+  ``y_pred.shape[:-1]`` (a trailing axis of 1, or a flat vector of as many ids, also accepted).
+* ``mean_squared_error`` / ``mean_absolute_error``: mean over every element.
+
+``y_true`` must have ``y_pred``'s shape, or as many values (``(N,)`` against ``(N, 1)``); any
+other shape is an error rather than a silent broadcast.
+
+The cross-entropies also take ``from_logits=True`` (no clipping: exact for any logit);
+:class:`~rnnkit.models.Sequential` uses it when the last layer is a ``Dense`` with a sigmoid /
+softmax, for exact, stable gradients.
 """
 
 from __future__ import annotations
@@ -17,15 +32,15 @@ from .. import _validation as V
 EPSILON = 1e-7  # Keras's backend epsilon: probabilities are clipped to [eps, 1 - eps]
 
 
-def _match(y_true: Tensor, y_pred: Tensor) -> Tensor:
-    y_true = y_true.to(y_pred.dtype)
-    if y_true.shape != y_pred.shape and y_true.numel() == y_pred.numel():
-        y_true = y_true.reshape(y_pred.shape)
-    return y_true
+def _match(owner: str, y_true: Tensor, y_pred: Tensor) -> Tensor:
+    """``y_true`` in ``y_pred``'s dtype and shape; a different number of values is an error."""
+    if y_true.numel() != y_pred.numel():
+        V.fail(owner, "y_true", f"the shape of `y_pred` {tuple(y_pred.shape)}", y_true)
+    return y_true.to(y_pred.dtype).reshape(y_pred.shape)
 
 
 def binary_crossentropy(y_true: Tensor, y_pred: Tensor, from_logits: bool = False) -> Tensor:
-    y_true = _match(y_true, y_pred)
+    y_true = _match("binary_crossentropy", y_true, y_pred)
     if from_logits:
         return F.binary_cross_entropy_with_logits(y_pred, y_true)
     p = y_pred.clamp(EPSILON, 1.0 - EPSILON)
@@ -33,7 +48,7 @@ def binary_crossentropy(y_true: Tensor, y_pred: Tensor, from_logits: bool = Fals
 
 
 def categorical_crossentropy(y_true: Tensor, y_pred: Tensor, from_logits: bool = False) -> Tensor:
-    y_true = _match(y_true, y_pred)
+    y_true = _match("categorical_crossentropy", y_true, y_pred)
     if from_logits:
         log_p = torch.log_softmax(y_pred, dim=-1)
     else:
@@ -46,6 +61,9 @@ def sparse_categorical_crossentropy(
     y_true: Tensor, y_pred: Tensor, from_logits: bool = False
 ) -> Tensor:
     C = y_pred.shape[-1]
+    if y_true.numel() * C != y_pred.numel():
+        rows = tuple(y_pred.shape[:-1])
+        V.fail("sparse_categorical_crossentropy", "y_true", f"class ids of shape {rows}", y_true)
     labels = y_true.reshape(-1).long()  # (N*T,)
     if from_logits:
         return F.cross_entropy(y_pred.reshape(-1, C), labels)
@@ -55,11 +73,11 @@ def sparse_categorical_crossentropy(
 
 
 def mean_squared_error(y_true: Tensor, y_pred: Tensor) -> Tensor:
-    return (y_pred - _match(y_true, y_pred)).pow(2).mean()
+    return (y_pred - _match("mean_squared_error", y_true, y_pred)).pow(2).mean()
 
 
 def mean_absolute_error(y_true: Tensor, y_pred: Tensor) -> Tensor:
-    return (y_pred - _match(y_true, y_pred)).abs().mean()
+    return (y_pred - _match("mean_absolute_error", y_true, y_pred)).abs().mean()
 
 
 LOSSES: dict[str, Callable] = {

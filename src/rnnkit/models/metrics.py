@@ -1,7 +1,27 @@
-"""Metrics accumulated over an epoch; each reads probabilities (after the last activation)."""
+"""Metrics accumulated over an epoch; each reads probabilities (after the last activation).
+
+Each is Keras's metric of the same name, streamed the same way: ``update`` once per batch,
+``result`` over everything seen since ``reset`` (so several batches give the value of one pass):
+
+* ``BinaryAccuracy``: ``y_true == (y_pred > threshold)`` (strictly greater, threshold 0.5),
+  averaged over every element.
+* ``CategoricalAccuracy`` / ``SparseCategoricalAccuracy``: ``argmax`` of ``y_pred`` (the first
+  of tied maxima) against the one-hot ``argmax`` / the class id, averaged over rows.
+* ``Precision`` / ``Recall``: ``tp / (tp + fp)`` / ``tp / (tp + fn)`` with a prediction positive
+  when ``y_pred > 0.5`` and a label positive when ``y_true > 0.5``; 0.0 when the denominator is
+  0 (no positive prediction / no positive label), as Keras's ``divide_no_nan``.
+* ``MeanAbsoluteError`` / ``MeanSquaredError``: mean over every element.
+
+In ``History`` a metric is logged under the name it was given to ``compile`` ('acc' as 'acc',
+'mean_absolute_error' as 'mean_absolute_error'), as Keras; a ``Metric`` object under its
+``name``.
+"""
 
 from __future__ import annotations
 
+import copy
+
+import torch
 from torch import Tensor
 
 from .. import _validation as V
@@ -23,7 +43,7 @@ class Metric:
 
     def update(self, y_true: Tensor, y_pred: Tensor) -> None:
         s = self.scores(y_true, y_pred)
-        self.total += float(s.sum())
+        self.total += float(s.sum(dtype=torch.float64))  # batches add up to one pass
         self.count += s.numel()
 
     def result(self) -> float:
@@ -124,15 +144,22 @@ _BY_NAME = {
 
 
 def get(metric, loss_name: str) -> Metric:
-    """A fresh metric for a name ('accuracy' picks the right kind for the loss, as Keras)."""
+    """A fresh metric, named as given, for a name or a ``Metric`` ('accuracy' / 'acc' pick the
+    kind of accuracy that suits the loss, binary by default).
+
+    A ``Metric`` object is copied and reset, so each epoch and each evaluation starts from zero
+    and validation never adds to the training figures.
+    """
     if isinstance(metric, Metric):
-        return metric
+        fresh = copy.deepcopy(metric)
+        fresh.reset()
+        return fresh
     if not isinstance(metric, str):
         V.fail("compile", "metrics", "metric names or Metric objects", metric, TypeError)
+    V.choice("compile", "metrics", metric, ["accuracy", "acc", *_BY_NAME])
     if metric in ("accuracy", "acc"):
-        cls = _ACCURACY_FOR_LOSS.get(loss_name, BinaryAccuracy)
-        return cls()
-    V.choice("compile", "metrics", metric, ["accuracy", *_BY_NAME])
-    m = _BY_NAME[metric]()
-    m.name = metric if metric not in ("mean_absolute_error", "mean_squared_error") else m.name
+        m = _ACCURACY_FOR_LOSS.get(loss_name, BinaryAccuracy)()
+    else:
+        m = _BY_NAME[metric]()
+    m.name = metric
     return m
