@@ -360,3 +360,67 @@ def test_19_interrupted_training_resumes_from_the_checkpoint(tmp_path):
     assert clf.history_.epoch[0] == 2 and clf.history_.epoch[-1] == 3
     assert not ckpt.exists() or not any(ckpt.iterdir())  # deleted once training ended
     assert np.isfinite(clf.predict_proba(["a great film"])).all()
+
+
+def test_20_standard_input_read_as_lines_with_a_cap(capsys, tiny_model, monkeypatch):
+    import io
+
+    class Stdin(io.TextIOWrapper):
+        def isatty(self):
+            return False
+
+    def feed(raw: bytes):
+        monkeypatch.setattr(cli.sys, "stdin", Stdin(io.BytesIO(raw), encoding="utf-8"))
+
+    feed("great\u2028film\r\nawful\n".encode())
+    assert cli.main(["sentiment", "predict", str(tiny_model)]) == 0
+    out = capsys.readouterr().out.split("\n")
+    assert [line.split("\t")[2] for line in out if line] == ["great\u2028film", "awful"]
+    feed(b"caf\xe9\n")
+    assert error_of(capsys, ["sentiment", "predict", str(tiny_model)]) == (
+        "rnnkit sentiment predict: error: standard input: expected UTF-8 text, received "
+        "standard input, which is not UTF-8 (byte 3: b'\\xe9')"
+    )
+    feed(b"good film\n" * 20)
+    monkeypatch.setattr(cli, "MAX_INPUT_BYTES", 100)
+    assert error_of(capsys, ["sentiment", "predict", str(tiny_model), "--file", "-"]) == (
+        "rnnkit sentiment predict: error: argument --file: expected at most 0 MiB of reviews, "
+        "received more"
+    )
+
+
+def test_21_saved_config_leaves_out_the_checkpoint_settings(tmp_path, tiny_model):
+    clf = SentimentClassifier.load(tiny_model)
+    clf.config.checkpoint_dir, clf.config.resume = str(tmp_path / "ckpt"), True
+    clf.save(tmp_path / "again")
+    saved = json.loads((tmp_path / "again" / "sentiment.json").read_text())["config"]
+    assert (saved["checkpoint_dir"], saved["resume"], saved["maxlen"]) == (None, False, 12)
+
+
+def test_22_fit_passes_backup_and_restore_first(tmp_path, monkeypatch):
+    """The wiring, with a stand-in for rnnkit.models.callbacks.BackupAndRestore."""
+    from rnnkit.models import Callback, Sequential, callbacks
+
+    made = {}
+
+    class FakeBackup(Callback):
+        def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint=True):
+            made.update(dir=backup_dir, save_freq=save_freq, delete=delete_checkpoint)
+
+    seen = {}
+    real_fit = Sequential.fit
+
+    def spy(self, x, y, **kw):
+        seen["callbacks"] = [type(c).__name__ for c in kw["callbacks"]]
+        return real_fit(self, x, y, **kw)
+
+    monkeypatch.setattr(callbacks, "BackupAndRestore", FakeBackup, raising=False)
+    monkeypatch.setattr(Sequential, "fit", spy)
+    ckpt = str(tmp_path / "ckpt")
+    config = SentimentConfig(**TINY, checkpoint_dir=ckpt, checkpoint_steps=3)
+    SentimentClassifier(config).fit(TEXTS, LABELS, verbose=0)
+    assert made == {"dir": ckpt, "save_freq": 3, "delete": True}
+    assert seen["callbacks"][0] == "FakeBackup"
+    config = SentimentConfig(**TINY, checkpoint_dir=ckpt)
+    SentimentClassifier(config).fit(TEXTS, LABELS, verbose=0)
+    assert made["save_freq"] == "epoch"

@@ -342,9 +342,10 @@ def split_reviews(raw: bytes) -> list[str]:
 
 
 def _read_input(parser, flag: str, name: str) -> list[str]:
-    """The reviews in the file ``name`` (``-``: standard input), checked: a regular file or a
-    pipe, at most ``MAX_INPUT_BYTES``, UTF-8."""
+    """The reviews in the file ``name`` (``-``: standard input), checked: a regular file (or
+    standard input), at most ``MAX_INPUT_BYTES``, UTF-8."""
     cap = f"{MAX_INPUT_BYTES // 2**20} MiB"
+    where = f"argument {flag}" if flag.startswith("-") else flag
     if name == "-":
         raw = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
         shown = "standard input"
@@ -368,12 +369,12 @@ def _read_input(parser, flag: str, name: str) -> list[str]:
             raw = f.read(MAX_INPUT_BYTES + 1)
         shown = repr(name)
     if len(raw) > MAX_INPUT_BYTES:
-        parser.error(f"argument {flag}: expected at most {cap} of reviews, received more")
+        parser.error(f"{where}: expected at most {cap} of reviews, received more")
     try:
         return split_reviews(raw)
     except UnicodeDecodeError as e:
         parser.error(
-            f"argument {flag}: expected UTF-8 text, received {shown}, which is not UTF-8 "
+            f"{where}: expected UTF-8 text, received {shown}, which is not UTF-8 "
             f"(byte {e.start}: {raw[e.start : e.start + 1]!r})"
         )
 

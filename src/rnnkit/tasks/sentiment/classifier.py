@@ -4,7 +4,7 @@ model, prediction, the running prediction per word, persistence."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -229,7 +229,9 @@ class SentimentClassifier:
         def write(tmp: Path) -> None:
             self.model_.save(tmp / MODEL_DIR)
             (tmp / VOCAB_FILE).write_text(self.vocab_.to_json(), encoding="utf-8")
-            task = {"task": "sentiment", "config": asdict(self.config)}
+            # the model's settings, without those of the run that trained it (checkpoints)
+            config = replace(self.config, checkpoint_dir=None, checkpoint_steps=None, resume=False)
+            task = {"task": "sentiment", "config": asdict(config)}
             if getattr(self, "ngram_model_", None) is not None:
                 (tmp / NGRAM_DIR).mkdir()
                 self.ngram_model_.write_files(tmp / NGRAM_DIR)
