@@ -424,3 +424,16 @@ def test_22_fit_passes_backup_and_restore_first(tmp_path, monkeypatch):
     config = SentimentConfig(**TINY, checkpoint_dir=ckpt)
     SentimentClassifier(config).fit(TEXTS, LABELS, verbose=0)
     assert made["save_freq"] == "epoch"
+
+
+def test_23_saved_folders_follow_the_umask(tmp_path, tiny_model):
+    """Old behaviour: the saved folder and its model/ were 0o700 (made by mkdtemp)."""
+    clf = SentimentClassifier.load(tiny_model)
+    old = os.umask(0o022)
+    try:
+        clf.save(tmp_path / "saved")
+    finally:
+        os.umask(old)
+    for folder in (tmp_path / "saved", tmp_path / "saved" / "model"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o755, folder
+    assert stat.S_IMODE((tmp_path / "saved" / "sentiment.json").stat().st_mode) == 0o644

@@ -4,11 +4,13 @@ model, prediction, the running prediction per word, persistence."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 
+from ... import _files
 from ... import _validation as V
 from ...models import load_model
 from ...models.callbacks import EarlyStopping, ReduceLROnPlateau
@@ -237,6 +239,9 @@ class SentimentClassifier:
                 self.ngram_model_.write_files(tmp / NGRAM_DIR)
                 task["blend"] = self.blend_
             (tmp / TASK_FILE).write_text(json.dumps(task, indent=2) + "\n", encoding="utf-8")
+            # the temporary folders are made private (0o700); the saved ones follow the umask
+            for folder in (tmp, *(p for p in tmp.rglob("*") if p.is_dir())):
+                os.chmod(folder, _files.dir_mode())
 
         write_atomic_dir(path, write)
 
