@@ -252,6 +252,7 @@ class Config:
                 help_text += "; one of " + ", ".join(str(c) for c in meta["choices"])
             elif kind in (int, float) and meta["high"] is not None:
                 help_text += f"; {bound_text(kind, meta)}"
+            help_text += " (default: %(default)s)"  # whatever the parser's formatter
             if kind is bool:
                 action = "store_true" if f.default is False else argparse.BooleanOptionalAction
                 target.add_argument(

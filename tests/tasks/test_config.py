@@ -90,16 +90,18 @@ def test_4_options_generated_with_types_defaults_and_bools():
     assert "--no-bucketing" not in flags
 
 
-def test_5_help_lists_help_choices_bounds_and_default(capsys):
-    parser = argparse.ArgumentParser(
-        prog="demo", formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
+@pytest.mark.parametrize(
+    "formatter", [argparse.HelpFormatter, argparse.ArgumentDefaultsHelpFormatter]
+)
+def test_5_help_lists_help_choices_bounds_and_default(formatter):
+    parser = argparse.ArgumentParser(prog="demo", formatter_class=formatter)
     DemoConfig.add_arguments(parser)
     text = " ".join(parser.format_help().split())
     assert "--units UNITS hidden size; an integer in [1, 4096] (default: 128)" in text
     assert "--cell CELL recurrent cell; one of lstm, gru (default: lstm)" in text
     assert "dropout rate (100% = all); a number in [0, 1) (default: 0.0)" in text
     assert "--name NAME a label (default: None)" in text
+    assert text.count("(default:") == len(DemoConfig.option_fields())  # once each
 
 
 @pytest.mark.parametrize(
