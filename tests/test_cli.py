@@ -437,3 +437,21 @@ def test_23_saved_folders_follow_the_umask(tmp_path, tiny_model):
     for folder in (tmp_path / "saved", tmp_path / "saved" / "model"):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o755, folder
     assert stat.S_IMODE((tmp_path / "saved" / "sentiment.json").stat().st_mode) == 0o644
+
+
+def test_24_output_cut_short_by_the_reader_is_not_an_error(tmp_path, tiny_model):
+    """Old behaviour: `rnnkit sentiment predict ... | head -1` ended in a BrokenPipeError."""
+    import subprocess
+    import sys
+
+    reviews = tmp_path / "reviews.txt"
+    reviews.write_text("a great wonderful film indeed\n" * 5000)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    argv = [sys.executable, "-m", "rnnkit.cli", "sentiment", "predict", str(tiny_model)]
+    proc = subprocess.Popen(
+        [*argv, "--file", str(reviews)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+    assert proc.stdout.readline().endswith(b"a great wonderful film indeed\n")
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait() == 141 and err == ""

@@ -479,6 +479,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except BrokenPipeError:  # the reader stopped (`| head`): no message, as other commands
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, the shell's status for it
     except (ValueError, TypeError, OSError, RuntimeError) as e:
         print(f"rnnkit: error: {e}", file=sys.stderr)
         return 2
