@@ -92,7 +92,7 @@ def _resolve(bound):
 
 
 def _number(x) -> str:
-    return f"{x:,}".replace(",", "") if isinstance(x, int) else f"{x:g}"
+    return str(x) if isinstance(x, int) else f"{x:g}"
 
 
 def bound_text(kind: type, meta: dict) -> str:
