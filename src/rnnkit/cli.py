@@ -5,7 +5,14 @@
     rnnkit sentiment evaluate MODEL        the same metrics for a saved model
     rnnkit sentiment predict MODEL [TEXT]  label and probability of reviews (--explain: per word)
 
-Run ``rnnkit COMMAND --help`` for every option.
+Run ``rnnkit COMMAND --help`` for every option. The options come from config dataclasses
+(:mod:`rnnkit.config`): the task's settings (:class:`~rnnkit.tasks.sentiment.SentimentConfig`)
+and the run's (:class:`TrainRun`, :class:`EvaluateRun`, ...), each default written once.
+
+Every option is checked before any data is read: values (argparse's "argument --limit:
+expected a positive integer, received 0"), and every output location (writable, of the right
+kind, holding nothing rnnkit did not write unless ``--overwrite``), so that no error is left to
+be found after training.
 """
 
 from __future__ import annotations
@@ -13,21 +20,189 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import stat
 import sys
+import tempfile
 import time
 import warnings
-from dataclasses import asdict, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from . import __version__, _files
+from .config import Config, option
+from .reporting import print_metrics
+from .tasks.sentiment.config import SentimentConfig
 
-def _atomic_json(path: Path, data) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+MAX_INPUT_BYTES = 64 * 2**20  # --file / standard input of `predict`: 64 MiB of reviews
 
 
+def max_threads() -> int:
+    """The most CPU threads ``--threads`` accepts: 4 per core (more only slows PyTorch down,
+    and 100,000 crashes it)."""
+    return 4 * (os.cpu_count() or 1)
+
+
+# -- the run options of each command (the task's own settings are its config) ----------------
+@dataclass
+class Runtime(Config):
+    threads: int | None = option(
+        None, "CPU threads for PyTorch; omit for all cores", low=1, high=max_threads
+    )
+
+
+@dataclass
+class ImdbData(Config):
+    data_dir: str | None = option(
+        None,
+        "local IMDb copy: a folder holding aclImdb/ or the tarball (or a folder with imdb/ "
+        "inside); default: $RNNKIT_DATA_DIR, the cache, a download, then the bundled sample",
+        metavar="DIR",
+    )
+
+
+@dataclass
+class TrainRun(Config):
+    out: str = option(
+        "runs/sentiment", "folder for model/, metrics.json and training.png", metavar="DIR"
+    )
+    overwrite: bool = option(
+        False,
+        "replace model/, metrics.json and training.png under --out even where they hold "
+        "files rnnkit did not write (refused otherwise)",
+    )
+    limit: int | None = option(
+        None, "train on a random subset of this many reviews (quick runs); omit for all", low=1
+    )
+    test_limit: int | None = option(
+        None, "test on a random subset of this many reviews (quick runs); omit for all", low=1
+    )
+    baseline: bool = option(
+        False,
+        "also train the bag-of-words logistic regressions on the same split "
+        "(binary words, TF-IDF 1-2-grams, NB-weighted 1-2-grams)",
+    )
+    verbose: int = option(
+        1, "0 quiet, 1 a progress bar per epoch, 2 a line per epoch", choices=(0, 1, 2)
+    )
+
+
+@dataclass
+class EvaluateRun(Config):
+    test_limit: int | None = option(
+        None, "test on a random subset of this many reviews; omit for all", low=1
+    )
+    json: str | None = option(None, "also write the metrics to this JSON file", metavar="FILE")
+
+
+@dataclass
+class PredictRun(Config):
+    file: str | None = option(
+        None,
+        "UTF-8 file with one review per line (lines end at \\n only; at most 64 MiB); "
+        "- for standard input",
+        metavar="FILE",
+    )
+    explain: bool = option(
+        False, "show the running prediction after each word, as text and as a PNG"
+    )
+    explain_dir: str = option(".", "folder for the --explain PNGs", metavar="DIR")
+
+
+# -- checks of output locations, made before any data is read ---------------------------------
+def _kind(path: Path) -> str:
+    mode = path.stat().st_mode
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISREG(mode):
+        return "a file"
+    return "a special file (device, pipe or socket)"
+
+
+def _writable(parser, flag: str, path: Path, expected: str) -> None:
+    """``path`` (which may not exist yet) can be created: its nearest existing ancestor is a
+    folder in which a file can be made (tried, then removed: permissions alone mislead root)."""
+    ancestor = path
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if ancestor != path and not ancestor.is_dir():
+        parser.error(
+            f"argument {flag}: expected {expected}, received {str(path)!r}, "
+            f"inside {str(ancestor)!r}, which is {_kind(ancestor)}"
+        )
+    probe_dir = ancestor if ancestor.is_dir() else ancestor.parent
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".rnnkit-probe-", dir=probe_dir)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        parser.error(
+            f"argument {flag}: expected {expected} in a writable place, received "
+            f"{str(path)!r} ({e.strerror.lower()} in {str(probe_dir)!r})"
+        )
+
+
+def check_output_dir(parser, flag: str, value: str) -> Path:
+    """A folder that exists, or can be created."""
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        parser.error(f"argument {flag}: expected a folder, received {value!r}, {_kind(path)}")
+    _writable(parser, flag, path, "a folder")
+    return path
+
+
+def check_output_file(parser, flag: str, value: str) -> Path:
+    """A regular file (replaced) or a new one in a folder that exists or can be created."""
+    path = Path(value)
+    if path.exists() and not path.is_file():
+        parser.error(f"argument {flag}: expected a file, received {value!r}, {_kind(path)}")
+    _writable(parser, flag, path, "a file")
+    return path
+
+
+def foreign_outputs(out: Path) -> list[str]:
+    """What under ``out`` would be replaced by ``rnnkit sentiment train`` and was not written by
+    it: entries of ``model/`` other than a saved classifier's, a ``metrics.json`` without its
+    report, a ``training.png`` not drawn by matplotlib."""
+    from .tasks.sentiment import SAVED_NAMES, TASK_FILE
+
+    foreign = []
+    model = out / "model"
+    if model.is_dir():
+        for entry in sorted(model.iterdir()):
+            if entry.name not in SAVED_NAMES:
+                foreign.append(f"model/{entry.name}")
+        task = model / TASK_FILE
+        if task.exists():
+            try:
+                ours = json.loads(task.read_text(encoding="utf-8")).get("task") == "sentiment"
+            except (OSError, ValueError, AttributeError):
+                ours = False
+            if not ours:
+                foreign.append(f"model/{TASK_FILE}")
+    elif model.exists() or model.is_symlink():
+        foreign.append("model")
+    report = out / "metrics.json"
+    if report.exists() or report.is_symlink():
+        try:
+            data = json.loads(report.read_text(encoding="utf-8")) if report.is_file() else None
+        except (OSError, ValueError):
+            data = None
+        if not (isinstance(data, dict) and {"config", "test"} <= set(data)):
+            foreign.append("metrics.json")
+    png = out / "training.png"
+    if png.exists() or png.is_symlink():
+        head = b""
+        if png.is_file():
+            with open(png, "rb") as f:
+                head = f.read(512)
+        if not (head.startswith(b"\x89PNG") and b"matplotlib" in head.lower()):
+            foreign.append("training.png")
+    return foreign
+
+
+# -- shared steps -----------------------------------------------------------------------------
 def _threads(args) -> None:
     if getattr(args, "threads", None):
         import torch
@@ -35,34 +210,21 @@ def _threads(args) -> None:
         torch.set_num_threads(args.threads)
 
 
-# -- rnnkit summary ---------------------------------------------------------------------------
-def cmd_summary(args) -> int:
-    from .layers import LSTM, Dense, Embedding
-    from .models import Sequential
-
-    model = Sequential()
-    model.add(Embedding(input_dim=args.num_words, output_dim=args.embedding_dim))
-    model.add(LSTM(units=args.units))
-    model.add(Dense(units=1, activation="sigmoid"))
-    model.summary()
-    return 0
-
-
-# -- rnnkit sentiment -------------------------------------------------------------------------
-def _load_reviews(args):
+def _load_reviews(data_dir):
     from .datasets import imdb
     from .datasets.imdb import SampleDataWarning
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SampleDataWarning)
-        reviews = imdb.load_texts(args.data_dir)
+        reviews = imdb.load_texts(data_dir)
     for w in caught:
         print(f"NOTE: {w.message}", file=sys.stderr)
     return reviews
 
 
-def _limit(split, n, seed=0):
-    if not n or n >= len(split.texts):
+def _limit(split, n: int | None, seed: int = 0):
+    """All reviews of ``split`` (``n`` None or at least their number), or ``n`` at random."""
+    if n is None or n >= len(split.texts):
         return list(split.texts), np.asarray(split.labels)
     rng = np.random.default_rng(seed)
     idx = np.sort(rng.permutation(len(split.texts))[:n])
@@ -70,27 +232,46 @@ def _limit(split, n, seed=0):
 
 
 def _print_metrics(title: str, metrics: dict) -> None:
-    print(f"\n{title}")
-    for key in ("accuracy", "precision", "recall", "f1", "roc_auc"):
-        value = metrics.get(key)
-        print(f"  {key:<10} {value:.4f}" if value is not None else f"  {key:<10} n/a")
-    print(f"  {'reviews':<10} {metrics['n']:,}")
+    print_metrics(title, metrics, count="reviews")
 
 
+# -- rnnkit summary ---------------------------------------------------------------------------
+def cmd_summary(args) -> int:
+    from .layers import LSTM, Dense, Embedding
+    from .models import Sequential
+
+    config = SentimentConfig.from_args(args)
+    model = Sequential()
+    model.add(Embedding(input_dim=config.num_words, output_dim=config.embedding_dim))
+    model.add(LSTM(units=config.units))
+    model.add(Dense(units=1, activation="sigmoid"))
+    model.summary()
+    return 0
+
+
+# -- rnnkit sentiment -------------------------------------------------------------------------
 def cmd_sentiment_train(args) -> int:
-    from .tasks.sentiment import (
-        SentimentClassifier,
-        SentimentConfig,
-        bag_of_words_baseline,
-        plot_history,
-    )
+    from .tasks.sentiment import SentimentClassifier, bag_of_words_baseline, plot_history
 
+    parser = args.parser
+    try:
+        config = SentimentConfig.from_args(args)
+        config.check_checkpoint()
+    except ValueError as e:
+        parser.error(str(e))
+    run = TrainRun.from_args(args)
+    out = check_output_dir(parser, "--out", run.out)
+    foreign = foreign_outputs(out)
+    if foreign and not run.overwrite:
+        parser.error(
+            f"argument --out: expected a new folder or one written by `rnnkit sentiment "
+            f"train`, received {run.out!r}, where rnnkit would replace what it did not write: "
+            f"{', '.join(foreign)}; pass --overwrite to replace them, or choose another --out"
+        )
     _threads(args)
-    config = SentimentConfig(**{f.name: getattr(args, f.name) for f in fields(SentimentConfig)})
-    config.validate()
-    reviews = _load_reviews(args)
-    train_texts, train_labels = _limit(reviews.train, args.limit, config.seed)
-    test_texts, test_labels = _limit(reviews.test, args.test_limit, config.seed)
+    reviews = _load_reviews(args.data_dir)
+    train_texts, train_labels = _limit(reviews.train, run.limit, config.seed)
+    test_texts, test_labels = _limit(reviews.test, run.test_limit, config.seed)
     print(
         f"IMDb ({reviews.source}, {reviews.location}): {len(train_texts):,} training and "
         f"{len(test_texts):,} test reviews; maxlen {config.maxlen}, "
@@ -104,23 +285,22 @@ def cmd_sentiment_train(args) -> int:
         def on_train_begin(self, logs=None):
             self.model.summary()
 
-    clf.fit(train_texts, train_labels, callbacks=[Summary()], verbose=args.verbose)
+    clf.fit(train_texts, train_labels, callbacks=[Summary()], verbose=run.verbose)
     train_seconds = time.perf_counter() - start
     start = time.perf_counter()
     metrics = clf.evaluate(test_texts, test_labels)
     predict_seconds = time.perf_counter() - start
     _print_metrics(f"Test set ({len(test_texts):,} reviews):", metrics)
-    out = Path(args.out)
     clf.save(out / "model")
     plot_history(clf.history_, out / "training.png")
     report = {
         "dataset": {"source": reviews.source, "train": len(train_texts), "test": len(test_texts)},
-        "config": asdict(config),
+        "config": config.to_dict(),
         "test": metrics,
         "history": clf.history_.history,
         "seconds": {"train": round(train_seconds, 2), "predict_test": round(predict_seconds, 2)},
     }
-    if args.baseline:
+    if run.baseline:
         for kind in ("counts", "tfidf", "nb"):
             start = time.perf_counter()
             base = bag_of_words_baseline(
@@ -129,7 +309,7 @@ def cmd_sentiment_train(args) -> int:
             base["seconds"] = round(time.perf_counter() - start, 2)
             _print_metrics(f"Baseline {base['model']} (same split):", base)
             report.setdefault("baselines", []).append(base)
-    _atomic_json(out / "metrics.json", report)
+    _files.write_json(out / "metrics.json", report)
     print(
         f"\nTrained in {train_seconds:.1f} s. Wrote {out / 'model'}, {out / 'metrics.json'}, "
         f"{out / 'training.png'}"
@@ -140,37 +320,75 @@ def cmd_sentiment_train(args) -> int:
 def cmd_sentiment_evaluate(args) -> int:
     from .tasks.sentiment import SentimentClassifier
 
+    run = EvaluateRun.from_args(args)
+    json_path = check_output_file(args.parser, "--json", run.json) if run.json else None
     _threads(args)
     clf = SentimentClassifier.load(args.model)
-    reviews = _load_reviews(args)
-    texts, labels = _limit(reviews.test, args.test_limit)
+    reviews = _load_reviews(args.data_dir)
+    texts, labels = _limit(reviews.test, run.test_limit)
     metrics = clf.evaluate(texts, labels)
     _print_metrics(f"Test set ({len(texts):,} reviews):", metrics)
-    if args.json:
-        _atomic_json(Path(args.json), {"test": metrics})
+    if json_path is not None:
+        _files.write_json(json_path, {"test": metrics})
     return 0
+
+
+def split_reviews(raw: bytes) -> list[str]:
+    """UTF-8 ``raw`` as one review per line: lines end at ``\\n`` only (a ``\\r`` before it is
+    dropped; CR, U+2028 and U+0085 inside a review stay), blank lines are skipped."""
+    text = raw.decode("utf-8")
+    lines = (line[:-1] if line.endswith("\r") else line for line in text.split("\n"))
+    return [line for line in lines if line.strip()]
+
+
+def _read_input(parser, flag: str, name: str) -> list[str]:
+    """The reviews in the file ``name`` (``-``: standard input), checked: a regular file (or
+    standard input), at most ``MAX_INPUT_BYTES``, UTF-8."""
+    cap = f"{MAX_INPUT_BYTES // 2**20} MiB"
+    where = f"argument {flag}" if flag.startswith("-") else flag
+    if name == "-":
+        raw = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+        shown = "standard input"
+    else:
+        path = Path(name)
+        try:
+            kind = _kind(path)
+        except OSError as e:
+            parser.error(
+                f"argument {flag}: expected a readable file, received {name!r} "
+                f"({e.strerror.lower()})"
+            )
+        if kind != "a file":
+            parser.error(f"argument {flag}: expected a file, received {name!r}, {kind}")
+        if path.stat().st_size > MAX_INPUT_BYTES:
+            parser.error(
+                f"argument {flag}: expected a file of at most {cap}, received {name!r}, "
+                f"{path.stat().st_size:,} bytes"
+            )
+        with open(path, "rb") as f:
+            raw = f.read(MAX_INPUT_BYTES + 1)
+        shown = repr(name)
+    if len(raw) > MAX_INPUT_BYTES:
+        parser.error(f"{where}: expected at most {cap} of reviews, received more")
+    try:
+        return split_reviews(raw)
+    except UnicodeDecodeError as e:
+        parser.error(
+            f"{where}: expected UTF-8 text, received {shown}, which is not UTF-8 "
+            f"(byte {e.start}: {raw[e.start : e.start + 1]!r})"
+        )
 
 
 def _read_reviews(args) -> list[str]:
     texts = list(args.texts)
     if args.file:
-        source = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")
-        with source:
-            raw = source.read()
-        try:
-            content = raw.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise SystemExit(
-                f"rnnkit: error: --file {args.file!r} is not UTF-8 text "
-                f"(byte {e.start}: {raw[e.start : e.start + 1]!r})."
-            ) from None
-        texts += [line for line in content.splitlines() if line.strip()]
+        texts += _read_input(args.parser, "--file", args.file)
     elif not texts and not sys.stdin.isatty():
-        texts = [line for line in sys.stdin.read().splitlines() if line.strip()]
+        texts = _read_input(args.parser, "standard input", "-")
     if not texts:
-        raise SystemExit(
-            "rnnkit: error: no review given: pass reviews as arguments, with "
-            "--file FILE (one per line), or on standard input."
+        args.parser.error(
+            "no review given: pass reviews as arguments, with --file FILE (one per line), "
+            "or on standard input"
         )
     return texts
 
@@ -178,30 +396,37 @@ def _read_reviews(args) -> list[str]:
 def cmd_sentiment_predict(args) -> int:
     from .tasks.sentiment import SentimentClassifier, plot_trajectory
 
+    run = PredictRun.from_args(args)
+    explain_dir = check_output_dir(args.parser, "--explain-dir", run.explain_dir)
+    texts = _read_reviews(args)
     _threads(args)
     clf = SentimentClassifier.load(args.model)
-    texts = _read_reviews(args)
-    try:
-        proba = clf.predict_proba(texts)
-    except ValueError as e:
-        raise SystemExit(f"rnnkit: error: {e}") from None
+    proba = clf.predict_proba(texts)
     for k, (text, p) in enumerate(zip(texts, proba)):
         label = "positive" if p > 0.5 else "negative"
         preview = text if len(text) <= 70 else text[:67] + "..."
         print(f"{label}\t{p:.4f}\t{preview}")
-        if args.explain:
+        if run.explain:
             words, traj = clf.trajectory(text)
             print("  word-by-word P(positive):")
             for word, q in zip(words, traj):
                 bar = "#" * round(q * 20)
                 print(f"    {q:.3f} {bar:<20} {word}")
-            png = Path(args.explain_dir) / f"trajectory_{k}.png"
+            png = explain_dir / f"trajectory_{k}.png"
             plot_trajectory(words, traj, png, title=f"review {k}: {label} ({p:.3f})")
             print(f"  plot: {png}")
     return 0
 
 
 # -- argument parsing -------------------------------------------------------------------------
+def _subparser(sub, name: str, help: str, func) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        name, help=help, description=help, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    p.set_defaults(func=func, parser=p)
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rnnkit",
@@ -209,173 +434,44 @@ def build_parser() -> argparse.ArgumentParser:
         "sequential data. Start with `rnnkit sentiment train`.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    parser.add_argument(
+        "--version", action="version", version=f"rnnkit {__version__}", help="print the version"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser(
-        "summary",
-        help="print the seed model's summary (as Keras's)",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    p.add_argument("--num-words", type=int, default=10000, help="Embedding input_dim")
-    p.add_argument("--embedding-dim", type=int, default=128, help="Embedding output_dim")
-    p.add_argument("--units", type=int, default=128, help="LSTM units")
-    p.set_defaults(func=cmd_summary)
+    p = _subparser(sub, "summary", "print the seed model's summary (as Keras's)", cmd_summary)
+    SentimentConfig.add_arguments(p, include=("num_words", "embedding_dim", "units"))
 
-    s = sub.add_parser("sentiment", help="IMDb sentiment analysis: train, evaluate, predict")
+    s = sub.add_parser(
+        "sentiment",
+        help="IMDb sentiment analysis: train, evaluate, predict",
+        description="IMDb sentiment analysis: train, evaluate, predict",
+    )
     ssub = s.add_subparsers(dest="action", required=True, metavar="ACTION")
 
-    def data_options(q):
-        q.add_argument(
-            "--data-dir",
-            default=None,
-            help="local IMDb copy: a folder holding aclImdb/ or the tarball (or a "
-            "folder with imdb/ inside); default: $RNNKIT_DATA_DIR, the cache, a "
-            "download, then the bundled sample",
-        )
-        q.add_argument(
-            "--threads", type=int, default=None, help="CPU threads for PyTorch; omit for all cores"
-        )
-
-    t = ssub.add_parser(
+    t = _subparser(
+        ssub,
         "train",
-        help="train on the 25,000 training reviews, test on the 25,000 test reviews",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        "train on the 25,000 training reviews, test on the 25,000 test reviews",
+        cmd_sentiment_train,
     )
-    data_options(t)
-    t.add_argument(
-        "--out", default="runs/sentiment", help="folder for model/, metrics.json and training.png"
-    )
-    t.add_argument("--maxlen", type=int, default=200, help="words kept per review (the last)")
-    t.add_argument("--num-words", type=int, default=10000, help="vocabulary size")
-    t.add_argument("--embedding-dim", type=int, default=128, help="word vector size")
-    t.add_argument(
-        "--cell", choices=["lstm", "gru", "simple_rnn"], default="lstm", help="recurrent cell"
-    )
-    t.add_argument("--units", type=int, default=128, help="hidden size of each recurrent layer")
-    t.add_argument("--layers", type=int, default=1, help="stacked recurrent layers")
-    t.add_argument("--bidirectional", action="store_true", help="read reviews both ways")
-    t.add_argument(
-        "--dropout",
-        type=float,
-        default=0.0,
-        help="dropout on recurrent inputs and before the output layer",
-    )
-    t.add_argument(
-        "--word-dropout",
-        type=float,
-        default=0.0,
-        help="fraction of whole word vectors dropped during training",
-    )
-    t.add_argument(
-        "--recurrent-dropout",
-        type=float,
-        default=0.0,
-        help="dropout on the recurrent state (disables the fused native path)",
-    )
-    t.add_argument(
-        "--mask-zero",
-        action="store_true",
-        help="skip padding in the recurrent layers (the seed does not)",
-    )
-    t.add_argument("--epochs", type=int, default=3, help="passes over the training reviews")
-    t.add_argument("--batch-size", type=int, default=64, help="reviews per gradient step")
-    t.add_argument("--learning-rate", type=float, default=1e-3, help="Adam's learning rate")
-    t.add_argument(
-        "--validation-split",
-        type=float,
-        default=0.0,
-        help="fraction of training reviews held out for validation curves",
-    )
-    t.add_argument(
-        "--clipnorm",
-        type=float,
-        default=None,
-        help="clip each gradient to this norm (the seed does not clip)",
-    )
-    t.add_argument(
-        "--patience",
-        type=int,
-        default=None,
-        help="with --validation-split: stop after this many epochs without a better "
-        "validation accuracy and keep the best epoch's weights",
-    )
-    t.add_argument(
-        "--reduce-lr",
-        type=float,
-        default=None,
-        metavar="FACTOR",
-        help="with --validation-split: multiply the learning rate by FACTOR after "
-        "each epoch whose validation loss is not the best so far",
-    )
-    t.add_argument(
-        "--bucketing",
-        action="store_true",
-        help="batch reviews of similar length together: padding costs no compute",
-    )
-    t.add_argument(
-        "--ngrams",
-        type=int,
-        default=0,
-        metavar="N",
-        help="with --validation-split: a hybrid model, the network blended with an "
-        "NB-weighted logistic regression on words and word n-grams up to N "
-        "(blend weights fitted on the validation reviews); 0: the network alone",
-    )
-    t.add_argument("--seed", type=int, default=0, help="random seed (same seed, same model)")
-    t.add_argument(
-        "--limit",
-        type=int,
-        default=None,
-        help="train on a random subset of this many reviews (quick runs)",
-    )
-    t.add_argument(
-        "--test-limit",
-        type=int,
-        default=None,
-        help="test on a random subset of this many reviews (quick runs)",
-    )
-    t.add_argument(
-        "--baseline",
-        action="store_true",
-        help="also train the bag-of-words logistic regressions on the same split "
-        "(binary words, TF-IDF 1-2-grams, NB-weighted 1-2-grams)",
-    )
-    t.add_argument(
-        "--verbose",
-        type=int,
-        choices=[0, 1, 2],
-        default=1,
-        help="0 quiet, 1 a progress bar per epoch, 2 a line per epoch",
-    )
-    t.set_defaults(func=cmd_sentiment_train)
+    ImdbData.add_arguments(t, title="data")
+    group = t.add_argument_group("run")
+    TrainRun.add_arguments(group)
+    Runtime.add_arguments(group)
+    SentimentConfig.add_arguments(t, title="model and training (SentimentConfig)")
 
-    e = ssub.add_parser(
-        "evaluate",
-        help="test metrics of a saved model",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    e = _subparser(ssub, "evaluate", "test metrics of a saved model", cmd_sentiment_evaluate)
     e.add_argument("model", help="folder written by `rnnkit sentiment train` (its model/)")
-    data_options(e)
-    e.add_argument("--test-limit", type=int, default=None, help="test on this many reviews")
-    e.add_argument("--json", default=None, help="also write the metrics to this JSON file")
-    e.set_defaults(func=cmd_sentiment_evaluate)
+    ImdbData.add_arguments(e)
+    EvaluateRun.add_arguments(e)
+    Runtime.add_arguments(e)
 
-    q = ssub.add_parser(
-        "predict",
-        help="label and probability of reviews",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    q = _subparser(ssub, "predict", "label and probability of reviews", cmd_sentiment_predict)
     q.add_argument("model", help="folder written by `rnnkit sentiment train` (its model/)")
     q.add_argument("texts", nargs="*", help="reviews to classify (or use --file / stdin)")
-    q.add_argument("--file", default=None, help="UTF-8 file with one review per line; - for stdin")
-    q.add_argument(
-        "--explain",
-        action="store_true",
-        help="show the running prediction after each word, as text and as a PNG",
-    )
-    q.add_argument("--explain-dir", default=".", help="folder for the --explain PNGs")
-    q.add_argument("--threads", type=int, default=None, help="CPU threads for PyTorch")
-    q.set_defaults(func=cmd_sentiment_predict)
+    PredictRun.add_arguments(q)
+    Runtime.add_arguments(q)
     return parser
 
 
@@ -383,7 +479,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as e:
+    except BrokenPipeError:  # the reader stopped (`| head`): no message, as other commands
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, the shell's status for it
+    except (ValueError, TypeError, OSError, RuntimeError) as e:
         print(f"rnnkit: error: {e}", file=sys.stderr)
         return 2
 

@@ -220,30 +220,12 @@ def test_cli_train_predict_evaluate(shared_data, tmp_path, monkeypatch, capsys):
     assert printed.splitlines()[0].split("\t")[2] == "Great film!"
     assert (tmp_path / "trajectory_0.png").is_file()
     (tmp_path / "bad.txt").write_bytes(b"caf\xe9 terrible\n")
-    with pytest.raises(SystemExit, match="is not UTF-8 text"):
+    with pytest.raises(SystemExit) as info:  # an argparse error since the --file checks
         cli.main(["sentiment", "predict", str(out / "model"), "--file", str(tmp_path / "bad.txt")])
+    assert info.value.code == 2
+    assert "argument --file: expected UTF-8 text" in capsys.readouterr().err
     assert cli.main(["sentiment", "evaluate", str(tmp_path / "nothing")]) == 2
     assert "expected a saved sentiment model" in capsys.readouterr().err
-
-
-def test_cli_help_explains_every_option(capsys):
-    with pytest.raises(SystemExit):
-        cli.main(["sentiment", "train", "--help"])
-    text = capsys.readouterr().out
-    for option in (
-        "--maxlen",
-        "--num-words",
-        "--bidirectional",
-        "--layers",
-        "--dropout",
-        "--cell",
-        "--baseline",
-        "--epochs",
-        "--batch-size",
-        "--data-dir",
-        "--ngrams",
-    ):
-        assert option in text
 
 
 def test_bag_of_words_save_load_round_trip_and_damage(imdb_slice, tmp_path):
