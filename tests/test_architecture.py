@@ -20,6 +20,7 @@ RANKS = {
     "_validation": 0,
     "_files": 0,
     "runtime": 0,
+    "config": 1,  # task settings: dataclass fields -> validation, CLI options, JSON
     "text": 1,
     "functional": 1,
     "datasets": 2,  # may read text's tokenizer

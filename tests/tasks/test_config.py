@@ -142,7 +142,7 @@ def test_7_from_dict_refuses_unknown_keys_and_checks_values():
 def test_8_unsupported_field_types_and_missing_help_refused():
     @dataclass
     class Bad(Config):
-        sizes: list = option(None, "layer sizes")  # noqa: RUF009
+        sizes: list = option(None, "layer sizes")
 
     with pytest.raises(TypeError, match=r"Bad: field `sizes` has an unsupported type"):
         Bad.add_arguments(argparse.ArgumentParser())
