@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnkit import _files
 from rnnkit.datasets import _download, imdb
 from rnnkit.text import Tokenizer
 
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with (
-        _download.atomic_write(args.out) as f,
+        _files.atomic_write(args.out) as f,
         gzip.GzipFile(fileobj=f, mode="wb", compresslevel=9, mtime=0) as gz,
     ):
         gz.write(raw)

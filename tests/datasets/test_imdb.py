@@ -7,6 +7,7 @@ miniature archives or the bundled sample and always run.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -1024,16 +1025,17 @@ def test_sample_word_index_agrees_with_keras(shared_data_dir):
 
 
 def test_truncated_tarball_raises_clear_error(tmp_path, shared_data_dir, isolated_env):
+    # Message changed by the verification before parsing (the gzip stream is read to the end).
     damaged = tmp_path / "aclImdb_v1.tar.gz"
     with open(shared_data_dir / "imdb" / "aclImdb_v1_labeled.tar.gz", "rb") as src:
         damaged.write_bytes(src.read(1_000_000))
     with pytest.raises(CorruptDatasetError) as info:
         imdb.load_texts(data_dir=tmp_path)
     assert str(info.value) == (
-        f"{damaged} is damaged or truncated: expected a complete gzip-compressed tar archive of the "
-        "IMDb reviews, but reading stopped after 359 reviews with EOFError: Compressed file ended "
-        "before the end-of-stream marker was reached. Delete or replace the file (official archive: "
-        "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz)."
+        f"{damaged} is damaged: reading its gzip stream to the end failed after 2,097,152 bytes "
+        "(EOFError: Compressed file ended before the end-of-stream marker was reached). "
+        f"Replace it with a good copy, e.g. the official aclImdb_v1.tar.gz from {imdb.URL} "
+        f"(SHA-256 {imdb.SHA256})."
     )
     assert not list(isolated_env.rglob("*.npz"))
 
@@ -1044,7 +1046,9 @@ def test_not_a_gzip_file_raises_clear_error(tmp_path):
     with pytest.raises(CorruptDatasetError) as info:
         imdb.load_texts(data_dir=tmp_path)
     assert str(info.value) == (
-        f"{bogus} is not a gzip-compressed tar archive: expected the gzip magic bytes 1f 8b, found bytes 3c 68"
+        f"{bogus} is damaged: it is not gzip-compressed (expected the gzip magic bytes 1f 8b, "
+        f"found bytes 3c 68). Replace it with a good copy, e.g. the official aclImdb_v1.tar.gz "
+        f"from {imdb.URL} (SHA-256 {imdb.SHA256})."
     )
 
 
@@ -1245,7 +1249,8 @@ def test_downloaded_archive_is_cached_and_used(tmp_path, tiny_imdb, monkeypatch,
     make_reviews, write_tarball = tiny_imdb
     archive = write_tarball(tmp_path / "served.tar.gz", make_reviews())
     monkeypatch.delenv("RNNKIT_OFFLINE")
-    monkeypatch.setattr(imdb, "SHA256", _download.file_digest(archive))
+    served = dataclasses.replace(imdb.REVIEWS.files[0], sha256=_download.file_digest(archive))
+    monkeypatch.setattr(imdb, "REVIEWS", dataclasses.replace(imdb.REVIEWS, files=(served,)))
     monkeypatch.setattr(_download, "_urlopen", fake_urlopen(archive.read_bytes()))
     data = imdb.load_texts()
     cached = isolated_env / "datasets" / "imdb" / "aclImdb_v1.tar.gz"
@@ -1304,7 +1309,14 @@ def test_sample_semantics_maxlen_too_small(sample_data):
 
 
 def test_load_data_validates_arguments():
-    with pytest.raises(TypeError, match=r"num_words must be None or an int; received '10'"):
+    # Messages changed to the package's convention (rnnkit._validation).
+    with pytest.raises(TypeError) as info:
         imdb.load_data(num_words="10")
-    with pytest.raises(ValueError, match=r"skip_top must be >= 0; received -1"):
+    assert str(info.value) == (
+        "imdb.load_data: `num_words` expected None or a non-negative integer, received '10'."
+    )
+    with pytest.raises(ValueError) as info:
         imdb.load_data(skip_top=-1)
+    assert str(info.value) == (
+        "imdb.load_data: `skip_top` expected a non-negative integer, received -1 (int)."
+    )
