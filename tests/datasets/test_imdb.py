@@ -1320,3 +1320,135 @@ def test_load_data_validates_arguments():
     assert str(info.value) == (
         "imdb.load_data: `skip_top` expected a non-negative integer, received -1 (int)."
     )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        (
+            dict(num_words=-1),
+            ValueError,
+            "`num_words` expected None or a non-negative integer, received -1 (int).",
+        ),
+        (
+            dict(num_words=10.0),
+            TypeError,
+            "`num_words` expected None or a non-negative integer, received 10.0 (float).",
+        ),
+        (
+            dict(num_words=True),
+            TypeError,
+            "`num_words` expected None or a non-negative integer, received True (bool).",
+        ),
+        (
+            dict(maxlen="100"),
+            TypeError,
+            "`maxlen` expected None or a non-negative integer, received '100'.",
+        ),
+        (
+            dict(maxlen=-5),
+            ValueError,
+            "`maxlen` expected None or a non-negative integer, received -5 (int).",
+        ),
+        (
+            dict(skip_top=None),
+            TypeError,
+            "`skip_top` expected a non-negative integer, received None (NoneType).",
+        ),
+        (
+            dict(seed=-1),
+            ValueError,
+            "`seed` expected None or an integer from 0 to 4,294,967,295, received -1 (int).",
+        ),
+        (
+            dict(seed=2**32),
+            ValueError,
+            "`seed` expected None or an integer from 0 to 4,294,967,295, received 4294967296 (int).",
+        ),
+        (
+            dict(seed=1.5),
+            TypeError,
+            "`seed` expected None or an integer from 0 to 4,294,967,295, received 1.5 (float).",
+        ),
+        (
+            dict(start_char=-1),
+            ValueError,
+            "`start_char` expected None or an integer from 0 to 2,147,483,647, received -1 (int).",
+        ),
+        (
+            dict(oov_char=2**31),
+            ValueError,
+            "`oov_char` expected None or an integer from 0 to 2,147,483,647, received 2147483648 (int).",
+        ),
+        (
+            dict(oov_char="2"),
+            TypeError,
+            "`oov_char` expected None or an integer from 0 to 2,147,483,647, received '2'.",
+        ),
+        (
+            dict(index_from=None),
+            TypeError,
+            "`index_from` expected an integer from 0 to 2,147,483,647, received None (NoneType).",
+        ),
+        (
+            dict(index_from=-3),
+            ValueError,
+            "`index_from` expected an integer from 0 to 2,147,483,647, received -3 (int).",
+        ),
+        (
+            dict(data_dir=3),
+            TypeError,
+            "`data_dir` expected None, a str or an os.PathLike, received 3 (int).",
+        ),
+        (
+            dict(allow_sample="yes"),
+            TypeError,
+            "`allow_sample` expected True or False, received 'yes'.",
+        ),
+    ],
+)
+def test_load_data_argument_errors(kwargs, error, message, monkeypatch):
+    # Before: "x must be ...; received ..." for some, numpy's own error for a negative seed
+    # (after the data was loaded), and no check at all for data_dir and allow_sample.
+    monkeypatch.setattr(imdb, "_find_reviews", lambda *a: pytest.fail("checked after loading"))
+    with pytest.raises(error) as info:
+        imdb.load_data(**kwargs)
+    assert str(info.value) == f"imdb.load_data: {message}"
+
+
+def test_numpy_integers_are_accepted(sample_data):
+    (x, _), _ = sample_data(num_words=np.int64(500), seed=np.uint32(7), index_from=np.int8(3))
+    (y, _), _ = sample_data(num_words=500, seed=7)
+    assert list(x) == list(y)
+
+
+def test_load_texts_and_get_word_index_argument_errors():
+    with pytest.raises(ValueError) as info:
+        imdb.load_texts(seed=-2)
+    assert str(info.value) == (
+        "imdb.load_texts: `seed` expected None or an integer from 0 to 4,294,967,295, "
+        "received -2 (int)."
+    )
+    with pytest.raises(TypeError) as info:
+        imdb.get_word_index(data_dir=b"/data")
+    assert str(info.value) == (
+        "imdb.get_word_index: `data_dir` expected None, a str or an os.PathLike, received bytes."
+    )
+
+
+def test_odd_data_dir_strings_are_not_found_errors(tmp_path, monkeypatch):
+    # Found by tests/datasets/test_fuzz_datasets.py: "~0" raised RuntimeError (no such user) and
+    # a 300-character name OSError (file name too long) from the file-system calls.
+    with pytest.raises(DatasetNotFoundError) as info:
+        imdb.load_texts(data_dir="~0")
+    assert str(info.value) == f"data_dir='~0' does not exist; expected {LOCAL_LAYOUT}"
+    long_name = "x" * 300
+    with pytest.raises(DatasetNotFoundError) as info:
+        imdb.load_texts(data_dir=long_name)
+    assert str(info.value) == (
+        f"data_dir={long_name!r} cannot be used as a path ([Errno 36] File name too long: "
+        f"{long_name!r}); expected {LOCAL_LAYOUT}"
+    )
+    monkeypatch.setenv("RNNKIT_DATA_DIR", "~0")
+    with pytest.raises(DatasetNotFoundError, match=r"^\$RNNKIT_DATA_DIR=~0 does not exist"):
+        imdb.load_data()

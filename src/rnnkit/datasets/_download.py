@@ -108,7 +108,12 @@ def dataset_cache_dir(name: str) -> Path:
 def env_data_dir() -> Path | None:
     """Return ``$RNNKIT_DATA_DIR`` as a path, or ``None`` when it is unset or empty."""
     value = os.environ.get(DATA_DIR_ENV)
-    return Path(value).expanduser() if value else None
+    if not value:
+        return None
+    try:
+        return Path(value).expanduser()
+    except RuntimeError:  # "~nosuchuser": used as it is (and reported if it does not exist)
+        return Path(value)
 
 
 def is_offline() -> bool:

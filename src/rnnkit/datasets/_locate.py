@@ -333,7 +333,7 @@ def verify(spec: DatasetSpec, path: Path, origin: str = "data_dir") -> Located:
 def find_local(spec: DatasetSpec, base: str | os.PathLike) -> Path | None:
     """The copy of ``spec`` at ``base`` (the file itself, a folder the spec accepts as a copy, or
     one of its names in ``base`` or ``base/<subfolder>/``), or ``None``. Nothing is verified."""
-    base = Path(base).expanduser()
+    base = _expand(base)
     if base.is_file():
         return base
     if not base.is_dir():
@@ -346,6 +346,14 @@ def find_local(spec: DatasetSpec, base: str | os.PathLike) -> Path | None:
         if spec.is_copy is not None and folder.is_dir() and spec.is_copy(folder):
             return folder
     return None
+
+
+def _expand(path: str | os.PathLike) -> Path:
+    """``path`` with a leading ``~`` expanded; as it is when that names no home folder."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:  # "~nosuchuser"
+        return Path(path)
 
 
 def nothing_given(data_dir: str | os.PathLike | None) -> bool:
@@ -367,11 +375,17 @@ def locate(
     """
     layout = spec.describe_layout()
     if data_dir is not None:
-        base = Path(data_dir).expanduser()
-        found = find_local(spec, base)
+        base = _expand(data_dir)
+        try:
+            found = find_local(spec, base)
+            exists = base.exists()
+        except (OSError, ValueError) as exc:  # a name too long, a NUL character...
+            raise DatasetNotFoundError(
+                f"data_dir={str(data_dir)!r} cannot be used as a path ({exc}); expected {layout}"
+            ) from exc
         if found is not None:
             return verify(spec, found, "data_dir")
-        if not base.exists():
+        if not exists:
             raise DatasetNotFoundError(
                 f"data_dir={str(data_dir)!r} does not exist; expected {layout}"
             )
@@ -383,12 +397,19 @@ def locate(
     looked = []
     env = _download.env_data_dir()
     if env is not None:
-        if not env.exists():
+        try:
+            exists = env.exists()
+            found = find_local(spec, env) if exists else None
+        except OSError as exc:  # a name too long...
+            raise DatasetNotFoundError(
+                f"${DATA_DIR_ENV}={env} cannot be used as a path ({exc}): set it to a folder "
+                f"that holds {layout}, or unset it"
+            ) from exc
+        if not exists:
             raise DatasetNotFoundError(
                 f"${DATA_DIR_ENV}={env} does not exist: set it to a folder that holds {layout}, "
                 "or unset it"
             )
-        found = find_local(spec, env)
         if found is not None:
             return verify(spec, found, DATA_DIR_ENV)
         looked.append(f"${DATA_DIR_ENV}={env}")
