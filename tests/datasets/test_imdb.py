@@ -1059,7 +1059,8 @@ def test_incomplete_layout_raises_clear_error(tmp_path, tiny_imdb):
     with pytest.raises(CorruptDatasetError) as info:
         imdb.load_texts(data_dir=archive)
     assert str(info.value) == (
-        f"{archive} does not hold the IMDb reviews: expected 2 files aclImdb/test/neg/<id>_<rating>.txt, found 0"
+        f"{archive} does not hold the IMDb reviews: expected 2 files "
+        "aclImdb/test/neg/<id>_<rating>.txt, found 0"
     )
 
 
@@ -1162,7 +1163,8 @@ def test_missing_data_dir_raises(tmp_path):
     with pytest.raises(DatasetNotFoundError) as info:
         imdb.load_data(data_dir=empty)  # an explicit data_dir never falls back to the sample
     assert str(info.value) == (
-        f"no IMDb reviews in data_dir={str(empty)!r}: expected {LOCAL_LAYOUT}; found none of these in {empty}"
+        f"no IMDb reviews in data_dir={str(empty)!r}: expected {LOCAL_LAYOUT}; "
+        f"found none of these in {empty}"
     )
 
 
@@ -1179,7 +1181,8 @@ def test_no_data_and_no_network_raises(tmp_path, monkeypatch, isolated_env):
         "IMDb reviews not found locally and could not be downloaded (could not download "
         f"{imdb.URL} to {cache / 'aclImdb_v1.tar.gz'}: <urlopen error no network>).\n"
         f"Looked in: $RNNKIT_DATA_DIR={empty}; the cache {cache}.\n"
-        f"To use a local copy, pass data_dir= or set $RNNKIT_DATA_DIR to a folder that holds {LOCAL_LAYOUT} "
+        "To use a local copy, pass data_dir= or set $RNNKIT_DATA_DIR to a folder that holds "
+        f"{LOCAL_LAYOUT} "
         "(and imdb_word_index.json for load_data / get_word_index).\n"
         "To use the small sample bundled with rnnkit instead, pass allow_sample=True."
     )
@@ -1304,7 +1307,8 @@ def test_sample_semantics_maxlen_too_small(sample_data):
     with pytest.raises(ValueError) as info:
         sample_data(maxlen=1)
     assert str(info.value) == (
-        "After filtering for sequences shorter than maxlen=1, no sequence was kept. Increase maxlen."
+        "After filtering for sequences shorter than maxlen=1, no sequence was kept. "
+        "Increase maxlen."
     )
 
 
@@ -1363,7 +1367,8 @@ def test_load_data_validates_arguments():
         (
             dict(seed=2**32),
             ValueError,
-            "`seed` expected None or an integer from 0 to 4,294,967,295, received 4294967296 (int).",
+            "`seed` expected None or an integer from 0 to 4,294,967,295, "
+            "received 4294967296 (int).",
         ),
         (
             dict(seed=1.5),
@@ -1378,7 +1383,8 @@ def test_load_data_validates_arguments():
         (
             dict(oov_char=2**31),
             ValueError,
-            "`oov_char` expected None or an integer from 0 to 2,147,483,647, received 2147483648 (int).",
+            "`oov_char` expected None or an integer from 0 to 2,147,483,647, "
+            "received 2147483648 (int).",
         ),
         (
             dict(oov_char="2"),

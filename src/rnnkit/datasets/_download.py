@@ -7,7 +7,8 @@ Environment variables
     under ``$RNNKIT_HOME/datasets/<name>/``.
 ``RNNKIT_DATA_DIR``
     A folder that holds local copies of data sets. Loaders look there before
-    they look in the cache or try the network.
+    they look in the cache or try the network; a path that does not exist
+    is an error (see :mod:`rnnkit.datasets._locate`).
 ``RNNKIT_OFFLINE``
     When set to ``1``, ``true`` or ``yes``, loaders never try the network.
 

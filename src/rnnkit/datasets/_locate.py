@@ -106,9 +106,20 @@ _RECORD_VERSION = 1
 class RemoteFile:
     """One official file of a data set, as its publisher distributes it.
 
-    ``name`` is the file's name (in a local folder and in the cache); ``url`` its official
-    address (``None``: not downloadable); ``sha256`` and ``size`` identify the official bytes;
-    ``md5`` is the publisher's own checksum, checked on download when ``sha256`` is unknown.
+    Attributes
+    ----------
+    name : str
+        The file's name, in a local folder and in the cache.
+    url : str or None
+        Official address; ``None`` when it is not downloadable.
+    sha256 : str or None
+        SHA-256 of the official bytes. Without it a local copy is verified by the spec's
+        ``check`` only, and a download is not compared with anything but ``md5``.
+    size : int or None
+        Size of the official file in bytes. A local file of this size whose SHA-256 differs
+        is damaged (a flipped bit keeps the size).
+    md5 : str or None
+        The publisher's own checksum, checked on download when ``sha256`` is ``None``.
     """
 
     name: str
@@ -122,19 +133,30 @@ class RemoteFile:
 class DatasetSpec:
     """Where a data set's files may be and how to verify them.
 
-    - ``name``: the cache folder, ``$RNNKIT_HOME/datasets/<name>/``.
-    - ``title``: the data in words, for messages ("IMDb reviews").
-    - ``files``: the official files, any one of which is the data; the first with a URL is
-      downloaded.
-    - ``local_names``: other paths, relative to a data folder, that a local copy may have
-      (a name ending in ``/`` is a folder, e.g. an extracted archive).
-    - ``subfolder``: the data folder's subfolder that may hold the files (default ``name``).
-    - ``check``: verifies a file or folder that is not byte-identical to an official file;
-      returns what it checked, in words, or raises :class:`CorruptDatasetError` with the reason.
-    - ``is_copy``: whether a folder given as ``data_dir`` is itself a copy (e.g. an extracted
-      folder under another name).
-    - ``layout``: the accepted local forms in words (default: built from the names);
-      ``local_note`` is added after it where the error says how to use a local copy.
+    Attributes
+    ----------
+    name : str
+        The cache folder, ``$RNNKIT_HOME/datasets/<name>/``.
+    title : str
+        The data in words, for messages ("IMDb reviews").
+    files : tuple of RemoteFile
+        The official files, any one of which is the data; the first with a URL is downloaded.
+    local_names : tuple of str
+        Other paths, relative to a data folder, that a local copy may have; a name ending in
+        ``/`` is a folder (e.g. an extracted archive).
+    subfolder : str, optional
+        The data folder's subfolder that may hold the files (default ``name``).
+    check : callable, optional
+        ``check(path) -> str`` verifies a file or folder that is not byte-identical to an
+        official file: returns what it checked, in words, or raises
+        :class:`CorruptDatasetError` with the reason (e.g. :func:`check_gzip`).
+    is_copy : callable, optional
+        ``is_copy(folder) -> bool``: whether a folder given as ``data_dir`` is itself a copy
+        (e.g. an extracted archive under another name).
+    layout : str
+        The accepted local forms in words (default: built from the names).
+    local_note : str
+        Added after ``layout`` where an error says how to use a local copy.
     """
 
     name: str
@@ -166,9 +188,21 @@ class DatasetSpec:
 
 @dataclass(frozen=True)
 class Located:
-    """A verified local copy: ``path``; ``origin`` ("data_dir", "RNNKIT_DATA_DIR", "cache" or
-    "download"); ``sha256`` of the file (``None`` for a folder); ``official`` (its SHA-256 is
-    an official file's); ``verified``, what was checked, in words."""
+    """A verified local copy, as :func:`locate` returns it.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The file or folder.
+    origin : {"data_dir", "RNNKIT_DATA_DIR", "cache", "download"}
+        Where in the chain it was found.
+    sha256 : str or None
+        SHA-256 of the file (``None`` for a folder): key caches built from it by this.
+    official : bool
+        Whether its SHA-256 is an official file's.
+    verified : str
+        What was checked, in words.
+    """
 
     path: Path
     origin: str
@@ -185,8 +219,23 @@ class Located:
 def check_gzip(path: Path) -> str:
     """Read a gzip file to the end, so that its CRC-32 and length trailer are checked.
 
-    (``tarfile`` stops reading at the end-of-archive marker and never reaches the trailer, so
-    damage near the end of a ``.tar.gz`` passes unseen without this.)
+    ``tarfile`` stops reading at the end-of-archive marker and never reaches the trailer, so
+    damage near the end of a ``.tar.gz`` passes unseen without this.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file.
+
+    Returns
+    -------
+    str
+        What was checked, in words.
+
+    Raises
+    ------
+    CorruptDatasetError
+        If the file is not gzip-compressed, ends early, or fails its CRC-32 or length check.
     """
     with open(path, "rb") as f:
         magic = f.read(2)
@@ -209,7 +258,23 @@ def check_gzip(path: Path) -> str:
 
 
 def check_zip(path: Path) -> str:
-    """Test the CRC-32 of every member of a zip file."""
+    """Test the CRC-32 of every member of a zip file.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file.
+
+    Returns
+    -------
+    str
+        What was checked, in words.
+
+    Raises
+    ------
+    CorruptDatasetError
+        If the file is not a readable zip file or a member fails its CRC-32 check.
+    """
     try:
         with zipfile.ZipFile(path) as archive:
             bad = archive.testzip()
@@ -268,7 +333,25 @@ def verify(spec: DatasetSpec, path: Path, origin: str = "data_dir") -> Located:
     """Verify one local file or folder of ``spec`` (see the module documentation).
 
     A file whose path, size and modification time match the record of an earlier verification
-    is not hashed again.
+    (of the same spec) is not hashed again.
+
+    Parameters
+    ----------
+    spec : DatasetSpec
+        What the file should be.
+    path : pathlib.Path
+        The file or folder.
+    origin : str, default "data_dir"
+        Where it was found (kept in the result; a cached copy is advised to be deleted).
+
+    Returns
+    -------
+    Located
+
+    Raises
+    ------
+    CorruptDatasetError
+        If the file has an official file's size but another SHA-256, or fails ``spec.check``.
     """
     path = Path(path)
     if path.is_dir():
@@ -331,8 +414,12 @@ def verify(spec: DatasetSpec, path: Path, origin: str = "data_dir") -> Located:
 
 
 def find_local(spec: DatasetSpec, base: str | os.PathLike) -> Path | None:
-    """The copy of ``spec`` at ``base`` (the file itself, a folder the spec accepts as a copy, or
-    one of its names in ``base`` or ``base/<subfolder>/``), or ``None``. Nothing is verified."""
+    """Return the copy of ``spec`` at ``base``, or ``None``; nothing is verified.
+
+    The copy is ``base`` itself when it is a file, else the first of the spec's names (official
+    first) in ``base`` or ``base/<subfolder>/``, else ``base`` or its subfolder when
+    ``spec.is_copy`` accepts it.
+    """
     base = _expand(base)
     if base.is_file():
         return base
@@ -357,21 +444,42 @@ def _expand(path: str | os.PathLike) -> Path:
 
 
 def nothing_given(data_dir: str | os.PathLike | None) -> bool:
-    """True when neither ``data_dir`` nor ``$RNNKIT_DATA_DIR`` names a location, the only case in
-    which a loader may fall back to a bundled sample."""
+    """Return whether neither ``data_dir`` nor ``$RNNKIT_DATA_DIR`` names a location.
+
+    The only case in which a loader may fall back to a bundled sample.
+    """
     return data_dir is None and _download.env_data_dir() is None
 
 
 def locate(
     spec: DatasetSpec, data_dir: str | os.PathLike | None = None, *, download: bool = True
 ) -> Located:
-    """Find and verify the data of ``spec``: ``data_dir`` only, when given; else
-    ``$RNNKIT_DATA_DIR``, the cache, and the official download (when ``download`` is true and
-    ``$RNNKIT_OFFLINE`` is not set).
+    """Find and verify the data of ``spec``.
 
-    Raises :class:`DatasetNotFoundError` (naming the given location, or listing where it looked
-    and why the download failed), :class:`CorruptDatasetError` (a damaged file, named, with what
-    to do) or :class:`ChecksumError` (a download that is not the official file).
+    Parameters
+    ----------
+    spec : DatasetSpec
+        The data set.
+    data_dir : str or os.PathLike, optional
+        When given, the only place looked at. Otherwise ``$RNNKIT_DATA_DIR``, the cache and
+        the official download, in that order (see the module documentation).
+    download : bool, default True
+        Whether the official file may be downloaded (never when ``$RNNKIT_OFFLINE`` is set).
+
+    Returns
+    -------
+    Located
+        The verified path, where it was found and what was verified.
+
+    Raises
+    ------
+    DatasetNotFoundError
+        Naming the given ``data_dir`` or ``$RNNKIT_DATA_DIR`` that does not hold the data, or
+        listing where it looked and why the download failed.
+    CorruptDatasetError
+        A damaged file, named, with what to do.
+    ChecksumError
+        A download that is not the official file (nothing is written).
     """
     layout = spec.describe_layout()
     if data_dir is not None:

@@ -16,34 +16,49 @@ Public API
 
 Where the data comes from
 -------------------------
-The reviews are looked for, in order, in
+Both files are found through the chain shared by every loader,
+:func:`rnnkit.datasets.locate` (specs :data:`REVIEWS` and :data:`WORD_INDEX`):
 
-1. ``data_dir`` if given (only there: a wrong path raises instead of
-   starting an 84 MB download),
-2. ``$RNNKIT_DATA_DIR``,
+1. ``data_dir`` if given, and only there (a wrong path raises instead of
+   starting an 84 MB download, and never falls back to the sample),
+2. ``$RNNKIT_DATA_DIR``: a path that does not exist is an error naming it;
+   a folder without the IMDb files is passed over,
 3. the cache, ``$RNNKIT_HOME/datasets/imdb/`` (``RNNKIT_HOME`` defaults to
    ``~/.cache/rnnkit``),
 4. the official archive, downloaded into the cache and checked against its
    published SHA-256 (skipped when ``$RNNKIT_OFFLINE`` is set),
 5. the small sample bundled with rnnkit (2,000 training and 1,000 test
-   reviews), if ``allow_sample`` is true and ``data_dir`` is not given; a
-   :class:`SampleDataWarning` says so.
+   reviews), only if ``allow_sample`` is true and neither ``data_dir`` nor
+   ``$RNNKIT_DATA_DIR`` is given; a :class:`SampleDataWarning` says so.
 
 A local path (1 or 2) may be the tarball itself, or a folder that holds
-``aclImdb_v1_labeled.tar.gz``, ``aclImdb_v1.tar.gz`` or an extracted
+``aclImdb_v1.tar.gz``, ``aclImdb_v1_labeled.tar.gz`` or an extracted
 ``aclImdb/`` folder, directly or in an ``imdb/`` subfolder (so
 ``RNNKIT_DATA_DIR`` can point at a folder with several data sets). The word
-index ``imdb_word_index.json`` is looked for next to the reviews, then in
-the same places, then downloaded from Keras's bucket; its content is
-checked against Keras's md5.
+index ``imdb_word_index.json`` is looked for in ``data_dir`` and next to the
+reviews, then in the same places, then downloaded from Keras's bucket.
+
+Verification
+------------
+Every file is verified before it is parsed or cached: the official archive
+by its SHA-256 (a file of the official size with another SHA-256 is
+damaged); another tarball (e.g. the labelled-only repack) by reading its
+gzip stream to the end, so that its CRC-32 and length are checked (tarfile
+alone stops at the end-of-archive marker and never sees them); the word
+index by its SHA-256 or, when it is formatted differently, by Keras's md5 of
+its content. Damage raises :class:`CorruptDatasetError` naming the file and
+what to do; what was verified is in :attr:`IMDbReviews.verified`, and
+recorded so that an unchanged file is not hashed again.
 
 Parsing and caching
 -------------------
 The archive is streamed once (nothing is extracted to disk) and the
 reviews are cached as a compressed ``.npz`` in
-``$RNNKIT_HOME/datasets/imdb/parsed/``, keyed by the source file's path,
-size and modification time. ``load_data`` additionally caches the word-rank
-sequences, keyed by the reviews and the word index. Cache files are written
+``$RNNKIT_HOME/datasets/imdb/parsed/``, keyed by what they were made from
+(the tarball's SHA-256, or the names, sizes and times of an extracted
+folder's files) and storing it as ``made_from``, so a changed source is
+parsed again. ``load_data`` additionally caches the word-rank sequences,
+keyed by the reviews and the word index's SHA-256. Cache files are written
 to a temporary file and renamed, so they are never half-written; an
 unreadable cache file is ignored and rebuilt.
 
@@ -96,6 +111,8 @@ from ._download import (
 )
 
 __all__ = [
+    "MAX_ID",
+    "MAX_SEED",
     "MD5",
     "REVIEWS",
     "SHA256",
@@ -448,9 +465,9 @@ def _parse_tarball(path: Path) -> dict[str, _RawSplit]:
                 pass
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
         raise CorruptDatasetError(
-            f"{path} is damaged or truncated: expected a complete gzip-compressed tar archive of the "
-            f"IMDb reviews, but reading stopped after {n_read:,} reviews with {type(exc).__name__}: {exc}. "
-            f"Delete or replace the file (official archive: {URL})."
+            f"{path} is damaged or truncated: expected a complete gzip-compressed tar archive of "
+            f"the IMDb reviews, but reading stopped after {n_read:,} reviews with "
+            f"{type(exc).__name__}: {exc}. Delete or replace the file (official archive: {URL})."
         ) from exc
     return _assemble(groups, path)
 
@@ -462,8 +479,8 @@ def _parse_directory(root: Path) -> dict[str, _RawSplit]:
             directory = root / split / folder
             if not directory.is_dir():
                 raise CorruptDatasetError(
-                    f"{root} is not an extracted aclImdb folder: expected a subfolder {split}/{folder}/ "
-                    f"with {_EXPECTED_PER_FOLDER:,} reviews, found no such folder"
+                    f"{root} is not an extracted aclImdb folder: expected a subfolder "
+                    f"{split}/{folder}/ with {_EXPECTED_PER_FOLDER:,} reviews, found no such folder"
                 )
             items = []
             with os.scandir(directory) as entries:
@@ -533,7 +550,8 @@ def _save_npz(path: Path, arrays: dict[str, np.ndarray], made_from: str) -> None
                         np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
     except OSError as exc:
         warnings.warn(
-            f"could not write the cache file {path} ({exc}); the data will be parsed again next time",
+            f"could not write the cache file {path} ({exc}); "
+            "the data will be parsed again next time",
             RuntimeWarning,
             stacklevel=4,
         )
@@ -658,10 +676,11 @@ def _sample_encoded() -> _Encoded:
 def _warn_sample(reason: DatasetNotFoundError, payload: dict) -> None:
     summary = str(reason).splitlines()[0]
     warnings.warn(
-        f"The full IMDb data set is unavailable: {summary} Using the sample bundled with rnnkit instead "
-        f"({len(payload['train']['labels']):,} training and {len(payload['test']['labels']):,} test "
-        "reviews); results on it are not comparable with results on the full data set. Point rnnkit at "
-        f"a local copy with data_dir= or ${DATA_DIR_ENV}, or pass allow_sample=False to get an error.",
+        f"The full IMDb data set is unavailable: {summary} Using the sample bundled with rnnkit "
+        f"instead ({len(payload['train']['labels']):,} training and "
+        f"{len(payload['test']['labels']):,} test reviews); results on it are not comparable with "
+        "results on the full data set. Point rnnkit at a local copy with data_dir= or "
+        f"${DATA_DIR_ENV}, or pass allow_sample=False to get an error.",
         SampleDataWarning,
         stacklevel=3,
     )
@@ -754,7 +773,9 @@ def load_texts(
     allow_sample : bool, default True
         If the full data set is neither local nor downloadable, return the
         bundled sample (2,000 training and 1,000 test reviews, balanced) and
-        emit a :class:`SampleDataWarning`. Ignored when ``data_dir`` is given.
+        emit a :class:`SampleDataWarning`. Ignored when ``data_dir`` or
+        ``$RNNKIT_DATA_DIR`` is given: a location the user gave that does not
+        hold the data is an error naming it.
 
     Returns
     -------
@@ -765,10 +786,16 @@ def load_texts(
 
     Raises
     ------
+    TypeError, ValueError
+        If ``seed`` is not ``None`` or an integer from 0 to 2**32 - 1, or
+        ``allow_sample`` not a bool ("imdb.load_texts: `seed` expected ...,
+        received ...").
     DatasetNotFoundError
-        If no data is found (and the sample is not allowed).
+        If no data is found (and the sample is not allowed), or a given
+        ``data_dir`` or ``$RNNKIT_DATA_DIR`` does not hold it.
     CorruptDatasetError
-        If a local archive or folder is damaged or incomplete.
+        If a file or folder is damaged or incomplete (checked before it is
+        parsed: see "Verification" in the module documentation).
     ChecksumError
         If a download does not match the published checksum.
 
@@ -874,6 +901,13 @@ def load_data(
 
     Raises
     ------
+    TypeError, ValueError
+        If an argument is not of the documented type or range: every integer
+        argument is an integer (numpy integers included, bools not) and not
+        negative; ``seed`` is at most 2**32 - 1 and ``start_char``,
+        ``oov_char`` and ``index_from`` at most 2**31 - 1 (:data:`MAX_SEED`,
+        :data:`MAX_ID`). Message: "imdb.load_data: `name` expected ...,
+        received ...".
     ValueError
         If ``maxlen`` filters out every sequence of a split.
     DatasetNotFoundError, CorruptDatasetError, ChecksumError
@@ -939,7 +973,8 @@ def _keras_semantics(
         parts.append((ranks, starts, lengths, labels))
     if maxlen and any(len(labels) == 0 for *_, labels in parts):
         raise ValueError(
-            f"After filtering for sequences shorter than maxlen={maxlen}, no sequence was kept. Increase maxlen."
+            f"After filtering for sequences shorter than maxlen={maxlen}, no sequence was kept. "
+            "Increase maxlen."
         )
 
     # Lay every split out as one flat array of ids with the start markers in place.
