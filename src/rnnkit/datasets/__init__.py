@@ -13,7 +13,15 @@ the network). See :mod:`rnnkit.datasets._download`.
 
 from . import imdb
 from ._download import ChecksumError, CorruptDatasetError, DatasetNotFoundError, DownloadError
-from ._locate import DatasetSpec, Located, RemoteFile, check_gzip, check_zip, locate
+from ._locate import (
+    DatasetSpec,
+    Located,
+    RemoteFile,
+    check_gzip,
+    check_zip,
+    locate,
+    nothing_given,
+)
 from .imdb import SampleDataWarning
 
 __all__ = [
@@ -29,4 +37,5 @@ __all__ = [
     "check_zip",
     "imdb",
     "locate",
+    "nothing_given",
 ]
