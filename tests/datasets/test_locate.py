@@ -242,6 +242,22 @@ def test_11_verification_is_recorded_and_redone_when_the_file_changes(tmp_path, 
         locate(spec, tmp_path)
 
 
+def test_11b_a_damaged_record_means_verifying_again(tmp_path, isolated_env):
+    path = tmp_path / "good.txt"
+    path.write_bytes(GOOD)
+    spec = official_spec()
+    first = locate(spec, tmp_path)
+    record = isolated_env / "datasets" / "toy" / "verified.json"
+    entries = json.loads(record.read_text())
+    assert entries[str(path.resolve())]["sha256"] == first.sha256
+    for damaged in ("{not json", json.dumps([1]), json.dumps({str(path.resolve()): {"size": 1}})):
+        record.write_text(damaged)
+        assert locate(spec, tmp_path) == first
+    entries[str(path.resolve())].pop("verified")
+    record.write_text(json.dumps(entries))
+    assert locate(spec, tmp_path) == first
+
+
 def test_12_unverifiable_download_is_deleted(monkeypatch, isolated_env):
     spec = official_spec(
         files=(RemoteFile("good.tar.gz", URL),), check=check_gzip, name="toy"

@@ -366,8 +366,11 @@ def verify(spec: DatasetSpec, path: Path, origin: str = "data_dir") -> Located:
         and entry.get("size") == st.st_size
         and entry.get("mtime_ns") == st.st_mtime_ns
         and entry.get("spec") == fingerprint
+        and isinstance(entry.get("sha256"), str)
+        and isinstance(entry.get("official"), bool)
+        and isinstance(entry.get("verified"), str)
     ):
-        return Located(path, origin, entry["sha256"], bool(entry["official"]), entry["verified"])
+        return Located(path, origin, entry["sha256"], entry["official"], entry["verified"])
 
     sha256 = _download.file_digest(path, "sha256")
     official = next((f for f in spec.files if f.sha256 and f.sha256 == sha256), None)
