@@ -9,7 +9,8 @@ gives the same word ids for them as on the full data set.
 Usage (from the repository root)::
 
     .venv/bin/python scripts/make_imdb_sample.py
-    .venv/bin/python scripts/make_imdb_sample.py --data-dir ../shared/data --train 2000 --test 1000 --seed 0
+    .venv/bin/python scripts/make_imdb_sample.py --data-dir ../shared/data \\
+        --train 2000 --test 1000 --seed 0
 
 The output is deterministic (gzip header time 0), so re-running the script
 on the same data reproduces the committed file byte for byte.
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnkit import _files
 from rnnkit.datasets import _download, imdb
 from rnnkit.text import Tokenizer
 
@@ -77,9 +79,9 @@ def main(argv: list[str] | None = None) -> int:
         "format": "rnnkit-imdb-sample",
         "version": 1,
         "description": (
-            "Balanced random sample of the Large Movie Review Dataset v1.0 (Maas et al., ACL 2011), "
-            "official train/test split, with the entries of Keras's imdb_word_index.json its reviews use. "
-            "Written by scripts/make_imdb_sample.py."
+            "Balanced random sample of the Large Movie Review Dataset v1.0 "
+            "(Maas et al., ACL 2011), official train/test split, with the entries of "
+            "Keras's imdb_word_index.json its reviews use. Written by scripts/make_imdb_sample.py."
         ),
         "source": {
             "file": Path(reviews.location).name,
@@ -106,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with (
-        _download.atomic_write(args.out) as f,
+        _files.atomic_write(args.out) as f,
         gzip.GzipFile(fileobj=f, mode="wb", compresslevel=9, mtime=0) as gz,
     ):
         gz.write(raw)

@@ -7,6 +7,7 @@ miniature archives or the bundled sample and always run.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -1024,16 +1025,17 @@ def test_sample_word_index_agrees_with_keras(shared_data_dir):
 
 
 def test_truncated_tarball_raises_clear_error(tmp_path, shared_data_dir, isolated_env):
+    # Message changed by the verification before parsing (the gzip stream is read to the end).
     damaged = tmp_path / "aclImdb_v1.tar.gz"
     with open(shared_data_dir / "imdb" / "aclImdb_v1_labeled.tar.gz", "rb") as src:
         damaged.write_bytes(src.read(1_000_000))
     with pytest.raises(CorruptDatasetError) as info:
         imdb.load_texts(data_dir=tmp_path)
     assert str(info.value) == (
-        f"{damaged} is damaged or truncated: expected a complete gzip-compressed tar archive of the "
-        "IMDb reviews, but reading stopped after 359 reviews with EOFError: Compressed file ended "
-        "before the end-of-stream marker was reached. Delete or replace the file (official archive: "
-        "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz)."
+        f"{damaged} is damaged: reading its gzip stream to the end failed after 2,097,152 bytes "
+        "(EOFError: Compressed file ended before the end-of-stream marker was reached). "
+        f"Replace it with a good copy, e.g. the official aclImdb_v1.tar.gz from {imdb.URL} "
+        f"(SHA-256 {imdb.SHA256})."
     )
     assert not list(isolated_env.rglob("*.npz"))
 
@@ -1044,7 +1046,9 @@ def test_not_a_gzip_file_raises_clear_error(tmp_path):
     with pytest.raises(CorruptDatasetError) as info:
         imdb.load_texts(data_dir=tmp_path)
     assert str(info.value) == (
-        f"{bogus} is not a gzip-compressed tar archive: expected the gzip magic bytes 1f 8b, found bytes 3c 68"
+        f"{bogus} is damaged: it is not gzip-compressed (expected the gzip magic bytes 1f 8b, "
+        f"found bytes 3c 68). Replace it with a good copy, e.g. the official aclImdb_v1.tar.gz "
+        f"from {imdb.URL} (SHA-256 {imdb.SHA256})."
     )
 
 
@@ -1055,7 +1059,8 @@ def test_incomplete_layout_raises_clear_error(tmp_path, tiny_imdb):
     with pytest.raises(CorruptDatasetError) as info:
         imdb.load_texts(data_dir=archive)
     assert str(info.value) == (
-        f"{archive} does not hold the IMDb reviews: expected 2 files aclImdb/test/neg/<id>_<rating>.txt, found 0"
+        f"{archive} does not hold the IMDb reviews: expected 2 files "
+        "aclImdb/test/neg/<id>_<rating>.txt, found 0"
     )
 
 
@@ -1158,7 +1163,8 @@ def test_missing_data_dir_raises(tmp_path):
     with pytest.raises(DatasetNotFoundError) as info:
         imdb.load_data(data_dir=empty)  # an explicit data_dir never falls back to the sample
     assert str(info.value) == (
-        f"no IMDb reviews in data_dir={str(empty)!r}: expected {LOCAL_LAYOUT}; found none of these in {empty}"
+        f"no IMDb reviews in data_dir={str(empty)!r}: expected {LOCAL_LAYOUT}; "
+        f"found none of these in {empty}"
     )
 
 
@@ -1175,7 +1181,8 @@ def test_no_data_and_no_network_raises(tmp_path, monkeypatch, isolated_env):
         "IMDb reviews not found locally and could not be downloaded (could not download "
         f"{imdb.URL} to {cache / 'aclImdb_v1.tar.gz'}: <urlopen error no network>).\n"
         f"Looked in: $RNNKIT_DATA_DIR={empty}; the cache {cache}.\n"
-        f"To use a local copy, pass data_dir= or set $RNNKIT_DATA_DIR to a folder that holds {LOCAL_LAYOUT} "
+        "To use a local copy, pass data_dir= or set $RNNKIT_DATA_DIR to a folder that holds "
+        f"{LOCAL_LAYOUT} "
         "(and imdb_word_index.json for load_data / get_word_index).\n"
         "To use the small sample bundled with rnnkit instead, pass allow_sample=True."
     )
@@ -1245,7 +1252,8 @@ def test_downloaded_archive_is_cached_and_used(tmp_path, tiny_imdb, monkeypatch,
     make_reviews, write_tarball = tiny_imdb
     archive = write_tarball(tmp_path / "served.tar.gz", make_reviews())
     monkeypatch.delenv("RNNKIT_OFFLINE")
-    monkeypatch.setattr(imdb, "SHA256", _download.file_digest(archive))
+    served = dataclasses.replace(imdb.REVIEWS.files[0], sha256=_download.file_digest(archive))
+    monkeypatch.setattr(imdb, "REVIEWS", dataclasses.replace(imdb.REVIEWS, files=(served,)))
     monkeypatch.setattr(_download, "_urlopen", fake_urlopen(archive.read_bytes()))
     data = imdb.load_texts()
     cached = isolated_env / "datasets" / "imdb" / "aclImdb_v1.tar.gz"
@@ -1299,12 +1307,154 @@ def test_sample_semantics_maxlen_too_small(sample_data):
     with pytest.raises(ValueError) as info:
         sample_data(maxlen=1)
     assert str(info.value) == (
-        "After filtering for sequences shorter than maxlen=1, no sequence was kept. Increase maxlen."
+        "After filtering for sequences shorter than maxlen=1, no sequence was kept. "
+        "Increase maxlen."
     )
 
 
 def test_load_data_validates_arguments():
-    with pytest.raises(TypeError, match=r"num_words must be None or an int; received '10'"):
+    # Messages changed to the package's convention (rnnkit._validation).
+    with pytest.raises(TypeError) as info:
         imdb.load_data(num_words="10")
-    with pytest.raises(ValueError, match=r"skip_top must be >= 0; received -1"):
+    assert str(info.value) == (
+        "imdb.load_data: `num_words` expected None or a non-negative integer, received '10'."
+    )
+    with pytest.raises(ValueError) as info:
         imdb.load_data(skip_top=-1)
+    assert str(info.value) == (
+        "imdb.load_data: `skip_top` expected a non-negative integer, received -1 (int)."
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        (
+            dict(num_words=-1),
+            ValueError,
+            "`num_words` expected None or a non-negative integer, received -1 (int).",
+        ),
+        (
+            dict(num_words=10.0),
+            TypeError,
+            "`num_words` expected None or a non-negative integer, received 10.0 (float).",
+        ),
+        (
+            dict(num_words=True),
+            TypeError,
+            "`num_words` expected None or a non-negative integer, received True (bool).",
+        ),
+        (
+            dict(maxlen="100"),
+            TypeError,
+            "`maxlen` expected None or a non-negative integer, received '100'.",
+        ),
+        (
+            dict(maxlen=-5),
+            ValueError,
+            "`maxlen` expected None or a non-negative integer, received -5 (int).",
+        ),
+        (
+            dict(skip_top=None),
+            TypeError,
+            "`skip_top` expected a non-negative integer, received None (NoneType).",
+        ),
+        (
+            dict(seed=-1),
+            ValueError,
+            "`seed` expected None or an integer from 0 to 4,294,967,295, received -1 (int).",
+        ),
+        (
+            dict(seed=2**32),
+            ValueError,
+            "`seed` expected None or an integer from 0 to 4,294,967,295, "
+            "received 4294967296 (int).",
+        ),
+        (
+            dict(seed=1.5),
+            TypeError,
+            "`seed` expected None or an integer from 0 to 4,294,967,295, received 1.5 (float).",
+        ),
+        (
+            dict(start_char=-1),
+            ValueError,
+            "`start_char` expected None or an integer from 0 to 2,147,483,647, received -1 (int).",
+        ),
+        (
+            dict(oov_char=2**31),
+            ValueError,
+            "`oov_char` expected None or an integer from 0 to 2,147,483,647, "
+            "received 2147483648 (int).",
+        ),
+        (
+            dict(oov_char="2"),
+            TypeError,
+            "`oov_char` expected None or an integer from 0 to 2,147,483,647, received '2'.",
+        ),
+        (
+            dict(index_from=None),
+            TypeError,
+            "`index_from` expected an integer from 0 to 2,147,483,647, received None (NoneType).",
+        ),
+        (
+            dict(index_from=-3),
+            ValueError,
+            "`index_from` expected an integer from 0 to 2,147,483,647, received -3 (int).",
+        ),
+        (
+            dict(data_dir=3),
+            TypeError,
+            "`data_dir` expected None, a str or an os.PathLike, received 3 (int).",
+        ),
+        (
+            dict(allow_sample="yes"),
+            TypeError,
+            "`allow_sample` expected True or False, received 'yes'.",
+        ),
+    ],
+)
+def test_load_data_argument_errors(kwargs, error, message, monkeypatch):
+    # Before: "x must be ...; received ..." for some, numpy's own error for a negative seed
+    # (after the data was loaded), and no check at all for data_dir and allow_sample.
+    monkeypatch.setattr(imdb, "_find_reviews", lambda *a: pytest.fail("checked after loading"))
+    with pytest.raises(error) as info:
+        imdb.load_data(**kwargs)
+    assert str(info.value) == f"imdb.load_data: {message}"
+
+
+def test_numpy_integers_are_accepted(sample_data):
+    (x, _), _ = sample_data(num_words=np.int64(500), seed=np.uint32(7), index_from=np.int8(3))
+    (y, _), _ = sample_data(num_words=500, seed=7)
+    assert list(x) == list(y)
+
+
+def test_load_texts_and_get_word_index_argument_errors():
+    with pytest.raises(ValueError) as info:
+        imdb.load_texts(seed=-2)
+    assert str(info.value) == (
+        "imdb.load_texts: `seed` expected None or an integer from 0 to 4,294,967,295, "
+        "received -2 (int)."
+    )
+    with pytest.raises(TypeError) as info:
+        imdb.get_word_index(data_dir=b"/data")
+    assert str(info.value) == (
+        "imdb.get_word_index: `data_dir` expected None, a str or an os.PathLike, received bytes."
+    )
+
+
+def test_odd_data_dir_strings_are_not_found_errors(tmp_path, monkeypatch):
+    # Found by tests/datasets/test_fuzz_datasets.py: "~0" raised RuntimeError (no such user) and
+    # a 300-character name OSError (file name too long) from the file-system calls.
+    with pytest.raises(DatasetNotFoundError) as info:
+        imdb.load_texts(data_dir="~0")
+    assert str(info.value) == f"data_dir='~0' does not exist; expected {LOCAL_LAYOUT}"
+    long_name = "x" * 300
+    with pytest.raises(DatasetNotFoundError) as info:
+        imdb.load_texts(data_dir=long_name)
+    assert str(info.value) == (
+        f"data_dir={long_name!r} cannot be used as a path ([Errno 36] File name too long: "
+        f"{long_name!r}); expected {LOCAL_LAYOUT}"
+    )
+    monkeypatch.setenv("RNNKIT_DATA_DIR", "~0")
+    with pytest.raises(DatasetNotFoundError, match=r"^\$RNNKIT_DATA_DIR=~0 does not exist"):
+        imdb.load_data()

@@ -7,28 +7,27 @@ Environment variables
     under ``$RNNKIT_HOME/datasets/<name>/``.
 ``RNNKIT_DATA_DIR``
     A folder that holds local copies of data sets. Loaders look there before
-    they look in the cache or try the network.
+    they look in the cache or try the network; a path that does not exist
+    is an error (see :mod:`rnnkit.datasets._locate`).
 ``RNNKIT_OFFLINE``
     When set to ``1``, ``true`` or ``yes``, loaders never try the network.
 
-All files written by this module are written to a temporary file in the
-destination folder first and then renamed with :func:`os.replace`, so a
-crash or an interrupted download never leaves a half-written file behind.
+Downloads are written through :func:`rnnkit._files.atomic_write` (a temporary file in the
+destination folder, renamed only once the checksum matched), so a crash or an interrupted
+download never leaves a half-written file behind.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import http.client
 import os
 import sys
-import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+
+from .._files import atomic_write
 
 __all__ = [
     "DATA_DIR_ENV",
@@ -55,16 +54,6 @@ DEFAULT_HOME = "~/.cache/rnnkit"
 
 _CHUNK_SIZE = 1 << 20
 
-
-def _read_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-# Files written here get the usual permissions (0o666 minus the umask), not
-# the 0o600 of tempfile.mkstemp. Read once, at import.
-_FILE_MODE = 0o666 & ~_read_umask()
 
 # Indirection so that tests can replace the network with a fake.
 _urlopen = urllib.request.urlopen
@@ -120,7 +109,12 @@ def dataset_cache_dir(name: str) -> Path:
 def env_data_dir() -> Path | None:
     """Return ``$RNNKIT_DATA_DIR`` as a path, or ``None`` when it is unset or empty."""
     value = os.environ.get(DATA_DIR_ENV)
-    return Path(value).expanduser() if value else None
+    if not value:
+        return None
+    try:
+        return Path(value).expanduser()
+    except RuntimeError:  # "~nosuchuser": used as it is (and reported if it does not exist)
+        return Path(value)
 
 
 def is_offline() -> bool:
@@ -148,42 +142,6 @@ def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
         while chunk := f.read(_CHUNK_SIZE):
             hasher.update(chunk)
     return hasher.hexdigest()
-
-
-@contextlib.contextmanager
-def atomic_write(dest: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
-    """Open a temporary file that replaces ``dest`` only if the block succeeds.
-
-    The temporary file lives in ``dest``'s folder (so the final
-    :func:`os.replace` is atomic), is flushed and fsync-ed before the rename,
-    and is deleted if the block raises.
-
-    Parameters
-    ----------
-    dest : str or os.PathLike
-        Final path. Its parent folders are created if needed.
-    mode : str, default "wb"
-        Mode for the temporary file (``"wb"`` or ``"w"``).
-
-    Yields
-    ------
-    file object
-        The open temporary file.
-    """
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp_name, _FILE_MODE)
-        os.replace(tmp_name, dest)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
 
 
 def download(
