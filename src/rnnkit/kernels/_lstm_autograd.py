@@ -66,11 +66,12 @@ def input_projection(x: Tensor, W_x: Tensor, b: Tensor | None, go_backwards: boo
     one GEMM, a fresh (T, N, 4H) buffer the step loop may overwrite."""
     x_seq = time_major(x, go_backwards)  # (T, N, D)
     T, N, D = x_seq.shape
-    z = x.new_empty(T, N, W_x.shape[1])  # (T, N, 4H)
+    H4 = W_x.shape[1]
+    z = x.new_empty(T, N, H4)  # (T, N, 4H)
     if b is None:
-        torch.mm(x_seq.view(T * N, D), W_x, out=z.view(T * N, -1))
+        torch.mm(x_seq.view(T * N, D), W_x, out=z.view(T * N, H4))
     else:
-        torch.addmm(b, x_seq.view(T * N, D), W_x, out=z.view(T * N, -1))
+        torch.addmm(b, x_seq.view(T * N, D), W_x, out=z.view(T * N, H4))
     return x_seq, z
 
 
