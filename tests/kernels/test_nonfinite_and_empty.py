@@ -1,6 +1,6 @@
 """Every kernel gives the reference loop's result on NaN / infinities and on empty inputs.
 
-1. NaN, +Inf or -Inf placed in the inputs, the weights or the initial states: outputs, final
+1. NaN, +Inf or -Inf in x, W_x, W_h, the bias, h0 or c0: outputs, final
    states and every gradient have NaN exactly where the reference loop (rnnkit.functional and
    autograd) has them, and equal finite values elsewhere (infinities included); for the LSTM,
    GRU and simple RNN kernels, the LSTM's lookup entry, float32 and float64, compiled and
@@ -32,12 +32,19 @@ VALUES = [float("nan"), float("inf"), float("-inf")]
 def _poison(args, where: str, value: float, cell: str):
     """A copy of the kernel's tensor arguments with ``value`` put into one place."""
     args = [None if a is None else a.clone() for a in args]
-    if where == "input":  # one step of one row
+    W_x_at = 3 if cell == "lstm" else 2  # (x, h0, [c0], W_x, W_h, b...)
+    if where == "x":  # one step of one row
         args[0][1, 2, 0] = value
-    elif where == "weight":  # one recurrent weight, W_h[0, 1]
-        args[4 if cell == "lstm" else 3][0, 1] = value
-    elif where == "state":  # one unit of one row's initial h
+    elif where == "W_x":
+        args[W_x_at][0, 1] = value
+    elif where == "W_h":
+        args[W_x_at + 1][0, 1] = value
+    elif where == "b":
+        args[W_x_at + 2][1] = value
+    elif where == "h0":  # one unit of one row's initial state
         args[1][2, 3] = value
+    elif where == "c0":
+        args[2][2, 3] = value
     return args
 
 
@@ -71,10 +78,12 @@ CELLS = {
 @pytest.mark.parametrize("loop", LOOPS, indirect=True)
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("cell", sorted(CELLS))
-@pytest.mark.parametrize("where", ["input", "weight", "state"])
+@pytest.mark.parametrize("where", ["x", "W_x", "W_h", "b", "h0", "c0"])
 @pytest.mark.parametrize("value", VALUES, ids=["nan", "inf", "-inf"])
 def test_nonfinite_values_propagate_as_in_the_reference(loop, dtype, cell, where, value):
     kernel, reference, kwargs = CELLS[cell]
+    if where == "c0" and cell != "lstm":
+        pytest.skip("only the LSTM has a cell state")
     torch.manual_seed(0)
     args = make_args(cell.split("_before")[0], True, N=N, T=T, D=D, H=H, dtype=dtype)
     if cell == "gru_before":
