@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_kernels import (
+from kernel_helpers import (
+    LOOPS,
     MASKS,
     N,
     T,
@@ -17,20 +18,10 @@ from test_kernels import (
     make_args,
     make_mask,
     make_recurrent_mask,
-    select_loop,
 )
 
 from rnnkit import functional as F
-from rnnkit.kernels import gru as gru_module
 from rnnkit.kernels.gru import gru
-
-LOOPS = ["python", "compiled"]
-
-
-@pytest.fixture
-def loop(request, monkeypatch):
-    """Run the test with the Python loops, or with the compiled loops (which must build)."""
-    return select_loop(request, monkeypatch, gru_module)
 
 
 @pytest.mark.parametrize("loop", LOOPS, indirect=True)

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_kernels import (
+from kernel_helpers import (
     ATOL,
+    LOOPS,
     MASKS,
     RTOL,
     make_args,
     make_mask,
     make_recurrent_mask,
-    select_loop,
 )
 
 from rnnkit import functional as F
@@ -31,21 +31,7 @@ from rnnkit.kernels import _ext
 from rnnkit.kernels import lstm as lstm_module
 from rnnkit.kernels.lstm import lstm, lstm_lookup, lstm_projected
 
-LOOPS = ["python", "compiled"]
 H, U = 5, 7
-
-
-@pytest.fixture
-def loop(request, monkeypatch):
-    return select_loop(request, monkeypatch, lstm_module)
-
-
-@pytest.fixture
-def two_threads():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(threads)
 
 
 def lookup_args(N, T, dtype=torch.float32, H=H):

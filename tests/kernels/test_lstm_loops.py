@@ -20,8 +20,9 @@ import warnings
 
 import pytest
 import torch
-from test_kernels import (
+from kernel_helpers import (
     ATOL,
+    LOOPS,
     MASKS,
     RTOL,
     H,
@@ -32,21 +33,11 @@ from test_kernels import (
     make_mask,
     make_recurrent_mask,
     run,
-    select_loop,
 )
 
 from rnnkit import functional as F
 from rnnkit.kernels import _ext
-from rnnkit.kernels import lstm as lstm_module
 from rnnkit.kernels.lstm import lstm, lstm_projected
-
-LOOPS = ["python", "compiled"]
-
-
-@pytest.fixture
-def loop(request, monkeypatch):
-    """Run the test with the Python loops, or with the compiled loops (which must build)."""
-    return select_loop(request, monkeypatch, lstm_module)
 
 
 def projected(x, h0, c0, W_x, W_h, b, **kwargs):

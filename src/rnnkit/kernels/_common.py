@@ -1,4 +1,4 @@
-"""What the whole-sequence kernels share: argument checks, time-major layout, masks, a fast tanh.
+"""What the whole-sequence kernels share: argument checks, time-major layout, masks, the plan.
 
 Inside a kernel everything is time-major and in *processing order* (reversed when
 ``go_backwards``): step ``t`` reads and writes the contiguous ``(N, .)`` slice ``buf[t]`` of a
@@ -9,6 +9,7 @@ loop does) is simply ``buf.transpose(0, 1)``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor
@@ -94,24 +95,6 @@ def mask_time_major(mask: Tensor | None, go_backwards: bool) -> Tensor | None:
     return time_major(mask.unsqueeze(2), go_backwards)  # (T, N, 1)
 
 
-_MINUS_ONE = torch.tensor(-1.0)
-
-
-def sigmoid_to_tanh_(s: Tensor) -> Tensor:
-    """``s = sigmoid(2z)`` becomes ``tanh(z) = 2s - 1``, in place and in one pass."""
-    return torch.add(_MINUS_ONE, s, alpha=2.0, out=s)
-
-
-def tanh_into(z: Tensor, out: Tensor) -> Tensor:
-    """``out = tanh(z)`` computed as ``2 * sigmoid(2z) - 1``.
-
-    In this CPU build ``torch.tanh`` costs about three times ``torch.sigmoid`` per element, and
-    three passes still beat one ``tanh``; the result agrees with ``torch.tanh`` to about 1e-7
-    (float32). ``out`` may be ``z`` itself.
-    """
-    return sigmoid_to_tanh_(torch.mul(z, 2.0, out=out).sigmoid_())
-
-
 def clone_contiguous(t: Tensor) -> Tensor:
     """A writable, contiguous copy (incoming gradients may be expanded views with stride 0)."""
     return t.clone(memory_format=torch.contiguous_format)
@@ -120,32 +103,82 @@ def clone_contiguous(t: Tensor) -> Tensor:
 class OutputGrads:
     """Routes dLoss/dy into the cells of a backward step loop, through the mask.
 
-    ``dy`` (N, T, H) in processing order, ``m_seq`` (T, N, 1) bool or None; ``like`` is an
-    (N, H) tensor giving dtype and device. A padded step passes the state on and repeats the
-    previous output, so ``y_t`` also collects the gradient of the later padded steps that
-    repeated it (``dy_carry``), and the cell itself gets nothing.
+    ``dy`` (N, T, H) in processing order, ``m_seq`` (T, N, 1) bool or None. A padded step
+    passes the state on and repeats the previous output, so ``y_t`` also collects the gradient
+    of the later padded steps that repeated it (``dy_carry``), and the cell itself gets nothing.
+    Selections are ``torch.where``, not products with a 0/1 mask, so a NaN or infinite
+    gradient on a padded step stays where the reference loop's ``torch.where`` keeps it.
     """
 
-    def __init__(self, dy: Tensor, m_seq: Tensor | None, like: Tensor):
+    def __init__(self, dy: Tensor, m_seq: Tensor | None):
         self.dy_ = dy.transpose(0, 1).unbind(0)  # (N, H) views per step
-        self.m_seq = None if m_seq is None else m_seq.to(like.dtype)  # 1.0 on real steps
-        self.keep_seq = None if m_seq is None else torch.sub(1.0, self.m_seq)  # 1.0 on padding
-        if m_seq is not None:
-            self.dy_carry, self.dy_t = like.new_zeros(like.shape), like.new_empty(like.shape)
+        self.m_seq = m_seq
+        self.dy_carry = None if m_seq is None else torch.zeros_like(self.dy_[0])  # (N, H)
 
-    def masks(self, t: int) -> tuple[Tensor | None, Tensor | None]:
-        """``(m, keep)`` of step ``t``, each (N, 1), or ``(None, None)`` without a mask."""
-        return (None, None) if self.m_seq is None else (self.m_seq[t], self.keep_seq[t])
+    def mask(self, t: int) -> Tensor | None:
+        """``m`` of step ``t``, (N, 1) bool (True on real rows), or None without a mask."""
+        return None if self.m_seq is None else self.m_seq[t]
 
-    def into_h(self, t: int, dh: Tensor, dh_next: Tensor, grad_hook: GradHook | None) -> None:
-        """Write into ``dh`` the gradient reaching the cell's ``h_t`` (from ``y_t`` and from
-        step ``t+1``'s ``dh_next``), then call ``grad_hook(t, dLoss/dh_t)`` if given."""
-        m, keep = self.masks(t)
+    def into_h(self, t: int, dh_next: Tensor, grad_hook: GradHook | None) -> Tensor:
+        """The gradient reaching the cell's ``h_t`` (N, H), from ``y_t`` and from step
+        ``t+1``'s ``dh_next``, zero on padded rows; calls ``grad_hook(t, dLoss/dh_t)``."""
+        m = self.mask(t)
         if m is None:
-            torch.add(dh_next, self.dy_[t], out=dh)
-        else:
-            torch.add(self.dy_[t], self.dy_carry, out=self.dy_t)  # into y_t and its repeats
-            torch.mul(self.dy_t, keep, out=self.dy_carry)  # into y_{t-1}, which padding repeated
-            torch.add(dh_next, self.dy_t, out=dh).mul_(m)  # into the cell's h_t
-        if grad_hook is not None:
-            grad_hook(t, dh.clone() if m is None else torch.addcmul(dh, dh_next, keep))
+            dh = dh_next + self.dy_[t]  # (N, H)
+            if grad_hook is not None:
+                grad_hook(t, dh.clone())
+            return dh
+        dy_t = self.dy_[t] + self.dy_carry  # into y_t, and the later padded repeats of it
+        self.dy_carry = torch.where(m, 0.0, dy_t)  # into y_{t-1}, which this padding repeats
+        dh = torch.where(m, dh_next + dy_t, 0.0)  # into the cell's h_t (real rows only)
+        if grad_hook is not None:  # the state h_t: the cell's, or h_{t-1} passed on
+            grad_hook(t, torch.where(m, dh, dh_next))
+        return dh
+
+
+@dataclass(frozen=True)
+class LoopPlan:
+    """How a kernel's step loop runs a call: everything but the tensors it computes on.
+
+    Made once per call by :meth:`make` and handed from the public entry point to the autograd
+    Function and on to the loops (in place of a dozen positional arguments).
+
+    Attributes:
+        m_seq: the mask time-major, (T, N, 1) bool in processing order, or None.
+        go_backwards: process ``t = T-1, ..., 0``.
+        recurrent_mask: (N, H), multiplied into ``h_prev`` where it enters ``h_prev @ W_h``.
+        grad_hook: see :data:`GradHook`.
+        compiled: the compiled loops' op namespace (:func:`rnnkit.kernels._ext.load`), or None
+            for the Python loops.
+        start: LSTM lookup only: each row's first step past the shared padding in front,
+            (N,) int64 sorted (see :func:`rnnkit.kernels.lstm.lstm_lookup`), or None.
+        pad_row: LSTM lookup only: the table row the shared padding reads.
+        sequences: LSTM lookup without gradients only: write the per-step outputs ``y``.
+    """
+
+    m_seq: Tensor | None
+    go_backwards: bool
+    recurrent_mask: Tensor | None
+    grad_hook: GradHook | None
+    compiled: object | None
+    start: Tensor | None = None
+    pad_row: int = 0
+    sequences: bool = True
+
+    @classmethod
+    def make(
+        cls,
+        mask: Tensor | None,
+        go_backwards: bool,
+        recurrent_mask: Tensor | None,
+        grad_hook: GradHook | None,
+        compiled: object | None,
+        **lookup,
+    ) -> LoopPlan:
+        """The plan of a call given its mask (N, T) in input order."""
+        m_seq = mask_time_major(mask, go_backwards)  # (T, N, 1) or None
+        return cls(m_seq, go_backwards, recurrent_mask, grad_hook, compiled, **lookup)
+
+    def with_(self, **changes) -> LoopPlan:
+        """A copy with ``changes`` (the plan itself is frozen)."""
+        return replace(self, **changes)

@@ -28,13 +28,11 @@ from torch.autograd.function import once_differentiable
 from . import _ext
 from ._common import (
     GradHook,
+    LoopPlan,
     OutputGrads,
     batch_first,
     check_sequence,
     check_shape,
-    clone_contiguous,
-    mask_time_major,
-    tanh_into,
     time_major,
 )
 
@@ -85,73 +83,60 @@ def gru(
         return x.new_zeros(N, 0, H), (h0,)
     if not reset_after:
         b_h = None  # the reference's reset-before form has no recurrent bias
-    y, h_T = _GRU.apply(
-        x, h0, W_x, W_h, b_x, b_h, reset_after, mask, go_backwards, recurrent_mask, grad_hook
-    )
+    compiled = _ext.loops_for(x, grad_hook) if N > 0 else None  # N = 0: the Python loops
+    plan = LoopPlan.make(mask, go_backwards, recurrent_mask, grad_hook, compiled)
+    y, h_T = _GRU.apply(x, h0, W_x, W_h, b_x, b_h, reset_after, plan)
     return y, (h_T,)
 
 
 class _GRU(torch.autograd.Function):
     @staticmethod
-    def forward(
-        ctx, x, h0, W_x, W_h, b_x, b_h, reset_after, mask, go_backwards, recurrent_mask, grad_hook
-    ):
+    def forward(ctx, x, h0, W_x, W_h, b_x, b_h, reset_after, plan: LoopPlan):
         N, T, D = x.shape
         H = h0.shape[1]
-        compiled = _ext.loops_for(x, grad_hook)
-        x_seq = time_major(x, go_backwards)  # (T, N, D)
-        m_seq = mask_time_major(mask, go_backwards)  # (T, N, 1) or None
+        x_seq = time_major(x, plan.go_backwards)  # (T, N, D)
 
         gates = x.new_empty(T, N, 3 * H)  # a = x_t @ W_x + b_x, then the gates [z | r | n]
         if b_x is None:
             torch.mm(x_seq.view(T * N, D), W_x, out=gates.view(T * N, 3 * H))
         else:
             torch.addmm(b_x, x_seq.view(T * N, D), W_x, out=gates.view(T * N, 3 * H))
-        if compiled is None:
-            h_seq, h_rec, saved, y_seq = _forward_python(
-                gates, h0, W_h, b_h, reset_after, m_seq, recurrent_mask
-            )
+        if plan.compiled is None:
+            h_seq, h_rec, saved, y_seq = _forward_python(gates, h0, W_h, b_h, reset_after, plan)
         else:
-            h_seq, h_rec, saved, y_seq = compiled.gru_forward(
-                gates, h0, W_h, b_h, m_seq, recurrent_mask, reset_after
+            h_seq, h_rec, saved, y_seq = plan.compiled.gru_forward(
+                gates, h0, W_h, b_h, plan.m_seq, plan.recurrent_mask, reset_after
             )
-        ctx.save_for_backward(
-            x_seq, W_x, W_h, b_x, b_h, gates, h_seq, h_rec, saved, m_seq, recurrent_mask
-        )
+        ctx.save_for_backward(x_seq, W_x, W_h, b_x, b_h, gates, h_seq, h_rec, saved)
         ctx.reset_after = reset_after
-        ctx.go_backwards = go_backwards
-        ctx.grad_hook = grad_hook
-        ctx.compiled = compiled
+        ctx.plan = plan
         y = y_seq.transpose(0, 1).contiguous()  # (N, T, H)
         return y, h_seq[T].clone()
 
     @staticmethod
     @once_differentiable
     def backward(ctx, dy, dh_T):
-        (x_seq, W_x, W_h, b_x, b_h, gates, h_seq, h_rec, saved, m_seq, recurrent_mask) = (
-            ctx.saved_tensors
-        )
-        reset_after = ctx.reset_after
+        x_seq, W_x, W_h, b_x, b_h, gates, h_seq, h_rec, saved = ctx.saved_tensors
+        reset_after, plan = ctx.reset_after, ctx.plan
         T, N, H3 = gates.shape
         H = H3 // 3
         D = x_seq.shape[2]
-        if ctx.compiled is None:
+        if plan.compiled is None:
             dA, dHP, dh0 = _backward_python(
+                W_h, gates, h_seq, h_rec, saved, reset_after, dy, dh_T, plan
+            )
+        else:
+            dA, dHP, dh0 = plan.compiled.gru_backward(
                 W_h,
                 gates,
                 h_seq,
                 h_rec,
                 saved,
-                m_seq,
-                recurrent_mask,
+                plan.m_seq,
+                plan.recurrent_mask,
                 reset_after,
                 dy,
                 dh_T,
-                ctx.grad_hook,
-            )
-        else:
-            dA, dHP, dh0 = ctx.compiled.gru_backward(
-                W_h, gates, h_seq, h_rec, saved, m_seq, recurrent_mask, reset_after, dy, dh_T
             )
 
         # the weight gradients, once over all steps
@@ -161,7 +146,7 @@ class _GRU(torch.autograd.Function):
         rh_seq = None if reset_after else saved
         dx = dW_x = dW_h = db_x = db_h = None
         if needs[0]:
-            dx = batch_first(torch.mm(dA_flat, W_x.t()).view(T, N, D), ctx.go_backwards)
+            dx = batch_first(torch.mm(dA_flat, W_x.t()).view(T, N, D), plan.go_backwards)
         if needs[2]:
             dW_x = torch.mm(x_seq.view(T * N, D).t(), dA_flat)  # (D, 3H)
         if b_x is not None and needs[4]:
@@ -176,20 +161,28 @@ class _GRU(torch.autograd.Function):
             dW_h = W_h.new_empty(H, 3 * H)
             torch.mm(h_rec_flat.t(), dA_flat[:, : 2 * H], out=dW_h[:, : 2 * H])  # (H, 2H)
             torch.mm(rh_seq.view(T * N, H).t(), dA_flat[:, 2 * H :], out=dW_h[:, 2 * H :])
-        return dx, dh0, dW_x, dW_h, db_x, db_h, None, None, None, None, None
+        return dx, dh0, dW_x, dW_h, db_x, db_h, None, None
 
 
-def _forward_python(gates, h0, W_h, b_h, reset_after, m_seq, recurrent_mask):
-    """The forward step loop in torch ops over ``gates`` (T, N, 3H), which holds ``a``.
+def _forward_python(gates, h0, W_h, b_h, reset_after, plan: LoopPlan):
+    """The forward step loop in torch ops over ``gates`` (T, N, 3H), which holds
+    ``a = x_t @ W_x + b_x`` and is overwritten with the gates ``[z | r | n]``::
+
+        reset_after:  hp = h_rec @ W_h + b_h
+                      z, r = sigmoid(a_z + hp_z), sigmoid(a_r + hp_r)
+                      n = tanh(a_n + r * hp_n)
+        reset before: z, r = sigmoid(a_zr + h_rec @ W_hzr)
+                      n = tanh(a_n + (r * h_rec) @ W_hn)
+        h = z * h_prev + (1 - z) * n
 
     Returns ``h_seq`` (T+1, N, H), ``h_rec`` (T, N, H), ``hp_seq`` (T, N, 3H) with
-    ``reset_after`` else ``rh_seq`` (T, N, H), and ``y_seq`` (T, N, H).
+    ``reset_after`` else ``rh_seq`` (T, N, H: ``r * h_rec``), and ``y_seq`` (T, N, H).
     """
     T, N, H3 = gates.shape
     H = H3 // 3
+    m_seq, recurrent_mask = plan.m_seq, plan.recurrent_mask
     h_seq = gates.new_empty(T + 1, N, H)  # h_seq[t] is h_prev of step t; h_seq[T] is h_T
     h_seq[0] = h0
-    # what W_h multiplies: h_prev, or h_prev * recurrent_mask
     h_rec = h_seq[:-1] if recurrent_mask is None else gates.new_empty(T, N, H)  # (T, N, H)
     if reset_after:
         hp_seq = gates.new_empty(T, N, 3 * H)  # h_rec @ W_h + b_h
@@ -197,103 +190,82 @@ def _forward_python(gates, h0, W_h, b_h, reset_after, m_seq, recurrent_mask):
         rh_seq = gates.new_empty(T, N, H)  # r * h_rec, what W_hn multiplies
         W_hzr, W_hn = W_h[:, : 2 * H], W_h[:, 2 * H :]  # (H, 2H), (H, H)
     y_seq = h_seq[1:] if m_seq is None else gates.new_empty(T, N, H)  # (T, N, H)
-    y_prev = gates.new_zeros(N, H)
+    y_prev = gates.new_zeros(N, H)  # the output before the first real step
 
-    # per-step views, made once: gates[t] and hp_seq[t] are (N, 3H), the others (N, H)
-    h_, h_rec_ = (buf.unbind(0) for buf in (h_seq, h_rec))
-    z_, r_, n_ = (gate.unbind(0) for gate in gates.chunk(3, dim=2))
-    a_zr_ = gates[..., : 2 * H].unbind(0)  # (N, 2H): z and r side by side
-    if reset_after:
-        hp_ = hp_seq.unbind(0)
-    else:
-        rh_ = rh_seq.unbind(0)
     for t in range(T):
-        h_prev, h, z, r, a_n = h_[t], h_[t + 1], z_[t], r_[t], n_[t]
+        h_prev = h_seq[t]  # (N, H)
         if recurrent_mask is not None:
-            torch.mul(h_prev, recurrent_mask, out=h_rec_[t])
-        # gates[t] holds a = x_t @ W_x + b_x, (N, 3H); z and r are valid after the sigmoid
+            torch.mul(h_prev, recurrent_mask, out=h_rec[t])  # what W_h multiplies
+        a_z, a_r, a_n = gates[t].chunk(3, dim=1)  # 3 x (N, H), views: x_t @ W_x + b_x
         if reset_after:
-            hp = hp_[t]  # (N, 3H)
+            hp = hp_seq[t]  # (N, 3H)
             if b_h is None:
-                torch.mm(h_rec_[t], W_h, out=hp)
+                torch.mm(h_rec[t], W_h, out=hp)
             else:
-                torch.addmm(b_h, h_rec_[t], W_h, out=hp)  # hp = h_rec @ W_h + b_h
-            a_zr_[t].add_(hp[:, : 2 * H]).sigmoid_()  # z, r
-            a_n.addcmul_(r, hp[:, 2 * H :])  # a_n + r * (h_rec @ W_hn + b_hn)
+                torch.addmm(b_h, h_rec[t], W_h, out=hp)  # hp = h_rec @ W_h + b_h
+            hp_z, hp_r, hp_n = hp.chunk(3, dim=1)  # 3 x (N, H)
+            z = a_z.add_(hp_z).sigmoid_()  # update gate: how much of h_prev to keep
+            r = a_r.add_(hp_r).sigmoid_()  # reset gate: how much of h_prev the candidate sees
+            n = a_n.addcmul_(r, hp_n).tanh_()  # candidate state: tanh(a_n + r * hp_n)
         else:
-            a_zr_[t].addmm_(h_rec_[t], W_hzr).sigmoid_()  # z, r
-            torch.mul(r, h_rec_[t], out=rh_[t])
-            a_n.addmm_(rh_[t], W_hn)  # a_n + (r * h_rec) @ W_hn
-        n = tanh_into(a_n, out=a_n)  # (N, H)
-        torch.lerp(n, h_prev, z, out=h)  # h = z * h_prev + (1 - z) * n
+            zr = gates[t, :, : 2 * H].addmm_(h_rec[t], W_hzr).sigmoid_()  # (N, 2H)
+            z, r = zr.chunk(2, dim=1)  # update and reset gates, (N, H) each
+            rh = torch.mul(r, h_rec[t], out=rh_seq[t])  # (N, H)
+            n = a_n.addmm_(rh, W_hn).tanh_()  # candidate state: tanh(a_n + (r * h_rec) @ W_hn)
+        h = torch.add(z * h_prev, (1 - z) * n, out=h_seq[t + 1])  # h = z*h_prev + (1-z)*n
         if m_seq is not None:  # a padded step keeps the state and repeats the output
             m = m_seq[t]  # (N, 1)
-            torch.where(m, h, y_prev, out=y_seq[t])
-            torch.where(m, h, h_prev, out=h)
+            y_seq[t] = torch.where(m, h, y_prev)
+            h.copy_(torch.where(m, h, h_prev))
             y_prev = y_seq[t]
     return h_seq, h_rec, (hp_seq if reset_after else rh_seq), y_seq
 
 
-def _backward_python(
-    W_h, gates, h_seq, h_rec, saved, m_seq, recurrent_mask, reset_after, dy, dh_T, grad_hook
-):
-    """The backward step loop in torch ops: ``dA`` (T, N, 3H), ``dHP`` (with ``reset_after``,
-    else None) and ``dh0``."""
-    T, N, H3 = gates.shape
-    H = H3 // 3
-
-    # dLoss/d(pre-activations) of every step:
+def _backward_python(W_h, gates, h_seq, h_rec, saved, reset_after, dy, dh_T, plan: LoopPlan):
+    """The backward step loop (BPTT): one ``for t in reversed(range(T))`` carrying ``dh_next``
+    (dLoss/dh_t from the steps after ``t``). Returns ``dA`` (T, N, 3H: dLoss/da),
+    ``dHP`` (T, N, 3H: dLoss/dhp, with ``reset_after``, else None) and ``dh0``."""
+    T, H = gates.shape[0], gates.shape[2] // 3
+    m_seq, recurrent_mask = plan.m_seq, plan.recurrent_mask
     dA = torch.empty_like(gates)  # (T, N, 3H): of a = x_t @ W_x + b_x, as [z | r | n]
-    dHP = None
-    if reset_after:
-        dHP = torch.empty_like(gates)  # (T, N, 3H): of hp = h_rec @ W_h + b_h
-        dhp_ = dHP.unbind(0)
-        dhp_zr_, dhp_n_ = dHP[..., : 2 * H].unbind(0), dHP[..., 2 * H :].unbind(0)
-        hp_n_ = saved[..., 2 * H :].unbind(0)  # (N, H): h_rec @ W_hn + b_hn
-        W_hT = W_h.t()  # (3H, H)
-    else:
-        W_hzrT, W_hnT = W_h[:, : 2 * H].t(), W_h[:, 2 * H :].t()  # (2H, H), (H, H)
-    dh = gates.new_empty(N, H)
-    grads_y = OutputGrads(dy, m_seq, dh)  # dLoss/dy, routed through the mask
-    dh_next = clone_contiguous(dh_T)  # dLoss/dh_t from the steps after t
-    dh_rec = gates.new_empty(N, H)
-    dgates_da = gates.new_empty(N, 3 * H)
-    # act'(a) = (G + n_slot) * (1 - G): s * (1 - s) for z, r and (1 + n) * (1 - n) for n
-    n_slot = gates.new_zeros(3 * H)
-    n_slot[2 * H :] = 1.0
+    dHP = torch.empty_like(gates) if reset_after else None  # (T, N, 3H): of hp
+    W_hz_r, W_hn = W_h[:, : 2 * H], W_h[:, 2 * H :]  # (H, 2H), (H, H)
+    grads_y = OutputGrads(dy, m_seq)  # dLoss/dy, routed through the mask
+    dh_next = dh_T  # (N, H)
 
-    # per-step views, made once: gates[t] and dA[t] are (N, 3H), the others (N, H)
-    G_, h_, h_rec_ = (buf.unbind(0) for buf in (gates, h_seq, h_rec))
-    z_, r_, n_ = (gate.unbind(0) for gate in gates.chunk(3, dim=2))
-    da_z_, da_r_, da_n_ = (gate.unbind(0) for gate in dA.chunk(3, dim=2))
-    da_zr_ = dA[..., : 2 * H].unbind(0)  # (N, 2H)
-    dgates_da_zr, dgates_da_n = dgates_da[:, : 2 * H], dgates_da[:, 2 * H :]  # (N, 2H), (N, H)
     for t in reversed(range(T)):
-        z, r, n, h_prev = z_[t], r_[t], n_[t], h_[t]
-        da_z, da_r, da_n = da_z_[t], da_r_[t], da_n_[t]
-        _m, keep = grads_y.masks(t)  # (N, 1) each, or None
-        grads_y.into_h(t, dh, dh_next, grad_hook)
-        torch.add(G_[t], n_slot, out=dgates_da).addcmul_(G_[t], dgates_da, value=-1.0)  # act'
-        torch.sub(h_prev, n, out=da_z).mul_(dh)  # into z, through h = n + z * (h_prev - n)
-        torch.addcmul(dh, dh, z, value=-1.0, out=da_n)  # into n, through (1 - z) * n
-        da_n.mul_(dgates_da_n)  # into a_n, through n = tanh(a_n + ...)
+        z, r, n = gates[t].chunk(3, dim=1)  # 3 x (N, H)
+        h_prev = h_seq[t]  # (N, H)
+        m = grads_y.mask(t)  # (N, 1) bool, or None
+        dh = grads_y.into_h(t, dh_next, plan.grad_hook)  # backprop into h_t: y_t and step t+1
+        dz = dh * h_prev - dh * n  # backprop into z, through h = z * h_prev + (1 - z) * n
+        dn = dh * (1 - z)  # backprop into n, through (1 - z) * n
+        da_n = dn * (1 - n * n)  # backprop into a_n, through n = tanh(a_n + ...)
+        da_z = dz * z * (1 - z)  # backprop into a_z, through z = sigmoid(...)
         if reset_after:
-            torch.mul(da_n, hp_n_[t], out=da_r)  # into r, through r * hp_n
-            da_zr_[t].mul_(dgates_da_zr)  # into a_z, a_r, through the sigmoids
-            dhp_zr_[t].copy_(da_zr_[t])  # into hp_z, hp_r: they add to a_z, a_r
-            torch.mul(da_n, r, out=dhp_n_[t])  # into hp_n, through r * hp_n
-            torch.mm(dhp_[t], W_hT, out=dh_rec)  # into h_rec, through hp = h_rec @ W_h + b_h
+            hp_n = saved[t, :, 2 * H :]  # (N, H): h_rec @ W_hn + b_hn
+            dr = da_n * hp_n  # backprop into r, through r * hp_n
+            da_r = dr * r * (1 - r)  # backprop into a_r, through r = sigmoid(...)
+            dhp_n = da_n * r  # backprop into hp_n, through r * hp_n
+            torch.cat((da_z, da_r, da_n), dim=1, out=dA[t])  # (N, 3H)
+            torch.cat((da_z, da_r, dhp_n), dim=1, out=dHP[t])  # hp_z, hp_r add to a_z, a_r
+            if m is not None:  # a padded step's cell gets nothing
+                dA[t] = torch.where(m, dA[t], 0.0)
+                dHP[t] = torch.where(m, dHP[t], 0.0)
+            dh_rec = dHP[t] @ W_h.t()  # (N, H): backprop into h_rec, through hp = h_rec @ W_h
         else:
-            torch.mm(da_n, W_hnT, out=dh_rec)  # into r * h_rec, through ... @ W_hn
-            torch.mul(dh_rec, h_rec_[t], out=da_r)  # into r, through r * h_rec
-            da_zr_[t].mul_(dgates_da_zr)  # into a_z, a_r, through the sigmoids
-            dh_rec.mul_(r)  # into h_rec, through r * h_rec
-            dh_rec.addmm_(da_zr_[t], W_hzrT)  # into h_rec, through h_rec @ W_hzr
+            drh = da_n @ W_hn.t()  # (N, H): backprop into r * h_rec, through ... @ W_hn
+            dr = drh * h_rec[t]  # backprop into r, through r * h_rec
+            da_r = dr * r * (1 - r)  # backprop into a_r, through r = sigmoid(...)
+            torch.cat((da_z, da_r, da_n), dim=1, out=dA[t])  # (N, 3H)
+            if m is not None:  # a padded step's cell gets nothing
+                dA[t] = torch.where(m, dA[t], 0.0)
+                drh = torch.where(m, drh, 0.0)
+            # backprop into h_rec, through r * h_rec and through h_rec @ W_hzr
+            dh_rec = drh * r + dA[t, :, : 2 * H] @ W_hz_r.t()
         if recurrent_mask is not None:
-            dh_rec.mul_(recurrent_mask)  # into h_prev, through h_prev * recurrent_mask
-        if m_seq is not None:
-            dh_next.mul_(keep)  # into h_{t-1}: straight through a padded step
-            dh_next.addcmul_(dh, z).add_(dh_rec)  # ... or through z * h_prev and h_rec
-        else:
-            torch.mul(dh, z, out=dh_next).add_(dh_rec)  # into h_{t-1}: z * h_prev and h_rec
+            dh_rec = dh_rec * recurrent_mask  # backprop into h_prev, through h_prev * mask
+        dh_prev = dh * z + dh_rec  # backprop into h_{t-1}: through z * h_prev, and h_rec
+        # a padded step passes dh_next on to step t-1 unchanged
+        dh_next = dh_prev if m is None else torch.where(m, dh_prev, dh_next)
     return dA, dHP, dh_next

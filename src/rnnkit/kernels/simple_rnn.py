@@ -19,12 +19,11 @@ from torch.autograd.function import once_differentiable
 from .._validation import choice
 from ._common import (
     GradHook,
+    LoopPlan,
     OutputGrads,
     batch_first,
     check_sequence,
     check_shape,
-    clone_contiguous,
-    mask_time_major,
     time_major,
 )
 
@@ -68,9 +67,8 @@ def simple_rnn(
     check_shape("simple_rnn", "b", b, (H,), "(H,)")
     if T == 0:
         return x.new_zeros(N, 0, H), (h0,)
-    y, h_T = _SimpleRNN.apply(
-        x, h0, W_x, W_h, b, activation, mask, go_backwards, recurrent_mask, grad_hook
-    )
+    plan = LoopPlan.make(mask, go_backwards, recurrent_mask, grad_hook, compiled=None)
+    y, h_T = _SimpleRNN.apply(x, h0, W_x, W_h, b, activation, plan)
     return y, (h_T,)
 
 
@@ -89,29 +87,26 @@ def _activate_(z: Tensor, activation: str) -> None:
         z.copy_(torch.softmax(z, dim=1))
 
 
-def _backprop_activation(dh: Tensor, h: Tensor, activation: str, dz: Tensor) -> None:
+def _backprop_activation(dh: Tensor, h: Tensor, activation: str) -> Tensor:
     """``dz = dh * act'(z)``, written in terms of the output ``h = act(z)``; all (N, H)."""
     if activation == "tanh":
-        torch.mul(h, h, out=dz)
-        torch.addcmul(dh, dh, dz, value=-1.0, out=dz)  # dh * (1 - h^2)
-    elif activation == "sigmoid":
-        torch.addcmul(h, h, h, value=-1.0, out=dz).mul_(dh)  # dh * h * (1 - h)
-    elif activation == "relu":
-        torch.mul(dh, h > 0, out=dz)  # dh where h > 0 (none at z = 0, as torch.relu)
-    elif activation == "softmax":  # s * (dh - <dh, s>)
-        torch.mul(dh, h, out=dz)
-        torch.sub(dh, dz.sum(dim=1, keepdim=True), out=dz).mul_(h)
-    else:
-        dz.copy_(dh)  # linear
+        return dh * (1 - h * h)
+    if activation == "sigmoid":
+        return dh * (1 - h) * h
+    if activation == "relu":
+        return torch.where(h > 0, dh, 0.0)  # dh where h > 0 (none at z = 0, as torch.relu)
+    if activation == "softmax":  # s * (dh - <dh, s>)
+        return (dh - (dh * h).sum(dim=1, keepdim=True)) * h
+    return dh  # linear
 
 
 class _SimpleRNN(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, h0, W_x, W_h, b, activation, mask, go_backwards, recurrent_mask, grad_hook):
+    def forward(ctx, x, h0, W_x, W_h, b, activation, plan: LoopPlan):
         N, T, D = x.shape
         H = h0.shape[1]
-        x_seq = time_major(x, go_backwards)  # (T, N, D)
-        m_seq = mask_time_major(mask, go_backwards)  # (T, N, 1) or None
+        m_seq, recurrent_mask = plan.m_seq, plan.recurrent_mask
+        x_seq = time_major(x, plan.go_backwards)  # (T, N, D)
 
         h0_z_seq = x.new_empty(T + 1, N, H)  # [h0, then z of every step]
         z_seq = h0_z_seq[1:]  # (T, N, H): x_t @ W_x + b, then the cell's output act(z)
@@ -120,11 +115,11 @@ class _SimpleRNN(torch.autograd.Function):
         else:
             torch.addmm(b, x_seq.view(T * N, D), W_x, out=z_seq.view(T * N, H))
         # h_seq[t] is h_prev of step t, h_seq[T] is h_T; without a mask they are the cell outputs
-        h_seq = h0_z_seq if mask is None else x.new_empty(T + 1, N, H)  # (T + 1, N, H)
+        h_seq = h0_z_seq if m_seq is None else x.new_empty(T + 1, N, H)  # (T + 1, N, H)
         h_seq[0] = h0
         # what W_h multiplies: h_prev, or h_prev * recurrent_mask
         h_rec = h_seq[:-1] if recurrent_mask is None else x.new_empty(T, N, H)  # (T, N, H)
-        y_seq = h_seq[1:] if mask is None else x.new_empty(T, N, H)  # (T, N, H)
+        y_seq = h_seq[1:] if m_seq is None else x.new_empty(T, N, H)  # (T, N, H)
         y_prev = x.new_zeros(N, H)
 
         # per-step views, made once, each (N, H)
@@ -142,55 +137,45 @@ class _SimpleRNN(torch.autograd.Function):
                 torch.where(m, z, h_prev, out=h)
                 y_prev = y_seq[t]
 
-        ctx.save_for_backward(x_seq, W_x, W_h, b, z_seq, h_rec, m_seq, recurrent_mask)
-        ctx.activation = activation
-        ctx.go_backwards = go_backwards
-        ctx.grad_hook = grad_hook
+        ctx.save_for_backward(x_seq, W_x, W_h, b, z_seq, h_rec)
+        ctx.activation, ctx.plan = activation, plan
         y = y_seq.transpose(0, 1).contiguous()  # (N, T, H)
         return y, h_seq[T].clone()
 
     @staticmethod
     @once_differentiable
     def backward(ctx, dy, dh_T):
-        x_seq, W_x, W_h, b, out_seq, h_rec, m_seq, recurrent_mask = ctx.saved_tensors
-        activation, grad_hook = ctx.activation, ctx.grad_hook
+        x_seq, W_x, W_h, b, out_seq, h_rec = ctx.saved_tensors
+        activation, plan = ctx.activation, ctx.plan
         T, N, H = out_seq.shape
         D = x_seq.shape[2]
 
         dZ = torch.empty_like(out_seq)  # (T, N, H): dLoss/dz of every step
-        dh = out_seq.new_empty(N, H)
-        grads_y = OutputGrads(dy, m_seq, dh)  # dLoss/dy, routed through the mask
-        dh_next = clone_contiguous(dh_T)  # dLoss/dh_t from the steps after t
-        dh_rec = out_seq.new_empty(N, H)
-        W_hT = W_h.t()  # (H, H)
-
-        # per-step views, made once, each (N, H)
-        out_, dz_ = (buf.unbind(0) for buf in (out_seq, dZ))
+        grads_y = OutputGrads(dy, plan.m_seq)  # dLoss/dy, routed through the mask
+        dh_next = dh_T  # (N, H): dLoss/dh_t from the steps after t
         for t in reversed(range(T)):
-            dz = dz_[t]
-            _m, keep = grads_y.masks(t)  # (N, 1) each, or None
-            grads_y.into_h(t, dh, dh_next, grad_hook)
-            _backprop_activation(dh, out_[t], activation, dz)  # into z, through h = act(z)
-            if m_seq is None:
-                torch.mm(dz, W_hT, out=dh_next)  # into h_{t-1}, through z = ... + h_prev @ W_h
-                if recurrent_mask is not None:
-                    dh_next.mul_(recurrent_mask)  # through h_rec = h_prev * recurrent_mask
-            else:
-                torch.mm(dz, W_hT, out=dh_rec)  # into h_rec of step t
-                if recurrent_mask is not None:
-                    dh_rec.mul_(recurrent_mask)  # into h_prev through h_prev * recurrent_mask
-                dh_next.mul_(keep).add_(dh_rec)  # into h_{t-1}: W_h, or pass-through
+            m = grads_y.mask(t)  # (N, 1) bool, or None
+            dh = grads_y.into_h(t, dh_next, plan.grad_hook)  # backprop into h_t: y_t, step t+1
+            dz = _backprop_activation(dh, out_seq[t], activation)  # into z, through act(z)
+            if m is not None:
+                dz = torch.where(m, dz, 0.0)  # a padded step's cell gets nothing
+            dZ[t] = dz
+            dh_rec = dz @ W_h.t()  # (N, H): backprop into h_rec, through z = ... + h_rec @ W_h
+            if plan.recurrent_mask is not None:
+                dh_rec = dh_rec * plan.recurrent_mask  # into h_prev, through h_prev * mask
+            # backprop into h_{t-1}; a padded step passes dh_next on unchanged
+            dh_next = dh_rec if m is None else torch.where(m, dh_rec, dh_next)
 
         # the weight gradients, once over all steps
         needs = ctx.needs_input_grad
         dZ_flat = dZ.view(T * N, H)
         dx = dW_x = dW_h = db = None
         if needs[0]:
-            dx = batch_first(torch.mm(dZ_flat, W_x.t()).view(T, N, D), ctx.go_backwards)
+            dx = batch_first(torch.mm(dZ_flat, W_x.t()).view(T, N, D), plan.go_backwards)
         if needs[2]:
             dW_x = torch.mm(x_seq.view(T * N, D).t(), dZ_flat)  # (D, H)
         if needs[3]:
             dW_h = torch.mm(h_rec.reshape(T * N, H).t(), dZ_flat)  # (H, H)
         if b is not None and needs[4]:
             db = dZ_flat.sum(0)  # (H,)
-        return dx, dh_next, dW_x, dW_h, db, None, None, None, None, None
+        return dx, dh_next, dW_x, dW_h, db, None, None

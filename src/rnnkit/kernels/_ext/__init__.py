@@ -37,7 +37,7 @@ ENV = "RNNKIT_CPP"
 DTYPES = (torch.float32, torch.float64)
 """The dtypes the compiled loops serve (CPU tensors); others run the Python loops."""
 
-SOURCES = ("lstm.cpp", "gru.cpp")
+SOURCES = ("lstm.cpp", "gru.cpp", "grads.cpp")
 HERE = Path(__file__).resolve().parent
 
 

@@ -147,4 +147,16 @@ inline void check_input(const at::Tensor& t, const at::Tensor& like, const char*
               t.scalar_type(), " on ", t.device());
 }
 
+// `start` (N,): non-decreasing first real steps in [0, T].
+inline void check_start_values(const at::Tensor& start, int64_t N, int64_t T) {
+  TORCH_CHECK(start.scalar_type() == at::kLong && start.is_contiguous() && start.dim() == 1 &&
+                  start.size(0) == N,
+              "rnnkit_ext: `start` expected a contiguous int64 (N,) tensor");
+  const int64_t* sp = start.data_ptr<int64_t>();
+  for (int64_t n = 0; n < N; ++n) {
+    TORCH_CHECK(sp[n] >= 0 && sp[n] <= T && (n == 0 || sp[n] >= sp[n - 1]),
+                "rnnkit_ext: `start` expected non-decreasing values in [0, T]");
+  }
+}
+
 }  // namespace rnnkit

@@ -50,8 +50,11 @@ inline at::Tensor pack_gate_blocks(const at::Tensor& W_h) {
 
 // exp, sigmoid and tanh of 8 floats: the formulas and constants of _math.h's exp_approx,
 // sigmoid and tanh_approx (Cephes), written with intrinsics so they are vectorised for sure.
-RNNKIT_INLINE __m256 exp8(__m256 x) {
-  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
+//
+// The clamp keeps NaN: _mm256_max_ps / _mm256_min_ps return their SECOND operand where either
+// is NaN, so x goes second. Above kExpOverflow the result is +inf (see _math.h).
+RNNKIT_INLINE __m256 exp8(__m256 x_in) {
+  const __m256 x = _mm256_min_ps(_mm256_set1_ps(88.0f), _mm256_max_ps(_mm256_set1_ps(-87.0f), x_in));
   const __m256 n = _mm256_floor_ps(
       _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f)));
   __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
@@ -65,7 +68,9 @@ RNNKIT_INLINE __m256 exp8(__m256 x) {
   p = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
   const __m256i bits = _mm256_slli_epi32(
       _mm256_add_epi32(_mm256_cvttps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+  const __m256 e = _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+  const __m256 overflow = _mm256_cmp_ps(x_in, _mm256_set1_ps(kExpOverflow), _CMP_GT_OQ);
+  return _mm256_blendv_ps(e, _mm256_set1_ps(HUGE_VALF), overflow);
 }
 
 RNNKIT_INLINE __m256 sigmoid8(__m256 x) {

@@ -16,10 +16,18 @@
 
 namespace rnnkit {
 
+// Beyond this, exp overflows float: exp_approx returns +inf, as std::exp and torch.exp do.
+constexpr float kExpOverflow = 88.72283935546875f;  // ln(FLT_MAX), rounded down to a float
+
 // exp(x) for float, Cephes expf: x = n ln2 + r, |r| <= ln2 / 2, exp(r) by a degree-6
-// polynomial, 2^n from the exponent bits. x is clamped to where 2^n is a normal float.
+// polynomial, 2^n from the exponent bits. x is clamped to where 2^n is a normal float; the
+// clamp keeps NaN (x is the operand returned when the comparison is false, so NaN goes on
+// through the polynomial), and above kExpOverflow the result is +inf, so that sigmoid(-inf)
+// is 0 and tanh(+-inf) is +-1 exactly, as in torch.
 RNNKIT_INLINE float exp_approx(float x) {
-  x = std::min(std::max(x, -87.0f), 88.0f);
+  const float in = x;
+  x = x < -87.0f ? -87.0f : x;  // NaN < -87 is false: NaN stays
+  x = x > 88.0f ? 88.0f : x;
   const float n = std::floor(x * 1.44269504088896341f + 0.5f);
   float r = x - n * 0.693359375f;
   r = r - n * -2.12194440e-4f;
@@ -30,8 +38,10 @@ RNNKIT_INLINE float exp_approx(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  const std::int32_t bits = (static_cast<std::int32_t>(n) + 127) << 23;
-  return p * std::bit_cast<float>(bits);
+  // n is NaN when x is: its bits then do not matter, p is NaN; avoid the undefined cast
+  const std::int32_t bits = ((n == n ? static_cast<std::int32_t>(n) : 0) + 127) << 23;
+  const float e = p * std::bit_cast<float>(bits);
+  return in > kExpOverflow ? HUGE_VALF : e;
 }
 
 RNNKIT_INLINE float sigmoid(float x) { return 1.0f / (1.0f + exp_approx(-x)); }

@@ -2,10 +2,11 @@
 // in C++: per step one GEMM and one fused pass over the step's (N, 4H) gates, in place of about
 // ten torch ops (forward) and fourteen (backward) per step. The GEMMs with W_h run on the AVX2
 // micro-kernels of _lstm_avx2.h where they serve (float32, H a multiple of 8 / 16), else on the
-// BLAS; weight_grad and scatter_rows make the weight and table gradients.
+// BLAS. The weight and table gradients of the lookup path (weight_grad, scatter_rows) are in
+// grads.cpp.
 //
-// Same buffers, layout and equations as the Python loops in lstm.py, which stay the reference
-// implementation: everything is time-major, in processing order, packed [i | f | g | o],
+// Same buffers, layout and equations as the Python loops (rnnkit/kernels/_lstm_loops.py;
+// "reference" is rnnkit.functional's loop, which both are tested against): everything is time-major, in processing order, packed [i | f | g | o],
 //
 //   z = x_t @ W_x + b + h_rec @ W_h,  h_rec = h_prev (* recurrent_mask)
 //   i, f, g, o = sigmoid(z_i), sigmoid(z_f), tanh(z_g), sigmoid(z_o)
@@ -25,7 +26,6 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
-#include <cstring>
 #include <optional>
 #include <vector>
 
@@ -77,11 +77,18 @@ InputPart<S> input_part(const std::optional<Tensor>& table, const std::optional<
   return in;
 }
 
-// One forward step of one row: gates in place over z (4H), c, tanh(c), h.
-template <typename S>
-RNNKIT_INLINE void forward_row(S* __restrict z, const S* __restrict z_x,
-                               const S* __restrict c_prev, S* __restrict c,
-                               S* __restrict tanh_c, S* __restrict h, int64_t H) {
+// One LSTM step of one row, the cell's equations: z (4H) holds h_rec @ W_h (and the input part
+// where z_x is null); adds the input part z_x, then
+//
+//   i, f, g, o = sigmoid(z_i), sigmoid(z_f), tanh(z_g), sigmoid(z_o)
+//   c = f * c_prev + i * g
+//   h = o * tanh(c)
+//
+// kSave (training): the gates go over z and tanh(c) to tanh_c, for BPTT. Without (inference)
+// only c and h are written, and c may be c_prev itself (updated in place).
+template <bool kSave, typename S>
+RNNKIT_INLINE void cell_row(S* __restrict z, const S* __restrict z_x, const S* c_prev, S* c,
+                            S* __restrict tanh_c, S* __restrict h, int64_t H) {
   if (z_x) {
     for (int64_t k = 0; k < 4 * H; ++k) z[k] += z_x[k];
   }
@@ -93,12 +100,14 @@ RNNKIT_INLINE void forward_row(S* __restrict z, const S* __restrict z_x,
     const S i = sigmoid(zi[j]), f = sigmoid(zf[j]), g = tanh_(zg[j]), o = sigmoid(zo[j]);
     const S c_new = f * c_prev[j] + i * g;
     const S tc = tanh_(c_new);
-    zi[j] = i;
-    zf[j] = f;
-    zg[j] = g;
-    zo[j] = o;
+    if constexpr (kSave) {
+      zi[j] = i;
+      zf[j] = f;
+      zg[j] = g;
+      zo[j] = o;
+      tanh_c[j] = tc;
+    }
     c[j] = c_new;
-    tanh_c[j] = tc;
     h[j] = o * tc;
   }
 }
@@ -132,7 +141,7 @@ struct Prefix {
       S* z = save ? g.data_ptr<S>() + (k - 1) * 4 * H : scratch.data();
       S* t_c = save ? tc.data_ptr<S>() + (k - 1) * H : scratch.data() + 4 * H;
       gemm_rm<S>(1, 4 * H, H, h + (k - 1) * H, H, Wh, 4 * H, false, S(0), z, 4 * H);
-      forward_row<S>(z, pad, c + (k - 1) * H, c + k * H, t_c, h + k * H, H);
+      cell_row<true, S>(z, pad, c + (k - 1) * H, c + k * H, t_c, h + k * H, H);
     }
     if (save) {
       gates = g.data_ptr<S>();
@@ -256,7 +265,7 @@ std::vector<Tensor> forward_impl(Tensor gates, const InputPart<S>& in, const Ten
       S* h_rec_next = (dropped && t + 1 < T) ? hr + (t + 1) * NH : nullptr;
       for (int64_t i = 0; i < active; ++i) {
         const int64_t n = first + stride * i, r = n * H;
-        forward_row<S>(zt + n * H4, in.row(t, n), c_prev + r, c + r, tc + r, h + r, H);
+        cell_row<true, S>(zt + n * H4, in.row(t, n), c_prev + r, c + r, tc + r, h + r, H);
         if (masked) {  // a padded step keeps the state and repeats the output
           if (ms[t * N + n]) {
             for (int64_t j = 0; j < H; ++j) y[r + j] = h[r + j];
@@ -276,21 +285,6 @@ std::vector<Tensor> forward_impl(Tensor gates, const InputPart<S>& in, const Ten
     }
   });
   return {h_seq, c_seq, tanh_c, h_rec, y_seq, gates, prefix.hc, prefix.g, prefix.tc};
-}
-
-// One inference step of one row: z (4H) holds h_prev @ W_h; adds the input part, updates c
-// and h in place.
-template <typename S>
-RNNKIT_INLINE void infer_row(S* __restrict z, const S* __restrict z_x, S* __restrict c,
-                             S* __restrict h, int64_t H) {
-  for (int64_t k = 0; k < 4 * H; ++k) z[k] += z_x[k];
-  for (int64_t j = 0; j < H; ++j) {
-    const S i = sigmoid(z[j]), f = sigmoid(z[H + j]), g = tanh_(z[2 * H + j]),
-            o = sigmoid(z[3 * H + j]);
-    const S c_new = f * c[j] + i * g;
-    c[j] = c_new;
-    h[j] = o * tanh_(c_new);
-  }
 }
 
 // Forward without saving (no grad): per step only z of the chunk's rows, h and c in place.
@@ -394,7 +388,7 @@ std::vector<Tensor> infer_impl(const InputPart<S>& in, int64_t T, const Tensor& 
           }
           continue;
         }
-        infer_row<S>(zp + n * H4, in.row(t, n), cp + r, hp + r, H);
+        cell_row<false, S>(zp + n * H4, in.row(t, n), cp + r, cp + r, nullptr, hp + r, H);
         if (y) {
           for (int64_t j = 0; j < H; ++j) y[j] = hp[r + j];
         }
@@ -591,18 +585,6 @@ void check_lookup(const std::optional<Tensor>& table, const std::optional<Tensor
               "rnnkit_ext: `where` expected a contiguous int64 (T, N) tensor");
 }
 
-// `start` (N,): non-decreasing first real steps in [0, T].
-void check_start_values(const Tensor& start, int64_t N, int64_t T) {
-  TORCH_CHECK(start.scalar_type() == at::kLong && start.is_contiguous() && start.dim() == 1 &&
-                  start.size(0) == N,
-              "rnnkit_ext: `start` expected a contiguous int64 (N,) tensor");
-  const int64_t* sp = start.data_ptr<int64_t>();
-  for (int64_t n = 0; n < N; ++n) {
-    TORCH_CHECK(sp[n] >= 0 && sp[n] <= T && (n == 0 || sp[n] >= sp[n - 1]),
-                "rnnkit_ext: `start` expected non-decreasing values in [0, T]");
-  }
-}
-
 void check_start(const std::optional<Tensor>& start, int64_t pad_row,
                  const std::optional<Tensor>& table, int64_t N, int64_t T, bool plain) {
   if (!start) return;
@@ -696,138 +678,6 @@ std::vector<Tensor> lstm_backward(Tensor W_h, Tensor gates, Tensor c_seq, Tensor
   });
 }
 
-// out (U, C) = sum of the rows src[k] (R, C) with index[k] == u: the gradient of a row lookup.
-// Each thread owns a band of columns, so no two threads write the same element. With `start`
-// (N,), sorted, the rows are (t, n), R = T * N, and only those with t >= start[n] are read
-// (the others are the shared padding's, zero).
-template <typename S>
-Tensor scatter_rows_impl(const Tensor& src, const Tensor& index, int64_t U,
-                         const int64_t* start, int64_t N) {
-  const int64_t R = src.size(0), C = src.size(1);
-  Tensor out = at::zeros({U, C}, src.options());
-  const S* sp = src.data_ptr<S>();
-  const int64_t* ip = index.data_ptr<int64_t>();
-  S* op = out.data_ptr<S>();
-  at::parallel_for(0, C, 64, [&](int64_t c0, int64_t c1) {
-    int64_t active = N;
-    for (int64_t k = 0; k < R; ++k) {
-      if (start) {  // row n = k % N of step t = k / N
-        const int64_t n = k % N;
-        if (n == 0) {
-          const int64_t t = k / N;
-          for (active = 0; active < N && start[active] <= t; ++active) {}
-        }
-        if (n >= active) {
-          k += N - n - 1;  // the rest of the step is in its padding
-          continue;
-        }
-      }
-      S* __restrict o = op + ip[k] * C;
-      const S* __restrict s = sp + k * C;
-      for (int64_t c = c0; c < c1; ++c) o[c] += s[c];
-    }
-  });
-  return out;
-}
-
-Tensor scatter_rows(Tensor src, Tensor index, int64_t U, std::optional<Tensor> start) {
-  TORCH_CHECK(src.dim() == 2 && src.is_contiguous() && src.device().is_cpu(),
-              "rnnkit_ext: `src` expected a contiguous CPU (R, C) tensor");
-  TORCH_CHECK(index.scalar_type() == at::kLong && index.is_contiguous() && index.dim() == 1 &&
-                  index.size(0) == src.size(0),
-              "rnnkit_ext: `index` expected a contiguous int64 (R,) tensor");
-  TORCH_CHECK(index.numel() == 0 || (index.min().item<int64_t>() >= 0 &&
-                                     index.max().item<int64_t>() < U),
-              "rnnkit_ext: `index` out of range");
-  const int64_t N = start ? start->numel() : 1;
-  if (start) {
-    TORCH_CHECK(N > 0 && src.size(0) % N == 0,
-                "rnnkit_ext: `start` expected (N,) with the rows of `src` a multiple of N");
-    check_start_values(*start, N, src.size(0) / N);
-  }
-  return AT_DISPATCH_FLOATING_TYPES(src.scalar_type(), "rnnkit_scatter_rows", [&] {
-    return scatter_rows_impl<scalar_t>(src, index, U, start ? start->data_ptr<int64_t>() : nullptr,
-                                       N);
-  });
-}
-
-// dW_h (H, 4H) = sum over the real steps of h_rec[t, n]^T dZ[t, n]: h_rec (T, N, H), dZ
-// (T, N, 4H), start (N,) sorted: row n's steps before start[n] are its shared padding (dZ is
-// zero there) and are skipped. One GEMM per row over its own steps (uniformly strided in the
-// time-major buffers), rows dealt to the threads, each summing into its own (H, 4H), then the
-// threads' sums added.
-template <typename S>
-Tensor weight_grad_impl(const Tensor& h_rec, const Tensor& dZ, const int64_t* start) {
-  const int64_t T = dZ.size(0), N = dZ.size(1), H4 = dZ.size(2), H = H4 / 4;
-  const int64_t chunks = chunk_count(N);
-  Tensor parts = at::zeros({chunks, H, H4}, dZ.options());
-  const S* hp = h_rec.data_ptr<S>();
-  const S* dp = dZ.data_ptr<S>();
-  for_strided_chunks(N, [&](int64_t first, int64_t stride) {
-    S* acc = parts.data_ptr<S>() + first * H * H4;
-    for (int64_t n = first; n < N; n += stride) {
-      const int64_t t0 = std::min(start[n], T), K = T - t0;
-      if (K == 0) continue;
-      const S* h = hp + (t0 * N + n) * H;   // K rows of H, stride N * H
-      const S* d = dp + (t0 * N + n) * H4;  // K rows of 4H, stride N * 4H
-      if (Blas<S>::gemm != nullptr) {
-        // row-major acc (H, 4H) += h^T d  <=>  column-major acc^T (4H, H) += d^T h
-        const char ta = 'N', tb = 'T';
-        const int m = static_cast<int>(H4), nn = static_cast<int>(H), k = static_cast<int>(K);
-        const int ld_d = static_cast<int>(N * H4), ld_h = static_cast<int>(N * H);
-        const int ld_c = static_cast<int>(H4);
-        const S one = S(1);
-        Blas<S>::gemm(&ta, &tb, &m, &nn, &k, &one, d, &ld_d, h, &ld_h, &one, acc, &ld_c);
-      } else {
-        const auto opts = dZ.options();
-        const Tensor a = at::from_blob(const_cast<S*>(h), {K, H}, {N * H, 1}, opts);
-        const Tensor b = at::from_blob(const_cast<S*>(d), {K, H4}, {N * H4, 1}, opts);
-        at::from_blob(acc, {H, H4}, opts).addmm_(a.t(), b);
-      }
-    }
-  });
-  return chunks == 1 ? parts[0] : parts.sum(0);
-}
-
-Tensor weight_grad(Tensor h_rec, Tensor dZ, Tensor start) {
-  TORCH_CHECK(dZ.dim() == 3 && dZ.is_contiguous() && h_rec.dim() == 3 && h_rec.is_contiguous() &&
-                  h_rec.size(0) == dZ.size(0) && h_rec.size(1) == dZ.size(1) &&
-                  4 * h_rec.size(2) == dZ.size(2),
-              "rnnkit_ext: `h_rec` (T, N, H) and `dZ` (T, N, 4H) expected, contiguous");
-  check_input(h_rec, dZ, "h_rec");
-  check_start_values(start, dZ.size(1), dZ.size(0));
-  return AT_DISPATCH_FLOATING_TYPES(dZ.scalar_type(), "rnnkit_weight_grad", [&] {
-    return weight_grad_impl<scalar_t>(h_rec, dZ, start.data_ptr<int64_t>());
-  });
-}
-
-// Whether a and b (contiguous CPU, same shape and dtype) hold the same bytes; with `ids`, only
-// their rows ids[k] (each distinct row compared once). Exact, and cheap enough for a check
-// before every predict call (a kept table is valid while the weights it was made from are).
-bool equal_rows(Tensor a, Tensor b, std::optional<Tensor> ids) {
-  TORCH_CHECK(a.is_contiguous() && b.is_contiguous() && a.device().is_cpu() &&
-                  b.device().is_cpu(),
-              "rnnkit_ext: `a` and `b` expected contiguous CPU tensors");
-  if (a.sizes() != b.sizes() || a.scalar_type() != b.scalar_type()) return false;
-  const auto* pa = static_cast<const char*>(a.data_ptr());
-  const auto* pb = static_cast<const char*>(b.data_ptr());
-  if (!ids) return std::memcmp(pa, pb, a.nbytes()) == 0;
-  TORCH_CHECK(a.dim() >= 1 && ids->scalar_type() == at::kLong && ids->is_contiguous(),
-              "rnnkit_ext: `ids` expected a contiguous int64 tensor of rows of `a`");
-  const int64_t R = a.size(0), n = ids->numel();
-  const size_t row = R > 0 ? a.nbytes() / R : 0;
-  const int64_t* ip = ids->data_ptr<int64_t>();
-  std::vector<uint8_t> seen(R, 0);
-  for (int64_t k = 0; k < n; ++k) {
-    const int64_t r = ip[k];
-    TORCH_CHECK(r >= 0 && r < R, "rnnkit_ext: `ids` out of range");
-    if (seen[r]) continue;
-    seen[r] = 1;
-    if (std::memcmp(pa + r * row, pb + r * row, row) != 0) return false;
-  }
-  return true;
-}
-
 }  // namespace
 }  // namespace rnnkit
 
@@ -836,7 +686,4 @@ TORCH_LIBRARY_FRAGMENT(rnnkit_ext, m) {
   m.def("lstm_forward", &rnnkit::lstm_forward);
   m.def("lstm_infer", &rnnkit::lstm_infer);
   m.def("lstm_backward", &rnnkit::lstm_backward);
-  m.def("scatter_rows", &rnnkit::scatter_rows);
-  m.def("weight_grad", &rnnkit::weight_grad);
-  m.def("equal_rows", &rnnkit::equal_rows);
 }
