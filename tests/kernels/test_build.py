@@ -148,6 +148,12 @@ def test_building_says_one_line_and_loading_from_the_cache_nothing(fake_build, c
     assert len(fake_build["compiled"]) == 1
     assert fake_build["loaded"] == [str(directory / "rnnkit_ext.so")]
 
+    # a finished build loads without the lock: a prebuilt folder this user cannot write serves
+    (directory / _ext.LOCK_FILE).unlink()
+    _ext._build()
+    assert not (directory / _ext.LOCK_FILE).exists()
+    assert capfd.readouterr().err == ""
+
     (directory / "rnnkit_ext.so").unlink()  # a build someone deleted is built again
     _ext._build()
     assert capfd.readouterr().err.startswith("rnnkit: building the compiled step loops")

@@ -83,7 +83,7 @@ _error: str | None = None  # why the extension is unavailable, once a build fail
 
 
 class ExtensionUnavailableError(RuntimeError):
-    """``RNNKIT_CPP=1`` and the compiled loops cannot be built."""
+    """The compiled loops cannot be built, and were required (``RNNKIT_CPP=1``, :func:`build`)."""
 
 
 def _capability() -> str:
@@ -153,7 +153,7 @@ def _cache_dir(key: dict[str, str] | None = None) -> Path:
     key = build_key() if key is None else key
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     tag = (
-        f"torch{torch.__version__.replace('+', '_')}-py{sys.version_info[0]}"
+        f"torch{key['torch'].replace('+', '_')}-py{sys.version_info[0]}"
         f"{sys.version_info[1]}-{key['cpu'].lower()}-{digest}"
     )
     return HOME / "extensions" / tag
@@ -260,26 +260,33 @@ def _compile(directory: Path) -> Path:
 
 def _build():
     """Load the extension from this process's build folder, building it there first if no
-    process has (one at a time: see :func:`_build_lock`)."""
+    process has (one at a time: see :func:`_build_lock`).
+
+    A finished build is loaded without the lock, so a prebuilt folder that this user cannot
+    write to (a container image's, a shared one) serves too.
+    """
     directory = cache_dir()
-    directory.mkdir(parents=True, exist_ok=True)
-    with _build_lock(directory):
-        library = _built_library(directory)
-        if library is not None:
-            torch.ops.load_library(str(library))
-        else:
-            _say(BUILDING.format(directory))
-            # torch's own lock file, left behind by a build that was killed: under our lock no
-            # other process builds here, and torch would wait for it to disappear, forever.
-            (directory / "lock").unlink(missing_ok=True)
-            start = time.perf_counter()
-            library = _compile(directory)
-            record = {
-                "library": library.name,
-                "seconds": round(time.perf_counter() - start, 1),
-                "key": build_key(),
-            }
-            _files.write_json(directory / RECORD_FILE, record)
+    library = _built_library(directory)
+    if library is None:
+        directory.mkdir(parents=True, exist_ok=True)
+        with _build_lock(directory):
+            library = _built_library(directory)  # another process may have built it meanwhile
+            if library is None:
+                (directory / RECORD_FILE).unlink(missing_ok=True)
+                _say(BUILDING.format(directory))
+                # torch's own lock file, left behind by a build that was killed: under our
+                # lock no other process builds here, and torch would wait for it forever.
+                (directory / "lock").unlink(missing_ok=True)
+                start = time.perf_counter()
+                library = _compile(directory)  # also loads it
+                record = {
+                    "library": library.name,
+                    "seconds": round(time.perf_counter() - start, 1),
+                    "key": build_key(),
+                }
+                _files.write_json(directory / RECORD_FILE, record)
+                return torch.ops.rnnkit_ext
+    torch.ops.load_library(str(library))
     return torch.ops.rnnkit_ext
 
 
