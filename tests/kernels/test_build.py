@@ -8,9 +8,9 @@
    whose library is gone is built again. torch's own lock file, left by a killed build, is
    cleared first (torch would wait for it forever).
 3. The lock: a second process says it waits, and waits; a holder that is killed frees it.
-4. Two real processes started together into an empty ``RNNKIT_HOME``: one builds, the other
-   waits and loads what it built (one compilation per source in ninja's log); a third loads
-   silently.
+4. Two real processes into an empty ``RNNKIT_HOME``, both started while the test holds the
+   lock: both say they wait; released, one builds, the other waits on and loads what it
+   built (one compilation per source in ninja's log); a third process loads silently.
 5. :func:`_ext.build` and ``python -m rnnkit.kernels.build``: ready, or why not.
 """
 
