@@ -268,6 +268,8 @@ def test_two_processes_build_once_the_other_waits_then_loads(monkeypatch, tmp_pa
     outputs = [row.split("\t")[3] for row in log]  # start, end, mtime, output, command hash
     compiled = sorted(output for output in outputs if output.endswith(".o"))
     assert compiled == sorted(name.replace(".cpp", ".o") for name in _ext.SOURCES)
+    record = json.loads((directory / _ext.RECORD_FILE).read_text())
+    assert _ext._cache_dir(record["key"]) == directory  # the record names the folder's key
 
     later = subprocess.run(
         [sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, timeout=600

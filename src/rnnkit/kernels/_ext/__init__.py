@@ -100,7 +100,7 @@ Fixed at import, so a process that later points ``RNNKIT_HOME`` elsewhere (as th
 tests do) still finds the library it built once.
 """
 
-LDFLAGS = ["-fopenmp"]
+LDFLAGS = ("-fopenmp",)
 LOCK_FILE = "build.lock"
 """The lock file in a build folder: held while a process builds or loads from that folder."""
 RECORD_FILE = "build.json"
@@ -250,7 +250,7 @@ def _compile(directory: Path) -> Path:
         name="rnnkit_ext",
         sources=[str(HERE / name) for name in SOURCES],
         extra_cflags=_flags(),
-        extra_ldflags=LDFLAGS,
+        extra_ldflags=list(LDFLAGS),  # a copy: torch appends its own to the list
         build_directory=str(directory),
         is_python_module=False,
         verbose=False,
