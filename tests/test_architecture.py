@@ -34,7 +34,7 @@ RANKS = {
     "cli": 7,
     "web": 7,
 }
-KERNELS_PUBLIC = {"rnnkit.kernels", "rnnkit.kernels.dispatch"}
+KERNELS_PUBLIC = {"rnnkit.kernels", "rnnkit.kernels.dispatch", "rnnkit.kernels.build"}
 
 
 def module_name(path: Path) -> str:

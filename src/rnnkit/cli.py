@@ -418,6 +418,13 @@ def cmd_sentiment_predict(args) -> int:
     return 0
 
 
+# -- rnnkit build-kernels ----------------------------------------------------------------------
+def cmd_build_kernels(args) -> int:
+    from .kernels import build
+
+    return build.main()
+
+
 # -- argument parsing -------------------------------------------------------------------------
 def _subparser(sub, name: str, help: str, func) -> argparse.ArgumentParser:
     p = sub.add_parser(
@@ -441,6 +448,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _subparser(sub, "summary", "print the seed model's summary (as Keras's)", cmd_summary)
     SentimentConfig.add_arguments(p, include=("num_words", "embedding_dim", "units"))
+
+    _subparser(
+        sub,
+        "build-kernels",
+        "build the compiled LSTM/GRU step loops now (once per install; otherwise on first use)",
+        cmd_build_kernels,
+    )
 
     s = sub.add_parser(
         "sentiment",
