@@ -212,7 +212,7 @@ def test_terminate_on_nan_can_be_switched_off_or_given():
     assert count.batches == 12 and len(history.epoch) == 3
     stop = TerminateOnNaN()
     with pytest.warns(RuntimeWarning, match="at epoch 1, step 2 of 4"):
-        model, history, weights, count = diverging(terminate_on_nan=False, callbacks=[stop])
+        model, _, _, count = diverging(terminate_on_nan=False, callbacks=[stop])
     assert (stop.stopped_epoch, stop.stopped_step) == (0, 1) and count.batches == 2
     with pytest.raises(TypeError, match=r"fit: `terminate_on_nan` expected True or False"):
         model.fit(ids(), np.ones(64), terminate_on_nan="yes", verbose=0)
