@@ -130,12 +130,13 @@ def test_same_seed_same_weights_and_losses():
 def test_logits_path_equals_probability_path():
     """Sequential feeds the last Dense's logits to the cross-entropy; the value is the same."""
     from rnnkit.models.losses import binary_crossentropy
+    from rnnkit.models.training import loss_and_probs
 
     x, y = token_task(n=64)
     model = small_model()
     model.compile("adam", "binary_crossentropy")
     xt, yt = torch.as_tensor(x), torch.as_tensor(y)
-    loss_logits, _ = model._loss_and_probs(xt, yt)
+    loss_logits, _ = loss_and_probs(model, xt, yt)
     loss_probs = binary_crossentropy(yt, model(xt))
     torch.testing.assert_close(loss_logits, loss_probs, atol=1e-5, rtol=1e-5)
 

@@ -1,17 +1,31 @@
-"""Models: Sequential with compile / fit / evaluate / predict, losses, metrics, callbacks."""
+"""Models: Sequential with compile / fit / evaluate / predict, losses, metrics, callbacks.
+
+``training`` holds the loop behind fit / evaluate / predict, ``summary`` the summary table,
+``checkpoint`` the format of BackupAndRestore's backups.
+"""
 
 from . import callbacks, losses, metrics, optimizers
-from .callbacks import Callback, EarlyStopping, History, ModelCheckpoint, ReduceLROnPlateau
+from .callbacks import (
+    BackupAndRestore,
+    Callback,
+    EarlyStopping,
+    History,
+    ModelCheckpoint,
+    ReduceLROnPlateau,
+    TerminateOnNaN,
+)
 from .saving import load_model, save_model
 from .sequential import Sequential
 
 __all__ = [
+    "BackupAndRestore",
     "Callback",
     "EarlyStopping",
     "History",
     "ModelCheckpoint",
     "ReduceLROnPlateau",
     "Sequential",
+    "TerminateOnNaN",
     "callbacks",
     "load_model",
     "losses",

@@ -1,20 +1,39 @@
-"""Callbacks: History (always on), EarlyStopping, ReduceLROnPlateau, ModelCheckpoint, as Keras."""
+"""Callbacks, as Keras: History (always on), TerminateOnNaN (on by default), EarlyStopping,
+ReduceLROnPlateau, ModelCheckpoint, BackupAndRestore."""
 
 from __future__ import annotations
 
 import copy
 import math
+import os
+import warnings
 
 from .. import _validation as V
 
 
 class Callback:
-    """Hooks called by ``fit``; ``self.model`` is the model being trained."""
+    """Hooks called by ``fit``; ``self.model`` is the model being trained and ``self.params``
+    fit's ``{'epochs', 'steps', 'verbose'}``.
+
+    ``state_dict`` / ``load_state_dict`` carry what a callback has counted so far (e.g.
+    EarlyStopping's best value and wait), so that :class:`BackupAndRestore` resumes it exactly.
+    """
 
     model = None
+    params: dict = {}  # noqa: RUF012 - replaced, never mutated
 
     def set_model(self, model) -> None:
         self.model = model
+
+    def state_dict(self) -> dict:
+        """What this callback has counted during the current ``fit`` (tensors, numbers,
+        strings, lists and dicts of them); empty for a callback that counts nothing."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Take back a :meth:`state_dict` (called after ``on_train_begin``)."""
+        for k, v in state.items():
+            setattr(self, k, v)
 
     def on_train_begin(self, logs=None): ...
     def on_train_end(self, logs=None): ...
@@ -35,6 +54,55 @@ class History(Callback):
         self.epoch.append(epoch)
         for k, v in (logs or {}).items():
             self.history.setdefault(k, []).append(v)
+
+    def state_dict(self) -> dict:
+        return {"history": copy.deepcopy(self.history), "epoch": list(self.epoch)}
+
+
+class TerminateOnNaN(Callback):
+    """Stop training at the first batch whose loss is NaN or infinite, as Keras.
+
+    ``fit`` adds one unless ``terminate_on_nan=False``. While one is among the callbacks,
+    ``fit`` checks each batch's loss *before* the optimizer step and does not apply the step
+    of a non-finite loss, so the model keeps the weights of the last step whose loss was finite
+    (not the NaN weights Keras's callback leaves). The epoch then ends as usual (validation,
+    callbacks, its mean loss, NaN, in the history), training stops, and a ``RuntimeWarning``
+    names the epoch and the step, e.g.::
+
+        fit: the loss is nan at epoch 3, step 17 of 25; training stopped there, keeping the
+        weights from before that step. ...
+
+    ``stopped_epoch`` and ``stopped_step`` (0-based) say where, or are None.
+    """
+
+    def on_train_begin(self, logs=None):
+        self.stopped_epoch = self.stopped_step = None
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is None or math.isfinite(loss):
+            return
+        self.stopped_epoch, self.stopped_step = self._epoch, batch
+        self.model.stop_training = True
+        finite = all(bool(p.isfinite().all()) for p in self.model.parameters())
+        kept = (
+            "keeping the weights from before that step"
+            if finite
+            else "but the weights were already not finite (an earlier step had non-finite "
+            "gradients)"
+        )
+        steps = self.params.get("steps", "?")
+        warnings.warn(
+            f"fit: the loss is {loss} at epoch {self._epoch + 1}, step {batch + 1} of {steps}; "
+            f"training stopped there, {kept}. Lower the learning rate or clip the gradients "
+            "(e.g. Adam(clipnorm=1.0)), and check the inputs.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
 
 
 def _better(mode: str, monitor: str, min_delta: float, owner: str):
@@ -76,6 +144,10 @@ class EarlyStopping(Callback):
         self.wait, self.stopped_epoch, self.best_epoch = 0, 0, 0
         self.best = math.inf if self.mode == "min" else -math.inf
         self.best_weights = None
+
+    def state_dict(self) -> dict:
+        names = ("wait", "stopped_epoch", "best_epoch", "best", "best_weights")
+        return {k: getattr(self, k) for k in names}
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -138,6 +210,9 @@ class ReduceLROnPlateau(Callback):
         self.wait, self.cooldown_counter = 0, 0
         self.best = math.inf if self.mode == "min" else -math.inf
 
+    def state_dict(self) -> dict:
+        return {"wait": self.wait, "cooldown_counter": self.cooldown_counter, "best": self.best}
+
     def _groups(self):
         return self.model.optimizer.param_groups
 
@@ -194,6 +269,9 @@ class ModelCheckpoint(Callback):
         self.mode, self._better = _better(mode, monitor, 0.0, "ModelCheckpoint")
         self.best = math.inf if self.mode == "min" else -math.inf
 
+    def state_dict(self) -> dict:
+        return {"best": self.best}
+
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         path = self.filepath.format(epoch=epoch + 1, **logs)
@@ -209,3 +287,86 @@ class ModelCheckpoint(Callback):
         self.model.save(path)
         if self.verbose:
             print(f"Epoch {epoch + 1}: saved model to {path}")
+
+
+class BackupAndRestore(Callback):
+    """Back up everything training depends on, and resume from it after an interruption
+    (a crash, Ctrl-C, ``kill -9``), as ``keras.callbacks.BackupAndRestore``.
+
+    >>> model.fit(x, y, epochs=10, callbacks=[BackupAndRestore("run1-backup", save_freq=200)])
+    ... # doctest: +SKIP
+
+    Run the same script again after an interruption: ``fit`` finds the backup in
+    ``backup_dir`` and goes on from where it was saved, mid-epoch included. On the CPU, with the
+    same seed, data and settings, the resumed run ends with exactly the weights (and history)
+    of a run that was never interrupted.
+
+    A backup holds the weights (``model.safetensors``), the optimizer's state (its moments and
+    learning rate), the state of Python's, NumPy's and PyTorch's random generators, the epoch,
+    the batches of the epoch (the shuffled order) and how many are done, the running loss and
+    metrics, the history so far and the counts of the other callbacks (EarlyStopping's best and
+    wait, ReduceLROnPlateau's, ModelCheckpoint's best). It is written as a new folder that is
+    then made current by rewriting a small pointer file atomically
+    (:mod:`rnnkit.models.checkpoint`), so an interruption at any moment leaves the previous
+    backup intact.
+
+    Args:
+        backup_dir: the folder for the backup (created when needed). Use one per training run.
+        save_freq: ``"epoch"`` (back up at the end of each epoch) or a positive integer: also
+            back up after every ``save_freq`` batches since the last backup.
+        delete_checkpoint: delete the backup when ``fit`` ends (completed, or stopped by a
+            callback); an interrupted ``fit`` leaves it for the next run.
+
+    A backup made by a different ``fit`` (other number of samples, batch size, shuffle,
+    bucketing, loss, callbacks or parameter shapes) is refused with a ``ValueError``.
+    """
+
+    def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint: bool = True):
+        if isinstance(backup_dir, bytes) or not isinstance(backup_dir, (str, os.PathLike)):
+            V.fail("BackupAndRestore", "backup_dir", "a folder path", backup_dir, TypeError)
+        if save_freq != "epoch" and (
+            isinstance(save_freq, bool) or not isinstance(save_freq, int) or save_freq <= 0
+        ):
+            V.fail("BackupAndRestore", "save_freq", "'epoch' or a positive integer", save_freq)
+        self.backup_dir = backup_dir
+        self.save_freq = save_freq
+        self.delete_checkpoint = V.boolean(
+            "BackupAndRestore", "delete_checkpoint", delete_checkpoint
+        )
+        self.fingerprint: dict = {}  # set by fit: what must match for a backup to be resumed
+        self._since_save = 0
+
+    def on_train_begin(self, logs=None):
+        self._since_save = 0
+
+    def due_after_step(self, done: int, total: int) -> bool:
+        """Whether to back up after ``done`` of the epoch's ``total`` batches (the last one is
+        left to the backup at the epoch's end)."""
+        if self.save_freq == "epoch":
+            return False
+        self._since_save += 1
+        return self._since_save >= self.save_freq and done < total
+
+    def save(self, state, callbacks, optimizer) -> None:
+        """Write a backup of the fit at ``state`` (a :class:`~.training.FitState`)."""
+        from . import checkpoint
+
+        checkpoint.save_backup(
+            self.backup_dir, self.model, optimizer, state, callbacks, self.fingerprint
+        )
+        self._since_save = 0
+
+    def restore(self, state, callbacks, optimizer) -> bool:
+        """Load the backup in ``backup_dir`` into the model, the optimizer, the generators,
+        ``state`` and ``callbacks``, if there is one; returns whether there was."""
+        from . import checkpoint
+
+        return checkpoint.restore_backup(
+            self.backup_dir, self.model, optimizer, state, callbacks, self.fingerprint
+        )
+
+    def on_train_end(self, logs=None):
+        if self.delete_checkpoint:
+            from . import checkpoint
+
+            checkpoint.delete_backup(self.backup_dir)

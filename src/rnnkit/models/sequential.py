@@ -1,30 +1,25 @@
 """Sequential: a stack of layers with Keras's summary / compile / fit / evaluate / predict.
 
 It stays a plain ``torch.nn.Module``: ``model(x)`` runs the layers, ``model.parameters()``
-feeds any PyTorch training loop.
+feeds any PyTorch training loop. The table of ``summary`` is printed by
+:mod:`rnnkit.models.summary`; ``fit`` / ``evaluate`` / ``predict`` run the loop of
+:mod:`rnnkit.models.training`, which uses only what a model shows to its users.
 """
 
 from __future__ import annotations
 
-import math
-import sys
-import time
-
 import numpy as np
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from .. import _validation as V
-from .. import runtime
-from ..layers import Dense, Embedding, Input, Layer
+from ..layers import Embedding, Input, Layer
 from ..layers.base import unique_name
-from . import callbacks as callbacks_module
-from . import execution, padding
+from . import execution, training
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
-from .splits import split_last
+from .summary import print_summary
 
 
 class Sequential(nn.Module):
@@ -139,50 +134,9 @@ class Sequential(nn.Module):
         """Print Keras's table: ``Layer (type) | Output Shape | Param #``, then the totals.
 
         ``print_fn`` receives each line (default: ``print``), so tests and logs can catch it.
+        See :func:`rnnkit.models.summary.print_summary`.
         """
-        print_fn = print_fn or _print_utf8
-        rows = []
-        for layer, shape in zip(self.layers, self._shapes()):
-            params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
-            rows.append(
-                (
-                    f"{layer.name} ({type(layer).__name__})",
-                    "?" if shape is None else _format_shape(shape),
-                    params,
-                )
-            )
-        widths = [31, 22, 13]
-        for row in rows:
-            widths = [max(w, len(c)) for w, c in zip(widths, row)]
-        if line_length:
-            widths[0] = max(widths[0], line_length - sum(widths[1:]) - 10)
-
-        def line(left, fill, mid, right):
-            return left + mid.join(fill * (w + 2) for w in widths) + right
-
-        def cells(values, bar):
-            texts = [
-                f" {values[0]:<{widths[0]}} ",
-                f" {values[1]:<{widths[1]}} ",
-                f" {values[2]:>{widths[2]}} ",
-            ]
-            return bar + bar.join(texts) + bar
-
-        print_fn(f'Model: "{self.name}"')
-        print_fn(line("┏", "━", "┳", "┓"))
-        print_fn(cells(("Layer (type)", "Output Shape", "Param #"), "┃"))
-        print_fn(line("┡", "━", "╇", "┩"))
-        for k, row in enumerate(rows):
-            print_fn(cells(row, "│"))
-            if k < len(rows) - 1:
-                print_fn(line("├", "─", "┼", "┤"))
-        print_fn(line("└", "─", "┴", "┘"))
-        trainable = sum(p.numel() for p in self.parameters() if p.requires_grad)
-        frozen = sum(p.numel() for p in self.parameters() if not p.requires_grad)
-        size = 4  # bytes per float32 parameter, as Keras reports
-        print_fn(f" Total params: {trainable + frozen:,} ({_memory((trainable + frozen) * size)})")
-        print_fn(f" Trainable params: {trainable:,} ({_memory(trainable * size)})")
-        print_fn(f" Non-trainable params: {frozen:,} ({_memory(frozen * size)})")
+        print_summary(self, line_length, print_fn)
 
     # -- training -----------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, metrics=None) -> None:
@@ -210,41 +164,6 @@ class Sequential(nn.Module):
         )
         self.compiled = True
 
-    def _ensure_optimizer(self) -> torch.optim.Optimizer:
-        if self.optimizer is None:
-            self.optimizer = self.optimizer_spec.build(
-                [p for p in self.parameters() if p.requires_grad]
-            )
-        return self.optimizer
-
-    def _use_logits(self) -> bool:
-        """Whether the loss can take the last Dense layer's logits (exact and more stable)."""
-        last = self.layers[-1]
-        return (
-            isinstance(last, Dense)
-            and losses_module.LOGIT_ACTIVATION.get(self.loss_name) == last.activation
-        )
-
-    def _loss_and_probs(self, xb: Tensor, yb: Tensor) -> tuple[Tensor, Tensor]:
-        if self._use_logits():
-            z = self(xb, logits=True)
-            loss = self.loss_fn(yb, z, from_logits=True)
-            probs = (
-                torch.sigmoid(z)
-                if self.layers[-1].activation == "sigmoid"
-                else torch.softmax(z, dim=-1)
-            )
-            return loss, probs
-        y_pred = self(xb)
-        return self.loss_fn(yb, y_pred), y_pred
-
-    def _require_compiled(self, method: str) -> None:
-        if not self.compiled:
-            raise RuntimeError(
-                f"Sequential.{method}: the model must be compiled first: call "
-                "model.compile(optimizer=..., loss=...)."
-            )
-
     def fit(
         self,
         x=None,
@@ -258,220 +177,68 @@ class Sequential(nn.Module):
         shuffle: bool = True,
         initial_epoch: int = 0,
         bucketing: bool = False,
+        terminate_on_nan: bool = True,
     ):
         """Train for ``epochs`` passes over ``(x, y)``; returns a :class:`History`.
 
         Args:
             x, y: arrays or tensors; token ids ``(N, T)`` for a model that starts with an
                 Embedding, else floats ``(N, T, D)``. Use ``pad_sequences`` for ragged lists.
+                The labels are checked against the loss before the first step (binary
+                cross-entropy: values in [0, 1]; sparse: integer ids in [0, classes);
+                categorical: one-hot rows; mse / mae: finite values), see
+                :func:`rnnkit.models.training.check_labels`.
             batch_size: samples per gradient step.
             epochs: index of the last epoch (training runs ``initial_epoch .. epochs - 1``).
             verbose: 0 silent, 1 a progress bar per epoch, 2 one line per epoch, 'auto' a bar
                 on a terminal and lines otherwise.
-            callbacks: e.g. ``[EarlyStopping(...), ModelCheckpoint(...)]``.
+            callbacks: e.g. ``[EarlyStopping(...), ModelCheckpoint(...)]``;
+                ``BackupAndRestore(backup_dir)`` backs the whole state up and resumes an
+                interrupted fit exactly.
             validation_split: fraction of the data, taken from the end before shuffling, held
                 out for validation (as Keras).
             validation_data: ``(x_val, y_val)``, used instead of ``validation_split``.
             shuffle: reshuffle the training samples each epoch (with PyTorch's generator, so
                 :func:`rnnkit.utils.set_random_seed` makes runs repeatable).
+            initial_epoch: the epoch to start from (a backup found by ``BackupAndRestore``
+                takes precedence).
             bucketing: (rnnkit) for token ids, put reviews of similar length in the same batch
                 (within pools of 50 batches; batch order shuffled) so that padding costs no
                 compute: each batch's loss and gradients equal those of its padded batch
                 (:mod:`rnnkit.models.padding`). Needs ``shuffle``.
+            terminate_on_nan: (rnnkit) stop at the first batch whose loss is NaN or infinite,
+                without applying its step: the model keeps the weights of the last finite
+                step, the epoch ends as usual, and a ``RuntimeWarning`` names the epoch and
+                the step (a :class:`~rnnkit.models.callbacks.TerminateOnNaN` is added to the
+                callbacks). ``False`` trains on, as Keras does without that callback.
         """
-        self._require_compiled("fit")
-        batch_size = V.positive_int("fit", "batch_size", batch_size)
-        epochs = V.positive_int("fit", "epochs", epochs)
-        verbose = _verbosity(verbose)
-        if not isinstance(validation_split, (int, float)) or not 0 <= validation_split < 1:
-            V.fail("fit", "validation_split", "a number in [0, 1)", validation_split)
-        x, y = self._tensors(x, "x"), self._tensors(y, "y")
-        if len(x) != len(y):
-            raise ValueError(
-                f"fit: `x` and `y` expected the same number of samples, received "
-                f"{len(x)} and {len(y)}."
-            )
-        if len(x) == 0:
-            raise ValueError("fit: `x` expected at least one sample, received 0.")
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                V.fail(
-                    "fit", "validation_data", "a tuple (x_val, y_val)", validation_data, TypeError
-                )
-            x_val, y_val = (self._tensors(v, "validation_data") for v in validation_data)
-        elif validation_split:
-            x, y, x_val, y_val = split_last(validation_split, x, y)
-        else:
-            x_val = y_val = None
-        if bucketing and (x.dim() != 2 or x.dtype.is_floating_point):
-            raise ValueError(
-                f"fit: `bucketing` expected token ids `x` of shape (N, T), received "
-                f"{x.dtype} of shape {tuple(x.shape)}."
-            )
-        if bucketing and not shuffle:
-            raise ValueError(
-                "fit: `bucketing` expected shuffle=True (batches are drawn at "
-                "random), received shuffle=False."
-            )
-        if not self.built:
-            self.build((None, *x.shape[1:]))
-        runtime.tune_allocator()
-        optimizer = self._ensure_optimizer()
-        history = callbacks_module.History()
-        cbs = [*(callbacks or []), history]  # History last, as Keras: it sees what others log
-        steps = math.ceil(len(x) / batch_size)
-        history.params = {"epochs": epochs, "steps": steps, "verbose": verbose}
-        for cb in cbs:
-            cb.set_model(self)
-            cb.on_train_begin()
-        self.stop_training = False
-        params = [p for p in self.parameters() if p.requires_grad]
-        for epoch in range(initial_epoch, epochs):
-            for cb in cbs:
-                cb.on_epoch_begin(epoch)
-            self.train()
-            metrics = [metrics_module.get(m, self.loss_name) for m in self.metric_names]
-            if bucketing:
-                batches = padding.length_batches(x, batch_size)
-            else:
-                order = torch.randperm(len(x)) if shuffle else torch.arange(len(x))
-                batches = order.split(batch_size)
-            loss_sum, seen, start = 0.0, 0, time.perf_counter()
-            if verbose == 1:
-                print(f"Epoch {epoch + 1}/{epochs}", file=sys.stderr)
-            bar = tqdm(
-                total=steps,
-                disable=verbose != 1,
-                unit="step",
-                dynamic_ncols=True,
-                file=sys.stderr,
-                leave=True,
-            )
-            for step, idx in enumerate(batches):
-                xb, yb = x[idx], y[idx]
-                optimizer.zero_grad(set_to_none=True)
-                loss, probs = self._loss_and_probs(xb, yb)
-                loss.backward()
-                if isinstance(self.optimizer_spec, optimizers_module.Optimizer):
-                    self.optimizer_spec.clip(params)
-                optimizer.step()
-                n = len(idx)
-                loss_sum += loss.item() * n
-                seen += n
-                with torch.no_grad():
-                    for m in metrics:
-                        m.update(yb, probs.detach())
-                logs = {"loss": loss_sum / seen, **{m.name: m.result() for m in metrics}}
-                bar.update(1)
-                bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=False)
-                for cb in cbs:
-                    cb.on_train_batch_end(step, logs)
-            if x_val is not None:
-                val = self.evaluate(
-                    x_val, y_val, batch_size=batch_size, verbose=0, return_dict=True
-                )
-                logs.update({f"val_{k}": v for k, v in val.items()})
-                bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=False)
-            bar.close()
-            if verbose == 2:
-                took = time.perf_counter() - start
-                text = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
-                print(f"Epoch {epoch + 1}/{epochs} - {took:.0f}s - {text}", file=sys.stderr)
-            for cb in cbs:
-                cb.on_epoch_end(epoch, logs)
-            if self.stop_training:
-                break
-        for cb in cbs:
-            cb.on_train_end()
-        self.eval()
-        return history
+        return training.fit(
+            self,
+            x,
+            y,
+            batch_size=batch_size,
+            epochs=epochs,
+            verbose=verbose,
+            callbacks=callbacks,
+            validation_split=validation_split,
+            validation_data=validation_data,
+            shuffle=shuffle,
+            initial_epoch=initial_epoch,
+            bucketing=bucketing,
+            terminate_on_nan=terminate_on_nan,
+        )
 
-    @torch.no_grad()
     def evaluate(
         self, x=None, y=None, batch_size: int = 32, verbose="auto", return_dict: bool = False
     ):
         """Loss and metrics on ``(x, y)``: a float if there are no metrics, else
-        ``[loss, *metrics]`` (or a dict with ``return_dict=True``), as Keras."""
-        self._require_compiled("evaluate")
-        batch_size = V.positive_int("evaluate", "batch_size", batch_size)
-        x, y = self._tensors(x, "x"), self._tensors(y, "y")
-        if len(x) != len(y):
-            raise ValueError(
-                f"evaluate: `x` and `y` expected the same number of samples, "
-                f"received {len(x)} and {len(y)}."
-            )
-        self.eval()
-        metrics = [metrics_module.get(m, self.loss_name) for m in self.metric_names]
-        loss_sum = 0.0
-        batches = self._inference_batches(x, batch_size)
-        with self._vocabulary_table(x, len(batches)):
-            for idx in tqdm(
-                batches, disable=_verbosity(verbose) != 1, file=sys.stderr, unit="step"
-            ):
-                xb, yb = x[idx], y[idx]
-                loss, probs = self._loss_and_probs(xb, yb)
-                loss_sum += float(loss) * len(xb)
-                for m in metrics:
-                    m.update(yb, probs)
-        results = {"loss": loss_sum / max(len(x), 1), **{m.name: m.result() for m in metrics}}
-        if return_dict:
-            return results
-        return results["loss"] if not metrics else list(results.values())
+        ``[loss, *metrics]`` (or a dict with ``return_dict=True``), as Keras. The labels are
+        checked against the loss first, as in :meth:`fit`."""
+        return training.evaluate(self, x, y, batch_size, verbose, return_dict)
 
-    @torch.no_grad()
     def predict(self, x, batch_size: int = 32, verbose=0) -> np.ndarray:
         """Outputs for ``x``, computed in batches of ``batch_size``, as a NumPy array."""
-        batch_size = V.positive_int("predict", "batch_size", batch_size)
-        x = self._tensors(x, "x")
-        if not self.built:
-            self.build((None, *x.shape[1:]))
-        runtime.tune_allocator()
-        self.eval()
-        batches = self._inference_batches(x, batch_size)
-        progress = (
-            tqdm(batches, file=sys.stderr, unit="step") if _verbosity(verbose) == 1 else batches
-        )
-        with self._vocabulary_table(x, len(batches)):
-            outs = [self(x if len(batches) == 1 else x[idx]) for idx in progress]
-        if not outs:
-            return np.zeros((0, *self.output_shape[1:]), dtype=np.float32)
-        if len(outs) == 1:
-            return outs[0].cpu().numpy()
-        out = torch.cat(outs)
-        order = torch.cat(batches)
-        if not torch.equal(order, torch.arange(len(x))):
-            out = out[torch.argsort(order)]  # back to the order of x
-        return out.cpu().numpy()
-
-    def _vocabulary_table(self, x: Tensor, batches: int):
-        """See :func:`rnnkit.models.execution.vocabulary_table`."""
-        return execution.vocabulary_table(self, x, batches)
-
-    def _inference_batches(self, x: Tensor, batch_size: int) -> list[Tensor]:
-        """See :func:`rnnkit.models.execution.inference_batches`."""
-        return execution.inference_batches(x, batch_size)
-
-    def _tensors(self, data, name: str) -> Tensor:
-        """Array-like -> tensor on the model's device: integer ids as int64, floats as float32."""
-        if data is None:
-            raise ValueError(f"Sequential: `{name}` expected an array or tensor, received None.")
-        if isinstance(data, Tensor):
-            t = data
-        else:
-            arr = np.asarray(data) if not isinstance(data, np.ndarray) else data
-            if arr.dtype == object:
-                raise ValueError(
-                    f"Sequential: `{name}` expected a rectangular array, received "
-                    f"ragged sequences (dtype object); pad them first with "
-                    f"rnnkit.text.pad_sequences."
-                )
-            t = torch.from_numpy(np.ascontiguousarray(arr))
-        if t.dtype.is_floating_point and t.dtype != torch.float32:
-            t = t.float()
-        elif t.dtype in (torch.int8, torch.int16, torch.int32, torch.uint8):
-            t = t.long()
-        device = next(self.parameters(), torch.empty(0)).device
-        return t.to(device)
+        return training.predict(self, x, batch_size, verbose)
 
     # -- saving -------------------------------------------------------------------------------
     def get_config(self) -> dict:
@@ -506,35 +273,3 @@ class Sequential(nn.Module):
         from .saving import save_model
 
         save_model(self, path)
-
-
-def _format_shape(shape) -> str:
-    if isinstance(shape, list):
-        return "[" + ", ".join(_format_shape(s) for s in shape) + "]"
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
-
-
-def _memory(n_bytes: int) -> str:
-    """Keras's readable sizes: 1024-based, two decimals."""
-    units = ["B", "KB", "MB", "GB", "TB"]
-    value, k = float(n_bytes), 0
-    while value >= 1024 and k < len(units) - 1:
-        value /= 1024
-        k += 1
-    return f"{value:.2f} {units[k]}"
-
-
-def _print_utf8(line: str) -> None:
-    try:
-        print(line)
-    except UnicodeEncodeError:  # a console that cannot show box-drawing characters
-        table = str.maketrans("┏┳┓┃┡╇┩│├┼┤└┴┘━─", "+++|+++|+++++++=-")
-        print(line.translate(table))
-
-
-def _verbosity(verbose) -> int:
-    if verbose == "auto":
-        return 1 if sys.stderr.isatty() else 2
-    if verbose not in (0, 1, 2):
-        V.fail("Sequential", "verbose", "0, 1, 2 or 'auto'", verbose)
-    return verbose

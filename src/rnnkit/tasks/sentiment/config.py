@@ -118,7 +118,7 @@ class SentimentConfig(Config):
     )
     checkpoint_steps: int | None = option(
         None,
-        "with --checkpoint-dir: save every N gradient steps instead of after each epoch",
+        "with --checkpoint-dir: also save every N gradient steps (not only after each epoch)",
         low=1,
         metavar="N",
     )
