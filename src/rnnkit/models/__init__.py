@@ -2,7 +2,8 @@
 
 from . import callbacks, losses, metrics, optimizers
 from .callbacks import Callback, EarlyStopping, History, ModelCheckpoint, ReduceLROnPlateau
-from .saving import load_model, save_model
+from .loading import load_model
+from .saving import save_model
 from .sequential import Sequential
 
 __all__ = [
