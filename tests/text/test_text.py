@@ -409,3 +409,41 @@ def test_pad_sequences_value_out_of_dtype_range():
     )
     with pytest.raises(ValueError, match=re.escape(message)):
         pad_sequences([[2**40]])
+
+
+# Found by tests/text/test_fuzz_text.py: with lower="ascii", an upper-case letter whose lower
+# case is a filter used to survive as that letter ("J" with filters="j" gave ["j"]); Keras
+# lower-cases first, then filters.
+def test_ascii_lowering_happens_before_filtering():
+    assert Tokenizer(lower="ascii", filters="j")("aJb jc") == ["a", "b", "c"]
+    assert Tokenizer(lower=True, filters="j")("aJb jc") == ["a", "b", "c"]
+
+
+# Found by the fuzzing: a str as `sequences`, a padding value None or an array gave numpy's
+# TypeError / broadcasting ValueError.
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (
+            {"sequences": "01"},
+            ValueError,
+            "pad_sequences: `sequences` expected a list (or other sized collection) of "
+            "sequences, received '01'.",
+        ),
+        (
+            {"sequences": [[1]], "value": None},
+            ValueError,
+            "pad_sequences: `value` expected a value dtype 'int32' can hold, received None "
+            "(NoneType).",
+        ),
+        (
+            {"sequences": [[1]], "value": np.zeros(2)},
+            ValueError,
+            "pad_sequences: `value` expected a scalar, received ndarray of shape (2,) and "
+            "dtype float64.",
+        ),
+    ],
+)
+def test_pad_sequences_rejects_what_numpy_failed_on(kwargs, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        pad_sequences(**kwargs)

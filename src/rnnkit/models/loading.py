@@ -215,7 +215,7 @@ def _check_compile(spec, path) -> optimizers_module.Optimizer | None:
     classes = {cls.__name__: cls for cls in optimizers_module.OPTIMIZERS.values()}
     if not isinstance(opt, dict) or not isinstance(opt.get("config"), dict):
         raise _field(path, C, "compile.optimizer", '{"class_name": ..., "config": {...}}', opt)
-    if opt.get("class_name") not in classes:
+    if not isinstance(opt.get("class_name"), str) or opt["class_name"] not in classes:
         listed = ", ".join(repr(c) for c in sorted(classes))
         raise _field(
             path, C, "compile.optimizer.class_name", f"one of {listed}", opt.get("class_name")
@@ -321,7 +321,7 @@ def read_header(f, path="<weights>") -> dict[str, tuple[str, tuple[int, ...], in
         if not isinstance(info, dict) or sorted(info) != ["data_offsets", "dtype", "shape"]:
             raise bad(f"tensor {name!r} is not {{dtype, shape, data_offsets}}")
         dtype, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
-        if dtype not in _ITEMSIZE:
+        if not isinstance(dtype, str) or dtype not in _ITEMSIZE:
             raise bad(f"tensor {name!r} has an unknown dtype {dtype!r}")
         if not isinstance(shape, list) or not all(_is_int(d) and d >= 0 for d in shape):
             raise bad(f"tensor {name!r} has shape {shape!r}, not a list of sizes")

@@ -79,7 +79,7 @@ def pad_sequences(
            [2, 3],
            [4, 5]], dtype=int32)
     """
-    if not hasattr(sequences, "__len__"):
+    if not hasattr(sequences, "__len__") or isinstance(sequences, (str, bytes)):
         V.fail(OWNER, "sequences", "a list (or other sized collection) of sequences", sequences)
     if not isinstance(padding, str) or padding not in ("pre", "post"):
         V.fail(OWNER, "padding", "'pre' or 'post'", padding)
@@ -121,7 +121,12 @@ def pad_sequences(
             f"variable-length strings), received {value!r}."
         )
 
-    out = np.full((len(lengths), maxlen) + tuple(sample_shape), value, dtype=dtype)
+    if np.ndim(value) != 0:
+        V.fail(OWNER, "value", "a scalar", value)
+    try:
+        out = np.full((len(lengths), maxlen) + tuple(sample_shape), value, dtype=dtype)
+    except (ValueError, TypeError, OverflowError):
+        V.fail(OWNER, "value", f"a value dtype {str(out_dtype)!r} can hold", value)
     if maxlen == 0:
         return out
     for position, (seq, length) in enumerate(zip(sequences, lengths)):
@@ -129,6 +134,11 @@ def pad_sequences(
             continue
         kept = seq[-maxlen:] if truncating == "pre" else seq[:maxlen]
         kept = _as_array(kept, dtype, position)
+        if kept.ndim == 0:
+            raise ValueError(
+                f"{OWNER}: `sequences` expected sequences, received {V.describe(seq)} at "
+                f"position {position}, whose values have no length."
+            )
         if kept.shape[1:] != sample_shape:
             raise ValueError(
                 f"{OWNER}: `sequences` expected elements of shape {sample_shape} (those of the "

@@ -107,8 +107,13 @@ class Tokenizer:
         separator = " " if split is None else split
         table = {ord(c): separator for c in filters}
         if lower == "ascii":
+            # Lower-case first, then filter (as Keras): "J" goes where "j" would.
             table.update(
-                {ord(c): c.lower() for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if ord(c) not in table}
+                {
+                    ord(c): table.get(ord(c.lower()), c.lower())
+                    for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                    if ord(c) not in table
+                }
             )
         self._table = str.maketrans(table)
 
