@@ -70,7 +70,7 @@ _ITEMSIZE = {
     "U64": 8,
     "F64": 8,
 }
-_RETRIES = 8
+_RETRIES = 10
 # What interpreting a damaged config may raise from a layer's constructor (torch's meta device
 # included); each becomes the documented ValueError.
 _CONFIG_ERRORS = (
@@ -398,7 +398,7 @@ def load_model(path, compile: bool = True) -> Sequential:
         try:
             return _load(path, compile)
         except _Replaced:
-            time.sleep(0.001 * attempt)
+            time.sleep(min(0.001 * 2**attempt, 0.1))  # about 0.4 s in all
     if not os.path.lexists(path):
         raise _bad(path, "no such directory")
     raise _bad(path, "it was replaced by another save at every attempt to read it")
