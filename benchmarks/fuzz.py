@@ -7,12 +7,13 @@ Each file runs in its own pytest subprocess with ``HYPOTHESIS_PROFILE=fuzz`` and
 outcomes from a JUnit XML report. In the suite the same tests run with the 'ci' profile.
 
     PYTHONPATH=src python benchmarks/fuzz.py                       # every fuzz file
-    PYTHONPATH=src python benchmarks/fuzz.py tests/text/test_fuzz_text.py --profile ci
+    PYTHONPATH=src python benchmarks/fuzz.py tests/text/test_fuzz_text.py   # rerun one file
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -119,8 +120,17 @@ def main() -> None:
     args = parser.parse_args()
     files = [f.resolve() for f in args.files] or sorted((REPO / "tests").rglob("test_fuzz_*.py"))
     targets = {}
+    if args.files and args.out.exists():  # a rerun of some files updates their targets only
+        previous = json.loads(args.out.read_text())
+        if previous.get("profile") == args.profile:
+            rerun = {str(f.relative_to(REPO)) for f in files}
+            targets = {
+                k: v for k, v in previous["targets"].items() if k.split("::")[0] not in rerun
+            }
+            files = sorted({*files, *(REPO / f for f in previous["files"])})
     for path in files:
-        targets.update(run_file(path, args.profile, args.timeout))
+        if not args.files or path in {f.resolve() for f in args.files}:
+            targets.update(run_file(path, args.profile, args.timeout))
     for test_id, t in targets.items():
         print(f"  {t['outcome']:7} {t['examples']:6} examples  {test_id}")
     failed = [k for k, t in targets.items() if t["outcome"] != "passed"]

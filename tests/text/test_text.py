@@ -442,6 +442,12 @@ def test_ascii_lowering_happens_before_filtering():
             "pad_sequences: `value` expected a scalar, received ndarray of shape (2,) and "
             "dtype float64.",
         ),
+        (
+            {"sequences": [{"a": 1}]},
+            ValueError,
+            "pad_sequences: `sequences` expected sequences, received dict at position 0, "
+            "which cannot be sliced.",
+        ),
     ],
 )
 def test_pad_sequences_rejects_what_numpy_failed_on(kwargs, error, message):

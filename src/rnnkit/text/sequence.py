@@ -132,7 +132,13 @@ def pad_sequences(
     for position, (seq, length) in enumerate(zip(sequences, lengths)):
         if not length:
             continue
-        kept = seq[-maxlen:] if truncating == "pre" else seq[:maxlen]
+        try:
+            kept = seq[-maxlen:] if truncating == "pre" else seq[:maxlen]
+        except (TypeError, KeyError, IndexError, ValueError):
+            raise ValueError(
+                f"{OWNER}: `sequences` expected sequences, received {V.describe(seq)} at "
+                f"position {position}, which cannot be sliced."
+            ) from None
         kept = _as_array(kept, dtype, position)
         if kept.ndim == 0:
             raise ValueError(
