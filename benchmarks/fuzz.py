@@ -68,7 +68,7 @@ def outcomes(junit: Path) -> dict[str, dict]:
             node = case.find(tag)
             if node is not None:
                 outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}[tag]
-                message = (node.get("message") or node.text or "")[:2000]
+                message = (node.text or node.get("message") or "")[-4000:]
         result[test_id] = {"outcome": outcome, "message": message}
     return result
 

@@ -443,6 +443,11 @@ def test_ascii_lowering_happens_before_filtering():
             "dtype float64.",
         ),
         (
+            {"sequences": [], "value": [[0], []]},
+            ValueError,
+            "pad_sequences: `value` expected a scalar, received list.",
+        ),
+        (
             {"sequences": [{"a": 1}]},
             ValueError,
             "pad_sequences: `sequences` expected sequences, received dict at position 0, "

@@ -121,7 +121,7 @@ def pad_sequences(
             f"variable-length strings), received {value!r}."
         )
 
-    if np.ndim(value) != 0:
+    if not _is_scalar(value):
         V.fail(OWNER, "value", "a scalar", value)
     try:
         out = np.full((len(lengths), maxlen) + tuple(sample_shape), value, dtype=dtype)
@@ -167,3 +167,10 @@ def _as_array(seq, dtype, position: int) -> np.ndarray:
             f"{OWNER}: `sequences` expected sequences of values dtype {str(np.dtype(dtype))!r} "
             f"can hold, received at position {position} values it cannot ({e})."
         ) from None
+
+
+def _is_scalar(value) -> bool:
+    try:
+        return np.ndim(value) == 0
+    except ValueError:  # a ragged nested list
+        return False
