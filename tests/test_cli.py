@@ -321,22 +321,6 @@ def test_17_checkpoint_dir_and_resume_checked_before_data(tmp_path, capsys, no_d
         cli.main(train_argv(tmp_path / "run", "--checkpoint-dir", str(full), "--resume"))
 
 
-def _backup_and_restore():
-    try:
-        from rnnkit.models.callbacks import BackupAndRestore
-    except ImportError:
-        return None
-    return BackupAndRestore
-
-
-@pytest.mark.skipif(_backup_and_restore() is not None, reason="BackupAndRestore exists")
-def test_18_checkpoint_without_the_callback_is_a_clear_error(tmp_path):
-    config = SentimentConfig(**TINY, checkpoint_dir=str(tmp_path / "ckpt"))
-    with pytest.raises(RuntimeError, match=r"`checkpoint_dir` needs rnnkit\.models\.callbacks"):
-        SentimentClassifier(config).fit(TEXTS, LABELS, verbose=0)
-
-
-@pytest.mark.skipif(_backup_and_restore() is None, reason="BackupAndRestore not in this build")
 def test_19_interrupted_training_resumes_from_the_checkpoint(tmp_path):
     from rnnkit.models import Callback
 
@@ -402,13 +386,14 @@ def test_21_saved_config_leaves_out_the_checkpoint_settings(tmp_path, tiny_model
 
 
 def test_22_fit_passes_backup_and_restore_first(tmp_path, monkeypatch):
-    """The wiring, with a stand-in for rnnkit.models.callbacks.BackupAndRestore."""
-    from rnnkit.models import Callback, Sequential, callbacks
+    """The wiring: BackupAndRestore comes first, with the run's settings."""
+    from rnnkit.models import Sequential, callbacks
 
     made = {}
 
-    class FakeBackup(Callback):
+    class FakeBackup(callbacks.BackupAndRestore):
         def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint=True):
+            super().__init__(backup_dir, save_freq, delete_checkpoint)
             made.update(dir=backup_dir, save_freq=save_freq, delete=delete_checkpoint)
 
     seen = {}
@@ -418,7 +403,7 @@ def test_22_fit_passes_backup_and_restore_first(tmp_path, monkeypatch):
         seen["callbacks"] = [type(c).__name__ for c in kw["callbacks"]]
         return real_fit(self, x, y, **kw)
 
-    monkeypatch.setattr(callbacks, "BackupAndRestore", FakeBackup, raising=False)
+    monkeypatch.setattr(callbacks, "BackupAndRestore", FakeBackup)
     monkeypatch.setattr(Sequential, "fit", spy)
     ckpt = str(tmp_path / "ckpt")
     config = SentimentConfig(**TINY, checkpoint_dir=ckpt, checkpoint_steps=3)

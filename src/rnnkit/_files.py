@@ -10,11 +10,16 @@ files get the permissions the user's umask allows (``0o666 & ~umask``), as ``ope
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import json
 import os
+import re
+import shutil
+import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -91,3 +96,229 @@ def write_text(dest: str | os.PathLike, text: str) -> None:
 def write_json(dest: str | os.PathLike, data: Any) -> None:
     """Write ``data`` as indented JSON (UTF-8, final newline) to ``dest`` atomically."""
     write_text(dest, json.dumps(data, indent=2) + "\n")
+
+
+# -- directories ------------------------------------------------------------------------------
+# A directory (a saved model, a task folder) is written whole into a hidden temporary folder
+# beside its destination, fsync-ed, and only then swapped in. On Linux the swap is one
+# ``renameat2(RENAME_EXCHANGE)``: at every instant the destination is either the complete old
+# directory or the complete new one. Elsewhere (or on file systems without the exchange) the old
+# directory is renamed aside and the new one renamed in, a gap of two system calls.
+
+
+def _temp_name(dest: Path, kind: str) -> Path:
+    """``.<name>.rnnkit-tmp-<kind>-<pid>-<random>`` beside ``dest``."""
+    token = os.urandom(4).hex()
+    return dest.parent / f".{dest.name}{TEMP_MARK}-{kind}-{os.getpid()}-{token}"
+
+
+def _leftover_pid(dest: Path, entry: str) -> int | None:
+    """The pid in a temporary name made by :func:`_temp_name` for ``dest``, else None."""
+    prefix = f".{dest.name}{TEMP_MARK}-"
+    if not entry.startswith(prefix):
+        return None
+    parts = entry[len(prefix) :].split("-")
+    if len(parts) != 3 or parts[0] not in ("new", "old") or not parts[1].isdigit():
+        return None
+    return int(parts[1])
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def _remove(path: Path) -> None:
+    if path.is_symlink() or not path.is_dir():
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def clean_leftovers(dest: str | os.PathLike) -> list[Path]:
+    """Remove the temporary folders that interrupted writes of ``dest`` left beside it.
+
+    Only names made by this module for ``dest`` (``.<name>.rnnkit-tmp-{new,old}-<pid>-<hex>``)
+    whose process has ended are removed; a concurrent writer's folder is left alone. So are the
+    folders earlier rnnkit versions' saves left (``.<name>.tmp-XXXXXXXX``, ``.<name>.old-XXXXXXXX``).
+    Returns what was removed.
+    """
+    dest = Path(dest)
+    removed = []
+    try:
+        entries = os.listdir(dest.parent)
+    except FileNotFoundError:
+        return removed
+    legacy = re.compile(rf"\.{re.escape(dest.name)}\.(tmp|old)-[a-z0-9_]{{8}}")
+    for entry in entries:
+        pid = _leftover_pid(dest, entry)
+        if (pid is not None and not _alive(pid)) or (
+            legacy.fullmatch(entry) and (dest.parent / entry).is_dir()
+        ):
+            _remove(dest.parent / entry)
+            removed.append(dest.parent / entry)
+    return removed
+
+
+def _renameat2():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_RENAMEAT2 = _renameat2()
+_AT_FDCWD, _RENAME_EXCHANGE = -100, 2
+
+
+def exchange(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Swap the paths ``a`` and ``b`` atomically (both must exist); False where unsupported."""
+    if _RENAMEAT2 is None:
+        return False
+    rc = _RENAMEAT2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if rc == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), os.fspath(a), None, os.fspath(b))
+
+
+def fsync_tree(root: str | os.PathLike) -> None:
+    """fsync every file and folder under ``root`` (``root`` included)."""
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                fd = os.open(path, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+        fsync_dir(folder)
+
+
+def fsync_dir(folder: str | os.PathLike) -> None:
+    """fsync a folder, so that renames inside it survive a crash (a no-op where unsupported)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst, follow_symlinks=False)
+    except OSError:
+        shutil.copy2(src, dst, follow_symlinks=False)
+
+
+def carry(src: Path, dst: Path) -> None:
+    """Put a copy of ``src`` (file, symlink or folder) at ``dst``, by hard links where the file
+    system allows (no data is copied, and ``src`` is left untouched)."""
+    if src.is_symlink():
+        os.symlink(os.readlink(src), dst)
+    elif src.is_dir():
+        shutil.copytree(src, dst, symlinks=True, copy_function=_link_or_copy)
+    else:
+        _link_or_copy(str(src), str(dst))
+
+
+def write_dir(
+    dest: str | os.PathLike,
+    write: Callable[[Path], None],
+    *,
+    owner: str,
+    is_ours: Callable[[Path], bool],
+    managed: Iterable[str] = (),
+    overwrite: bool = False,
+    check_first: bool = True,
+) -> None:
+    """Write the folder ``dest`` whole: ``write(tmp)`` fills a new temporary folder, which then
+    replaces ``dest`` atomically.
+
+    What may be replaced: nothing (``dest`` absent), an empty folder, or a folder
+    ``is_ours(dest)`` recognises as one rnnkit wrote. Anything else (a file, a symlink, a folder
+    of other things) is refused with a ``FileExistsError`` unless ``overwrite=True``. Inside a
+    folder of ours, the entries that the new write does not produce and that are not in
+    ``managed`` (names rnnkit writes there) are the user's: they are carried into the new folder
+    (hard links), never deleted. Leftovers of interrupted writes of ``dest`` are removed first.
+    New folders and files honour the umask. ``check_first=False`` checks what is at ``dest``
+    only after ``write`` (for an ``is_ours`` that needs the new folder's entries).
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    clean_leftovers(dest)
+    replacing = _check_replace(dest, owner, is_ours, overwrite) if check_first else None
+    tmp = _temp_name(dest, "new")
+    os.mkdir(tmp)  # mode 0o777 & ~umask
+    swapped = False
+    try:
+        write(tmp)
+        replacing = _check_replace(dest, owner, is_ours, overwrite)  # it may have changed
+        if replacing == "ours":
+            written, keep = set(os.listdir(tmp)), set(managed)
+            for entry in sorted(os.listdir(dest)):
+                if entry not in written and entry not in keep and TEMP_MARK not in entry:
+                    carry(dest / entry, tmp / entry)
+        fsync_tree(tmp)
+        if replacing is None:
+            os.rename(tmp, dest)
+            swapped = True
+        elif exchange(tmp, dest):
+            swapped = True  # tmp now holds the old one
+        else:
+            aside = _temp_name(dest, "old")
+            os.rename(dest, aside)
+            try:
+                os.rename(tmp, dest)
+            except BaseException:
+                os.rename(aside, dest)  # put the old one back
+                raise
+            swapped = True
+            tmp = aside
+        fsync_dir(dest.parent)
+    finally:
+        if not swapped or replacing is not None:
+            _remove(tmp)
+
+
+def _check_replace(dest: Path, owner: str, is_ours, overwrite: bool) -> str | None:
+    """None (nothing there), "ours" (an empty folder or one of ours) or "other" (allowed by
+    ``overwrite``); raises FileExistsError for anything else."""
+    if not os.path.lexists(dest):
+        return None
+    if not dest.is_symlink() and dest.is_dir():
+        if not any(e for e in os.listdir(dest) if TEMP_MARK not in e) or is_ours(dest):
+            return "ours"
+        what = "a folder that rnnkit did not write"
+    elif dest.is_symlink():
+        what = "a symbolic link"
+    else:
+        what = "a file"
+    if overwrite:
+        return "other"
+    raise FileExistsError(
+        f"{owner}: `path` expected a new path or a folder rnnkit wrote, received "
+        f"{str(dest)!r}, {what}; pass overwrite=True to replace it (its contents are deleted)."
+    )

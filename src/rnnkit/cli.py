@@ -291,7 +291,7 @@ def cmd_sentiment_train(args) -> int:
     metrics = clf.evaluate(test_texts, test_labels)
     predict_seconds = time.perf_counter() - start
     _print_metrics(f"Test set ({len(test_texts):,} reviews):", metrics)
-    clf.save(out / "model")
+    clf.save(out / "model", overwrite=run.overwrite)
     plot_history(clf.history_, out / "training.png")
     report = {
         "dataset": {"source": reviews.source, "train": len(train_texts), "test": len(test_texts)},

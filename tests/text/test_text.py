@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -73,19 +74,50 @@ def test_pad_sequences_multidimensional_samples():
 
 
 def test_pad_sequences_errors():
-    with pytest.raises(ValueError, match=r"padding must be 'pre' or 'post'; received 'middle'"):
+    with pytest.raises(
+        ValueError,
+        match=re.escape("pad_sequences: `padding` expected 'pre' or 'post', received 'middle'."),
+    ):
         pad_sequences(SEQS, padding="middle")
-    with pytest.raises(ValueError, match=r"truncating must be 'pre' or 'post'; received 'both'"):
+    with pytest.raises(
+        ValueError,
+        match=re.escape("pad_sequences: `truncating` expected 'pre' or 'post', received 'both'."),
+    ):
         pad_sequences(SEQS, truncating="both")
-    with pytest.raises(ValueError, match=r"element at position 1 has no length: 5"):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "pad_sequences: `sequences` expected sequences, received 5 (int) at position 1, which has no length."
+        ),
+    ):
         pad_sequences([[1], 5])
-    with pytest.raises(ValueError, match=r"sequences must be a list .* received generator"):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "pad_sequences: `sequences` expected a list (or other sized collection) of sequences, received generator."
+        ),
+    ):
         pad_sequences(s for s in SEQS)
-    with pytest.raises(ValueError, match=r"dtype 'int32' cannot hold the str padding value 'x'"):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "pad_sequences: `value` expected a value dtype 'int32' can hold (use dtype=object for variable-length strings), received 'x'."
+        ),
+    ):
         pad_sequences([["a"]], value="x")
-    with pytest.raises(ValueError, match=r"maxlen must be >= 0; received -1"):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "pad_sequences: `maxlen` expected None or an integer >= 0, received -1 (int)."
+        ),
+    ):
         pad_sequences(SEQS, maxlen=-1)
-    with pytest.raises(ValueError, match=r"position 1 have shape \(2,\); expected \(3,\)"):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "pad_sequences: `sequences` expected elements of shape (3,) (those of the first non-empty sequence), received shape (2,) at position 1."
+        ),
+    ):
         pad_sequences([np.ones((1, 3)), np.ones((1, 2))])
 
 
@@ -139,17 +171,31 @@ def test_tokenizer_options():
 
 
 def test_tokenizer_validation():
-    with pytest.raises(ValueError, match=r"lower must be True, False or 'ascii'; received 'yes'"):
+    with pytest.raises(
+        ValueError,
+        match=re.escape("Tokenizer: `lower` expected True, False or 'ascii', received 'yes'."),
+    ):
         Tokenizer(lower="yes")
-    with pytest.raises(ValueError, match=r"apostrophes must be 'keep' or 'inner'; received 'drop'"):
+    with pytest.raises(
+        ValueError,
+        match=re.escape("Tokenizer: `apostrophes` expected 'keep' or 'inner', received 'drop'."),
+    ):
         Tokenizer(apostrophes="drop")
     with pytest.raises(
-        ValueError, match=r"split must be None or a single character; received '  '"
+        ValueError,
+        match=re.escape("Tokenizer: `split` expected None or a single character, received '  '."),
     ):
         Tokenizer(split="  ")
-    with pytest.raises(TypeError, match=r"text must be a str; received bytes"):
+    with pytest.raises(
+        TypeError, match=re.escape("Tokenizer: `text` expected a str, received bytes.")
+    ):
         tokenize(b"abc")
-    with pytest.raises(TypeError, match=r"not a single str"):
+    with pytest.raises(
+        TypeError,
+        match=re.escape(
+            "Tokenizer.tokenize_many: `texts` expected an iterable of str, not a single str (use tokenize(text)), received a str."
+        ),
+    ):
         Tokenizer().tokenize_many("abc")
 
 
@@ -162,7 +208,12 @@ def test_tokenizer_config_round_trip():
         config = json.loads(json.dumps(tokenizer.get_config()))
         assert Tokenizer.from_config(config) == tokenizer
     assert Tokenizer() != Tokenizer.keras_imdb()
-    with pytest.raises(ValueError, match=r"unknown Tokenizer keys \['bogus'\]"):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "Tokenizer.from_config: `config` expected only the keys lower, strip_html, filters, apostrophes, split, received the unknown keys ['bogus']."
+        ),
+    ):
         Tokenizer.from_config({"bogus": 1})
 
 
@@ -203,10 +254,18 @@ def test_vocabulary_decode():
         == "the dog sat on the mat"
     )
     with pytest.raises(
-        ValueError, match=r"id must be in \[0, 11\) for this vocabulary; received 11"
+        ValueError,
+        match=re.escape(
+            "Vocabulary.id_to_token: `idx` expected an id in [0, 11), received 11 (int)."
+        ),
     ):
         vocab.decode([11])
-    with pytest.raises(ValueError, match=r"ids must be one sequence \(1-D\); received 2-D input"):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "Vocabulary.decode: `ids` expected one sequence (1-D; decode a batch with [vocab.decode(s) for s in batch]), received 2-D input."
+        ),
+    ):
         vocab.decode([[1, 4]])
 
 
@@ -225,13 +284,26 @@ def test_vocabulary_json_round_trip():
 
 
 def test_vocabulary_from_json_rejects_other_json():
-    with pytest.raises(ValueError, match=r"text is not valid JSON"):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "Vocabulary.from_json: `text` expected JSON, received text that is not (Expecting property name enclosed in double quotes: line 1 column 2 (char 1))."
+        ),
+    ):
         Vocabulary.from_json("{")
-    with pytest.raises(ValueError, match=r"must be JSON written by Vocabulary.to_json"):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "Vocabulary.from_json: `text` expected JSON written by Vocabulary.to_json (format 'rnnkit.text.Vocabulary'), received format None (NoneType)."
+        ),
+    ):
         Vocabulary.from_json('{"words": []}')
     payload = json.loads(Vocabulary.build(TEXTS).to_json())
     payload["version"] = 99
-    with pytest.raises(ValueError, match=r"expected 1, received 99"):
+    with pytest.raises(
+        ValueError,
+        match=re.escape("Vocabulary.from_json: `version` expected 1, received 99 (int)."),
+    ):
         Vocabulary.from_json(json.dumps(payload))
 
 
@@ -243,20 +315,146 @@ def test_vocabulary_from_keras_word_index():
     assert vocab.encode(["The film<br />and it's Zzz"]) == [[1, 4, 2, 6, 5, 2, 2]]
     assert vocab.encode(["The film<br />and it's Zzz"], unknown="skip") == [[1, 4, 2, 6, 5, 2]]
     assert vocab.word_index == word_index
-    with pytest.raises(ValueError, match=r"ranks must be the integers 1..2; received 3 for 'b'"):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "Vocabulary.from_keras_word_index: `word_index` expected the ranks 1..2, received 3 (int) for 'b'."
+        ),
+    ):
         Vocabulary.from_keras_word_index({"a": 1, "b": 3})
-    with pytest.raises(ValueError, match=r"gives rank 1 to both 'a' and 'b'"):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "Vocabulary.from_keras_word_index: `word_index` expected distinct ranks, received rank 1 for both 'a' and 'b'."
+        ),
+    ):
         Vocabulary.from_keras_word_index({"a": 1, "b": 1})
 
 
 def test_vocabulary_validation():
-    with pytest.raises(ValueError, match=r"num_words must be >= 4; received 3"):
+    with pytest.raises(
+        ValueError,
+        match=re.escape("Vocabulary: `num_words` expected an integer >= 4, received 3 (int)."),
+    ):
         Vocabulary(["a"], num_words=3)
-    with pytest.raises(ValueError, match=r"index_from must be >= 2; received 1"):
+    with pytest.raises(
+        ValueError,
+        match=re.escape("Vocabulary: `index_from` expected an integer >= 2, received 1 (int)."),
+    ):
         Vocabulary(["a"], index_from=1)
-    with pytest.raises(ValueError, match=r"words must be distinct; received duplicates \['a'\]"):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "Vocabulary: `words` expected distinct words, received the duplicates ['a']."
+        ),
+    ):
         Vocabulary(["a", "b", "a"])
-    with pytest.raises(TypeError, match=r"use encode\(\[text\]\)"):
+    with pytest.raises(
+        TypeError,
+        match=re.escape(
+            "Vocabulary.encode: `texts` expected an iterable of str, not a single str (use encode([text])), received a str."
+        ),
+    ):
         Vocabulary(["a"]).encode("a b")
-    with pytest.raises(ValueError, match=r"unknown must be 'oov' or 'skip'; received 'drop'"):
+    with pytest.raises(
+        ValueError,
+        match=re.escape("Vocabulary.encode: `unknown` expected 'oov' or 'skip', received 'drop'."),
+    ):
         Vocabulary(["a"]).encode(["a"], unknown="drop")
+
+
+# Issue #11 finding 2: a vocab.json whose `words` is an object (or whose settings have the
+# wrong types) used to load (the object's keys became the words); now each field is checked.
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        (
+            "words",
+            {"the": 1},
+            "Vocabulary.from_json: `words` expected a JSON list of words, received dict.",
+        ),
+        ("words", ["a", 3], "Vocabulary: `words` expected non-empty strings, received 3 (int)."),
+        (
+            "tokenizer",
+            5,
+            "Vocabulary.from_json: `tokenizer` expected a JSON object of Tokenizer settings, received 5 (int).",
+        ),
+        (
+            "num_words",
+            "9",
+            "Vocabulary.from_json: `num_words` expected null or an integer, received '9'.",
+        ),
+        (
+            "index_from",
+            3.0,
+            "Vocabulary.from_json: `index_from` expected an integer, received 3.0 (float).",
+        ),
+        ("version", True, "Vocabulary.from_json: `version` expected 1, received True (bool)."),
+    ],
+)
+def test_vocabulary_from_json_checks_every_field(field, value, message):
+    payload = json.loads(Vocabulary.build(TEXTS).to_json())
+    payload[field] = value
+    with pytest.raises((ValueError, TypeError), match=re.escape(message)):
+        Vocabulary.from_json(json.dumps(payload))
+
+
+# pad_sequences: a value the dtype cannot hold is this module's ValueError (numpy raised an
+# OverflowError before).
+def test_pad_sequences_value_out_of_dtype_range():
+    message = (
+        "pad_sequences: `sequences` expected sequences of values dtype 'int32' can hold, "
+        "received at position 0 values it cannot (Python integer 1099511627776 out of bounds "
+        "for int32)."
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        pad_sequences([[2**40]])
+
+
+# Found by tests/text/test_fuzz_text.py: with lower="ascii", an upper-case letter whose lower
+# case is a filter used to survive as that letter ("J" with filters="j" gave ["j"]); Keras
+# lower-cases first, then filters.
+def test_ascii_lowering_happens_before_filtering():
+    assert Tokenizer(lower="ascii", filters="j")("aJb jc") == ["a", "b", "c"]
+    assert Tokenizer(lower=True, filters="j")("aJb jc") == ["a", "b", "c"]
+
+
+# Found by the fuzzing: a str as `sequences`, a padding value None or an array gave numpy's
+# TypeError / broadcasting ValueError.
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (
+            {"sequences": "01"},
+            ValueError,
+            "pad_sequences: `sequences` expected a list (or other sized collection) of "
+            "sequences, received '01'.",
+        ),
+        (
+            {"sequences": [[1]], "value": None},
+            ValueError,
+            "pad_sequences: `value` expected a value dtype 'int32' can hold, received None "
+            "(NoneType).",
+        ),
+        (
+            {"sequences": [[1]], "value": np.zeros(2)},
+            ValueError,
+            "pad_sequences: `value` expected a scalar, received ndarray of shape (2,) and "
+            "dtype float64.",
+        ),
+        (
+            {"sequences": [], "value": [[0], []]},
+            ValueError,
+            "pad_sequences: `value` expected a scalar, received list.",
+        ),
+        (
+            {"sequences": [{"a": 1}]},
+            ValueError,
+            "pad_sequences: `sequences` expected sequences, received dict at position 0, "
+            "which cannot be sliced.",
+        ),
+    ],
+)
+def test_pad_sequences_rejects_what_numpy_failed_on(kwargs, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        pad_sequences(**kwargs)

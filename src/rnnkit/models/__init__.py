@@ -14,7 +14,8 @@ from .callbacks import (
     ReduceLROnPlateau,
     TerminateOnNaN,
 )
-from .saving import load_model, save_model
+from .loading import load_model
+from .saving import save_model
 from .sequential import Sequential
 
 __all__ = [

@@ -19,6 +19,7 @@ from . import execution, training
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
+from .saving import save_model  # the writer; it does not import this module
 from .summary import print_summary
 
 
@@ -265,11 +266,11 @@ class Sequential(nn.Module):
             "metrics": self.metric_names,
         }
 
-    def save(self, path) -> None:
+    def save(self, path, overwrite: bool = False) -> None:
         """Save to the directory ``path``: ``config.json`` and ``model.safetensors``.
 
-        See :func:`rnnkit.models.save_model`.
+        An rnnkit model already at ``path`` is replaced atomically (files a user added to its
+        directory are kept); a file or any other non-empty folder is refused with a
+        ``FileExistsError`` unless ``overwrite=True``. See :func:`rnnkit.models.save_model`.
         """
-        from .saving import save_model
-
-        save_model(self, path)
+        save_model(self, path, overwrite=overwrite)

@@ -7,7 +7,11 @@ from typing import Any
 
 import numpy as np
 
+from .. import _validation as V
+
 __all__ = ["pad_sequences"]
+
+OWNER = "pad_sequences"
 
 
 def pad_sequences(
@@ -75,20 +79,17 @@ def pad_sequences(
            [2, 3],
            [4, 5]], dtype=int32)
     """
-    if not hasattr(sequences, "__len__"):
-        raise ValueError(
-            f"sequences must be a list (or other sized collection) of sequences; "
-            f"received {type(sequences).__name__}"
-        )
-    if padding not in ("pre", "post"):
-        raise ValueError(f"padding must be 'pre' or 'post'; received {padding!r}")
-    if truncating not in ("pre", "post"):
-        raise ValueError(f"truncating must be 'pre' or 'post'; received {truncating!r}")
+    if not hasattr(sequences, "__len__") or isinstance(sequences, (str, bytes)):
+        V.fail(OWNER, "sequences", "a list (or other sized collection) of sequences", sequences)
+    if not isinstance(padding, str) or padding not in ("pre", "post"):
+        V.fail(OWNER, "padding", "'pre' or 'post'", padding)
+    if not isinstance(truncating, str) or truncating not in ("pre", "post"):
+        V.fail(OWNER, "truncating", "'pre' or 'post'", truncating)
     if maxlen is not None:
         if isinstance(maxlen, bool) or not isinstance(maxlen, (int, np.integer)):
-            raise TypeError(f"maxlen must be None or an int; received {maxlen!r}")
+            V.fail(OWNER, "maxlen", "None or an integer >= 0", maxlen, TypeError)
         if maxlen < 0:
-            raise ValueError(f"maxlen must be >= 0; received {maxlen}")
+            V.fail(OWNER, "maxlen", "None or an integer >= 0", maxlen)
         maxlen = int(maxlen)
 
     lengths = []
@@ -99,12 +100,12 @@ def pad_sequences(
             length = len(seq)
         except TypeError:
             raise ValueError(
-                f"sequences must contain sequences; the element at position {position} "
-                f"has no length: {seq!r}"
+                f"{OWNER}: `sequences` expected sequences, received {V.describe(seq)} at "
+                f"position {position}, which has no length."
             ) from None
         lengths.append(length)
         if length and not found_sample:
-            sample_shape = np.asarray(seq).shape[1:]
+            sample_shape = _as_array(seq, None, position).shape[1:]
             found_sample = True
     if maxlen is None:
         maxlen = max(lengths, default=0)
@@ -116,25 +117,60 @@ def pad_sequences(
         and not np.issubdtype(out_dtype, np.str_)
     ):
         raise ValueError(
-            f"dtype {dtype!r} cannot hold the str padding value {value!r}; "
-            "use dtype=object for variable-length strings"
+            f"{OWNER}: `value` expected a value dtype {dtype!r} can hold (use dtype=object for "
+            f"variable-length strings), received {value!r}."
         )
 
-    out = np.full((len(lengths), maxlen) + tuple(sample_shape), value, dtype=dtype)
+    if not _is_scalar(value):
+        V.fail(OWNER, "value", "a scalar", value)
+    try:
+        out = np.full((len(lengths), maxlen) + tuple(sample_shape), value, dtype=dtype)
+    except (ValueError, TypeError, OverflowError):
+        V.fail(OWNER, "value", f"a value dtype {str(out_dtype)!r} can hold", value)
     if maxlen == 0:
         return out
     for position, (seq, length) in enumerate(zip(sequences, lengths)):
         if not length:
             continue
-        kept = seq[-maxlen:] if truncating == "pre" else seq[:maxlen]
-        kept = np.asarray(kept, dtype=dtype)
+        try:
+            kept = seq[-maxlen:] if truncating == "pre" else seq[:maxlen]
+        except (TypeError, KeyError, IndexError, ValueError):
+            raise ValueError(
+                f"{OWNER}: `sequences` expected sequences, received {V.describe(seq)} at "
+                f"position {position}, which cannot be sliced."
+            ) from None
+        kept = _as_array(kept, dtype, position)
+        if kept.ndim == 0:
+            raise ValueError(
+                f"{OWNER}: `sequences` expected sequences, received {V.describe(seq)} at "
+                f"position {position}, whose values have no length."
+            )
         if kept.shape[1:] != sample_shape:
             raise ValueError(
-                f"the elements of the sequence at position {position} have shape {kept.shape[1:]}; "
-                f"expected {sample_shape}, the shape of the first non-empty sequence's elements"
+                f"{OWNER}: `sequences` expected elements of shape {sample_shape} (those of the "
+                f"first non-empty sequence), received shape {kept.shape[1:]} at position "
+                f"{position}."
             )
         if padding == "post":
             out[position, : len(kept)] = kept
         else:
             out[position, -len(kept) :] = kept
     return out
+
+
+def _as_array(seq, dtype, position: int) -> np.ndarray:
+    """``np.asarray(seq, dtype)``, with numpy's conversion errors as this module's ValueError."""
+    try:
+        return np.asarray(seq, dtype=dtype)
+    except (ValueError, TypeError, OverflowError) as e:
+        raise ValueError(
+            f"{OWNER}: `sequences` expected sequences of values dtype {str(np.dtype(dtype))!r} "
+            f"can hold, received at position {position} values it cannot ({e})."
+        ) from None
+
+
+def _is_scalar(value) -> bool:
+    try:
+        return np.ndim(value) == 0
+    except ValueError:  # a ragged nested list
+        return False

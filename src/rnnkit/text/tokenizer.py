@@ -28,6 +28,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from .. import _validation as V
+
 __all__ = ["KERAS_FILTERS", "Tokenizer", "tokenize"]
 
 #: Characters that Keras's ``text_to_word_sequence`` replaces by the separator.
@@ -88,18 +90,15 @@ class Tokenizer:
         apostrophes: str = "keep",
         split: str | None = None,
     ) -> None:
-        if not (lower is True or lower is False or lower == "ascii"):
-            raise ValueError(f"lower must be True, False or 'ascii'; received {lower!r}")
-        if not isinstance(strip_html, bool):
-            raise TypeError(f"strip_html must be a bool; received {strip_html!r}")
+        if not (lower is True or lower is False or (isinstance(lower, str) and lower == "ascii")):
+            V.fail("Tokenizer", "lower", "True, False or 'ascii'", lower)
+        V.boolean("Tokenizer", "strip_html", strip_html)
         if not isinstance(filters, str):
-            raise TypeError(
-                f"filters must be a str of characters; received {type(filters).__name__}"
-            )
-        if apostrophes not in _APOSTROPHE_MODES:
-            raise ValueError(f"apostrophes must be 'keep' or 'inner'; received {apostrophes!r}")
+            V.fail("Tokenizer", "filters", "a str of characters", filters, TypeError)
+        if not isinstance(apostrophes, str) or apostrophes not in _APOSTROPHE_MODES:
+            V.fail("Tokenizer", "apostrophes", "'keep' or 'inner'", apostrophes)
         if split is not None and (not isinstance(split, str) or len(split) != 1):
-            raise ValueError(f"split must be None or a single character; received {split!r}")
+            V.fail("Tokenizer", "split", "None or a single character", split)
         self.lower = lower
         self.strip_html = strip_html
         self.filters = filters
@@ -108,8 +107,13 @@ class Tokenizer:
         separator = " " if split is None else split
         table = {ord(c): separator for c in filters}
         if lower == "ascii":
+            # Lower-case first, then filter (as Keras): "J" goes where "j" would.
             table.update(
-                {ord(c): c.lower() for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if ord(c) not in table}
+                {
+                    ord(c): table.get(ord(c.lower()), c.lower())
+                    for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                    if ord(c) not in table
+                }
             )
         self._table = str.maketrans(table)
 
@@ -139,7 +143,7 @@ class Tokenizer:
             The words, in order; never contains empty strings.
         """
         if not isinstance(text, str):
-            raise TypeError(f"text must be a str; received {type(text).__name__}")
+            V.fail("Tokenizer", "text", "a str", text, TypeError)
         if self.strip_html:
             text = _HTML_TAG_RE.sub(" ", text)
         if self.lower is True:
@@ -166,7 +170,8 @@ class Tokenizer:
         """
         if isinstance(texts, str):
             raise TypeError(
-                "texts must be an iterable of str, not a single str; use tokenize(text)"
+                "Tokenizer.tokenize_many: `texts` expected an iterable of str, not a single str "
+                "(use tokenize(text)), received a str."
             )
         return [self(t) for t in texts]
 
@@ -184,10 +189,14 @@ class Tokenizer:
     def from_config(cls, config: dict[str, Any]) -> Tokenizer:
         """Rebuild a tokeniser from :meth:`get_config`'s output."""
         if not isinstance(config, dict):
-            raise TypeError(f"config must be a dict; received {type(config).__name__}")
-        unknown = set(config) - {"lower", "strip_html", "filters", "apostrophes", "split"}
+            V.fail("Tokenizer.from_config", "config", "a dict", config, TypeError)
+        known = ("lower", "strip_html", "filters", "apostrophes", "split")
+        unknown = sorted(str(k) for k in config if k not in known)
         if unknown:
-            raise ValueError(f"config has unknown Tokenizer keys {sorted(unknown)}")
+            raise ValueError(
+                f"Tokenizer.from_config: `config` expected only the keys {', '.join(known)}, "
+                f"received the unknown keys {unknown}."
+            )
         return cls(**config)
 
     def __eq__(self, other: object) -> bool:

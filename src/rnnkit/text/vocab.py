@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _validation as V
 from .tokenizer import Tokenizer
 
 __all__ = ["Vocabulary"]
@@ -17,11 +18,11 @@ _FORMAT = "rnnkit.text.Vocabulary"
 _FORMAT_VERSION = 1
 
 
-def _check_int(name: str, value: Any, minimum: int) -> int:
+def _check_int(owner: str, name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int; received {value!r}")
+        V.fail(owner, name, f"an integer >= {minimum}", value, TypeError)
     if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}; received {value}")
+        V.fail(owner, name, f"an integer >= {minimum}", value)
     return int(value)
 
 
@@ -84,24 +85,24 @@ class Vocabulary:
         index_from: int = 3,
         tokenizer: Tokenizer | None = None,
     ) -> None:
-        index_from = _check_int("index_from", index_from, 2)
+        index_from = _check_int("Vocabulary", "index_from", index_from, 2)
         if num_words is not None:
-            num_words = _check_int("num_words", num_words, index_from + 1)
+            num_words = _check_int("Vocabulary", "num_words", num_words, index_from + 1)
         if tokenizer is None:
             tokenizer = Tokenizer()
         elif not isinstance(tokenizer, Tokenizer):
-            raise TypeError(
-                f"tokenizer must be an rnnkit.text.Tokenizer; received {type(tokenizer).__name__}"
-            )
-        if isinstance(words, str):
-            raise TypeError("words must be a sequence of str, not a single str")
+            V.fail("Vocabulary", "tokenizer", "an rnnkit.text.Tokenizer", tokenizer, TypeError)
+        if isinstance(words, (str, bytes, Mapping, set, frozenset)):
+            V.fail("Vocabulary", "words", "a sequence of str in rank order", words, TypeError)
         words = list(words)
         for w in words:
             if not isinstance(w, str) or not w:
-                raise ValueError(f"words must be non-empty str; received {w!r}")
+                V.fail("Vocabulary", "words", "non-empty strings", w)
         if len(set(words)) != len(words):
             dupes = sorted(w for w, n in Counter(words).items() if n > 1)
-            raise ValueError(f"words must be distinct; received duplicates {dupes[:5]}")
+            raise ValueError(
+                f"Vocabulary: `words` expected distinct words, received the duplicates {dupes[:5]}."
+            )
         self.index_from = index_from
         self.num_words = num_words
         self.tokenizer = tokenizer
@@ -146,8 +147,11 @@ class Vocabulary:
         Vocabulary
         """
         if isinstance(texts, str):
-            raise TypeError("texts must be an iterable of str, not a single str")
-        min_count = _check_int("min_count", min_count, 1)
+            raise TypeError(
+                "Vocabulary.build: `texts` expected an iterable of str, not a single str, "
+                "received a str."
+            )
+        min_count = _check_int("Vocabulary.build", "min_count", min_count, 1)
         tokenizer = Tokenizer() if tokenizer is None else tokenizer
         counts: Counter[str] = Counter()
         for text in texts:
@@ -188,8 +192,12 @@ class Vocabulary:
         Vocabulary
         """
         if not isinstance(word_index, Mapping):
-            raise TypeError(
-                f"word_index must be a mapping of word to rank; received {type(word_index).__name__}"
+            V.fail(
+                "Vocabulary.from_keras_word_index",
+                "word_index",
+                "a mapping of word to rank",
+                word_index,
+                TypeError,
             )
         words: list[str | None] = [None] * len(word_index)
         for word, rank in word_index.items():
@@ -199,11 +207,13 @@ class Vocabulary:
                 or not 1 <= rank <= len(words)
             ):
                 raise ValueError(
-                    f"word_index ranks must be the integers 1..{len(words)}; received {rank!r} for {word!r}"
+                    f"Vocabulary.from_keras_word_index: `word_index` expected the ranks "
+                    f"1..{len(words)}, received {V.describe(rank)} for {word!r}."
                 )
             if words[rank - 1] is not None:
                 raise ValueError(
-                    f"word_index gives rank {rank} to both {words[rank - 1]!r} and {word!r}"
+                    f"Vocabulary.from_keras_word_index: `word_index` expected distinct ranks, "
+                    f"received rank {rank} for both {words[rank - 1]!r} and {word!r}."
                 )
             words[rank - 1] = word
         tokenizer = Tokenizer.keras_imdb() if tokenizer is None else tokenizer
@@ -246,6 +256,8 @@ class Vocabulary:
         ValueError
             If ``idx`` is negative or not below :attr:`size`.
         """
+        if isinstance(idx, bool) or not isinstance(idx, (int, np.integer)):
+            V.fail("Vocabulary.id_to_token", "idx", "an integer id", idx, TypeError)
         idx = int(idx)
         if idx == self.PAD_ID:
             return self.PAD_TOKEN
@@ -254,7 +266,7 @@ class Vocabulary:
         if idx == self.OOV_ID:
             return self.OOV_TOKEN
         if not 0 <= idx < self.size:
-            raise ValueError(f"id must be in [0, {self.size}) for this vocabulary; received {idx}")
+            V.fail("Vocabulary.id_to_token", "idx", f"an id in [0, {self.size})", idx)
         offset = idx - self.index_from - 1
         if 0 <= offset < len(self._words):
             return self._words[offset]
@@ -282,8 +294,8 @@ class Vocabulary:
         -------
         list of int
         """
-        if unknown not in ("oov", "skip"):
-            raise ValueError(f"unknown must be 'oov' or 'skip'; received {unknown!r}")
+        if not isinstance(unknown, str) or unknown not in ("oov", "skip"):
+            V.fail("Vocabulary.encode", "unknown", "'oov' or 'skip'", unknown)
         ids = [self.START_ID] if add_start else []
         get = self._ids.get
         if unknown == "oov":
@@ -314,7 +326,8 @@ class Vocabulary:
         """
         if isinstance(texts, str):
             raise TypeError(
-                "texts must be an iterable of str, not a single str; use encode([text])"
+                "Vocabulary.encode: `texts` expected an iterable of str, not a single str "
+                "(use encode([text])), received a str."
             )
         return [
             self.encode_tokens(self.tokenizer(t), add_start=add_start, unknown=unknown)
@@ -338,8 +351,8 @@ class Vocabulary:
         """
         if np.ndim(ids) != 1:
             raise ValueError(
-                f"ids must be one sequence (1-D); received {np.ndim(ids)}-D input; "
-                "decode a batch with [vocab.decode(s) for s in batch]"
+                f"Vocabulary.decode: `ids` expected one sequence (1-D; decode a batch with "
+                f"[vocab.decode(s) for s in batch]), received {np.ndim(ids)}-D input."
             )
         skipped = {self.PAD_TOKEN, self.START_TOKEN, self.UNUSED_TOKEN} if skip_special else set()
         tokens = (self.id_to_token(i) for i in ids)
@@ -378,24 +391,42 @@ class Vocabulary:
         ValueError
             If ``text`` is not a serialised rnnkit vocabulary.
         """
+        owner = "Vocabulary.from_json"
+        if not isinstance(text, (str, bytes, bytearray)):
+            V.fail(owner, "text", "a str or bytes of JSON", text, TypeError)
         try:
             payload = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"text is not valid JSON: {exc}") from exc
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            raise ValueError(
+                f"{owner}: `text` expected JSON, received text that is not ({exc})."
+            ) from None
         if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
+            got = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
             raise ValueError(
-                f"text must be JSON written by Vocabulary.to_json (format {_FORMAT!r})"
+                f"{owner}: `text` expected JSON written by Vocabulary.to_json "
+                f"(format {_FORMAT!r}), received format {V.describe(got)}."
             )
-        if payload.get("version") != _FORMAT_VERSION:
-            raise ValueError(
-                f"unsupported vocabulary format version: expected {_FORMAT_VERSION}, "
-                f"received {payload.get('version')!r}"
-            )
+        version = payload.get("version")
+        if isinstance(version, bool) or version != _FORMAT_VERSION:
+            V.fail(owner, "version", f"{_FORMAT_VERSION}", version)
+        words = payload.get("words")
+        if not isinstance(words, list):
+            V.fail(owner, "words", "a JSON list of words", words)
+        tokenizer = payload.get("tokenizer")
+        if not isinstance(tokenizer, dict):
+            V.fail(owner, "tokenizer", "a JSON object of Tokenizer settings", tokenizer)
+        num_words, index_from = payload.get("num_words"), payload.get("index_from")
+        if num_words is not None and (
+            isinstance(num_words, bool) or not isinstance(num_words, int)
+        ):
+            V.fail(owner, "num_words", "null or an integer", num_words)
+        if isinstance(index_from, bool) or not isinstance(index_from, int):
+            V.fail(owner, "index_from", "an integer", index_from)
         return cls(
-            payload["words"],
-            num_words=payload["num_words"],
-            index_from=payload["index_from"],
-            tokenizer=Tokenizer.from_config(payload["tokenizer"]),
+            words,
+            num_words=num_words,
+            index_from=index_from,
+            tokenizer=Tokenizer.from_config(tokenizer),
         )
 
     def __eq__(self, other: object) -> bool:

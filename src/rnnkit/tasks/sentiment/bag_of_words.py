@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ... import _files
 from ... import _validation as V
-from ...models.saving import write_atomic_dir
 from ...reporting import classification_metrics
 from ...text import Tokenizer
 from ._common import _texts
@@ -121,11 +121,20 @@ class BagOfWords:
             scores[k] = score
         return scores
 
-    def save(self, path) -> None:
+    def save(self, path, overwrite: bool = False) -> None:
         """Write ``path/`` atomically: ``bow.json`` (settings and the vocabulary of n-grams)
-        and ``bow.safetensors`` (IDF weights, coefficients, intercept). No pickle."""
+        and ``bow.safetensors`` (IDF weights, coefficients, intercept). No pickle. A bag of
+        words already saved there is replaced; anything else is refused unless
+        ``overwrite=True``."""
         self._require_fitted("save")
-        write_atomic_dir(path, self.write_files)
+        _files.write_dir(
+            path,
+            self.write_files,
+            owner="BagOfWords.save",
+            is_ours=lambda existing: (existing / "bow.json").is_file(),
+            managed=("bow.json", "bow.safetensors"),
+            overwrite=overwrite,
+        )
 
     def write_files(self, folder: Path) -> None:
         """Write ``bow.json`` and ``bow.safetensors`` into the existing ``folder``."""

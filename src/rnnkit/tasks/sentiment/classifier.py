@@ -4,7 +4,6 @@ model, prediction, the running prediction per word, persistence."""
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -12,10 +11,9 @@ import numpy as np
 
 from ... import _files
 from ... import _validation as V
-from ...models import load_model
+from ...models import callbacks, load_model
 from ...models.callbacks import EarlyStopping, ReduceLROnPlateau
 from ...models.optimizers import Adam
-from ...models.saving import write_atomic_dir
 from ...models.splits import split_last
 from ...reporting import classification_metrics
 from ...text import Tokenizer, Vocabulary, pad_sequences
@@ -34,14 +32,7 @@ def _backup_callback(config: SentimentConfig):
     """``BackupAndRestore`` into ``config.checkpoint_dir`` (each epoch, or every
     ``checkpoint_steps`` steps), after :meth:`SentimentConfig.check_checkpoint`."""
     config.check_checkpoint()
-    try:
-        from ...models.callbacks import BackupAndRestore
-    except ImportError:
-        raise RuntimeError(
-            "SentimentClassifier.fit: `checkpoint_dir` needs "
-            "rnnkit.models.callbacks.BackupAndRestore, which this build of rnnkit lacks."
-        ) from None
-    return BackupAndRestore(
+    return callbacks.BackupAndRestore(
         config.checkpoint_dir,
         save_freq=config.checkpoint_steps or "epoch",
         delete_checkpoint=True,
@@ -223,9 +214,11 @@ class SentimentClassifier:
         return classification_metrics(np.asarray(labels), proba)
 
     # -- persistence --------------------------------------------------------------------------
-    def save(self, path) -> None:
+    def save(self, path, overwrite: bool = False) -> None:
         """Write ``path/`` with the model (safetensors + JSON), the vocabulary and the config,
-        atomically."""
+        atomically (:func:`rnnkit._files.write_dir`). A classifier already saved at ``path`` is
+        replaced (files a user added there are kept); anything else at ``path`` is refused
+        unless ``overwrite=True``."""
         self._require_fitted("save")
 
         def write(tmp: Path) -> None:
@@ -239,11 +232,15 @@ class SentimentClassifier:
                 self.ngram_model_.write_files(tmp / NGRAM_DIR)
                 task["blend"] = self.blend_
             (tmp / TASK_FILE).write_text(json.dumps(task, indent=2) + "\n", encoding="utf-8")
-            # the temporary folders are made private (0o700); the saved ones follow the umask
-            for folder in (tmp, *(p for p in tmp.rglob("*") if p.is_dir())):
-                os.chmod(folder, _files.dir_mode())
 
-        write_atomic_dir(path, write)
+        _files.write_dir(
+            path,
+            write,
+            owner="SentimentClassifier.save",
+            is_ours=lambda existing: (existing / TASK_FILE).is_file(),
+            managed=SAVED_NAMES,
+            overwrite=overwrite,
+        )
 
     @classmethod
     def load(cls, path) -> SentimentClassifier:
