@@ -266,3 +266,19 @@ def test_a_metric_given_twice_is_logged_twice_as_keras():
     ]
     result = model.evaluate(x, y, verbose=0, return_dict=True)
     assert [result["accuracy"], result["accuracy_1"]] == pytest.approx(expected)
+
+
+def test_non_finite_outputs_are_never_silent():
+    """With NaN weights the default path used to answer 0.5859 for every review and evaluate
+    reported accuracy 0.5; the outputs are NaN now, and predict / evaluate say so."""
+    torch.manual_seed(0)
+    model = Sequential([Embedding(100, 8), LSTM(8), Dense(1, activation="sigmoid")])
+    model.compile("adam", "binary_crossentropy", metrics=["accuracy"])
+    ids = np.random.default_rng(0).integers(1, 100, (16, 12))
+    with torch.no_grad():
+        model.layers[0].E.fill_(float("nan"))
+    with pytest.warns(RuntimeWarning, match=r"predict: 16 of 16 outputs are NaN or infinite"):
+        assert np.isnan(model.predict(ids)).all()
+    with pytest.warns(RuntimeWarning, match=r"evaluate: the loss is nan"):
+        loss, _ = model.evaluate(ids, np.ones(16), verbose=0)
+    assert np.isnan(loss)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -429,6 +430,13 @@ def evaluate(model, x=None, y=None, batch_size: int = 32, verbose="auto", return
         )
     check_labels("evaluate", "y", y, model.loss_name, _output_classes(model))
     results = _evaluate(model, x, y, batch_size, verbose)
+    if not math.isfinite(results["loss"]):
+        warnings.warn(
+            f"evaluate: the loss is {results['loss']}: the model's weights or the inputs are "
+            "not finite, so its metrics describe no real predictions.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     if return_dict:
         return results
     return results["loss"] if len(results) == 1 else list(results.values())
@@ -450,13 +458,21 @@ def predict(model, x, batch_size: int = 32, verbose=0) -> np.ndarray:
         outs = [model(x if len(batches) == 1 else x[idx]) for idx in progress]
     if not outs:
         return np.zeros((0, *model.output_shape[1:]), dtype=np.float32)
-    if len(outs) == 1:
-        return outs[0].cpu().numpy()
-    out = torch.cat(outs)
-    order = torch.cat(batches)
-    if not torch.equal(order, torch.arange(len(x))):
-        out = out[torch.argsort(order)]  # back to the order of x
-    return out.cpu().numpy()
+    out = outs[0] if len(outs) == 1 else torch.cat(outs)
+    if len(outs) > 1:
+        order = torch.cat(batches)
+        if not torch.equal(order, torch.arange(len(x))):
+            out = out[torch.argsort(order)]  # back to the order of x
+    out = out.cpu().numpy()
+    if not np.isfinite(out).all():
+        bad = int((~np.isfinite(out)).sum())
+        warnings.warn(
+            f"predict: {bad} of {out.size} outputs are NaN or infinite: the model's weights or "
+            "the inputs are not finite.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return out
 
 
 def metric_objects(model) -> list:
