@@ -25,6 +25,7 @@ RANKS = {
     "functional": 1,
     "datasets": 2,  # may read text's tokenizer
     "kernels": 2,
+    "initializers": 2,  # Keras initializers, on raw tensors
     "layers": 3,
     "utils": 4,
     "models": 5,
