@@ -83,6 +83,100 @@ class Layer(nn.Module):
     def count_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
+    # -- weights, as Keras's get_weights / set_weights ---------------------------------------
+    @property
+    def weights(self) -> list[nn.Parameter]:
+        """The parameters this layer holds, in Keras's order (``[]`` before it is built).
+
+        These are rnnkit's tensors: where Keras packs two of them into one array (the GRU's
+        ``(2, 3H)`` bias is rnnkit's ``b_x`` and ``b_h``) the list is one longer than
+        Keras's; :meth:`get_weights` gives Keras's exact layout.
+        """
+        return list(self.parameters())
+
+    @property
+    def trainable_weights(self) -> list[nn.Parameter]:
+        """The :attr:`weights` an optimizer updates (``requires_grad``)."""
+        return [p for p in self.weights if p.requires_grad]
+
+    @property
+    def non_trainable_weights(self) -> list[nn.Parameter]:
+        """The :attr:`weights` with ``requires_grad`` off."""
+        return [p for p in self.weights if not p.requires_grad]
+
+    def get_weights(self) -> list:
+        """The weights as NumPy arrays (copies) in Keras's order and shapes, e.g. for an
+        LSTM ``[kernel (D, 4H), recurrent_kernel (H, 4H), bias (4H,)]``."""
+        return [w.detach().cpu().clone().numpy() for w in self._keras_weights()]
+
+    def set_weights(self, weights) -> None:
+        """Set the weights from arrays (NumPy or tensors) in :meth:`get_weights`'s layout.
+
+        Every shape is checked before anything is written, so a bad list changes nothing.
+        Messages as Keras's: ``Layer lstm weight shape (4, 16) is not compatible with
+        provided weight shape (3, 16).``
+        """
+        values = self._check_weights(weights)
+        self._assign_weights(values)
+
+    def _keras_weights(self) -> list[torch.Tensor]:
+        """The weights in Keras's layout; layers whose layout differs from :attr:`weights`
+        override this and :meth:`_set_keras_weights`."""
+        return self.weights
+
+    def _set_keras_weights(self, values: list[torch.Tensor]) -> None:
+        """Copy ``values`` (checked, in Keras's layout) into the parameters (no grad)."""
+        for p, v in zip(self.weights, values, strict=True):
+            p.copy_(v)
+
+    def _check_weights(self, weights) -> list[torch.Tensor]:
+        """``weights`` as tensors of the parameters' dtype and device, or a Keras-worded error
+        for a wrong length or shape."""
+        if isinstance(weights, (str, bytes, torch.Tensor)) or not isinstance(
+            weights, (list, tuple)
+        ):
+            V.fail(
+                f"{type(self).__name__}.set_weights",
+                "weights",
+                "a list of arrays",
+                weights,
+                TypeError,
+            )
+        expected = self._keras_weights()
+        if len(weights) != len(expected):
+            raise ValueError(
+                f"You called `set_weights(weights)` on layer '{self.name}' with a weight "
+                f"list of length {len(weights)}, but the layer was expecting "
+                f"{len(expected)} weights."
+            )
+        values = []
+        for i, (w, v) in enumerate(zip(expected, weights)):
+            try:
+                t = torch.as_tensor(v)
+            except (TypeError, ValueError, RuntimeError):
+                t = None
+            if t is None or t.dtype.is_complex:
+                V.fail(
+                    f"{type(self).__name__}.set_weights",
+                    f"weights[{i}]",
+                    "a real-valued array",
+                    v,
+                    TypeError,
+                )
+            if tuple(t.shape) != tuple(w.shape):
+                raise ValueError(
+                    f"Layer {self.name} weight shape {tuple(w.shape)} is not compatible "
+                    f"with provided weight shape {tuple(t.shape)}."
+                )
+            values.append(t.to(device=w.device, dtype=w.dtype))
+        return values
+
+    def _assign_weights(self, values: list[torch.Tensor]) -> None:
+        if not values:  # an unbuilt layer (or one without weights): nothing to write
+            return
+        with torch.no_grad():
+            self._set_keras_weights(values)
+
     # -- config -------------------------------------------------------------------------------
     def get_config(self) -> dict:
         """The constructor arguments that rebuild this layer (JSON-serialisable)."""

@@ -480,6 +480,27 @@ class GRU(RNN):
         else:
             self.register_parameter("b_h", None)
 
+    def _keras_weights(self) -> list[Tensor]:
+        """Keras's ``[kernel (D, 3H), recurrent_kernel (H, 3H), bias]``: the bias is
+        ``(2, 3H)`` with rows ``[b_x, b_h]`` when ``reset_after``, ``b_x`` (3H,) otherwise, and
+        absent without ``use_bias``."""
+        if not self.built:
+            return []
+        weights = [self.W_x, self.W_h]
+        if self.b_x is not None:
+            weights.append(torch.stack([self.b_x, self.b_h]) if self.reset_after else self.b_x)
+        return weights
+
+    def _set_keras_weights(self, values: list[Tensor]) -> None:
+        W_x, W_h, *bias = values
+        self.W_x.copy_(W_x)
+        self.W_h.copy_(W_h)
+        if bias and self.reset_after:
+            self.b_x.copy_(bias[0][0])  # row 0: the input bias
+            self.b_h.copy_(bias[0][1])  # row 1: the recurrent bias
+        elif bias:
+            self.b_x.copy_(bias[0])
+
     def run(self, x, states, mask, recurrent_mask):
         return dispatch.gru(
             x,

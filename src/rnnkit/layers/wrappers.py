@@ -92,6 +92,15 @@ class Bidirectional(Layer):
         layer = get_layer_class(inner["class_name"]).from_config(inner["config"])
         return cls(layer, **config)
 
+    def _keras_weights(self) -> list[Tensor]:
+        """The forward layer's weights, then the backward layer's (as Keras)."""
+        return self.forward_layer._keras_weights() + self.backward_layer._keras_weights()
+
+    def _set_keras_weights(self, values: list[Tensor]) -> None:
+        n = len(self.forward_layer._keras_weights())
+        self.forward_layer._set_keras_weights(values[:n])
+        self.backward_layer._set_keras_weights(values[n:])
+
     def extra_repr(self) -> str:
         return "" if self.merge_mode == "concat" else f"merge_mode={self.merge_mode!r}"
 

@@ -120,6 +120,32 @@ class Sequential(nn.Module):
     def count_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
+    def get_weights(self) -> list[np.ndarray]:
+        """Every layer's :meth:`~rnnkit.layers.Layer.get_weights`, in layer order (Keras's
+        layouts, so a Keras model's ``get_weights()`` goes straight into ``set_weights``)."""
+        return [w for layer in self.layers for w in layer.get_weights()]
+
+    def set_weights(self, weights) -> None:
+        """Set every layer's weights from one flat list in :meth:`get_weights`'s order.
+
+        The length and every shape are checked before anything is written.
+        """
+        if isinstance(weights, (str, bytes, Tensor)) or not isinstance(weights, (list, tuple)):
+            V.fail("Sequential.set_weights", "weights", "a list of arrays", weights, TypeError)
+        counts = [len(layer._keras_weights()) for layer in self.layers]
+        if len(weights) != sum(counts):
+            raise ValueError(
+                f"You called `set_weights(weights)` on layer '{self.name}' with a weight "
+                f"list of length {len(weights)}, but the layer was expecting "
+                f"{sum(counts)} weights."
+            )
+        checked, start = [], 0
+        for layer, n in zip(self.layers, counts):
+            checked.append(layer._check_weights(list(weights[start : start + n])))
+            start += n
+        for layer, values in zip(self.layers, checked):
+            layer._assign_weights(values)
+
     # -- the call -----------------------------------------------------------------------------
     def forward(self, x: Tensor, mask: Tensor | None = None, logits: bool = False) -> Tensor:
         """Run the layers in order, passing each one's mask to the next (as Keras).
