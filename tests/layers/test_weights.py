@@ -305,3 +305,23 @@ def test_sequential_errors_and_nothing_written():
     assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), weights, strict=True))
     with pytest.raises(TypeError, match=re.escape("Sequential.set_weights: `weights` expected")):
         model.set_weights(None)
+
+
+# -- 6. weight counts of Keras's run_layer_test (expected_num_trainable_weights) ---------------
+@pytest.mark.parametrize(
+    "make, keras_count, rnnkit_count",
+    [
+        (lambda: Embedding(4, 3), 1, 1),
+        (lambda: Dense(4), 2, 2),
+        (lambda: SimpleRNN(H), 3, 3),
+        (lambda: LSTM(H), 3, 3),
+        (lambda: GRU(H, reset_after=False), 3, 3),
+        (lambda: GRU(H), 3, 4),  # Keras's (2, 3H) bias is rnnkit's b_x and b_h
+        (lambda: Bidirectional(LSTM(H)), 6, 6),
+    ],
+)
+def test_weight_counts_as_keras_run_layer_test(make, keras_count, rnnkit_count):
+    layer = built(make())
+    assert len(layer.get_weights()) == keras_count
+    assert len(layer.trainable_weights) == rnnkit_count
+    assert layer.non_trainable_weights == []
