@@ -325,3 +325,10 @@ def test_weight_counts_as_keras_run_layer_test(make, keras_count, rnnkit_count):
     assert len(layer.get_weights()) == keras_count
     assert len(layer.trainable_weights) == rnnkit_count
     assert layer.non_trainable_weights == []
+
+
+def test_set_weights_accepts_reversed_numpy_views():
+    layer = built(Dense(2))
+    W = np.arange(6, dtype=np.float32).reshape(D, 2)[:, ::-1]  # negative strides
+    layer.set_weights([W, np.zeros(2, np.float32)])
+    assert np.array_equal(layer.get_weights()[0], W)

@@ -151,10 +151,7 @@ class Layer(nn.Module):
             )
         values = []
         for i, (w, v) in enumerate(zip(expected, weights)):
-            try:
-                t = torch.as_tensor(v)
-            except (TypeError, ValueError, RuntimeError):
-                t = None
+            t = _as_tensor(v)
             if t is None or t.dtype.is_complex:
                 V.fail(
                     f"{type(self).__name__}.set_weights",
@@ -213,6 +210,17 @@ class Layer(nn.Module):
         return nn.Parameter(
             torch.empty(*shape, device=device, dtype=dtype or torch.get_default_dtype())
         )
+
+
+def _as_tensor(value) -> torch.Tensor | None:
+    """``value`` (array, tensor, nested list) as a tensor, or None if it is not numeric."""
+    try:
+        return torch.as_tensor(value)
+    except ValueError:  # a NumPy view with negative strides, e.g. a[:, ::-1]
+        copy = getattr(value, "copy", None)
+        return _as_tensor(copy()) if callable(copy) and hasattr(value, "strides") else None
+    except (TypeError, RuntimeError):
+        return None
 
 
 def check_rank(owner: str, name: str, x, ranks: tuple[int, ...], meaning: str) -> None:
