@@ -3,25 +3,60 @@
 from .base import Layer
 from .core import Dense, Dropout, Embedding, Input
 from .recurrent import GRU, LSTM, RNN, SimpleRNN
+from .shaping import (
+    Activation,
+    Flatten,
+    GlobalAveragePooling1D,
+    GlobalMaxPooling1D,
+    LeakyReLU,
+    Masking,
+    RepeatVector,
+    Reshape,
+)
 from .wrappers import Bidirectional
 
 __all__ = [
     "GRU",
     "LSTM",
     "RNN",
+    "Activation",
     "Bidirectional",
     "Dense",
     "Dropout",
     "Embedding",
+    "Flatten",
+    "GlobalAveragePooling1D",
+    "GlobalMaxPooling1D",
     "Input",
     "Layer",
+    "LeakyReLU",
+    "Masking",
+    "RepeatVector",
+    "Reshape",
     "SimpleRNN",
     "get",
 ]
 
 _REGISTRY = {
     cls.__name__: cls
-    for cls in (Input, Embedding, Dense, Dropout, SimpleRNN, LSTM, GRU, Bidirectional)
+    for cls in (
+        Input,
+        Embedding,
+        Dense,
+        Dropout,
+        SimpleRNN,
+        LSTM,
+        GRU,
+        Bidirectional,
+        Activation,
+        Flatten,
+        Reshape,
+        RepeatVector,
+        Masking,
+        LeakyReLU,
+        GlobalAveragePooling1D,
+        GlobalMaxPooling1D,
+    )
 }
 
 
