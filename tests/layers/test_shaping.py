@@ -308,12 +308,6 @@ def test_bad_inputs():
 
 
 # 6. Known gap outside this module ----------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="models/execution.py forward_without_padding cuts all-padding columns after "
-    "Embedding(mask_zero=True) for any 2-D output; a layer that ignores the mask "
-    "(GlobalMaxPooling1D, Flatten) then sees fewer steps than Keras",
-)
 @pytest.mark.parametrize("layer", [GlobalMaxPooling1D, Flatten])
 def test_padding_columns_are_not_cut_before_layers_that_ignore_the_mask(layer):
     from rnnkit.models.execution import run_layers

@@ -29,7 +29,16 @@ from torch import Tensor
 
 from .. import runtime
 from ..kernels import dispatch
-from ..layers import RNN, Dense, Dropout, Embedding
+from ..layers import (
+    RNN,
+    Activation,
+    Bidirectional,
+    Dense,
+    Dropout,
+    Embedding,
+    GlobalAveragePooling1D,
+    LeakyReLU,
+)
 from . import padding
 
 _active = threading.local()  # .tables: {id(layer): vocabulary table} during a predict/evaluate
@@ -127,6 +136,35 @@ def _recurrent_stack(layers) -> list[RNN] | None:
     return rnns
 
 
+def _reads_the_mask(layers) -> bool:
+    """Whether cutting masked columns after an ``Embedding(mask_zero=True)`` leaves ``layers``'
+    output unchanged: recurrent layers and Dropout carry the mask up to a layer that reduces
+    time while honouring it (a recurrent layer returning its final output, or
+    GlobalAveragePooling1D), then only layers acting on each sample alone. Layers that
+    ignore the mask (GlobalMaxPooling1D, Flatten, ...) see every column, as in Keras."""
+
+    def recurrent(layer):  # a recurrent layer, or one wrapped by Bidirectional
+        return layer.forward_layer if isinstance(layer, Bidirectional) else layer
+
+    k = 0
+    while k < len(layers) and (
+        isinstance(layers[k], Dropout)
+        or (isinstance(recurrent(layers[k]), RNN) and recurrent(layers[k]).return_sequences)
+    ):
+        k += 1
+    if k == len(layers):
+        return False
+    reducer = recurrent(layers[k])
+    if isinstance(reducer, RNN):
+        if reducer.return_state:
+            return False
+    elif not isinstance(reducer, GlobalAveragePooling1D):
+        return False
+    return all(
+        isinstance(layer, (Dense, Dropout, Activation, LeakyReLU)) for layer in layers[k + 1 :]
+    )
+
+
 def forward_without_padding(model, ids: Tensor, logits: bool) -> Tensor | None:
     """``model(ids)`` computed without its all-padding columns, or None where that is not
     exact (the caller then runs the full batch)."""
@@ -139,6 +177,8 @@ def forward_without_padding(model, ids: Tensor, logits: bool) -> Tensor | None:
     if not isinstance(shape, tuple) or len(shape) != 2:
         return None  # outputs per step (or several outputs): every column is needed
     if embedding.mask_zero:
+        if not _reads_the_mask(layers[1:]):
+            return None
         lead, trail = padding.leading_padding(ids), padding.trailing_padding(ids)
         if lead + trail == 0 or lead == T:
             return None
