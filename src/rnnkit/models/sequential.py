@@ -164,6 +164,7 @@ class Sequential(nn.Module):
             self.optimizer_spec if isinstance(self.optimizer_spec, torch.optim.Optimizer) else None
         )
         self.compiled = True
+        training.reset_metrics(self)
 
     def fit(
         self,
@@ -240,6 +241,38 @@ class Sequential(nn.Module):
     def predict(self, x, batch_size: int = 32, verbose=0) -> np.ndarray:
         """Outputs for ``x``, computed in batches of ``batch_size``, as a NumPy array."""
         return training.predict(self, x, batch_size, verbose)
+
+    def train_on_batch(
+        self, x, y, sample_weight=None, class_weight=None, return_dict: bool = False
+    ):
+        """One optimizer step on exactly the batch ``(x, y)`` (no shuffling, no splitting), as
+        ``keras.Model.train_on_batch``.
+
+        Returns the loss (a float) if the model has no metrics, else ``[loss, *metrics]``, or a
+        dict with ``return_dict=True``. As Keras 3, these are *running* values: the loss and
+        metrics of every ``train_on_batch`` / ``test_on_batch`` batch since the last
+        :meth:`reset_metrics` (or ``compile`` / ``fit`` / ``evaluate``), the loss averaged
+        over them weighted by batch size. Call ``reset_metrics()`` before each call for the
+        values of that batch alone. ``sample_weight`` / ``class_weight`` weigh the loss as in
+        :meth:`fit`; the metrics are unweighted. The step is applied even if its loss is not
+        finite (no TerminateOnNaN here, as Keras).
+        """
+        return training.train_on_batch(self, x, y, sample_weight, class_weight, return_dict)
+
+    def test_on_batch(self, x, y, sample_weight=None, return_dict: bool = False):
+        """Loss and metrics on exactly the batch ``(x, y)``, without a step, as
+        ``keras.Model.test_on_batch``: running values shared with :meth:`train_on_batch`
+        (see there)."""
+        return training.test_on_batch(self, x, y, sample_weight, return_dict)
+
+    def predict_on_batch(self, x) -> np.ndarray:
+        """Outputs for exactly the batch ``x`` (one forward pass), as a NumPy array."""
+        return training.predict_on_batch(self, x)
+
+    def reset_metrics(self) -> None:
+        """Start the running loss and metrics of :meth:`train_on_batch` /
+        :meth:`test_on_batch` afresh."""
+        training.reset_metrics(self)
 
     # -- saving -------------------------------------------------------------------------------
     def get_config(self) -> dict:

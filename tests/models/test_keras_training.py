@@ -1,0 +1,173 @@
+"""Keras's training surface (issue #18, item 13): train_on_batch / test_on_batch /
+predict_on_batch, sample_weight / class_weight, LambdaCallback, LearningRateScheduler,
+CSVLogger. Oracles: hand-written torch loops and hand computation."""
+
+import copy
+import re
+
+import numpy as np
+import pytest
+import torch
+from torch.nn import functional as F
+
+from rnnkit.layers import LSTM, Dense, Embedding
+from rnnkit.models import Sequential, losses
+from rnnkit.models.optimizers import SGD
+from rnnkit.utils import set_random_seed
+
+LR = 0.1
+
+
+def data(n=12, T=6, seed=0):
+    rng = np.random.default_rng(seed)
+    x = torch.from_numpy(rng.integers(1, 20, size=(n, T)))
+    y = torch.from_numpy(rng.integers(0, 2, size=(n,))).float()
+    return x, y
+
+
+def binary_model(metrics=None):
+    set_random_seed(0)
+    model = Sequential([Embedding(20, 5), LSTM(4), Dense(1, activation="sigmoid")])
+    model.compile(SGD(learning_rate=LR), "binary_crossentropy", metrics=metrics)
+    model.build((None, 6))
+    return model
+
+
+def sgd_step_by_hand(model, x, y, w=None):
+    """The oracle: one plain SGD step with the loss written out in torch."""
+    model.train()
+    z = model(x, logits=True).reshape(-1)  # (N,)
+    per = F.binary_cross_entropy_with_logits(z, y, reduction="none")  # (N,)
+    loss = per.mean() if w is None else (w * per).sum() / len(per)
+    grads = torch.autograd.grad(loss, list(model.parameters()))
+    with torch.no_grad():
+        for p, g in zip(model.parameters(), grads, strict=True):
+            p -= LR * g
+    return float(loss.detach())
+
+
+def assert_same_weights(a, b, atol=1e-6):
+    for (name, p), q in zip(a.named_parameters(), b.parameters(), strict=True):
+        torch.testing.assert_close(p, q, atol=atol, rtol=0, msg=name)
+
+
+# 1. losses.per_sample: its mean is the loss itself (every loss, probabilities and logits,
+#    flat and sequence outputs), so the weighted path with weights 1 is the unweighted one.
+@pytest.mark.parametrize("name", sorted(losses.LOSSES))
+@pytest.mark.parametrize("shape", [(7, 3), (7, 4, 3)])
+def test_per_sample_mean_is_the_loss(name, shape):
+    g = torch.Generator().manual_seed(1)
+    z = torch.randn(shape, generator=g)
+    if name == "sparse_categorical_crossentropy":
+        y = torch.randint(0, shape[-1], shape[:-1], generator=g)
+    elif name == "categorical_crossentropy":
+        y = F.one_hot(torch.randint(0, shape[-1], shape[:-1], generator=g), shape[-1]).float()
+    else:
+        y = torch.rand(shape, generator=g)
+    pred = torch.softmax(z, -1) if "categorical" in name else torch.sigmoid(z)
+    values = losses.per_sample(name, y, pred)
+    assert values.shape == shape[:-1]
+    torch.testing.assert_close(values.mean(), losses.LOSSES[name](y, pred))
+    torch.testing.assert_close(losses.weighted(values, torch.ones(7)), values.mean())
+    if name in losses.LOGIT_ACTIVATION:
+        logits = losses.per_sample(name, y, z, from_logits=True).mean()
+        torch.testing.assert_close(logits, losses.LOSSES[name](y, z, from_logits=True))
+
+
+# 2. weighted = sum(w * loss_i) / N (Keras's sum_over_batch_size), not / sum(w).
+def test_weighted_divides_by_the_number_of_samples():
+    values = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    w = torch.tensor([0.0, 1.0, 2.0, 0.5])
+    assert float(losses.weighted(values, w)) == pytest.approx((2 + 6 + 2) / 4)
+    steps = torch.tensor([[1.0, 3.0], [2.0, 2.0]])  # (N, T): a weight per sample spreads
+    assert float(losses.weighted(steps, torch.tensor([2.0, 0.0]))) == pytest.approx(8 / 4)
+
+
+# 3. train_on_batch is one SGD step on exactly that batch: the weights of a hand-written torch
+#    step, and of fit(batch_size=N, shuffle=False, epochs=1); it returns that batch's loss.
+def test_train_on_batch_is_one_step():
+    x, y = data()
+    model, oracle, fitted = binary_model(), binary_model(), binary_model()
+    loss = model.train_on_batch(x, y)
+    expected = sgd_step_by_hand(oracle, x, y)
+    assert isinstance(loss, float)
+    assert loss == pytest.approx(expected, abs=1e-6)
+    assert_same_weights(model, oracle)
+    history = fitted.fit(x, y, batch_size=len(x), epochs=1, shuffle=False, verbose=0)
+    assert history.history["loss"][0] == pytest.approx(loss, abs=1e-6)
+    assert_same_weights(model, fitted)
+
+
+# 4. Keras 3's running values: test_on_batch / train_on_batch return the loss (mean over the
+#    batches since the last reset, weighted by batch size) and metrics of all those batches;
+#    reset_metrics() (and fit / evaluate) start afresh.
+def test_on_batch_values_run_until_reset():
+    x, y = data(n=12)
+    model = binary_model(metrics=["accuracy"])
+    a = model.evaluate(x[:4], y[:4], verbose=0, return_dict=True)
+    b = model.evaluate(x[4:], y[4:], verbose=0, return_dict=True)
+    both = model.evaluate(x, y, verbose=0, return_dict=True)
+    first = model.test_on_batch(x[:4], y[:4], return_dict=True)
+    assert first == pytest.approx(a)
+    second = model.test_on_batch(x[4:], y[4:])
+    assert second[0] == pytest.approx((4 * a["loss"] + 8 * b["loss"]) / 12)
+    assert second[1] == pytest.approx(both["accuracy"])
+    model.reset_metrics()
+    assert model.test_on_batch(x[4:], y[4:]) == pytest.approx([b["loss"], b["accuracy"]])
+
+
+# 5. predict_on_batch: the model's outputs for that batch, as predict gives them.
+def test_predict_on_batch():
+    x, _ = data()
+    model = binary_model()
+    out = model.predict_on_batch(x)
+    assert isinstance(out, np.ndarray) and out.shape == (12, 1)
+    with torch.no_grad():
+        np.testing.assert_allclose(out, model(x).numpy(), atol=1e-6)
+    np.testing.assert_allclose(out, model.predict(x, batch_size=5), atol=1e-6)
+
+
+# 6. train_on_batch with sample_weight: the step of the hand-weighted loss sum(w l_i) / N;
+#    class_weight gives the same step as the equivalent sample_weight.
+def test_train_on_batch_weighted():
+    x, y = data()
+    w = torch.linspace(0.0, 2.0, len(x))
+    model, oracle = binary_model(), binary_model()
+    loss = model.train_on_batch(x, y, sample_weight=w.numpy())
+    assert loss == pytest.approx(sgd_step_by_hand(oracle, x, y, w), abs=1e-6)
+    assert_same_weights(model, oracle)
+    by_class, by_sample = binary_model(), binary_model()
+    cw = {0: 0.25, 1: 3.0}
+    by_class.train_on_batch(x, y, class_weight=cw)
+    by_sample.train_on_batch(x, y, sample_weight=torch.where(y == 1, 3.0, 0.25))
+    assert_same_weights(by_class, by_sample)
+
+
+# 7. Bad weights are refused with the argument, what was expected and what was received.
+def test_weight_errors():
+    x, y = data()
+    model = binary_model()
+    cases = [
+        (
+            {"sample_weight": np.ones(5)},
+            "train_on_batch: `sample_weight` expected one weight per sample (12), "
+            "received shape (5,).",
+        ),
+        (
+            {"sample_weight": np.r_[np.ones(11), -1.0]},
+            "train_on_batch: `sample_weight` expected finite, non-negative weights, "
+            "received -1.0 (sample 11).",
+        ),
+        (
+            {"sample_weight": np.ones(12), "class_weight": {0: 1.0}},
+            "train_on_batch: `class_weight` expected None when `sample_weight` is given "
+            "(as Keras), received {0: 1.0}.",
+        ),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            model.train_on_batch(x, y, **kwargs)
+    custom = copy.deepcopy(model)
+    custom.compile("sgd", lambda t, p: (t - p).pow(2).mean())
+    with pytest.raises(ValueError, match=re.escape("expected a loss given by name")):
+        custom.train_on_batch(x, y, sample_weight=np.ones(12))
