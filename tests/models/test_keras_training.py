@@ -11,7 +11,14 @@ import torch
 from torch.nn import functional as F
 
 from rnnkit.layers import LSTM, Dense, Embedding
-from rnnkit.models import Sequential, losses
+from rnnkit.models import (
+    BackupAndRestore,
+    CSVLogger,
+    LambdaCallback,
+    LearningRateScheduler,
+    Sequential,
+    losses,
+)
 from rnnkit.models.optimizers import SGD
 from rnnkit.utils import set_random_seed
 
@@ -33,7 +40,7 @@ def binary_model(metrics=None):
     return model
 
 
-def sgd_step_by_hand(model, x, y, w=None):
+def sgd_step_by_hand(model, x, y, w=None, lr=LR):
     """The oracle: one plain SGD step with the loss written out in torch."""
     model.train()
     z = model(x, logits=True).reshape(-1)  # (N,)
@@ -42,7 +49,7 @@ def sgd_step_by_hand(model, x, y, w=None):
     grads = torch.autograd.grad(loss, list(model.parameters()))
     with torch.no_grad():
         for p, g in zip(model.parameters(), grads, strict=True):
-            p -= LR * g
+            p -= lr * g
     return float(loss.detach())
 
 
@@ -171,3 +178,146 @@ def test_weight_errors():
     custom.compile("sgd", lambda t, p: (t - p).pow(2).mean())
     with pytest.raises(ValueError, match=re.escape("expected a loss given by name")):
         custom.train_on_batch(x, y, sample_weight=np.ones(12))
+
+
+# 8. LambdaCallback: each function called at its hook, in Keras's order, with the logs.
+def test_lambda_callback_order():
+    x, y = data(n=5)
+    events = []
+    cb = LambdaCallback(
+        on_train_begin=lambda logs: events.append("train_begin"),
+        on_epoch_begin=lambda epoch, logs: events.append(f"epoch_begin {epoch}"),
+        on_batch_begin=lambda batch, logs: events.append(f"batch_begin {batch}"),
+        on_batch_end=lambda batch, logs: events.append(f"batch_end {batch} {sorted(logs)}"),
+        on_epoch_end=lambda epoch, logs: events.append(f"epoch_end {epoch} {sorted(logs)}"),
+        on_train_end=lambda logs: events.append("train_end"),
+    )
+    binary_model().fit(x, y, batch_size=2, epochs=2, verbose=0, callbacks=[cb])
+    per_epoch = lambda e: [
+        f"epoch_begin {e}",
+        *(
+            f"batch_{w} {b}" + (" ['loss']" if w == "end" else "")
+            for b in range(3)
+            for w in ("begin", "end")
+        ),
+        f"epoch_end {e} ['loss']",
+    ]
+    assert events == ["train_begin", *per_epoch(0), *per_epoch(1), "train_end"]
+    with pytest.raises(
+        TypeError,
+        match=re.escape(
+            "LambdaCallback: `on_epoch_end` expected a function or None, received 3 (int)."
+        ),
+    ):
+        LambdaCallback(on_epoch_end=3)
+
+
+# 9. LearningRateScheduler: schedule(epoch, lr) sets every param group's rate at each epoch's
+#    start; the rate lands in the history as learning_rate; the weights are those of SGD steps
+#    by hand at those rates. A one-argument schedule works too (as Keras).
+def test_learning_rate_scheduler():
+    x, y = data()
+    model, oracle = binary_model(), binary_model()
+    seen = []
+    sched = LearningRateScheduler(lambda epoch, lr: lr if epoch == 0 else lr * 0.5)
+    spy = LambdaCallback(
+        on_epoch_begin=lambda e, logs: seen.append(model.optimizer.param_groups[0]["lr"])
+    )
+    h = model.fit(
+        x, y, batch_size=len(x), epochs=3, shuffle=False, verbose=0, callbacks=[sched, spy]
+    )
+    assert seen == [0.1, 0.05, 0.025]
+    assert h.history["learning_rate"] == [0.1, 0.05, 0.025]
+    for lr in seen:
+        sgd_step_by_hand(oracle, x, y, lr=lr)
+    assert_same_weights(model, oracle)
+    one_arg = binary_model()
+    h = one_arg.fit(
+        x, y, epochs=2, verbose=0, callbacks=[LearningRateScheduler(lambda e: 0.01 * (e + 1))]
+    )
+    assert h.history["learning_rate"] == [0.01, 0.02]
+    message = "LearningRateScheduler: `schedule` expected to return a finite number, received nan (float)."
+    with pytest.raises(ValueError, match=re.escape(message)):
+        one_arg.fit(x, y, verbose=0, callbacks=[LearningRateScheduler(lambda e, lr: float("nan"))])
+
+
+def expected_csv(history, sep=",", header=True):
+    keys = sorted(history.history)
+    lines = [sep.join(["epoch", *keys])] if header else []
+    for e in history.epoch:
+        lines.append(sep.join([str(e), *(str(history.history[k][e]) for k in keys)]))
+    return "".join(line + "\r\n" for line in lines)
+
+
+# 10. CSVLogger: Keras's file, exactly: "epoch" then the sorted keys, one row per epoch
+#     (0-based), \r\n line ends; append=True adds rows under the existing header.
+def test_csv_logger(tmp_path):
+    x, y = data()
+    path = tmp_path / "log.csv"
+    model = binary_model(metrics=["accuracy"])
+    h = model.fit(
+        x, y, epochs=2, verbose=0, validation_data=(x[:4], y[:4]), callbacks=[CSVLogger(path)]
+    )
+    assert path.read_bytes().decode() == expected_csv(h)
+    h2 = model.fit(
+        x,
+        y,
+        epochs=1,
+        verbose=0,
+        validation_data=(x[:4], y[:4]),
+        callbacks=[CSVLogger(path, append=True)],
+    )
+    assert path.read_bytes().decode() == expected_csv(h) + expected_csv(h2, header=False)
+    other = tmp_path / "semi.csv"
+    h3 = model.fit(x, y, epochs=1, verbose=0, callbacks=[CSVLogger(other, separator=";")])
+    assert other.read_bytes().decode() == expected_csv(h3, sep=";")
+    with pytest.raises(
+        ValueError,
+        match=re.escape("CSVLogger: `separator` expected a single character, received ', '."),
+    ):
+        CSVLogger(path, separator=", ")
+
+
+class Interrupt(Exception):
+    pass
+
+
+# 11. BackupAndRestore resumes LearningRateScheduler and CSVLogger exactly: a fit killed in the
+#     middle of epoch 1 and run again gives the file, the rates and the weights of a fit never
+#     interrupted (the resumed epoch's rate is not scheduled twice).
+def test_scheduler_and_csv_resume(tmp_path):
+    x, y = data(n=12)
+
+    def run(name, crash_at):
+        model = binary_model()
+        path = tmp_path / f"{name}.csv"
+        crash = {"on": crash_at is not None}
+
+        def maybe_crash(batch, logs):
+            if crash["on"] and (model_epoch[0], batch) == crash_at:
+                raise Interrupt
+
+        model_epoch = [0]
+        callbacks = [
+            LearningRateScheduler(lambda e, lr: lr * 0.5),
+            LambdaCallback(
+                on_epoch_begin=lambda e, logs: model_epoch.__setitem__(0, e),
+                on_batch_begin=maybe_crash,
+            ),
+            CSVLogger(path),
+            BackupAndRestore(tmp_path / f"{name}-backup", save_freq=1),
+        ]
+        fit = lambda: model.fit(
+            x, y, batch_size=4, epochs=3, shuffle=False, verbose=0, callbacks=callbacks
+        )
+        if crash["on"]:
+            with pytest.raises(Interrupt):
+                fit()
+            crash["on"] = False
+        return model, fit(), path.read_bytes()
+
+    straight, h1, text1 = run("straight", None)
+    resumed, h2, text2 = run("resumed", (1, 2))
+    assert h2.history["learning_rate"] == h1.history["learning_rate"] == [0.05, 0.025, 0.0125]
+    assert text2 == text1
+    assert_same_weights(resumed, straight, atol=0)

@@ -392,6 +392,8 @@ def fit(
         }
         backup.restore(state, cbs, optimizer)
 
+    base_begin = callbacks_module.Callback.on_train_batch_begin
+    begins = [c for c in cbs if type(c).on_train_batch_begin is not base_begin]  # often none
     weights = [p for p in model.parameters() if p.requires_grad]
     clip = isinstance(model.optimizer_spec, optimizers_module.Optimizer)
     while state.epoch < epochs and not state.finished:
@@ -423,6 +425,8 @@ def fit(
             leave=True,
         )
         for step in range(state.step, len(batches)):
+            for cb in begins:
+                cb.on_train_batch_begin(step)
             idx = batches[step]
             xb, yb = x[idx], y[idx]
             optimizer.zero_grad(set_to_none=True)
