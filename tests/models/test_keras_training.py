@@ -321,3 +321,77 @@ def test_scheduler_and_csv_resume(tmp_path):
     assert h2.history["learning_rate"] == h1.history["learning_rate"] == [0.05, 0.025, 0.0125]
     assert text2 == text1
     assert_same_weights(resumed, straight, atol=0)
+
+
+# 12. fit with sample_weight: each step is the SGD step of the hand-weighted batch loss
+#     sum(w_i l_i) / batch_size (Keras's sum_over_batch_size), batch after batch; the history's
+#     loss is the mean of those batch losses weighted by batch size.
+def test_fit_sample_weight_steps():
+    x, y = data(n=12)
+    w = torch.tensor([0.0, 1.0, 2.0, 0.5] * 3)
+    model, oracle = binary_model(), binary_model()
+    h = model.fit(x, y, batch_size=5, epochs=1, shuffle=False, verbose=0, sample_weight=w)
+    batch_losses = [
+        sgd_step_by_hand(oracle, x[i : i + 5], y[i : i + 5], w[i : i + 5]) for i in (0, 5, 10)
+    ]
+    assert_same_weights(model, oracle)
+    expected = (5 * batch_losses[0] + 5 * batch_losses[1] + 2 * batch_losses[2]) / 12
+    assert h.history["loss"][0] == pytest.approx(expected, abs=1e-6)
+    ones, plain = binary_model(), binary_model()
+    ones.fit(x, y, batch_size=5, shuffle=False, verbose=0, sample_weight=np.ones(12))
+    plain.fit(x, y, batch_size=5, shuffle=False, verbose=0)
+    assert_same_weights(ones, plain)
+
+
+# 13. class_weight = the equivalent sample_weight (class ids, one-hot rows; classes left out
+#     weigh 1.0), as Keras.
+def test_fit_class_weight_is_sample_weight():
+    rng = np.random.default_rng(3)
+    x = rng.integers(1, 20, size=(12, 6))
+    ids = rng.integers(0, 3, size=12)
+
+    def softmax_model(loss):
+        set_random_seed(0)
+        model = Sequential([Embedding(20, 5), LSTM(4), Dense(3, activation="softmax")])
+        model.compile(SGD(learning_rate=LR), loss)
+        return model
+
+    cw = {0: 2.0, 2: 0.5}  # class 1 left out: 1.0
+    w = np.array([cw.get(int(i), 1.0) for i in ids])
+    one_hot = np.eye(3)[ids]
+    for loss, y in (
+        ("sparse_categorical_crossentropy", ids),
+        ("categorical_crossentropy", one_hot),
+    ):
+        by_class, by_sample = softmax_model(loss), softmax_model(loss)
+        h1 = by_class.fit(x, y, batch_size=4, shuffle=False, verbose=0, class_weight=cw)
+        h2 = by_sample.fit(x, y, batch_size=4, shuffle=False, verbose=0, sample_weight=w)
+        assert h1.history["loss"] == pytest.approx(h2.history["loss"], abs=1e-7)
+        assert_same_weights(by_class, by_sample)
+
+
+# 14. evaluate with sample_weight: loss = sum(w_i l_i) / N by hand; the metrics unweighted.
+def test_evaluate_sample_weight():
+    x, y = data(n=12)
+    w = torch.linspace(0.0, 3.0, 12)
+    model = binary_model(metrics=["accuracy"])
+    with torch.no_grad():
+        z = model(x, logits=True).reshape(-1)
+        per = F.binary_cross_entropy_with_logits(z, y, reduction="none")
+    loss, acc = model.evaluate(x, y, batch_size=5, verbose=0, sample_weight=w)
+    assert loss == pytest.approx(float((w * per).sum() / 12), abs=1e-6)
+    assert acc == model.evaluate(x, y, verbose=0)[1]
+
+
+# 15. The validation part gets its weights: validation_split splits sample_weight with x and y;
+#     validation_data may carry a third item, as Keras.
+def test_validation_weights():
+    x, y = data(n=12)
+    w = np.linspace(0.0, 3.0, 12)
+    model = binary_model()
+    h = model.fit(x, y, epochs=1, verbose=0, validation_split=0.25, sample_weight=w)
+    expected = model.evaluate(x[9:], y[9:], verbose=0, sample_weight=w[9:])
+    assert h.history["val_loss"][0] == pytest.approx(expected, abs=1e-6)
+    h = model.fit(x, y, epochs=1, verbose=0, validation_data=(x[:4], y[:4], w[:4]))
+    expected = model.evaluate(x[:4], y[:4], verbose=0, sample_weight=w[:4])
+    assert h.history["val_loss"][0] == pytest.approx(expected, abs=1e-6)

@@ -316,6 +316,8 @@ def fit(
     initial_epoch: int = 0,
     bucketing: bool = False,
     terminate_on_nan: bool = True,
+    sample_weight=None,
+    class_weight=None,
 ) -> callbacks_module.History:
     """Train ``model``; the arguments are :meth:`rnnkit.models.Sequential.fit`'s."""
     require_compiled(model, "fit")
@@ -334,10 +336,22 @@ def fit(
         )
     if len(x) == 0:
         raise ValueError("fit: `x` expected at least one sample, received 0.")
+    w = sample_weights("fit", model, y, sample_weight, class_weight)  # (N,) or None
+    w_val = None
     if validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            V.fail("fit", "validation_data", "a tuple (x_val, y_val)", validation_data, TypeError)
-        x_val, y_val = (to_tensor(v, "validation_data", "fit", device) for v in validation_data)
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            V.fail(
+                "fit",
+                "validation_data",
+                "a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val)",
+                validation_data,
+                TypeError,
+            )
+        x_val, y_val = (to_tensor(v, "validation_data", "fit", device) for v in validation_data[:2])
+        if len(validation_data) == 3 and validation_data[2] is not None:
+            w_val = sample_weights("fit", model, y_val, validation_data[2])
+    elif validation_split and w is not None:
+        x, y, w, x_val, y_val, w_val = split_last(validation_split, x, y, w)
     elif validation_split:
         x, y, x_val, y_val = split_last(validation_split, x, y)
     else:
@@ -430,7 +444,7 @@ def fit(
             idx = batches[step]
             xb, yb = x[idx], y[idx]
             optimizer.zero_grad(set_to_none=True)
-            loss, probs = loss_and_probs(model, xb, yb)
+            loss, probs = loss_and_probs(model, xb, yb, None if w is None else w[idx])
             loss.backward()
             value = loss.item()
             if not guard or math.isfinite(value):  # a non-finite loss's step is not applied
@@ -454,7 +468,7 @@ def fit(
                 state.step, state.loss_sum, state.seen = step + 1, loss_sum, seen
                 backup.save(state, cbs, optimizer)
         if x_val is not None:
-            val = _evaluate(model, x_val, y_val, batch_size, verbose=0)
+            val = _evaluate(model, x_val, y_val, batch_size, verbose=0, w=w_val)
             logs.update({f"val_{k}": v for k, v in val.items()})
             bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=False)
         bar.close()
@@ -478,8 +492,11 @@ def fit(
 # -- evaluate, predict ------------------------------------------------------------------------
 
 
-def _evaluate(model, x: Tensor, y: Tensor, batch_size: int, verbose: int) -> dict[str, float]:
-    """Loss and metrics on tensors already checked: ``{'loss': ..., '<metric>': ...}``."""
+def _evaluate(
+    model, x: Tensor, y: Tensor, batch_size: int, verbose: int, w: Tensor | None = None
+) -> dict[str, float]:
+    """Loss and metrics on tensors already checked: ``{'loss': ..., '<metric>': ...}``; with
+    sample weights ``w`` the loss is ``sum(w_i * loss_i) / N`` (the metrics unweighted)."""
     model.eval()
     metrics = metric_objects(model)
     loss_sum = 0.0
@@ -487,14 +504,22 @@ def _evaluate(model, x: Tensor, y: Tensor, batch_size: int, verbose: int) -> dic
     with torch.no_grad(), execution.vocabulary_table(model, x, len(batches)):
         for idx in tqdm(batches, disable=verbose != 1, file=sys.stderr, unit="step"):
             xb, yb = x[idx], y[idx]
-            loss, probs = loss_and_probs(model, xb, yb)
+            loss, probs = loss_and_probs(model, xb, yb, None if w is None else w[idx])
             loss_sum += float(loss) * len(xb)
             for m in metrics:
                 m.update(yb, probs)
     return {"loss": loss_sum / max(len(x), 1), **{m.name: m.result() for m in metrics}}
 
 
-def evaluate(model, x=None, y=None, batch_size: int = 32, verbose="auto", return_dict=False):
+def evaluate(
+    model,
+    x=None,
+    y=None,
+    batch_size: int = 32,
+    verbose="auto",
+    return_dict=False,
+    sample_weight=None,
+):
     """Loss and metrics of ``model`` on ``(x, y)``; the arguments are
     :meth:`rnnkit.models.Sequential.evaluate`'s."""
     require_compiled(model, "evaluate")
@@ -509,7 +534,8 @@ def evaluate(model, x=None, y=None, batch_size: int = 32, verbose="auto", return
             f"received {len(x)} and {len(y)}."
         )
     check_labels("evaluate", "y", y, model.loss_name, _output_classes(model))
-    results = _evaluate(model, x, y, batch_size, verbose)
+    w = sample_weights("evaluate", model, y, sample_weight)
+    results = _evaluate(model, x, y, batch_size, verbose, w)
     if not math.isfinite(results["loss"]):
         warnings.warn(
             f"evaluate: the loss is {results['loss']}: the model's weights or the inputs are "
