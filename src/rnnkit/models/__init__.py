@@ -8,8 +8,11 @@ from . import callbacks, losses, metrics, optimizers
 from .callbacks import (
     BackupAndRestore,
     Callback,
+    CSVLogger,
     EarlyStopping,
     History,
+    LambdaCallback,
+    LearningRateScheduler,
     ModelCheckpoint,
     ReduceLROnPlateau,
     TerminateOnNaN,
@@ -20,9 +23,12 @@ from .sequential import Sequential
 
 __all__ = [
     "BackupAndRestore",
+    "CSVLogger",
     "Callback",
     "EarlyStopping",
     "History",
+    "LambdaCallback",
+    "LearningRateScheduler",
     "ModelCheckpoint",
     "ReduceLROnPlateau",
     "Sequential",

@@ -1,9 +1,12 @@
 """Callbacks, as Keras: History (always on), TerminateOnNaN (on by default), EarlyStopping,
-ReduceLROnPlateau, ModelCheckpoint, BackupAndRestore."""
+ReduceLROnPlateau, ModelCheckpoint, BackupAndRestore, LambdaCallback, LearningRateScheduler,
+CSVLogger."""
 
 from __future__ import annotations
 
 import copy
+import csv
+import io
 import math
 import os
 import warnings
@@ -39,6 +42,7 @@ class Callback:
     def on_train_end(self, logs=None): ...
     def on_epoch_begin(self, epoch, logs=None): ...
     def on_epoch_end(self, epoch, logs=None): ...
+    def on_train_batch_begin(self, batch, logs=None): ...  # fit calls it only where overridden
     def on_train_batch_end(self, batch, logs=None): ...
 
 
@@ -370,3 +374,208 @@ class BackupAndRestore(Callback):
             from . import checkpoint
 
             checkpoint.delete_backup(self.backup_dir)
+
+
+class LambdaCallback(Callback):
+    """A callback made of plain functions, as ``keras.callbacks.LambdaCallback``.
+
+    >>> LambdaCallback(on_epoch_end=lambda epoch, logs: print(epoch, logs["loss"]))
+    ... # doctest: +SKIP
+
+    Each argument is a function or None: ``on_epoch_begin(epoch, logs)``,
+    ``on_epoch_end(epoch, logs)``, ``on_batch_begin(batch, logs)``,
+    ``on_batch_end(batch, logs)`` (also accepted under Keras 3's names ``on_train_batch_begin``
+    / ``on_train_batch_end``), ``on_train_begin(logs)``, ``on_train_end(logs)``. ``fit`` calls
+    them in this order: train begin; per epoch: epoch begin, then per batch: batch begin, batch
+    end; then epoch end; train end.
+    """
+
+    def __init__(
+        self,
+        on_epoch_begin=None,
+        on_epoch_end=None,
+        on_batch_begin=None,
+        on_batch_end=None,
+        on_train_begin=None,
+        on_train_end=None,
+        on_train_batch_begin=None,
+        on_train_batch_end=None,
+    ):
+        given = {
+            "on_epoch_begin": on_epoch_begin,
+            "on_epoch_end": on_epoch_end,
+            "on_batch_begin": on_batch_begin,
+            "on_batch_end": on_batch_end,
+            "on_train_begin": on_train_begin,
+            "on_train_end": on_train_end,
+            "on_train_batch_begin": on_train_batch_begin,
+            "on_train_batch_end": on_train_batch_end,
+        }
+        for name, fn in given.items():
+            if fn is not None and not callable(fn):
+                V.fail("LambdaCallback", name, "a function or None", fn, TypeError)
+        for old, new in (
+            ("on_batch_begin", "on_train_batch_begin"),
+            ("on_batch_end", "on_train_batch_end"),
+        ):
+            if given[old] is not None and given[new] is not None:
+                raise ValueError(
+                    f"LambdaCallback: `{new}` expected None when `{old}` is given (the same "
+                    f"hook), received {given[new]!r}."
+                )
+        self._fns = {
+            "epoch_begin": on_epoch_begin,
+            "epoch_end": on_epoch_end,
+            "batch_begin": on_batch_begin or on_train_batch_begin,
+            "batch_end": on_batch_end or on_train_batch_end,
+            "train_begin": on_train_begin,
+            "train_end": on_train_end,
+        }
+
+    def _call(self, hook, *args, logs=None):
+        fn = self._fns[hook]
+        if fn is not None:
+            fn(*args, logs if logs is not None else {})
+
+    def on_train_begin(self, logs=None):
+        self._call("train_begin", logs=logs)
+
+    def on_train_end(self, logs=None):
+        self._call("train_end", logs=logs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._call("epoch_begin", epoch, logs=logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._call("epoch_end", epoch, logs=logs)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._call("batch_begin", batch, logs=logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._call("batch_end", batch, logs=logs)
+
+
+class LearningRateScheduler(Callback):
+    """Set the learning rate at the start of each epoch to ``schedule(epoch, lr)``, as
+    ``keras.callbacks.LearningRateScheduler``.
+
+    ``epoch`` is 0-based and ``lr`` the optimizer's current rate (a one-argument
+    ``schedule(epoch)`` is accepted too, as Keras). The new rate is given to every param group
+    of the optimizer, and each epoch's rate is logged as ``learning_rate`` (as
+    :class:`ReduceLROnPlateau` does), so it lands in the history.
+
+    >>> LearningRateScheduler(lambda epoch, lr: lr if epoch < 10 else lr * 0.9)
+    ... # doctest: +SKIP
+
+    Resumed by :class:`BackupAndRestore` in the middle of an epoch, the rate of that epoch
+    (restored with the optimizer) is not scheduled a second time.
+    """
+
+    def __init__(self, schedule, verbose: int = 0):
+        if not callable(schedule):
+            V.fail(
+                "LearningRateScheduler",
+                "schedule",
+                "a function (epoch, lr) -> lr",
+                schedule,
+                TypeError,
+            )
+        self.schedule, self.verbose = schedule, verbose
+        self.scheduled_epoch = None
+
+    def on_train_begin(self, logs=None):
+        self.scheduled_epoch = None
+
+    def state_dict(self) -> dict:
+        return {"scheduled_epoch": self.scheduled_epoch}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.scheduled_epoch:
+            return  # resumed mid-epoch: this epoch's rate is already in the optimizer
+        groups = self.model.optimizer.param_groups
+        lr = float(groups[0]["lr"])
+        try:
+            new = self.schedule(epoch, lr)
+        except TypeError:  # a schedule of the epoch alone, as Keras accepts
+            new = self.schedule(epoch)
+        if isinstance(new, bool) or not isinstance(new, (int, float)) or not math.isfinite(new):
+            V.fail("LearningRateScheduler", "schedule", "to return a finite number", new)
+        for group in groups:
+            group["lr"] = float(new)
+        self.scheduled_epoch = epoch
+        if self.verbose:
+            print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {new}.")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(self.model.optimizer.param_groups[0]["lr"])
+
+
+class CSVLogger(Callback):
+    """Write each epoch's logs to a CSV file, as ``keras.callbacks.CSVLogger``.
+
+    Keras's layout: a header ``epoch,<keys>`` with the log keys sorted, then one row per epoch
+    (``epoch`` 0-based, values as Python writes floats), lines ending in ``\\r\\n`` (the csv
+    module's ``excel`` dialect). The keys are those of the first epoch; a key missing later is
+    written ``NA``. Each row is flushed as soon as it is written.
+
+    Args:
+        filename: the CSV file (its folder must exist).
+        separator: the one-character separator between values.
+        append: add to an existing file (its header kept: none is written unless the file is
+            empty) instead of replacing it.
+
+    With :class:`BackupAndRestore`, a resumed ``fit`` rewrites the file as it was at the backup
+    (what was there before the first run, then the rows of the epochs backed up).
+    """
+
+    def __init__(self, filename, separator: str = ",", append: bool = False):
+        if isinstance(filename, bytes) or not isinstance(filename, (str, os.PathLike)):
+            V.fail("CSVLogger", "filename", "a file path", filename, TypeError)
+        if not isinstance(separator, str) or len(separator) != 1:
+            V.fail("CSVLogger", "separator", "a single character", separator)
+        self.filename = os.fspath(filename)
+        self.sep = separator
+        self.append = V.boolean("CSVLogger", "append", append)
+        self.keys = None
+        self._file = None
+
+    def on_train_begin(self, logs=None):
+        self.keys = None
+        self._text = ""  # what this fit has written
+        exists = os.path.exists(self.filename)
+        self._start = os.path.getsize(self.filename) if self.append and exists else 0
+        self._header = not self._start
+        self._file = open(self.filename, "a" if self.append else "w", newline="", encoding="utf-8")
+
+    def state_dict(self) -> dict:
+        return {"keys": self.keys, "text": self._text, "start": self._start, "header": self._header}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._file.close()
+        os.truncate(self.filename, state["start"])
+        self._file = open(self.filename, "a", newline="", encoding="utf-8")
+        self._file.write(state["text"])
+        self._file.flush()
+        self.keys, self._text = state["keys"], state["text"]
+        self._start, self._header = state["start"], state["header"]
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, delimiter=self.sep)
+        if self.keys is None:
+            self.keys = sorted(logs)
+            if self._header:
+                writer.writerow(["epoch", *self.keys])
+        writer.writerow([epoch, *(logs.get(k, "NA") for k in self.keys)])
+        text = buffer.getvalue()
+        self._file.write(text)
+        self._file.flush()
+        self._text += text
+
+    def on_train_end(self, logs=None):
+        if self._file is not None:
+            self._file.close()
+            self._file = None

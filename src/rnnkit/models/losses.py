@@ -80,6 +80,60 @@ def mean_absolute_error(y_true: Tensor, y_pred: Tensor) -> Tensor:
     return (y_pred - _match("mean_absolute_error", y_true, y_pred)).abs().mean()
 
 
+def per_sample(name: str, y_true: Tensor, y_pred: Tensor, from_logits: bool = False) -> Tensor:
+    """The loss of each sample (each time step of a sequence), before the batch reduction:
+    shape ``y_pred.shape[:-1]`` (the last axis reduced, as Keras's loss functions do).
+
+    ``per_sample(...).mean()`` is the loss ``LOSSES[name]`` returns; with sample weights ``w``
+    Keras's ``"sum_over_batch_size"`` reduction is ``(w * per_sample(...)).sum() / numel``:
+    divided by the number of values, not by the sum of the weights (see :func:`weighted`).
+    """
+    if name == "sparse_categorical_crossentropy":
+        C = y_pred.shape[-1]
+        if y_true.numel() * C != y_pred.numel():
+            rows = tuple(y_pred.shape[:-1])
+            V.fail(name, "y_true", f"class ids of shape {rows}", y_true)
+        labels = y_true.reshape(-1).long()  # (N*T,)
+        if from_logits:
+            log_p = torch.log_softmax(y_pred.reshape(-1, C), dim=-1)  # (N*T, C)
+        else:
+            p = y_pred / y_pred.sum(dim=-1, keepdim=True)
+            log_p = p.clamp(EPSILON, 1.0 - EPSILON).log().reshape(-1, C)  # (N*T, C)
+        nll = F.nll_loss(log_p, labels, reduction="none")  # (N*T,)
+        return nll.reshape(y_pred.shape[:-1])
+    V.choice("per_sample", "name", name, LOSSES)
+    y_true = _match(name, y_true, y_pred)
+    if name == "binary_crossentropy":
+        if from_logits:
+            values = F.binary_cross_entropy_with_logits(y_pred, y_true, reduction="none")
+        else:
+            p = y_pred.clamp(EPSILON, 1.0 - EPSILON)
+            values = -(y_true * p.log() + (1.0 - y_true) * (1.0 - p).log())
+        return values.mean(dim=-1)
+    if name == "categorical_crossentropy":
+        if from_logits:
+            log_p = torch.log_softmax(y_pred, dim=-1)
+        else:
+            p = y_pred / y_pred.sum(dim=-1, keepdim=True)
+            log_p = p.clamp(EPSILON, 1.0 - EPSILON).log()
+        return -(y_true * log_p).sum(dim=-1)
+    if name in ("mse", "mean_squared_error"):
+        return (y_pred - y_true).pow(2).mean(dim=-1)
+    return (y_pred - y_true).abs().mean(dim=-1)  # mae
+
+
+def weighted(values: Tensor, sample_weight: Tensor) -> Tensor:
+    """Keras's ``"sum_over_batch_size"`` with weights: ``sum(w * loss_i) / numel(loss)``.
+
+    ``values`` is :func:`per_sample`'s ``(N, ...)``; ``sample_weight`` is ``(N,)`` (one weight
+    per sample, spread over its time steps) or of ``values``' shape.
+    """
+    w = sample_weight.to(values.dtype)
+    if w.dim() < values.dim():
+        w = w.reshape(w.shape + (1,) * (values.dim() - w.dim()))  # (N, 1, ...)
+    return (values * w).sum() / max(values.numel(), 1)
+
+
 LOSSES: dict[str, Callable] = {
     "binary_crossentropy": binary_crossentropy,
     "categorical_crossentropy": categorical_crossentropy,

@@ -190,6 +190,7 @@ class Sequential(nn.Module):
             self.optimizer_spec if isinstance(self.optimizer_spec, torch.optim.Optimizer) else None
         )
         self.compiled = True
+        training.reset_metrics(self)
 
     def fit(
         self,
@@ -205,6 +206,8 @@ class Sequential(nn.Module):
         initial_epoch: int = 0,
         bucketing: bool = False,
         terminate_on_nan: bool = True,
+        sample_weight=None,
+        class_weight=None,
     ):
         """Train for ``epochs`` passes over ``(x, y)``; returns a :class:`History`.
 
@@ -238,6 +241,17 @@ class Sequential(nn.Module):
                 step, the epoch ends as usual, and a ``RuntimeWarning`` names the epoch and
                 the step (a :class:`~rnnkit.models.callbacks.TerminateOnNaN` is added to the
                 callbacks). ``False`` trains on, as Keras does without that callback.
+            sample_weight: ``(N,)`` non-negative weights, one per sample (``(N, T)`` for a
+                sequence output): each sample's loss is multiplied by its weight and the batch
+                loss is ``sum(w_i * loss_i) / batch_size`` (Keras's ``sum_over_batch_size``:
+                divided by the number of samples, not by the sum of the weights). Split with
+                ``validation_split`` as ``x`` and ``y``; ``validation_data`` may carry its own
+                as a third item. The metrics stay unweighted (Keras weighs only
+                ``weighted_metrics``, which rnnkit's ``compile`` does not take). Needs a loss
+                given by name.
+            class_weight: ``{class: weight}`` for binary labels, class ids or one-hot rows: a
+                sample weighs its class's weight (1.0 for a class left out), as Keras. Not
+                together with ``sample_weight``.
         """
         return training.fit(
             self,
@@ -253,19 +267,60 @@ class Sequential(nn.Module):
             initial_epoch=initial_epoch,
             bucketing=bucketing,
             terminate_on_nan=terminate_on_nan,
+            sample_weight=sample_weight,
+            class_weight=class_weight,
         )
 
     def evaluate(
-        self, x=None, y=None, batch_size: int = 32, verbose="auto", return_dict: bool = False
+        self,
+        x=None,
+        y=None,
+        batch_size: int = 32,
+        verbose="auto",
+        return_dict: bool = False,
+        sample_weight=None,
     ):
         """Loss and metrics on ``(x, y)``: a float if there are no metrics, else
         ``[loss, *metrics]`` (or a dict with ``return_dict=True``), as Keras. The labels are
-        checked against the loss first, as in :meth:`fit`."""
-        return training.evaluate(self, x, y, batch_size, verbose, return_dict)
+        checked against the loss first, as in :meth:`fit`. ``sample_weight`` weighs the loss
+        as in :meth:`fit` (``sum(w_i * loss_i) / N``); the metrics stay unweighted."""
+        return training.evaluate(self, x, y, batch_size, verbose, return_dict, sample_weight)
 
     def predict(self, x, batch_size: int = 32, verbose=0) -> np.ndarray:
         """Outputs for ``x``, computed in batches of ``batch_size``, as a NumPy array."""
         return training.predict(self, x, batch_size, verbose)
+
+    def train_on_batch(
+        self, x, y, sample_weight=None, class_weight=None, return_dict: bool = False
+    ):
+        """One optimizer step on exactly the batch ``(x, y)`` (no shuffling, no splitting), as
+        ``keras.Model.train_on_batch``.
+
+        Returns the loss (a float) if the model has no metrics, else ``[loss, *metrics]``, or a
+        dict with ``return_dict=True``. As Keras 3, these are *running* values: the loss and
+        metrics of every ``train_on_batch`` / ``test_on_batch`` batch since the last
+        :meth:`reset_metrics` (or ``compile`` / ``fit`` / ``evaluate``), the loss averaged
+        over them weighted by batch size. Call ``reset_metrics()`` before each call for the
+        values of that batch alone. ``sample_weight`` / ``class_weight`` weigh the loss as in
+        :meth:`fit`; the metrics are unweighted. The step is applied even if its loss is not
+        finite (no TerminateOnNaN here, as Keras).
+        """
+        return training.train_on_batch(self, x, y, sample_weight, class_weight, return_dict)
+
+    def test_on_batch(self, x, y, sample_weight=None, return_dict: bool = False):
+        """Loss and metrics on exactly the batch ``(x, y)``, without a step, as
+        ``keras.Model.test_on_batch``: running values shared with :meth:`train_on_batch`
+        (see there)."""
+        return training.test_on_batch(self, x, y, sample_weight, return_dict)
+
+    def predict_on_batch(self, x) -> np.ndarray:
+        """Outputs for exactly the batch ``x`` (one forward pass), as a NumPy array."""
+        return training.predict_on_batch(self, x)
+
+    def reset_metrics(self) -> None:
+        """Start the running loss and metrics of :meth:`train_on_batch` /
+        :meth:`test_on_batch` afresh."""
+        training.reset_metrics(self)
 
     # -- saving -------------------------------------------------------------------------------
     def get_config(self) -> dict:

@@ -199,17 +199,91 @@ def uses_logits(model) -> bool:
     )
 
 
-def loss_and_probs(model, xb: Tensor, yb: Tensor) -> tuple[Tensor, Tensor]:
-    """The batch's loss and the model's outputs (probabilities after the last activation)."""
+def loss_and_probs(
+    model, xb: Tensor, yb: Tensor, wb: Tensor | None = None
+) -> tuple[Tensor, Tensor]:
+    """The batch's loss and the model's outputs (probabilities after the last activation).
+
+    With sample weights ``wb`` the loss is Keras's weighted ``sum_over_batch_size``:
+    ``sum(w_i * loss_i) / N`` (:func:`rnnkit.models.losses.weighted`).
+    """
     if uses_logits(model):
         z = model(xb, logits=True)
-        loss = model.loss_fn(yb, z, from_logits=True)
+        if wb is None:
+            loss = model.loss_fn(yb, z, from_logits=True)
+        else:
+            values = losses_module.per_sample(model.loss_name, yb, z, from_logits=True)
+            loss = losses_module.weighted(values, wb)
         probs = (
             torch.sigmoid(z) if model.layers[-1].activation == "sigmoid" else torch.softmax(z, -1)
         )
         return loss, probs
     y_pred = model(xb)
-    return model.loss_fn(yb, y_pred), y_pred
+    if wb is None:
+        return model.loss_fn(yb, y_pred), y_pred
+    values = losses_module.per_sample(model.loss_name, yb, y_pred)
+    return losses_module.weighted(values, wb), y_pred
+
+
+# -- sample weights ---------------------------------------------------------------------------
+
+
+def sample_weights(
+    owner: str, model, y: Tensor, sample_weight=None, class_weight=None
+) -> Tensor | None:
+    """The per-sample weights of ``(sample_weight, class_weight)``, checked, or None.
+
+    ``sample_weight``: ``(N,)`` (or ``(N, T)`` for a sequence output, one weight per step) of
+    finite, non-negative numbers. ``class_weight``: ``{class: weight}``; a sample weighs the
+    weight of its label (a binary label rounded, a one-hot row's argmax, a class id); classes
+    left out weigh 1.0, as Keras. Both at once are refused, as Keras.
+    """
+    if sample_weight is None and class_weight is None:
+        return None
+    if not isinstance(model.loss_name, str) or model.loss_name not in losses_module.LOSSES:
+        raise ValueError(
+            f"{owner}: `sample_weight` / `class_weight` expected a loss given by name "
+            f"(its per-sample values are needed), received the callable {model.loss_name!r}."
+        )
+    if sample_weight is not None and class_weight is not None:
+        raise ValueError(
+            f"{owner}: `class_weight` expected None when `sample_weight` is given (as Keras), "
+            f"received {class_weight!r}."
+        )
+    if class_weight is not None:
+        if not isinstance(class_weight, dict):
+            V.fail(owner, "class_weight", "a dict {class: weight}", class_weight, TypeError)
+        labels = y
+        if labels.dim() > 1 and labels.shape[-1] > 1:
+            labels = labels.argmax(dim=-1)  # one-hot rows -> class ids
+        elif labels.dim() > 1:
+            labels = labels.squeeze(-1)
+        if labels.dim() != 1:
+            raise ValueError(
+                f"{owner}: `class_weight` expected one label per sample, received labels of "
+                f"shape {tuple(y.shape)}; use `sample_weight` for sequence targets."
+            )
+        ids = labels.double().round().long().cpu()  # (N,)
+        table = torch.ones(int(ids.max()) + 1 if len(ids) else 1, dtype=torch.float64)
+        for label, weight in class_weight.items():
+            if not 0 <= int(label) < len(table):
+                continue
+            table[int(label)] = float(weight)
+        w = table[ids.clamp(min=0)].float().to(y.device)
+    else:
+        w = to_tensor(sample_weight, "sample_weight", owner, y.device).float()
+    if w.dim() == 0 or len(w) != len(y):
+        raise ValueError(
+            f"{owner}: `sample_weight` expected one weight per sample ({len(y)}), "
+            f"received shape {tuple(w.shape)}."
+        )
+    bad = ~(torch.isfinite(w) & (w >= 0))
+    if bool(bad.any()):
+        raise ValueError(
+            f"{owner}: `sample_weight` expected finite, non-negative weights, "
+            f"received {_first(bad, w)}."
+        )
+    return w
 
 
 # -- fit --------------------------------------------------------------------------------------
@@ -242,9 +316,12 @@ def fit(
     initial_epoch: int = 0,
     bucketing: bool = False,
     terminate_on_nan: bool = True,
+    sample_weight=None,
+    class_weight=None,
 ) -> callbacks_module.History:
     """Train ``model``; the arguments are :meth:`rnnkit.models.Sequential.fit`'s."""
     require_compiled(model, "fit")
+    reset_metrics(model)  # as Keras: fit starts the running metrics of *_on_batch afresh
     batch_size = V.positive_int("fit", "batch_size", batch_size)
     epochs = V.positive_int("fit", "epochs", epochs)
     verbose = verbosity(verbose)
@@ -259,10 +336,22 @@ def fit(
         )
     if len(x) == 0:
         raise ValueError("fit: `x` expected at least one sample, received 0.")
+    w = sample_weights("fit", model, y, sample_weight, class_weight)  # (N,) or None
+    w_val = None
     if validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            V.fail("fit", "validation_data", "a tuple (x_val, y_val)", validation_data, TypeError)
-        x_val, y_val = (to_tensor(v, "validation_data", "fit", device) for v in validation_data)
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            V.fail(
+                "fit",
+                "validation_data",
+                "a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val)",
+                validation_data,
+                TypeError,
+            )
+        x_val, y_val = (to_tensor(v, "validation_data", "fit", device) for v in validation_data[:2])
+        if len(validation_data) == 3 and validation_data[2] is not None:
+            w_val = sample_weights("fit", model, y_val, validation_data[2])
+    elif validation_split and w is not None:
+        x, y, w, x_val, y_val, w_val = split_last(validation_split, x, y, w)
     elif validation_split:
         x, y, x_val, y_val = split_last(validation_split, x, y)
     else:
@@ -317,6 +406,8 @@ def fit(
         }
         backup.restore(state, cbs, optimizer)
 
+    base_begin = callbacks_module.Callback.on_train_batch_begin
+    begins = [c for c in cbs if type(c).on_train_batch_begin is not base_begin]  # often none
     weights = [p for p in model.parameters() if p.requires_grad]
     clip = isinstance(model.optimizer_spec, optimizers_module.Optimizer)
     while state.epoch < epochs and not state.finished:
@@ -348,10 +439,12 @@ def fit(
             leave=True,
         )
         for step in range(state.step, len(batches)):
+            for cb in begins:
+                cb.on_train_batch_begin(step)
             idx = batches[step]
             xb, yb = x[idx], y[idx]
             optimizer.zero_grad(set_to_none=True)
-            loss, probs = loss_and_probs(model, xb, yb)
+            loss, probs = loss_and_probs(model, xb, yb, None if w is None else w[idx])
             loss.backward()
             value = loss.item()
             if not guard or math.isfinite(value):  # a non-finite loss's step is not applied
@@ -375,7 +468,7 @@ def fit(
                 state.step, state.loss_sum, state.seen = step + 1, loss_sum, seen
                 backup.save(state, cbs, optimizer)
         if x_val is not None:
-            val = _evaluate(model, x_val, y_val, batch_size, verbose=0)
+            val = _evaluate(model, x_val, y_val, batch_size, verbose=0, w=w_val)
             logs.update({f"val_{k}": v for k, v in val.items()})
             bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=False)
         bar.close()
@@ -399,8 +492,11 @@ def fit(
 # -- evaluate, predict ------------------------------------------------------------------------
 
 
-def _evaluate(model, x: Tensor, y: Tensor, batch_size: int, verbose: int) -> dict[str, float]:
-    """Loss and metrics on tensors already checked: ``{'loss': ..., '<metric>': ...}``."""
+def _evaluate(
+    model, x: Tensor, y: Tensor, batch_size: int, verbose: int, w: Tensor | None = None
+) -> dict[str, float]:
+    """Loss and metrics on tensors already checked: ``{'loss': ..., '<metric>': ...}``; with
+    sample weights ``w`` the loss is ``sum(w_i * loss_i) / N`` (the metrics unweighted)."""
     model.eval()
     metrics = metric_objects(model)
     loss_sum = 0.0
@@ -408,17 +504,26 @@ def _evaluate(model, x: Tensor, y: Tensor, batch_size: int, verbose: int) -> dic
     with torch.no_grad(), execution.vocabulary_table(model, x, len(batches)):
         for idx in tqdm(batches, disable=verbose != 1, file=sys.stderr, unit="step"):
             xb, yb = x[idx], y[idx]
-            loss, probs = loss_and_probs(model, xb, yb)
+            loss, probs = loss_and_probs(model, xb, yb, None if w is None else w[idx])
             loss_sum += float(loss) * len(xb)
             for m in metrics:
                 m.update(yb, probs)
     return {"loss": loss_sum / max(len(x), 1), **{m.name: m.result() for m in metrics}}
 
 
-def evaluate(model, x=None, y=None, batch_size: int = 32, verbose="auto", return_dict=False):
+def evaluate(
+    model,
+    x=None,
+    y=None,
+    batch_size: int = 32,
+    verbose="auto",
+    return_dict=False,
+    sample_weight=None,
+):
     """Loss and metrics of ``model`` on ``(x, y)``; the arguments are
     :meth:`rnnkit.models.Sequential.evaluate`'s."""
     require_compiled(model, "evaluate")
+    reset_metrics(model)
     batch_size = V.positive_int("evaluate", "batch_size", batch_size)
     verbose = verbosity(verbose)
     device = device_of(model)
@@ -429,7 +534,8 @@ def evaluate(model, x=None, y=None, batch_size: int = 32, verbose="auto", return
             f"received {len(x)} and {len(y)}."
         )
     check_labels("evaluate", "y", y, model.loss_name, _output_classes(model))
-    results = _evaluate(model, x, y, batch_size, verbose)
+    w = sample_weights("evaluate", model, y, sample_weight)
+    results = _evaluate(model, x, y, batch_size, verbose, w)
     if not math.isfinite(results["loss"]):
         warnings.warn(
             f"evaluate: the loss is {results['loss']}: the model's weights or the inputs are "
@@ -489,3 +595,86 @@ def metric_objects(model) -> list:
             seen[base] = 0
         metrics.append(m)
     return metrics
+
+
+# -- one batch: train_on_batch, test_on_batch, predict_on_batch ---------------------------------
+
+
+def reset_metrics(model) -> None:
+    """Forget the running loss and metrics of ``train_on_batch`` / ``test_on_batch``."""
+    model._batch_state = None
+
+
+def _batch_logs(model, value: float, n: int, yb: Tensor, probs: Tensor) -> dict[str, float]:
+    """Add one batch to the running loss and metrics kept since the last reset (as Keras 3:
+    the loss is the mean over those batches weighted by their sizes), and return them."""
+    state = getattr(model, "_batch_state", None)
+    if state is None:
+        state = model._batch_state = {"loss_sum": 0.0, "seen": 0, "metrics": metric_objects(model)}
+    state["loss_sum"] += value * n
+    state["seen"] += n
+    with torch.no_grad():
+        for m in state["metrics"]:
+            m.update(yb, probs.detach())
+    loss = state["loss_sum"] / max(state["seen"], 1)
+    return {"loss": loss, **{m.name: m.result() for m in state["metrics"]}}
+
+
+def _batch_inputs(owner: str, model, x, y, sample_weight, class_weight):
+    require_compiled(model, owner)
+    device = device_of(model)
+    x, y = to_tensor(x, "x", owner, device), to_tensor(y, "y", owner, device)
+    if len(x) != len(y):
+        raise ValueError(
+            f"{owner}: `x` and `y` expected the same number of samples, "
+            f"received {len(x)} and {len(y)}."
+        )
+    if len(x) == 0:
+        raise ValueError(f"{owner}: `x` expected at least one sample, received 0.")
+    if not model.built:
+        model.build((None, *x.shape[1:]))
+    check_labels(owner, "y", y, model.loss_name, _output_classes(model))
+    w = sample_weights(owner, model, y, sample_weight, class_weight)
+    return x, y, w
+
+
+def _batch_result(logs: dict, return_dict: bool):
+    if return_dict:
+        return logs
+    return logs["loss"] if len(logs) == 1 else list(logs.values())
+
+
+def train_on_batch(model, x, y, sample_weight=None, class_weight=None, return_dict: bool = False):
+    """One optimizer step on exactly ``(x, y)``; the arguments are
+    :meth:`rnnkit.models.Sequential.train_on_batch`'s."""
+    x, y, w = _batch_inputs("train_on_batch", model, x, y, sample_weight, class_weight)
+    optimizer = optimizer_of(model)
+    model.train()
+    optimizer.zero_grad(set_to_none=True)
+    loss, probs = loss_and_probs(model, x, y, w)
+    loss.backward()
+    if isinstance(model.optimizer_spec, optimizers_module.Optimizer):
+        model.optimizer_spec.clip([p for p in model.parameters() if p.requires_grad])
+    optimizer.step()
+    model.eval()
+    return _batch_result(_batch_logs(model, loss.item(), len(x), y, probs), return_dict)
+
+
+@torch.no_grad()
+def test_on_batch(model, x, y, sample_weight=None, return_dict: bool = False):
+    """Loss and metrics on exactly ``(x, y)``, no step; the arguments are
+    :meth:`rnnkit.models.Sequential.test_on_batch`'s."""
+    x, y, w = _batch_inputs("test_on_batch", model, x, y, sample_weight, None)
+    model.eval()
+    loss, probs = loss_and_probs(model, x, y, w)
+    return _batch_result(_batch_logs(model, loss.item(), len(x), y, probs), return_dict)
+
+
+@torch.no_grad()
+def predict_on_batch(model, x) -> np.ndarray:
+    """The model's outputs for exactly the batch ``x``, as a NumPy array (one forward pass)."""
+    x = to_tensor(x, "x", "predict_on_batch", device_of(model))
+    if not model.built:
+        model.build((None, *x.shape[1:]))
+    model.eval()
+    return model(x).cpu().numpy()
