@@ -1,7 +1,6 @@
 """Port of keras-team/keras keras/src/layers/core/masking_test.py (imports and harness only)."""
 
 import numpy as np
-import pytest
 import torch
 from keras_harness import assert_all_close, run_layer_test, to_tensor
 
@@ -62,11 +61,6 @@ def test_masking_correctness():
     assert len(seen) == 1  # the layer was called with the mask
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="models/: a model built by its first call records no input shape, so load_model "
-    "refuses its save (the same for Sequential([LSTM(1)]) alone); see README",
-)
 def test_masking_with_tensor(tmp_path):
     model = models.Sequential(
         [

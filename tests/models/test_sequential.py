@@ -326,3 +326,17 @@ def test_fit_errors():
         model.fit(x, y, batch_size=0)
     with pytest.raises(ValueError, match=r"^fit: `x` expected at least one sample, received 0.$"):
         model.fit(x[:0], y[:0], verbose=0)
+
+
+def test_a_model_built_by_its_first_call_saves_and_loads(tmp_path):
+    """A model built by calling it recorded no input shape, so load_model refused its save
+    ("the layers cannot be built from the config alone"); Keras fixes the shape at the call."""
+    from rnnkit.layers import LSTM
+    from rnnkit.models import load_model
+
+    model = Sequential([LSTM(2)])
+    x = torch.randn(3, 5, 4)
+    y = model(x)
+    assert model.input_shape_hint == (None, 4)
+    model.save(tmp_path / "m")
+    torch.testing.assert_close(load_model(tmp_path / "m")(x), y)

@@ -154,6 +154,11 @@ class Sequential(nn.Module):
         Columns of token ids that are padding in every row are skipped where that gives
         exactly the same result (see :mod:`rnnkit.models.execution`).
         """
+        if self.input_shape_hint is None and isinstance(x, Tensor) and x.dim() >= 2:
+            # as Keras, the first call fixes the input shape (time axes left open), so that a
+            # model built by calling it saves a config that rebuilds it
+            features = () if not x.dtype.is_floating_point else (x.shape[-1],)
+            self.input_shape_hint = (None,) * (x.dim() - 1 - len(features)) + features
         return execution.forward(self, x, mask, logits)
 
     # -- summary ------------------------------------------------------------------------------
