@@ -484,7 +484,12 @@ def deserialize(config: dict) -> Initializer:
         V.fail("initializers.get", "identifier", '{"class_name": ..., "config": {...}}', config)
     name = config["class_name"]
     if name not in NAMES:
-        V.fail("initializers.get", "identifier", "an initializer name (see NAMES)", name)
+        V.fail(
+            "initializers.get",
+            "identifier",
+            "an initializer name (see rnnkit.initializers.NAMES)",
+            name,
+        )
     args = config.get("config") or {}
     if not isinstance(args, dict):
         V.fail("initializers.get", "identifier['config']", "a dict of arguments", args)
