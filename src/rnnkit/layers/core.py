@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from .. import _validation as V
+from .. import initializers as I
 from ..functional import ACTIVATIONS
 from .base import Layer, check_rank
 
@@ -46,9 +47,11 @@ class Embedding(Layer):
         output_dim: size of each vector.
         mask_zero: id 0 is padding; the layer passes a mask ``ids != 0`` to the layers after
             it, so recurrent layers skip the padded steps.
+        embeddings_initializer: how ``E`` is first filled (keyword-only; see
+            :mod:`rnnkit.initializers`); default 'uniform', uniform(-0.05, 0.05) as Keras.
 
     Shapes: ids ``(N, T)`` integer -> ``(N, T, output_dim)``.
-    Weight: ``E`` of shape ``(input_dim, output_dim)``, initialised uniform(-0.05, 0.05) as Keras.
+    Weight: ``E`` of shape ``(input_dim, output_dim)``.
 
     >>> from rnnkit.layers import Embedding
     >>> Embedding(input_dim=10000, output_dim=128).count_params()
@@ -63,6 +66,7 @@ class Embedding(Layer):
         output_dim: int,
         mask_zero: bool = False,
         *,
+        embeddings_initializer="uniform",
         name: str | None = None,
         input_shape: tuple | None = None,
     ):
@@ -70,14 +74,22 @@ class Embedding(Layer):
         self.input_dim = V.positive_int("Embedding", "input_dim", input_dim)
         self.output_dim = V.positive_int("Embedding", "output_dim", output_dim)
         self.mask_zero = V.boolean("Embedding", "mask_zero", mask_zero)
+        self.embeddings_initializer = I.argument(
+            "Embedding", "embeddings_initializer", embeddings_initializer
+        )
         self.build((None, None))
 
     def build(self, input_shape: tuple) -> None:
         if self.built:
             return
         self.E = self._param(self.input_dim, self.output_dim)
-        nn.init.uniform_(self.E, -0.05, 0.05)
+        I.fill_(self.E, self.embeddings_initializer, "Embedding", "embeddings_initializer")
         self.built = True
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config["embeddings_initializer"] = I.config_of(self.embeddings_initializer)
+        return config
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return tuple(input_shape) + (self.output_dim,)
@@ -112,9 +124,11 @@ class Dense(Layer):
         units: output size.
         activation: 'linear' (or None), 'sigmoid', 'tanh', 'relu', 'softmax'.
         use_bias: add ``b``.
+        kernel_initializer, bias_initializer: how ``W`` and ``b`` are first filled
+            (keyword-only; see :mod:`rnnkit.initializers`).
 
     Shapes: ``(..., D)`` -> ``(..., units)``. Weights: ``W`` (D, units) glorot-uniform, ``b``
-    (units,) zeros, as Keras.
+    (units,) zeros by default, as Keras.
 
     >>> from rnnkit.layers import Dense
     >>> Dense(units=1, activation='sigmoid', input_shape=(128,)).count_params()
@@ -129,6 +143,8 @@ class Dense(Layer):
         activation: str | None = None,
         use_bias: bool = True,
         *,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
         name: str | None = None,
         input_shape: tuple | None = None,
     ):
@@ -136,6 +152,8 @@ class Dense(Layer):
         self.units = V.positive_int("Dense", "units", units)
         self.activation = activation_name("Dense", activation)
         self.use_bias = V.boolean("Dense", "use_bias", use_bias)
+        self.kernel_initializer = I.argument("Dense", "kernel_initializer", kernel_initializer)
+        self.bias_initializer = I.argument("Dense", "bias_initializer", bias_initializer)
         if input_shape is not None and input_shape[-1] is not None:
             self.build((None, *input_shape))
 
@@ -147,13 +165,19 @@ class Dense(Layer):
                 f"received input shape {tuple(input_shape)}."
             )
         self.W = self._param(D, self.units)
-        nn.init.xavier_uniform_(self.W)
+        I.fill_(self.W, self.kernel_initializer, "Dense", "kernel_initializer")
         if self.use_bias:
             self.b = self._param(self.units)
-            nn.init.zeros_(self.b)
+            I.fill_(self.b, self.bias_initializer, "Dense", "bias_initializer")
         else:
             self.register_parameter("b", None)
         self.built = True
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config["kernel_initializer"] = I.config_of(self.kernel_initializer)
+        config["bias_initializer"] = I.config_of(self.bias_initializer)
+        return config
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return tuple(input_shape[:-1]) + (self.units,)

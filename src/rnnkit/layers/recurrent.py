@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from .. import _validation as V
+from .. import initializers as I
 from ..kernels import IMPLS, dispatch
 from .base import Layer, check_rank
 
@@ -31,6 +32,10 @@ class RNN(Layer):
             mask for all steps) during training.
         impl: 'auto' (fastest exact path), 'native' (PyTorch's fused operator), 'kernel'
             (rnnkit's hand-written BPTT), 'reference' (the readable time loop).
+        kernel_initializer, recurrent_initializer, bias_initializer: how ``W_x`` (D, G*H),
+            ``W_h`` (H, G*H) and the bias are first filled, as Keras (keyword-only): a name, a
+            class, an instance of :mod:`rnnkit.initializers`, a config dict or a callable
+            ``f(shape, dtype=None)``; defaults 'glorot_uniform', 'orthogonal', 'zeros'.
 
     Call: ``layer(x, mask=None, initial_state=None, lengths=None)`` with ``x`` of shape
     ``(N, T, D)``; ``mask`` boolean ``(N, T)`` (True = real step) or ``lengths`` ``(N,)``
@@ -54,6 +59,9 @@ class RNN(Layer):
         recurrent_dropout: float = 0.0,
         impl: str = "auto",
         *,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
         name: str | None = None,
         input_shape: tuple | None = None,
     ):
@@ -67,6 +75,19 @@ class RNN(Layer):
         self.dropout = V.rate(owner, "dropout", dropout)
         self.recurrent_dropout = V.rate(owner, "recurrent_dropout", recurrent_dropout)
         self.impl = V.choice(owner, "impl", impl, IMPLS)
+        self.kernel_initializer = I.argument(owner, "kernel_initializer", kernel_initializer)
+        self.recurrent_initializer = I.argument(
+            owner, "recurrent_initializer", recurrent_initializer
+        )
+        self.bias_initializer = I.argument(owner, "bias_initializer", bias_initializer)
+
+    INITIALIZERS = ("kernel_initializer", "recurrent_initializer", "bias_initializer")
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        for key in self.INITIALIZERS:
+            config[key] = I.config_of(getattr(self, key))
+        return config
 
     def _build_when_known(self, input_shape):
         if input_shape is not None and input_shape[-1] is not None:
@@ -79,17 +100,18 @@ class RNN(Layer):
                 f"{type(self).__name__}: the feature axis of the input must be known "
                 f"to build, received input shape {tuple(input_shape)}."
             )
-        self.W_x = self._param(D, G * H)
-        self.W_h = self._param(H, G * H)
-        nn.init.xavier_uniform_(self.W_x)  # glorot-uniform, as Keras's `kernel`
-        nn.init.orthogonal_(self.W_h)  # orthogonal, as Keras's `recurrent_kernel`
+        owner = type(self).__name__
+        self.W_x = self._param(D, G * H)  # Keras's `kernel`
+        self.W_h = self._param(H, G * H)  # Keras's `recurrent_kernel`: one (H, G*H) matrix
+        I.fill_(self.W_x, self.kernel_initializer, owner, "kernel_initializer")
+        I.fill_(self.W_h, self.recurrent_initializer, owner, "recurrent_initializer")
         self._build_bias()
         self.built = True
 
     def _build_bias(self) -> None:
         if self.use_bias:
             self.b = self._param(self.gates * self.units, device=self.W_x.device)
-            nn.init.zeros_(self.b)
+            I.fill_(self.b, self.bias_initializer, type(self).__name__, "bias_initializer")
         else:
             self.register_parameter("b", None)
 
@@ -251,7 +273,7 @@ class RNN(Layer):
 class SimpleRNN(RNN):
     """Fully connected recurrent layer: ``h_t = activation(x_t @ W_x + h_{t-1} @ W_h + b)``.
 
-    Weights: ``W_x`` (D, H) glorot-uniform, ``W_h`` (H, H) orthogonal, ``b`` (H,) zeros.
+    Weights (default initializers): ``W_x`` (D, H) glorot-uniform, ``W_h`` (H, H) orthogonal, ``b`` (H,) zeros.
     Parameters: ``D*H + H*H + H``. See :class:`RNN` for the common arguments.
 
     >>> from rnnkit.layers import SimpleRNN
@@ -271,6 +293,9 @@ class SimpleRNN(RNN):
         recurrent_dropout: float = 0.0,
         impl: str = "auto",
         *,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
         name: str | None = None,
         input_shape: tuple | None = None,
     ):
@@ -283,6 +308,9 @@ class SimpleRNN(RNN):
             dropout,
             recurrent_dropout,
             impl,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer,
             name=name,
             input_shape=input_shape,
         )
@@ -342,6 +370,9 @@ class LSTM(RNN):
         recurrent_dropout: float = 0.0,
         impl: str = "auto",
         *,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
         name: str | None = None,
         input_shape: tuple | None = None,
     ):
@@ -354,6 +385,9 @@ class LSTM(RNN):
             dropout,
             recurrent_dropout,
             impl,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer,
             name=name,
             input_shape=input_shape,
         )
@@ -361,11 +395,18 @@ class LSTM(RNN):
         self._build_when_known(input_shape)
 
     def _build_bias(self) -> None:
-        super()._build_bias()
-        if self.b is not None and self.unit_forget_bias:
-            H = self.units
+        if not (self.use_bias and self.unit_forget_bias):
+            return super()._build_bias()
+        # As Keras: the bias initializer fills the i slice and the g, o slices (two calls),
+        # the forget slice is 1 (the gate starts open: remember by default).
+        H, init = self.units, self.bias_initializer
+        self.b = self._param(4 * H, device=self.W_x.device)
+        if not self.b.is_meta:
+            b = self.b
+            i = I.values(init, (H,), b.dtype, b.device, "LSTM", "bias_initializer")
+            go = I.values(init, (2 * H,), b.dtype, b.device, "LSTM", "bias_initializer")
             with torch.no_grad():
-                self.b[H : 2 * H] = 1.0  # forget gate starts open: remember by default
+                b.copy_(torch.cat([i, torch.ones_like(i), go]))
 
     def sequence_ids(
         self, embedding, ids, mask=None, initial_state=None, sequences=True, table=None
@@ -425,7 +466,7 @@ class GRU(RNN):
     ``reset_after=True`` (default, Keras's and PyTorch's form) applies the reset gate after the
     recurrent product and has two biases, ``b_x`` and ``b_h`` (3H,) each; ``reset_after=False``
     applies it before, with one bias ``b_x``. See :func:`rnnkit.functional.gru_cell`.
-    Weights: ``W_x`` (D, 3H) glorot-uniform, ``W_h`` (H, 3H) orthogonal, biases zeros.
+    Weights (default initializers): ``W_x`` (D, 3H) glorot-uniform, ``W_h`` (H, 3H) orthogonal, biases zeros.
     PyTorch packs ``[r | z | n]``: converting swaps the first two blocks.
 
     >>> from rnnkit.layers import GRU
@@ -448,6 +489,9 @@ class GRU(RNN):
         recurrent_dropout: float = 0.0,
         impl: str = "auto",
         *,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
         name: str | None = None,
         input_shape: tuple | None = None,
     ):
@@ -460,6 +504,9 @@ class GRU(RNN):
             dropout,
             recurrent_dropout,
             impl,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer,
             name=name,
             input_shape=input_shape,
         )
@@ -473,12 +520,20 @@ class GRU(RNN):
             return
         size = 3 * self.units
         self.b_x = self._param(size, device=self.W_x.device)
-        nn.init.zeros_(self.b_x)
-        if self.reset_after:
-            self.b_h = self._param(size, device=self.W_x.device)
-            nn.init.zeros_(self.b_h)
-        else:
+        if not self.reset_after:
             self.register_parameter("b_h", None)
+            I.fill_(self.b_x, self.bias_initializer, "GRU", "bias_initializer")
+            return
+        # Keras holds the two biases as one (2, 3H) weight, initialised as one: same here.
+        self.b_h = self._param(size, device=self.W_x.device)
+        if not self.b_x.is_meta:
+            b = self.b_x
+            both = I.values(
+                self.bias_initializer, (2, size), b.dtype, b.device, "GRU", "bias_initializer"
+            )
+            with torch.no_grad():
+                self.b_x.copy_(both[0])
+                self.b_h.copy_(both[1])
 
     def _keras_weights(self) -> list[Tensor]:
         """Keras's ``[kernel (D, 3H), recurrent_kernel (H, 3H), bias]``: the bias is
