@@ -13,7 +13,7 @@ from .shaping import (
     RepeatVector,
     Reshape,
 )
-from .wrappers import Bidirectional
+from .wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
     "GRU",
@@ -34,6 +34,7 @@ __all__ = [
     "RepeatVector",
     "Reshape",
     "SimpleRNN",
+    "TimeDistributed",
     "get",
 ]
 
@@ -48,6 +49,7 @@ _REGISTRY = {
         LSTM,
         GRU,
         Bidirectional,
+        TimeDistributed,
         Activation,
         Flatten,
         Reshape,

@@ -167,3 +167,80 @@ class Bidirectional(Layer):
         if fwd.return_state:
             return [output, *states_f, *states_b]
         return output
+
+
+class TimeDistributed(Layer):
+    """Applies ``layer`` to every time step, as Keras's ``TimeDistributed``.
+
+    The inner layer sees the steps of all rows at once, ``(N * T, ...)``, and its output is
+    put back as ``(N, T, ...)``; a mask ``(N, T)`` passes on unchanged. One set of weights
+    serves every step: ``TimeDistributed(Dense(V))`` after an LSTM with
+    ``return_sequences=True`` gives the per-step scores of a language model.
+
+    >>> from rnnkit.layers import Dense, TimeDistributed
+    >>> TimeDistributed(Dense(8), input_shape=(10, 16)).count_params()
+    136
+    """
+
+    supports_masking = True
+
+    def __init__(self, layer: Layer, *, name: str | None = None, input_shape: tuple | None = None):
+        if not isinstance(layer, Layer):
+            V.fail("TimeDistributed", "layer", "an rnnkit layer", layer, TypeError)
+        super().__init__(name=name, input_shape=input_shape)
+        self.layer = layer
+        if input_shape is not None:
+            self.build((None, *input_shape))
+
+    def _inner_shape(self, input_shape: tuple) -> tuple:
+        if len(input_shape) < 3:
+            raise ValueError(
+                f"TimeDistributed: `inputs` expected at least 3 axes (batch, time, features), "
+                f"received input shape {tuple(input_shape)}."
+            )
+        return (None, *input_shape[2:])  # (N * T, ...): one row per step
+
+    def build(self, input_shape: tuple) -> None:
+        inner = self._inner_shape(input_shape)
+        if not self.layer.built:
+            self.layer.build(inner)
+        self.built = True
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        inner = self.layer.compute_output_shape(self._inner_shape(input_shape))
+        return (input_shape[0], input_shape[1], *inner[1:])
+
+    def compute_mask(self, inputs, mask):
+        return mask
+
+    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        if not isinstance(x, Tensor):
+            V.fail("TimeDistributed", "inputs", "a torch.Tensor", x, TypeError)
+        self._inner_shape(tuple(x.shape))
+        self.maybe_build(tuple(x.shape), x.device)
+        N, T = x.shape[:2]
+        y = self.layer(x.reshape(N * T, *x.shape[2:]))  # (N * T, ...)
+        return y.reshape(N, T, *y.shape[1:])  # (N, T, ...)
+
+    def get_config(self) -> dict:
+        config = {
+            "layer": {"class_name": type(self.layer).__name__, "config": self.layer.get_config()},
+            "name": self.name,
+        }
+        if self.input_shape_hint is not None:
+            config["input_shape"] = list(self.input_shape_hint)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict) -> TimeDistributed:
+        from . import get as get_layer_class
+
+        config = dict(config)
+        inner = config.pop("layer")
+        return cls(get_layer_class(inner["class_name"]).from_config(inner["config"]), **config)
+
+    def _keras_weights(self) -> list[Tensor]:
+        return self.layer._keras_weights()
+
+    def _set_keras_weights(self, values: list[Tensor]) -> None:
+        self.layer._set_keras_weights(values)
