@@ -405,13 +405,18 @@ def _find_word_index(
         raise DatasetNotFoundError(f"{exc}{_sample_hints(allow_sample)}") from exc
 
 
-def _read_word_index(path: Path) -> dict[str, int]:
-    """Load a word index and check it is Keras's (md5 of ``json.dumps`` of its content)."""
+def _read_word_index(path: Path, *, check: bool = True) -> dict[str, int]:
+    """Load a word index and check it is Keras's (md5 of ``json.dumps`` of its content).
+
+    ``check=False`` for a file that ``_locate.verify`` has passed (its SHA-256 is the official
+    file's, or this check passed and was recorded): the content is not hashed again."""
     try:
         with open(path, encoding="utf-8") as f:
             word_index = json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CorruptDatasetError(f"{path} is not a JSON word index: {exc}") from exc
+    if not check:
+        return word_index
     received = hashlib.md5(json.dumps(word_index).encode("utf-8")).hexdigest()
     if received != WORD_INDEX_MD5:
         raise ChecksumError(
@@ -629,7 +634,7 @@ def _load_encoded_full(source: _Source, word_index: _locate.Located) -> _Encoded
     keys = [f"{s}_{n}" for s in _SPLITS for n in ("ranks", "offsets", "labels")]
     arrays = _load_npz(path, keys, made_from)
     if arrays is None:
-        encoded = _encode(_load_raw(source), _read_word_index(word_index.path))
+        encoded = _encode(_load_raw(source), _read_word_index(word_index.path, check=False))
         arrays = {
             f"{s}_{n}": a
             for s in _SPLITS
@@ -748,7 +753,7 @@ def get_word_index(data_dir: str | os.PathLike | None = None) -> dict[str, int]:
         content differs from Keras's).
     """
     _check_data_dir("imdb.get_word_index", data_dir)
-    return _read_word_index(_find_word_index(data_dir, None, allow_sample=True).path)
+    return _read_word_index(_find_word_index(data_dir, None, allow_sample=True).path, check=False)
 
 
 def load_texts(
