@@ -95,11 +95,6 @@ def mask_time_major(mask: Tensor | None, go_backwards: bool) -> Tensor | None:
     return time_major(mask.unsqueeze(2), go_backwards)  # (T, N, 1)
 
 
-def clone_contiguous(t: Tensor) -> Tensor:
-    """A writable, contiguous copy (incoming gradients may be expanded views with stride 0)."""
-    return t.clone(memory_format=torch.contiguous_format)
-
-
 class OutputGrads:
     """Routes dLoss/dy into the cells of a backward step loop, through the mask.
 

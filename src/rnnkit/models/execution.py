@@ -101,7 +101,7 @@ def rnn_after_embedding(layers, k: int) -> int | None:
 def _embedding_into_rnn(embedding, rnn, ids, mask):
     """``rnn(embedding(ids))`` as one call; returns the output and the mask after both."""
     mask = embedding.compute_mask(ids, mask)
-    table = getattr(_active, "tables", {}).get(id(rnn))
+    table = active_table(rnn)
     y, final = rnn.sequence_ids(embedding, ids, mask, sequences=rnn.return_sequences, table=table)
     out = y if rnn.return_sequences else final[0]
     if rnn.return_state:
