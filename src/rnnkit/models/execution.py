@@ -121,7 +121,7 @@ def _recurrent_stack(layers) -> list[RNN] | None:
     while k < len(layers) and isinstance(layers[k], RNN):
         rnns.append(layers[k])
         k += 1
-    if not rnns or any(r.return_state or r.stochastic for r in rnns):
+    if not rnns or any(r.return_state for r in rnns):
         return None
     exact = all(
         dispatch.shares_padding(
