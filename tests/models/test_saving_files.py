@@ -198,33 +198,32 @@ def test_killed_save_keeps_the_old_model_and_is_cleaned_next_time(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
 
 
-# 9. write_atomic_dir (used by tasks/sentiment.py): a folder whose entries the new write all
-#    produces is replaced; a folder with anything else is refused unless overwrite=True; an
-#    explicit is_ours / managed keeps the user's extra entries.
-def test_write_atomic_dir_for_task_folders(tmp_path):
-    from rnnkit.models.saving import write_atomic_dir
-
+# 9. _files.write_dir for task folders (as tasks/sentiment writes them): a folder that is_ours
+#    does not recognise is refused unless overwrite=True; one it recognises is replaced and the
+#    user's extra entries (not in managed) are kept.
+def test_write_dir_for_task_folders(tmp_path):
     def write(tmp):
         (tmp / "task.json").write_text("{}")
         (tmp / "vocab.json").write_text("[]")
 
-    write_atomic_dir(tmp_path / "clf", write)
-    write_atomic_dir(tmp_path / "clf", write)
+    def save(**kwargs):
+        _files.write_dir(tmp_path / "clf", write, owner="save", **kwargs)
+
+    (tmp_path / "clf").mkdir()
     (tmp_path / "clf" / "notes.md").write_text("mine")
     with pytest.raises(FileExistsError) as e:
-        write_atomic_dir(tmp_path / "clf", write)
+        save(is_ours=lambda p: False)
     assert str(e.value) == refusal(tmp_path / "clf", "a folder that rnnkit did not write").replace(
         "save_model:", "save:"
     )
-    write_atomic_dir(
-        tmp_path / "clf",
-        write,
-        is_ours=lambda p: (p / "task.json").is_file(),
-        managed=("task.json", "vocab.json", "model", "ngrams"),
-    )
-    assert sorted(p.name for p in (tmp_path / "clf").iterdir()) == [
-        "notes.md",
-        "task.json",
-        "vocab.json",
-    ]
+    for _ in range(2):
+        save(
+            is_ours=lambda p: (p / "task.json").is_file() or (p / "notes.md").is_file(),
+            managed=("task.json", "vocab.json", "model", "ngrams"),
+        )
+        assert sorted(p.name for p in (tmp_path / "clf").iterdir()) == [
+            "notes.md",
+            "task.json",
+            "vocab.json",
+        ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clf"]

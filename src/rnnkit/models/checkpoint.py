@@ -34,7 +34,7 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
 from .. import __version__
-from .._files import TEMP_MARK, dir_mode, write_bytes, write_json
+from .._files import TEMP_MARK, dir_mode, fsync_dir, write_bytes, write_json
 from ..utils import get_rng_state, set_rng_state
 
 FORMAT, FORMAT_VERSION = "rnnkit.backup", 1
@@ -51,20 +51,6 @@ _LEFTOVER = re.compile(rf"\.(backup-\d{{6,}}|{re.escape(POINTER)})\..*{re.escape
 
 def _fail(backup_dir, what: str) -> ValueError:
     return ValueError(f"BackupAndRestore: `backup_dir` {str(backup_dir)!r}: {what}.")
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make a rename inside ``path`` durable (a no-op where folders cannot be opened)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - e.g. Windows
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
 
 
 def _torch_bytes(obj) -> bytes:
@@ -117,7 +103,7 @@ def write_folder(backup_dir, files: dict[str, bytes], info: dict) -> Path:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _fsync_dir(backup_dir)
+    fsync_dir(backup_dir)
     made_dir = pointer.get("created_dir", False) if pointer else created
     _write_pointer(
         backup_dir,

@@ -60,35 +60,6 @@ def is_model_dir(path) -> bool:
     return isinstance(data, dict) and data.get("format") == FORMAT
 
 
-def write_atomic_dir(path, write, *, overwrite: bool = False, is_ours=None, managed=()) -> None:
-    """Write the folder ``path`` whole: ``write(tmp)`` fills a temporary folder that then
-    replaces ``path`` atomically (see :func:`rnnkit._files.write_dir` for what may be replaced).
-
-    ``is_ours(path)`` recognises a folder rnnkit wrote; by default a model directory, or a
-    folder whose entries are all among those the new write produces (replacing it loses
-    nothing). ``managed`` names the entries rnnkit may drop; other entries are kept.
-    """
-
-    def default_is_ours(existing: Path) -> bool:
-        return is_model_dir(existing) or set(os.listdir(existing)) <= written
-
-    written: set[str] = set()
-
-    def write_and_note(tmp: Path) -> None:
-        write(tmp)
-        written.update(os.listdir(tmp))
-
-    _files.write_dir(
-        path,
-        write_and_note,
-        owner="save",
-        is_ours=is_ours or default_is_ours,
-        managed=managed,
-        overwrite=overwrite,
-        check_first=is_ours is not None,
-    )
-
-
 def save_model(model, path, *, overwrite: bool = False) -> None:
     """Save ``model`` to the directory ``path`` (created, or replaced atomically).
 
