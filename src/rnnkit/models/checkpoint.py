@@ -96,6 +96,7 @@ def write_folder(backup_dir, files: dict[str, bytes], info: dict) -> Path:
         for file_name, data in files.items():
             write_bytes(tmp / file_name, data)
         os.chmod(tmp, dir_mode())
+        fsync_dir(tmp)  # its entries, before it is renamed in
         final = backup_dir / name
         if final.exists():  # written by an interrupted save, never made current
             shutil.rmtree(final)
