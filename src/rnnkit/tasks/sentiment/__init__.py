@@ -15,12 +15,38 @@ persistence), :mod:`.bag_of_words` (the scikit-learn baselines and their persist
 array([0.93], dtype=float32)
 """
 
-from ...reporting import classification_metrics
-from .bag_of_words import BAG_KINDS, BagOfWords, bag_of_words_baseline
-from .classifier import SAVED_NAMES, TASK_FILE, SentimentClassifier
+from importlib import import_module
+
 from .config import SentimentConfig
-from .model import CELLS, build_model
-from .plots import plot_history, plot_trajectory
+
+# The rest is imported on first use (PEP 562), so that the CLI, which reads SentimentConfig to
+# build its options, starts without importing torch and scikit-learn.
+_LAZY = {
+    "classification_metrics": "...reporting",
+    "BAG_KINDS": ".bag_of_words",
+    "BagOfWords": ".bag_of_words",
+    "bag_of_words_baseline": ".bag_of_words",
+    "SAVED_NAMES": ".classifier",
+    "TASK_FILE": ".classifier",
+    "SentimentClassifier": ".classifier",
+    "CELLS": ".model",
+    "build_model": ".model",
+    "plot_history": ".plots",
+    "plot_trajectory": ".plots",
+}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(_LAZY[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "BAG_KINDS",
