@@ -32,7 +32,7 @@ def no_data(monkeypatch):
     def refuse(data_dir):
         raise DataRead(data_dir)
 
-    monkeypatch.setattr(cli, "_load_reviews", refuse)
+    monkeypatch.setattr(cli.sentiment, "_load_reviews", refuse)
 
 
 @pytest.fixture(scope="module")
@@ -249,7 +249,7 @@ def test_13_file_must_be_a_regular_file_of_bounded_size(tmp_path, capsys, tiny_m
     )
     big = tmp_path / "big.txt"
     big.write_text("good film\n" * 20)
-    monkeypatch.setattr(cli, "MAX_INPUT_BYTES", 100)
+    monkeypatch.setattr(cli._common, "MAX_INPUT_BYTES", 100)
     assert error_of(capsys, [*predict, str(big)]) == (
         "rnnkit sentiment predict: error: argument --file: expected a file of at most 0 MiB, "
         f"received '{big}', 200 bytes"
@@ -265,7 +265,7 @@ def test_13_file_must_be_a_regular_file_of_bounded_size(tmp_path, capsys, tiny_m
 def test_14_reviews_end_at_newline_only():
     """Old behaviour: str.splitlines also split at CR, U+2028 and U+0085 (4 reviews here)."""
     raw = "great film\rreally\u2028truly\u0085good\r\n\n  \nawful\n".encode()
-    assert cli.split_reviews(raw) == ["great film\rreally\u2028truly\u0085good", "awful"]
+    assert cli.split_lines(raw) == ["great film\rreally\u2028truly\u0085good", "awful"]
 
 
 def test_15_file_reviews_through_the_command(tmp_path, capsys, tiny_model):
@@ -370,7 +370,7 @@ def test_20_standard_input_read_as_lines_with_a_cap(capsys, tiny_model, monkeypa
         "standard input, which is not UTF-8 (byte 3: b'\\xe9')"
     )
     feed(b"good film\n" * 20)
-    monkeypatch.setattr(cli, "MAX_INPUT_BYTES", 100)
+    monkeypatch.setattr(cli._common, "MAX_INPUT_BYTES", 100)
     assert error_of(capsys, ["sentiment", "predict", str(tiny_model), "--file", "-"]) == (
         "rnnkit sentiment predict: error: argument --file: expected at most 0 MiB of reviews, "
         "received more"

@@ -1,28 +1,11 @@
-"""The ``rnnkit`` command.
-
-    rnnkit summary                         the seed model's summary (Keras's table)
-    rnnkit sentiment train [options]       train on IMDb, report test metrics, save the model
-    rnnkit sentiment evaluate MODEL        the same metrics for a saved model
-    rnnkit sentiment predict MODEL [TEXT]  label and probability of reviews (--explain: per word)
-
-Run ``rnnkit COMMAND --help`` for every option. The options come from config dataclasses
-(:mod:`rnnkit.config`): the task's settings (:class:`~rnnkit.tasks.sentiment.SentimentConfig`)
-and the run's (:class:`TrainRun`, :class:`EvaluateRun`, ...), each default written once.
-
-Every option is checked before any data is read: values (argparse's "argument --limit:
-expected a positive integer, received 0"), and every output location (writable, of the right
-kind, holding nothing rnnkit did not write unless ``--overwrite``), so that no error is left to
-be found after training.
-"""
+"""``rnnkit sentiment train | evaluate | predict``: the IMDb task's command (the example a new
+task's command copies: run options as config dataclasses, outputs checked before any data is
+read, then the task's API)."""
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import stat
 import sys
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -30,26 +13,18 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, _files
-from .config import Config, option
-from .reporting import print_metrics
-from .tasks.sentiment.config import SentimentConfig
-
-MAX_INPUT_BYTES = 64 * 2**20  # --file / standard input of `predict`: 64 MiB of reviews
-
-
-def max_threads() -> int:
-    """The most CPU threads ``--threads`` accepts: 4 per core (more only slows PyTorch down,
-    and 100,000 crashes it)."""
-    return 4 * (os.cpu_count() or 1)
-
-
-# -- the run options of each command (the task's own settings are its config) ----------------
-@dataclass
-class Runtime(Config):
-    threads: int | None = option(
-        None, "CPU threads for PyTorch; omit for all cores", low=1, high=max_threads
-    )
+from .. import _files
+from ..config import Config, option
+from ..reporting import print_metrics
+from ..tasks.sentiment.config import SentimentConfig
+from ._common import (
+    Runtime,
+    check_output_dir,
+    check_output_file,
+    read_input,
+    subparser,
+    threads,
+)
 
 
 @dataclass
@@ -110,62 +85,11 @@ class PredictRun(Config):
     explain_dir: str = option(".", "folder for the --explain PNGs", metavar="DIR")
 
 
-# -- checks of output locations, made before any data is read ---------------------------------
-def _kind(path: Path) -> str:
-    mode = path.stat().st_mode
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    if stat.S_ISREG(mode):
-        return "a file"
-    return "a special file (device, pipe or socket)"
-
-
-def _writable(parser, flag: str, path: Path, expected: str) -> None:
-    """``path`` (which may not exist yet) can be created: its nearest existing ancestor is a
-    folder in which a file can be made (tried, then removed: permissions alone mislead root)."""
-    ancestor = path
-    while not ancestor.exists() and ancestor != ancestor.parent:
-        ancestor = ancestor.parent
-    if ancestor != path and not ancestor.is_dir():
-        parser.error(
-            f"argument {flag}: expected {expected}, received {str(path)!r}, "
-            f"inside {str(ancestor)!r}, which is {_kind(ancestor)}"
-        )
-    probe_dir = ancestor if ancestor.is_dir() else ancestor.parent
-    try:
-        fd, probe = tempfile.mkstemp(prefix=".rnnkit-probe-", dir=probe_dir)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as e:
-        parser.error(
-            f"argument {flag}: expected {expected} in a writable place, received "
-            f"{str(path)!r} ({e.strerror.lower()} in {str(probe_dir)!r})"
-        )
-
-
-def check_output_dir(parser, flag: str, value: str) -> Path:
-    """A folder that exists, or can be created."""
-    path = Path(value)
-    if path.exists() and not path.is_dir():
-        parser.error(f"argument {flag}: expected a folder, received {value!r}, {_kind(path)}")
-    _writable(parser, flag, path, "a folder")
-    return path
-
-
-def check_output_file(parser, flag: str, value: str) -> Path:
-    """A regular file (replaced) or a new one in a folder that exists or can be created."""
-    path = Path(value)
-    if path.exists() and not path.is_file():
-        parser.error(f"argument {flag}: expected a file, received {value!r}, {_kind(path)}")
-    _writable(parser, flag, path, "a file")
-    return path
-
-
 def foreign_outputs(out: Path) -> list[str]:
     """What under ``out`` would be replaced by ``rnnkit sentiment train`` and was not written by
     it: entries of ``model/`` other than a saved classifier's, a ``metrics.json`` without its
     report, a ``training.png`` not drawn by matplotlib."""
-    from .tasks.sentiment import SAVED_NAMES, TASK_FILE
+    from ..tasks.sentiment import SAVED_NAMES, TASK_FILE
 
     foreign = []
     model = out / "model"
@@ -203,16 +127,9 @@ def foreign_outputs(out: Path) -> list[str]:
 
 
 # -- shared steps -----------------------------------------------------------------------------
-def _threads(args) -> None:
-    if getattr(args, "threads", None):
-        import torch
-
-        torch.set_num_threads(args.threads)
-
-
 def _load_reviews(data_dir):
-    from .datasets import imdb
-    from .datasets.imdb import SampleDataWarning
+    from ..datasets import imdb
+    from ..datasets.imdb import SampleDataWarning
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SampleDataWarning)
@@ -235,23 +152,9 @@ def _print_metrics(title: str, metrics: dict) -> None:
     print_metrics(title, metrics, count="reviews")
 
 
-# -- rnnkit summary ---------------------------------------------------------------------------
-def cmd_summary(args) -> int:
-    from .layers import LSTM, Dense, Embedding
-    from .models import Sequential
-
-    config = SentimentConfig.from_args(args)
-    model = Sequential()
-    model.add(Embedding(input_dim=config.num_words, output_dim=config.embedding_dim))
-    model.add(LSTM(units=config.units))
-    model.add(Dense(units=1, activation="sigmoid"))
-    model.summary()
-    return 0
-
-
 # -- rnnkit sentiment -------------------------------------------------------------------------
 def cmd_sentiment_train(args) -> int:
-    from .tasks.sentiment import SentimentClassifier, bag_of_words_baseline, plot_history
+    from ..tasks.sentiment import SentimentClassifier, bag_of_words_baseline, plot_history
 
     parser = args.parser
     try:
@@ -268,7 +171,7 @@ def cmd_sentiment_train(args) -> int:
             f"train`, received {run.out!r}, where rnnkit would replace what it did not write: "
             f"{', '.join(foreign)}; pass --overwrite to replace them, or choose another --out"
         )
-    _threads(args)
+    threads(args)
     reviews = _load_reviews(args.data_dir)
     train_texts, train_labels = _limit(reviews.train, run.limit, config.seed)
     test_texts, test_labels = _limit(reviews.test, run.test_limit, config.seed)
@@ -279,7 +182,7 @@ def cmd_sentiment_train(args) -> int:
     )
     clf = SentimentClassifier(config)
     start = time.perf_counter()
-    from .models import Callback
+    from ..models import Callback
 
     class Summary(Callback):
         def on_train_begin(self, logs=None):
@@ -318,11 +221,11 @@ def cmd_sentiment_train(args) -> int:
 
 
 def cmd_sentiment_evaluate(args) -> int:
-    from .tasks.sentiment import SentimentClassifier
+    from ..tasks.sentiment import SentimentClassifier
 
     run = EvaluateRun.from_args(args)
     json_path = check_output_file(args.parser, "--json", run.json) if run.json else None
-    _threads(args)
+    threads(args)
     clf = SentimentClassifier.load(args.model)
     reviews = _load_reviews(args.data_dir)
     texts, labels = _limit(reviews.test, run.test_limit)
@@ -333,58 +236,12 @@ def cmd_sentiment_evaluate(args) -> int:
     return 0
 
 
-def split_reviews(raw: bytes) -> list[str]:
-    """UTF-8 ``raw`` as one review per line: lines end at ``\\n`` only (a ``\\r`` before it is
-    dropped; CR, U+2028 and U+0085 inside a review stay), blank lines are skipped."""
-    text = raw.decode("utf-8")
-    lines = (line[:-1] if line.endswith("\r") else line for line in text.split("\n"))
-    return [line for line in lines if line.strip()]
-
-
-def _read_input(parser, flag: str, name: str) -> list[str]:
-    """The reviews in the file ``name`` (``-``: standard input), checked: a regular file (or
-    standard input), at most ``MAX_INPUT_BYTES``, UTF-8."""
-    cap = f"{MAX_INPUT_BYTES // 2**20} MiB"
-    where = f"argument {flag}" if flag.startswith("-") else flag
-    if name == "-":
-        raw = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
-        shown = "standard input"
-    else:
-        path = Path(name)
-        try:
-            kind = _kind(path)
-        except OSError as e:
-            parser.error(
-                f"argument {flag}: expected a readable file, received {name!r} "
-                f"({e.strerror.lower()})"
-            )
-        if kind != "a file":
-            parser.error(f"argument {flag}: expected a file, received {name!r}, {kind}")
-        if path.stat().st_size > MAX_INPUT_BYTES:
-            parser.error(
-                f"argument {flag}: expected a file of at most {cap}, received {name!r}, "
-                f"{path.stat().st_size:,} bytes"
-            )
-        with open(path, "rb") as f:
-            raw = f.read(MAX_INPUT_BYTES + 1)
-        shown = repr(name)
-    if len(raw) > MAX_INPUT_BYTES:
-        parser.error(f"{where}: expected at most {cap} of reviews, received more")
-    try:
-        return split_reviews(raw)
-    except UnicodeDecodeError as e:
-        parser.error(
-            f"{where}: expected UTF-8 text, received {shown}, which is not UTF-8 "
-            f"(byte {e.start}: {raw[e.start : e.start + 1]!r})"
-        )
-
-
 def _read_reviews(args) -> list[str]:
     texts = list(args.texts)
     if args.file:
-        texts += _read_input(args.parser, "--file", args.file)
+        texts += read_input(args.parser, "--file", args.file)
     elif not texts and not sys.stdin.isatty():
-        texts = _read_input(args.parser, "standard input", "-")
+        texts = read_input(args.parser, "standard input", "-")
     if not texts:
         args.parser.error(
             "no review given: pass reviews as arguments, with --file FILE (one per line), "
@@ -394,12 +251,12 @@ def _read_reviews(args) -> list[str]:
 
 
 def cmd_sentiment_predict(args) -> int:
-    from .tasks.sentiment import SentimentClassifier, plot_trajectory
+    from ..tasks.sentiment import SentimentClassifier, plot_trajectory
 
     run = PredictRun.from_args(args)
     explain_dir = check_output_dir(args.parser, "--explain-dir", run.explain_dir)
     texts = _read_reviews(args)
-    _threads(args)
+    threads(args)
     clf = SentimentClassifier.load(args.model)
     proba = clf.predict_proba(texts)
     for k, (text, p) in enumerate(zip(texts, proba)):
@@ -418,44 +275,12 @@ def cmd_sentiment_predict(args) -> int:
     return 0
 
 
-# -- rnnkit build-kernels ----------------------------------------------------------------------
-def cmd_build_kernels(args) -> int:
-    from .kernels import build
-
-    return build.main()
+# -- argument parsing -------------------------------------------------------------------------
 
 
 # -- argument parsing -------------------------------------------------------------------------
-def _subparser(sub, name: str, help: str, func) -> argparse.ArgumentParser:
-    p = sub.add_parser(
-        name, help=help, description=help, formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
-    p.set_defaults(func=func, parser=p)
-    return p
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="rnnkit",
-        description="Recurrent neural networks (SimpleRNN, LSTM, GRU) on "
-        "sequential data. Start with `rnnkit sentiment train`.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument(
-        "--version", action="version", version=f"rnnkit {__version__}", help="print the version"
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    p = _subparser(sub, "summary", "print the seed model's summary (as Keras's)", cmd_summary)
-    SentimentConfig.add_arguments(p, include=("num_words", "embedding_dim", "units"))
-
-    _subparser(
-        sub,
-        "build-kernels",
-        "build the compiled LSTM/GRU step loops now (once per install; otherwise on first use)",
-        cmd_build_kernels,
-    )
-
+def register(sub) -> None:
+    """Add ``rnnkit sentiment train | evaluate | predict``."""
     s = sub.add_parser(
         "sentiment",
         help="IMDb sentiment analysis: train, evaluate, predict",
@@ -463,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ssub = s.add_subparsers(dest="action", required=True, metavar="ACTION")
 
-    t = _subparser(
+    t = subparser(
         ssub,
         "train",
         "train on the 25,000 training reviews, test on the 25,000 test reviews",
@@ -475,31 +300,14 @@ def build_parser() -> argparse.ArgumentParser:
     Runtime.add_arguments(group)
     SentimentConfig.add_arguments(t, title="model and training (SentimentConfig)")
 
-    e = _subparser(ssub, "evaluate", "test metrics of a saved model", cmd_sentiment_evaluate)
+    e = subparser(ssub, "evaluate", "test metrics of a saved model", cmd_sentiment_evaluate)
     e.add_argument("model", help="folder written by `rnnkit sentiment train` (its model/)")
     ImdbData.add_arguments(e)
     EvaluateRun.add_arguments(e)
     Runtime.add_arguments(e)
 
-    q = _subparser(ssub, "predict", "label and probability of reviews", cmd_sentiment_predict)
+    q = subparser(ssub, "predict", "label and probability of reviews", cmd_sentiment_predict)
     q.add_argument("model", help="folder written by `rnnkit sentiment train` (its model/)")
     q.add_argument("texts", nargs="*", help="reviews to classify (or use --file / stdin)")
     PredictRun.add_arguments(q)
     Runtime.add_arguments(q)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except BrokenPipeError:  # the reader stopped (`| head`): no message, as other commands
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141  # 128 + SIGPIPE, the shell's status for it
-    except (ValueError, TypeError, OSError, RuntimeError) as e:
-        print(f"rnnkit: error: {e}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,146 @@
+"""What every ``rnnkit`` command shares: the runtime options, checks of output locations made
+before any data is read, reading UTF-8 input files, and the sub-command scaffolding.
+
+A task's command lives in its own module (``cli/sentiment.py`` is the example to copy) with a
+``register(sub)`` function that adds its parser; ``cli/__init__.py`` lists the modules.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import stat
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import Config, option
+
+MAX_INPUT_BYTES = 64 * 2**20  # --file / standard input: 64 MiB of text
+
+
+def max_threads() -> int:
+    """The most CPU threads ``--threads`` accepts: 4 per core (more only slows PyTorch down,
+    and 100,000 crashes it)."""
+    return 4 * (os.cpu_count() or 1)
+
+
+@dataclass
+class Runtime(Config):
+    threads: int | None = option(
+        None, "CPU threads for PyTorch; omit for all cores", low=1, high=max_threads
+    )
+
+
+# -- checks of output locations, made before any data is read ---------------------------------
+def _kind(path: Path) -> str:
+    mode = path.stat().st_mode
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISREG(mode):
+        return "a file"
+    return "a special file (device, pipe or socket)"
+
+
+def _writable(parser, flag: str, path: Path, expected: str) -> None:
+    """``path`` (which may not exist yet) can be created: its nearest existing ancestor is a
+    folder in which a file can be made (tried, then removed: permissions alone mislead root)."""
+    ancestor = path
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if ancestor != path and not ancestor.is_dir():
+        parser.error(
+            f"argument {flag}: expected {expected}, received {str(path)!r}, "
+            f"inside {str(ancestor)!r}, which is {_kind(ancestor)}"
+        )
+    probe_dir = ancestor if ancestor.is_dir() else ancestor.parent
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".rnnkit-probe-", dir=probe_dir)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        parser.error(
+            f"argument {flag}: expected {expected} in a writable place, received "
+            f"{str(path)!r} ({e.strerror.lower()} in {str(probe_dir)!r})"
+        )
+
+
+def check_output_dir(parser, flag: str, value: str) -> Path:
+    """A folder that exists, or can be created."""
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        parser.error(f"argument {flag}: expected a folder, received {value!r}, {_kind(path)}")
+    _writable(parser, flag, path, "a folder")
+    return path
+
+
+def check_output_file(parser, flag: str, value: str) -> Path:
+    """A regular file (replaced) or a new one in a folder that exists or can be created."""
+    path = Path(value)
+    if path.exists() and not path.is_file():
+        parser.error(f"argument {flag}: expected a file, received {value!r}, {_kind(path)}")
+    _writable(parser, flag, path, "a file")
+    return path
+
+
+def threads(args) -> None:
+    if getattr(args, "threads", None):
+        import torch
+
+        torch.set_num_threads(args.threads)
+
+
+def split_lines(raw: bytes) -> list[str]:
+    """UTF-8 ``raw`` as one text per line: lines end at ``\\n`` only (a ``\\r`` before it is
+    dropped; CR, U+2028 and U+0085 inside a review stay), blank lines are skipped."""
+    text = raw.decode("utf-8")
+    lines = (line[:-1] if line.endswith("\r") else line for line in text.split("\n"))
+    return [line for line in lines if line.strip()]
+
+
+def read_input(parser, flag: str, name: str) -> list[str]:
+    """The reviews in the file ``name`` (``-``: standard input), checked: a regular file (or
+    standard input), at most ``MAX_INPUT_BYTES``, UTF-8."""
+    cap = f"{MAX_INPUT_BYTES // 2**20} MiB"
+    where = f"argument {flag}" if flag.startswith("-") else flag
+    if name == "-":
+        raw = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+        shown = "standard input"
+    else:
+        path = Path(name)
+        try:
+            kind = _kind(path)
+        except OSError as e:
+            parser.error(
+                f"argument {flag}: expected a readable file, received {name!r} "
+                f"({e.strerror.lower()})"
+            )
+        if kind != "a file":
+            parser.error(f"argument {flag}: expected a file, received {name!r}, {kind}")
+        if path.stat().st_size > MAX_INPUT_BYTES:
+            parser.error(
+                f"argument {flag}: expected a file of at most {cap}, received {name!r}, "
+                f"{path.stat().st_size:,} bytes"
+            )
+        with open(path, "rb") as f:
+            raw = f.read(MAX_INPUT_BYTES + 1)
+        shown = repr(name)
+    if len(raw) > MAX_INPUT_BYTES:
+        parser.error(f"{where}: expected at most {cap} of reviews, received more")
+    try:
+        return split_lines(raw)
+    except UnicodeDecodeError as e:
+        parser.error(
+            f"{where}: expected UTF-8 text, received {shown}, which is not UTF-8 "
+            f"(byte {e.start}: {raw[e.start : e.start + 1]!r})"
+        )
+
+
+# -- argument parsing -------------------------------------------------------------------------
+def subparser(sub, name: str, help: str, func) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        name, help=help, description=help, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    p.set_defaults(func=func, parser=p)
+    return p
