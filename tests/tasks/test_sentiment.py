@@ -361,3 +361,42 @@ def test_hybrid_blends_the_network_with_ngrams(imdb_slice, tmp_path):
         SentimentClassifier(config).fit(
             x_train[:40], y_train[:40], validation_data=(x_test[:3], [1, 1, 1])
         )
+
+
+def test_explain_figure_wraps_long_reviews_and_says_what_was_cut():
+    """Old behaviour (#19): a 342-word review gave a 4400 x 418 px strip of its last 199
+    words, saying nothing of the 143 left out, titled "review 0"."""
+    from rnnkit.tasks.sentiment.plots import trajectory_figure
+
+    words = [f"w{k}" for k in range(199)]
+    fig = trajectory_figure(words, np.linspace(0, 1, 199), title="review 1", total_words=342)
+    width, height = fig.get_size_inches() * 110  # save_figure's dpi
+    assert len(fig.axes) == 4  # rows of 50 words
+    assert width <= 1700 and height <= 1200
+    assert "words 144-342 of 342 shown; the first 143 are left out" in fig.axes[0].get_title()
+    first_row = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert first_row[0] == "w0" and len(first_row) == 50
+    assert list(fig.axes[0].get_lines()[0].get_xdata())[:2] == [144, 145]
+    short = trajectory_figure(["good", "film"], np.array([0.6, 0.8]), title="t")
+    assert len(short.axes) == 1 and short.axes[0].get_title() == "t"
+
+
+def test_unknown_words_and_run_folder_hint(trained, tmp_path):
+    """Old behaviour (#19): "zxqv blorp" got a confident label with no warning; `load` of a
+    run folder (instead of its model/) gave no hint."""
+    frac = trained.unknown_fraction(["zxqv blorp", "a good film", "zxqv film", "!!"])
+    assert list(frac) == [1.0, 0.0, 0.5, 1.0]
+    trained.save(tmp_path / "run" / "model")
+    with pytest.raises(ValueError) as info:
+        SentimentClassifier.load(tmp_path / "run")
+    assert str(info.value).endswith(
+        f"received {str(tmp_path / 'run')!r}; it is a training run's folder: its model is "
+        f"{str(tmp_path / 'run' / 'model')!r}."
+    )
+
+
+def test_cli_predict_warns_on_unknown_words(trained, tmp_path, capsys):
+    trained.save(tmp_path / "model")
+    assert cli.main(["sentiment", "predict", str(tmp_path / "model"), "zxqv blorp"]) == 0
+    err = capsys.readouterr().err
+    assert "WARNING: review 1: 100% of its words are unknown to the model" in err

@@ -108,12 +108,12 @@ class SentimentClassifier:
             callbacks.append(
                 ReduceLROnPlateau(monitor="val_loss", factor=config.reduce_lr, patience=1)
             )
+        stopper = None
         if config.patience is not None:
-            callbacks.append(
-                EarlyStopping(
-                    monitor="val_accuracy", patience=config.patience, restore_best_weights=True
-                )
+            stopper = EarlyStopping(
+                monitor="val_accuracy", patience=config.patience, restore_best_weights=True
             )
+            callbacks.append(stopper)
         self.history_ = self.model_.fit(
             x,
             y,
@@ -125,6 +125,10 @@ class SentimentClassifier:
             verbose=verbose,
             bucketing=config.bucketing,
         )
+        # the epoch (1-based) whose weights the model holds: early stopping restores its best
+        self.kept_epoch_ = len(self.history_.epoch)
+        if stopper is not None and stopper.stopped_epoch and stopper.best_weights is not None:
+            self.kept_epoch_ = stopper.best_epoch + 1
         if config.ngrams:
             self._fit_hybrid(*hybrid_parts, verbose)
         return self
@@ -207,6 +211,20 @@ class SentimentClassifier:
         scores = self.ngram_model_.prefix_scores(full)[len(full) - len(words) :]
         return words, self._blend(_logit(proba), scores)
 
+    def unknown_fraction(self, texts) -> np.ndarray:
+        """For each review, the fraction of its words the model has no id for (outside its
+        ``num_words`` most frequent training words); 1.0 for a review without words. A
+        prediction from mostly unknown words says little: ``rnnkit sentiment predict`` warns
+        above one half."""
+        self._require_fitted("unknown_fraction")
+        texts = _texts("SentimentClassifier.unknown_fraction", texts)
+        out = np.ones(len(texts))
+        for k, text in enumerate(texts):
+            ids = self.vocab_.encode_tokens(self.vocab_.tokenizer(text), add_start=False)
+            if ids:
+                out[k] = sum(i == self.vocab_.OOV_ID for i in ids) / len(ids)
+        return out
+
     # -- evaluation ---------------------------------------------------------------------------
     def evaluate(self, texts, labels) -> dict:
         """Accuracy, precision, recall, F1 and ROC AUC on ``(texts, labels)``."""
@@ -248,9 +266,12 @@ class SentimentClassifier:
         path = Path(path)
         task_file = path / TASK_FILE
         if not task_file.is_file():
+            hint = ""
+            if (path / "model" / TASK_FILE).is_file():  # a run folder of `sentiment train`
+                hint = f"; it is a training run's folder: its model is {str(path / 'model')!r}"
             raise ValueError(
                 f"SentimentClassifier.load: `path` expected a saved sentiment model "
-                f"(a directory with {TASK_FILE}), received {str(path)!r}."
+                f"(a directory with {TASK_FILE}), received {str(path)!r}{hint}."
             )
         try:
             task = json.loads(task_file.read_text(encoding="utf-8"))
