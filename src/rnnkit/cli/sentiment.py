@@ -258,7 +258,7 @@ def cmd_sentiment_predict(args) -> int:
     texts = _read_reviews(args)
     threads(args)
     clf = SentimentClassifier.load(args.model)
-    proba = clf.predict_proba(texts)
+    proba = clf.positive_probability(texts)
     unknown = clf.unknown_fraction(texts)
     for k, (text, p) in enumerate(zip(texts, proba)):
         label = "positive" if p > 0.5 else "negative"
