@@ -91,11 +91,12 @@ def cmd_lab_gradients(args) -> int:
     rnn = [p.cell for p in report.profiles if p.cell.startswith("rnn-tanh") and p.stage == "init"]
     data = {"lab": "gradients", **report.to_dict()}
     if lstm and rnn and config.seq_len > 100:
-        ratio = report.fall(rnn[0], 100) / report.fall(lstm[0], 100)
-        data["init_fall_ratio_100"] = {"rnn": rnn[0], "lstm": lstm[0], "ratio": ratio}
+        falls = {cell: report.fall(cell, 100) for cell in (rnn[0], lstm[0])}
+        ratio = falls[rnn[0]] / falls[lstm[0]]
+        data["init_fall_100"] = {**falls, "ratio": ratio}
         print(
-            f"\nAt initialisation over 100 steps, |dLoss/dh| of {rnn[0]} falls {ratio:.3g} "
-            f"times as much as {lstm[0]}'s."
+            f"\nAt initialisation, over 100 steps |dLoss/dh| falls {falls[rnn[0]]:.3g}x for "
+            f"{rnn[0]} and {falls[lstm[0]]:.3g}x for {lstm[0]}: ratio {ratio:.3g}."
         )
     plot_gradients(report, png)
     _files.write_json(report_path, data)
