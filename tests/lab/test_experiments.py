@@ -120,3 +120,12 @@ def test_06_memory_experiment_on_imdb_distance(sample_only):
     )
     assert [(x.cell, x.length) for x in r.runs] == [("gru", 0), ("gru", 3)]
     assert all(0 <= x.metric <= 1 and 0.5 <= x.baseline <= 1 for x in r.runs)
+
+
+def test_07_a_cell_gets_the_same_weights_whatever_it_is_compared_with():
+    """Seeds come from the cell's name, not its place in the list (before, adding a cell in
+    front changed every later cell's weights and numbers)."""
+    options = dict(activations="tanh", seq_len=10, units=4, batch=4, train_steps=0, seed=3)
+    alone = gradient_profiles("lstm", **options).profile("lstm")
+    among = gradient_profiles("rnn,gru,lstm", **options).profile("lstm")
+    assert alone.dh == among.dh and alone.jacobian == among.jacobian

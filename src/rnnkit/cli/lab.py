@@ -87,8 +87,10 @@ def cmd_lab_gradients(args) -> int:
     threads(args)
     report = gradient_profiles(**config.to_dict(), progress=_say)
     print(format_table(report))
-    lstm = [p.cell for p in report.profiles if p.cell.startswith("lstm") and p.stage == "init"]
-    rnn = [p.cell for p in report.profiles if p.cell.startswith("rnn-tanh") and p.stage == "init"]
+    # the plain cells first (not a remedy's variant), where they were measured
+    init = sorted({p.cell for p in report.profiles if p.stage == "init"}, key=len)
+    lstm = [c for c in init if c.startswith("lstm")]
+    rnn = [c for c in init if c.startswith("rnn-tanh")]
     data = {"lab": "gradients", **report.to_dict()}
     if lstm and rnn and config.seq_len > 100:
         falls = {cell: report.fall(cell, 100) for cell in (rnn[0], lstm[0])}

@@ -30,7 +30,7 @@ import torch
 from torch import Tensor
 
 from .. import functional as F
-from .cells import CellSpec, specs
+from .cells import CellSpec, cell_seed, specs
 from .readout import record_gradients
 from .tasks import adding_problem
 
@@ -231,16 +231,14 @@ def gradient_profiles(
     )
     report = GradientReport(settings)
     x, y = adding_problem(batch, seq_len, seed=10_000 + seed)  # the probe batch
-    for i, spec in enumerate(
-        specs(cells, activations, recurrent_init=recurrent_init, forget_bias=forget_bias)
-    ):
-        set_random_seed(seed * 1000 + i)
+    for spec in specs(cells, activations, recurrent_init=recurrent_init, forget_bias=forget_bias):
+        set_random_seed(cell_seed(seed, spec.name))  # the same weights in any list of cells
         model, layer = _model(spec, units)
         stages = [("init", 0)] + ([("trained", train_steps)] if train_steps > 0 else [])
         for stage, steps in stages:
             seconds = 0.0
             if steps:
-                seconds = _train(model, seed * 1000 + i + 1, seq_len, steps, batch, lr)
+                seconds = _train(model, cell_seed(seed, spec.name) + 1, seq_len, steps, batch, lr)
             model.train()
             norms, loss = readout(layer, model, x, y)
             dh = by_distance(norms["dh"])

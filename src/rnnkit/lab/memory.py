@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from .cells import CellSpec, _flag, _listed, parse_list, specs
+from .cells import CellSpec, _flag, _listed, cell_seed, parse_list, specs
 from .tasks import TASKS, RecallAlphabet, adding_problem, imdb_distance, recall
 
 CHUNK = 50
@@ -181,16 +181,17 @@ def memory_experiment(
     variants = specs(cells, activations, recurrent_init=recurrent_init, forget_bias=forget_bias)
     for length in lengths:
         data = _data(task, length, seed, n_test, alphabet, review_len, num_words, n_train, data_dir)
-        for i, spec in enumerate(variants):
+        for spec in variants:
             for clipped in clips:
                 name = spec.name + ("" if clipped else "-noclip")
-                set_random_seed(seed * 1000 + i)
+                set_random_seed(cell_seed(seed, spec.name))  # the same in any list
                 model, loss, metrics = _model(task, spec, units, data["vocabulary"], embed, keys)
                 optimizer = Adam(learning_rate=lr, global_clipnorm=clipnorm if clipped else None)
                 model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
                 budget = _Budget(minutes_per_run * 60, max_steps)
                 start = time.perf_counter()
-                _fit(model, task, data, length, seed * 7919 + i, batch, budget, alphabet)
+                data_seed = cell_seed(seed, spec.name) + length  # clip on and off: same data
+                _fit(model, task, data, length, data_seed, batch, budget, alphabet)
                 seconds = time.perf_counter() - start
                 run = _test(model, task, data, name, length, budget.steps, seconds, alphabet)
                 report.runs.append(run)

@@ -59,8 +59,11 @@ def plot_memory(report: MemoryReport, path) -> Path:
     image = ax.imshow(values, cmap=cmap, vmin=limits[0], vmax=limits[1], aspect="auto")
     for i, row in enumerate(values):
         for j, v in enumerate(row):
-            if v == v:
-                ax.text(j, i, f"{v:.3f}", ha="center", va="center", fontsize=8, color="w")
+            if v == v:  # dark text on the light end of the colour map
+                light = (v - limits[0]) / (limits[1] - limits[0])
+                light = 1 - light if metric == "mse" else light
+                color = "k" if light > 0.6 else "w"
+                ax.text(j, i, f"{v:.3f}", ha="center", va="center", fontsize=8, color=color)
     ax.set_xticks(range(len(lengths)), [str(n) for n in lengths])
     ax.set_yticks(range(len(cells)), cells)
     what = "filler tokens" if report.settings.get("task") == "imdb-distance" else "length T"
