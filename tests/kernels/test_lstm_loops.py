@@ -197,14 +197,20 @@ def test_no_grad_inference(loop):
         torch.testing.assert_close(got, want, rtol=RTOL, atol=ATOL)
 
 
-def test_grad_hook_runs_the_python_loop(monkeypatch):
-    """The hook is called from the Python backward loop, compiled loops or not."""
-    monkeypatch.setattr(_ext, "enabled", True)
-    calls = []
+def test_grad_hook_is_served_by_either_loop(monkeypatch):
+    """The hook reads the same dLoss/dh_t of every step from the compiled backward loop (which
+    writes it into a buffer; before, a hook forced the Python loop) and from the Python one."""
     args = [a.requires_grad_() for a in make_args("lstm", bias=True)]
-    y, _ = lstm(*args, grad_hook=lambda t, dh: calls.append(t))
-    y.sum().backward()
-    assert calls == list(reversed(range(T)))
+    seen = {}
+    for enabled in (True, False):
+        monkeypatch.setattr(_ext, "enabled", enabled)
+        calls = []
+        y, _ = lstm(*args, grad_hook=lambda t, dh: calls.append((t, dh)))
+        assert (_ext.loops_for(args[0]) is not None) == (enabled and _ext.load() is not None)
+        y.sum().backward()
+        assert [t for t, _ in calls] == list(reversed(range(T)))
+        seen[enabled] = torch.stack([dh for _, dh in calls])
+    torch.testing.assert_close(seen[True], seen[False], rtol=RTOL, atol=ATOL)
 
 
 def test_projected_bad_arguments_name_the_argument():

@@ -4,6 +4,8 @@
     rnnkit sentiment train [options]       train on IMDb, report test metrics, save the model
     rnnkit sentiment evaluate MODEL        the same metrics for a saved model
     rnnkit sentiment predict MODEL [TEXT]  label and probability of reviews (--explain: per word)
+    rnnkit lab gradients [options]         how |dLoss/dh_t| fades with distance, per cell
+    rnnkit lab memory --task TASK          long-dependency tasks: each cell at each length
 
 Run ``rnnkit COMMAND --help`` for every option. The options come from config dataclasses
 (:mod:`rnnkit.config`): the task's settings (:class:`~rnnkit.tasks.sentiment.SentimentConfig`)
@@ -24,7 +26,7 @@ import tempfile  # noqa: F401  (tests patch tempfile through here)
 
 from .. import __version__
 from ..tasks.sentiment.config import SentimentConfig
-from . import sentiment, serve
+from . import lab, sentiment, serve
 from ._common import max_threads, split_lines, subparser
 from .sentiment import EvaluateRun, ImdbData, PredictRun, TrainRun, foreign_outputs
 
@@ -41,7 +43,7 @@ __all__ = [
 ]
 
 # the task commands, each a module with register(sub): add one line for a new task
-COMMANDS = (sentiment, serve)
+COMMANDS = (sentiment, lab, serve)
 
 
 # -- rnnkit summary ---------------------------------------------------------------------------

@@ -23,7 +23,33 @@ GradHook = Callable[[int, Tensor], None]
 ``dh_t`` (N, H) is dLoss/dh_t, the gradient of the loss with respect to the hidden state after
 step ``t`` (the ``h`` that step ``t+1`` reads and, on a real step, ``y[:, t]``), through every
 path: the output at ``t`` and all later steps. ``dh_t`` is a fresh tensor the hook may keep.
+
+The backward loop (compiled or Python) writes dLoss/dh_t of every step into a (T, N, H) record
+as it passes (and, for the LSTM, dLoss/dc_t into a second one); when it is done,
+:func:`deliver` hands the records over: to ``grad_hook.record(dh, dc)`` in one call if the
+hook has such a method (``dc`` None but for the LSTM), else to ``grad_hook(t, dh_t)`` per step.
 """
+
+
+def records(grad_hook: GradHook | None, like: Tensor, cell: bool = False):
+    """The (T, N, H) buffers a backward loop writes the gradient readout into, ``(dh, dc)``:
+    both None without a ``grad_hook``, ``dc`` None unless ``cell`` (the LSTM). ``like`` is a
+    (T, N, H) tensor of the loop's dtype and device."""
+    if grad_hook is None:
+        return None, None
+    return torch.empty_like(like), (torch.empty_like(like) if cell else None)
+
+
+def deliver(grad_hook: GradHook | None, dh: Tensor | None, dc: Tensor | None = None) -> None:
+    """Hand the readout of a finished backward loop to ``grad_hook`` (see :data:`GradHook`)."""
+    if grad_hook is None:
+        return
+    record = getattr(grad_hook, "record", None)
+    if record is not None:
+        record(dh, dc)
+        return
+    for t in reversed(range(dh.shape[0])):
+        grad_hook(t, dh[t])  # a view of a fresh buffer: the hook may keep it
 
 
 def check_shape(
@@ -114,20 +140,21 @@ class OutputGrads:
         """``m`` of step ``t``, (N, 1) bool (True on real rows), or None without a mask."""
         return None if self.m_seq is None else self.m_seq[t]
 
-    def into_h(self, t: int, dh_next: Tensor, grad_hook: GradHook | None) -> Tensor:
+    def into_h(self, t: int, dh_next: Tensor, record: Tensor | None = None) -> Tensor:
         """The gradient reaching the cell's ``h_t`` (N, H), from ``y_t`` and from step
-        ``t+1``'s ``dh_next``, zero on padded rows; calls ``grad_hook(t, dLoss/dh_t)``."""
+        ``t+1``'s ``dh_next``, zero on padded rows; writes dLoss/dh_t into ``record[t]``
+        (the gradient readout, (T, N, H)) if given."""
         m = self.mask(t)
         if m is None:
             dh = dh_next + self.dy_[t]  # (N, H)
-            if grad_hook is not None:
-                grad_hook(t, dh.clone())
+            if record is not None:
+                record[t] = dh
             return dh
         dy_t = self.dy_[t] + self.dy_carry  # into y_t, and the later padded repeats of it
         self.dy_carry = torch.where(m, 0.0, dy_t)  # into y_{t-1}, which this padding repeats
         dh = torch.where(m, dh_next + dy_t, 0.0)  # into the cell's h_t (real rows only)
-        if grad_hook is not None:  # the state h_t: the cell's, or h_{t-1} passed on
-            grad_hook(t, torch.where(m, dh, dh_next))
+        if record is not None:  # the state h_t: the cell's, or h_{t-1} passed on
+            torch.where(m, dh, dh_next, out=record[t])
         return dh
 
 

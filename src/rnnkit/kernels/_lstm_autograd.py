@@ -17,7 +17,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from . import _ext, _lstm_loops
-from ._common import LoopPlan, batch_first, time_major, time_major_copy
+from ._common import LoopPlan, batch_first, deliver, records, time_major, time_major_copy
 from ._lstm_padding import padding_order, unsort
 
 
@@ -138,7 +138,8 @@ class LSTMLookupFunction(torch.autograd.Function):
         U, H4 = table.shape
         N, T = where.shape
         order = None
-        if plan.compiled is not None and not any(ctx.needs_input_grad[2:4]):
+        shared = plan.grad_hook is None  # the readout wants every row's own steps
+        if plan.compiled is not None and shared and not any(ctx.needs_input_grad[2:4]):
             start, order = padding_order(
                 where, pad_row, plan.m_seq, plan.go_backwards, plan.recurrent_mask
             )
@@ -236,9 +237,12 @@ def run_backward(ctx, saved, dy, dh_T, dc_T, needs_dW_h: bool):
     dh_T = gates.new_zeros(N, H) if dh_T is None else dh_T
     dc_T = gates.new_zeros(N, H) if dc_T is None else dc_T
     dZ_prefix = None
+    record_dh, record_dc = records(plan.grad_hook, tanh_c, cell=True)  # (T, N, H) or None
     if plan.compiled is None:
         dy = gates.new_zeros(N, T, H) if dy is None else dy
-        dZ, dh0, dc0 = _lstm_loops.backward(W_h, gates, c_seq, tanh_c, dy, dh_T, dc_T, plan)
+        dZ, dh0, dc0 = _lstm_loops.backward(
+            W_h, gates, c_seq, tanh_c, dy, dh_T, dc_T, plan, record_dh, record_dc
+        )
     else:
         dZ, dh0, dc0, dZ_prefix = plan.compiled.lstm_backward(
             W_h.contiguous(),
@@ -252,7 +256,10 @@ def run_backward(ctx, saved, dy, dh_T, dc_T, needs_dW_h: bool):
             dc_T,
             plan.start,
             *prefix,
+            record_dh,
+            record_dc,
         )
+    deliver(plan.grad_hook, record_dh, record_dc)
     dW_h = None
     if needs_dW_h:
         if plan.start is not None:  # per row, from its first real step (dZ is zero before)

@@ -1,7 +1,8 @@
 """The LSTM kernel's Python loops: the forward and backward step loops written as the equations.
 
-These are the loops to read (the vanishing-gradient lab reads ``dLoss/dh_t`` from
-:func:`backward` through ``grad_hook``); the compiled loops (``_ext/lstm.cpp``'s
+These are the loops to read (the vanishing-gradient lab, :mod:`rnnkit.lab`, reads
+``dLoss/dh_t`` and ``dLoss/dc_t`` from :func:`backward`, or from the compiled loop, through
+``grad_hook``); the compiled loops (``_ext/lstm.cpp``'s
 ``cell_row`` / ``backward_row``) compute the same, faster. Everything is time-major, in
 processing order, packed ``[i | f | g | o]``::
 
@@ -70,12 +71,16 @@ def backward(
     dh_T: Tensor,
     dc_T: Tensor,
     plan: LoopPlan,
+    record_dh: Tensor | None = None,
+    record_dc: Tensor | None = None,
 ):
     """The backward step loop (BPTT), min-char-rnn style: one ``for t in reversed(range(T))``
     carrying ``dh_next`` and ``dc_next`` (dLoss/dh_t and dLoss/dc_t from the steps after ``t``).
 
     ``gates`` (T, N, 4H) are the forward's ``[i | f | g | o]``, ``dy`` (N, T, H) in processing
-    order. Returns ``dZ`` (T, N, 4H, dLoss/dz of every step), ``dh0`` and ``dc0``.
+    order. Returns ``dZ`` (T, N, 4H, dLoss/dz of every step), ``dh0`` and ``dc0``. The
+    gradient readout, if asked: dLoss/dh_t into ``record_dh``, dLoss/dc_t into ``record_dc``
+    (T, N, H each).
     """
     T = gates.shape[0]
     m_seq, recurrent_mask = plan.m_seq, plan.recurrent_mask
@@ -87,9 +92,11 @@ def backward(
         i, f, g, o = gates[t].chunk(4, dim=1)  # 4 x (N, H)
         c_prev, tc = c_seq[t], tanh_c[t]  # (N, H) each
         m = grads_y.mask(t)  # (N, 1) bool, or None
-        dh = grads_y.into_h(t, dh_next, plan.grad_hook)  # backprop into h_t: y_t and step t+1
+        dh = grads_y.into_h(t, dh_next, record_dh)  # backprop into h_t: y_t and step t+1
         dc_in = dc_next if m is None else torch.where(m, dc_next, 0.0)  # padded: none to the cell
         dc = dc_in + dh * o * (1 - tc * tc)  # backprop into c_t, also through h = o * tanh(c)
+        if record_dc is not None:  # the readout: a padded step's c_t is c_{t-1}
+            record_dc[t] = dc if m is None else torch.where(m, dc, dc_next)
         dz_i = dc * g * i * (1 - i)  # backprop into z_i, through c = ... + i * g
         dz_f = dc * c_prev * f * (1 - f)  # backprop into z_f, through c = f * c_prev + ...
         dz_g = dc * i * (1 - g * g)  # backprop into z_g, through g = tanh(z_g)

@@ -13,8 +13,8 @@ Backward
     GEMM each over all steps.
 The step loops
     As in :mod:`.lstm`: compiled in C++ (:mod:`rnnkit.kernels._ext`, per step the recurrent
-    GEMMs and fused passes over the gates) where they build, else, and whenever ``grad_hook``
-    is given, the Python loops below; both save the same buffers.
+    GEMMs and fused passes over the gates) where they build, else the Python loops below; both
+    save the same buffers, and both write the gradient readout (``grad_hook``).
 
 Double backward is not supported (``once_differentiable``).
 """
@@ -33,6 +33,8 @@ from ._common import (
     batch_first,
     check_sequence,
     check_shape,
+    deliver,
+    records,
     time_major,
 )
 
@@ -83,7 +85,7 @@ def gru(
         return x.new_zeros(N, 0, H), (h0,)
     if not reset_after:
         b_h = None  # the reference's reset-before form has no recurrent bias
-    compiled = _ext.loops_for(x, grad_hook) if N > 0 else None  # N = 0: the Python loops
+    compiled = _ext.loops_for(x) if N > 0 else None  # N = 0: the Python loops
     plan = LoopPlan.make(mask, go_backwards, recurrent_mask, grad_hook, compiled)
     y, h_T = _GRU.apply(x, h0, W_x, W_h, b_x, b_h, reset_after, plan)
     return y, (h_T,)
@@ -121,9 +123,10 @@ class _GRU(torch.autograd.Function):
         T, N, H3 = gates.shape
         H = H3 // 3
         D = x_seq.shape[2]
+        record_dh, _ = records(plan.grad_hook, h_rec)  # (T, N, H) or None
         if plan.compiled is None:
             dA, dHP, dh0 = _backward_python(
-                W_h, gates, h_seq, h_rec, saved, reset_after, dy, dh_T, plan
+                W_h, gates, h_seq, h_rec, saved, reset_after, dy, dh_T, plan, record_dh
             )
         else:
             dA, dHP, dh0 = plan.compiled.gru_backward(
@@ -137,7 +140,9 @@ class _GRU(torch.autograd.Function):
                 reset_after,
                 dy,
                 dh_T,
+                record_dh,
             )
+        deliver(plan.grad_hook, record_dh)
 
         # the weight gradients, once over all steps
         needs = ctx.needs_input_grad
@@ -221,10 +226,13 @@ def _forward_python(gates, h0, W_h, b_h, reset_after, plan: LoopPlan):
     return h_seq, h_rec, (hp_seq if reset_after else rh_seq), y_seq
 
 
-def _backward_python(W_h, gates, h_seq, h_rec, saved, reset_after, dy, dh_T, plan: LoopPlan):
+def _backward_python(
+    W_h, gates, h_seq, h_rec, saved, reset_after, dy, dh_T, plan: LoopPlan, record_dh=None
+):
     """The backward step loop (BPTT): one ``for t in reversed(range(T))`` carrying ``dh_next``
     (dLoss/dh_t from the steps after ``t``). Returns ``dA`` (T, N, 3H: dLoss/da),
-    ``dHP`` (T, N, 3H: dLoss/dhp, with ``reset_after``, else None) and ``dh0``."""
+    ``dHP`` (T, N, 3H: dLoss/dhp, with ``reset_after``, else None) and ``dh0``. The gradient
+    readout, if asked: dLoss/dh_t of every step into ``record_dh`` (T, N, H)."""
     T, H = gates.shape[0], gates.shape[2] // 3
     m_seq, recurrent_mask = plan.m_seq, plan.recurrent_mask
     dA = torch.empty_like(gates)  # (T, N, 3H): of a = x_t @ W_x + b_x, as [z | r | n]
@@ -237,7 +245,7 @@ def _backward_python(W_h, gates, h_seq, h_rec, saved, reset_after, dy, dh_T, pla
         z, r, n = gates[t].chunk(3, dim=1)  # 3 x (N, H)
         h_prev = h_seq[t]  # (N, H)
         m = grads_y.mask(t)  # (N, 1) bool, or None
-        dh = grads_y.into_h(t, dh_next, plan.grad_hook)  # backprop into h_t: y_t and step t+1
+        dh = grads_y.into_h(t, dh_next, record_dh)  # backprop into h_t: y_t and step t+1
         dz = dh * h_prev - dh * n  # backprop into z, through h = z * h_prev + (1 - z) * n
         dn = dh * (1 - z)  # backprop into n, through (1 - z) * n
         da_n = dn * (1 - n * n)  # backprop into a_n, through n = tanh(a_n + ...)

@@ -37,10 +37,13 @@ The step loops
       gates, the batch's rows dealt to the threads (each share runs through every step on its
       own thread). Without gradients a lean loop keeps only the current state. Built on first
       use; float32 / float64 CPU tensors.
-    * the Python loops (:mod:`._lstm_loops`; the fallback, and the one that calls
-      ``grad_hook``): the equations in torch ops, one per line.
+    * the Python loops (:mod:`._lstm_loops`; the fallback): the equations in torch ops, one
+      per line.
 
-    Both save the same buffers and agree to float rounding; ``RNNKIT_CPP=0`` in the
+    Both save the same buffers, and both write the gradient readout (``grad_hook``:
+    dLoss/dh_t and dLoss/dc_t of every step) as their backward passes.
+
+    They agree to float rounding; ``RNNKIT_CPP=0`` in the
     environment (or ``rnnkit.kernels._ext.enabled = False``) selects the Python loops.
     ``benchmarks/kernels_quick.py`` compares them with ``torch.nn.LSTM``.
 
@@ -93,8 +96,9 @@ def lstm(
             repeats the previous output (zeros before the first real step).
         go_backwards: process ``t = T-1, ..., 0``; ``y`` comes back in processing order.
         recurrent_mask: (N, H), multiplied into ``h_prev`` where it enters ``h_prev @ W_h``.
-        grad_hook: ``grad_hook(t, dh_t)`` called in the backward for every step, see
-            :data:`rnnkit.kernels._common.GradHook`.
+        grad_hook: ``grad_hook(t, dh_t)`` called in the backward for every step, or an
+            object whose ``record(dh, dc)`` takes dLoss/dh_t and dLoss/dc_t of every step at
+            once, see :data:`rnnkit.kernels._common.GradHook`.
 
     Returns:
         ``(y, (h_T, c_T))``: ``y`` (N, T, H), final states (N, H).
@@ -238,5 +242,5 @@ def _plan(mask, go_backwards, recurrent_mask, grad_hook, like: Tensor, N: int, *
     """The call's :class:`LoopPlan`: the compiled loops where they serve ``like``'s dtype and
     device and the batch is not empty (``N = 0`` runs the Python loops, which handle it as the
     reference loop does: empty outputs, zero weight gradients)."""
-    compiled = _ext.loops_for(like, grad_hook) if N > 0 else None
+    compiled = _ext.loops_for(like) if N > 0 else None
     return LoopPlan.make(mask, go_backwards, recurrent_mask, grad_hook, compiled, **lookup)

@@ -24,6 +24,8 @@ from ._common import (
     batch_first,
     check_sequence,
     check_shape,
+    deliver,
+    records,
     time_major,
 )
 
@@ -153,9 +155,10 @@ class _SimpleRNN(torch.autograd.Function):
         dZ = torch.empty_like(out_seq)  # (T, N, H): dLoss/dz of every step
         grads_y = OutputGrads(dy, plan.m_seq)  # dLoss/dy, routed through the mask
         dh_next = dh_T  # (N, H): dLoss/dh_t from the steps after t
+        record_dh, _ = records(plan.grad_hook, out_seq)  # the readout, (T, N, H) or None
         for t in reversed(range(T)):
             m = grads_y.mask(t)  # (N, 1) bool, or None
-            dh = grads_y.into_h(t, dh_next, plan.grad_hook)  # backprop into h_t: y_t, step t+1
+            dh = grads_y.into_h(t, dh_next, record_dh)  # backprop into h_t: y_t, step t+1
             dz = _backprop_activation(dh, out_seq[t], activation)  # into z, through act(z)
             if m is not None:
                 dz = torch.where(m, dz, 0.0)  # a padded step's cell gets nothing
@@ -165,6 +168,7 @@ class _SimpleRNN(torch.autograd.Function):
                 dh_rec = dh_rec * plan.recurrent_mask  # into h_prev, through h_prev * mask
             # backprop into h_{t-1}; a padded step passes dh_next on unchanged
             dh_next = dh_rec if m is None else torch.where(m, dh_rec, dh_next)
+        deliver(plan.grad_hook, record_dh)
 
         # the weight gradients, once over all steps
         needs = ctx.needs_input_grad

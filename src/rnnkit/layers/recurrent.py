@@ -47,6 +47,7 @@ class RNN(Layer):
     cell = "simple_rnn"  # the kernel family in rnnkit.kernels.dispatch
     gates = 1
     n_states = 1
+    grad_hook = None  # the gradient readout, set by rnnkit.lab.record_gradients (kernel path)
 
     def __init__(
         self,
@@ -193,7 +194,7 @@ class RNN(Layer):
         """Whether :meth:`sequence_ids` looks this layer's input projection up in
         ``embedding`` (for the token ``ids``, if given) rather than run
         ``sequence(embedding(ids))``: :func:`rnnkit.kernels.dispatch.lookup_applies`."""
-        return dispatch.lookup_applies(
+        return self.grad_hook is None and dispatch.lookup_applies(
             cell=self.cell,
             impl=self.impl,
             input_dropout=self.training and self.dropout > 0,
@@ -332,6 +333,7 @@ class SimpleRNN(RNN):
             recurrent_mask=recurrent_mask,
             impl=self.impl,
             owner="SimpleRNN",
+            grad_hook=self.grad_hook,
         )
 
 
@@ -457,6 +459,7 @@ class LSTM(RNN):
             recurrent_mask=recurrent_mask,
             impl=self.impl,
             owner="LSTM",
+            grad_hook=self.grad_hook,
         )
 
 
@@ -570,4 +573,5 @@ class GRU(RNN):
             recurrent_mask=recurrent_mask,
             impl=self.impl,
             owner="GRU",
+            grad_hook=self.grad_hook,
         )

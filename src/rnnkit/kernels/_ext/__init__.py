@@ -357,12 +357,12 @@ def load():
     return _ops
 
 
-def loops_for(x: torch.Tensor, grad_hook=None):
+def loops_for(x: torch.Tensor):
     """The compiled loops if they can serve a kernel call on ``x``, else None (Python loops).
 
-    They serve float32 / float64 CPU tensors without a ``grad_hook`` (the hook is called from
-    the Python backward loop).
+    They serve float32 / float64 CPU tensors (and the gradient readout, ``grad_hook``, which
+    their backward writes into a buffer as the Python loops do).
     """
-    if grad_hook is not None or x.device.type != "cpu" or x.dtype not in DTYPES:
+    if x.device.type != "cpu" or x.dtype not in DTYPES:
         return None
     return load()

@@ -195,7 +195,8 @@ std::vector<Tensor> backward_impl(const Tensor& W_h, const Tensor& gates, const 
                                   const Tensor& h_rec, const Tensor& saved,
                                   const std::optional<Tensor>& mask,
                                   const std::optional<Tensor>& recurrent_mask, bool reset_after,
-                                  Tensor dy, const Tensor& dh_T) {
+                                  Tensor dy, const Tensor& dh_T,
+                                  const std::optional<Tensor>& record_dh) {
   const int64_t T = gates.size(0), N = gates.size(1), H = gates.size(2) / 3;
   const auto opts = gates.options();
   if (dy.stride(2) != 1) dy = dy.contiguous();  // (N, T, H), any row strides
@@ -229,6 +230,7 @@ std::vector<Tensor> backward_impl(const Tensor& W_h, const Tensor& gates, const 
   const S* rmp = dropped ? rm.data_ptr<S>() : nullptr;
   const bool* ms = masked ? m_seq.data_ptr<bool>() : nullptr;
   const int64_t NH = N * H, H3 = 3 * H;
+  S* rec_h = record_dh ? record_dh->data_ptr<S>() : nullptr;  // the gradient readout, if asked
 
   for (int64_t t = T - 1; t >= 0; --t) {
     const S* G = Gs + t * N * H3;
@@ -252,6 +254,10 @@ std::vector<Tensor> backward_impl(const Tensor& W_h, const Tensor& gates, const 
           cr[j] = real ? S(0) : dyt;       // into y_{t-1}, which padding repeated
           d_h[j] = dhn[r0 + j] + dyt;
         }
+      }
+      if (rec_h) {  // the gradient readout: dLoss/dh_t (a padded step's h_t is h_{t-1})
+        S* __restrict rec = rec_h + t * NH + r0;
+        for (int64_t j = 0; j < H; ++j) rec[j] = real ? d_h[j] : dhn[r0 + j];
       }
       S* __restrict dar = da + n * H3;
       S* __restrict dhzr = dhzp + r0;
@@ -321,16 +327,23 @@ std::vector<Tensor> gru_forward(Tensor gates, Tensor h0, Tensor W_h, std::option
 std::vector<Tensor> gru_backward(Tensor W_h, Tensor gates, Tensor h_seq, Tensor h_rec,
                                  Tensor saved, std::optional<Tensor> mask,
                                  std::optional<Tensor> recurrent_mask, bool reset_after,
-                                 Tensor dy, Tensor dh_T) {
+                                 Tensor dy, Tensor dh_T, std::optional<Tensor> record_dh) {
   TORCH_CHECK(gates.is_contiguous() && h_seq.is_contiguous() && h_rec.is_contiguous() &&
                   saved.is_contiguous(),
               "rnnkit_ext: the saved buffers must be contiguous");
   check_input(W_h, gates, "W_h");
   check_input(dy, gates, "dy");
   check_input(dh_T, gates, "dh_T");
+  if (record_dh) {
+    check_input(*record_dh, gates, "record_dh");
+    TORCH_CHECK(record_dh->is_contiguous() && record_dh->dim() == 3 &&
+                    record_dh->size(0) == gates.size(0) && record_dh->size(1) == gates.size(1) &&
+                    record_dh->size(2) == gates.size(2) / 3,
+                "rnnkit_ext: `record_dh` expected a contiguous (T, N, H) tensor");
+  }
   return AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "rnnkit_gru_backward", [&] {
     return backward_impl<scalar_t>(W_h, gates, h_seq, h_rec, saved, mask, recurrent_mask,
-                                   reset_after, dy, dh_T);
+                                   reset_after, dy, dh_T, record_dh);
   });
 }
 

@@ -420,6 +420,24 @@ RNNKIT_INLINE void backward_row(const S* __restrict G, const S* __restrict c_pre
   }
 }
 
+// The gradient readout: a copy of a row's dLoss/dh_t (or dLoss/dc_t) into the record.
+template <typename S>
+RNNKIT_INLINE void record_passing(const S* __restrict from, S* __restrict to, int64_t H) {
+  for (int64_t j = 0; j < H; ++j) to[j] = from[j];
+}
+
+// The gradient readout of a real row's cell: dLoss/dc_t, what backward_row calls `dc` (from
+// step t+1, and through h = o * tanh(c)), written before backward_row overwrites dc_next.
+template <typename S>
+RNNKIT_INLINE void record_cell(const S* __restrict G, const S* __restrict tanh_c,
+                               const S* __restrict dh, const S* __restrict dc_next,
+                               S* __restrict dc, int64_t H) {
+  const S* __restrict go = G + 3 * H;
+  for (int64_t j = 0; j < H; ++j) {
+    dc[j] = dc_next[j] + dh[j] * go[j] * (S(1) - tanh_c[j] * tanh_c[j]);
+  }
+}
+
 // BPTT: dZ (T, N, 4H), dLoss/dh0 and dLoss/dc0. `dy` (N, T, H) may be absent: no gradient
 // reached the outputs (only the final state is used). With `start` (see forward_impl), dZ is
 // zero on the shared padding, whose own dz come back as dZ_prefix (L, 4H): what reaches a
@@ -434,7 +452,9 @@ std::vector<Tensor> backward_impl(const Tensor& W_h, const Tensor& gates, const 
                                   const Tensor& dc_T, const int64_t* start,
                                   const std::optional<Tensor>& prefix_hc,
                                   const std::optional<Tensor>& prefix_gates,
-                                  const std::optional<Tensor>& prefix_tanh_c) {
+                                  const std::optional<Tensor>& prefix_tanh_c,
+                                  const std::optional<Tensor>& record_dh,
+                                  const std::optional<Tensor>& record_dc) {
   const int64_t T = gates.size(0), N = gates.size(1), H = gates.size(2) / 4, H4 = 4 * H;
   const auto opts = gates.options();
   const bool has_dy = dy.has_value();
@@ -469,6 +489,9 @@ std::vector<Tensor> backward_impl(const Tensor& W_h, const Tensor& gates, const 
   const S* rmp = dropped ? rm.data_ptr<S>() : nullptr;
   const bool* ms = masked ? m_seq.data_ptr<bool>() : nullptr;
   const int64_t NH = N * H;
+  // the gradient readout (grad_hook), when asked: dLoss/dh_t and dLoss/dc_t, (T, N, H) each
+  S* rec_h = record_dh ? record_dh->data_ptr<S>() : nullptr;
+  S* rec_c = record_dc ? record_dc->data_ptr<S>() : nullptr;
 
   // dh (rows of H) = dz (rows of 4H) @ W_h^T: the AVX2 micro-kernel where it serves (W_h
   // re-laid once), else the BLAS
@@ -530,9 +553,13 @@ std::vector<Tensor> backward_impl(const Tensor& W_h, const Tensor& gates, const 
           }
           if (!m) {
             for (int64_t k = 0; k < H4; ++k) dz[n * H4 + k] = S(0);
+            if (rec_h) record_passing(dhn + r, rec_h + t * NH + r, H);  // h_t = h_{t-1}
+            if (rec_c) record_passing(dcn + r, rec_c + t * NH + r, H);  // c_t = c_{t-1}
             continue;  // dc_next, dh_next pass through unchanged
           }
         }
+        if (rec_h) record_passing(d_h, rec_h + t * NH + r, H);
+        if (rec_c) record_cell(G + n * H4, tc + r, d_h, dcn + r, rec_c + t * NH + r, H);
         backward_row<S>(G + n * H4, c_prev + r, tc + r, d_h, dcn + r, dz + n * H4, H);
       }
       // into h_rec of step t, through z = ... + h_rec @ W_h: dh_rec = dz @ W_h^T
@@ -661,7 +688,9 @@ std::vector<Tensor> lstm_backward(Tensor W_h, Tensor gates, Tensor c_seq, Tensor
                                   std::optional<Tensor> dy, Tensor dh_T, Tensor dc_T,
                                   std::optional<Tensor> start, std::optional<Tensor> prefix_hc,
                                   std::optional<Tensor> prefix_gates,
-                                  std::optional<Tensor> prefix_tanh_c) {
+                                  std::optional<Tensor> prefix_tanh_c,
+                                  std::optional<Tensor> record_dh,
+                                  std::optional<Tensor> record_dc) {
   TORCH_CHECK(gates.dim() == 3 && gates.is_contiguous() && c_seq.is_contiguous() &&
                   tanh_c.is_contiguous() && W_h.is_contiguous(),
               "rnnkit_ext: the saved buffers must be contiguous");
@@ -671,10 +700,18 @@ std::vector<Tensor> lstm_backward(Tensor W_h, Tensor gates, Tensor c_seq, Tensor
   if (dy) check_input(*dy, gates, "dy");
   TORCH_CHECK(!start || (prefix_hc && prefix_gates && prefix_tanh_c && !mask && !recurrent_mask),
               "rnnkit_ext: `start` needs the prefix buffers of the forward, and no masks");
+  for (const auto* record : {&record_dh, &record_dc}) {
+    if (!record->has_value()) continue;
+    check_input(**record, gates, "record");
+    TORCH_CHECK(!start && (*record)->is_contiguous() && (*record)->dim() == 3 &&
+                    (*record)->size(0) == gates.size(0) && (*record)->size(1) == gates.size(1) &&
+                    (*record)->size(2) == gates.size(2) / 4,
+                "rnnkit_ext: a record expected a contiguous (T, N, H) tensor, without `start`");
+  }
   return AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "rnnkit_lstm_backward", [&] {
     return backward_impl<scalar_t>(W_h, gates, c_seq, tanh_c, mask, recurrent_mask, dy, dh_T,
                                    dc_T, start ? start->data_ptr<int64_t>() : nullptr,
-                                   prefix_hc, prefix_gates, prefix_tanh_c);
+                                   prefix_hc, prefix_gates, prefix_tanh_c, record_dh, record_dc);
   });
 }
 
