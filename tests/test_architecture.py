@@ -33,7 +33,7 @@ RANKS = {
     "tasks": 6,
     "interop": 6,  # weights to and from torch.nn.LSTM / GRU / RNN
     "lab": 6,
-    "cli": 7,
+    "cli": 8,  # the command: may serve the web app
     "web": 7,
 }
 KERNELS_PUBLIC = {"rnnkit.kernels", "rnnkit.kernels.dispatch", "rnnkit.kernels.build"}
