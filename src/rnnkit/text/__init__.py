@@ -7,4 +7,11 @@ from .sequence import pad_sequences
 from .tokenizer import KERAS_FILTERS, Tokenizer, tokenize
 from .vocab import TokenVocabulary, Vocabulary
 
-__all__ = ["KERAS_FILTERS", "TokenVocabulary", "Tokenizer", "Vocabulary", "pad_sequences", "tokenize"]
+__all__ = [
+    "KERAS_FILTERS",
+    "TokenVocabulary",
+    "Tokenizer",
+    "Vocabulary",
+    "pad_sequences",
+    "tokenize",
+]
