@@ -64,6 +64,14 @@ class LanguageModelConfig(Config):
         low=0,
         low_open=True,
     )
+    validate_every: float | None = option(
+        None,
+        "also measure the validation perplexity every this many minutes (points of the "
+        "perplexity-vs-minutes curve; the best weights are kept from any of them)",
+        low=0,
+        low_open=True,
+        metavar="MINUTES",
+    )
     optimizer: str = option("adam", "adam, or sgd as Zaremba et al.", choices=OPTIMIZERS)
     learning_rate: float | None = option(
         None, "learning rate (default: 0.002 for adam, 1.0 for sgd)", low=0, low_open=True

@@ -8,15 +8,15 @@ import json
 import math
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ... import _files
+from ... import _files, runtime
 from ... import _validation as V
+from ...models.optimizers import _fused_ok
 from ...text import TokenVocabulary
 from ...utils import set_random_seed
 from .config import LanguageModelConfig
@@ -121,15 +121,19 @@ class LanguageModel:
         y_all = streams[1:].view(B, M)
         starts = list(range(0, M, T))
         lr = config.lr
+        runtime.tune_allocator()  # as Sequential.fit: large buffers stay in the heap
+        params = list(net.parameters())
         if config.optimizer == "adam":
-            opt = torch.optim.Adam(net.parameters(), lr=lr)
+            opt = torch.optim.Adam(params, lr=lr, fused=_fused_ok(params) or None)
         else:
-            opt = torch.optim.SGD(net.parameters(), lr=lr)
+            opt = torch.optim.SGD(params, lr=lr)
         budget = None if config.minutes is None else config.minutes * 60.0
         t0 = time.perf_counter()
         best, best_state = math.inf, None
         loss_fn = nn.CrossEntropyLoss()
         stopped = False
+        every = None if config.validate_every is None else config.validate_every * 60.0
+        last_check = t0
         for epoch in range(config.epochs):
             net.train()
             state: State | None = None
@@ -166,41 +170,60 @@ class LanguageModel:
                 if budget is not None and time.perf_counter() - t0 > budget:
                     stopped = True
                     break
+                if every is not None and time.perf_counter() - last_check > every:
+                    if done < len(starts):  # the epoch's end validates anyway
+                        entry = self._entry(epoch + done / len(starts), t0, total, count, lr)
+                        best, best_state = self._validate(entry, valid_ids, best, best_state)
+                        self._record(entry, verbose, on_epoch)
+                    last_check = time.perf_counter()
             if bar is not None:
                 bar.close()
-            entry = {
-                "epoch": round(epoch + done / len(starts), 4),
-                "minutes": round((time.perf_counter() - t0) / 60.0, 3),
-                "train_perplexity": math.exp(total / count),
-                "learning_rate": lr,
-            }
-            if valid_ids is not None and len(valid_ids):
-                v = self._perplexity_ids(valid_ids)
-                entry["valid_perplexity"] = v["perplexity"]
-                entry["valid_cross_entropy"] = v["cross_entropy"]
-                entry["minutes_with_validation"] = round((time.perf_counter() - t0) / 60.0, 3)
-                improved = v["perplexity"] < best
-                if improved:
-                    best, best_state = v["perplexity"], copy.deepcopy(net.state_dict())
-                elif not stopped:
-                    lr *= config.lr_decay
+            entry = self._entry(epoch + done / len(starts), t0, total, count, lr)
+            before = best
+            best, best_state = self._validate(entry, valid_ids, best, best_state)
+            if "valid_perplexity" in entry and not best < before and not stopped:
+                lr *= config.lr_decay  # no better than the best so far
             if config.optimizer == "sgd" and epoch + 1 >= config.decay_after and not stopped:
                 lr *= config.lr_decay
             for group in opt.param_groups:
                 group["lr"] = lr
-            self.history_.append(entry)
-            if verbose:
-                shown = ", ".join(
-                    f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in entry.items()
-                )
-                print(shown, file=sys.stderr if verbose == 1 else sys.stdout, flush=True)
-            if on_epoch is not None:
-                on_epoch(entry)
+            self._record(entry, verbose, on_epoch)
             if stopped:
                 break
         if best_state is not None:
             net.load_state_dict(best_state)  # the best validation perplexity's weights
         net.eval()
+
+    def _entry(self, epoch: float, t0: float, total: float, count: int, lr: float) -> dict:
+        return {
+            "epoch": round(epoch, 4),
+            "minutes": round((time.perf_counter() - t0) / 60.0, 3),
+            "train_perplexity": math.exp(total / max(count, 1)),
+            "learning_rate": lr,
+        }
+
+    def _validate(self, entry: dict, valid_ids, best: float, best_state):
+        """Add the validation perplexity to ``entry``; returns the best one so far and its
+        weights (``minutes`` in an entry is wall-clock time since training began, earlier
+        validations included)."""
+        if valid_ids is None or not len(valid_ids):
+            return best, best_state
+        v = self._perplexity_ids(valid_ids)
+        entry["valid_perplexity"] = v["perplexity"]
+        entry["valid_cross_entropy"] = v["cross_entropy"]
+        if v["perplexity"] < best:
+            return v["perplexity"], copy.deepcopy(self.net_.state_dict())
+        return best, best_state
+
+    def _record(self, entry: dict, verbose: int, on_epoch) -> None:
+        self.history_.append(entry)
+        if verbose:
+            shown = ", ".join(
+                f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in entry.items()
+            )
+            print(shown, file=sys.stderr if verbose == 1 else sys.stdout, flush=True)
+        if on_epoch is not None:
+            on_epoch(entry)
 
     def _require_fitted(self, method: str) -> None:
         if not hasattr(self, "net_"):
@@ -455,9 +478,6 @@ class LanguageModel:
         lm.history_ = task.get("history", [])
         lm.saved_ = {k: v for k, v in task.items() if k not in ("config", "history", "task")}
         return lm
-
-    def without_run_settings(self) -> LanguageModelConfig:
-        return replace(self.config)
 
 
 def is_saved_model(path) -> bool:
