@@ -105,9 +105,10 @@ def child_curve(spec: dict) -> dict:
 
     torch.set_num_threads(spec["threads"])
     corpus = load_corpus(spec["corpus"], spec["data_dir"])
+    settings = {**CURVE_CONFIGS[spec["corpus"]], **spec.get("set", {})}
     config = LanguageModelConfig(
-        **CURVE_CONFIGS[spec["corpus"]], minutes=spec["minutes"], validate_every=spec["every"]
-    )
+        **settings, minutes=spec["minutes"], validate_every=spec["every"]
+    ).validate()
     lm = LanguageModel(config).fit(corpus, verbose=2)
     out = {"config": config.to_dict(), "history": lm.history_}
     out["test"] = lm.perplexity(corpus.test)
@@ -148,12 +149,15 @@ def child_speed(spec: dict) -> dict:
     size = SIZES[spec["size"]]
     B, T, V = size["batch"], size["seq"], size["vocab"]
     data = torch.randint(0, V, (B, (spec["steps"] * (spec["chunks"] + 1) + 2) * T + 1))
-    if spec["peer"] == "rnnkit":
+    if spec["peer"] in ("rnnkit", "rnnkit-fused"):
+        from rnnkit import runtime
         from rnnkit.models.optimizers import _fused_ok
         from rnnkit.runtime import tune_allocator
         from rnnkit.tasks.language_model import LanguageModelConfig, LanguageModelNet
         from rnnkit.tasks.language_model.model import detach
 
+        if spec["peer"] == "rnnkit-fused":  # every layer on PyTorch's fused LSTM
+            runtime.configure(embedding_lookup=False)
         tune_allocator()
         config = LanguageModelConfig(
             embedding_dim=size["embedding_dim"], units=size["units"], layers=size["layers"]
@@ -198,7 +202,7 @@ def child_speed(spec: dict) -> dict:
         chunks.append((time.perf_counter() - start) / spec["steps"])
     s = statistics.median(chunks)
     out = {"step_s": s, "chunks_s": chunks, "tokens_per_s": B * T / s}
-    if spec["peer"] == "rnnkit":
+    if spec["peer"] != "torch-tuned":
         out["breakdown_s"] = _breakdown(net, opt, data, B, T, V, loss_fn, spec["steps"])
         x = data[:, :T]
         out["first_layer_lookup"] = bool(net.first_layer_looks_up(x))
@@ -316,7 +320,7 @@ def run(kind: str, spec: dict, threads: int, tuned_malloc: bool, timeout: float,
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("what", choices=("curve", "speed", "generate", "all"))
+    p.add_argument("what", nargs="?", default="all", choices=("curve", "speed", "generate", "all"))
     p.add_argument("--corpus", choices=("ptb", "shakespeare", "both"), default="both")
     p.add_argument("--minutes", type=float, default=None, help="training minutes per corpus")
     p.add_argument("--every", type=float, default=None, help="minutes between validations")
@@ -325,6 +329,22 @@ def main(argv=None) -> int:
     p.add_argument("--chunks", type=int, default=3)
     p.add_argument("--quick", action="store_true", help="a short run (minutes, not hours)")
     p.add_argument("--data-dir", default=None)
+    p.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="curve: change LanguageModelConfig fields (e.g. optimizer=sgd learning_rate=1)",
+    )
+    p.add_argument("--tag", default="", help="added to the JSON file's name")
+    p.add_argument(
+        "--peers",
+        nargs="+",
+        default=["rnnkit", "torch-tuned"],
+        choices=("rnnkit", "rnnkit-fused", "torch-tuned"),
+        help="speed: rnnkit-fused is rnnkit with the embedding lookup off (all layers fused)",
+    )
+    p.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child is not None:
@@ -335,6 +355,14 @@ def main(argv=None) -> int:
     quick = args.quick
     results = {"machine": _peers.machine_info(), "quick": quick, "load_average": os.getloadavg()}
     what = ("curve", "speed", "generate") if args.what == "all" else (args.what,)
+    overrides = {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        overrides[key] = (
+            json.loads(value) if value not in ("adam", "sgd", "word", "char") else value
+        )
+    if overrides:
+        results["set"] = overrides
     if "curve" in what:
         corpora = ("ptb", "shakespeare") if args.corpus == "both" else (args.corpus,)
         for corpus in corpora:
@@ -346,6 +374,7 @@ def main(argv=None) -> int:
                 "every": every,
                 "threads": args.threads,
                 "data_dir": args.data_dir or data_dir(),
+                "set": overrides,
             }
             r = run("curve", spec, args.threads, False, minutes * 60 * 3 + 600, echo=True)
             results[f"curve_{corpus}"] = r
@@ -379,9 +408,9 @@ def main(argv=None) -> int:
     if "speed" in what:
         steps = args.steps or (3 if quick else 20)
         rows = []
-        for size in SIZES:
+        for size in args.sizes:
             row = {}
-            for peer in ("rnnkit", "torch-tuned"):
+            for peer in args.peers:
                 spec = {
                     "peer": peer,
                     "size": size,
@@ -390,7 +419,10 @@ def main(argv=None) -> int:
                     "threads": args.threads,
                 }
                 row[peer] = run("speed", spec, args.threads, peer == "torch-tuned", 1800)
+                print(f"{size} {peer}: {row[peer]['tokens_per_s']:.0f} tokens/s", flush=True)
             results[f"speed_{size}"] = row
+            if not {"rnnkit", "torch-tuned"} <= set(row):
+                continue
             ratio = row["rnnkit"]["tokens_per_s"] / row["torch-tuned"]["tokens_per_s"]
             rows.append(
                 [
@@ -432,6 +464,8 @@ def main(argv=None) -> int:
     name = "bench_textgen_quick.json" if quick else "bench_textgen.json"
     if args.what != "all":
         name = name.replace(".json", f"_{args.what}.json")
+    if args.tag:
+        name = name.replace(".json", f"_{args.tag}.json")
     path = _peers.write_json(_peers.RESULTS_DIR / name, results)
     print(f"wrote {path}")
     return 0
