@@ -181,3 +181,16 @@ def test_7_options_are_checked_by_argparse(capsys):
     assert code == 2 and "argument --temperature: expected a positive number, received 0" in err
     code, _, err = run(capsys, ["textgen", "train", "--level", "byte"])
     assert code == 2 and "argument --level: expected one of 'word', 'char', received 'byte'" in err
+
+
+def test_8_evaluate_finds_a_relative_corpus_path_from_elsewhere(
+    text_file, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(text_file.parent)
+    out = tmp_path / "rel"
+    argv = ["textgen", "train", "--corpus", text_file.name, "--level", "char", "--out", str(out)]
+    assert cli.main([*argv, *TINY, "--kn-order", "0"]) == 0
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    code, out_text, _ = run(capsys, ["textgen", "evaluate", str(out / "model"), "--kn-order", "2"])
+    assert code == 0 and out_text.startswith(f"{text_file.resolve()} test split: LSTM perplexity")

@@ -211,10 +211,15 @@ def cmd_train(args) -> int:
             report.setdefault("baseline", {})[split] = base
         print(line)
         report[split] = result
+    # the corpus as evaluate finds it again: its name, or the user's path made absolute
+    named = (
+        corpus.name if data.corpus in ("ptb", "shakespeare") else str(Path(data.corpus).resolve())
+    )
+    data_dir = None if data.data_dir is None else str(Path(data.data_dir).resolve())
     lm.save(
         out / MODEL_DIR,
         overwrite=run.overwrite,
-        extra={"corpus": corpus.name, "data_dir": data.data_dir},
+        extra={"corpus": named, "data_dir": data_dir},
     )
     kn = report.get("baseline", {}).get("valid", {}).get("perplexity")
     plot_perplexity(
