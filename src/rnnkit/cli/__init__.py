@@ -6,6 +6,7 @@
     rnnkit sentiment predict MODEL [TEXT]  label and probability of reviews (--explain: per word)
     rnnkit lab gradients [options]         how |dLoss/dh_t| fades with distance, per cell
     rnnkit lab memory --task TASK          long-dependency tasks: each cell at each length
+    rnnkit textgen train|next|generate|evaluate  language models (PTB, Tiny Shakespeare, text)
 
 Run ``rnnkit COMMAND --help`` for every option. The options come from config dataclasses
 (:mod:`rnnkit.config`): the task's settings (:class:`~rnnkit.tasks.sentiment.SentimentConfig`)
@@ -26,7 +27,7 @@ import tempfile  # noqa: F401  (tests patch tempfile through here)
 
 from .. import __version__
 from ..tasks.sentiment.config import SentimentConfig
-from . import lab, sentiment, serve
+from . import lab, sentiment, serve, textgen
 from ._common import max_threads, split_lines, subparser
 from .sentiment import EvaluateRun, ImdbData, PredictRun, TrainRun, foreign_outputs
 
@@ -43,7 +44,7 @@ __all__ = [
 ]
 
 # the task commands, each a module with register(sub): add one line for a new task
-COMMANDS = (sentiment, lab, serve)
+COMMANDS = (sentiment, textgen, lab, serve)
 
 
 # -- rnnkit summary ---------------------------------------------------------------------------

@@ -11,7 +11,7 @@ Environment variables: ``RNNKIT_DATA_DIR`` (local copies), ``RNNKIT_HOME``
 the network). See :mod:`rnnkit.datasets._download`.
 """
 
-from . import imdb, sst2, translation
+from . import imdb, sst2, text_corpora, translation
 from ._download import ChecksumError, CorruptDatasetError, DatasetNotFoundError, DownloadError
 from ._locate import (
     DatasetSpec,
@@ -23,6 +23,7 @@ from ._locate import (
     nothing_given,
 )
 from .imdb import SampleDataWarning
+from .text_corpora import TextCorpus, load_corpus, load_ptb, load_text, load_tiny_shakespeare
 
 __all__ = [
     "ChecksumError",
@@ -33,11 +34,17 @@ __all__ = [
     "Located",
     "RemoteFile",
     "SampleDataWarning",
+    "TextCorpus",
     "check_gzip",
     "check_zip",
     "imdb",
+    "load_corpus",
+    "load_ptb",
+    "load_text",
+    "load_tiny_shakespeare",
     "locate",
     "nothing_given",
     "sst2",
+    "text_corpora",
     "translation",
 ]

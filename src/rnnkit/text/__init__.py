@@ -5,6 +5,13 @@ This subpackage depends on numpy only.
 
 from .sequence import pad_sequences
 from .tokenizer import KERAS_FILTERS, Tokenizer, tokenize
-from .vocab import Vocabulary
+from .vocab import TokenVocabulary, Vocabulary
 
-__all__ = ["KERAS_FILTERS", "Tokenizer", "Vocabulary", "pad_sequences", "tokenize"]
+__all__ = [
+    "KERAS_FILTERS",
+    "TokenVocabulary",
+    "Tokenizer",
+    "Vocabulary",
+    "pad_sequences",
+    "tokenize",
+]

@@ -12,7 +12,7 @@ import numpy as np
 from .. import _validation as V
 from .tokenizer import Tokenizer
 
-__all__ = ["Vocabulary"]
+__all__ = ["LEVELS", "TokenVocabulary", "Vocabulary"]
 
 _FORMAT = "rnnkit.text.Vocabulary"
 _FORMAT_VERSION = 1
@@ -444,3 +444,216 @@ class Vocabulary:
             f"Vocabulary({len(self._words)} words, size={self.size}, "
             f"index_from={self.index_from}, num_words={self.num_words})"
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# Language-model vocabularies: words or characters, every id a softmax class
+# ---------------------------------------------------------------------------------------------
+_TOKEN_FORMAT = "rnnkit.text.TokenVocabulary"
+LEVELS = ("word", "char")
+
+
+class TokenVocabulary:
+    """The token list of a language model: ids ``0 .. size - 1``, each a class of its softmax.
+
+    Unlike :class:`Vocabulary` (Keras's IMDb ids, with reserved padding and start ids), no id is
+    wasted: a language model predicts every id.
+
+    Word level: a text is its lines, each split at white space and followed by :attr:`EOS`
+    (``<eos>``, Mikolov's end of sentence); a word outside the vocabulary is :attr:`UNK`
+    (``<unk>``). A corpus that already writes ``<unk>`` (Penn Treebank) keeps it: the token
+    ``<unk>`` in the text is the unknown word itself, never a second entry. ``lower=True``
+    lower-cases every text before looking words up; ``encode(..., fold_case=True)`` (used for
+    prompts) looks an unknown word up again in lower case, so that "Tokyo" finds PTB's "tokyo". Character level: every character is a token (line breaks
+    included, no ``<eos>``); a character never seen in training is ``<unk>``.
+
+    Ids: ``<unk>`` then ``<eos>`` (word level) first, then the tokens by falling frequency, ties
+    by first appearance (deterministic).
+
+    >>> v = TokenVocabulary.build("the cat sat\\nthe dog\\n", level="word")
+    >>> v.tokens
+    ('<unk>', '<eos>', 'the', 'cat', 'sat', 'dog')
+    >>> v.encode("the bird sat")
+    [2, 0, 4, 1]
+    """
+
+    UNK = "<unk>"
+    EOS = "<eos>"
+
+    def __init__(self, tokens: Sequence[str], level: str = "word", lower: bool = False) -> None:
+        owner = "TokenVocabulary"
+        if level not in LEVELS:
+            V.fail(owner, "level", "'word' or 'char'", level)
+        if not isinstance(lower, bool):
+            V.fail(owner, "lower", "a bool", lower, TypeError)
+        if isinstance(tokens, (str, bytes, Mapping, set, frozenset)):
+            V.fail(owner, "tokens", "a sequence of str in id order", tokens, TypeError)
+        tokens = tuple(tokens)
+        for t in tokens:
+            if not isinstance(t, str) or not t:
+                V.fail(owner, "tokens", "non-empty strings", t)
+        if len(set(tokens)) != len(tokens):
+            dupes = sorted(t for t, n in Counter(tokens).items() if n > 1)
+            raise ValueError(f"{owner}: `tokens` expected distinct tokens, received {dupes[:5]}.")
+        specials = (self.UNK, self.EOS) if level == "word" else (self.UNK,)
+        if tokens[: len(specials)] != specials:
+            V.fail(owner, "tokens", f"a list starting with {list(specials)}", list(tokens[:2]))
+        self.level = level
+        self.lower = lower
+        self.tokens = tokens
+        self._ids = {t: i for i, t in enumerate(tokens)}
+
+    @property
+    def unk_id(self) -> int:
+        return 0
+
+    @property
+    def eos_id(self) -> int | None:
+        """The id of ``<eos>`` (word level), ``None`` at character level."""
+        return 1 if self.level == "word" else None
+
+    @property
+    def size(self) -> int:
+        return len(self.tokens)
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    # ------------------------------------------------------------------ tokenising
+    def tokenize(self, text: str, *, eos: bool = True) -> list[str]:
+        """The tokens of ``text``: characters, or words with ``<eos>`` after each line
+        (``eos=False``: none after a last line that has no line break, as a prompt)."""
+        if not isinstance(text, str):
+            V.fail("TokenVocabulary.tokenize", "text", "a str", text, TypeError)
+        if self.lower:
+            text = text.lower()
+        if self.level == "char":
+            return list(text)
+        lines = text.split("\n")
+        out: list[str] = []
+        for k, line in enumerate(lines):
+            words = line.split()
+            out.extend(words)
+            last = k == len(lines) - 1
+            if not last and words:  # blank lines add no <eos>
+                out.append(self.EOS)
+            elif last and words and eos:
+                out.append(self.EOS)
+        return out
+
+    @classmethod
+    def build(
+        cls,
+        text: str,
+        level: str = "word",
+        *,
+        max_size: int | None = None,
+        min_count: int = 1,
+        lower: bool = False,
+    ) -> TokenVocabulary:
+        """Count the tokens of the training ``text``.
+
+        Parameters
+        ----------
+        text : str
+            The training text.
+        level : {"word", "char"}
+        max_size : int, optional
+            At most this many ids, the special tokens included (the rarest tokens go).
+        min_count : int, default 1
+            Drop tokens seen fewer times.
+        lower : bool, default False
+            Lower-case every text first (training text, prompts, evaluated text).
+        """
+        owner = "TokenVocabulary.build"
+        if not isinstance(text, str):
+            V.fail(owner, "text", "a str", text, TypeError)
+        if level not in LEVELS:
+            V.fail(owner, "level", "'word' or 'char'", level)
+        min_count = _check_int(owner, "min_count", min_count, 1)
+        specials = [cls.UNK, cls.EOS] if level == "word" else [cls.UNK]
+        if max_size is not None:
+            max_size = _check_int(owner, "max_size", max_size, len(specials) + 1)
+        probe = cls(specials, level, lower)
+        counts = Counter(probe.tokenize(text))
+        if not any(t not in specials for t in counts):
+            raise ValueError(f"{owner}: `text` expected at least one token, received no token.")
+        ranked = [t for t, n in counts.most_common() if n >= min_count and t not in specials]
+        if max_size is not None:
+            ranked = ranked[: max_size - len(specials)]
+        return cls(specials + ranked, level, lower)
+
+    # ------------------------------------------------------------------ ids
+    def token_to_id(self, token: str) -> int:
+        return self._ids.get(token, 0)
+
+    def id_to_token(self, idx: int) -> str:
+        if isinstance(idx, bool) or not isinstance(idx, (int, np.integer)):
+            V.fail("TokenVocabulary.id_to_token", "idx", "an integer id", idx, TypeError)
+        if not 0 <= idx < self.size:
+            V.fail("TokenVocabulary.id_to_token", "idx", f"an id in [0, {self.size})", idx)
+        return self.tokens[int(idx)]
+
+    def encode(self, text: str, *, eos: bool = True, fold_case: bool = False) -> list[int]:
+        """The ids of :meth:`tokenize`'s tokens (unknown ones: ``0``, ``<unk>``);
+        ``fold_case``: an unknown word is looked up again in lower case (prompts)."""
+        get = self._ids.get
+        tokens = self.tokenize(text, eos=eos)
+        if not fold_case or self.level == "char":
+            return [get(t, 0) for t in tokens]
+        return [get(t, None) or get(t.lower(), 0) for t in tokens]
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """Text of ids: characters joined, or words joined by spaces with ``<eos>`` as a line
+        break."""
+        tokens = [self.id_to_token(int(i)) for i in ids]
+        if self.level == "char":
+            return "".join(tokens)
+        out = []
+        for t in tokens:
+            if t == self.EOS:
+                out.append("\n")
+            else:
+                out.append(t if not out or out[-1] == "\n" else " " + t)
+        return "".join(out)
+
+    # ------------------------------------------------------------------ saving
+    def to_json(self, indent: int | None = None) -> str:
+        payload = {
+            "format": _TOKEN_FORMAT,
+            "version": _FORMAT_VERSION,
+            "level": self.level,
+            "lower": self.lower,
+            "tokens": list(self.tokens),
+        }
+        return json.dumps(payload, ensure_ascii=False, indent=indent)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> TokenVocabulary:
+        owner = "TokenVocabulary.from_json"
+        try:
+            payload = json.loads(text)
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError, TypeError) as exc:
+            raise ValueError(
+                f"{owner}: `text` expected JSON, received text that is not ({exc})."
+            ) from None
+        if not isinstance(payload, dict) or payload.get("format") != _TOKEN_FORMAT:
+            got = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
+            raise ValueError(
+                f"{owner}: `text` expected JSON written by TokenVocabulary.to_json "
+                f"(format {_TOKEN_FORMAT!r}), received format {V.describe(got)}."
+            )
+        if payload.get("version") != _FORMAT_VERSION:
+            V.fail(owner, "version", f"{_FORMAT_VERSION}", payload.get("version"))
+        tokens = payload.get("tokens")
+        if not isinstance(tokens, list):
+            V.fail(owner, "tokens", "a JSON list of tokens", tokens)
+        return cls(tokens, payload.get("level"), payload.get("lower"))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TokenVocabulary):
+            return NotImplemented
+        return (self.tokens, self.level, self.lower) == (other.tokens, other.level, other.lower)
+
+    def __repr__(self) -> str:
+        return f"TokenVocabulary({self.size} {self.level} tokens, lower={self.lower})"

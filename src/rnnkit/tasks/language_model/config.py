@@ -1,0 +1,108 @@
+"""The settings of the language-model task, declared once (defaults, help, bounds); the CLI
+options of ``rnnkit textgen train`` are generated from them (:class:`rnnkit.config.Config`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ... import _validation as V
+from ...config import Config, option
+
+MAX_VOCAB = 1_000_000
+MAX_WIDTH = 4096
+MAX_LAYERS = 16
+OPTIMIZERS = ("adam", "sgd")
+
+
+@dataclass
+class LanguageModelConfig(Config):
+    """Settings of a :class:`LanguageModel` (defaults: a 2-layer 256-unit word model, Adam).
+
+    The network is ``Embedding -> LSTM x layers (return_sequences) -> Dense(vocabulary)``;
+    ``dropout`` is Zaremba et al.'s (2014): on the embedding output, between layers and before
+    the output layer, never on the recurrent state; ``recurrent_dropout`` adds Keras's
+    variational dropout on the state (one mask per sequence). Training is truncated BPTT: the
+    training text is cut into ``batch_size`` parallel streams, read ``seq_len`` tokens at a
+    time, the LSTM state carried from one batch to the next and detached.
+    """
+
+    level: str = option("word", "predict words or characters", choices=("word", "char"))
+    max_vocab: int | None = option(
+        None,
+        "at most this many tokens, <unk> and <eos> included (the rarest go); omit for all",
+        low=3,
+        high=MAX_VOCAB,
+    )
+    min_count: int = option(1, "drop tokens seen fewer times in the training text", low=1)
+    embedding_dim: int = option(256, "token vector size", low=1, high=MAX_WIDTH)
+    units: int = option(256, "hidden size of each LSTM layer", low=1, high=MAX_WIDTH)
+    layers: int = option(2, "stacked LSTM layers", low=1, high=MAX_LAYERS)
+    dropout: float = option(
+        0.0,
+        "Zaremba dropout: on the embedding output, between layers and before the output layer",
+        low=0,
+        high=1,
+        high_open=True,
+    )
+    recurrent_dropout: float = option(
+        0.0,
+        "variational dropout on the recurrent state (one mask per sequence; runs rnnkit's "
+        "kernel instead of the fused path)",
+        low=0,
+        high=1,
+        high_open=True,
+    )
+    tie_weights: bool = option(
+        False, "share the embedding with the output layer (needs embedding_dim == units)"
+    )
+    seq_len: int = option(35, "truncated BPTT: steps back-propagated per batch", low=1)
+    batch_size: int = option(32, "parallel streams of the training text", low=1)
+    epochs: int = option(10, "passes over the training text (--minutes may stop earlier)", low=1)
+    minutes: float | None = option(
+        None,
+        "stop training after this many minutes (the best epoch is kept)",
+        low=0,
+        low_open=True,
+    )
+    validate_every: float | None = option(
+        None,
+        "also measure the validation perplexity every this many minutes (points of the "
+        "perplexity-vs-minutes curve; the best weights are kept from any of them)",
+        low=0,
+        low_open=True,
+        metavar="MINUTES",
+    )
+    optimizer: str = option("adam", "adam, or sgd as Zaremba et al.", choices=OPTIMIZERS)
+    learning_rate: float | None = option(
+        None, "learning rate (default: 0.002 for adam, 1.0 for sgd)", low=0, low_open=True
+    )
+    lr_decay: float = option(
+        0.5,
+        "multiply the learning rate by this after each epoch whose validation perplexity is "
+        "not the best so far (and, with sgd, after every epoch past --decay-after)",
+        low=0,
+        high=1,
+        low_open=True,
+    )
+    decay_after: int = option(4, "sgd: epochs at the full learning rate", low=0)
+    clipnorm: float | None = option(
+        5.0, "clip the global gradient norm to this value", low=0, low_open=True
+    )
+    seed: int = option(0, "random seed (same seed, same model)", low=0, high=2**32 - 1)
+
+    def check(self) -> None:
+        if self.tie_weights and self.embedding_dim != self.units:
+            V.fail(
+                self._owner(),
+                "tie_weights",
+                f"embedding_dim == units (the output layer reads the last LSTM's {self.units} "
+                f"units with the ({self.embedding_dim},) embedding vectors)",
+                self.tie_weights,
+            )
+
+    @property
+    def lr(self) -> float:
+        """The learning rate to start from."""
+        if self.learning_rate is not None:
+            return self.learning_rate
+        return 0.002 if self.optimizer == "adam" else 1.0

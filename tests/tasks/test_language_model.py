@@ -1,0 +1,240 @@
+"""The language-model task: truncated BPTT with carried state, perplexity against a plain
+cross-entropy oracle, reproducible sampling, next tokens, persistence, the fast LSTM path, and
+the bad inputs (clear errors, nothing written)."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+import torch
+
+from rnnkit.kernels import dispatch
+from rnnkit.tasks.language_model import LanguageModel, LanguageModelConfig, LanguageModelNet
+from rnnkit.tasks.language_model.model import detach
+
+TINY = dict(embedding_dim=16, units=24, layers=2, batch_size=8, seq_len=20, epochs=1)
+
+
+@pytest.fixture(scope="module")
+def shakespeare(shared_data):
+    text = (shared_data / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")
+    return text[:6_000], text[6_000:7_000]
+
+
+@pytest.fixture(scope="module")
+def ptb_slice(shared_data):
+    text = (shared_data / "ptb" / "ptb.train.txt").read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
+    return "".join(lines[:250]), "".join(lines[250:300])
+
+
+@pytest.fixture(scope="module")
+def char_lm(shakespeare):
+    train, valid = shakespeare
+    torch.manual_seed(0)
+    return LanguageModel(LanguageModelConfig(level="char", **TINY)).fit(train, valid, verbose=0)
+
+
+@pytest.fixture(scope="module")
+def word_lm(ptb_slice):
+    train, valid = ptb_slice
+    return LanguageModel(LanguageModelConfig(level="word", **TINY)).fit(train, valid, verbose=0)
+
+
+def test_1_carried_state_equals_running_the_concatenated_sequence():
+    config = LanguageModelConfig(embedding_dim=8, units=12, layers=2)
+    net = LanguageModelNet(config, 30).eval()
+    ids = torch.randint(0, 30, (9, 17))
+    with torch.no_grad():
+        whole, final = net(ids)
+        first, state = net(ids[:, :7])
+        second, state = net(ids[:, 7:], detach(state))
+    torch.testing.assert_close(torch.cat([first, second], 1), whole, rtol=1e-5, atol=1e-6)
+    for (h, c), (h2, c2) in zip(state, final):
+        torch.testing.assert_close(h, h2, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(c, c2, rtol=1e-5, atol=1e-6)
+
+
+def test_2_network_equals_torch_nn_lstm_oracle():
+    config = LanguageModelConfig(embedding_dim=8, units=12, layers=1)
+    net = LanguageModelNet(config, 30).eval()
+    ref = torch.nn.LSTM(8, 12, batch_first=True)
+    lstm = net.lstms[0]
+    with torch.no_grad():
+        # rnnkit packs W_x (D, 4H) as [i | f | g | o]; torch's weight_ih is (4H, D), same order
+        ref.weight_ih_l0.copy_(lstm.W_x.T)
+        ref.weight_hh_l0.copy_(lstm.W_h.T)
+        ref.bias_ih_l0.copy_(lstm.b)
+        ref.bias_hh_l0.zero_()
+        ids = torch.randint(0, 30, (9, 11))
+        h0, c0 = torch.randn(1, 9, 12), torch.randn(1, 9, 12)
+        y, _ = ref(net.embedding.E[ids], (h0, c0))
+        expected = y @ net.dense.W + net.dense.b
+        logits, _ = net(ids, [(h0[0], c0[0])])
+    torch.testing.assert_close(logits, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_3_fast_paths_with_sequences_and_initial_state(monkeypatch):
+    config = LanguageModelConfig(embedding_dim=8, units=12, layers=2)
+    net = LanguageModelNet(config, 30)
+    if not dispatch.compiled():
+        pytest.skip("rnnkit's compiled loops are not available here")
+    calls = []
+    real_ids, real_resolve = dispatch.lstm_ids, dispatch.resolve
+
+    def lookup(*args, **kwargs):
+        calls.append("lookup")
+        return real_ids(*args, **kwargs)
+
+    def resolve(*args, **kwargs):
+        calls.append(real_resolve(*args, **kwargs))
+        return calls[-1]
+
+    monkeypatch.setattr(dispatch, "lstm_ids", lookup)
+    monkeypatch.setattr(dispatch, "resolve", resolve)
+    ids = torch.randint(0, 30, (dispatch.LOOKUP_MIN_ROWS, 10))
+    state = [(torch.randn(8, 12), torch.randn(8, 12))] * 2
+    net.train()
+    logits, _ = net(ids, state)
+    logits.sum().backward()
+    assert calls == ["lookup", "native"]  # no reference loop, initial state included
+
+
+def test_4_dropout_is_zaremba_and_turns_the_lookup_off_only_while_training():
+    net = LanguageModelNet(LanguageModelConfig(embedding_dim=8, units=12, dropout=0.5), 30)
+    ids = torch.randint(0, 30, (16, 5))
+    net.train()
+    assert not net.first_layer_looks_up(ids)  # a dropped-out input is no row of E @ W_x
+    net.eval()
+    assert net.first_layer_looks_up(ids) == dispatch.compiled()
+    with torch.no_grad():
+        a, _ = net(ids)
+        b, _ = net(ids)
+    torch.testing.assert_close(a, b)  # no dropout at inference
+
+
+def test_5_perplexity_equals_cross_entropy_of_one_stream(char_lm, shakespeare):
+    text = shakespeare[1][:300]
+    ids = torch.tensor([char_lm._context_id(), *char_lm.vocab_.encode(text)])
+    with torch.no_grad():
+        logits, _ = char_lm.net_(ids[None, :-1])
+        ce = torch.nn.functional.cross_entropy(logits[0], ids[1:]).item()
+    got = char_lm._perplexity_ids(ids[1:], streams=1)
+    assert got["cross_entropy"] == pytest.approx(ce, rel=1e-5)
+    assert got["perplexity"] == pytest.approx(math.exp(ce), rel=1e-5)
+    assert got["bits_per_char"] == pytest.approx(ce / math.log(2), rel=1e-5)
+    # ten streams: every token still predicted once
+    assert char_lm.perplexity(text)["tokens"] == len(text)
+
+
+def test_6_training_lowers_validation_perplexity(char_lm):
+    h = char_lm.history_
+    assert len(h) == 1 and h[0]["valid_perplexity"] < char_lm.vocab_.size  # better than uniform
+
+
+def test_7_generation_is_reproducible_with_a_seed(char_lm):
+    a = char_lm.generate("ROMEO:", 40, temperature=0.8, top_k=10, seed=1)
+    b = char_lm.generate("ROMEO:", 40, temperature=0.8, top_k=10, seed=1)
+    c = char_lm.generate("ROMEO:", 40, temperature=0.8, top_k=10, seed=2)
+    assert a == b and len(a) == 40 and a != c
+
+
+def test_8_generation_reads_the_prompt_once_and_feeds_one_token_at_a_time(char_lm, monkeypatch):
+    widths = []
+    forward = type(char_lm.net_).forward
+    monkeypatch.setattr(
+        type(char_lm.net_),
+        "forward",
+        lambda self, ids, state=None: widths.append(ids.shape[1]) or forward(self, ids, state),
+    )
+    char_lm.generate("ROMEO:", 5, seed=0)
+    assert widths == [7, 1, 1, 1, 1, 1]  # context + 6 prompt characters, then one per token
+
+
+def test_9_greedy_top_k_1_follows_next_words(char_lm):
+    first = char_lm.next_words("ROMEO:\nWhat", 1)[0][0]
+    assert char_lm.generate("ROMEO:\nWhat", 1, top_k=1, seed=5) == first
+    assert char_lm.generate("ROMEO:\nWhat", 1, top_p=1e-9, seed=5) == first
+
+
+def test_10_next_words_are_probabilities_in_falling_order(word_lm):
+    ranked = word_lm.next_words("I grew up in Tokyo . therefore i speak fluent", 5)
+    probs = [q for _, q in ranked]
+    assert len(ranked) == 5 and probs == sorted(probs, reverse=True)
+    assert all(0 < q < 1 for q in probs) and "<unk>" not in [t for t, _ in ranked]
+    everything = word_lm.next_words("the", word_lm.vocab_.size, include_unk=True)
+    assert sum(q for _, q in everything) == pytest.approx(1.0, abs=1e-9)
+
+
+def test_11_save_load_round_trip(word_lm, tmp_path):
+    word_lm.save(tmp_path / "m")
+    again = LanguageModel.load(tmp_path / "m")
+    assert again.vocab_ == word_lm.vocab_ and again.config == word_lm.config
+    text = "the company said N shares"
+    assert again.perplexity(text) == word_lm.perplexity(text)
+    assert again.generate("the", 10, seed=3) == word_lm.generate("the", 10, seed=3)
+    (tmp_path / "m" / "notes.txt").write_text("mine")
+    word_lm.save(tmp_path / "m")  # replaced, the user's file kept
+    assert (tmp_path / "m" / "notes.txt").read_text() == "mine"
+
+
+def test_12_save_never_overwrites_a_foreign_folder(word_lm, tmp_path):
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "thesis.tex").write_text("x")
+    with pytest.raises(FileExistsError, match="a folder that rnnkit did not write"):
+        word_lm.save(tmp_path / "other")
+    assert sorted(p.name for p in (tmp_path / "other").iterdir()) == ["thesis.tex"]
+    with pytest.raises(
+        ValueError, match=re.escape("LanguageModel.load: `path` expected a saved language model")
+    ):
+        LanguageModel.load(tmp_path / "other")
+
+
+def test_13_tied_weights_share_the_embedding():
+    net = LanguageModelNet(LanguageModelConfig(embedding_dim=12, units=12, tie_weights=True), 30)
+    assert net.dense is None and "embedding.E" in net.tensors() and "dense.W" not in net.tensors()
+    with pytest.raises(
+        ValueError,
+        match=re.escape("LanguageModelConfig: `tie_weights` expected embedding_dim == units"),
+    ):
+        LanguageModelConfig(embedding_dim=8, units=12, tie_weights=True).validate()
+
+
+def test_14_bad_inputs_are_named(word_lm):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "LanguageModel.fit: `corpus` expected a non-empty training text, received an empty one."
+        ),
+    ):
+        LanguageModel(LanguageModelConfig(**TINY)).fit("  \n")
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "LanguageModel.fit: `corpus` expected a training text of at least one sequence per stream, batch_size x seq_len + 1 = 161 word tokens, received 4"
+        ),
+    ):
+        LanguageModel(LanguageModelConfig(**TINY)).fit("a b c\n")
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "LanguageModel.next_words: `text` expected at least one word of the model's vocabulary ("
+        ),
+    ):
+        word_lm.next_words("zyxxy qwertz", 3)
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "LanguageModel.next_words: `text` expected at least one word, received an empty text."
+        ),
+    ):
+        word_lm.next_words("", 3)
+    with pytest.raises(
+        ValueError,
+        match=re.escape("LanguageModel.generate: `temperature` expected a number > 0, received 0"),
+    ):
+        word_lm.generate("the", 3, temperature=0)
+    with pytest.raises(RuntimeError, match="the model is not trained"):
+        LanguageModel().next_words("the")
