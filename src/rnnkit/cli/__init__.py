@@ -4,6 +4,7 @@
     rnnkit sentiment train [options]       train on IMDb, report test metrics, save the model
     rnnkit sentiment evaluate MODEL        the same metrics for a saved model
     rnnkit sentiment predict MODEL [TEXT]  label and probability of reviews (--explain: per word)
+    rnnkit forecast --series NAME | --csv FILE  backtest beside baselines, forecast, plot
 
 Run ``rnnkit COMMAND --help`` for every option. The options come from config dataclasses
 (:mod:`rnnkit.config`): the task's settings (:class:`~rnnkit.tasks.sentiment.SentimentConfig`)
@@ -24,7 +25,7 @@ import tempfile  # noqa: F401  (tests patch tempfile through here)
 
 from .. import __version__
 from ..tasks.sentiment.config import SentimentConfig
-from . import sentiment
+from . import forecast, sentiment
 from ._common import max_threads, split_lines, subparser
 from .sentiment import EvaluateRun, ImdbData, PredictRun, TrainRun, foreign_outputs
 
@@ -41,7 +42,7 @@ __all__ = [
 ]
 
 # the task commands, each a module with register(sub): add one line for a new task
-COMMANDS = (sentiment,)
+COMMANDS = (sentiment, forecast)
 
 
 # -- rnnkit summary ---------------------------------------------------------------------------

@@ -1,0 +1,236 @@
+"""Rolling-origin backtest, error measures and the side-by-side table.
+
+The backtest
+------------
+For ``folds`` origins ``o_k = n - (folds - k) * horizon`` (``k = 0 .. folds - 1``; the last
+forecasts the final ``horizon`` values), every model is fitted on ``y[:o_k]`` only and
+forecasts ``y[o_k : o_k + horizon]``. Nothing after an origin is seen by a fit at that origin:
+the transform, the scaler, the networks and the baselines are all fitted again per fold
+(``refit=False`` fits the network once, on the first fold's training part, and forecasts later
+origins from their own history without refitting; the baselines are always refitted; ETS's
+form and ARIMA's order are chosen by AIC on the first fold and refitted on the later ones).
+
+Measures, per fold then averaged over the folds
+-----------------------------------------------
+``MAE``, ``RMSE``; ``sMAPE`` = mean of ``200 |y - f| / (|y| + |f|)`` (0 where both are 0);
+``MASE`` = MAE divided by the in-sample MAE of the seasonal naive forecast on the fold's
+training part (``mean |y_t - y_{t-m}|``; ``m = 1`` for a non-seasonal series); ``coverage``
+= the share of test values inside the model's interval (80% by default).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ... import _validation as V
+from .baselines import BASELINES
+from .baselines import forecast as baseline_forecast
+from .config import ForecastConfig
+
+METRICS = ("MAE", "RMSE", "sMAPE", "MASE", "coverage")
+NETWORK = "rnnkit"
+
+
+def mase_scale(train: np.ndarray, m: int) -> float:
+    """In-sample MAE of the seasonal naive forecast (the naive one when ``m`` is 1 or the
+    series shorter than two seasons)."""
+    m = m if m > 1 and len(train) > m else 1
+    scale = float(np.mean(np.abs(train[m:] - train[:-m])))
+    return scale if scale > 0 else float("nan")
+
+
+def metrics(actual, mean, lower=None, upper=None, *, train=None, m: int = 1) -> dict:
+    """MAE, RMSE, sMAPE (%), MASE (needs ``train``) and coverage (needs ``lower``/``upper``)."""
+    actual, mean = np.asarray(actual, dtype=np.float64), np.asarray(mean, dtype=np.float64)
+    err = actual - mean
+    denom = np.abs(actual) + np.abs(mean)
+    ratio = np.divide(2 * np.abs(err), denom, out=np.zeros_like(err), where=denom > 0)
+    out = {
+        "MAE": float(np.mean(np.abs(err))),
+        "RMSE": float(np.sqrt(np.mean(err**2))),
+        "sMAPE": float(100 * np.mean(ratio)),
+        "MASE": float(np.mean(np.abs(err)) / mase_scale(np.asarray(train, dtype=np.float64), m))
+        if train is not None
+        else None,
+        "coverage": None,
+    }
+    if lower is not None and upper is not None:
+        inside = (actual >= np.asarray(lower)) & (actual <= np.asarray(upper))
+        out["coverage"] = float(np.mean(inside))
+    return out
+
+
+@dataclass
+class FoldForecast:
+    """One model's forecast at one origin."""
+
+    origin: int
+    mean: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    metrics: dict
+    seconds: float
+    detail: dict = field(default_factory=dict)
+
+
+@dataclass
+class BacktestResult:
+    """What :func:`backtest` returns: the folds of every model, their averaged measures
+    (:attr:`table`), the series and the settings."""
+
+    series: object
+    horizon: int
+    origins: list
+    level: float
+    folds: dict  # model name -> list of FoldForecast
+    seconds: dict = field(default_factory=dict)
+
+    @property
+    def summary(self) -> dict:
+        """Model -> measures averaged over the folds, with ``seconds`` (fit + forecast)."""
+        out = {}
+        for name, folds in self.folds.items():
+            row = {}
+            for key in METRICS:
+                values = [f.metrics[key] for f in folds if f.metrics[key] is not None]
+                row[key] = float(np.mean(values)) if values else None
+            row["seconds"] = float(sum(f.seconds for f in folds))
+            out[name] = row
+        return out
+
+    def best(self, key: str = "MASE") -> str:
+        """The model with the lowest ``key``."""
+        s = self.summary
+        return min(s, key=lambda k: (s[k][key] is None, s[k][key] if s[k][key] is not None else 0))
+
+    def table(self) -> str:
+        """The measures of every model side by side (lowest MASE marked ``*``)."""
+        s = self.summary
+        best = self.best()
+        head = f"{'model':<16}{'MAE':>10}{'RMSE':>10}{'sMAPE%':>9}{'MASE':>8}{f'cov{self.level:g}%':>9}{'seconds':>9}"
+        lines = [head, "-" * len(head)]
+        for name, row in s.items():
+            cov = f"{100 * row['coverage']:.1f}" if row["coverage"] is not None else "n/a"
+            mark = "*" if name == best else " "
+            lines.append(
+                f"{name + mark:<16}{row['MAE']:>10.3f}{row['RMSE']:>10.3f}{row['sMAPE']:>9.2f}"
+                f"{row['MASE']:>8.3f}{cov:>9}{row['seconds']:>9.1f}"
+            )
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return {
+            "horizon": self.horizon,
+            "origins": self.origins,
+            "level": self.level,
+            "summary": self.summary,
+            "best": self.best(),
+            "folds": {
+                name: [
+                    {
+                        "origin": f.origin,
+                        "mean": f.mean.tolist(),
+                        "lower": f.lower.tolist(),
+                        "upper": f.upper.tolist(),
+                        "metrics": f.metrics,
+                        "seconds": round(f.seconds, 3),
+                        "detail": f.detail,
+                    }
+                    for f in folds
+                ]
+                for name, folds in self.folds.items()
+            },
+        }
+
+
+def backtest(
+    series,
+    *,
+    config: ForecastConfig | None = None,
+    horizon: int | None = None,
+    folds: int = 4,
+    baselines=None,
+    level: float = 80.0,
+    refit: bool = True,
+    network: bool = True,
+) -> BacktestResult:
+    """Rolling-origin backtest (module documentation) of the recurrent forecaster of
+    ``config`` (named ``"rnnkit"``) and of ``baselines`` (default all of
+    :data:`~rnnkit.tasks.forecast.baselines.BASELINES`), on the same folds."""
+    from .forecaster import Forecaster, as_series
+
+    owner = "backtest"
+    series = as_series(owner, series)
+    config = config or ForecastConfig()
+    m = series.season_length
+    horizon = (
+        V.positive_int(owner, "horizon", horizon)
+        if horizon is not None
+        else (config.horizon or max(m, 2))
+    )
+    folds = V.positive_int(owner, "folds", folds)
+    V.boolean(owner, "refit", refit)
+    baselines = BASELINES if baselines is None else tuple(baselines)
+    for name in baselines:
+        V.choice(owner, "baselines", name, BASELINES)
+    y = series.values
+    origins = [len(y) - (folds - k) * horizon for k in range(folds)]
+    probe = Forecaster(config)
+    need = probe.min_length(m, origins[0]) if network else 3
+    if origins[0] < need:
+        V.fail(
+            owner,
+            "series",
+            f"at least {need + folds * horizon} observations for {folds} folds of horizon "
+            f"{horizon} (each training part needs {need})",
+            f"a series of {len(y)}",
+        )
+    result = {}
+    if network:
+        from dataclasses import replace
+
+        cfg = replace(config, horizon=horizon)
+        rows = []
+        fitted = None
+        for o in origins:
+            start = time.perf_counter()
+            if refit or fitted is None:
+                fitted = Forecaster(cfg).fit(series.head(o))
+            fc = fitted.predict(horizon, history=series.head(o), intervals=True, level=level)
+            seconds = time.perf_counter() - start
+            detail = {
+                "transform": fitted.transform_.to_dict(),
+                "scaler": fitted.scaler_.to_dict(),
+                "kappa": fitted.kappa_,
+                "lookback": fitted.lookback_,
+            }
+            rows.append(_fold(o, y, fc.mean, fc.lower, fc.upper, horizon, m, seconds, detail))
+        result[NETWORK] = rows
+    specs = {}
+    for name in baselines:
+        rows = []
+        for o in origins:
+            start = time.perf_counter()
+            fc = baseline_forecast(name, y[:o], horizon, m, level, specs.get(name))
+            if name in ("ets", "arima") and name not in specs:
+                specs[name] = fc.detail.get("spec")  # chosen on the first fold, then refitted
+            seconds = time.perf_counter() - start
+            rows.append(_fold(o, y, fc.mean, fc.lower, fc.upper, horizon, m, seconds, fc.detail))
+        result[name] = rows
+    return BacktestResult(series, horizon, origins, float(level), result)
+
+
+def _fold(o, y, mean, lower, upper, horizon, m, seconds, detail) -> FoldForecast:
+    actual = y[o : o + horizon]
+    return FoldForecast(
+        o,
+        np.asarray(mean),
+        np.asarray(lower),
+        np.asarray(upper),
+        metrics(actual, mean, lower, upper, train=y[:o], m=m),
+        seconds,
+        detail,
+    )
