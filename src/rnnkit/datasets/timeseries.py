@@ -17,9 +17,9 @@ Season length
 In this order: the ``season_length`` the caller passes; the frequency of the periods (monthly
 12, quarterly 4, weekly 52, daily 7, hourly 24, yearly 1: :data:`SEASONS`); otherwise
 :func:`detect_season_length`: the autocorrelation of the first differences (so that a trend
-does not hide the season) at lags 2 .. ``min(n // 3, 366)``; the lag of the highest local peak
-above the 95% white-noise band ``1.96 / sqrt(n)`` is the season, 1 (no season) when no lag
-passes.
+does not hide the season) at lags 2 .. ``K = min(n // 3, 366)``; the lag of the highest local
+peak above the white-noise band (95% over all ``K`` lags, Bonferroni) is the season, 1 (no
+season) when no lag passes.
 
 Checks
 ------
@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import math
 import os
 import re
@@ -226,7 +227,7 @@ def _format_period(ordinal: int, freq: str) -> str:
 
 def _date_freq(ordinals: list[int]) -> str:
     """Daily dates: weekly when every step is a multiple of 7 days."""
-    steps = {b - a for a, b in zip(ordinals, ordinals[1:]) if b != a}
+    steps = {b - a for a, b in itertools.pairwise(ordinals) if b != a}
     return "W" if steps and all(s % 7 == 0 for s in steps) else "D"
 
 
@@ -453,7 +454,9 @@ def from_pandas(series, *, season_length: int | None = None, fill: str | None = 
         code = None
         if index.freq is not None:
             base = re.sub(r"[^A-Za-z]", "", index.freqstr.split("-")[0])
-            code = _PANDAS_FREQ.get(base.rstrip("SE") or base) or _PANDAS_FREQ.get(base[:1])
+            core = base.rstrip("SE") or base  # MS, ME -> M; QE -> Q; YE -> Y
+            core = core[1:] if len(core) > 1 and core[0] == "B" else core  # BME -> M
+            code = _PANDAS_FREQ.get(core)
         stamps = index.to_timestamp() if isinstance(index, pd.PeriodIndex) else index
         if code is None:
             code = _freq_of_stamps(stamps)
@@ -481,7 +484,8 @@ def _freq_of_stamps(stamps) -> str:
     """The frequency of timestamps without ``freq``: the smallest step between them."""
     if len(stamps) < 2:
         return "D"
-    days = np.diff(np.asarray(stamps.asi8, dtype=np.int64)) / 86_400e9
+    seconds = np.asarray(stamps.values.astype("datetime64[s]").astype(np.int64), dtype=np.float64)
+    days = np.diff(seconds) / 86_400
     step = np.min(days[days > 0]) if (days > 0).any() else 1.0
     if step < 1:
         return "H"
@@ -571,7 +575,9 @@ def _parse_csv(owner, raw: bytes, source: str, column, season_length, fill, veri
 
 def detect_season_length(values, max_lag: int = 366) -> int:
     """The season length seen in ``values``: the lag (>= 2) of the highest local maximum of the
-    autocorrelation of the first differences above ``1.96 / sqrt(n)``; 1 when none is.
+    autocorrelation of the first differences above the white-noise band ``z / sqrt(n)``, ``z``
+    the normal quantile of ``1 - 0.05 / K`` for the ``K`` lags searched (Bonferroni: white
+    noise passes with probability 5%); 1 when none is.
 
     Lags from 2 to ``min(n // 3, max_lag)`` are searched, so that at least three seasons are
     seen. Examples: a monthly series with a yearly pattern gives 12, white noise 1.
@@ -586,7 +592,9 @@ def detect_season_length(values, max_lag: int = 366) -> int:
     if denom == 0.0:
         return 1
     acf = np.array([float(x[: n - k] @ x[k:]) / denom for k in range(top + 2)])
-    band = 1.96 / math.sqrt(n)
+    from statistics import NormalDist
+
+    band = NormalDist().inv_cdf(1 - 0.05 / top) / math.sqrt(n)  # 5% over all `top` lags
     best, best_value = 1, band
     for k in range(2, top + 1):
         if acf[k] > acf[k - 1] and acf[k] >= acf[k + 1] and acf[k] > best_value:
