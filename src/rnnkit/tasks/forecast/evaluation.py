@@ -8,7 +8,9 @@ forecasts ``y[o_k : o_k + horizon]``. Nothing after an origin is seen by a fit a
 the transform, the scaler, the networks and the baselines are all fitted again per fold
 (``refit=False`` fits the network once, on the first fold's training part, and forecasts later
 origins from their own history without refitting; the baselines are always refitted; ETS's
-form and ARIMA's order are chosen by AIC on the first fold and refitted on the later ones).
+form and ARIMA's order are chosen by AIC on the first fold and refitted on the later ones). A
+season length that was detected from the data (no index, no user value) is detected again from
+the values before the first origin (the default horizon, one season, from the first half).
 
 Measures, per fold then averaged over the folds
 -----------------------------------------------
@@ -21,11 +23,12 @@ training part (``mean |y_t - y_{t-m}|``; ``m = 1`` for a non-seasonal series); `
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from ... import _validation as V
+from ...datasets import timeseries as ts
 from .baselines import BASELINES
 from .baselines import forecast as baseline_forecast
 from .config import ForecastConfig
@@ -165,20 +168,26 @@ def backtest(
     owner = "backtest"
     series = as_series(owner, series)
     config = config or ForecastConfig()
-    m = series.season_length
-    horizon = (
-        V.positive_int(owner, "horizon", horizon)
-        if horizon is not None
-        else (config.horizon or max(m, 2))
-    )
     folds = V.positive_int(owner, "folds", folds)
     V.boolean(owner, "refit", refit)
     baselines = BASELINES if baselines is None else tuple(baselines)
     for name in baselines:
         V.choice(owner, "baselines", name, BASELINES)
     y = series.values
+    if series.season_source == "detected" and horizon is None and config.horizon is None:
+        horizon = max(ts.detect_season_length(y[: len(y) // 2]), 2)
+    m = series.season_length
+    if horizon is not None:
+        horizon = V.positive_int(owner, "horizon", horizon)
+    else:
+        horizon = config.horizon or max(m, 2)
     origins = [len(y) - (folds - k) * horizon for k in range(folds)]
-    probe = Forecaster(config)
+    if series.season_source == "detected" and origins[0] >= 2:
+        # detected from the data: again, from the values before the first origin only
+        m = ts.detect_season_length(y[: origins[0]])
+        series = ts.from_array(y, season_length=m, periods=series.periods, name=series.name)
+    cfg = replace(config, horizon=horizon)
+    probe = Forecaster(cfg)
     need = probe.min_length(m, origins[0]) if network else 3
     if origins[0] < need:
         V.fail(
@@ -190,9 +199,6 @@ def backtest(
         )
     result = {}
     if network:
-        from dataclasses import replace
-
-        cfg = replace(config, horizon=horizon)
         rows = []
         fitted = None
         for o in origins:

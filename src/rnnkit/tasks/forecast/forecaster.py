@@ -162,13 +162,14 @@ class Forecaster:
         if len(train) < 2:
             V.fail(owner, "series", f"at least {need} observations", f"a series of {len(y)}")
         self.nets_, self.training_ = [], []
-        for k in range(config.ensemble):
-            net, info = network.train_member(
-                config, x[train], target[train], x[val], target[val], config.seed + k
-            )
-            self.nets_.append(net)
-            self.training_.append(info)
-        mean, sd = self._combine(x[val])
+        with network.one_thread():
+            for k in range(config.ensemble):
+                net, info = network.train_member(
+                    config, x[train], target[train], x[val], target[val], config.seed + k
+                )
+                self.nets_.append(net)
+                self.training_.append(info)
+            mean, sd = self._combine(x[val])
         self.kappa_ = 1.0
         if config.calibrate:
             ratio = np.abs(target[val] - mean) / sd
@@ -240,10 +241,13 @@ class Forecaster:
                 )
             z = self.transform_(series.values[-self.lookback_ :])
             n, periods, freq = len(series), series.periods, series.freq
-        if self.config.strategy == "direct":
-            zmean, zlo, zhi = self._direct(z, n, horizon, level)
-        else:
-            zmean, zlo, zhi = self._recursive(z, n, horizon, level)
+        from .network import one_thread
+
+        with one_thread():
+            if self.config.strategy == "direct":
+                zmean, zlo, zhi = self._direct(z, n, horizon, level)
+            else:
+                zmean, zlo, zhi = self._recursive(z, n, horizon, level)
         mean = self.transform_.inverse(zmean)
         if not intervals:
             return mean
