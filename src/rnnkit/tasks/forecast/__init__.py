@@ -35,7 +35,7 @@ _LAZY = {
     "TASK_FILE": ".forecaster",
     "BASELINES": ".baselines",
     "BacktestResult": ".evaluation",
-    "backtest": ".evaluation",
+    "backtest": ".forecaster",
     "metrics": ".evaluation",
     "plot_forecasts": ".plots",
 }

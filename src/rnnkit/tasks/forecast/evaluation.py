@@ -22,16 +22,9 @@ training part (``mean |y_t - y_{t-m}|``; ``m = 1`` for a non-seasonal series); `
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
-
-from ... import _validation as V
-from ...datasets import timeseries as ts
-from .baselines import BASELINES
-from .baselines import forecast as baseline_forecast
-from .config import ForecastConfig
 
 METRICS = ("MAE", "RMSE", "sMAPE", "MASE", "coverage")
 NETWORK = "rnnkit"
@@ -147,86 +140,6 @@ class BacktestResult:
                 for name, folds in self.folds.items()
             },
         }
-
-
-def backtest(
-    series,
-    *,
-    config: ForecastConfig | None = None,
-    horizon: int | None = None,
-    folds: int = 4,
-    baselines=None,
-    level: float = 80.0,
-    refit: bool = True,
-    network: bool = True,
-) -> BacktestResult:
-    """Rolling-origin backtest (module documentation) of the recurrent forecaster of
-    ``config`` (named ``"rnnkit"``) and of ``baselines`` (default all of
-    :data:`~rnnkit.tasks.forecast.baselines.BASELINES`), on the same folds."""
-    from .forecaster import Forecaster, as_series
-
-    owner = "backtest"
-    series = as_series(owner, series)
-    config = config or ForecastConfig()
-    folds = V.positive_int(owner, "folds", folds)
-    V.boolean(owner, "refit", refit)
-    baselines = BASELINES if baselines is None else tuple(baselines)
-    for name in baselines:
-        V.choice(owner, "baselines", name, BASELINES)
-    y = series.values
-    if series.season_source == "detected" and horizon is None and config.horizon is None:
-        horizon = max(ts.detect_season_length(y[: len(y) // 2]), 2)
-    m = series.season_length
-    if horizon is not None:
-        horizon = V.positive_int(owner, "horizon", horizon)
-    else:
-        horizon = config.horizon or max(m, 2)
-    origins = [len(y) - (folds - k) * horizon for k in range(folds)]
-    if series.season_source == "detected" and origins[0] >= 2:
-        # detected from the data: again, from the values before the first origin only
-        m = ts.detect_season_length(y[: origins[0]])
-        series = ts.from_array(y, season_length=m, periods=series.periods, name=series.name)
-    cfg = replace(config, horizon=horizon)
-    probe = Forecaster(cfg)
-    need = probe.min_length(m, origins[0]) if network else 3
-    if origins[0] < need:
-        V.fail(
-            owner,
-            "series",
-            f"at least {need + folds * horizon} observations for {folds} folds of horizon "
-            f"{horizon} (each training part needs {need})",
-            f"a series of {len(y)}",
-        )
-    result = {}
-    if network:
-        rows = []
-        fitted = None
-        for o in origins:
-            start = time.perf_counter()
-            if refit or fitted is None:
-                fitted = Forecaster(cfg).fit(series.head(o))
-            fc = fitted.predict(horizon, history=series.head(o), intervals=True, level=level)
-            seconds = time.perf_counter() - start
-            detail = {
-                "transform": fitted.transform_.to_dict(),
-                "scaler": fitted.scaler_.to_dict(),
-                "kappa": fitted.kappa_,
-                "lookback": fitted.lookback_,
-            }
-            rows.append(_fold(o, y, fc.mean, fc.lower, fc.upper, horizon, m, seconds, detail))
-        result[NETWORK] = rows
-    specs = {}
-    for name in baselines:
-        rows = []
-        for o in origins:
-            start = time.perf_counter()
-            fc = baseline_forecast(name, y[:o], horizon, m, level, specs.get(name))
-            if name in ("ets", "arima") and name not in specs:
-                specs[name] = fc.detail.get("spec")  # chosen on the first fold, then refitted
-            seconds = time.perf_counter() - start
-            rows.append(_fold(o, y, fc.mean, fc.lower, fc.upper, horizon, m, seconds, fc.detail))
-        result[name] = rows
-    return BacktestResult(series, horizon, origins, float(level), result)
 
 
 def _fold(o, y, mean, lower, upper, horizon, m, seconds, detail) -> FoldForecast:
