@@ -76,6 +76,23 @@ def test_4_scaler_and_transform_are_fitted_on_training_values_only():
     assert Transform.fit("auto", np.array([0.0, 1.0, 2.0])).kind == "none"
 
 
+def test_4b_seasonal_target_reference_is_the_seasonal_naive_forecast():
+    z = np.arange(40.0) ** 1.5
+    inputs, targets = windows(z, 8, 6)
+    s = Scaler.fit("seasonal", z, season=4)
+    ref = s.target_reference(inputs, 6)
+    for k in range(len(inputs)):
+        t = k + 7  # last input index
+        expected = [z[t + h - 4 * ((h - 1) // 4 + 1)] for h in range(1, 7)]  # seasonal naive
+        np.testing.assert_array_equal(ref[k], expected)
+    np.testing.assert_array_equal(
+        Scaler.fit("window", z).target_reference(inputs, 3)[:, 2], inputs[:, -1]
+    )
+    y = seasonal_series(96)
+    f = Forecaster(ForecastConfig(scaling="seasonal", **TINY)).fit(y)
+    assert f.predict(12).shape == (12,)
+
+
 # -- 5. no look-ahead: a future value changes no past forecast nor fitted scaler --------------------
 def test_5_changing_future_values_changes_no_backtest_forecast_or_scaler():
     y = seasonal_series(120)

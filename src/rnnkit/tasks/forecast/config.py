@@ -10,7 +10,7 @@ from ...config import Config, option
 CELL_NAMES = ("lstm", "gru")
 STRATEGIES = ("direct", "recursive")
 TRANSFORMS = ("auto", "none", "log", "boxcox")
-SCALINGS = ("window", "global")
+SCALINGS = ("window", "seasonal", "global")
 MAX_WIDTH = 1024
 MAX_LOOKBACK = 10_000
 
@@ -59,8 +59,9 @@ class ForecastConfig(Config):
     scaling: str = option(
         "window",
         "window: each window relative to its last value, divided by the training part's "
-        "standard deviation of one-step changes; global: standardised with the training "
-        "part's mean and standard deviation",
+        "standard deviation of one-step changes; seasonal: inputs so, targets relative to the "
+        "seasonal naive forecast (the network learns its correction); global: standardised "
+        "with the training part's mean and standard deviation",
         choices=SCALINGS,
     )
     difference: bool = option(

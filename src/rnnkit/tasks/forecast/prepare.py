@@ -88,32 +88,51 @@ class Scaler:
     """How the network sees transformed values ``z``.
 
     ``"window"``: inputs and targets relative to the window's last input value, divided by
-    ``scale``, the standard deviation of the training part's one-step changes; ``"global"``:
-    ``(z - center) / scale`` with the training part's mean and standard deviation.
+    ``scale``, the standard deviation of the training part's one-step changes; ``"seasonal"``:
+    inputs as ``"window"``, targets relative to the seasonal naive forecast (the value one
+    season before each target step, ``season`` periods; the network learns the correction to
+    it); ``"global"``: ``(z - center) / scale`` with the training part's mean and standard
+    deviation.
     """
 
     kind: str
     center: float
     scale: float
+    season: int = 1
 
     @classmethod
-    def fit(cls, kind: str, z_train: np.ndarray) -> Scaler:
+    def fit(cls, kind: str, z_train: np.ndarray, season: int = 1) -> Scaler:
         z_train = np.asarray(z_train, dtype=np.float64)
-        if kind == "window":
+        if kind in ("window", "seasonal"):
             spread = float(np.std(np.diff(z_train))) if len(z_train) > 2 else 0.0
-            return cls("window", 0.0, spread if spread > 0 else 1.0)
+            return cls(kind, 0.0, spread if spread > 0 else 1.0, season)
         spread = float(np.std(z_train))
-        return cls("global", float(np.mean(z_train)), spread if spread > 0 else 1.0)
+        return cls("global", float(np.mean(z_train)), spread if spread > 0 else 1.0, season)
 
     def reference(self, inputs: np.ndarray) -> np.ndarray:
-        """The value each window is measured from, shape ``(N, 1)``: its last input
-        (window) or the training mean (global)."""
-        if self.kind == "window":
+        """The value each window's inputs are measured from, shape ``(N, 1)``: its last input
+        (window, seasonal) or the training mean (global)."""
+        if self.kind in ("window", "seasonal"):
             return inputs[:, -1:]
         return np.full((len(inputs), 1), self.center)
 
+    def target_reference(self, inputs: np.ndarray, horizon: int) -> np.ndarray:
+        """The value each of the ``horizon`` targets is measured from, ``(N, horizon)``: the
+        seasonal naive forecast from the window (``"seasonal"``, when the window holds a
+        season), else :meth:`reference` repeated."""
+        L, m = inputs.shape[1], self.season
+        if self.kind == "seasonal" and 1 < m <= L:
+            columns = L - m + np.arange(horizon) % m  # the value one season before each step
+            return inputs[:, columns]
+        return np.repeat(self.reference(inputs), horizon, axis=1)
+
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "center": self.center, "scale": self.scale}
+        return {
+            "kind": self.kind,
+            "center": self.center,
+            "scale": self.scale,
+            "season": self.season,
+        }
 
 
 def n_windows(n: int, lookback: int, horizon: int) -> int:
