@@ -78,7 +78,7 @@ def test_4_scaler_and_transform_are_fitted_on_training_values_only():
 
 def test_4b_seasonal_target_reference_is_the_seasonal_naive_forecast():
     z = np.arange(40.0) ** 1.5
-    inputs, targets = windows(z, 8, 6)
+    inputs, _ = windows(z, 8, 6)
     s = Scaler.fit("seasonal", z, season=4)
     ref = s.target_reference(inputs, 6)
     for k in range(len(inputs)):

@@ -113,9 +113,10 @@ class Forecaster:
         return lookback + 2 * train_h + 4
 
     # -- features -----------------------------------------------------------------------------
-    def _features(self, inputs: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Network inputs ``(N, L, C)`` and the reference values ``(N, 1)`` of windows of
-        transformed values ``inputs`` ``(N, L)`` whose first step has index ``starts``."""
+    def _features(self, inputs: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        """Network inputs ``(N, L, C)`` of windows of transformed values ``inputs`` ``(N, L)``
+        whose first step has index ``starts``: the scaled values (relative to the scaler's
+        reference, or their differences), then the position in the season (sine, cosine)."""
         scaler = self.scaler_
         ref = scaler.reference(inputs)  # (N, 1)
         if self.config.difference:
@@ -128,7 +129,7 @@ class Forecaster:
             steps = starts[:, None] + np.arange(L)[None, :]  # (N, L)
             angle = 2 * np.pi * (steps % self.season_length_) / self.season_length_
             channels += [np.sin(angle)[:, :, None], np.cos(angle)[:, :, None]]
-        return np.concatenate(channels, axis=2), ref  # (N, L, C), (N, 1)
+        return np.concatenate(channels, axis=2)  # (N, L, C)
 
     # -- training -----------------------------------------------------------------------------
     def fit(self, series, *, season_length: int | None = None) -> Forecaster:
@@ -160,7 +161,7 @@ class Forecaster:
         self.scaler_ = Scaler.fit(config.scaling, z, m)
         inputs, targets = windows(z, lookback, train_h)  # (N, L), (N, H)
         N = len(inputs)
-        x, ref = self._features(inputs, np.arange(N))
+        x = self._features(inputs, np.arange(N))
         tref = self.scaler_.target_reference(inputs, train_h)  # (N, H)
         target = (targets - tref) / self.scaler_.scale  # (N, H)
         train, val = split_windows(N, train_h, config.validation)
@@ -265,7 +266,7 @@ class Forecaster:
 
     def _direct(self, z: np.ndarray, n: int, horizon: int, level: float):
         inputs = z[None, -self.lookback_ :]  # (1, L)
-        x, _ = self._features(inputs, np.array([n - self.lookback_]))
+        x = self._features(inputs, np.array([n - self.lookback_]))
         mean, sd = self._combine(x)  # (1, H)
         scale = self.scaler_.scale
         tref = self.scaler_.target_reference(inputs, self.horizon_)  # (1, H)
@@ -286,7 +287,7 @@ class Forecaster:
             window = np.repeat(z[None, -L:], P, axis=0)  # (P, L)
             steps = []
             for k in range(horizon):
-                x, _ = self._features(window, np.full(P, n - L + k))
+                x = self._features(window, np.full(P, n - L + k))
                 mean, sd = network.run(net, x)  # (P, 1)
                 tref = self.scaler_.target_reference(window, 1)  # (P, 1)
                 draw = tref[:, 0] + scale * (
