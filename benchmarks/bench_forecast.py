@@ -121,6 +121,19 @@ def main(argv=None) -> int:
             f"wall, {net['cpu_seconds']:.1f} s CPU",
             flush=True,
         )
+        _files.write_json(
+            args.out, _report(names[: len(results)], results, config, args, load_before)
+        )
+    report = _report(names, results, config, args, load_before)
+    _files.write_json(args.out, report)
+    print(f"\nload average before {load_before}, after {os.getloadavg()}; wrote {args.out}")
+    print(json.dumps(report["targets"], indent=2))
+    return 0
+
+
+def _report(names, results, config, args, load_before) -> dict:
+    """The JSON: the machine, the settings, each series' results, the targets (written after
+    every series, so that an interrupted run keeps what it measured)."""
     shared = [n for n in names if n in SHARED]
     report = {
         "machine": {
@@ -143,10 +156,7 @@ def main(argv=None) -> int:
             "within_60s_on": [n for n in names if results[n]["targets"]["within_60s"]],
         },
     }
-    _files.write_json(args.out, report)
-    print(f"\nload average before {load_before}, after {os.getloadavg()}; wrote {args.out}")
-    print(json.dumps(report["targets"], indent=2))
-    return 0
+    return report
 
 
 if __name__ == "__main__":
