@@ -7,6 +7,7 @@
     rnnkit lab gradients [options]         how |dLoss/dh_t| fades with distance, per cell
     rnnkit lab memory --task TASK          long-dependency tasks: each cell at each length
     rnnkit textgen train|next|generate|evaluate  language models (PTB, Tiny Shakespeare, text)
+    rnnkit forecast --series NAME | --csv FILE  backtest beside baselines, forecast, plot
 
 Run ``rnnkit COMMAND --help`` for every option. The options come from config dataclasses
 (:mod:`rnnkit.config`): the task's settings (:class:`~rnnkit.tasks.sentiment.SentimentConfig`)
@@ -27,7 +28,7 @@ import tempfile  # noqa: F401  (tests patch tempfile through here)
 
 from .. import __version__
 from ..tasks.sentiment.config import SentimentConfig
-from . import lab, sentiment, serve, textgen
+from . import forecast, lab, sentiment, serve, textgen
 from ._common import max_threads, split_lines, subparser
 from .sentiment import EvaluateRun, ImdbData, PredictRun, TrainRun, foreign_outputs
 
@@ -44,7 +45,7 @@ __all__ = [
 ]
 
 # the task commands, each a module with register(sub): add one line for a new task
-COMMANDS = (sentiment, textgen, lab, serve)
+COMMANDS = (sentiment, textgen, forecast, lab, serve)
 
 
 # -- rnnkit summary ---------------------------------------------------------------------------

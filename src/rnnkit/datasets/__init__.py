@@ -9,9 +9,12 @@ SHA-256, size); every file is verified before it is read (see :mod:`rnnkit.datas
 Environment variables: ``RNNKIT_DATA_DIR`` (local copies), ``RNNKIT_HOME``
 (cache root, default ``~/.cache/rnnkit``), ``RNNKIT_OFFLINE`` (never use
 the network). See :mod:`rnnkit.datasets._download`.
+
+:mod:`.timeseries` reads univariate series (arrays, pandas, CSV) and the three monthly series
+rnnkit ships (airline, sunspots, co2).
 """
 
-from . import imdb, sst2, text_corpora, translation
+from . import imdb, sst2, text_corpora, timeseries, translation
 from ._download import ChecksumError, CorruptDatasetError, DatasetNotFoundError, DownloadError
 from ._locate import (
     DatasetSpec,
@@ -46,5 +49,6 @@ __all__ = [
     "nothing_given",
     "sst2",
     "text_corpora",
+    "timeseries",
     "translation",
 ]

@@ -1,0 +1,163 @@
+"""Forecasting benchmark: rnnkit's default recurrent forecaster against the statistical
+baselines, by rolling-origin backtest, on the shared monthly series and a few other public ones.
+
+What it measures, per series (horizon = one season, 12 for monthly and 4 for quarterly data;
+``--folds`` origins, each fold forecasting the next horizon from the values before it):
+
+a. MASE, MAE, RMSE, sMAPE and 80% interval coverage of ``Forecaster()`` (untouched defaults,
+   refitted at every origin) and of naive, seasonal naive, drift, ETS and ARIMA
+   (:mod:`rnnkit.tasks.forecast.baselines`) on the same folds;
+b. the issue's targets: MASE below the seasonal naive's (ratio < 1); MASE at most the best of
+   ETS and ARIMA (ratio <= 1) on at least two of the three shared series; 80% intervals
+   covering 70-90% of the backtest points; fit + backtest of the network within 60 s;
+c. the load average of the machine before and after, so that the seconds can be read.
+
+Series: ``airline``, ``co2``, ``sunspots`` (the shared three, ``rnnkit.datasets.timeseries``)
+and, with ``--extra``, public series shipped inside statsmodels (offline): ``elnino`` (monthly
+Pacific sea surface temperature 1950-2010, 732 values) and the quarterly US ``realgdp``,
+``cpi`` and ``unemp`` of ``macrodata`` (1959Q1-2009Q3, 203 values), for the robustness target
+(the same defaults, still better than the seasonal naive).
+
+How to run (from the repository root)::
+
+    nice .venv/bin/python benchmarks/bench_forecast.py                    # the shared three
+    nice .venv/bin/python benchmarks/bench_forecast.py --extra            # and the four others
+    nice .venv/bin/python benchmarks/bench_forecast.py --series airline --folds 2
+
+The JSON goes to ``benchmarks/results/bench_forecast.json`` (``--out`` to change it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from rnnkit import _files  # noqa: E402
+from rnnkit.datasets import timeseries as ts  # noqa: E402
+from rnnkit.tasks.forecast import ForecastConfig, backtest  # noqa: E402
+
+SHARED = ("airline", "co2", "sunspots")
+EXTRA = ("elnino", "realgdp", "cpi", "unemp")
+
+
+def load(name: str) -> ts.TimeSeries:
+    if name in SHARED:
+        return ts.load_series(name)
+    import statsmodels.datasets as smd
+
+    if name == "elnino":
+        frame = smd.elnino.load_pandas().data
+        values = frame.iloc[:, 1:].to_numpy(dtype=float).reshape(-1)
+        periods = [f"{int(y)}-{k:02d}" for y in frame["YEAR"] for k in range(1, 13)]
+        return ts.from_array(values, periods=periods, name="elnino")
+    frame = smd.macrodata.load_pandas().data
+    periods = [f"{int(y)}Q{int(q)}" for y, q in zip(frame["year"], frame["quarter"])]
+    return ts.from_array(frame[name].to_numpy(dtype=float), periods=periods, name=name)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--series", default=",".join(SHARED), help="comma-separated names")
+    parser.add_argument("--extra", action="store_true", help="add " + ", ".join(EXTRA))
+    parser.add_argument("--folds", type=int, default=4, help="rolling origins per series")
+    parser.add_argument("--ensemble", type=int, default=None, help="override the default (5)")
+    parser.add_argument("--out", default=str(REPO / "benchmarks/results/bench_forecast.json"))
+    args = parser.parse_args(argv)
+    names = [n.strip() for n in args.series.split(",") if n.strip()]
+    if args.extra:
+        names += [n for n in EXTRA if n not in names]
+    config = ForecastConfig() if args.ensemble is None else ForecastConfig(ensemble=args.ensemble)
+    load_before = os.getloadavg()
+    results = {}
+    for name in names:
+        series = load(name)
+        horizon = max(series.season_length, 2)
+        start = time.perf_counter()
+        r = backtest(series, config=config, horizon=horizon, folds=args.folds)
+        wall = time.perf_counter() - start
+        s = r.summary
+        net = s["rnnkit"]
+        best_stat = min(s["ets"]["MASE"], s["arima"]["MASE"])
+        entry = {
+            "n": len(series),
+            "season_length": series.season_length,
+            "horizon": horizon,
+            "origins": r.origins,
+            "summary": s,
+            "mase_vs_seasonal_naive": net["MASE"] / s["seasonal_naive"]["MASE"],
+            "mase_vs_best_of_ets_arima": net["MASE"] / best_stat,
+            "coverage80": net["coverage"],
+            "network_fit_backtest_seconds": net["seconds"],
+            "network_fit_backtest_cpu_seconds": net["cpu_seconds"],
+            "wall_seconds_all_models": wall,
+            "details": {k: [f.detail for f in v] for k, v in r.folds.items() if k != "rnnkit"},
+            "network_folds": [f.detail for f in r.folds["rnnkit"]],
+        }
+        entry["targets"] = {
+            "beats_seasonal_naive": entry["mase_vs_seasonal_naive"] < 1,
+            "matches_best_statistical": entry["mase_vs_best_of_ets_arima"] <= 1,
+            "coverage_70_90": 0.7 <= net["coverage"] <= 0.9,
+            "within_60s": net["seconds"] <= 60,
+            "within_60s_cpu": net["cpu_seconds"] <= 60,
+        }
+        results[name] = entry
+        print(
+            f"\n== {name} (n={len(series)}, m={series.season_length}, horizon {horizon}, "
+            f"{args.folds} folds) =="
+        )
+        print(r.table())
+        print(
+            f"MASE / seasonal naive {entry['mase_vs_seasonal_naive']:.3f}; MASE / best of "
+            f"ETS, ARIMA {entry['mase_vs_best_of_ets_arima']:.3f}; coverage "
+            f"{100 * net['coverage']:.1f}%; network fit + backtest {net['seconds']:.1f} s "
+            f"wall, {net['cpu_seconds']:.1f} s CPU",
+            flush=True,
+        )
+        _files.write_json(
+            args.out, _report(names[: len(results)], results, config, args, load_before)
+        )
+    report = _report(names, results, config, args, load_before)
+    _files.write_json(args.out, report)
+    print(f"\nload average before {load_before}, after {os.getloadavg()}; wrote {args.out}")
+    print(json.dumps(report["targets"], indent=2))
+    return 0
+
+
+def _report(names, results, config, args, load_before) -> dict:
+    """The JSON: the machine, the settings, each series' results, the targets (written after
+    every series, so that an interrupted run keeps what it measured)."""
+    shared = [n for n in names if n in SHARED]
+    report = {
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "load_average_before": load_before,
+            "load_average_after": os.getloadavg(),
+        },
+        "config": config.to_dict(),
+        "folds": args.folds,
+        "series": results,
+        "targets": {
+            "every_series_beats_seasonal_naive": all(
+                results[n]["targets"]["beats_seasonal_naive"] for n in names
+            ),
+            "shared_matching_best_statistical": sum(
+                results[n]["targets"]["matches_best_statistical"] for n in shared
+            ),
+            "coverage_70_90_on": [n for n in names if results[n]["targets"]["coverage_70_90"]],
+            "within_60s_on": [n for n in names if results[n]["targets"]["within_60s"]],
+        },
+    }
+    return report
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,281 @@
+"""rnnkit.tasks.forecast: windows, splits and the train-only scaler; the proof that no fit sees
+a value after its origin; prediction (direct and recursive, intervals); save / load; bad
+input."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import numpy as np
+import pytest
+
+from rnnkit.datasets import timeseries as ts
+from rnnkit.tasks.forecast import ForecastConfig, Forecaster, backtest
+from rnnkit.tasks.forecast.evaluation import mase_scale, metrics
+from rnnkit.tasks.forecast.prepare import Scaler, Transform, split_windows, windows
+
+TINY = {"units": 4, "epochs": 8, "patience": 3, "ensemble": 2, "batch_size": 64}
+
+
+def seasonal_series(n=96, m=12, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return 100 + 0.5 * t + 10 * np.sin(2 * np.pi * t / m) + rng.normal(0, 1, n)
+
+
+# -- 1. windows and splits -------------------------------------------------------------------------
+def test_1_windows_against_hand_written_loop():
+    z = np.arange(10.0) ** 2
+    inputs, targets = windows(z, 3, 2)
+    assert inputs.shape == (6, 3) and targets.shape == (6, 2)
+    for t in range(2, 8):  # t = last input index
+        np.testing.assert_array_equal(inputs[t - 2], z[t - 2 : t + 1])
+        np.testing.assert_array_equal(targets[t - 2], z[t + 1 : t + 3])
+    assert windows(z, 8, 3)[0].shape == (0, 8)
+
+
+def test_2_a_window_never_reads_after_its_last_input():
+    z = np.random.default_rng(0).standard_normal(30)
+    base_in, base_out = windows(z, 5, 3)
+    for k in range(30):  # change one value: only windows whose span holds it change
+        changed = z.copy()
+        changed[k] += 1.0
+        new_in, new_out = windows(changed, 5, 3)
+        last_input = np.arange(len(base_in)) + 4
+        unaffected_in = last_input < k
+        unaffected_out = last_input + 3 < k
+        np.testing.assert_array_equal(new_in[unaffected_in], base_in[unaffected_in])
+        np.testing.assert_array_equal(new_out[unaffected_out], base_out[unaffected_out])
+
+
+def test_3_split_windows_is_time_ordered_and_disjoint():
+    train, val = split_windows(40, horizon=5, validation=0.2)
+    np.testing.assert_array_equal(val, np.arange(32, 40))
+    # the last training window's targets (t + 1 .. t + 5 for window t) end before the first
+    # validation window's targets begin
+    assert train[-1] + 5 <= val[0]
+    np.testing.assert_array_equal(train, np.arange(0, 28))
+
+
+def test_4_scaler_and_transform_are_fitted_on_training_values_only():
+    y = seasonal_series()
+    t = Transform.fit("auto", y[:60])
+    assert t.kind == "log"
+    np.testing.assert_allclose(t.inverse(t(y)), y)
+    s = Scaler.fit("window", t(y[:60]))
+    assert s.scale == pytest.approx(np.std(np.diff(np.log(y[:60]))))
+    g = Scaler.fit("global", y[:60])
+    assert (g.center, g.scale) == pytest.approx((y[:60].mean(), y[:60].std()))
+    b = Transform.fit("boxcox", y[:60])
+    from scipy import stats
+
+    assert b.lam == pytest.approx(stats.boxcox(y[:60])[1])
+    np.testing.assert_allclose(b.inverse(b(y)), y)
+    assert Transform.fit("auto", np.array([0.0, 1.0, 2.0])).kind == "none"
+
+
+def test_4b_seasonal_target_reference_is_the_seasonal_naive_forecast():
+    z = np.arange(40.0) ** 1.5
+    inputs, _ = windows(z, 8, 6)
+    s = Scaler.fit("seasonal", z, season=4)
+    ref = s.target_reference(inputs, 6)
+    for k in range(len(inputs)):
+        t = k + 7  # last input index
+        expected = [z[t + h - 4 * ((h - 1) // 4 + 1)] for h in range(1, 7)]  # seasonal naive
+        np.testing.assert_array_equal(ref[k], expected)
+    np.testing.assert_array_equal(
+        Scaler.fit("window", z).target_reference(inputs, 3)[:, 2], inputs[:, -1]
+    )
+    y = seasonal_series(96)
+    f = Forecaster(ForecastConfig(scaling="seasonal", **TINY)).fit(y)
+    assert f.predict(12).shape == (12,)
+
+
+# -- 5. no look-ahead: a future value changes no past forecast nor fitted scaler --------------------
+def test_5_changing_future_values_changes_no_backtest_forecast_or_scaler():
+    y = seasonal_series(120)
+    config = ForecastConfig(**TINY)
+    names = ("naive", "seasonal_naive", "drift", "ets")
+    a = backtest(y, config=config, horizon=12, folds=2, baselines=names)
+    changed = y.copy()
+    changed[-12:] *= 3.0  # the last fold's test values: after every origin
+    b = backtest(changed, config=config, horizon=12, folds=2, baselines=names)
+    for name in ("rnnkit", *names):
+        for fa, fb in zip(a.folds[name], b.folds[name]):
+            np.testing.assert_array_equal(fa.mean, fb.mean)
+            np.testing.assert_array_equal(fa.lower, fb.lower)
+            np.testing.assert_array_equal(fa.upper, fb.upper)
+    for fa, fb in zip(a.folds["rnnkit"], b.folds["rnnkit"]):
+        assert (
+            fa.detail == fb.detail
+        )  # transform, scaler, calibration: all fitted before the origin
+    # the first fold's test values are after its origin too
+    changed = y.copy()
+    changed[-24:-12] += 50.0
+    c = backtest(changed, config=config, horizon=12, folds=2, baselines=names)
+    np.testing.assert_array_equal(a.folds["rnnkit"][0].mean, c.folds["rnnkit"][0].mean)
+    assert a.folds["rnnkit"][0].detail == c.folds["rnnkit"][0].detail
+    assert a.folds["rnnkit"][0].metrics != c.folds["rnnkit"][0].metrics
+
+
+def test_6_fit_uses_the_series_it_is_given_only():
+    y = seasonal_series(100)
+    f1 = Forecaster(ForecastConfig(**TINY)).fit(y[:80])
+    changed = y.copy()
+    changed[80:] = 0.0
+    f2 = Forecaster(ForecastConfig(**TINY)).fit(changed[:80])
+    assert f1.scaler_ == f2.scaler_ and f1.transform_ == f2.transform_
+    np.testing.assert_array_equal(f1.predict(12), f2.predict(12))
+
+
+# -- 7. forecasts --------------------------------------------------------------------------------------
+def test_7_predict_direct_intervals_and_levels():
+    y = seasonal_series(96)
+    f = Forecaster(ForecastConfig(**TINY)).fit(ts.from_array(y, season_length=12))
+    assert (f.lookback_, f.horizon_, f.season_length_) == (24, 12, 12)
+    fc = f.predict(12, intervals=True)
+    assert fc.mean.shape == (12,) and np.all(fc.lower < fc.mean) and np.all(fc.mean < fc.upper)
+    wide = f.predict(12, intervals=True, level=95)
+    assert np.all(wide.upper - wide.lower > fc.upper - fc.lower)
+    np.testing.assert_allclose(f.predict(5), fc.mean[:5])
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "Forecaster.predict: `horizon` expected at most the trained horizon 12 (strategy "
+            "'direct'; fit with a larger ForecastConfig.horizon or use strategy 'recursive'), "
+            "received 13 (int)."
+        ),
+    ):
+        f.predict(13)
+    with pytest.raises(
+        ValueError, match=re.escape("`level` expected a number in (0, 100), received 100 (int).")
+    ):
+        f.predict(3, intervals=True, level=100)
+
+
+def test_8_predict_recursive_sample_paths():
+    y = seasonal_series(96)
+    f = Forecaster(ForecastConfig(strategy="recursive", samples=50, **TINY)).fit(y)
+    fc = f.predict(30, intervals=True)
+    assert fc.mean.shape == (30,) and np.all(fc.lower <= fc.upper)
+    # the interval widens with the horizon (errors accumulate along the paths)
+    assert (fc.upper - fc.lower)[-1] > (fc.upper - fc.lower)[0]
+    np.testing.assert_array_equal(f.predict(30), fc.mean)  # seeded: same paths
+
+
+def test_9_predict_from_a_later_history_without_refitting():
+    y = seasonal_series(120)
+    f = Forecaster(ForecastConfig(**TINY)).fit(y[:100])
+    np.testing.assert_array_equal(f.predict(12, history=y[:100]), f.predict(12))
+    assert not np.array_equal(f.predict(12, history=y), f.predict(12))
+
+
+def test_10_periods_of_the_forecast(tmp_path):
+    s = ts.load_series("airline")
+    f = Forecaster(ForecastConfig(**TINY)).fit(s)
+    fc = f.predict(3, intervals=True)
+    assert fc.periods == ("1961-01", "1961-02", "1961-03")
+
+
+# -- 11. save / load ---------------------------------------------------------------------------------
+def test_11_save_load_round_trip(tmp_path):
+    y = seasonal_series(96)
+    f = Forecaster(ForecastConfig(transform="boxcox", **TINY)).fit(y)
+    f.save(tmp_path / "m")
+    g = Forecaster.load(tmp_path / "m")
+    assert g.config == f.config and g.scaler_ == f.scaler_ and g.transform_ == f.transform_
+    a, b = f.predict(12, intervals=True), g.predict(12, intervals=True)
+    np.testing.assert_array_equal(a.mean, b.mean)
+    np.testing.assert_array_equal(a.lower, b.lower)
+    np.testing.assert_array_equal(a.upper, b.upper)
+    mask = 0o666 & ~_umask()
+    assert os.stat(tmp_path / "m" / "weights.safetensors").st_mode & 0o777 == mask
+    # saving again replaces it and keeps a file the user put there
+    (tmp_path / "m" / "notes.txt").write_text("mine")
+    f.save(tmp_path / "m")
+    assert (tmp_path / "m" / "notes.txt").read_text() == "mine"
+
+
+def _umask():
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def test_12_save_never_overwrites_foreign_files_and_load_refuses_them(tmp_path):
+    f = Forecaster(ForecastConfig(**TINY)).fit(seasonal_series(96))
+    foreign = tmp_path / "theirs"
+    foreign.mkdir()
+    (foreign / "data.csv").write_text("keep")
+    with pytest.raises(FileExistsError, match="a folder that rnnkit did not write"):
+        f.save(foreign)
+    assert (foreign / "data.csv").read_text() == "keep"
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            f"Forecaster.load: `path` expected a saved forecaster (a folder with forecast.json "
+            f"and weights.safetensors), received {str(foreign)!r}."
+        ),
+    ):
+        Forecaster.load(foreign)
+    (foreign / "forecast.json").write_text(json.dumps({"task": "sentiment"}))
+    with pytest.raises(ValueError, match="expected a saved forecaster"):
+        Forecaster.load(foreign)
+
+
+# -- 13. bad input -----------------------------------------------------------------------------------
+def test_13_series_too_short_for_lookback_and_horizon():
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "Forecaster.fit: `series` expected at least 42 observations (lookback 14 + horizon "
+            "12, validation and training windows), received 'a series of 40'."
+        ),
+    ):
+        Forecaster(ForecastConfig(**TINY)).fit(ts.from_array(seasonal_series(40), season_length=12))
+    with pytest.raises(ValueError, match=re.escape("backtest: `series` expected at least")):
+        backtest(seasonal_series(60), config=ForecastConfig(**TINY), horizon=12, folds=2)
+
+
+def test_14_bad_values_reach_the_forecaster_as_clear_errors():
+    y = seasonal_series(96)
+    y[10] = np.nan
+    with pytest.raises(
+        ValueError, match=re.escape("`values` expected finite numbers, received NaN at row 10")
+    ):
+        Forecaster().fit(y)
+    with pytest.raises(
+        TypeError, match=re.escape("Forecaster.fit: `series` expected a TimeSeries")
+    ):
+        Forecaster().fit("airline")
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "ForecastConfig: `units` expected an integer in [1, 1024], received 0 (int)."
+        ),
+    ):
+        Forecaster(ForecastConfig(units=0)).fit(seasonal_series(96))
+    with pytest.raises(
+        ValueError,
+        match=re.escape("`transform` expected 'none' or 'auto' for a series with values <= 0"),
+    ):
+        Forecaster(ForecastConfig(transform="log", **TINY)).fit(seasonal_series(96) - 200)
+    with pytest.raises(
+        RuntimeError, match=re.escape("Forecaster.predict: the forecaster is not fitted")
+    ):
+        Forecaster().predict(3)
+
+
+# -- 15. measures ------------------------------------------------------------------------------------
+def test_15_metrics_by_hand():
+    actual, mean = np.array([10.0, 20.0, 0.0]), np.array([12.0, 15.0, 0.0])
+    train = np.array([1.0, 2.0, 4.0, 8.0])
+    got = metrics(actual, mean, mean - 3, mean + 3, train=train, m=1)
+    assert got["MAE"] == pytest.approx(7 / 3)
+    assert got["RMSE"] == pytest.approx(np.sqrt(29 / 3))
+    assert got["sMAPE"] == pytest.approx(100 * (4 / 22 + 10 / 35 + 0) / 3)
+    assert got["MASE"] == pytest.approx((7 / 3) / (7 / 3))
+    assert got["coverage"] == pytest.approx(2 / 3)
+    assert mase_scale(np.arange(30.0), 12) == 12.0
