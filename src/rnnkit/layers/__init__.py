@@ -1,7 +1,7 @@
 """Layers: parameters and options; each is a ``torch.nn.Module`` (batch-first)."""
 
 from .base import Layer
-from .core import Dense, Dropout, Embedding, Input
+from .core import Dense, Dropout, Embedding
 from .recurrent import GRU, LSTM, RNN, SimpleRNN
 from .shaping import (
     Activation,
@@ -14,6 +14,52 @@ from .shaping import (
     Reshape,
 )
 from .wrappers import Bidirectional, TimeDistributed
+
+# -- the functional API, merge and attention layers (branch functional) --
+from .attention import AdditiveAttention, Attention
+from .input_layer import Input, InputLayer
+from .merging import (
+    Add,
+    Average,
+    Concatenate,
+    Dot,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    dot,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
+)
+from .symbolic import KerasTensor
+
+_FUNCTIONAL = [
+    "AdditiveAttention",
+    "Attention",
+    "Add",
+    "Average",
+    "Concatenate",
+    "Dot",
+    "InputLayer",
+    "KerasTensor",
+    "Maximum",
+    "Minimum",
+    "Multiply",
+    "Subtract",
+    "add",
+    "average",
+    "concatenate",
+    "dot",
+    "maximum",
+    "minimum",
+    "multiply",
+    "subtract",
+]
 
 __all__ = [
     "GRU",
@@ -36,12 +82,13 @@ __all__ = [
     "SimpleRNN",
     "TimeDistributed",
     "get",
+    *_FUNCTIONAL,
 ]
 
 _REGISTRY = {
     cls.__name__: cls
     for cls in (
-        Input,
+        InputLayer,
         Embedding,
         Dense,
         Dropout,
@@ -58,8 +105,20 @@ _REGISTRY = {
         LeakyReLU,
         GlobalAveragePooling1D,
         GlobalMaxPooling1D,
+        # the functional API (branch functional)
+        Add,
+        Subtract,
+        Multiply,
+        Average,
+        Maximum,
+        Minimum,
+        Concatenate,
+        Dot,
+        Attention,
+        AdditiveAttention,
     )
 }
+_REGISTRY["Input"] = InputLayer  # the class name rnnkit's Input layer had
 
 
 def get(class_name: str) -> type[Layer]:

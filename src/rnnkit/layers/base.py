@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from .. import _validation as V
+from . import symbolic
 
 _name_counts: dict[str, int] = defaultdict(int)
 
@@ -31,18 +32,39 @@ def snake_case(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 
 
-class Layer(nn.Module):
+class KerasCall:
+    """Keras's call for a ``torch.nn.Module``: ``module(x, ..., training=None)``.
+
+    * ``training=None`` (the plain call): the module's current mode. rnnkit layers and models
+      are made in inference mode (``self.training`` False), so a plain call is inference, as
+      Keras's; ``fit`` switches to training for its steps (``model.train()``) and back.
+    * ``training=True`` / ``False``: training / inference for this call only, for the module
+      and all its sublayers; every mode is restored afterwards (also if the call raises).
+    * NumPy arrays (also inside lists and keyword arguments) become tensors: floats float32,
+      integers int64 (token ids), as Keras reads them.
+    * Symbolic inputs (:class:`~rnnkit.layers.symbolic.KerasTensor`, from ``Input``) record a
+      node of a functional graph and return symbolic outputs (:mod:`rnnkit.layers.symbolic`).
+    """
+
+    def __call__(self, *args, training=None, **kwargs):
+        return symbolic.call(self, args, kwargs, training)
+
+
+class Layer(KerasCall, nn.Module):
     """Base class: a ``torch.nn.Module`` with a Keras-style name, build and config.
 
     A layer creates its parameters in :meth:`build` once it knows its input's feature size,
     either from ``input_shape=`` (without the batch axis, as Keras), from the layer before it in
-    a :class:`~rnnkit.models.Sequential`, or from its first call.
+    a :class:`~rnnkit.models.Sequential`, from a call on a symbolic ``Input``, or from its first
+    call. A layer is made in inference mode: ``layer(x)`` is Keras's plain call (dropout off),
+    ``layer(x, training=True)`` trains (see :class:`KerasCall`).
     """
 
     supports_masking = False
 
     def __init__(self, *, name: str | None = None, input_shape: tuple | None = None):
         super().__init__()
+        self.training = False  # Keras's plain call is inference
         owner = type(self).__name__
         if name is not None and not isinstance(name, str):
             V.fail(owner, "name", "a string", name, TypeError)
@@ -76,9 +98,39 @@ class Layer(nn.Module):
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return tuple(input_shape)
 
+    def compute_output_shape_of_call(self, input_shape, call_kwargs: dict):
+        """The output shape(s) of a call with keyword arguments ``call_kwargs`` (symbolic
+        calls use it; layers whose outputs depend on a call argument override it)."""
+        return self.compute_output_shape(input_shape)
+
     def compute_mask(self, inputs, mask):
         """The mask this layer passes on to the next one (None: no mask)."""
         return mask
+
+    # -- the functional API ---------------------------------------------------------------------
+    @property
+    def output(self):
+        """The symbolic output of this layer's only call on symbolic tensors (Keras's
+        ``layer.output``)."""
+        nodes = self.__dict__.get("_inbound_nodes", [])
+        if len(nodes) != 1:
+            raise AttributeError(
+                f"Layer {self.name!r} has {len(nodes)} inbound nodes: `output` is defined "
+                "for a layer called exactly once on symbolic tensors."
+            )
+        outputs = nodes[0].outputs
+        return outputs[0] if nodes[0].single else list(outputs)
+
+    @property
+    def input(self):
+        """The symbolic input of this layer's only call (Keras's ``layer.input``)."""
+        nodes = self.__dict__.get("_inbound_nodes", [])
+        if len(nodes) != 1:
+            raise AttributeError(
+                f"Layer {self.name!r} has {len(nodes)} inbound nodes: `input` is defined "
+                "for a layer called exactly once on symbolic tensors."
+            )
+        return nodes[0].args[0]
 
     def count_params(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -21,11 +21,18 @@ from .loading import load_model
 from .saving import save_model
 from .sequential import Sequential
 
+# -- the functional API (branch functional) --
+from .functional import Model  # noqa: E402
+
+Functional = Model  # Keras's class name for a model built with the functional API
+
 __all__ = [
     "BackupAndRestore",
     "CSVLogger",
     "Callback",
     "EarlyStopping",
+    "Functional",
+    "Model",
     "History",
     "LambdaCallback",
     "LearningRateScheduler",

@@ -39,6 +39,7 @@ from .. import runtime
 from ..layers import Dense
 from . import callbacks as callbacks_module
 from . import execution, padding
+from .graph_inputs import GraphInputs
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
@@ -55,6 +56,8 @@ def to_tensor(data, name: str, owner: str, device: torch.device | None = None) -
     """
     if data is None:
         raise ValueError(f"{owner}: `{name}` expected an array or tensor, received None.")
+    if isinstance(data, GraphInputs):  # a functional model's several inputs, converted already
+        return data if device is None else data.to(device)
     if isinstance(data, Tensor):
         t = data
     else:
