@@ -7,9 +7,14 @@ __version__ = "0.1.0"
 _LAZY = {"Input": "rnnkit.layers", "Model": "rnnkit.models", "Sequential": "rnnkit.models"}
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
+_SUBMODULES = ("layers", "models", "initializers", "utils", "text", "datasets")
 
+
+def __getattr__(name: str):
+    import importlib
+
+    if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _SUBMODULES:  # `import rnnkit as keras; keras.layers.LSTM`
+        return importlib.import_module(f"rnnkit.{name}")
     raise AttributeError(f"module 'rnnkit' has no attribute {name!r}")

@@ -98,6 +98,15 @@ class Layer(KerasCall, nn.Module):
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return tuple(input_shape)
 
+    @classmethod
+    def defines_output_shape(cls) -> bool:
+        """Whether the class says its output shape (else a symbolic call infers it by running
+        the layer on zeros, :mod:`rnnkit.layers.symbolic`)."""
+        return (
+            cls.compute_output_shape is not Layer.compute_output_shape
+            or cls.compute_output_shape_of_call is not Layer.compute_output_shape_of_call
+        )
+
     def compute_output_shape_of_call(self, input_shape, call_kwargs: dict):
         """The output shape(s) of a call with keyword arguments ``call_kwargs`` (symbolic
         calls use it; layers whose outputs depend on a call argument override it)."""

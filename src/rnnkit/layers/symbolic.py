@@ -235,13 +235,8 @@ def _shapes(s):
 
 
 def _defines_output_shape(layer) -> bool:
-    from .base import Layer
-
-    cls = type(layer)
-    return isinstance(layer, Layer) and (
-        cls.compute_output_shape is not Layer.compute_output_shape
-        or cls.compute_output_shape_of_call is not Layer.compute_output_shape_of_call
-    )
+    defines = getattr(layer, "defines_output_shape", None)
+    return bool(defines()) if callable(defines) else False
 
 
 def symbolic_call(layer, args, kwargs, training):

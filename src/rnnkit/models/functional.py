@@ -372,7 +372,9 @@ class Model(ModelAPI, Layer):
             return False
         if ids.dtype.is_floating_point:
             ids = ids.long()
-        _, kwargs = self._args(node, env)
+        kwargs = map_structure(
+            lambda v: env[id(v)] if isinstance(v, KerasTensor) else v, node.kwargs
+        )
         in_mask = masks.get(id(embedding_node.args[0]))
         out, out_mask = execution.embedding_into_rnn(
             embedding_node.layer, node.layer, ids, in_mask, kwargs.get("initial_state")

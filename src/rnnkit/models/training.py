@@ -565,12 +565,23 @@ def predict(model, x, batch_size: int = 32, verbose=0) -> np.ndarray:
     progress = tqdm(batches, file=sys.stderr, unit="step") if verbose == 1 else batches
     with execution.vocabulary_table(model, x, len(batches)):
         outs = [model(x if len(batches) == 1 else x[idx]) for idx in progress]
+    if outs and isinstance(outs[0], (list, tuple)):  # a functional model's several outputs
+        shapes = model.output_shape
+        return [
+            _predictions([o[k] for o in outs], batches, len(x), shapes[k])
+            for k in range(len(outs[0]))
+        ]
+    return _predictions(outs, batches, len(x), model.output_shape)
+
+
+def _predictions(outs: list[Tensor], batches, n: int, shape) -> np.ndarray:
+    """The batches' outputs ``outs`` as one array in the order of the inputs (``n`` rows)."""
     if not outs:
-        return np.zeros((0, *model.output_shape[1:]), dtype=np.float32)
+        return np.zeros((0, *shape[1:]), dtype=np.float32)
     out = outs[0] if len(outs) == 1 else torch.cat(outs)
     if len(outs) > 1:
         order = torch.cat(batches)
-        if not torch.equal(order, torch.arange(len(x))):
+        if not torch.equal(order, torch.arange(n)):
             out = out[torch.argsort(order)]  # back to the order of x
     out = out.cpu().numpy()
     if not np.isfinite(out).all():
@@ -579,7 +590,7 @@ def predict(model, x, batch_size: int = 32, verbose=0) -> np.ndarray:
             f"predict: {bad} of {out.size} outputs are NaN or infinite: the model's weights or "
             "the inputs are not finite.",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     return out
 
