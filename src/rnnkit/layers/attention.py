@@ -155,15 +155,7 @@ class Attention(Layer):
         q_mask = mask[0] if mask else None
         v_mask = mask[1] if mask else None
         scores = self._scores(q, k)  # (N, Tq, Tv)
-        keep = None  # (N or 1, Tq or 1, Tv): which keys each query may see
-        if v_mask is not None:
-            keep = _bool(v_mask, scores.device).unsqueeze(-2)  # (N, 1, Tv)
-        if use_causal_mask:
-            Tq, Tv = scores.shape[-2:]
-            rows = torch.arange(Tq, device=scores.device).unsqueeze(-1)
-            cols = torch.arange(Tv, device=scores.device)
-            causal = (rows >= cols).unsqueeze(0)  # (1, Tq, Tv)
-            keep = causal if keep is None else keep & causal
+        keep = self._score_mask(scores, v_mask, use_causal_mask)  # which keys a query sees
         if keep is not None:
             scores = torch.where(keep, scores, scores - 1.0e9)
         weights = torch.softmax(scores, dim=-1)  # (N, Tq, Tv)
@@ -175,6 +167,27 @@ class Attention(Layer):
         if return_attention_scores:
             return output, weights
         return output
+
+    def _score_mask(self, scores: Tensor, v_mask, use_causal_mask: bool):
+        """True where a query step may see a key step: ``value_mask`` (N, 1, Tv) and / or the
+        causal mask (1, Tq, Tv) (query i sees keys 0..i); None when every key is seen."""
+        keep = None
+        if v_mask is not None:
+            keep = _bool(v_mask, scores.device).unsqueeze(-2)  # (N, 1, Tv)
+        if use_causal_mask:
+            Tq, Tv = scores.shape[-2:]
+            rows = torch.arange(Tq, device=scores.device).unsqueeze(-1)
+            cols = torch.arange(Tv, device=scores.device)
+            causal = (rows >= cols).unsqueeze(0)  # (1, Tq, Tv)
+            keep = causal if keep is None else keep & causal
+        return keep
+
+    # Keras's private names, used by its tests
+    def _calculate_scores(self, query, key):
+        return self._scores(torch.as_tensor(query), torch.as_tensor(key))
+
+    def _calculate_score_mask(self, scores, v_mask, use_causal_mask):
+        return self._score_mask(torch.as_tensor(scores), v_mask, use_causal_mask)
 
     # -- config ---------------------------------------------------------------------------------
     def get_config(self) -> dict:

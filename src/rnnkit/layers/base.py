@@ -269,7 +269,7 @@ class Layer(KerasCall, nn.Module):
     @staticmethod
     def _param(*shape: int, device=None, dtype=None) -> nn.Parameter:
         return nn.Parameter(
-            torch.empty(*shape, device=device, dtype=dtype or torch.get_default_dtype())
+            torch.empty(shape, device=device, dtype=dtype or torch.get_default_dtype())
         )
 
 

@@ -172,12 +172,21 @@ def _as_bool(m) -> Tensor:
     return m if m.dtype == torch.bool else m != 0
 
 
-def _expand(mask, x: Tensor) -> Tensor:
-    """A mask (N, T) broadcast to ``x``'s shape (N, T, D)."""
-    m = _as_bool(mask).to(x.device)
-    while m.dim() < x.dim():
+def _expand(mask, x) -> Tensor:
+    """A mask (N, T) broadcast to ``x``'s shape (N, T, D); ``x`` may be symbolic (its open
+    axes then take the mask's sizes)."""
+    m = _as_bool(mask).to(getattr(x, "device", None) or torch.as_tensor(mask).device)
+    shape = _concrete(x, m)
+    while m.dim() < len(shape):
         m = m.unsqueeze(-1)
-    return m.expand_as(x)
+    return m.expand(shape)
+
+
+def _concrete(x, like: Tensor) -> tuple:
+    """``x``'s shape, with the open axes of a symbolic ``x`` taken from ``like``."""
+    return tuple(
+        (like.shape[i] if i < like.dim() else 1) if d is None else d for i, d in enumerate(x.shape)
+    )
 
 
 def _keras_only(owner: str, kwargs: dict) -> None:
@@ -373,10 +382,12 @@ class Concatenate(Merge):
             )
         if all(m is None for m in mask):
             return None
+        known = _as_bool(next(m for m in mask if m is not None))
         masks = []
         for x, m in zip(inputs, mask):
             if m is None:
-                masks.append(torch.ones(x.shape, dtype=torch.bool, device=x.device))
+                shape = _concrete(x, known)
+                masks.append(torch.ones(shape, dtype=torch.bool, device=known.device))
             else:
                 masks.append(_expand(m, x))
         return torch.cat(masks, dim=self.axis).any(dim=-1)
