@@ -163,11 +163,11 @@ def test_errors(case):
     input_2 = layers.Input(shape=shape, batch_size=batch_size)
     layer = layer_class(**case.get("init_kwargs", {}))
 
-    with pytest.raises(ValueError, match="`mask` should be a list."):
+    with pytest.raises(ValueError, match=r"`mask` should be a list\."):
         layer.compute_mask([input_1, input_2], x1)
-    with pytest.raises(ValueError, match="`inputs` should be a list."):
+    with pytest.raises(ValueError, match=r"`inputs` should be a list\."):
         layer.compute_mask(input_1, [None, None])
-    with pytest.raises(ValueError, match=" should have the same length."):
+    with pytest.raises(ValueError, match=r" should have the same length\."):
         layer.compute_mask([input_1, input_2], [None])
 
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from rnnkit import Input, Model
-from rnnkit.layers import LSTM, AdditiveAttention, Attention, Concatenate, Dense, Embedding, Dot
+from rnnkit.layers import LSTM, AdditiveAttention, Attention, Concatenate, Dense, Dot, Embedding
 
 KERAS = json.loads((Path(__file__).parent / "fixtures" / "keras_attention.json").read_text())
 q, v, k = (torch.tensor(KERAS[n]) for n in ("q", "v", "k"))
@@ -137,5 +137,7 @@ def test_attention_config_and_save(tmp_path):
 def test_dot_matches_keras():
     a = torch.tensor([[1.0, 2.0, 3.0], [0.5, -1.0, 2.0]])
     b = torch.tensor([[2.0, 0.0, 1.0], [1.0, 1.0, -3.0]])
-    np.testing.assert_allclose(Dot(axes=1, normalize=True)([a, b]), KERAS["dot_normalize"], atol=1e-6)
+    np.testing.assert_allclose(
+        Dot(axes=1, normalize=True)([a, b]), KERAS["dot_normalize"], atol=1e-6
+    )
     np.testing.assert_allclose(Dot(axes=(2, 2))([q, k]), KERAS["dot_seq"], atol=1e-5)

@@ -73,10 +73,19 @@ def test_model_equals_hand_composition():
     got = model([xa.numpy().astype("float64"), xb.numpy()])  # NumPy: float32 as Keras
     assert isinstance(got, torch.Tensor) and got.dtype == torch.float32
     torch.testing.assert_close(got, expected)
-    assert [layer.name for layer in model.layers] == ["a", "b", "lstm", "dense", "concatenate", "dense_1"]
+    assert [layer.name for layer in model.layers] == [
+        "a",
+        "b",
+        "lstm",
+        "dense",
+        "concatenate",
+        "dense_1",
+    ]
     assert isinstance(model.layers[0], InputLayer)
     assert model.get_layer("lstm") is lstm and model.get_layer(index=2) is lstm
-    assert model.count_params() == sum(p.numel() for p in (*lstm.parameters(), *d1.parameters(), *d2.parameters()))
+    assert model.count_params() == sum(
+        p.numel() for p in (*lstm.parameters(), *d1.parameters(), *d2.parameters())
+    )
 
 
 # 3. Shared layers: one layer called twice holds one set of weights; gradients add up.
@@ -172,9 +181,15 @@ def test_chain_takes_the_sequential_fast_path(monkeypatch, mask_zero):
 
     monkeypatch.setattr(lstm_kernels, "lstm_lookup", spy)
     torch.manual_seed(0)
-    seq = Sequential([Embedding(30, 8, mask_zero=mask_zero), LSTM(7), Dense(1, activation="sigmoid")])
+    seq = Sequential(
+        [Embedding(30, 8, mask_zero=mask_zero), LSTM(7), Dense(1, activation="sigmoid")]
+    )
     x = Input(shape=(None,), dtype="int64")
-    emb, lstm, dense = Embedding(30, 8, mask_zero=mask_zero), LSTM(7), Dense(1, activation="sigmoid")
+    emb, lstm, dense = (
+        Embedding(30, 8, mask_zero=mask_zero),
+        LSTM(7),
+        Dense(1, activation="sigmoid"),
+    )
     fun = Model(x, dense(lstm(emb(x))))
     fun.set_weights(seq.get_weights()) if seq.built else None
     ids = torch.randint(1, 30, (10, 15))
@@ -300,7 +315,7 @@ def test_errors():
     with pytest.raises(ValueError, match='The name "same" is used 2 times in the model'):
         Model(x, Dense(2, name="same")(d))
     model = Model([a, b], y)
-    with pytest.raises(ValueError, match=re.escape('expects 2 input(s), but it received 1 input')):
+    with pytest.raises(ValueError, match=re.escape("expects 2 input(s), but it received 1 input")):
         model(torch.ones(2, 3))
     with pytest.raises(ValueError, match=re.escape("No such layer: nope.")):
         model.get_layer("nope")

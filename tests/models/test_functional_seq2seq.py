@@ -56,7 +56,7 @@ def build_and_train(tmp_path):
     # Define an input sequence and process it.
     encoder_inputs = keras.Input(shape=(None, num_encoder_tokens))
     encoder = keras.layers.LSTM(latent_dim, return_state=True)
-    encoder_outputs, state_h, state_c = encoder(encoder_inputs)
+    encoder_outputs, state_h, state_c = encoder(encoder_inputs)  # noqa: RUF059
 
     # We discard `encoder_outputs` and only keep the states.
     encoder_states = [state_h, state_c]
@@ -96,7 +96,7 @@ def inference_models(tmp_path):
     model = keras.models.load_model(str(tmp_path / "s2s_model.keras"))
 
     encoder_inputs = model.input[0]  # input_1
-    encoder_outputs, state_h_enc, state_c_enc = model.layers[2].output  # lstm_1
+    encoder_outputs, state_h_enc, state_c_enc = model.layers[2].output  # noqa: RUF059
     encoder_states = [state_h_enc, state_c_enc]
     encoder_model = keras.Model(encoder_inputs, encoder_states)
 

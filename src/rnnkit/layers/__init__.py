@@ -1,22 +1,9 @@
 """Layers: parameters and options; each is a ``torch.nn.Module`` (batch-first)."""
 
-from .base import Layer
-from .core import Dense, Dropout, Embedding
-from .recurrent import GRU, LSTM, RNN, SimpleRNN
-from .shaping import (
-    Activation,
-    Flatten,
-    GlobalAveragePooling1D,
-    GlobalMaxPooling1D,
-    LeakyReLU,
-    Masking,
-    RepeatVector,
-    Reshape,
-)
-from .wrappers import Bidirectional, TimeDistributed
-
 # -- the functional API, merge and attention layers (branch functional) --
 from .attention import AdditiveAttention, Attention
+from .base import Layer
+from .core import Dense, Dropout, Embedding
 from .input_layer import Input, InputLayer
 from .merging import (
     Add,
@@ -36,30 +23,19 @@ from .merging import (
     multiply,
     subtract,
 )
+from .recurrent import GRU, LSTM, RNN, SimpleRNN
+from .shaping import (
+    Activation,
+    Flatten,
+    GlobalAveragePooling1D,
+    GlobalMaxPooling1D,
+    LeakyReLU,
+    Masking,
+    RepeatVector,
+    Reshape,
+)
 from .symbolic import KerasTensor
-
-_FUNCTIONAL = [
-    "AdditiveAttention",
-    "Attention",
-    "Add",
-    "Average",
-    "Concatenate",
-    "Dot",
-    "InputLayer",
-    "KerasTensor",
-    "Maximum",
-    "Minimum",
-    "Multiply",
-    "Subtract",
-    "add",
-    "average",
-    "concatenate",
-    "dot",
-    "maximum",
-    "minimum",
-    "multiply",
-    "subtract",
-]
+from .wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
     "GRU",
@@ -82,7 +58,28 @@ __all__ = [
     "SimpleRNN",
     "TimeDistributed",
     "get",
-    *_FUNCTIONAL,
+]
+__all__ += [  # the functional API, merge and attention layers (branch functional)
+    "Add",
+    "AdditiveAttention",
+    "Attention",
+    "Average",
+    "Concatenate",
+    "Dot",
+    "InputLayer",
+    "KerasTensor",
+    "Maximum",
+    "Minimum",
+    "Multiply",
+    "Subtract",
+    "add",
+    "average",
+    "concatenate",
+    "dot",
+    "maximum",
+    "minimum",
+    "multiply",
+    "subtract",
 ]
 
 _REGISTRY = {

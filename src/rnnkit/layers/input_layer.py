@@ -101,7 +101,9 @@ class InputLayer(Layer):
         return cls(**config)
 
     def extra_repr(self) -> str:
-        return f"shape={self.shape!r}" + ("" if self.dtype == "float32" else f", dtype={self.dtype!r}")
+        return f"shape={self.shape!r}" + (
+            "" if self.dtype == "float32" else f", dtype={self.dtype!r}"
+        )
 
 
 def _input_name() -> str:
@@ -110,7 +112,7 @@ def _input_name() -> str:
     return unique_name("input_layer")
 
 
-def Input(  # noqa: N802 - Keras's name: a function that returns a symbolic tensor
+def Input(
     shape=None,
     batch_size: int | None = None,
     dtype=None,

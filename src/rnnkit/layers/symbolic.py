@@ -298,7 +298,9 @@ def _inferred_shapes(layer, args, kwargs, device):
             return _dummy(v, sizes, device) if isinstance(v, KerasTensor) else v
 
         with torch.no_grad(), training_mode(layer, False):
-            out = nn.Module.__call__(layer, *map_structure(fill, args), **map_structure(fill, kwargs))
+            out = nn.Module.__call__(
+                layer, *map_structure(fill, args), **map_structure(fill, kwargs)
+            )
         runs.append(out)
         if getattr(layer, "stateful", False) and hasattr(layer, "reset_states"):
             layer.reset_states()  # the dummy run must leave no state behind

@@ -17,12 +17,12 @@ from .callbacks import (
     ReduceLROnPlateau,
     TerminateOnNaN,
 )
+
+# -- the functional API (branch functional) --
+from .functional import Model
 from .loading import load_model
 from .saving import save_model
 from .sequential import Sequential
-
-# -- the functional API (branch functional) --
-from .functional import Model  # noqa: E402
 
 Functional = Model  # Keras's class name for a model built with the functional API
 
@@ -32,10 +32,10 @@ __all__ = [
     "Callback",
     "EarlyStopping",
     "Functional",
-    "Model",
     "History",
     "LambdaCallback",
     "LearningRateScheduler",
+    "Model",
     "ModelCheckpoint",
     "ReduceLROnPlateau",
     "Sequential",

@@ -189,8 +189,7 @@ class Model(ModelAPI, Layer):
         """The layer called ``name``, or at position ``index`` of :attr:`layers`."""
         if index is not None and name is not None:
             raise ValueError(
-                f"Provide only a layer name or a layer index. Received: index={index}, "
-                f"name={name}."
+                f"Provide only a layer name or a layer index. Received: index={index}, name={name}."
             )
         if index is not None:
             if len(self.layers) <= index:
@@ -210,7 +209,7 @@ class Model(ModelAPI, Layer):
         raise ValueError("Provide either a layer name or layer index at `get_layer`.")
 
     def compute_output_shape(self, input_shape):
-        return self.output_shape if not isinstance(self.output_shape, list) else self.output_shape
+        return self.output_shape
 
     def _shapes(self) -> list:
         """Each layer's output shape(s) in this graph (its last call here), for ``summary``."""
@@ -334,7 +333,9 @@ class Model(ModelAPI, Layer):
 
     def _input_mask(self, node: Node, masks):
         first = node.args[0]
-        found = map_structure(lambda v: masks.get(id(v)) if isinstance(v, KerasTensor) else None, first)
+        found = map_structure(
+            lambda v: masks.get(id(v)) if isinstance(v, KerasTensor) else None, first
+        )
         if isinstance(found, (list, tuple)):
             return None if all(m is None for m in found) else list(found)
         return found
@@ -431,7 +432,11 @@ class Model(ModelAPI, Layer):
             if isinstance(v, KerasTensor):
                 return {
                     "class_name": "__keras_tensor__",
-                    "config": {"shape": list(v.shape), "dtype": v.dtype, "keras_history": history(v)},
+                    "config": {
+                        "shape": list(v.shape),
+                        "dtype": v.dtype,
+                        "keras_history": history(v),
+                    },
                 }
             if v is None or isinstance(v, (bool, int, float, str)):
                 return v
@@ -530,7 +535,9 @@ class Model(ModelAPI, Layer):
                 return {k: tensor(v) for k, v in ref.items()}
             return [tensor(v) for v in ref]
 
-        return cls(tensor(config["input_layers"]), tensor(config["output_layers"]), name=config["name"])
+        return cls(
+            tensor(config["input_layers"]), tensor(config["output_layers"]), name=config["name"]
+        )
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}"

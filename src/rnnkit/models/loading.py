@@ -42,9 +42,9 @@ from ..layers import get as get_layer_class
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
+from .functional import Model
 from .saving import CONFIG_FILE, FORMAT, FORMAT_VERSION, MAX_CONFIG_BYTES, WEIGHTS_FILE
 from .saving import tensor_names as _tensor_names
-from .functional import Model
 from .sequential import Sequential
 
 MAX_LAYERS = 1000

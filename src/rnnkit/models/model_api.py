@@ -41,7 +41,13 @@ class ModelAPI:
         The length and every shape are checked before anything is written.
         """
         if isinstance(weights, (str, bytes, Tensor)) or not isinstance(weights, (list, tuple)):
-            V.fail(f"{type(self).__name__}.set_weights", "weights", "a list of arrays", weights, TypeError)
+            V.fail(
+                f"{type(self).__name__}.set_weights",
+                "weights",
+                "a list of arrays",
+                weights,
+                TypeError,
+            )
         counts = [len(layer._keras_weights()) for layer in self.layers]
         if len(weights) != sum(counts):
             raise ValueError(
@@ -55,7 +61,6 @@ class ModelAPI:
             start += n
         for layer, values in zip(self.layers, checked):
             layer._assign_weights(values)
-
 
     # -- summary ------------------------------------------------------------------------------
     def summary(self, line_length: int | None = None, print_fn=None) -> None:

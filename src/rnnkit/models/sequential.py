@@ -8,7 +8,6 @@ feeds any PyTorch training loop. The table of ``summary`` is printed by
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -151,7 +150,6 @@ class Sequential(ModelAPI, KerasCall, nn.Module):
                 for layer in self.layers
             ],
         }
-
 
     @classmethod
     def from_config(cls, config: dict) -> Sequential:

@@ -121,7 +121,9 @@ def _print_connected(model, connections: list[str], line_length, print_fn) -> No
     rows = []
     for layer, shape, connected in zip(model.layers, model._shapes(), connections):
         params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
-        rows.append((f"{layer.name} ({type(layer).__name__})", format_shape(shape), params, connected))
+        rows.append(
+            (f"{layer.name} ({type(layer).__name__})", format_shape(shape), params, connected)
+        )
     widths = list(CONNECTED_WIDTHS)
     if line_length:
         extra = max(0, line_length - (sum(widths) + 3 * len(widths) + 1))

@@ -39,10 +39,10 @@ from .. import runtime
 from ..layers import Dense
 from . import callbacks as callbacks_module
 from . import execution, padding
-from .graph_inputs import GraphInputs
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
+from .graph_inputs import GraphInputs
 from .splits import split_last
 
 # -- inputs -----------------------------------------------------------------------------------
