@@ -289,3 +289,43 @@ def check_rank(owner: str, name: str, x, ranks: tuple[int, ...], meaning: str) -
         V.fail(owner, name, f"a torch.Tensor {meaning}", x, TypeError)
     if x.dim() not in ranks:
         V.fail(owner, name, f"a tensor of rank {' or '.join(map(str, ranks))} {meaning}", x)
+
+
+class Operation(Layer):
+    """An operation on symbolic tensors written with Python operators, as Keras records its ops:
+    ``x + y``, ``x - 1``, ``2 * x``, ``x / y``, ``-x``, ``x[:, 0]``. Built by
+    :class:`~rnnkit.layers.symbolic.KerasTensor`'s operators; its shape is inferred by a run
+    on zeros. Not saved in a config (an error names it)."""
+
+    OPS = {
+        "add": lambda a, b: a + b,
+        "subtract": lambda a, b: a - b,
+        "multiply": lambda a, b: a * b,
+        "divide": lambda a, b: a / b,
+    }
+
+    def __init__(self, op: str, index=None, *, name: str | None = None):
+        super().__init__(name=name or unique_name(op))
+        self.op = op
+        self.index = index
+        self.built = True
+
+    def forward(self, inputs):
+        if self.op == "getitem":
+            return inputs[self.index]
+        if self.op == "negative":
+            return -inputs
+        a, b = inputs
+        return self.OPS[self.op](a, b)
+
+    def get_config(self) -> dict:
+        raise ValueError(
+            f"Operation {self.name!r} ({self.op}) on symbolic tensors cannot be saved in a "
+            "config; use layers (Add, Subtract, Multiply, ...) for a model you save."
+        )
+
+    def extra_repr(self) -> str:
+        return f"op={self.op!r}"
+
+
+symbolic.operation_layer = Operation

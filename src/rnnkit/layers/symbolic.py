@@ -33,6 +33,9 @@ from torch import Tensor, nn
 from .. import _validation as V
 
 _tensor_ids = itertools.count()
+operation_layer = None
+"""The layer class that records ``x + y``, ``x[:, 0]``, ... on symbolic tensors (set by
+:mod:`rnnkit.layers.base`: :class:`~rnnkit.layers.base.Operation`)."""
 
 
 def dtype_name(dtype) -> str:
@@ -96,6 +99,42 @@ class KerasTensor:
             "A KerasTensor is symbolic: it cannot be used as a Python bool "
             f"(received a KerasTensor of shape {self.shape})."
         )
+
+    # -- operators: each records a node of an operation layer (Keras's ops on KerasTensors) -----
+    def _op(self, name: str, *operands):
+        if operation_layer is None:  # pragma: no cover - set by rnnkit.layers.base
+            raise RuntimeError("rnnkit.layers.base is not loaded")
+        return operation_layer(name)(list(operands) if len(operands) > 1 else operands[0])
+
+    def __add__(self, other):
+        return self._op("add", self, other)
+
+    def __radd__(self, other):
+        return self._op("add", other, self)
+
+    def __sub__(self, other):
+        return self._op("subtract", self, other)
+
+    def __rsub__(self, other):
+        return self._op("subtract", other, self)
+
+    def __mul__(self, other):
+        return self._op("multiply", self, other)
+
+    def __rmul__(self, other):
+        return self._op("multiply", other, self)
+
+    def __truediv__(self, other):
+        return self._op("divide", self, other)
+
+    def __rtruediv__(self, other):
+        return self._op("divide", other, self)
+
+    def __neg__(self):
+        return self._op("negative", self)
+
+    def __getitem__(self, index):
+        return operation_layer("getitem", index=index)(self)
 
     def __iter__(self):
         raise TypeError(
@@ -249,13 +288,13 @@ def symbolic_call(layer, args, kwargs, training):
     device = _device_of(layer)
     if maybe_build is not None and not getattr(layer, "built", True):
         maybe_build(shapes if isinstance(shapes, tuple) else list(shapes), device)
+    template = None  # the structure of the outputs when it is not one tensor or a list
     if _defines_output_shape(layer):
         out_shapes = _as_structure(layer.compute_output_shape_of_call(shapes, kwargs))
         default = dtype_name(None)
         out_dtypes = [default] * len(out_shapes) if isinstance(out_shapes, list) else default
     else:
-        out_shapes, out_dtypes = _inferred_shapes(layer, args, kwargs, device)
-    out_shapes = _as_structure(out_shapes)
+        out_shapes, out_dtypes, template = _inferred_shapes(layer, args, kwargs, device)
     single = not isinstance(out_shapes, list)
     shape_list = [out_shapes] if single else list(out_shapes)
     dtype_list = [out_dtypes] if single else list(out_dtypes)
@@ -265,6 +304,9 @@ def symbolic_call(layer, args, kwargs, training):
         for i, (s, d) in enumerate(zip(shape_list, dtype_list))
     ]
     nodes.append(Node(layer, args, kwargs, outputs, single, training))
+    if template is not None:
+        it = iter(outputs)
+        return map_structure(lambda _: next(it), template)
     return outputs[0] if single else list(outputs)
 
 
@@ -306,9 +348,23 @@ def _inferred_shapes(layer, args, kwargs, device):
             layer.reset_states()  # the dummy run must leave no state behind
     a, b = runs
     if isinstance(a, Tensor):
-        return _merge_shapes(a, b), dtype_name(a.dtype)
-    shapes = [_merge_shapes(x, y) for x, y in zip(a, b)]
-    return shapes, [dtype_name(x.dtype) for x in a]
+        return _merge_shapes(a, b), dtype_name(a.dtype), None
+    flat_a, flat_b = _tensors(a), _tensors(b)
+    shapes = [_merge_shapes(x, y) for x, y in zip(flat_a, flat_b)]
+    template = None if isinstance(a, list) and len(flat_a) == len(a) else a
+    return shapes, [dtype_name(x.dtype) for x in flat_a], template
+
+
+def _tensors(s) -> list[Tensor]:
+    out = []
+
+    def take(v):
+        if isinstance(v, Tensor):
+            out.append(v)
+        return v
+
+    map_structure(take, s)
+    return out
 
 
 def _merge_shapes(a: Tensor, b: Tensor) -> tuple:

@@ -34,6 +34,8 @@ a list in the order of ``inputs`` or a dict keyed by the inputs' names.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from torch import Tensor, nn
@@ -41,7 +43,7 @@ from torch import Tensor, nn
 from .. import _validation as V
 from ..layers import Dense, Dropout, Embedding, InputLayer, Layer
 from ..layers import get as get_layer_class
-from ..layers.base import unique_name
+from ..layers.base import Operation, unique_name
 from ..layers.recurrent import RNN
 from ..layers.symbolic import KerasTensor, Node, flatten, map_structure
 from . import execution, training
@@ -142,7 +144,13 @@ class Model(ModelAPI, Layer):
     # -- what it shows --------------------------------------------------------------------------
     @property
     def layers(self) -> list:
-        """Every layer once, the input layers first, then in the order the graph runs them."""
+        """Every layer once, the input layers first, then in the order the graph runs them
+        (operations written with Python operators, ``x + y``, are not layers, as in Keras)."""
+        return [layer for layer in self._layer_list if not isinstance(layer, Operation)]
+
+    @property
+    def _operations(self) -> list:
+        """The layers and the operations, as Keras's summary lists them."""
         return list(self._layer_list)
 
     @property
@@ -208,13 +216,10 @@ class Model(ModelAPI, Layer):
             )
         raise ValueError("Provide either a layer name or layer index at `get_layer`.")
 
-    def compute_output_shape(self, input_shape):
-        return self.output_shape
-
     def _shapes(self) -> list:
         """Each layer's output shape(s) in this graph (its last call here), for ``summary``."""
         shapes = []
-        for layer in self.layers:
+        for layer in self._operations:
             nodes = [n for n in self._all_nodes() if n.layer is layer]
             outs = nodes[-1].outputs
             shapes.append(outs[0].shape if nodes[-1].single else [kt.shape for kt in outs])
@@ -230,7 +235,7 @@ class Model(ModelAPI, Layer):
         if _sequential_like(self._inputs, self._nodes):
             return None
         column = []
-        for layer in self.layers:
+        for layer in self._operations:
             parts = []
             for node in self._all_nodes():
                 if node.layer is layer:
@@ -246,13 +251,21 @@ class Model(ModelAPI, Layer):
         if isinstance(inputs, GraphInputs):
             values = inputs.tensors
         elif isinstance(inputs, dict):
-            missing = [kt.name for kt in self._inputs if kt.name not in inputs]
             if isinstance(self._input_structure, dict):
                 keys = list(self._input_structure)
-                missing = [k for k in keys if k not in inputs]
-                values = [inputs.get(k) for k in keys]
             else:
-                values = [inputs.get(kt.name) for kt in self._inputs]
+                keys = [kt.name for kt in self._inputs]
+            missing = [k for k in keys if k not in inputs]
+            values = [inputs.get(k) for k in keys]
+            extra = sorted(set(inputs) - set(keys))
+            if extra and not missing and not getattr(self, "_warned_extra", False):
+                self._warned_extra = True
+                warnings.warn(
+                    "The structure of `inputs` doesn't match the expected structure: "
+                    f"{self.name} ignores the keys {extra} (expected {keys}).",
+                    UserWarning,
+                    stacklevel=4,
+                )
             if missing:
                 raise ValueError(
                     f"{self.name}: `inputs` expected the keys {self.input_names}, missing "
@@ -271,7 +284,7 @@ class Model(ModelAPI, Layer):
         for kt, v in zip(self._inputs, values):
             if isinstance(v, np.ndarray) or not isinstance(v, Tensor):
                 v = training.to_tensor(v, kt.name, self.name)
-            out.append(_cast(v, kt))
+            out.append(_cast(_rank(v, kt), kt))
         return out
 
     def forward(self, inputs, mask=None, logits: bool = False):
@@ -417,6 +430,9 @@ class Model(ModelAPI, Layer):
     def get_config(self) -> dict:
         """Keras's functional config: every layer with its config and inbound nodes, the
         input and output tensors as ``[layer name, node index, tensor index]``."""
+        for op in self._operations:
+            if isinstance(op, Operation):
+                op.get_config()  # raises: an operator on symbolic tensors is not saved
         local: dict[int, int] = {}  # id(node) -> its index among the layer's nodes here
         counts: dict[int, int] = {}
         for node in self._all_nodes():
@@ -698,6 +714,16 @@ def _cast(x: Tensor, kt: KerasTensor) -> Tensor:
         return x.to(target)
     if x.dtype.is_floating_point:
         return x.to(target)
+    return x
+
+
+def _rank(x: Tensor, kt: KerasTensor) -> Tensor:
+    """Keras's rank standardisation: a trailing axis of size 1 dropped or added to match the
+    Input's rank."""
+    if x.dim() == kt.ndim + 1 and x.shape[-1] == 1:
+        return x.squeeze(-1)
+    if x.dim() + 1 == kt.ndim and kt.shape[-1] == 1:
+        return x.unsqueeze(-1)
     return x
 
 

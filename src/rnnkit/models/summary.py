@@ -44,7 +44,7 @@ def print_summary(
     if connections is not None:
         return _print_connected(model, connections, line_length, print_fn)
     rows = []
-    for layer, shape in zip(model.layers, model._shapes()):
+    for layer, shape in zip(getattr(model, "_operations", model.layers), model._shapes()):
         params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
         rows.append(
             (
@@ -95,7 +95,8 @@ def format_shape(shape) -> str:
     """``(None, 128)``; a list of shapes (several outputs) as ``[(None, 8), (None, 8)]``."""
     if isinstance(shape, list):
         return "[" + ", ".join(format_shape(s) for s in shape) + "]"
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
+    inner = ", ".join("None" if d is None else str(d) for d in shape)
+    return f"({inner},)" if len(shape) == 1 else f"({inner})"
 
 
 def memory(n_bytes: int) -> str:
@@ -119,7 +120,7 @@ def print_utf8(line: str) -> None:
 def _print_connected(model, connections: list[str], line_length, print_fn) -> None:
     """Keras's functional table: ``Layer (type) | Output Shape | Param # | Connected to``."""
     rows = []
-    for layer, shape, connected in zip(model.layers, model._shapes(), connections):
+    for layer, shape, connected in zip(model._operations, model._shapes(), connections):
         params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
         rows.append(
             (f"{layer.name} ({type(layer).__name__})", format_shape(shape), params, connected)
