@@ -291,18 +291,19 @@ def check_rank(owner: str, name: str, x, ranks: tuple[int, ...], meaning: str) -
         V.fail(owner, name, f"a tensor of rank {' or '.join(map(str, ranks))} {meaning}", x)
 
 
+_BINARY_OPS = {
+    "add": lambda a, b: a + b,
+    "subtract": lambda a, b: a - b,
+    "multiply": lambda a, b: a * b,
+    "divide": lambda a, b: a / b,
+}
+
+
 class Operation(Layer):
     """An operation on symbolic tensors written with Python operators, as Keras records its ops:
     ``x + y``, ``x - 1``, ``2 * x``, ``x / y``, ``-x``, ``x[:, 0]``. Built by
     :class:`~rnnkit.layers.symbolic.KerasTensor`'s operators; its shape is inferred by a run
     on zeros. Not saved in a config (an error names it)."""
-
-    OPS = {
-        "add": lambda a, b: a + b,
-        "subtract": lambda a, b: a - b,
-        "multiply": lambda a, b: a * b,
-        "divide": lambda a, b: a / b,
-    }
 
     def __init__(self, op: str, index=None, *, name: str | None = None):
         super().__init__(name=name or unique_name(op))
@@ -316,7 +317,7 @@ class Operation(Layer):
         if self.op == "negative":
             return -inputs
         a, b = inputs
-        return self.OPS[self.op](a, b)
+        return _BINARY_OPS[self.op](a, b)
 
     def get_config(self) -> dict:
         raise ValueError(
