@@ -418,12 +418,38 @@ def test_warning_for_mismatched_inputs_structure_absent_for_a_tuple():
     assert not [w for w in warning_logs if "structure of `inputs`" in str(w.message)]
 
 
+def test_bad_input_spec():
+    inputs = Input(shape=(4,))
+    outputs = layers.Dense(2)(inputs)
+    model = Functional(inputs, outputs)
+    with pytest.raises(ValueError, match=r"expected shape=\(None, 4\), found shape=\(2, 3\)"):
+        model(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"expects 1 .*input"):
+        model([np.zeros((2, 4)), np.zeros((2, 4))])
+
+    input_a = Input(shape=(4,), name="a")
+    input_b = Input(shape=(4,), name="b")
+    x = input_a + input_b
+    outputs = layers.Dense(2)(x)
+    model = Functional([input_a, input_b], outputs)
+    with pytest.raises(ValueError, match=r"expects 2 .*input"):
+        model(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"expected shape=\(None, 4\), found shape=\(2, 3\)"):
+        model([np.zeros((2, 3)), np.zeros((2, 4))])
+
+    model = Functional({"a": input_a, "b": input_b}, outputs)
+    with pytest.raises(ValueError, match=r"named input\(s\) with keys"):
+        model(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"expected shape=\(None, 4\), found shape=\(2, 3\)"):
+        model({"a": np.zeros((2, 3)), "b": np.zeros((2, 4))})
+
+
 SKIPPED = {
     "test_restored_multi_output_type[tuple]": "a JSON config has no tuples: restored as a list",
     "test_restored_nested_input": "no to_json / model_from_json; nested input lists",
     "test_rank_standardization_failure": "Keras's InputSpec messages (paths in nested inputs)",
     "test_serialization": "run_class_serialization_test and trainable=False are Keras internals",
-    "test_bad_input_spec / test_manual_input_spec": "no InputSpec: shapes are checked by layers",
+    "test_manual_input_spec": "no InputSpec attribute to set by hand",
     "test_functional_slicing": "a model from intermediate tensors does not add InputLayers",
     "test_deeply_nested_model": "nested dicts of inputs / outputs",
     "test_optional_* / test_required_*": "no optional inputs (Input(optional=True))",

@@ -273,6 +273,11 @@ class Model(ModelAPI, Layer):
                 )
         elif isinstance(inputs, (list, tuple)):
             values = list(inputs)
+        elif isinstance(self._input_structure, dict) and len(self._inputs) > 1:
+            raise ValueError(
+                f"{self.name}: expected named input(s) with keys {list(self._input_structure)} "
+                f"(a dict), received a single {type(inputs).__name__}."
+            )
         else:
             values = [inputs]
         if len(values) != len(self._inputs):
@@ -284,7 +289,9 @@ class Model(ModelAPI, Layer):
         for kt, v in zip(self._inputs, values):
             if isinstance(v, np.ndarray) or not isinstance(v, Tensor):
                 v = training.to_tensor(v, kt.name, self.name)
-            out.append(_cast(_rank(v, kt), kt))
+            v = _rank(v, kt)
+            _check_shape(self.name, len(out), kt, v)
+            out.append(_cast(v, kt))
         return out
 
     def forward(self, inputs, mask=None, logits: bool = False):
@@ -725,6 +732,18 @@ def _rank(x: Tensor, kt: KerasTensor) -> Tensor:
     if x.dim() + 1 == kt.ndim and kt.shape[-1] == 1:
         return x.unsqueeze(-1)
     return x
+
+
+def _check_shape(name: str, index: int, kt: KerasTensor, x: Tensor) -> None:
+    """Keras's input check: the rank and every fixed axis of the Input."""
+    shape = tuple(x.shape)
+    if len(shape) != kt.ndim or any(d is not None and d != s for d, s in zip(kt.shape, shape)):
+        expected = "(" + ", ".join("None" if d is None else str(d) for d in kt.shape) + ")"
+        found = "(" + ", ".join(str(d) for d in shape) + ")"
+        raise ValueError(
+            f'Input {index} of layer "{name}" is incompatible with the layer: '
+            f"expected shape={expected}, found shape={found}"
+        )
 
 
 def _restructure(structure, flat: list):
