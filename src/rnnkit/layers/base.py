@@ -7,7 +7,7 @@ import re
 from collections import defaultdict
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from .. import _validation as V
 from . import symbolic
@@ -47,6 +47,16 @@ class KerasCall:
     """
 
     def __call__(self, *args, training=None, **kwargs):
+        if training is None:  # the common call on tensors: straight to torch, nothing to scan
+            for a in args:
+                if type(a) is not Tensor:
+                    break
+            else:
+                for v in kwargs.values():
+                    if v is not None and type(v) is not Tensor:
+                        break
+                else:
+                    return nn.Module.__call__(self, *args, **kwargs)
         return symbolic.call(self, args, kwargs, training)
 
 
