@@ -386,3 +386,41 @@ def test_top_level_names_and_sequential_input():
     assert model.built and model.output_shape == (None, 4)
     model = Sequential([InputLayer(shape=(None, 8)), LSTM(4)])
     assert model.built
+
+
+# 14. Several outputs, one loss each: the loss trained is sum_k w_k * loss_k (Keras's total),
+#     targets as a list or a dict keyed by output name; one SGD step equals a hand step.
+def test_fit_several_outputs_with_a_loss_each():
+    torch.manual_seed(0)
+    x = Input(shape=(3,))
+    h = Dense(4, activation="tanh")(x)
+    out_a, out_b = Dense(2, name="a")(h), Dense(1, activation="sigmoid", name="b")(h)
+    model = Model(x, [out_a, out_b])
+    model.compile(
+        optimizer="sgd", loss={"a": "mse", "b": "binary_crossentropy"}, loss_weights=[0.5, 2.0]
+    )
+    xs = torch.randn(8, 3)
+    ya, yb = torch.randn(8, 2), torch.randint(0, 2, (8, 1)).float()
+    start = [p.detach().clone() for p in model.parameters()]
+    h1 = model.fit(xs, {"a": ya, "b": yb}, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    after = [p.detach().clone() for p in model.parameters()]
+    with torch.no_grad():
+        for p, s in zip(model.parameters(), start):
+            p.copy_(s)
+    pa, pb = model(xs)
+    loss = 0.5 * torch.nn.functional.mse_loss(
+        pa, ya
+    ) + 2.0 * torch.nn.functional.binary_cross_entropy(pb, yb)
+    assert h1.history["loss"][0] == pytest.approx(loss.item(), rel=1e-5)
+    model.zero_grad()
+    loss.backward()
+    with torch.no_grad():
+        for p in model.parameters():
+            p -= 0.01 * p.grad
+    for p, a in zip(model.parameters(), after):
+        torch.testing.assert_close(p.detach(), a, rtol=1e-5, atol=1e-6)
+    assert model.evaluate(xs, [ya, yb], verbose=0) == pytest.approx(
+        model.evaluate(xs, {"b": yb, "a": ya}, verbose=0)
+    )
+    with pytest.raises(ValueError, match=re.escape("`loss` expected one entry per output (2")):
+        model.compile(loss=["mse"])

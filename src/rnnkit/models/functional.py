@@ -47,6 +47,7 @@ from ..layers.base import Operation, unique_name
 from ..layers.recurrent import RNN
 from ..layers.symbolic import KerasTensor, Node, flatten, map_structure
 from . import execution, training
+from . import losses as losses_module
 from .graph_inputs import GraphInputs
 from .model_api import ModelAPI
 
@@ -433,6 +434,77 @@ class Model(ModelAPI, Layer):
             )
         return GraphInputs(values)
 
+    # -- several outputs: one loss each -------------------------------------------------------
+    @property
+    def _output_keys(self) -> list[str]:
+        """The names a dict of losses or targets is keyed by: the keys of a dict of outputs,
+        else the names of the layers making the outputs (as Keras)."""
+        if isinstance(self._output_structure, dict):
+            return list(self._output_structure)
+        return self.output_names
+
+    def _per_output(self, owner: str, name: str, spec) -> list:
+        keys = self._output_keys
+        if isinstance(spec, dict):
+            unknown = sorted(set(spec) - set(keys))
+            if unknown:
+                raise ValueError(
+                    f"{owner}: `{name}` expected keys among the outputs {keys}, received {unknown}."
+                )
+            return [spec.get(k) for k in keys]
+        if isinstance(spec, (list, tuple)):
+            if len(spec) != len(keys):
+                raise ValueError(
+                    f"{owner}: `{name}` expected one entry per output ({len(keys)}: {keys}), "
+                    f"received {len(spec)}."
+                )
+            return list(spec)
+        return [spec] * len(keys)
+
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None) -> None:
+        """As :meth:`Sequential.compile`; for several outputs ``loss`` may be one loss for
+        every output, a list (in output order) or a dict keyed by output name, and
+        ``loss_weights`` weighs them (the loss trained is ``sum_k w_k * loss_k``, as Keras)."""
+        several = len(self._outputs) > 1
+        if not several and loss_weights is None:
+            if isinstance(loss, (list, tuple)) and len(loss) == 1:
+                loss = loss[0]
+            if isinstance(loss, dict) and len(loss) == 1:
+                loss = next(iter(loss.values()))
+            return super().compile(optimizer, loss, metrics)
+        if loss is None:
+            raise ValueError("compile: `loss` expected a loss name or a callable, received None.")
+        if metrics:
+            raise ValueError(
+                "compile: `metrics` for a model with several outputs are not supported yet; "
+                f"received {metrics!r} (compile without metrics, or evaluate each output)."
+            )
+        fns = [losses_module.get(spec)[1] for spec in self._per_output("compile", "loss", loss)]
+        weights = self._per_output(
+            "compile", "loss_weights", 1.0 if loss_weights is None else loss_weights
+        )
+        weights = [1.0 if w is None else float(w) for w in weights]
+        return super().compile(optimizer, _OutputsLoss(fns, weights), None)
+
+    def _model_targets(self, y, owner: str = "fit"):
+        if y is None or len(self._outputs) == 1 or isinstance(y, GraphInputs):
+            return y
+        if isinstance(y, dict):
+            missing = [k for k in self._output_keys if k not in y]
+            if missing:
+                raise ValueError(
+                    f"{owner}: `y` expected the keys {self._output_keys}, missing {missing}."
+                )
+            values = [y[k] for k in self._output_keys]
+        elif isinstance(y, (list, tuple)) and len(y) == len(self._outputs):
+            values = list(y)
+        else:
+            raise ValueError(
+                f"{owner}: `y` expected a list of {len(self._outputs)} arrays (one per output, "
+                f"in the order {self._output_keys}) or a dict keyed by output name."
+            )
+        return GraphInputs([training.to_tensor(v, "y", owner) for v in values])
+
     # -- config ---------------------------------------------------------------------------------
     def get_config(self) -> dict:
         """Keras's functional config: every layer with its config and inbound nodes, the
@@ -567,6 +639,30 @@ class Model(ModelAPI, Layer):
 
 
 # -- the graph ----------------------------------------------------------------------------------
+class _OutputsLoss:
+    """``sum_k w_k * loss_k(y_true_k, y_pred_k)`` over a model's outputs (Keras's total loss)."""
+
+    __name__ = "outputs_loss"
+
+    def __init__(self, fns: list, weights: list[float]):
+        self.fns = fns
+        self.weights = weights
+
+    def __call__(self, y_true, y_pred):
+        trues = y_true.tensors if isinstance(y_true, GraphInputs) else list(y_true)
+        preds = flatten_tensors(y_pred)
+        total = 0.0
+        for fn, w, t, p in zip(self.fns, self.weights, trues, preds):
+            total = total + w * fn(t, p)
+        return total
+
+
+def flatten_tensors(structure) -> list[Tensor]:
+    out = []
+    map_structure(lambda v: out.append(v) or v, structure)
+    return out
+
+
 def _topological(inputs: list[KerasTensor], outputs: list[KerasTensor]) -> list[Node]:
     """The nodes between ``inputs`` and ``outputs`` in an order where each comes after the
     nodes it reads; ``ValueError`` for an output not reached from the inputs."""

@@ -30,6 +30,11 @@ class ModelAPI:
         wraps them); a Sequential takes it as it is."""
         return x
 
+    def _model_targets(self, y, owner: str = "fit"):
+        """``y`` as the training loop takes it (a functional model with several outputs
+        wraps them); a Sequential takes it as it is."""
+        return y
+
     def get_weights(self) -> list[np.ndarray]:
         """Every layer's :meth:`~rnnkit.layers.Layer.get_weights`, in layer order (Keras's
         layouts, so a Keras model's ``get_weights()`` goes straight into ``set_weights``)."""
@@ -162,12 +167,13 @@ class ModelAPI:
         if isinstance(validation_data, (tuple, list)) and len(validation_data) >= 2:
             validation_data = (
                 self._model_inputs(validation_data[0], "fit"),
-                *validation_data[1:],
+                self._model_targets(validation_data[1], "fit"),
+                *validation_data[2:],
             )
         return training.fit(
             self,
             self._model_inputs(x, "fit"),
-            y,
+            self._model_targets(y, "fit"),
             batch_size=batch_size,
             epochs=epochs,
             verbose=verbose,
@@ -195,7 +201,7 @@ class ModelAPI:
         ``[loss, *metrics]`` (or a dict with ``return_dict=True``), as Keras. The labels are
         checked against the loss first, as in :meth:`fit`. ``sample_weight`` weighs the loss
         as in :meth:`fit` (``sum(w_i * loss_i) / N``); the metrics stay unweighted."""
-        x = self._model_inputs(x, "evaluate")
+        x, y = self._model_inputs(x, "evaluate"), self._model_targets(y, "evaluate")
         return training.evaluate(self, x, y, batch_size, verbose, return_dict, sample_weight)
 
     def predict(self, x, batch_size: int = 32, verbose=0) -> np.ndarray:
@@ -217,14 +223,14 @@ class ModelAPI:
         :meth:`fit`; the metrics are unweighted. The step is applied even if its loss is not
         finite (no TerminateOnNaN here, as Keras).
         """
-        x = self._model_inputs(x, "train_on_batch")
+        x, y = self._model_inputs(x, "train_on_batch"), self._model_targets(y, "train_on_batch")
         return training.train_on_batch(self, x, y, sample_weight, class_weight, return_dict)
 
     def test_on_batch(self, x, y, sample_weight=None, return_dict: bool = False):
         """Loss and metrics on exactly the batch ``(x, y)``, without a step, as
         ``keras.Model.test_on_batch``: running values shared with :meth:`train_on_batch`
         (see there)."""
-        x = self._model_inputs(x, "test_on_batch")
+        x, y = self._model_inputs(x, "test_on_batch"), self._model_targets(y, "test_on_batch")
         return training.test_on_batch(self, x, y, sample_weight, return_dict)
 
     def predict_on_batch(self, x) -> np.ndarray:
