@@ -424,3 +424,18 @@ def test_fit_several_outputs_with_a_loss_each():
     )
     with pytest.raises(ValueError, match=re.escape("`loss` expected one entry per output (2")):
         model.compile(loss=["mse"])
+
+
+# 15. Keras's default float32 Input feeding token ids: an Embedding (or a Sequential starting
+#     with one) reads them as ids, in a chain, in a graph and nested.
+def test_float_input_of_token_ids():
+    torch.manual_seed(0)
+    ids = np.random.randint(0, 50, (6, 10))
+    x = Input(shape=(None,))
+    emb, lstm = Embedding(50, 4, mask_zero=True), LSTM(3)
+    chain = Model(x, lstm(emb(x)))
+    expected = lstm(emb(torch.tensor(ids)), mask=torch.tensor(ids) != 0)
+    torch.testing.assert_close(chain(ids), expected)
+    seq = Sequential([Embedding(50, 4), LSTM(3)])
+    nested = Model(x, Dense(1)(seq(x)))
+    torch.testing.assert_close(nested(ids), nested.layers[-1](seq(torch.tensor(ids))))

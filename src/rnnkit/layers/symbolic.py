@@ -339,10 +339,15 @@ def _inferred_shapes(layer, args, kwargs, device):
         def fill(v, sizes=sizes):
             return _dummy(v, sizes, device) if isinstance(v, KerasTensor) else v
 
-        with torch.no_grad(), training_mode(layer, False):
-            out = nn.Module.__call__(
-                layer, *map_structure(fill, args), **map_structure(fill, kwargs)
-            )
+        try:
+            out = _run_on(layer, map_structure(fill, args), map_structure(fill, kwargs))
+        except TypeError:
+            # a float Input feeding token ids (an Embedding first, as Keras allows): ids of 0
+            def ids(v):
+                return v.long() if isinstance(v, Tensor) and v.dtype.is_floating_point else v
+
+            filled = map_structure(ids, map_structure(fill, args))
+            out = _run_on(layer, filled, map_structure(fill, kwargs))
         runs.append(out)
         if getattr(layer, "stateful", False) and hasattr(layer, "reset_states"):
             layer.reset_states()  # the dummy run must leave no state behind
@@ -353,6 +358,11 @@ def _inferred_shapes(layer, args, kwargs, device):
     shapes = [_merge_shapes(x, y) for x, y in zip(flat_a, flat_b)]
     template = None if isinstance(a, list) and len(flat_a) == len(a) else a
     return shapes, [dtype_name(x.dtype) for x in flat_a], template
+
+
+def _run_on(layer, args, kwargs):
+    with torch.no_grad(), training_mode(layer, False):
+        return nn.Module.__call__(layer, *args, **kwargs)
 
 
 def _tensors(s) -> list[Tensor]:

@@ -368,9 +368,8 @@ class Model(ModelAPI, Layer):
             in_mask = self._input_mask(node, masks)
             if in_mask is not None:
                 kwargs["mask"] = in_mask
-        if isinstance(layer, Embedding) and isinstance(args[0], Tensor):
-            if args[0].dtype.is_floating_point:
-                args = (args[0].long(), *args[1:])
+        if _takes_ids(layer) and isinstance(args[0], Tensor) and args[0].dtype.is_floating_point:
+            args = (args[0].long(), *args[1:])  # a float Input (Keras's default) of token ids
         if logits:
             out = layer.logits(args[0])
         else:
@@ -818,6 +817,16 @@ def _cast(x: Tensor, kt: KerasTensor) -> Tensor:
     if x.dtype.is_floating_point:
         return x.to(target)
     return x
+
+
+def _takes_ids(layer) -> bool:
+    """An Embedding, or a Sequential that starts with one."""
+    if isinstance(layer, Embedding):
+        return True
+    layers = getattr(layer, "layers", None)
+    return (
+        type(layer).__name__ == "Sequential" and bool(layers) and isinstance(layers[0], Embedding)
+    )
 
 
 def _rank(x: Tensor, kt: KerasTensor) -> Tensor:
