@@ -1,4 +1,6 @@
-"""Layers: parameters and options; each is a ``torch.nn.Module`` (batch-first)."""
+"""Layers: parameters and options; each is a ``torch.nn.Module`` (batch-first), called as
+Keras calls a layer (``training=``, NumPy arrays, symbolic tensors from ``Input``:
+:mod:`rnnkit.layers.symbolic`)."""
 
 # -- the functional API, merge and attention layers (branch functional) --
 from .attention import AdditiveAttention, Attention

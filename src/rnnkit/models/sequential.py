@@ -1,7 +1,10 @@
 """Sequential: a stack of layers with Keras's summary / compile / fit / evaluate / predict.
 
-It stays a plain ``torch.nn.Module``: ``model(x)`` runs the layers, ``model.parameters()``
-feeds any PyTorch training loop. The table of ``summary`` is printed by
+It stays a plain ``torch.nn.Module``: ``model(x)`` runs the layers (in inference mode, as
+Keras's plain call; ``model(x, training=True)`` trains for that call, see
+:class:`rnnkit.layers.base.KerasCall`), ``model.parameters()`` feeds any PyTorch training loop.
+The methods it shares with the functional :class:`~rnnkit.models.Model` (``summary``,
+``compile``, ``fit``, ...) live in :mod:`rnnkit.models.model_api`. The table of ``summary`` is printed by
 :mod:`rnnkit.models.summary`; ``fit`` / ``evaluate`` / ``predict`` run the loop of
 :mod:`rnnkit.models.training`, which uses only what a model shows to its users.
 """
