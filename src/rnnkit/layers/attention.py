@@ -257,4 +257,6 @@ class AdditiveAttention(Attention):
         return (self.scale * t if self.use_scale else t).sum(-1)  # (N, Tq, Tv)
 
     def get_config(self) -> dict:
-        return {"use_scale": self.use_scale, "dropout": self.dropout, "name": self.name}
+        config = super().get_config()
+        del config["score_mode"]  # as Keras: additive scores have no mode
+        return config
