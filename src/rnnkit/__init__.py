@@ -1,3 +1,20 @@
 """rnnkit: recurrent neural networks written from their equations, with a Keras-style API."""
 
 __version__ = "0.1.0"
+
+# Keras's top-level names, loaded on first use (``import rnnkit`` stays light for the CLI):
+# rnnkit.Input, rnnkit.Model, rnnkit.Sequential, rnnkit.layers, rnnkit.models.
+_LAZY = {"Input": "rnnkit.layers", "Model": "rnnkit.models", "Sequential": "rnnkit.models"}
+
+
+_SUBMODULES = ("layers", "models", "initializers", "utils", "text", "datasets")
+
+
+def __getattr__(name: str):
+    import importlib
+
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _SUBMODULES:  # `import rnnkit as keras; keras.layers.LSTM`
+        return importlib.import_module(f"rnnkit.{name}")
+    raise AttributeError(f"module 'rnnkit' has no attribute {name!r}")

@@ -3,7 +3,10 @@
 Keras's ``testing.TestCase.run_layer_test`` becomes :func:`run_layer_test` below: plain
 assertions of the same facts (output shape or values, weight counts, masking support, built
 after instantiation, config round trip, a backward pass). NumPy inputs are turned into torch
-tensors here (rnnkit layers take tensors; NumPy inputs are item 5 of issue #18).
+tensors here (rnnkit layers also take NumPy arrays since issue #18 item 5). As Keras's, it
+also calls a fresh layer on symbolic inputs (``Input(batch_shape=...)``) and checks the
+symbolic output's shape. ``input_shape`` / ``input_data`` may be a list (layers called on a
+list of inputs, e.g. merge layers).
 """
 
 import numpy as np
@@ -49,13 +52,40 @@ def run_layer_test(
     assert {k: v for k, v in again.get_config().items() if k != "name"} == {
         k: v for k, v in config.items() if k != "name"
     }
-    x = to_tensor(input_data) if input_data is not None else torch.rand(*input_shape)
-    x.requires_grad_(run_training_check)
-    y = layer(x)
+    several = _is_list(input_shape) or (
+        isinstance(input_data, (list, tuple))
+        and isinstance(input_data[0], (np.ndarray, torch.Tensor))
+    )
+    if several:
+        xs = (
+            [to_tensor(d) for d in input_data]
+            if input_data is not None
+            else [torch.rand(*s) for s in input_shape]
+        )
+        for t in xs:
+            t.requires_grad_(run_training_check)
+        x, inputs = xs[0], xs
+    else:
+        x = to_tensor(input_data) if input_data is not None else torch.rand(*input_shape)
+        x.requires_grad_(run_training_check)
+        inputs = x
+    y = layer(inputs)
     if expected_output_shape is not None:
         assert tuple(y.shape) == tuple(expected_output_shape)
-        shape = (None, *x.shape[1:])
-        assert layer.compute_output_shape(shape) == (None, *expected_output_shape[1:])
+        if several:
+            shape = [(None, *t.shape[1:]) for t in xs]
+        else:
+            shape = (None, *x.shape[1:])
+        assert tuple(layer.compute_output_shape(shape)) == (None, *expected_output_shape[1:])
+        # the symbolic call, as Keras's run_layer_test makes it
+        from rnnkit.layers import Input
+
+        fresh = layer_cls(**init_kwargs)
+        if several:
+            symbolic = fresh([Input(batch_shape=tuple(t.shape)) for t in xs])
+        else:
+            symbolic = fresh(Input(batch_shape=tuple(x.shape)))
+        assert symbolic.shape == tuple(expected_output_shape)
     if expected_output is not None:
         assert_all_close(y, to_tensor(expected_output))
     trainable = [p for p in layer.parameters() if p.requires_grad]
@@ -68,3 +98,7 @@ def run_layer_test(
         y.sum().backward()
         assert x.grad is not None and x.grad.shape == x.shape
     return layer
+
+
+def _is_list(shape) -> bool:
+    return isinstance(shape, (list, tuple)) and bool(shape) and isinstance(shape[0], (list, tuple))

@@ -1,7 +1,30 @@
-"""Layers: parameters and options; each is a ``torch.nn.Module`` (batch-first)."""
+"""Layers: parameters and options; each is a ``torch.nn.Module`` (batch-first), called as
+Keras calls a layer (``training=``, NumPy arrays, symbolic tensors from ``Input``:
+:mod:`rnnkit.layers.symbolic`)."""
 
+# -- the functional API, merge and attention layers (branch functional) --
+from .attention import AdditiveAttention, Attention
 from .base import Layer
-from .core import Dense, Dropout, Embedding, Input
+from .core import Dense, Dropout, Embedding
+from .input_layer import Input, InputLayer
+from .merging import (
+    Add,
+    Average,
+    Concatenate,
+    Dot,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    dot,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
+)
 from .recurrent import GRU, LSTM, RNN, SimpleRNN
 from .shaping import (
     Activation,
@@ -13,6 +36,7 @@ from .shaping import (
     RepeatVector,
     Reshape,
 )
+from .symbolic import KerasTensor
 from .wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
@@ -37,11 +61,33 @@ __all__ = [
     "TimeDistributed",
     "get",
 ]
+__all__ += [  # the functional API, merge and attention layers (branch functional)
+    "Add",
+    "AdditiveAttention",
+    "Attention",
+    "Average",
+    "Concatenate",
+    "Dot",
+    "InputLayer",
+    "KerasTensor",
+    "Maximum",
+    "Minimum",
+    "Multiply",
+    "Subtract",
+    "add",
+    "average",
+    "concatenate",
+    "dot",
+    "maximum",
+    "minimum",
+    "multiply",
+    "subtract",
+]
 
 _REGISTRY = {
     cls.__name__: cls
     for cls in (
-        Input,
+        InputLayer,
         Embedding,
         Dense,
         Dropout,
@@ -58,8 +104,20 @@ _REGISTRY = {
         LeakyReLU,
         GlobalAveragePooling1D,
         GlobalMaxPooling1D,
+        # the functional API (branch functional)
+        Add,
+        Subtract,
+        Multiply,
+        Average,
+        Maximum,
+        Minimum,
+        Concatenate,
+        Dot,
+        Attention,
+        AdditiveAttention,
     )
 }
+_REGISTRY["Input"] = InputLayer  # the class name rnnkit's Input layer had
 
 
 def get(class_name: str) -> type[Layer]:

@@ -7,9 +7,10 @@ import re
 from collections import defaultdict
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from .. import _validation as V
+from . import symbolic
 
 _name_counts: dict[str, int] = defaultdict(int)
 
@@ -31,18 +32,49 @@ def snake_case(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 
 
-class Layer(nn.Module):
+class KerasCall:
+    """Keras's call for a ``torch.nn.Module``: ``module(x, ..., training=None)``.
+
+    * ``training=None`` (the plain call): the module's current mode. rnnkit layers and models
+      are made in inference mode (``self.training`` False), so a plain call is inference, as
+      Keras's; ``fit`` switches to training for its steps (``model.train()``) and back.
+    * ``training=True`` / ``False``: training / inference for this call only, for the module
+      and all its sublayers; every mode is restored afterwards (also if the call raises).
+    * NumPy arrays (also inside lists and keyword arguments) become tensors: floats float32,
+      integers int64 (token ids), as Keras reads them.
+    * Symbolic inputs (:class:`~rnnkit.layers.symbolic.KerasTensor`, from ``Input``) record a
+      node of a functional graph and return symbolic outputs (:mod:`rnnkit.layers.symbolic`).
+    """
+
+    def __call__(self, *args, training=None, **kwargs):
+        if training is None:  # the common call on tensors: straight to torch, nothing to scan
+            for a in args:
+                if type(a) is not Tensor:
+                    break
+            else:
+                for v in kwargs.values():
+                    if v is not None and type(v) is not Tensor:
+                        break
+                else:
+                    return nn.Module.__call__(self, *args, **kwargs)
+        return symbolic.call(self, args, kwargs, training)
+
+
+class Layer(KerasCall, nn.Module):
     """Base class: a ``torch.nn.Module`` with a Keras-style name, build and config.
 
     A layer creates its parameters in :meth:`build` once it knows its input's feature size,
     either from ``input_shape=`` (without the batch axis, as Keras), from the layer before it in
-    a :class:`~rnnkit.models.Sequential`, or from its first call.
+    a :class:`~rnnkit.models.Sequential`, from a call on a symbolic ``Input``, or from its first
+    call. A layer is made in inference mode: ``layer(x)`` is Keras's plain call (dropout off),
+    ``layer(x, training=True)`` trains (see :class:`KerasCall`).
     """
 
     supports_masking = False
 
     def __init__(self, *, name: str | None = None, input_shape: tuple | None = None):
         super().__init__()
+        self.training = False  # Keras's plain call is inference
         owner = type(self).__name__
         if name is not None and not isinstance(name, str):
             V.fail(owner, "name", "a string", name, TypeError)
@@ -76,9 +108,48 @@ class Layer(nn.Module):
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return tuple(input_shape)
 
+    @classmethod
+    def defines_output_shape(cls) -> bool:
+        """Whether the class says its output shape (else a symbolic call infers it by running
+        the layer on zeros, :mod:`rnnkit.layers.symbolic`)."""
+        return (
+            cls.compute_output_shape is not Layer.compute_output_shape
+            or cls.compute_output_shape_of_call is not Layer.compute_output_shape_of_call
+        )
+
+    def compute_output_shape_of_call(self, input_shape, call_kwargs: dict):
+        """The output shape(s) of a call with keyword arguments ``call_kwargs`` (symbolic
+        calls use it; layers whose outputs depend on a call argument override it)."""
+        return self.compute_output_shape(input_shape)
+
     def compute_mask(self, inputs, mask):
         """The mask this layer passes on to the next one (None: no mask)."""
         return mask
+
+    # -- the functional API ---------------------------------------------------------------------
+    @property
+    def output(self):
+        """The symbolic output of this layer's only call on symbolic tensors (Keras's
+        ``layer.output``)."""
+        nodes = self.__dict__.get("_inbound_nodes", [])
+        if len(nodes) != 1:
+            raise AttributeError(
+                f"Layer {self.name!r} has {len(nodes)} inbound nodes: `output` is defined "
+                "for a layer called exactly once on symbolic tensors."
+            )
+        outputs = nodes[0].outputs
+        return outputs[0] if nodes[0].single else list(outputs)
+
+    @property
+    def input(self):
+        """The symbolic input of this layer's only call (Keras's ``layer.input``)."""
+        nodes = self.__dict__.get("_inbound_nodes", [])
+        if len(nodes) != 1:
+            raise AttributeError(
+                f"Layer {self.name!r} has {len(nodes)} inbound nodes: `input` is defined "
+                "for a layer called exactly once on symbolic tensors."
+            )
+        return nodes[0].args[0]
 
     def count_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -208,7 +279,7 @@ class Layer(nn.Module):
     @staticmethod
     def _param(*shape: int, device=None, dtype=None) -> nn.Parameter:
         return nn.Parameter(
-            torch.empty(*shape, device=device, dtype=dtype or torch.get_default_dtype())
+            torch.empty(shape, device=device, dtype=dtype or torch.get_default_dtype())
         )
 
 
@@ -228,3 +299,44 @@ def check_rank(owner: str, name: str, x, ranks: tuple[int, ...], meaning: str) -
         V.fail(owner, name, f"a torch.Tensor {meaning}", x, TypeError)
     if x.dim() not in ranks:
         V.fail(owner, name, f"a tensor of rank {' or '.join(map(str, ranks))} {meaning}", x)
+
+
+_BINARY_OPS = {
+    "add": lambda a, b: a + b,
+    "subtract": lambda a, b: a - b,
+    "multiply": lambda a, b: a * b,
+    "divide": lambda a, b: a / b,
+}
+
+
+class Operation(Layer):
+    """An operation on symbolic tensors written with Python operators, as Keras records its ops:
+    ``x + y``, ``x - 1``, ``2 * x``, ``x / y``, ``-x``, ``x[:, 0]``. Built by
+    :class:`~rnnkit.layers.symbolic.KerasTensor`'s operators; its shape is inferred by a run
+    on zeros. Not saved in a config (an error names it)."""
+
+    def __init__(self, op: str, index=None, *, name: str | None = None):
+        super().__init__(name=name or unique_name(op))
+        self.op = op
+        self.index = index
+        self.built = True
+
+    def forward(self, inputs):
+        if self.op == "getitem":
+            return inputs[self.index]
+        if self.op == "negative":
+            return -inputs
+        a, b = inputs
+        return _BINARY_OPS[self.op](a, b)
+
+    def get_config(self) -> dict:
+        raise ValueError(
+            f"Operation {self.name!r} ({self.op}) on symbolic tensors cannot be saved in a "
+            "config; use layers (Add, Subtract, Multiply, ...) for a model you save."
+        )
+
+    def extra_repr(self) -> str:
+        return f"op={self.op!r}"
+
+
+symbolic.operation_layer = Operation

@@ -1,4 +1,4 @@
-"""Embedding, Dense, Dropout and Input."""
+"""Embedding, Dense and Dropout (``Input`` lives in :mod:`.input_layer`)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from .. import _validation as V
 from .. import initializers as I
 from ..functional import ACTIVATIONS
 from .base import Layer, check_rank
+from .input_layer import Input, InputLayer  # noqa: F401 - the old home of Input
 
 
 def activation_name(owner: str, activation) -> str:
@@ -18,25 +19,6 @@ def activation_name(owner: str, activation) -> str:
     if not isinstance(activation, str):
         V.fail(owner, "activation", "an activation name", activation, TypeError)
     return V.choice(owner, "activation", activation, ACTIVATIONS)
-
-
-class Input(Layer):
-    """Declares the shape of a Sequential model's inputs (without the batch axis).
-
-    >>> from rnnkit.layers import Input
-    >>> Input(shape=(None,))  # variable-length sequences of token ids
-    Input(shape=(None,))
-    """
-
-    def __init__(self, shape: tuple, *, name: str | None = None):
-        super().__init__(name=name, input_shape=shape)
-        self.shape = tuple(shape)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x
-
-    def extra_repr(self) -> str:
-        return f"shape={self.shape!r}"
 
 
 class Embedding(Layer):

@@ -17,18 +17,25 @@ from .callbacks import (
     ReduceLROnPlateau,
     TerminateOnNaN,
 )
+
+# -- the functional API (branch functional) --
+from .functional import Model
 from .loading import load_model
 from .saving import save_model
 from .sequential import Sequential
+
+Functional = Model  # Keras's class name for a model built with the functional API
 
 __all__ = [
     "BackupAndRestore",
     "CSVLogger",
     "Callback",
     "EarlyStopping",
+    "Functional",
     "History",
     "LambdaCallback",
     "LearningRateScheduler",
+    "Model",
     "ModelCheckpoint",
     "ReduceLROnPlateau",
     "Sequential",

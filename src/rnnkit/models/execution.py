@@ -83,30 +83,47 @@ def run_layers(
     return x
 
 
+def transparent(layer) -> bool:
+    """Whether ``layer`` is a Dropout that is the identity at this moment (inference, or rate
+    0): an Embedding may feed a recurrent layer past it."""
+    return isinstance(layer, Dropout) and (not layer.training or layer.rate == 0)
+
+
 def rnn_after_embedding(layers, k: int) -> int | None:
     """If ``layers[k]`` is an Embedding whose output goes straight into a recurrent layer
     (past Dropout layers that are identity now), that layer's index; else None."""
     if not isinstance(layers[k], Embedding):
         return None
     j = k + 1
-    while (
-        j < len(layers)
-        and isinstance(layers[j], Dropout)
-        and (not layers[j].training or layers[j].rate == 0)
-    ):
+    while j < len(layers) and transparent(layers[j]):
         j += 1
     return j if j < len(layers) and isinstance(layers[j], RNN) else None
 
 
-def _embedding_into_rnn(embedding, rnn, ids, mask):
-    """``rnn(embedding(ids))`` as one call; returns the output and the mask after both."""
+def embedding_into_rnn(embedding, rnn, ids, mask, initial_state=None):
+    """``rnn(embedding(ids), initial_state=...)`` as one call (:meth:`RNN.sequence_ids`);
+    returns the output (with the states for ``return_state``) and the mask after both. A
+    functional model's graph uses it too, for an Embedding node feeding a recurrent node."""
     mask = embedding.compute_mask(ids, mask)
     table = active_table(rnn)
-    y, final = rnn.sequence_ids(embedding, ids, mask, sequences=rnn.return_sequences, table=table)
+    y, final = rnn.sequence_ids(
+        embedding, ids, mask, initial_state, sequences=rnn.return_sequences, table=table
+    )
     out = y if rnn.return_sequences else final[0]
     if rnn.return_state:
         out = [out, *final]
     return out, (mask if rnn.return_sequences else None)
+
+
+_embedding_into_rnn = embedding_into_rnn  # the old private name
+
+
+def stack_of(model) -> list:
+    """The layers the rules of this module apply to: a Sequential's ``layers``; for a
+    functional model, its layers when its graph is a linear chain (``execution_layers``),
+    else ``[]`` (its graph applies the Embedding-into-RNN rule node by node)."""
+    layers = getattr(model, "execution_layers", None)
+    return list(model.layers) if layers is None else layers
 
 
 # -- padding -------------------------------------------------------------------------------------
@@ -221,10 +238,10 @@ def vocabulary_table(model, x: Tensor, batches: int):
     first Embedding may look its input projection up in ``E @ W_x + b`` for the whole
     vocabulary (:class:`rnnkit.kernels.dispatch.VocabularyTable`: made once it pays, used by a
     later call only while the weights it reads are unchanged, compared exactly)."""
-    layers = model.layers
+    layers = stack_of(model)
     j = rnn_after_embedding(layers, 0) if len(layers) else None
     table = None
-    if j is not None and x.dim() == 2 and not x.dtype.is_floating_point:
+    if j is not None and isinstance(x, Tensor) and x.dim() == 2 and not x.dtype.is_floating_point:
         embedding, rnn = layers[0], layers[j]
         if rnn.takes_ids_from(embedding):
             table = dispatch.VocabularyTable.hold(rnn, embedding.E, rnn.W_x, rnn.b, x, batches)
@@ -250,6 +267,7 @@ def inference_batches(x: Tensor, batch_size: int) -> list[Tensor]:
     results are put back in the order of ``x``."""
     if (
         runtime.settings.trim_padding
+        and isinstance(x, Tensor)
         and x.dim() == 2
         and not x.dtype.is_floating_point
         and len(x) > batch_size

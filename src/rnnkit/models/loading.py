@@ -42,6 +42,7 @@ from ..layers import get as get_layer_class
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
+from .functional import Model
 from .saving import CONFIG_FILE, FORMAT, FORMAT_VERSION, MAX_CONFIG_BYTES, WEIGHTS_FILE
 from .saving import tensor_names as _tensor_names
 from .sequential import Sequential
@@ -258,6 +259,16 @@ def model_from_config(config: dict, path="<config>", *, device=None) -> Sequenti
     """The model a checked config describes (``device="meta"``: shapes only, no memory)."""
     config = check_config(config, path)
     spec = config["model"]
+    if "input_layers" in spec:  # a functional model (rnnkit.models.Model)
+        with torch.device(device) if device is not None else _nothing():
+            try:
+                return Model.from_config(spec)
+            except (*_CONFIG_ERRORS, LookupError) as e:
+                raise _bad(
+                    path,
+                    f"{CONFIG_FILE} does not describe a valid functional model "
+                    f"({type(e).__name__}: {e})",
+                ) from None
     with torch.device(device) if device is not None else _nothing():
         try:
             model = Sequential(name=spec["name"])

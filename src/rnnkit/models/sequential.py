@@ -1,29 +1,28 @@
 """Sequential: a stack of layers with Keras's summary / compile / fit / evaluate / predict.
 
-It stays a plain ``torch.nn.Module``: ``model(x)`` runs the layers, ``model.parameters()``
-feeds any PyTorch training loop. The table of ``summary`` is printed by
+It stays a plain ``torch.nn.Module``: ``model(x)`` runs the layers (in inference mode, as
+Keras's plain call; ``model(x, training=True)`` trains for that call, see
+:class:`rnnkit.layers.base.KerasCall`), ``model.parameters()`` feeds any PyTorch training loop.
+The methods it shares with the functional :class:`~rnnkit.models.Model` (``summary``,
+``compile``, ``fit``, ...) live in :mod:`rnnkit.models.model_api`. The table of ``summary`` is printed by
 :mod:`rnnkit.models.summary`; ``fit`` / ``evaluate`` / ``predict`` run the loop of
 :mod:`rnnkit.models.training`, which uses only what a model shows to its users.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
 from .. import _validation as V
-from ..layers import Embedding, Input, Layer
-from ..layers.base import unique_name
-from . import execution, training
-from . import losses as losses_module
-from . import metrics as metrics_module
-from . import optimizers as optimizers_module
-from .saving import save_model  # the writer; it does not import this module
-from .summary import print_summary
+from ..layers import Embedding, InputLayer, Layer
+from ..layers.base import KerasCall, unique_name
+from ..layers.symbolic import KerasTensor
+from . import execution
+from .model_api import ModelAPI
 
 
-class Sequential(nn.Module):
+class Sequential(ModelAPI, KerasCall, nn.Module):
     """A linear stack of layers.
 
     >>> from rnnkit.models import Sequential
@@ -38,6 +37,7 @@ class Sequential(nn.Module):
 
     def __init__(self, layers: list[Layer] | None = None, name: str | None = None):
         super().__init__()
+        self.training = False  # Keras's plain call is inference; fit trains
         self.name = name or unique_name("sequential")
         self.layers = nn.ModuleList()
         self.input_shape_hint: tuple | None = None  # without the batch axis
@@ -48,14 +48,22 @@ class Sequential(nn.Module):
 
     # -- building -----------------------------------------------------------------------------
     def add(self, layer: Layer) -> None:
-        """Append ``layer``; build it now if the shape of its input is already known."""
+        """Append ``layer``; build it now if the shape of its input is already known.
+
+        An ``Input(shape=...)`` (or an ``InputLayer``) first declares the input shape. A layer
+        added takes the model's mode (inference unless the model is training)."""
+        if isinstance(layer, KerasTensor) and isinstance(
+            (layer._keras_history or (None,))[0], InputLayer
+        ):
+            layer = layer._keras_history[0]
         if not isinstance(layer, Layer):
             V.fail("Sequential.add", "layer", "an rnnkit layer", layer, TypeError)
-        if isinstance(layer, Input):
+        if isinstance(layer, InputLayer):
             if len(self.layers):
                 raise ValueError("Sequential.add: an `Input` must come before every other layer.")
             self.input_shape_hint = layer.shape
             return
+        layer.train(self.training)
         if not len(self.layers) and layer.input_shape_hint is not None:
             self.input_shape_hint = layer.input_shape_hint
         names = {existing.name for existing in self.layers}
@@ -120,32 +128,6 @@ class Sequential(nn.Module):
     def count_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    def get_weights(self) -> list[np.ndarray]:
-        """Every layer's :meth:`~rnnkit.layers.Layer.get_weights`, in layer order (Keras's
-        layouts, so a Keras model's ``get_weights()`` goes straight into ``set_weights``)."""
-        return [w for layer in self.layers for w in layer.get_weights()]
-
-    def set_weights(self, weights) -> None:
-        """Set every layer's weights from one flat list in :meth:`get_weights`'s order.
-
-        The length and every shape are checked before anything is written.
-        """
-        if isinstance(weights, (str, bytes, Tensor)) or not isinstance(weights, (list, tuple)):
-            V.fail("Sequential.set_weights", "weights", "a list of arrays", weights, TypeError)
-        counts = [len(layer._keras_weights()) for layer in self.layers]
-        if len(weights) != sum(counts):
-            raise ValueError(
-                f"You called `set_weights(weights)` on layer '{self.name}' with a weight "
-                f"list of length {len(weights)}, but the layer was expecting "
-                f"{sum(counts)} weights."
-            )
-        checked, start = [], 0
-        for layer, n in zip(self.layers, counts):
-            checked.append(layer._check_weights(list(weights[start : start + n])))
-            start += n
-        for layer, values in zip(self.layers, checked):
-            layer._assign_weights(values)
-
     # -- the call -----------------------------------------------------------------------------
     def forward(self, x: Tensor, mask: Tensor | None = None, logits: bool = False) -> Tensor:
         """Run the layers in order, passing each one's mask to the next (as Keras).
@@ -161,172 +143,6 @@ class Sequential(nn.Module):
             self.input_shape_hint = (None,) * (x.dim() - 1 - len(features)) + features
         return execution.forward(self, x, mask, logits)
 
-    # -- summary ------------------------------------------------------------------------------
-    def summary(self, line_length: int | None = None, print_fn=None) -> None:
-        """Print Keras's table: ``Layer (type) | Output Shape | Param #``, then the totals.
-
-        ``print_fn`` receives each line (default: ``print``), so tests and logs can catch it.
-        See :func:`rnnkit.models.summary.print_summary`.
-        """
-        print_summary(self, line_length, print_fn)
-
-    # -- training -----------------------------------------------------------------------------
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None) -> None:
-        """Choose the optimizer, the loss and the metrics, as ``keras.Model.compile``.
-
-        Args:
-            optimizer: 'adam', 'sgd', 'rmsprop' (Keras's defaults), an optimizer from
-                :mod:`rnnkit.models.optimizers` (``Adam(learning_rate=..., clipnorm=...)``), or
-                a ``torch.optim.Optimizer`` already holding this model's parameters.
-            loss: 'binary_crossentropy', 'categorical_crossentropy',
-                'sparse_categorical_crossentropy', 'mse', 'mae', or ``f(y_true, y_pred)``.
-            metrics: list of 'accuracy', 'mae', 'mse', 'precision', 'recall', ...
-        """
-        if loss is None:
-            raise ValueError("compile: `loss` expected a loss name or a callable, received None.")
-        self.optimizer_spec = optimizers_module.get(optimizer)
-        self.loss_name, self.loss_fn = losses_module.get(loss)
-        if metrics is not None and not isinstance(metrics, (list, tuple)):
-            V.fail("compile", "metrics", "a list of metric names", metrics, TypeError)
-        self.metric_names = list(metrics or [])
-        for m in self.metric_names:
-            metrics_module.get(m, self.loss_name)  # validate now, not at the first epoch
-        self.optimizer = (
-            self.optimizer_spec if isinstance(self.optimizer_spec, torch.optim.Optimizer) else None
-        )
-        self.compiled = True
-        training.reset_metrics(self)
-
-    def fit(
-        self,
-        x=None,
-        y=None,
-        batch_size: int = 32,
-        epochs: int = 1,
-        verbose="auto",
-        callbacks=None,
-        validation_split: float = 0.0,
-        validation_data=None,
-        shuffle: bool = True,
-        initial_epoch: int = 0,
-        bucketing: bool = False,
-        terminate_on_nan: bool = True,
-        sample_weight=None,
-        class_weight=None,
-    ):
-        """Train for ``epochs`` passes over ``(x, y)``; returns a :class:`History`.
-
-        Args:
-            x, y: arrays or tensors; token ids ``(N, T)`` for a model that starts with an
-                Embedding, else floats ``(N, T, D)``. Use ``pad_sequences`` for ragged lists.
-                The labels are checked against the loss before the first step (binary
-                cross-entropy: values in [0, 1]; sparse: integer ids in [0, classes);
-                categorical: one-hot rows; mse / mae: finite values), see
-                :func:`rnnkit.models.training.check_labels`.
-            batch_size: samples per gradient step.
-            epochs: index of the last epoch (training runs ``initial_epoch .. epochs - 1``).
-            verbose: 0 silent, 1 a progress bar per epoch, 2 one line per epoch, 'auto' a bar
-                on a terminal and lines otherwise.
-            callbacks: e.g. ``[EarlyStopping(...), ModelCheckpoint(...)]``;
-                ``BackupAndRestore(backup_dir)`` backs the whole state up and resumes an
-                interrupted fit exactly.
-            validation_split: fraction of the data, taken from the end before shuffling, held
-                out for validation (as Keras).
-            validation_data: ``(x_val, y_val)``, used instead of ``validation_split``.
-            shuffle: reshuffle the training samples each epoch (with PyTorch's generator, so
-                :func:`rnnkit.utils.set_random_seed` makes runs repeatable).
-            initial_epoch: the epoch to start from (a backup found by ``BackupAndRestore``
-                takes precedence).
-            bucketing: (rnnkit) for token ids, put reviews of similar length in the same batch
-                (within pools of 50 batches; batch order shuffled) so that padding costs no
-                compute: each batch's loss and gradients equal those of its padded batch
-                (:mod:`rnnkit.models.padding`). Needs ``shuffle``.
-            terminate_on_nan: (rnnkit) stop at the first batch whose loss is NaN or infinite,
-                without applying its step: the model keeps the weights of the last finite
-                step, the epoch ends as usual, and a ``RuntimeWarning`` names the epoch and
-                the step (a :class:`~rnnkit.models.callbacks.TerminateOnNaN` is added to the
-                callbacks). ``False`` trains on, as Keras does without that callback.
-            sample_weight: ``(N,)`` non-negative weights, one per sample (``(N, T)`` for a
-                sequence output): each sample's loss is multiplied by its weight and the batch
-                loss is ``sum(w_i * loss_i) / batch_size`` (Keras's ``sum_over_batch_size``:
-                divided by the number of samples, not by the sum of the weights). Split with
-                ``validation_split`` as ``x`` and ``y``; ``validation_data`` may carry its own
-                as a third item. The metrics stay unweighted (Keras weighs only
-                ``weighted_metrics``, which rnnkit's ``compile`` does not take). Needs a loss
-                given by name.
-            class_weight: ``{class: weight}`` for binary labels, class ids or one-hot rows: a
-                sample weighs its class's weight (1.0 for a class left out), as Keras. Not
-                together with ``sample_weight``.
-        """
-        return training.fit(
-            self,
-            x,
-            y,
-            batch_size=batch_size,
-            epochs=epochs,
-            verbose=verbose,
-            callbacks=callbacks,
-            validation_split=validation_split,
-            validation_data=validation_data,
-            shuffle=shuffle,
-            initial_epoch=initial_epoch,
-            bucketing=bucketing,
-            terminate_on_nan=terminate_on_nan,
-            sample_weight=sample_weight,
-            class_weight=class_weight,
-        )
-
-    def evaluate(
-        self,
-        x=None,
-        y=None,
-        batch_size: int = 32,
-        verbose="auto",
-        return_dict: bool = False,
-        sample_weight=None,
-    ):
-        """Loss and metrics on ``(x, y)``: a float if there are no metrics, else
-        ``[loss, *metrics]`` (or a dict with ``return_dict=True``), as Keras. The labels are
-        checked against the loss first, as in :meth:`fit`. ``sample_weight`` weighs the loss
-        as in :meth:`fit` (``sum(w_i * loss_i) / N``); the metrics stay unweighted."""
-        return training.evaluate(self, x, y, batch_size, verbose, return_dict, sample_weight)
-
-    def predict(self, x, batch_size: int = 32, verbose=0) -> np.ndarray:
-        """Outputs for ``x``, computed in batches of ``batch_size``, as a NumPy array."""
-        return training.predict(self, x, batch_size, verbose)
-
-    def train_on_batch(
-        self, x, y, sample_weight=None, class_weight=None, return_dict: bool = False
-    ):
-        """One optimizer step on exactly the batch ``(x, y)`` (no shuffling, no splitting), as
-        ``keras.Model.train_on_batch``.
-
-        Returns the loss (a float) if the model has no metrics, else ``[loss, *metrics]``, or a
-        dict with ``return_dict=True``. As Keras 3, these are *running* values: the loss and
-        metrics of every ``train_on_batch`` / ``test_on_batch`` batch since the last
-        :meth:`reset_metrics` (or ``compile`` / ``fit`` / ``evaluate``), the loss averaged
-        over them weighted by batch size. Call ``reset_metrics()`` before each call for the
-        values of that batch alone. ``sample_weight`` / ``class_weight`` weigh the loss as in
-        :meth:`fit`; the metrics are unweighted. The step is applied even if its loss is not
-        finite (no TerminateOnNaN here, as Keras).
-        """
-        return training.train_on_batch(self, x, y, sample_weight, class_weight, return_dict)
-
-    def test_on_batch(self, x, y, sample_weight=None, return_dict: bool = False):
-        """Loss and metrics on exactly the batch ``(x, y)``, without a step, as
-        ``keras.Model.test_on_batch``: running values shared with :meth:`train_on_batch`
-        (see there)."""
-        return training.test_on_batch(self, x, y, sample_weight, return_dict)
-
-    def predict_on_batch(self, x) -> np.ndarray:
-        """Outputs for exactly the batch ``x`` (one forward pass), as a NumPy array."""
-        return training.predict_on_batch(self, x)
-
-    def reset_metrics(self) -> None:
-        """Start the running loss and metrics of :meth:`train_on_batch` /
-        :meth:`test_on_batch` afresh."""
-        training.reset_metrics(self)
-
     # -- saving -------------------------------------------------------------------------------
     def get_config(self) -> dict:
         return {
@@ -338,25 +154,18 @@ class Sequential(nn.Module):
             ],
         }
 
-    def compile_config(self) -> dict | None:
-        if (
-            not self.compiled
-            or not isinstance(self.loss_name, str)
-            or self.loss_name not in losses_module.LOSSES
-            or not isinstance(self.optimizer_spec, optimizers_module.Optimizer)
-        ):
-            return None
-        return {
-            "optimizer": self.optimizer_spec.get_config(),
-            "loss": self.loss_name,
-            "metrics": self.metric_names,
-        }
+    @classmethod
+    def from_config(cls, config: dict) -> Sequential:
+        """The model :meth:`get_config` describes (new weights), e.g. nested in a functional
+        model's config."""
+        from ..layers import get as get_layer_class
 
-    def save(self, path, overwrite: bool = False) -> None:
-        """Save to the directory ``path``: ``config.json`` and ``model.safetensors``.
-
-        An rnnkit model already at ``path`` is replaced atomically (files a user added to its
-        directory are kept); a file or any other non-empty folder is refused with a
-        ``FileExistsError`` unless ``overwrite=True``. See :func:`rnnkit.models.save_model`.
-        """
-        save_model(self, path, overwrite=overwrite)
+        model = cls(name=config.get("name"))
+        if config.get("input_shape") is not None:
+            model.input_shape_hint = tuple(config["input_shape"])
+        for entry in config["layers"]:
+            cfg = dict(entry["config"])
+            if isinstance(cfg.get("input_shape"), list):
+                cfg["input_shape"] = tuple(cfg["input_shape"])
+            model.add(get_layer_class(entry["class_name"]).from_config(cfg))
+        return model

@@ -42,6 +42,7 @@ from . import execution, padding
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
+from .graph_inputs import GraphInputs
 from .splits import split_last
 
 # -- inputs -----------------------------------------------------------------------------------
@@ -55,6 +56,8 @@ def to_tensor(data, name: str, owner: str, device: torch.device | None = None) -
     """
     if data is None:
         raise ValueError(f"{owner}: `{name}` expected an array or tensor, received None.")
+    if isinstance(data, GraphInputs):  # a functional model's several inputs, converted already
+        return data if device is None else data.to(device)
     if isinstance(data, Tensor):
         t = data
     else:
@@ -562,12 +565,23 @@ def predict(model, x, batch_size: int = 32, verbose=0) -> np.ndarray:
     progress = tqdm(batches, file=sys.stderr, unit="step") if verbose == 1 else batches
     with execution.vocabulary_table(model, x, len(batches)):
         outs = [model(x if len(batches) == 1 else x[idx]) for idx in progress]
+    if outs and isinstance(outs[0], (list, tuple)):  # a functional model's several outputs
+        shapes = model.output_shape
+        return [
+            _predictions([o[k] for o in outs], batches, len(x), shapes[k])
+            for k in range(len(outs[0]))
+        ]
+    return _predictions(outs, batches, len(x), model.output_shape)
+
+
+def _predictions(outs: list[Tensor], batches, n: int, shape) -> np.ndarray:
+    """The batches' outputs ``outs`` as one array in the order of the inputs (``n`` rows)."""
     if not outs:
-        return np.zeros((0, *model.output_shape[1:]), dtype=np.float32)
+        return np.zeros((0, *shape[1:]), dtype=np.float32)
     out = outs[0] if len(outs) == 1 else torch.cat(outs)
     if len(outs) > 1:
         order = torch.cat(batches)
-        if not torch.equal(order, torch.arange(len(x))):
+        if not torch.equal(order, torch.arange(n)):
             out = out[torch.argsort(order)]  # back to the order of x
     out = out.cpu().numpy()
     if not np.isfinite(out).all():
@@ -576,7 +590,7 @@ def predict(model, x, batch_size: int = 32, verbose=0) -> np.ndarray:
             f"predict: {bad} of {out.size} outputs are NaN or infinite: the model's weights or "
             "the inputs are not finite.",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     return out
 
