@@ -124,7 +124,7 @@ def train_recipe(name, overrides, train, test, args) -> tuple[dict, np.ndarray]:
     clf = SentimentClassifier(config).fit(*train, verbose=2)
     train_s = time.perf_counter() - start
     start = time.perf_counter()
-    proba = clf.predict_proba(test[0])
+    proba = clf.positive_probability(test[0])
     test_s = time.perf_counter() - start
     metrics = classification_metrics(test[1], proba)
     history = {k: [round(float(v), 5) for v in vals] for k, vals in clf.history_.history.items()}

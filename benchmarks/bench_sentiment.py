@@ -11,7 +11,7 @@ b. Keras 3 on TensorFlow (if ``benchmarks/.venv-keras`` exists): the same arrays
    in an .npz), the same model and recipe, timed the same way.
 c. rnnkit inference: reviews/s of ``model.predict`` on the whole test set (with the fastest of a
    few batch sizes, reported), and the latency of one review from raw text,
-   ``SentimentClassifier.predict_proba([text])`` (median and 90th percentile of 50 calls),
+   ``SentimentClassifier.positive_probability([text])`` (median and 90th percentile of 50 calls),
    with the trained model and the vocabulary of Keras's word index that produced its ids. As a
    check, the accuracy of that raw-text pipeline on the test reviews is printed too.
 d. Peak resident memory (``ru_maxrss``) of the rnnkit and Keras training processes.
@@ -152,7 +152,7 @@ def child_rnnkit(spec: dict) -> dict:
     )
     clf.model_ = model
     start = time.perf_counter()
-    proba = clf.predict_proba(texts)
+    proba = clf.positive_probability(texts)
     raw_s = time.perf_counter() - start
     raw = {
         "n": len(texts),
@@ -162,12 +162,12 @@ def child_rnnkit(spec: dict) -> dict:
     }
     calls = spec["latency_calls"]
     for k in range(5):  # warm-up
-        clf.predict_proba([texts[k % len(texts)]])
+        clf.positive_probability([texts[k % len(texts)]])
     lat = []
     for k in range(calls):
         text = texts[k % len(texts)]
         start = time.perf_counter()
-        clf.predict_proba([text])
+        clf.positive_probability([text])
         lat.append(time.perf_counter() - start)
     lat.sort()
     latency = {
@@ -438,7 +438,7 @@ def main(argv=None) -> int:
     if rnnkit:
         lat, raw = rnnkit["latency"], rnnkit["raw_text"]
         print(
-            f"rnnkit one review from raw text, SentimentClassifier.predict_proba([text]): "
+            f"rnnkit one review from raw text, SentimentClassifier.positive_probability([text]): "
             f"median {lat['median_ms']:.2f} ms, p90 {lat['p90_ms']:.2f} ms ({lat['calls']} calls)"
         )
         print(

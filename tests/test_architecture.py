@@ -31,6 +31,7 @@ RANKS = {
     "models": 5,
     "reporting": 5,
     "tasks": 6,
+    "interop": 6,  # weights to and from torch.nn.LSTM / GRU / RNN
     "lab": 6,
     "cli": 7,
     "web": 7,

@@ -347,7 +347,7 @@ def test_19_interrupted_training_resumes_from_the_checkpoint(tmp_path):
     clf = SentimentClassifier(config).fit(TEXTS, LABELS, callbacks=[StopAtEpoch2(False)], verbose=0)
     assert clf.history_.epoch == [0, 1, 2, 3]  # the whole run's history, the first two restored
     assert not ckpt.exists() or not any(ckpt.iterdir())  # deleted once training ended
-    assert np.isfinite(clf.predict_proba(["a great film"])).all()
+    assert np.isfinite(clf.positive_probability(["a great film"])).all()
 
 
 def test_20_standard_input_read_as_lines_with_a_cap(capsys, tiny_model, monkeypatch):

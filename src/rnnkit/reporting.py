@@ -96,12 +96,19 @@ def pyplot():
     return plt
 
 
-def plot_history(history, path, keys: Iterable[str] | None = None) -> Path:
-    """One panel per metric of a :class:`~rnnkit.models.callbacks.History` (training, and
-    validation when logged, against the epoch), saved to ``path``.
+def history_figure(
+    history,
+    keys: Iterable[str] | None = None,
+    *,
+    test: dict | None = None,
+    kept_epoch: int | None = None,
+):
+    """The figure of :func:`plot_history` (a matplotlib ``Figure``, not yet saved).
 
-    ``keys``: the metrics to draw (default: every logged metric except the learning rate and
-    the ``val_`` ones, which are drawn beside their training metric).
+    One panel per metric: the training curve, the validation curve when logged, the test
+    figure (``test[key]``) as a star at the epoch whose weights were kept, and that epoch
+    (``kept_epoch``, 1-based: the one ``EarlyStopping(restore_best_weights=True)`` restored,
+    else the last) as a dotted line. Ticks fall on whole epochs for any number of them.
     """
     import matplotlib.ticker
 
@@ -111,15 +118,40 @@ def plot_history(history, path, keys: Iterable[str] | None = None) -> Path:
         keys = [k for k in h if not k.startswith("val_") and k != "learning_rate"]
     keys = list(keys)
     epochs = [e + 1 for e in history.epoch]
+    last = epochs[-1] if epochs else 1
+    kept = kept_epoch if kept_epoch is not None else last
     fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.5), squeeze=False)
     for ax, key in zip(axes[0], keys):
         ax.plot(epochs, h[key], "o-", label=f"train {key}")
         if f"val_{key}" in h:
             ax.plot(epochs, h[f"val_{key}"], "s--", label=f"validation {key}")
+        if test is not None and key in test:
+            ax.plot([kept], [test[key]], "*", ms=13, color="C3", label=f"test {test[key]:.4f}")
+        if len(epochs) > 1 or kept_epoch is not None:
+            ax.axvline(kept, color="0.5", ls=":", lw=1, label=f"kept: epoch {kept}")
         ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.set_xlim(0.5, max(last, kept) + 0.5)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True, min_n_ticks=1))
         ax.set_title(key)
         ax.grid(alpha=0.3)
-        ax.legend()
+        ax.legend(fontsize=8)
     fig.tight_layout()
-    return save_figure(fig, path)
+    return fig
+
+
+def plot_history(
+    history,
+    path,
+    keys: Iterable[str] | None = None,
+    *,
+    test: dict | None = None,
+    kept_epoch: int | None = None,
+) -> Path:
+    """One panel per metric of a :class:`~rnnkit.models.callbacks.History` (training, and
+    validation when logged, against the epoch; the test figure and the epoch kept when
+    given: see :func:`history_figure`), saved to ``path``.
+
+    ``keys``: the metrics to draw (default: every logged metric except the learning rate and
+    the ``val_`` ones, which are drawn beside their training metric).
+    """
+    return save_figure(history_figure(history, keys, test=test, kept_epoch=kept_epoch), path)

@@ -67,7 +67,8 @@ def test_4_history_plot_has_a_panel_per_metric(tmp_path, monkeypatch):
         loss=[0.7, 0.5], accuracy=[0.5, 0.7], val_loss=[0.6, 0.55], learning_rate=[1e-3, 1e-3]
     )
     reporting.plot_history(h, tmp_path / "h.png")
-    assert drawn == {"titles": ["loss", "accuracy"], "lines": [2, 1]}
+    # train (+ validation) curves, and the dotted line at the epoch kept (the last here)
+    assert drawn == {"titles": ["loss", "accuracy"], "lines": [3, 2]}
     reporting.plot_history(h, tmp_path / "h.png", keys=["learning_rate"])
     assert drawn["titles"] == ["learning_rate"]
 
@@ -94,3 +95,33 @@ def test_6_a_failed_figure_leaves_the_old_file(tmp_path):
         reporting.save_figure(fig, tmp_path / "f.notaformat")
     assert path.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.png"]
+
+
+def test_6_one_epoch_has_whole_epoch_ticks():
+    """Old behaviour (#19): after one epoch the x ticks read 0.945 ... 1.050."""
+    h = History()
+    h.on_epoch_end(0, {"loss": 0.7})
+    fig = reporting.history_figure(h)
+    ticks = [t for t in fig.axes[0].get_xticks() if 0.5 <= t <= 1.5]
+    assert ticks == [1.0]
+    assert fig.axes[0].get_xlim() == (0.5, 1.5)
+    for n in (7, 40):
+        h = History()
+        for e in range(n):
+            h.on_epoch_end(e, {"loss": 1 / (e + 1)})
+        ticks = reporting.history_figure(h).axes[0].get_xticks()
+        assert all(float(t).is_integer() for t in ticks) and len(ticks) <= 12
+
+
+def test_7_test_figure_and_kept_epoch_are_marked():
+    """Old behaviour (#19): training.png had no test figure and no sign of the epoch kept."""
+    h = _history(loss=[0.7, 0.5], accuracy=[0.5, 0.7], val_accuracy=[0.6, 0.55])
+    fig = reporting.history_figure(h, test={"accuracy": 0.62}, kept_epoch=1)
+    loss_ax, acc_ax = fig.axes
+    labels = [line.get_label() for line in acc_ax.get_lines()]
+    assert labels == ["train accuracy", "validation accuracy", "test 0.6200", "kept: epoch 1"]
+    star = acc_ax.get_lines()[2]
+    assert list(star.get_xdata()) == [1] and list(star.get_ydata()) == [0.62]
+    assert list(acc_ax.get_lines()[3].get_xdata()) == [1, 1]
+    # no test loss was given: the loss panel has no star
+    assert [line.get_label() for line in loss_ax.get_lines()] == ["train loss", "kept: epoch 1"]

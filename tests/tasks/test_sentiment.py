@@ -69,11 +69,11 @@ def test_save_load_round_trip_and_trajectory(trained, tmp_path):
     texts = ["An absolute masterpiece, I loved every minute.", "Dull, boring and far too long."]
     trained.save(tmp_path / "clf")
     loaded = SentimentClassifier.load(tmp_path / "clf")
-    assert np.array_equal(loaded.predict_proba(texts), trained.predict_proba(texts))
+    assert np.array_equal(loaded.positive_probability(texts), trained.positive_probability(texts))
     words, traj = loaded.trajectory(texts[0])
     assert words == ["an", "absolute", "masterpiece", "i", "loved", "every", "minute"]
     # The last point of the trajectory is the prediction on the whole review.
-    assert traj[-1] == pytest.approx(float(loaded.predict_proba(texts[:1])[0]), abs=1e-6)
+    assert traj[-1] == pytest.approx(float(loaded.positive_probability(texts[:1])[0]), abs=1e-6)
 
 
 def test_errors(tmp_path, trained):
@@ -324,7 +324,7 @@ def test_hybrid_blends_the_network_with_ngrams(imdb_slice, tmp_path):
     clf = SentimentClassifier(config).fit(x_train, y_train, verbose=0)
     w = clf.blend_
     assert set(w) == {"rnn", "ngrams", "bias"} and w["ngrams"] > 0
-    proba = clf.predict_proba(x_test)
+    proba = clf.positive_probability(x_test)
     rnn = clf._rnn_logits(x_test)
     ngram = clf.ngram_model_.decision_function(x_test)
     z = w["rnn"] * rnn + w["ngrams"] * ngram + w["bias"]
@@ -333,7 +333,7 @@ def test_hybrid_blends_the_network_with_ngrams(imdb_slice, tmp_path):
     assert acc >= float(np.mean((rnn > 0) == y_test)) - 0.01 and acc > 0.8
     clf.save(tmp_path / "hybrid")
     loaded = SentimentClassifier.load(tmp_path / "hybrid")
-    np.testing.assert_allclose(loaded.predict_proba(x_test[:20]), proba[:20], rtol=1e-6)
+    np.testing.assert_allclose(loaded.positive_probability(x_test[:20]), proba[:20], rtol=1e-6)
     _words, traj = loaded.trajectory(x_test[0])
     assert traj[-1] == pytest.approx(float(proba[0]), abs=1e-5)
     task = json.loads((tmp_path / "hybrid" / "sentiment.json").read_text())
@@ -361,3 +361,73 @@ def test_hybrid_blends_the_network_with_ngrams(imdb_slice, tmp_path):
         SentimentClassifier(config).fit(
             x_train[:40], y_train[:40], validation_data=(x_test[:3], [1, 1, 1])
         )
+
+
+def test_explain_figure_wraps_long_reviews_and_says_what_was_cut():
+    """Old behaviour (#19): a 342-word review gave a 4400 x 418 px strip of its last 199
+    words, saying nothing of the 143 left out, titled "review 0"."""
+    from rnnkit.tasks.sentiment.plots import trajectory_figure
+
+    words = [f"w{k}" for k in range(199)]
+    fig = trajectory_figure(words, np.linspace(0, 1, 199), title="review 1", total_words=342)
+    width, height = fig.get_size_inches() * 110  # save_figure's dpi
+    assert len(fig.axes) == 4  # rows of 50 words
+    assert width <= 1700 and height <= 1200
+    assert "words 144-342 of 342 shown; the first 143 are left out" in fig.axes[0].get_title()
+    first_row = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert first_row[0] == "w0" and len(first_row) == 50
+    assert list(fig.axes[0].get_lines()[0].get_xdata())[:2] == [144, 145]
+    short = trajectory_figure(["good", "film"], np.array([0.6, 0.8]), title="t")
+    assert len(short.axes) == 1 and short.axes[0].get_title() == "t"
+
+
+def test_unknown_words_and_run_folder_hint(trained, tmp_path):
+    """Old behaviour (#19): "zxqv blorp" got a confident label with no warning; `load` of a
+    run folder (instead of its model/) gave no hint."""
+    frac = trained.unknown_fraction(["zxqv blorp", "a good film", "zxqv film", "!!"])
+    assert list(frac) == [1.0, 0.0, 0.5, 1.0]
+    trained.save(tmp_path / "run" / "model")
+    with pytest.raises(ValueError) as info:
+        SentimentClassifier.load(tmp_path / "run")
+    assert str(info.value).endswith(
+        f"received {str(tmp_path / 'run')!r}; it is a training run's folder: its model is "
+        f"{str(tmp_path / 'run' / 'model')!r}."
+    )
+
+
+def test_cli_predict_warns_on_unknown_words(trained, tmp_path, capsys):
+    trained.save(tmp_path / "model")
+    assert cli.main(["sentiment", "predict", str(tmp_path / "model"), "zxqv blorp"]) == 0
+    err = capsys.readouterr().err
+    assert "WARNING: review 1: 100% of its words are unknown to the model" in err
+
+
+def test_scikit_learn_estimator_protocol(imdb_slice, trained):
+    """#17 item 6. Old behaviour: no get_params, so clone / cross_val_score failed, and
+    predict_proba gave shape (n,) where scikit-learn's classifiers give (n, 2)."""
+    from sklearn.base import clone
+    from sklearn.model_selection import cross_val_score
+
+    x_train, y_train, x_test, y_test = imdb_slice
+    clf = SentimentClassifier(**QUICK)
+    assert clf.get_params()["units"] == QUICK["units"]
+    copy = clone(clf)
+    assert copy.config == clf.config and copy is not clf
+    assert repr(clf).startswith("SentimentClassifier(") and "units=" in repr(clf)
+    assert clf.set_params(epochs=2) is clf and clf.config.epochs == 2
+    with pytest.raises(
+        ValueError, match="Invalid parameter 'bogus' for estimator SentimentClassifier"
+    ):
+        clf.set_params(bogus=1)
+    with pytest.raises(TypeError, match="`config` expected a SentimentConfig"):
+        SentimentClassifier({"epochs": 1})
+    proba = trained.predict_proba(x_test[:30])
+    assert proba.shape == (30, 2) and np.allclose(proba.sum(1), 1.0)
+    np.testing.assert_allclose(proba[:, 1], trained.positive_probability(x_test[:30]), rtol=1e-6)
+    assert list(trained.classes_) == [0, 1]
+    assert trained.score(x_test, y_test) == pytest.approx(
+        trained.evaluate(x_test, y_test)["accuracy"]
+    )
+    small = dict(QUICK, epochs=1)
+    scores = cross_val_score(SentimentClassifier(**small), x_train[:600], y_train[:600], cv=2)
+    assert scores.shape == (2,) and ((0.0 <= scores) & (scores <= 1.0)).all()

@@ -195,7 +195,7 @@ def cmd_sentiment_train(args) -> int:
     predict_seconds = time.perf_counter() - start
     _print_metrics(f"Test set ({len(test_texts):,} reviews):", metrics)
     clf.save(out / "model", overwrite=run.overwrite)
-    plot_history(clf.history_, out / "training.png")
+    plot_history(clf.history_, out / "training.png", test=metrics, kept_epoch=clf.kept_epoch_)
     report = {
         "dataset": {"source": reviews.source, "train": len(train_texts), "test": len(test_texts)},
         "config": config.to_dict(),
@@ -258,19 +258,34 @@ def cmd_sentiment_predict(args) -> int:
     texts = _read_reviews(args)
     threads(args)
     clf = SentimentClassifier.load(args.model)
-    proba = clf.predict_proba(texts)
+    proba = clf.positive_probability(texts)
+    unknown = clf.unknown_fraction(texts)
     for k, (text, p) in enumerate(zip(texts, proba)):
         label = "positive" if p > 0.5 else "negative"
         preview = text if len(text) <= 70 else text[:67] + "..."
         print(f"{label}\t{p:.4f}\t{preview}")
+        if unknown[k] > 0.5:
+            print(
+                f"WARNING: review {k + 1}: {unknown[k]:.0%} of its words are unknown to the "
+                f"model (outside its {clf.config.num_words:,} words); the prediction says little",
+                file=sys.stderr,
+            )
         if run.explain:
             words, traj = clf.trajectory(text)
-            print("  word-by-word P(positive):")
+            total = len(clf.vocab_.tokenizer(text))
+            cut = total - len(words)
+            note = (
+                f" (the last {len(words)} of {total} words: the model reads at most {len(words)})"
+            )
+            print(f"  word-by-word P(positive){note if cut else ''}:")
             for word, q in zip(words, traj):
                 bar = "#" * round(q * 20)
                 print(f"    {q:.3f} {bar:<20} {word}")
             png = explain_dir / f"trajectory_{k}.png"
-            plot_trajectory(words, traj, png, title=f"review {k}: {label} ({p:.3f})")
+            start = " ".join(text.split())
+            start = start if len(start) <= 60 else start[:57] + "..."
+            title = f'review {k + 1} "{start}": {label} ({p:.3f})'
+            plot_trajectory(words, traj, png, title=title, total_words=total)
             print(f"  plot: {png}")
     return 0
 

@@ -11,7 +11,7 @@ Environment variables: ``RNNKIT_DATA_DIR`` (local copies), ``RNNKIT_HOME``
 the network). See :mod:`rnnkit.datasets._download`.
 """
 
-from . import imdb
+from . import imdb, sst2, translation
 from ._download import ChecksumError, CorruptDatasetError, DatasetNotFoundError, DownloadError
 from ._locate import (
     DatasetSpec,
@@ -38,4 +38,6 @@ __all__ = [
     "imdb",
     "locate",
     "nothing_given",
+    "sst2",
+    "translation",
 ]

@@ -11,7 +11,7 @@ persistence), :mod:`.bag_of_words` (the scikit-learn baselines and their persist
 
 >>> from rnnkit.tasks.sentiment import SentimentClassifier, SentimentConfig
 >>> clf = SentimentClassifier(SentimentConfig(epochs=1)).fit(texts, labels)  # doctest: +SKIP
->>> clf.predict_proba(["A wonderful, moving film."])  # doctest: +SKIP
+>>> clf.positive_probability(["A wonderful, moving film."])  # doctest: +SKIP
 array([0.93], dtype=float32)
 """
 

@@ -8,6 +8,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 from ... import _files
 from ... import _validation as V
@@ -18,6 +19,7 @@ from ...models.splits import split_last
 from ...reporting import classification_metrics
 from ...text import Tokenizer, Vocabulary, pad_sequences
 from ...utils import set_random_seed
+from .._estimator import ConfigEstimator
 from ._common import _logit, _texts
 from .bag_of_words import BagOfWords
 from .config import SentimentConfig
@@ -39,15 +41,17 @@ def _backup_callback(config: SentimentConfig):
     )
 
 
-class SentimentClassifier:
+class SentimentClassifier(ConfigEstimator, ClassifierMixin, BaseEstimator):
     """Positive / negative classifier of reviews, trained from raw text.
 
-    Follows scikit-learn's conventions: ``__init__`` stores the config, :meth:`fit` returns
-    ``self``, learned state ends in ``_`` (``vocab_``, ``model_``, ``history_``).
+    A scikit-learn estimator: its parameters are :class:`SentimentConfig`'s fields
+    (``SentimentClassifier(epochs=5)``, ``set_params``, ``clone``, ``cross_val_score``),
+    :meth:`fit` returns ``self``, learned state ends in ``_`` (``vocab_``, ``model_``,
+    ``history_``, ``classes_``), :meth:`predict_proba` has a column per class and
+    :meth:`score` is the accuracy.
     """
 
-    def __init__(self, config: SentimentConfig | None = None):
-        self.config = config or SentimentConfig()
+    config_class = SentimentConfig
 
     # -- preprocessing ------------------------------------------------------------------------
     def encode(self, texts) -> np.ndarray:
@@ -108,12 +112,12 @@ class SentimentClassifier:
             callbacks.append(
                 ReduceLROnPlateau(monitor="val_loss", factor=config.reduce_lr, patience=1)
             )
+        stopper = None
         if config.patience is not None:
-            callbacks.append(
-                EarlyStopping(
-                    monitor="val_accuracy", patience=config.patience, restore_best_weights=True
-                )
+            stopper = EarlyStopping(
+                monitor="val_accuracy", patience=config.patience, restore_best_weights=True
             )
+            callbacks.append(stopper)
         self.history_ = self.model_.fit(
             x,
             y,
@@ -125,8 +129,13 @@ class SentimentClassifier:
             verbose=verbose,
             bucketing=config.bucketing,
         )
+        # the epoch (1-based) whose weights the model holds: early stopping restores its best
+        self.kept_epoch_ = len(self.history_.epoch)
+        if stopper is not None and stopper.stopped_epoch and stopper.best_weights is not None:
+            self.kept_epoch_ = stopper.best_epoch + 1
         if config.ngrams:
             self._fit_hybrid(*hybrid_parts, verbose)
+        self.classes_ = np.array([0, 1])
         return self
 
     def _fit_hybrid(self, train, validation, verbose) -> None:
@@ -163,8 +172,14 @@ class SentimentClassifier:
 
     # -- prediction ---------------------------------------------------------------------------
     def predict_proba(self, texts, batch_size: int = 256) -> np.ndarray:
+        """``(n, 2)``: the probability of each class (:attr:`classes_` ``[0, 1]``: negative,
+        positive) for each review, as scikit-learn's classifiers give it."""
+        p = self.positive_probability(texts, batch_size).astype("float64")
+        return np.stack([1.0 - p, p], axis=1)
+
+    def positive_probability(self, texts, batch_size: int = 256) -> np.ndarray:
         """Probability that each review is positive, shape ``(n,)``."""
-        self._require_fitted("predict_proba")
+        self._require_fitted("positive_probability")
         texts = texts if isinstance(texts, str) else list(texts)
         if getattr(self, "ngram_model_", None) is None:
             return self.model_.predict(self.encode(texts), batch_size=batch_size).reshape(-1)
@@ -184,7 +199,7 @@ class SentimentClassifier:
 
     def predict(self, texts, batch_size: int = 256) -> np.ndarray:
         """1 (positive) or 0 (negative) for each review."""
-        return (self.predict_proba(texts, batch_size) > 0.5).astype("int64")
+        return (self.positive_probability(texts, batch_size) > 0.5).astype("int64")
 
     def trajectory(self, text: str) -> tuple[list[str], np.ndarray]:
         """The model's running prediction after each word of ``text``.
@@ -207,10 +222,24 @@ class SentimentClassifier:
         scores = self.ngram_model_.prefix_scores(full)[len(full) - len(words) :]
         return words, self._blend(_logit(proba), scores)
 
+    def unknown_fraction(self, texts) -> np.ndarray:
+        """For each review, the fraction of its words the model has no id for (outside its
+        ``num_words`` most frequent training words); 1.0 for a review without words. A
+        prediction from mostly unknown words says little: ``rnnkit sentiment predict`` warns
+        above one half."""
+        self._require_fitted("unknown_fraction")
+        texts = _texts("SentimentClassifier.unknown_fraction", texts)
+        out = np.ones(len(texts))
+        for k, text in enumerate(texts):
+            ids = self.vocab_.encode_tokens(self.vocab_.tokenizer(text), add_start=False)
+            if ids:
+                out[k] = sum(i == self.vocab_.OOV_ID for i in ids) / len(ids)
+        return out
+
     # -- evaluation ---------------------------------------------------------------------------
     def evaluate(self, texts, labels) -> dict:
         """Accuracy, precision, recall, F1 and ROC AUC on ``(texts, labels)``."""
-        proba = self.predict_proba(texts)
+        proba = self.positive_probability(texts)
         return classification_metrics(np.asarray(labels), proba)
 
     # -- persistence --------------------------------------------------------------------------
@@ -248,9 +277,12 @@ class SentimentClassifier:
         path = Path(path)
         task_file = path / TASK_FILE
         if not task_file.is_file():
+            hint = ""
+            if (path / "model" / TASK_FILE).is_file():  # a run folder of `sentiment train`
+                hint = f"; it is a training run's folder: its model is {str(path / 'model')!r}"
             raise ValueError(
                 f"SentimentClassifier.load: `path` expected a saved sentiment model "
-                f"(a directory with {TASK_FILE}), received {str(path)!r}."
+                f"(a directory with {TASK_FILE}), received {str(path)!r}{hint}."
             )
         try:
             task = json.loads(task_file.read_text(encoding="utf-8"))
@@ -268,7 +300,7 @@ class SentimentClassifier:
             ) from None
         model = load_model(path / MODEL_DIR)
         clf = cls(config)
-        clf.vocab_, clf.model_ = vocab, model
+        clf.vocab_, clf.model_, clf.classes_ = vocab, model, np.array([0, 1])
         if config.ngrams:
             blend = task.get("blend")
             if not isinstance(blend, dict) or sorted(blend) != ["bias", "ngrams", "rnn"]:

@@ -1,0 +1,68 @@
+"""``rnnkit serve``: the page and the HTTP API for saved models (:mod:`rnnkit.web`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import Config, option
+from ._common import Runtime, subparser, threads
+
+
+@dataclass
+class ServeRun(Config):
+    models: str = option(
+        "runs",
+        "folder searched (3 levels down) for models saved by rnnkit's commands",
+        metavar="DIR",
+    )
+    host: str = option(
+        "127.0.0.1", "address to listen on (0.0.0.0 serves other machines)", metavar="HOST"
+    )
+    port: int = option(8000, "port to listen on", low=1, high=65535)
+    batch_window_ms: float = option(
+        5.0,
+        "requests arriving within this many milliseconds are predicted as one batch "
+        "(0: each request on its own)",
+        low=0.0,
+        high=1000.0,
+    )
+    max_texts: int = option(64, "most texts in one request", low=1)
+    max_chars: int = option(20_000, "most characters in one text", low=1)
+
+
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    from ..web import Limits, create_app
+
+    run = ServeRun.from_args(args)
+    models = Path(run.models)
+    if not models.is_dir():
+        args.parser.error(f"argument --models: expected a folder, received {run.models!r}")
+    threads(args)
+    limits = Limits(max_texts=run.max_texts, max_chars=run.max_chars)
+    app = create_app(models, limits=limits, batch_window_ms=run.batch_window_ms)
+    loaded = app.state.models
+    if not loaded:
+        args.parser.error(
+            f"argument --models: expected saved rnnkit models under {run.models!r}, found none "
+            "(train one: rnnkit sentiment train --out runs/sentiment)"
+        )
+    for m in loaded:
+        print(f"serving {m.task} model {m.name!r} from {m.path}")
+    print(f"page: http://{run.host}:{run.port}/  API: http://{run.host}:{run.port}/docs")
+    uvicorn.run(app, host=run.host, port=run.port, log_level="warning")
+    return 0
+
+
+def register(sub) -> None:
+    """Add ``rnnkit serve``."""
+    p = subparser(
+        sub,
+        "serve",
+        "serve saved models: a page to try them and an HTTP API (sentiment word by word)",
+        cmd_serve,
+    )
+    ServeRun.add_arguments(p)
+    Runtime.add_arguments(p)

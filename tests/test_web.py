@@ -1,0 +1,144 @@
+"""rnnkit.web: the API against the model it serves, dynamic batching, limits and errors as
+documented, models read only from inside --models, the page, the command's checks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import warnings
+
+import httpx
+import numpy as np
+import pytest
+
+with warnings.catch_warnings():  # starlette 1.x suggests httpx2; httpx is the one pinned
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from fastapi.testclient import TestClient
+
+from rnnkit import cli
+from rnnkit.tasks.sentiment import SentimentClassifier, SentimentConfig
+from rnnkit.web import Limits, create_app
+
+TEXTS = ["a great wonderful film", "awful boring terrible film", "great acting", "boring plot"]
+LABELS = [1, 0, 1, 0]
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("models")
+    config = SentimentConfig(
+        num_words=50, maxlen=12, embedding_dim=4, units=4, epochs=2, batch_size=4, seed=0
+    )
+    clf = SentimentClassifier(config).fit(TEXTS * 8, LABELS * 8, verbose=0)
+    clf.save(root / "imdb" / "model")
+    (root / "imdb" / "metrics.json").write_text(
+        json.dumps({"config": {}, "test": {"accuracy": 0.5}})
+    )
+    return root
+
+
+@pytest.fixture(scope="module")
+def client(models_dir):
+    return TestClient(create_app(models_dir, batch_window_ms=1))
+
+
+def test_1_health_and_models(client):
+    assert client.get("/healthz").json() == {"status": "ok", "models": 1}
+    (info,) = client.get("/api/models").json()
+    assert info["name"] == "imdb/model" and info["task"] == "sentiment"
+    assert info["metrics"] == {"accuracy": 0.5} and info["config"]["units"] == 4
+
+
+def test_2_sentiment_equals_the_model(client, models_dir):
+    clf = SentimentClassifier.load(models_dir / "imdb" / "model")
+    reply = client.post("/api/sentiment", json={"texts": TEXTS[:2], "explain": True}).json()
+    proba = clf.positive_probability(TEXTS[:2])
+    assert reply["model"] == "imdb/model"
+    for item, p, text in zip(reply["results"], proba, TEXTS[:2]):
+        assert item["probability"] == pytest.approx(float(p), abs=1e-6)
+        assert item["label"] == ("positive" if p > 0.5 else "negative")
+        words, traj = clf.trajectory(text)
+        assert item["words"] == words
+        np.testing.assert_allclose(item["trajectory"], traj, atol=1e-6)
+    plain = client.post("/api/sentiment", json={"texts": ["great"]}).json()["results"][0]
+    assert set(plain) == {"label", "probability"}
+
+
+def test_3_concurrent_requests_share_batches(models_dir):
+    app = create_app(models_dir, batch_window_ms=100)
+    (model,) = app.state.models
+    texts = [f"{TEXTS[k % 4]} number {k}" for k in range(16)]
+
+    async def run():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            replies = await asyncio.gather(
+                *(c.post("/api/sentiment", json={"texts": [t]}) for t in texts)
+            )
+        return [r.json()["results"][0]["probability"] for r in replies]
+
+    got = asyncio.run(run())
+    # 16 requests within the window: far fewer model calls than requests
+    assert model.batcher.calls < 16
+    np.testing.assert_allclose(got, model.model.positive_probability(texts), atol=1e-6)
+
+
+def test_4_limits_and_errors_are_clear(models_dir):
+    c = TestClient(
+        create_app(models_dir, limits=Limits(max_body_bytes=2000, max_texts=3, max_chars=50))
+    )
+    r = c.post("/api/sentiment", content=b'{"texts": ["' + b"a" * 3000 + b'"]}')
+    assert r.status_code == 413
+    assert r.json() == {"detail": "request body over the limit of 2,000 bytes"}
+    r = c.post("/api/sentiment", json={"texts": ["a" * 51]})
+    assert r.status_code == 422 and r.json() == {
+        "detail": "texts.0: over the limit of 50 characters"
+    }
+    r = c.post("/api/sentiment", json={"texts": ["a", "b", "c", "d"]})
+    assert r.status_code == 422 and r.json()["detail"].startswith(
+        "texts: List should have at most 3"
+    )
+    r = c.post("/api/sentiment", json={"texts": ["  "]})
+    assert r.status_code == 422 and r.json() == {"detail": "texts.0: empty text"}
+    r = c.post("/api/sentiment", json={"texts": ["good"], "model": "nope"})
+    assert r.status_code == 404
+    assert r.json() == {"detail": "no sentiment model named 'nope'; loaded: 'imdb/model'"}
+
+
+def test_5_model_failure_is_one_line(models_dir, monkeypatch):
+    app = create_app(models_dir)
+    (model,) = app.state.models
+
+    def boom(texts):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(model.model, "positive_probability", boom)
+    r = TestClient(app, raise_server_exceptions=False).post(
+        "/api/sentiment", json={"texts": ["good"]}
+    )
+    assert r.status_code == 500 and r.json() == {"detail": "RuntimeError: boom"}
+
+
+def test_6_models_outside_the_folder_are_not_read(models_dir, tmp_path):
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "elsewhere").symlink_to(models_dir / "imdb", target_is_directory=True)
+    assert create_app(served).state.models == []
+    with pytest.raises(ValueError, match=r"serve: `models` expected a folder"):
+        create_app(tmp_path / "missing")
+
+
+def test_7_page(client):
+    r = client.get("/")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert "/api/sentiment" in r.text and "<canvas" in r.text
+    assert "/api/sentiment" in client.get("/openapi.json").json()["paths"]
+
+
+def test_8_command_checks_its_folder(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["serve", "--models", str(tmp_path / "missing")])
+    assert "argument --models: expected a folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["serve", "--models", str(tmp_path)])
+    assert "expected saved rnnkit models under" in capsys.readouterr().err
