@@ -14,6 +14,9 @@ _LAZY = {
     "score": ".scoring",
     "CopyBaseline": ".baselines",
     "DictionaryBaseline": ".baselines",
+    "TranslateConfig": ".config",
+    "Translator": ".translator",
+    "TokenVocab": ".vocab",
 }
 
 __all__ = sorted(_LAZY)
