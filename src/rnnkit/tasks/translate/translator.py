@@ -58,8 +58,6 @@ class Translator(ConfigEstimator):
         config = self.config
         src, tgt = [], []
         for k, pair in enumerate(pairs):
-            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-                V.fail(owner, f"pairs[{k}]", "a (source, target) pair of strings", pair)
             s, t = _tokens(pair[0], config.level), _tokens(pair[1], config.level)
             if not s or not t:
                 V.fail(owner, f"pairs[{k}]", "two non-empty sentences", pair)
@@ -90,6 +88,13 @@ class Translator(ConfigEstimator):
         pairs = list(pairs)
         if not pairs:
             V.fail(owner, "pairs", "at least one (source, target) pair", pairs)
+        for k, pair in enumerate(pairs):
+            if (
+                not isinstance(pair, (tuple, list))
+                or len(pair) != 2
+                or not all(isinstance(x, str) for x in pair)
+            ):
+                V.fail(owner, f"pairs[{k}]", "a (source, target) pair of strings", pair)
         set_random_seed(config.seed)
         rng = np.random.default_rng(config.seed)
         tok = [(_tokens(s, config.level), _tokens(t, config.level)) for s, t in pairs]
