@@ -8,6 +8,7 @@ A task's command lives in its own module (``cli/sentiment.py`` is the example to
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import stat
 import sys
@@ -135,6 +136,50 @@ def read_input(parser, flag: str, name: str) -> list[str]:
             f"{where}: expected UTF-8 text, received {shown}, which is not UTF-8 "
             f"(byte {e.start}: {raw[e.start : e.start + 1]!r})"
         )
+
+
+def foreign_outputs(
+    out: Path, task: str, task_file: str, saved_names, extra=("metrics.json", "training.png")
+) -> list[str]:
+    """What under the run folder ``out`` a task's ``train`` command would replace and did not
+    write: entries of ``model/`` other than the task's saved ``saved_names``, a ``model/`` whose
+    ``task_file`` names another task, a ``metrics.json`` without rnnkit's report (``config`` and
+    ``test``), a PNG not drawn by matplotlib (``extra`` lists the files checked)."""
+    foreign = []
+    model = out / "model"
+    if model.is_dir():
+        for entry in sorted(model.iterdir()):
+            if entry.name not in saved_names:
+                foreign.append(f"model/{entry.name}")
+        marker = model / task_file
+        if marker.exists():
+            try:
+                ours = json.loads(marker.read_text(encoding="utf-8")).get("task") == task
+            except (OSError, ValueError, AttributeError):
+                ours = False
+            if not ours:
+                foreign.append(f"model/{task_file}")
+    elif model.exists() or model.is_symlink():
+        foreign.append("model")
+    for name in extra:
+        path = out / name
+        if not (path.exists() or path.is_symlink()):
+            continue
+        if name.endswith(".json"):
+            try:
+                data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+            except (OSError, ValueError):
+                data = None
+            ours = isinstance(data, dict) and {"config", "test"} <= set(data)
+        else:
+            head = b""
+            if path.is_file():
+                with open(path, "rb") as f:
+                    head = f.read(512)
+            ours = head.startswith(b"\x89PNG") and b"matplotlib" in head.lower()
+        if not ours:
+            foreign.append(name)
+    return foreign
 
 
 # -- argument parsing -------------------------------------------------------------------------

@@ -4,7 +4,6 @@ read, then the task's API)."""
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 import warnings
@@ -25,6 +24,7 @@ from ._common import (
     subparser,
     threads,
 )
+from ._common import foreign_outputs as _common_foreign_outputs
 
 
 @dataclass
@@ -87,43 +87,10 @@ class PredictRun(Config):
 
 def foreign_outputs(out: Path) -> list[str]:
     """What under ``out`` would be replaced by ``rnnkit sentiment train`` and was not written by
-    it: entries of ``model/`` other than a saved classifier's, a ``metrics.json`` without its
-    report, a ``training.png`` not drawn by matplotlib."""
+    it (:func:`._common.foreign_outputs` for a saved classifier)."""
     from ..tasks.sentiment import SAVED_NAMES, TASK_FILE
 
-    foreign = []
-    model = out / "model"
-    if model.is_dir():
-        for entry in sorted(model.iterdir()):
-            if entry.name not in SAVED_NAMES:
-                foreign.append(f"model/{entry.name}")
-        task = model / TASK_FILE
-        if task.exists():
-            try:
-                ours = json.loads(task.read_text(encoding="utf-8")).get("task") == "sentiment"
-            except (OSError, ValueError, AttributeError):
-                ours = False
-            if not ours:
-                foreign.append(f"model/{TASK_FILE}")
-    elif model.exists() or model.is_symlink():
-        foreign.append("model")
-    report = out / "metrics.json"
-    if report.exists() or report.is_symlink():
-        try:
-            data = json.loads(report.read_text(encoding="utf-8")) if report.is_file() else None
-        except (OSError, ValueError):
-            data = None
-        if not (isinstance(data, dict) and {"config", "test"} <= set(data)):
-            foreign.append("metrics.json")
-    png = out / "training.png"
-    if png.exists() or png.is_symlink():
-        head = b""
-        if png.is_file():
-            with open(png, "rb") as f:
-                head = f.read(512)
-        if not (head.startswith(b"\x89PNG") and b"matplotlib" in head.lower()):
-            foreign.append("training.png")
-    return foreign
+    return _common_foreign_outputs(out, "sentiment", TASK_FILE, SAVED_NAMES)
 
 
 # -- shared steps -----------------------------------------------------------------------------
