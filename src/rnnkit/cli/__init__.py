@@ -24,7 +24,7 @@ import tempfile  # noqa: F401  (tests patch tempfile through here)
 
 from .. import __version__
 from ..tasks.sentiment.config import SentimentConfig
-from . import sentiment, serve
+from . import sentiment, serve, translate
 from ._common import max_threads, split_lines, subparser
 from .sentiment import EvaluateRun, ImdbData, PredictRun, TrainRun, foreign_outputs
 
@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 # the task commands, each a module with register(sub): add one line for a new task
-COMMANDS = (sentiment, serve)
+COMMANDS = (sentiment, translate, serve)
 
 
 # -- rnnkit summary ---------------------------------------------------------------------------

@@ -17,6 +17,9 @@ _LAZY = {
     "TranslateConfig": ".config",
     "Translator": ".translator",
     "TokenVocab": ".vocab",
+    "plot_attention": ".plots",
+    "SAVED_NAMES": ".translator",
+    "TASK_FILE": ".translator",
 }
 
 __all__ = sorted(_LAZY)

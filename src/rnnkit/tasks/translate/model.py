@@ -98,13 +98,21 @@ def encode(net: Seq2Seq, source: Tensor) -> tuple[Tensor, Tensor, list[Tensor]]:
 
 
 def decode_step(
-    net: Seq2Seq, prev: Tensor, state: list[Tensor], enc: Tensor, mask: Tensor
+    net: Seq2Seq,
+    prev: Tensor,
+    state: list[Tensor],
+    enc: Tensor,
+    mask: Tensor,
+    weights: list[Tensor] | None = None,
 ) -> tuple[Tensor, list[Tensor]]:
-    """One decoder step: ``prev`` (N,) ids -> log-probabilities (N, V) and the new state."""
+    """One decoder step: ``prev`` (N,) ids -> log-probabilities (N, V) and the new state; the
+    attention weights over the source (N, S) are appended to ``weights`` when it is a list."""
     dec, *state = net.decoder(net.target_embedding(prev[:, None]), initial_state=state)
     features = dec
     if net.attention is not None:
-        context = net.attention([dec, enc], mask=[None, mask])
+        context, scores = net.attention([dec, enc], mask=[None, mask], return_attention_scores=True)
+        if weights is not None:
+            weights.append(scores[:, 0])
         features = torch.cat([dec, context], dim=-1)
     logits = net.output(net.combine(features))[:, 0]  # (N, V); dropout is off in inference
     return torch.log_softmax(logits.float(), dim=-1), list(state)

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from ... import _files
 from ... import _validation as V
+from ...models.callbacks import History
 from ...utils import set_random_seed
 from .._estimator import ConfigEstimator
 from . import model as seq2seq
@@ -109,7 +110,8 @@ class Translator(ConfigEstimator):
         model = self.net_.model
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer = torch.optim.Adam(params, lr=config.learning_rate)
-        self.history_ = {"loss": [], "val_bleu": [], "minutes": []}
+        self.history_ = History()
+        self.history_.on_train_begin()
         best, best_state = -1.0, None
         start = time.perf_counter()
         for epoch in range(config.epochs):
@@ -129,12 +131,14 @@ class Translator(ConfigEstimator):
                 if hasattr(bar, "set_postfix"):
                     bar.set_postfix(loss=f"{total / count:.3f}")
             model.eval()
-            self.history_["loss"].append(total / count)
-            self.history_["minutes"].append((time.perf_counter() - start) / 60)
+            logs = {"loss": total / count}
             if validation:
                 sources = list(validation)
                 bleu = score(self.translate(sources), [validation[s] for s in sources])["bleu"]
-                self.history_["val_bleu"].append(bleu)
+                logs["val_bleu"] = bleu
+            logs["minutes"] = (time.perf_counter() - start) / 60
+            self.history_.on_epoch_end(epoch, logs)
+            if validation:
                 if verbose:
                     print(
                         f"epoch {epoch + 1}: loss {total / count:.4f}, validation BLEU {bleu:.2f}"
@@ -148,7 +152,7 @@ class Translator(ConfigEstimator):
                 break
         if best_state is not None:
             model.load_state_dict(best_state)
-            self.best_epoch_ = int(np.argmax(self.history_["val_bleu"])) + 1
+            self.best_epoch_ = int(np.argmax(self.history_.history["val_bleu"])) + 1
         model.eval()
         return self
 
@@ -242,6 +246,37 @@ class Translator(ConfigEstimator):
                 finished[n].append((0.0, history[n * K + k].tolist()))
             out.append(max(finished[n], key=lambda item: item[0])[1])
         return out
+
+    @torch.no_grad()
+    def attention_map(self, text: str, max_len: int | None = None):
+        """The greedy translation of ``text`` with the attention weights of each output token
+        over the source tokens: ``(source_tokens, output_tokens, weights (T_out, S))``."""
+        self._require_fitted("attention_map")
+        if self.net_.attention is None:
+            raise ValueError(
+                "Translator.attention_map: this model has no attention (attention='none')"
+            )
+        tokens = _tokens(text, self.config.level) if isinstance(text, str) else []
+        if not tokens:
+            V.fail("Translator.attention_map", "text", "a non-empty sentence", text)
+        source = _pad([self.source_vocab_.encode(tokens)])
+        net = self.net_
+        enc, mask, state = seq2seq.encode(net, source)
+        prev = torch.full((1,), START, dtype=torch.int64)
+        out, weights = [], []
+        for _ in range(max_len or int(1.5 * len(tokens)) + 5):
+            logp, state = seq2seq.decode_step(net, prev, state, enc, mask, weights)
+            prev = logp.argmax(-1)
+            if int(prev) == END:
+                weights.pop()
+                break
+            out.append(self.target_vocab_.tokens[int(prev)])
+        shown = [t if self.source_vocab_.ids.get(t) else f"{t}?" for t in tokens]
+        return (
+            shown,
+            out,
+            torch.stack(weights)[:, 0].numpy() if weights else np.zeros((0, len(tokens))),
+        )
 
     # -- evaluation ---------------------------------------------------------------------------
     def evaluate(self, references: dict[str, list[str]], beam: int = 1) -> dict:
