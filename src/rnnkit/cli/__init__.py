@@ -8,6 +8,8 @@
     rnnkit lab memory --task TASK          long-dependency tasks: each cell at each length
     rnnkit textgen train|next|generate|evaluate  language models (PTB, Tiny Shakespeare, text)
     rnnkit forecast --series NAME | --csv FILE  backtest beside baselines, forecast, plot
+    rnnkit translate train|evaluate|translate    English -> French with attention, BLEU
+    rnnkit serve --models DIR              a page and an HTTP API for saved models
 
 Run ``rnnkit COMMAND --help`` for every option. The options come from config dataclasses
 (:mod:`rnnkit.config`): the task's settings (:class:`~rnnkit.tasks.sentiment.SentimentConfig`)
@@ -28,7 +30,7 @@ import tempfile  # noqa: F401  (tests patch tempfile through here)
 
 from .. import __version__
 from ..tasks.sentiment.config import SentimentConfig
-from . import forecast, lab, sentiment, serve, textgen
+from . import forecast, lab, sentiment, serve, textgen, translate
 from ._common import max_threads, split_lines, subparser
 from .sentiment import EvaluateRun, ImdbData, PredictRun, TrainRun, foreign_outputs
 
@@ -45,7 +47,7 @@ __all__ = [
 ]
 
 # the task commands, each a module with register(sub): add one line for a new task
-COMMANDS = (sentiment, textgen, forecast, lab, serve)
+COMMANDS = (sentiment, textgen, translate, forecast, lab, serve)
 
 
 # -- rnnkit summary ---------------------------------------------------------------------------

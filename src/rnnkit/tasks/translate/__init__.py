@@ -14,6 +14,12 @@ _LAZY = {
     "score": ".scoring",
     "CopyBaseline": ".baselines",
     "DictionaryBaseline": ".baselines",
+    "TranslateConfig": ".config",
+    "Translator": ".translator",
+    "TokenVocab": ".vocab",
+    "plot_attention": ".plots",
+    "SAVED_NAMES": ".translator",
+    "TASK_FILE": ".translator",
 }
 
 __all__ = sorted(_LAZY)

@@ -1,0 +1,141 @@
+"""rnnkit.tasks.translate.Translator: the functional encoder-decoder against the same model
+written in plain PyTorch (outputs and gradients), teacher forcing = step-by-step decoding,
+beam 1 = greedy, a tiny corpus learned by heart, save / load, bad input."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from rnnkit import interop
+from rnnkit.tasks.translate import TranslateConfig, Translator
+from rnnkit.tasks.translate import model as seq2seq
+
+PAIRS = [
+    ("I run.", "Je cours."),
+    ("I swim.", "Je nage."),
+    ("You run.", "Tu cours."),
+    ("You swim.", "Tu nages."),
+    ("We run.", "Nous courons."),
+    ("We swim.", "Nous nageons."),
+    ("He runs.", "Il court."),
+    ("He swims.", "Il nage."),
+]
+
+
+def plain_torch(net, source, target_in, enc_lstm, dec_lstm):
+    """The same computation with torch.nn modules and tensor maths, weights copied."""
+    src_mask = source != 0
+    lengths = src_mask.sum(1)
+    packed = torch.nn.utils.rnn.pack_padded_sequence(
+        F.embedding(source, net.source_embedding.E), lengths, batch_first=True, enforce_sorted=False
+    )
+    enc, (h, c) = enc_lstm(packed)
+    enc, _ = torch.nn.utils.rnn.pad_packed_sequence(enc, batch_first=True)
+    dec, _ = dec_lstm(F.embedding(target_in, net.target_embedding.E), (h, c))
+    scores = dec @ enc.transpose(1, 2)  # (N, T, S)
+    scores = scores.masked_fill(~src_mask[:, None, :], float("-inf"))
+    context = torch.softmax(scores, -1) @ enc
+    x = torch.tanh(torch.cat([dec, context], -1) @ net.combine.W + net.combine.b)
+    return x @ net.output.W + net.output.b
+
+
+def test_1_same_as_plain_pytorch_outputs_and_gradients():
+    torch.manual_seed(0)
+    net = seq2seq.build(TranslateConfig(units=6, embedding_dim=5, dropout=0.0), 11, 13)
+    net.model.eval()
+    source = torch.tensor([[3, 4, 5, 6], [7, 8, 0, 0], [9, 0, 0, 0]])
+    target_in = torch.tensor([[1, 4, 5], [1, 6, 7], [1, 8, 9]])
+    enc_lstm, dec_lstm = interop.to_torch(net.encoder), interop.to_torch(net.decoder)
+    ours = net.model([source, target_in])
+    theirs = plain_torch(net, source, target_in, enc_lstm, dec_lstm)
+    torch.testing.assert_close(ours, theirs, atol=2e-6, rtol=0)
+    target_out = torch.tensor([[4, 5, 2], [6, 7, 2], [8, 9, 2]])
+    F.cross_entropy(ours.transpose(1, 2), target_out).backward()
+    shared = [net.source_embedding.E, net.combine.W]
+    g_shared = [p.grad.clone() for p in shared]
+    for p in shared:
+        p.grad = None
+    F.cross_entropy(theirs.transpose(1, 2), target_out).backward()
+    for p, g in zip(shared, g_shared):
+        torch.testing.assert_close(g, p.grad, atol=2e-6, rtol=1e-5)
+    # the recurrent weights: rnnkit's W_h is PyTorch's weight_hh transposed
+    torch.testing.assert_close(
+        net.encoder.W_h.grad, enc_lstm.weight_hh_l0.grad.T, atol=2e-6, rtol=1e-5
+    )
+    torch.testing.assert_close(
+        net.decoder.W_x.grad, dec_lstm.weight_ih_l0.grad.T, atol=2e-6, rtol=1e-5
+    )
+
+
+@pytest.mark.parametrize(
+    ("cell", "attention"), [("lstm", "luong"), ("gru", "bahdanau"), ("lstm", "none")]
+)
+def test_2_teacher_forcing_equals_step_by_step(cell, attention):
+    torch.manual_seed(1)
+    config = TranslateConfig(units=6, embedding_dim=5, cell=cell, attention=attention)
+    net = seq2seq.build(config, 11, 13)
+    net.model.eval()
+    source = torch.tensor([[3, 4, 5, 6], [7, 8, 0, 0]])
+    target_in = torch.tensor([[1, 4, 5], [1, 6, 7]])
+    with torch.no_grad():
+        full = torch.log_softmax(net.model([source, target_in]), -1)
+        enc, mask, state = seq2seq.encode(net, source)
+        for t in range(target_in.shape[1]):
+            logp, state = seq2seq.decode_step(net, target_in[:, t], state, enc, mask)
+            torch.testing.assert_close(logp, full[:, t], atol=2e-6, rtol=0)
+
+
+@pytest.fixture(scope="module")
+def learned():
+    config = dict(
+        units=32,
+        embedding_dim=16,
+        epochs=80,
+        batch_size=8,
+        learning_rate=1e-2,
+        dropout=0.0,
+        min_count=1,
+    )
+    return Translator(**config).fit(PAIRS, verbose=0)
+
+
+def test_3_learns_a_tiny_corpus_by_heart(learned):
+    sources = [s for s, _ in PAIRS]
+    expected = [t.lower() for _, t in PAIRS]
+    assert learned.translate(sources) == expected
+    assert learned.translate(sources, beam=1) == learned.translate(sources)
+    assert learned.translate(sources, beam=3) == expected
+    # (BLEU needs 4-grams: these 3-token sentences have none, chrF scores them)
+    assert learned.evaluate({s: [t] for s, t in PAIRS})["chrf"] > 99
+    assert learned.history_["loss"][-1] < learned.history_["loss"][0] / 10
+
+
+def test_4_save_load_round_trip(learned, tmp_path):
+    learned.save(tmp_path / "tr")
+    loaded = Translator.load(tmp_path / "tr")
+    assert loaded.translate("We swim.") == learned.translate("We swim.") == "nous nageons."
+    assert loaded.config == learned.config
+    with pytest.raises(ValueError, match=r"Translator\.load: `path` expected a saved translator"):
+        Translator.load(tmp_path)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError):
+        learned.save(tmp_path / "mine")
+
+
+def test_5_bad_input(learned):
+    with pytest.raises(
+        ValueError, match=r"Translator.translate: `texts\[1\]` expected a non-empty sentence"
+    ):
+        learned.translate(["I run.", "  "])
+    with pytest.raises(RuntimeError, match="the translator is not trained"):
+        Translator().translate("x")
+    with pytest.raises(
+        ValueError, match=r"Translator.fit: `pairs\[0\]` expected a \(source, target\) pair"
+    ):
+        Translator(epochs=1).fit([("only one",)], verbose=0)
+    # words never seen: unknown tokens, still a translation of the stated length at most
+    out = learned.translate("Zebras fly.", max_len=4)
+    assert isinstance(out, str) and len(out.split()) <= 4
