@@ -358,5 +358,25 @@ class Sequential(nn.Module):
         An rnnkit model already at ``path`` is replaced atomically (files a user added to its
         directory are kept); a file or any other non-empty folder is refused with a
         ``FileExistsError`` unless ``overwrite=True``. See :func:`rnnkit.models.save_model`.
+        A name ending in ``.keras`` writes a Keras 3 archive instead, as Keras does
+        (:func:`rnnkit.models.keras_format.save_keras`).
         """
+        from . import keras_format  # imports this module: loaded on first use
+
+        if keras_format.is_keras_path(path):
+            return keras_format.save_keras(self, path, overwrite=overwrite)
         save_model(self, path, overwrite=overwrite)
+
+    def save_weights(self, filepath, overwrite: bool = False) -> None:
+        """Write the weights as a Keras 3 ``.weights.h5`` file, which ``keras.Model.load_weights``
+        reads (see :func:`rnnkit.models.keras_format.save_weights`; h5py needed)."""
+        from . import keras_format
+
+        keras_format.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath) -> None:
+        """Set the weights from a Keras 3 ``.weights.h5`` file or ``.keras`` archive of a model
+        of the same layers (see :func:`rnnkit.models.keras_format.load_weights`)."""
+        from . import keras_format
+
+        keras_format.load_weights(self, filepath)
