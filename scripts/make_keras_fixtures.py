@@ -43,15 +43,18 @@ def id_input() -> np.ndarray:
 
 
 def models() -> dict:
-    """``{name: (model, inputs)}``."""
+    """``{name: (build, inputs)}``: ``build()`` makes the model (in a fresh Keras session, so
+    that its layers are named ``lstm``, ``lstm_1``, ... from zero)."""
     floats, ids = float_input(), id_input()
     return {
         "lstm": (
-            keras.Sequential([keras.Input((T, D)), L.LSTM(4), L.Dense(1, activation="sigmoid")]),
+            lambda: keras.Sequential(
+                [keras.Input((T, D)), L.LSTM(4), L.Dense(1, activation="sigmoid")]
+            ),
             floats,
         ),
         "gru_reset_after": (
-            keras.Sequential(
+            lambda: keras.Sequential(
                 [
                     keras.Input((T, D)),
                     L.GRU(4, reset_after=True, return_sequences=True),
@@ -62,7 +65,7 @@ def models() -> dict:
             floats,
         ),
         "gru_reset_before": (
-            keras.Sequential(
+            lambda: keras.Sequential(
                 [
                     keras.Input((T, D)),
                     L.GRU(4, reset_after=False, go_backwards=True),
@@ -72,7 +75,7 @@ def models() -> dict:
             floats,
         ),
         "simple_rnn": (
-            keras.Sequential(
+            lambda: keras.Sequential(
                 [
                     keras.Input((None, D)),
                     L.SimpleRNN(4, return_sequences=True),
@@ -83,7 +86,7 @@ def models() -> dict:
             floats,
         ),
         "bidirectional": (
-            keras.Sequential(
+            lambda: keras.Sequential(
                 [
                     keras.Input((T, D)),
                     L.Bidirectional(L.LSTM(3, return_sequences=True)),
@@ -94,7 +97,7 @@ def models() -> dict:
             floats,
         ),
         "embedding_mask": (
-            keras.Sequential(
+            lambda: keras.Sequential(
                 [
                     keras.Input((None,), dtype="int32"),
                     L.Embedding(20, 4, mask_zero=True),
@@ -106,7 +109,7 @@ def models() -> dict:
             ids,
         ),
         "stacked": (
-            keras.Sequential(
+            lambda: keras.Sequential(
                 [
                     keras.Input((T, D)),
                     L.LSTM(4, return_sequences=True),
@@ -120,7 +123,7 @@ def models() -> dict:
             floats,
         ),
         "time_distributed": (
-            keras.Sequential(
+            lambda: keras.Sequential(
                 [
                     keras.Input((T, D)),
                     L.LSTM(4, return_sequences=True),
@@ -130,7 +133,7 @@ def models() -> dict:
             floats,
         ),
         "shaping": (
-            keras.Sequential(
+            lambda: keras.Sequential(
                 [
                     keras.Input((T, D)),
                     L.Masking(mask_value=0.0),
@@ -169,7 +172,9 @@ def deflate(path: Path) -> None:
 
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
-    for seed, (name, (model, x)) in enumerate(sorted(models().items())):
+    for seed, (name, (build, x)) in enumerate(sorted(models().items())):
+        keras.utils.clear_session()
+        model = build()
         randomise(model, seed)
         y = model.predict(x, verbose=0)
         model.save(OUT / f"{name}.keras")

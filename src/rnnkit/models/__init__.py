@@ -1,7 +1,8 @@
 """Models: Sequential with compile / fit / evaluate / predict, losses, metrics, callbacks.
 
 ``training`` holds the loop behind fit / evaluate / predict, ``summary`` the summary table,
-``checkpoint`` the format of BackupAndRestore's backups.
+``checkpoint`` the format of BackupAndRestore's backups, ``keras_format`` Keras 3's
+``.keras`` / ``.weights.h5`` files.
 """
 
 from . import callbacks, losses, metrics, optimizers
@@ -17,6 +18,7 @@ from .callbacks import (
     ReduceLROnPlateau,
     TerminateOnNaN,
 )
+from .keras_format import load_keras
 from .loading import load_model
 from .saving import save_model
 from .sequential import Sequential
@@ -34,6 +36,7 @@ __all__ = [
     "Sequential",
     "TerminateOnNaN",
     "callbacks",
+    "load_keras",
     "load_model",
     "losses",
     "metrics",

@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from .. import __version__, _files, initializers
@@ -253,8 +254,16 @@ def weight_slots(layer: Layer, group: str, owner: str = "save_weights") -> list[
 
 
 # -- errors ------------------------------------------------------------------------------------
+class _FileError(ValueError):
+    """The ValueError of a damaged or unsupported file (told apart from h5py's own)."""
+
+
 def _bad(owner: str, path, what: str, expected: str = "a Keras 3 file") -> ValueError:
-    return ValueError(f"{owner}: `path` expected {expected}, received {str(path)!r}: {what}.")
+    return _FileError(f"{owner}: `path` expected {expected}, received {str(path)!r}: {what}.")
+
+
+_H5_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError, AttributeError, IndexError)
+"""What h5py raises on a damaged file (each becomes the documented ValueError)."""
 
 
 def _h5py(owner: str):
@@ -613,7 +622,7 @@ class _Weights:
     def get(self, name: str):
         try:
             return self.f.get(name)
-        except (KeyError, OSError, ValueError, RuntimeError) as e:
+        except _H5_ERRORS as e:
             raise self.fail(f"{name!r} cannot be read ({e})") from None
 
     def dataset(self, group, name: str, shape: tuple):
@@ -658,7 +667,7 @@ class _Weights:
 
         try:
             layers.visititems(visit)
-        except (KeyError, OSError, ValueError, RuntimeError) as e:
+        except _H5_ERRORS as e:
             raise self.fail(f"its groups cannot be read ({e})") from None
         if count[0] > MAX_OBJECTS:
             raise self.fail(f"more than {MAX_OBJECTS} objects under 'layers'")
@@ -670,8 +679,6 @@ class _Weights:
             )
 
     def read(self, plan) -> list[tuple[Layer, list]]:
-        import numpy as np
-
         out = []
         for layer, datasets in plan:
             arrays = []
@@ -680,7 +687,7 @@ class _Weights:
                 try:
                     if array.size:
                         ds.read_direct(array)
-                except (OSError, ValueError, RuntimeError, TypeError) as e:
+                except _H5_ERRORS as e:
                     raise self.fail(f"{ds.name!r} cannot be read ({e})") from None
                 arrays.append(array)
             out.append((layer, arrays))
@@ -690,7 +697,7 @@ class _Weights:
 def _open_h5(h5py, fileobj, owner: str, path, where: str):
     try:
         return h5py.File(fileobj, "r")
-    except (OSError, ValueError, RuntimeError, TypeError) as e:
+    except _H5_ERRORS as e:
         raise _bad(owner, path, f"{where}is not a readable HDF5 file ({e})") from None
 
 
@@ -765,18 +772,24 @@ class _Archive:
 def _read_weights(model, fileobj, size: int, owner: str, path, where: str):
     """Check, then read, the weights of ``model`` from the HDF5 file ``fileobj``."""
     h5py = _h5py(owner)
-    with _open_h5(h5py, fileobj, owner, path, where) as f:
-        reader = _Weights(h5py, f, size, owner, path, where)
+    f = _open_h5(h5py, fileobj, owner, path, where)
+    reader = _Weights(h5py, f, size, owner, path, where)
+    try:
         if "layers" not in f and "model_weights" in f:
             raise reader.fail(
                 "it is a Keras 2 (legacy .h5) file; rnnkit reads Keras 3 files "
                 "(.keras, .weights.h5)"
             )
+        return reader.read(reader.plan(model))
+    except _FileError:
+        raise
+    except _H5_ERRORS as e:
+        raise reader.fail(f"it is damaged ({type(e).__name__}: {e})") from None
+    finally:
         try:
-            plan = reader.plan(model)
-            return reader.read(plan)
-        except (OSError, RuntimeError, KeyError) as e:
-            raise reader.fail(f"it is damaged ({type(e).__name__}: {e})") from None
+            f.close()
+        except _H5_ERRORS:
+            pass
 
 
 # -- public: read ------------------------------------------------------------------------------
