@@ -9,7 +9,9 @@ For each small model below it writes into ``tests/fixtures/keras/``:
 - ``<name>.keras``: ``model.save`` (Keras's own archive; its members recompressed with deflate,
   which Keras reads as well, so that the checked-in files stay a few KB each),
 - ``<name>.weights.h5.gz``: ``model.save_weights``, gzipped (the test unzips it first),
-- ``<name>.npz``: ``x`` (the inputs) and ``y`` (Keras's ``predict(x)``).
+- ``<name>.npz``: ``x`` (the inputs) and ``y`` (Keras's ``predict(x)``),
+- for the models in :data:`LEGACY`, ``<name>.h5.gz``: ``model.save("<name>.h5")``, Keras's
+  legacy (Keras 2) HDF5 format, gzipped.
 
 The weights are drawn from a seeded normal distribution (every bias non-zero), so the tests
 compare every weight's placement, not just the default initialisation.
@@ -29,6 +31,7 @@ from keras import layers as L
 
 OUT = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "keras"
 N, T, D = 4, 5, 3  # batch, time steps, features
+LEGACY = ("embedding_mask", "gru_reset_before")
 
 
 def float_input() -> np.ndarray:
@@ -184,6 +187,11 @@ def main() -> int:
         (OUT / f"{name}.weights.h5.gz").write_bytes(gzip.compress(weights.read_bytes(), 9, mtime=0))
         weights.unlink()
         np.savez(OUT / f"{name}.npz", x=x, y=y)
+        if name in LEGACY:
+            legacy = OUT / f"{name}.h5"
+            model.save(legacy)
+            (OUT / f"{name}.h5.gz").write_bytes(gzip.compress(legacy.read_bytes(), 9, mtime=0))
+            legacy.unlink()
         print(f"{name}: keras {keras.__version__}, output {y.shape}")
     total = sum(p.stat().st_size for p in OUT.iterdir())
     print(f"{OUT}: {total} bytes")

@@ -471,8 +471,8 @@ def lstm_config(config) -> dict:
             "layer 1 'lstm' (LSTM) has `stateful`=True (bool), which rnnkit's LSTM does not support",
         ),
         (
-            lambda c: lstm_config(c).__setitem__("time_major", True),
-            "layer 1 'lstm' (LSTM) has the argument `time_major`=True (bool), which rnnkit's "
+            lambda c: lstm_config(c).__setitem__("go_sideways", True),
+            "layer 1 'lstm' (LSTM) has the argument `go_sideways`=True (bool), which rnnkit's "
             "LSTM does not take",
         ),
         (
@@ -567,14 +567,6 @@ def test_weights_with_more_layers_are_refused(tmp_path):
         short.load_weights(path)
 
 
-def test_keras_2_files_are_named(tmp_path):
-    path = tmp_path / "old.h5"
-    with h5py.File(path, "w") as f:
-        f.create_group("model_weights/lstm")
-    with pytest.raises(ValueError, match=re.escape("it is a Keras 2 (legacy .h5) file")):
-        built_model().load_weights(path)
-
-
 def test_load_weights_names_the_suffixes(tmp_path):
     with pytest.raises(
         ValueError, match=re.escape("the name ends in neither .weights.h5 nor .keras")
@@ -587,3 +579,110 @@ def test_h5py_is_imported_lazily():
     code = "import sys, rnnkit.models; print('h5py' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# 14. Keras 2's legacy .h5 (model.save("x.h5")): the config in the root attribute
+#     `model_config`, the weights under `model_weights`, matched by order (the fixtures are
+#     written by Keras 3's legacy writer).
+LEGACY = sorted(
+    p.name.removesuffix(".h5.gz")
+    for p in FIXTURES.glob("*.h5.gz")
+    if not p.name.endswith(".weights.h5.gz")
+)
+
+
+def legacy_file(name: str, tmp_path: Path) -> Path:
+    path = tmp_path / f"{name}.h5"
+    path.write_bytes(gzip.decompress((FIXTURES / f"{name}.h5.gz").read_bytes()))
+    return path
+
+
+@pytest.mark.parametrize("name", LEGACY)
+def test_legacy_h5_predicts_as_keras(name, tmp_path):
+    assert LEGACY == ["embedding_mask", "gru_reset_before"]
+    _, x, y = fixture(name)
+    path = legacy_file(name, tmp_path)
+    np.testing.assert_allclose(load_model(path).predict(x), y, rtol=0, atol=TOLERANCE)
+    model = load_keras(FIXTURES / f"{name}.keras")
+    perturb(model)
+    model.load_weights(path)
+    np.testing.assert_allclose(model.predict(x), y, rtol=0, atol=TOLERANCE)
+
+
+def test_legacy_weights_of_another_model_are_refused(tmp_path):
+    path = legacy_file("gru_reset_before", tmp_path)
+    model = Sequential([LSTM(4, input_shape=(5, 3)), Dense(3), Dense(1)])
+    with pytest.raises(
+        ValueError,
+        match=refused(
+            "load_weights",
+            path,
+            "it holds the weights of 2 layers, the model has 3 layers with weights (the file "
+            "holds a different model)",
+        ),
+    ):
+        model.load_weights(path)
+
+
+def test_keras_2_config_arguments(tmp_path):
+    """A config as tf.keras 2 wrote it (hand-written: `batch_input_shape` in the first layer,
+    `time_major`, `implementation`, Embedding's `input_length`, LeakyReLU's `alpha`)."""
+    layers = [
+        {
+            "class_name": "Embedding",
+            "config": {
+                "name": "embedding",
+                "trainable": True,
+                "batch_input_shape": [None, 6],
+                "dtype": "float32",
+                "input_dim": 20,
+                "output_dim": 4,
+                "embeddings_initializer": {
+                    "class_name": "RandomUniform",
+                    "config": {"minval": -0.05, "maxval": 0.05, "seed": None},
+                },
+                "embeddings_regularizer": None,
+                "activity_regularizer": None,
+                "embeddings_constraint": None,
+                "mask_zero": True,
+                "input_length": 6,
+            },
+        },
+        {
+            "class_name": "LSTM",
+            "config": {
+                "name": "lstm",
+                "trainable": True,
+                "dtype": "float32",
+                "return_sequences": False,
+                "return_state": False,
+                "go_backwards": False,
+                "stateful": False,
+                "unroll": False,
+                "time_major": False,
+                "units": 3,
+                "activation": "tanh",
+                "recurrent_activation": "sigmoid",
+                "use_bias": True,
+                "kernel_initializer": {"class_name": "GlorotUniform", "config": {"seed": None}},
+                "recurrent_initializer": {
+                    "class_name": "Orthogonal",
+                    "config": {"gain": 1.0, "seed": None},
+                },
+                "bias_initializer": {"class_name": "Zeros", "config": {}},
+                "unit_forget_bias": True,
+                "kernel_regularizer": None,
+                "dropout": 0.0,
+                "recurrent_dropout": 0.0,
+                "implementation": 2,
+            },
+        },
+        {"class_name": "Dense", "config": {"name": "dense", "units": 2, "activation": "linear"}},
+        {"class_name": "LeakyReLU", "config": {"name": "leaky_re_lu", "alpha": 0.2}},
+    ]
+    model = K.model_from_keras_config(
+        {"class_name": "Sequential", "config": {"name": "sequential", "layers": layers}}
+    )
+    assert model.built and model.input_shape_hint == (6,)
+    assert model.layers[0].mask_zero and model.layers[1].units == 3
+    assert model.layers[3].negative_slope == 0.2

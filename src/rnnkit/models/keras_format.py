@@ -114,6 +114,8 @@ class KerasLayer:
         ignored: Keras arguments that change no result rnnkit computes (``seed``, ``unroll``).
         dropped: rnnkit arguments Keras does not have (``impl``), left out when writing.
         written: Keras arguments written with a fixed value (the ``implied`` ones).
+        renamed: Keras's older names of rnnkit's arguments (Keras 2's ``alpha`` of
+            ``LeakyReLU`` is ``negative_slope``).
     """
 
     keras: str
@@ -125,6 +127,7 @@ class KerasLayer:
     ignored: tuple[str, ...] = ()
     dropped: tuple[str, ...] = ()
     written: Mapping[str, Any] = field(default_factory=dict)
+    renamed: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def rnnkit_class(self) -> str:
@@ -137,7 +140,8 @@ _BY_RNNKIT: dict[str, KerasLayer] = {}
 
 # Arguments every Keras layer has that change nothing rnnkit computes (``trainable`` is applied
 # as ``requires_grad``; ``dtype`` must be float32, checked apart).
-_COMMON_IGNORED = ("name", "trainable", "dtype")
+# ``batch_input_shape``: Keras 2's first layer holds the input shape (read apart).
+_COMMON_IGNORED = ("name", "trainable", "dtype", "batch_input_shape", "batch_shape")
 
 
 def register(spec: KerasLayer) -> KerasLayer:
@@ -147,12 +151,14 @@ def register(spec: KerasLayer) -> KerasLayer:
     return spec
 
 
-_RNN_IGNORED = ("seed", "unroll")  # randomness of dropout; the same maths unrolled
+# randomness of dropout; the same maths unrolled or in Keras 2's other `implementation`
+_RNN_IGNORED = ("seed", "unroll", "implementation")
 _GATED = {  # what LSTM and GRU compute, fixed in rnnkit
     "activation": _same("tanh"),
     "recurrent_activation": _same("sigmoid"),
     "stateful": _same(False),
     "zero_output_for_mask": _zero_output,
+    "time_major": _same(False),  # Keras 2
 }
 _GATED_WRITTEN = {
     "activation": "tanh",
@@ -162,14 +168,23 @@ _GATED_WRITTEN = {
 }
 
 for _spec in (
-    KerasLayer("Embedding", "embedding", implied={"quantization_config": _same(None)}),
+    KerasLayer(
+        "Embedding",
+        "embedding",
+        implied={"quantization_config": _same(None)},
+        ignored=("input_length",),  # Keras 2: the padded length, not needed to run
+    ),
     KerasLayer("Dense", "dense", implied={"quantization_config": _same(None)}),
     KerasLayer("Dropout", "dropout", ignored=("seed",)),
     KerasLayer(
         "SimpleRNN",
         "simple_rnn",
         cell=True,
-        implied={"stateful": _same(False), "zero_output_for_mask": _zero_output},
+        implied={
+            "stateful": _same(False),
+            "zero_output_for_mask": _zero_output,
+            "time_major": _same(False),
+        },
         ignored=_RNN_IGNORED,
         dropped=("impl",),
         written={"stateful": False, "zero_output_for_mask": False},
@@ -201,7 +216,7 @@ for _spec in (
     KerasLayer("GlobalAveragePooling1D", "global_average_pooling1d"),
     KerasLayer("GlobalMaxPooling1D", "global_max_pooling1d"),
     KerasLayer("Activation", "activation"),
-    KerasLayer("LeakyReLU", "leaky_re_lu"),
+    KerasLayer("LeakyReLU", "leaky_re_lu", renamed={"alpha": "negative_slope"}),
     # Layers being added to rnnkit: read and written once rnnkit.layers has them (their
     # weights in Keras's get_weights order, as every rnnkit layer's set_weights takes them).
     KerasLayer("Conv1D", "conv1d"),
@@ -333,8 +348,8 @@ class _Config:
         ``build_config``."""
         shape = None
         first = layers[0] if layers else None
-        if isinstance(first, dict) and first.get("class_name") == "InputLayer":
-            cfg = first.get("config") or {}
+        if isinstance(first, dict) and isinstance(first.get("config"), dict):
+            cfg = first["config"]  # an InputLayer, or Keras 2's first layer
             shape = cfg.get("batch_shape", cfg.get("batch_input_shape"))
         if shape is None:
             build = config.get("build_config") or {}
@@ -378,6 +393,7 @@ class _Config:
                 if isinstance(value, str):
                     kwargs["name"] = value
                 continue
+            key = spec.renamed.get(key, key)
             if key in params and key not in ("self", "layer", "input_shape"):
                 kwargs[key] = self.value(key, value, label)
             elif key in spec.implied:
@@ -678,6 +694,41 @@ class _Weights:
                 f"{', ...' if len(unused) > 5 else ''}; the file holds a different model)"
             )
 
+    def legacy_plan(self, model, root) -> list[tuple[Layer, list]]:
+        """The plan for Keras 2's layout: ``layer_names`` in order, each group's
+        ``weight_names`` in ``get_weights`` order; layers with weights matched in order."""
+        names = [_text(n) for n in root.attrs.get("layer_names", [])]
+        if len(names) > MAX_LAYERS or not all(isinstance(n, str) for n in names):
+            raise self.fail(f"`layer_names` is not a list of at most {MAX_LAYERS} names")
+        stored = []
+        for n in names:
+            group = self.get(f"{root.name.rstrip('/')}/{n}")
+            if not isinstance(group, self.h5py.Group):
+                raise self.fail(f"layer {n!r} is listed but has no group")
+            weights = [_text(w) for w in group.attrs.get("weight_names", [])]
+            if weights:
+                stored.append((n, weights))
+        layers = [layer for layer in model.layers if layer._keras_weights()]
+        if len(stored) != len(layers):
+            raise self.fail(
+                f"it holds the weights of {len(stored)} layers, the model has {len(layers)} "
+                "layers with weights (the file holds a different model)"
+            )
+        plan = []
+        for layer, (n, weights) in zip(layers, stored):
+            expected = [tuple(w.shape) for w in layer._keras_weights()]
+            if len(weights) != len(expected):
+                raise self.fail(
+                    f"layer {n!r} holds {len(weights)} weights, layer {layer.name!r} "
+                    f"({type(layer).__name__}) has {len(expected)}"
+                )
+            datasets = [
+                self.dataset(None, f"{root.name.rstrip('/')}/{n}/{w}", shape)
+                for w, shape in zip(weights, expected)
+            ]
+            plan.append((layer, datasets))
+        return plan
+
     def read(self, plan) -> list[tuple[Layer, list]]:
         out = []
         for layer, datasets in plan:
@@ -692,6 +743,11 @@ class _Weights:
                 arrays.append(array)
             out.append((layer, arrays))
         return out
+
+
+def _text(value):
+    """An HDF5 string attribute (bytes or str) as str; anything else as it is."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
 def _open_h5(h5py, fileobj, owner: str, path, where: str):
@@ -775,11 +831,9 @@ def _read_weights(model, fileobj, size: int, owner: str, path, where: str):
     f = _open_h5(h5py, fileobj, owner, path, where)
     reader = _Weights(h5py, f, size, owner, path, where)
     try:
-        if "layers" not in f and "model_weights" in f:
-            raise reader.fail(
-                "it is a Keras 2 (legacy .h5) file; rnnkit reads Keras 3 files "
-                "(.keras, .weights.h5)"
-            )
+        if "layers" not in f and ("model_weights" in f or "layer_names" in f.attrs):
+            root = f["model_weights"] if "model_weights" in f else f
+            return reader.read(reader.legacy_plan(model, root))
         return reader.read(reader.plan(model))
     except _FileError:
         raise
@@ -806,6 +860,8 @@ def load_keras(path, compile: bool = True) -> Sequential:
     >>> model.predict(x)                        # doctest: +SKIP
     """
     owner, path = "load_keras", Path(path)
+    if str(path).endswith((".h5", ".hdf5")):
+        return _load_legacy(path, compile)
     with _open_file(path, owner, "a .keras file") as f:
         archive = _Archive(f, owner, path)
         config = archive.read_json(CONFIG_FILE, MAX_CONFIG_BYTES)
@@ -819,15 +875,65 @@ def load_keras(path, compile: bool = True) -> Sequential:
         weights, size = archive.open_weights()
         with weights:
             values = _read_weights(model, weights, size, owner, path, f"{WEIGHTS_FILE}: ")
+    return _finish(model, values, config.get("compile_config") if compile else None, path)
+
+
+def _finish(model, values, compile_config, path) -> Sequential:
+    """Allocate the meta-device ``model`` and give it ``values`` (checked), then compile."""
     model.to_empty(device="cpu")  # the only allocation, bounded by the file's size
     with torch.no_grad():
         for p in model.parameters():
             p.zero_()
-    _assign(model, values, owner, path)
-    if compile:
-        _compile(model, config.get("compile_config"), path)
+    _assign(model, values, "load_keras", path)
+    _compile(model, compile_config, path)
     model.eval()
     return model
+
+
+def _load_legacy(path: Path, compile: bool) -> Sequential:
+    """A Keras 2 ``model.save("x.h5")`` file: the config in the root attribute
+    ``model_config``, the weights under ``model_weights`` (see :meth:`_Weights.legacy_plan`)."""
+    owner = "load_keras"
+    h5py = _h5py(owner)
+    with _open_file(path, owner, "a .keras file") as fileobj:
+        size = os.fstat(fileobj.fileno()).st_size
+        f = _open_h5(h5py, fileobj, owner, path, "")
+        try:
+            text = f.attrs.get("model_config")
+            if text is None:
+                raise _bad(owner, path, "a Keras 2 .h5 file without `model_config` (weights only?)")
+            text = _text(text)
+            if not isinstance(text, str) or len(text) > MAX_CONFIG_BYTES:
+                raise _bad(
+                    owner, path, f"`model_config` is not JSON of at most {MAX_CONFIG_BYTES} bytes"
+                )
+            try:
+                config = json.loads(text)
+            except (json.JSONDecodeError, RecursionError) as e:
+                raise _bad(
+                    owner, path, f"`model_config` is not valid JSON ({type(e).__name__})"
+                ) from None
+            model = model_from_keras_config(config, path, device="meta", owner=owner)
+            if not model.built:
+                raise _bad(
+                    owner, path, "the layers cannot be built from `model_config` (no input shape)"
+                )
+            compile_config = None
+            if compile and "training_config" in f.attrs:
+                try:
+                    compile_config = json.loads(_text(f.attrs["training_config"]))
+                except (json.JSONDecodeError, TypeError, RecursionError):
+                    compile_config = None
+        except _FileError:
+            f.close()
+            raise
+        except _H5_ERRORS as e:
+            f.close()
+            raise _bad(owner, path, f"it is damaged ({type(e).__name__}: {e})") from None
+        f.close()
+        fileobj.seek(0)
+        values = _read_weights(model, fileobj, size, owner, path, "")
+    return _finish(model, values, compile_config, path)
 
 
 def load_weights(model, path) -> None:
@@ -857,8 +963,10 @@ def load_weights(model, path) -> None:
 
 def _compile(model, spec, path) -> None:
     """Compile ``model`` as Keras's ``compile_config`` says, where rnnkit has what it names."""
-    if not spec:
+    if not spec or not isinstance(spec, dict):
         return
+    if "optimizer_config" in spec:  # Keras 2's training_config
+        spec = {**spec, "optimizer": spec["optimizer_config"]}
     try:
         optimizer = spec.get("optimizer")
         if isinstance(optimizer, dict):
