@@ -13,6 +13,7 @@ For each small model below it writes into ``tests/fixtures/keras/``:
 - for the models in :data:`LEGACY`, ``<name>.h5.gz``: ``model.save("<name>.h5")``, Keras's
   legacy (Keras 2) HDF5 format, gzipped.
 
+``lstm`` is compiled and trained one step first (its files then hold the optimizer's state).
 The weights are drawn from a seeded normal distribution (every bias non-zero), so the tests
 compare every weight's placement, not just the default initialisation.
 """
@@ -32,6 +33,9 @@ from keras import layers as L
 OUT = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "keras"
 N, T, D = 4, 5, 3  # batch, time steps, features
 LEGACY = ("embedding_mask", "gru_reset_before")
+TRAINED = "lstm"
+"""Compiled and trained for one step before saving: its files hold the optimizer's state and
+a ``compile_config``."""
 
 
 def float_input() -> np.ndarray:
@@ -179,6 +183,14 @@ def main() -> int:
         keras.utils.clear_session()
         model = build()
         randomise(model, seed)
+        if name == TRAINED:
+            model.compile(
+                keras.optimizers.Adam(0.01, clipnorm=1.0),
+                "binary_crossentropy",
+                metrics=["accuracy"],
+            )
+            labels = (np.arange(len(x)) % 2).astype("float32")
+            model.fit(x, labels, batch_size=len(x), epochs=1, verbose=0)
         y = model.predict(x, verbose=0)
         model.save(OUT / f"{name}.keras")
         deflate(OUT / f"{name}.keras")

@@ -163,7 +163,7 @@ def test_written_weights_have_keras_layout(name, tmp_path):
         groups = []
         keras_file.visit(groups.append)
         for group in groups:
-            if group.endswith("/vars"):
+            if group.endswith("/vars") and group.startswith("layers/"):  # not the optimizer's
                 assert f[group].attrs["name"] == keras_file[group].attrs["name"], group
 
 
@@ -686,3 +686,30 @@ def test_keras_2_config_arguments(tmp_path):
     assert model.built and model.input_shape_hint == (6,)
     assert model.layers[0].mask_zero and model.layers[1].units == 3
     assert model.layers[3].negative_slope == 0.2
+
+
+# 15. compile_config: a model Keras compiled (and trained: its file holds the optimizer's
+#     state too) comes back compiled with the same optimizer, loss and metrics where rnnkit
+#     has them, uncompiled with a warning where it does not.
+def test_compiled_keras_model_comes_back_compiled():
+    path, x, y = fixture("lstm")
+    model = load_keras(path)
+    assert model.compiled and model.loss_name == "binary_crossentropy"
+    assert model.metric_names == ["accuracy"]
+    optimizer = model.optimizer_spec
+    assert type(optimizer).__name__ == "Adam" and optimizer.clipnorm == 1.0
+    assert optimizer.learning_rate == pytest.approx(0.01)
+    assert not load_keras(path, compile=False).compiled
+    np.testing.assert_allclose(model.predict(x), y, rtol=0, atol=TOLERANCE)
+
+
+def test_compile_config_rnnkit_lacks_warns(tmp_path):
+    def huber(config):
+        config["compile_config"]["loss"] = {"class_name": "Huber", "config": {"name": "huber"}}
+
+    path = rewrite(FIXTURES / "lstm.keras", tmp_path / "huber.keras", config=huber)
+    with pytest.warns(
+        UserWarning, match=re.escape(f"load_keras: {str(path)!r} was loaded uncompiled")
+    ):
+        model = load_keras(path)
+    assert not model.compiled

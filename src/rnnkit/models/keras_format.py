@@ -980,8 +980,7 @@ def _compile(model, spec, path) -> None:
             loss = (loss.get("config") or {}).get("name") or loss.get("class_name")
         metrics = spec.get("metrics") or []
         metrics = [m.get("config", {}).get("name") if isinstance(m, dict) else m for m in metrics]
-        if loss not in losses_module.LOSSES:
-            raise ValueError(f"loss {loss!r}")
+        losses_module.get(loss)
         for m in metrics:
             metrics_module.get(m, loss)
         model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
