@@ -27,7 +27,7 @@ import pytest
 import torch
 
 from rnnkit.layers import GRU, LSTM, Bidirectional, Dense, Embedding
-from rnnkit.models import Sequential, load_keras, load_model
+from rnnkit.models import Sequential, keras_layout, load_keras, load_model
 from rnnkit.models import keras_format as K
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "keras"
@@ -317,8 +317,10 @@ def test_an_rnnkit_file_is_replaced_atomically(tmp_path, monkeypatch):
     model = built_model()
     model.save_weights(target)
     written = []
-    real = K._files.write_bytes
-    monkeypatch.setattr(K._files, "write_bytes", lambda p, d: (written.append(p), real(p, d)))
+    real = keras_layout._files.write_bytes
+    monkeypatch.setattr(
+        keras_layout._files, "write_bytes", lambda p, d: (written.append(p), real(p, d))
+    )
     model.save_weights(target)  # its own file: replaced without overwrite=True
     model.save(tmp_path / "m.keras")
     model.save(tmp_path / "m.keras")
@@ -713,3 +715,19 @@ def test_compile_config_rnnkit_lacks_warns(tmp_path):
     ):
         model = load_keras(path)
     assert not model.compiled
+
+
+# 16. A Bidirectional whose backward layer is not its forward layer run backwards is refused
+#     (rnnkit's Bidirectional makes its own backward copy).
+def test_a_different_backward_layer_is_refused(tmp_path):
+    def wider(config):
+        backward = config["config"]["layers"][1]["config"]["backward_layer"]["config"]
+        backward["units"] = 7
+
+    path = rewrite(FIXTURES / "bidirectional.keras", tmp_path / "b.keras", config=wider)
+    what = (
+        "config.json: layer 1 'bidirectional' (Bidirectional) has a `backward_layer` that is "
+        "not its layer run backwards, which rnnkit's Bidirectional does not support"
+    )
+    with pytest.raises(ValueError, match=refused("load_keras", path, what)):
+        load_keras(path)

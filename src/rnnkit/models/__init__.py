@@ -1,8 +1,8 @@
 """Models: Sequential with compile / fit / evaluate / predict, losses, metrics, callbacks.
 
 ``training`` holds the loop behind fit / evaluate / predict, ``summary`` the summary table,
-``checkpoint`` the format of BackupAndRestore's backups, ``keras_format`` Keras 3's
-``.keras`` / ``.weights.h5`` files.
+``checkpoint`` the format of BackupAndRestore's backups, ``keras_layout`` / ``keras_format``
+Keras's files (weights in and out / whole models in).
 """
 
 from . import callbacks, losses, metrics, optimizers

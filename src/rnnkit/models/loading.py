@@ -395,7 +395,7 @@ def load_model(path, compile: bool = True) -> Sequential:
     file (Keras 2's) is read by :func:`rnnkit.models.keras_format.load_keras`.
     """
     if str(path).endswith((".keras", ".h5", ".hdf5")) and not Path(path).is_dir():
-        from .keras_format import load_keras  # it imports this module
+        from .keras_format import load_keras
 
         return load_keras(path, compile=compile)
     path = Path(path)
