@@ -331,14 +331,18 @@ def _load_legacy(path: Path, compile: bool) -> Sequential:
     ``model_config``, the weights under ``model_weights`` (see :meth:`_Weights.legacy_plan`)."""
     owner = "load_keras"
     h5py = h5py_module(owner)
-    with open_file(path, owner, "a .keras file") as fileobj:
+    with open_file(path, owner, "a Keras file") as fileobj:
         size = os.fstat(fileobj.fileno()).st_size
         f = open_h5(h5py, fileobj, owner, path, "")
         try:
-            raw = f.attrs.get("model_config")
-            if raw is None:
+            if "model_config" not in f.attrs:
                 raise bad(owner, path, "a Keras 2 .h5 file without `model_config` (weights only?)")
-            raw = text(raw)
+            stored = f.attrs.get_id("model_config").get_storage_size()
+            if stored > MAX_CONFIG_BYTES:
+                raise bad(
+                    owner, path, f"`model_config` has {stored} bytes, more than {MAX_CONFIG_BYTES}"
+                )
+            raw = text(f.attrs["model_config"])
             if not isinstance(raw, str) or len(raw) > MAX_CONFIG_BYTES:
                 raise bad(
                     owner, path, f"`model_config` is not JSON of at most {MAX_CONFIG_BYTES} bytes"

@@ -99,9 +99,9 @@ class KerasLayer:
         rnnkit: rnnkit's class name (looked up in :func:`rnnkit.layers.get` when first used,
             so an entry may name a layer this rnnkit does not have yet); default ``keras``.
         cell: the weights sit in ``cell/vars`` (a recurrent layer) instead of ``vars``.
-        wrapped: the config keys of the layers this one wraps (``"layer"``), which are also
-            the attributes that hold them in rnnkit and the HDF5 groups of their weights
-            (``forward_layer``, ``backward_layer`` for ``Bidirectional``), in weight order.
+        wrapped: for a wrapper, the attributes holding the layers it wraps, which are also
+            the HDF5 groups of their weights, in weight order (``forward_layer``,
+            ``backward_layer`` for ``Bidirectional``; ``layer`` for ``TimeDistributed``).
         implied: Keras arguments rnnkit's class has no argument for, each with a check
             ``f(value, config) -> bool`` that passes for the values whose behaviour rnnkit
             implements (``activation='tanh'`` for the LSTM); when writing, ``written`` gives
