@@ -731,3 +731,16 @@ def test_a_different_backward_layer_is_refused(tmp_path):
     )
     with pytest.raises(ValueError, match=refused("load_keras", path, what)):
         load_keras(path)
+
+
+def test_save_keras_refuses_a_model_it_cannot_describe(tmp_path):
+    class Other(torch.nn.Module):
+        layers = ()
+        built = True
+
+    with pytest.raises(
+        ValueError,
+        match=re.escape("save: `model` expected a Sequential model for a .keras file"),
+    ):
+        keras_layout.save_keras(Other(), tmp_path / "m.keras")
+    assert not (tmp_path / "m.keras").exists()

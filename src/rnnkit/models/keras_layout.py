@@ -748,6 +748,12 @@ def save_keras(model, path, overwrite: bool = False) -> None:
     compile settings are not written. Replacing follows :func:`save_weights`.
     """
     owner, path = "save", Path(path)
+    if not any(c.__name__ == "Sequential" for c in type(model).__mro__):
+        raise ValueError(
+            f"save: `model` expected a Sequential model for a .keras file (the functional "
+            f"Model's config is not written yet; save_weights writes its weights), received "
+            f"{type(model).__name__}."
+        )
     _check_built(model, owner)
     config = keras_config(model)
     weights = weights_bytes(model, owner)
