@@ -1,7 +1,8 @@
 """Models: Sequential with compile / fit / evaluate / predict, losses, metrics, callbacks.
 
 ``training`` holds the loop behind fit / evaluate / predict, ``summary`` the summary table,
-``checkpoint`` the format of BackupAndRestore's backups.
+``checkpoint`` the format of BackupAndRestore's backups, ``keras_layout`` / ``keras_format``
+Keras's files (weights in and out / whole models in).
 """
 
 from . import callbacks, losses, metrics, optimizers
@@ -17,9 +18,8 @@ from .callbacks import (
     ReduceLROnPlateau,
     TerminateOnNaN,
 )
-
-# -- the functional API (branch functional) --
 from .functional import Model
+from .keras_format import load_keras
 from .loading import load_model
 from .saving import save_model
 from .sequential import Sequential
@@ -41,6 +41,7 @@ __all__ = [
     "Sequential",
     "TerminateOnNaN",
     "callbacks",
+    "load_keras",
     "load_model",
     "losses",
     "metrics",

@@ -402,8 +402,13 @@ def load_model(path, compile: bool = True) -> Sequential:
     Everything is checked before anything is allocated (see this module's docstring); a
     damaged or foreign directory raises a ``ValueError`` naming the file and the field, and
     nothing is loaded. Safe to call while another process saves to ``path``: the old model or
-    the new one is loaded, never a mixture.
+    the new one is loaded, never a mixture. A ``.keras`` file (Keras 3's archive) or ``.h5``
+    file (Keras 2's) is read by :func:`rnnkit.models.keras_format.load_keras`.
     """
+    if str(path).endswith((".keras", ".h5", ".hdf5")) and not Path(path).is_dir():
+        from .keras_format import load_keras
+
+        return load_keras(path, compile=compile)
     path = Path(path)
     for attempt in range(_RETRIES):
         try:

@@ -262,5 +262,25 @@ class ModelAPI:
         An rnnkit model already at ``path`` is replaced atomically (files a user added to its
         directory are kept); a file or any other non-empty folder is refused with a
         ``FileExistsError`` unless ``overwrite=True``. See :func:`rnnkit.models.save_model`.
+        A name ending in ``.keras`` writes a Keras 3 archive instead, as Keras does
+        (:func:`rnnkit.models.keras_layout.save_keras`).
         """
+        from . import keras_layout  # not imported at the top: it is loaded on first use
+
+        if keras_layout.is_keras_path(path):
+            return keras_layout.save_keras(self, path, overwrite=overwrite)
         save_model(self, path, overwrite=overwrite)
+
+    def save_weights(self, filepath, overwrite: bool = False) -> None:
+        """Write the weights as a Keras 3 ``.weights.h5`` file, which ``keras.Model.load_weights``
+        reads (see :func:`rnnkit.models.keras_layout.save_weights`; h5py needed)."""
+        from . import keras_layout
+
+        keras_layout.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath) -> None:
+        """Set the weights from a Keras 3 ``.weights.h5`` file or ``.keras`` archive of a model
+        of the same layers (see :func:`rnnkit.models.keras_layout.load_weights`)."""
+        from . import keras_layout
+
+        keras_layout.load_weights(self, filepath)
