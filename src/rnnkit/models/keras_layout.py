@@ -740,6 +740,12 @@ def save_weights(model, path, overwrite: bool = False) -> None:
     _files.write_bytes(path, data)
 
 
+def writes_keras_archive(model) -> bool:
+    """Whether :func:`save_keras` can write ``model`` (a Sequential; not yet a functional
+    Model)."""
+    return any(c.__name__ == "Sequential" for c in type(model).__mro__)
+
+
 def save_keras(model, path, overwrite: bool = False) -> None:
     """Write ``model`` as a Keras 3 ``.keras`` archive (``keras.models.load_model`` reads it).
 
@@ -748,7 +754,7 @@ def save_keras(model, path, overwrite: bool = False) -> None:
     compile settings are not written. Replacing follows :func:`save_weights`.
     """
     owner, path = "save", Path(path)
-    if not any(c.__name__ == "Sequential" for c in type(model).__mro__):
+    if not writes_keras_archive(model):
         raise ValueError(
             f"save: `model` expected a Sequential model for a .keras file (the functional "
             f"Model's config is not written yet; save_weights writes its weights), received "

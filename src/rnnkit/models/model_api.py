@@ -9,6 +9,8 @@ uses only what a model shows to its users (``model(x, logits=...)``, ``layers``,
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -263,12 +265,22 @@ class ModelAPI:
         directory are kept); a file or any other non-empty folder is refused with a
         ``FileExistsError`` unless ``overwrite=True``. See :func:`rnnkit.models.save_model`.
         A name ending in ``.keras`` writes a Keras 3 archive instead, as Keras does
-        (:func:`rnnkit.models.keras_layout.save_keras`).
+        (:func:`rnnkit.models.keras_layout.save_keras`), for a Sequential model; a functional
+        model's Keras config is not written yet, so its ``.keras`` path gets rnnkit's folder
+        (which :func:`~rnnkit.models.load_model` reads back) and a warning that says so.
         """
         from . import keras_layout  # not imported at the top: it is loaded on first use
 
         if keras_layout.is_keras_path(path):
-            return keras_layout.save_keras(self, path, overwrite=overwrite)
+            if keras_layout.writes_keras_archive(self):
+                return keras_layout.save_keras(self, path, overwrite=overwrite)
+            warnings.warn(
+                f"save: a {type(self).__name__} is not written as a Keras archive yet; "
+                f"{str(path)!r} is an rnnkit model folder (rnnkit.models.load_model reads it; "
+                "save_weights writes Keras's .weights.h5)",
+                UserWarning,
+                stacklevel=2,
+            )
         save_model(self, path, overwrite=overwrite)
 
     def save_weights(self, filepath, overwrite: bool = False) -> None:
