@@ -1,7 +1,9 @@
 """Layers: parameters and options; each is a ``torch.nn.Module`` (batch-first)."""
 
 from .base import Layer
+from .conv import AveragePooling1D, Conv1D, MaxPooling1D
 from .core import Dense, Dropout, Embedding, Input
+from .normalization import BatchNormalization, LayerNormalization
 from .recurrent import GRU, LSTM, RNN, SimpleRNN
 from .shaping import (
     Activation,
@@ -20,7 +22,10 @@ __all__ = [
     "LSTM",
     "RNN",
     "Activation",
+    "AveragePooling1D",
+    "BatchNormalization",
     "Bidirectional",
+    "Conv1D",
     "Dense",
     "Dropout",
     "Embedding",
@@ -29,8 +34,10 @@ __all__ = [
     "GlobalMaxPooling1D",
     "Input",
     "Layer",
+    "LayerNormalization",
     "LeakyReLU",
     "Masking",
+    "MaxPooling1D",
     "RepeatVector",
     "Reshape",
     "SimpleRNN",
@@ -58,6 +65,11 @@ _REGISTRY = {
         LeakyReLU,
         GlobalAveragePooling1D,
         GlobalMaxPooling1D,
+        Conv1D,
+        MaxPooling1D,
+        AveragePooling1D,
+        BatchNormalization,
+        LayerNormalization,
     )
 }
 
