@@ -389,7 +389,6 @@ class LayerNormalization(WeightOptions, Layer):
                 f"LayerNormalization: the normalised axes of the input must be known to "
                 f"build, received input shape {tuple(input_shape)}."
             )
-        self.rank = len(input_shape)
         self.normalized_shape = shape
         owner = "LayerNormalization"
         if self.scale or self.rms_scaling:
@@ -422,10 +421,10 @@ class LayerNormalization(WeightOptions, Layer):
         self.maybe_build(x.shape, x.device)
         axes = self._axes(x.dim())
         shape = tuple(x.shape[a] for a in axes)
-        if x.dim() != self.rank or shape != self.normalized_shape:
+        if shape != self.normalized_shape:  # any rank, as Keras: only these sizes matter
             raise ValueError(
-                f"LayerNormalization: `inputs` expected rank {self.rank} with sizes "
-                f"{self.normalized_shape} on axes {self.axis}, received shape {tuple(x.shape)}."
+                f"LayerNormalization: `inputs` expected sizes {self.normalized_shape} on axes "
+                f"{self.axis}, received shape {tuple(x.shape)}."
             )
         broadcast = [x.shape[d] if d in axes else 1 for d in range(x.dim())]
         gamma = None if self.gamma is None else self.gamma.reshape(broadcast)
