@@ -129,7 +129,12 @@ def layer_norm_cases() -> list[dict]:
         weights = [w + normal(*w.shape) * 0.2 for w in layer.get_weights()]
         layer.set_weights(weights)
         cases.append(
-            {"kwargs": kwargs, "x": arr(x), "weights": [arr(w) for w in weights], "y": arr(layer(x))}
+            {
+                "kwargs": kwargs,
+                "x": arr(x),
+                "weights": [arr(w) for w in weights],
+                "y": arr(layer(x)),
+            }
         )
     return cases
 

@@ -131,7 +131,8 @@ def test_dense_losses_as_keras_docstring():
     )
     layer(torch.ones(5, 5) * 2.0)
     assert float(sum(layer.losses).detach()) == pytest.approx(5.25)
-    assert [round(float(v.detach()), 6) for v in layer.losses] == [5.0, 0.25]  # activity first, as Keras
+    # activity first, as Keras
+    assert [round(float(v.detach()), 6) for v in layer.losses] == [5.0, 0.25]
 
 
 @pytest.mark.parametrize("cls", [SimpleRNN, LSTM, GRU])
@@ -166,6 +167,8 @@ def test_embedding_and_bidirectional_penalties_reach_the_model():
     expected += 0.01 * (bi.forward_layer.W_x.abs().sum() + bi.backward_layer.W_x.abs().sum())
     got = sum(regularizers.layer_losses(model))
     torch.testing.assert_close(got, expected)
+    torch.testing.assert_close(sum(model.losses), expected)  # Keras's model.losses
+    assert Sequential([Dense(2, input_shape=(3,))]).losses == []
 
 
 def test_config_round_trip_and_save_load(tmp_path):

@@ -22,6 +22,7 @@ from rnnkit.layers import (
     MaxPooling1D,
 )
 from rnnkit.layers import get as get_layer
+from rnnkit.layers.conv import same_padding
 from rnnkit.models import Sequential, load_model
 
 FIXTURES = json.loads((Path(__file__).parents[1] / "keras_klayers_fixtures.json").read_text())
@@ -48,18 +49,13 @@ def test_conv1d_equals_keras(case):
     ]
 
 
-@pytest.mark.parametrize(
-    "case", FIXTURES["pooling1d"], ids=lambda c: f"{c['class']}-{c['kwargs']}"
-)
+@pytest.mark.parametrize("case", FIXTURES["pooling1d"], ids=lambda c: f"{c['class']}-{c['kwargs']}")
 def test_pooling1d_equals_keras(case):
     layer = get_layer(case["class"])(**case["kwargs"])
     x = t(case["x"])
     kw = case["kwargs"]
-    uneven = kw["padding"] == "same" and (
-        (-(-7 // (kw["strides"] or kw["pool_size"])) - 1) * (kw["strides"] or kw["pool_size"])
-        + kw["pool_size"]
-        - 7
-    ) % 2
+    front, back = same_padding(7, kw["pool_size"], kw["strides"] or kw["pool_size"])
+    uneven = kw["padding"] == "same" and front != back
     if case["class"] == "AveragePooling1D" and uneven and kw["pool_size"] > 2:
         # Keras 3's torch backend repeats the edge steps into uneven padding and counts them;
         # rnnkit averages the real steps only (Keras's definition, TensorFlow's numbers):
@@ -260,8 +256,7 @@ def test_config_round_trip_and_save_load(tmp_path):
         (
             {"filters": 2, "kernel_size": (1, 2)},
             TypeError,
-            "Conv1D: `kernel_size` expected a positive integer or a tuple of one, "
-            "received tuple.",
+            "Conv1D: `kernel_size` expected a positive integer or a tuple of one, received tuple.",
         ),
         (
             {"filters": 2, "kernel_size": 2, "strides": 0},

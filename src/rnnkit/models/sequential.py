@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from .. import _validation as V
+from .. import regularizers
 from ..layers import Embedding, Input, Layer
 from ..layers.base import unique_name
 from . import execution, training
@@ -119,6 +120,13 @@ class Sequential(nn.Module):
 
     def count_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+    @property
+    def losses(self) -> list[Tensor]:
+        """Keras's ``model.losses``: the penalties of the layers' regularizers (the activity
+        ones of the last call, then the weights'), which ``fit`` adds to the loss
+        (:func:`rnnkit.regularizers.layer_losses`)."""
+        return regularizers.layer_losses(self)
 
     def get_weights(self) -> list[np.ndarray]:
         """Every layer's :meth:`~rnnkit.layers.Layer.get_weights`, in layer order (Keras's
