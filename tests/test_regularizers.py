@@ -236,7 +236,7 @@ def test_fit_reports_data_loss_plus_hand_computed_penalty():
     assert history.history["loss"][0] == pytest.approx(expected, rel=1e-6)
     W1, b1 = (w.detach().clone() for w in (model.layers[0].W, model.layers[0].b))
     assert model.evaluate(x, y, verbose=0) == pytest.approx(
-        float(F.mse_loss(model(x), y) + 0.5 * W1.square().sum()), rel=1e-6
+        float(F.mse_loss(model(x), y).detach() + 0.5 * W1.square().sum()), rel=1e-6
     )
     assert model.train_on_batch(x, y) == pytest.approx(
         float(F.mse_loss(x @ W1 + b1, y) + 0.5 * W1.square().sum()),

@@ -246,7 +246,6 @@ def config_of(constraint):
     return serialize(constraint) if isinstance(constraint, Constraint) else constraint
 
 
-@torch.no_grad()
 def apply(model) -> None:
     """Project every constrained weight of the rnnkit layers inside ``model`` (itself
     included), as Keras does after each optimizer step; nothing to do without constraints."""

@@ -74,11 +74,8 @@ class WeightOptions:
         if not getattr(self, "built", False):
             return out
         for name, _ in self.KERAS_WEIGHTS:
-            regularizer = getattr(self, f"{name}_regularizer", None)
-            if regularizer is None:
-                continue
-            w = self.keras_weight(name)
-            if w is not None:
+            regularizer = getattr(self, name + "_regularizer", None)
+            if regularizer is not None and (w := self.keras_weight(name)) is not None:
                 out.append(regularizer(w))
         return out
 
@@ -88,15 +85,17 @@ class WeightOptions:
         return self.penalties()
 
     # -- constraints ----------------------------------------------------------------------------
-    @torch.no_grad()
     def apply_constraints(self) -> None:
         """Replace each constrained weight by its projection (Keras's layout in and out)."""
-        if not getattr(self, "built", False):
+        todo = [
+            (name, constraint)
+            for name, _ in self.KERAS_WEIGHTS
+            if (constraint := getattr(self, name + "_constraint", None)) is not None
+        ]
+        if not todo or not getattr(self, "built", False):
             return
-        for name, _ in self.KERAS_WEIGHTS:
-            constraint = getattr(self, f"{name}_constraint", None)
-            if constraint is None:
-                continue
-            w = self.keras_weight(name)
-            if w is not None:
-                self._set_keras_weight(name, torch.as_tensor(constraint(w.detach())))
+        with torch.no_grad():
+            for name, constraint in todo:
+                w = self.keras_weight(name)
+                if w is not None:
+                    self._set_keras_weight(name, torch.as_tensor(constraint(w.detach())))
