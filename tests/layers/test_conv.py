@@ -314,3 +314,23 @@ def test_conv1d_bad_inputs():
         layer(torch.zeros(2, 5, 3, dtype=torch.long))
     with pytest.raises(ValueError, match=re.escape("MaxPooling1D: `inputs` expected at least 4")):
         MaxPooling1D(4)(rand(1, 3, 2))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_on_cuda_equals_cpu():
+    x = rand(2, 9, 4)
+    for layer in (
+        Conv1D(
+            4, 3, padding="same", groups=2, kernel_regularizer="l2", kernel_constraint="max_norm"
+        ),
+        MaxPooling1D(3, 1, padding="same"),
+        AveragePooling1D(4, 1, padding="same"),
+    ):
+        y_cpu = layer(x)
+        penalties = [float(p.detach()) for p in getattr(layer, "losses", [])]
+        layer.cuda()
+        torch.testing.assert_close(layer(x.cuda()).cpu(), y_cpu, atol=1e-5, rtol=1e-5)
+        assert [float(p.detach()) for p in getattr(layer, "losses", [])] == pytest.approx(penalties)
+        if isinstance(layer, Conv1D):
+            layer.apply_constraints()
+            assert layer.W.device.type == "cuda"

@@ -316,3 +316,26 @@ def test_bad_arguments_and_inputs():
         ValueError, match=re.escape("LayerNormalization: `axis` expected axes of inputs of rank 3")
     ):
         LayerNormalization(axis=3)(rand(2, 3, 4))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_on_cuda_equals_cpu():
+    x = rand(4, 5, 3)
+    mask = rand(4, 5, seed=2) > 0
+    for make in (
+        lambda: BatchNormalization(momentum=0.5, renorm=True, renorm_clipping={"rmax": 2.0}),
+        lambda: BatchNormalization(momentum=0.5),
+        lambda: LayerNormalization(axis=[1, 2]),
+    ):
+        torch.manual_seed(0)
+        cpu = make()
+        torch.manual_seed(0)
+        gpu = make()
+        kwargs = {"mask": mask} if isinstance(cpu, BatchNormalization) else {}
+        y_cpu = cpu(x, **kwargs)
+        y_gpu = gpu(x.cuda(), **{k: v.cuda() for k, v in kwargs.items()})
+        torch.testing.assert_close(y_gpu.cpu(), y_cpu, atol=1e-5, rtol=1e-5)
+        for a, b in zip(cpu.get_weights(), gpu.get_weights(), strict=True):
+            torch.testing.assert_close(
+                torch.from_numpy(b), torch.from_numpy(a), atol=1e-5, rtol=1e-5
+            )

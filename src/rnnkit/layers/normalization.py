@@ -271,7 +271,7 @@ class BatchNormalization(WeightOptions, Layer):
         """Batch renormalisation: the corrected ``(gamma, beta)`` of this batch, and the
         renorm and moving statistics updated (Keras's formulas)."""
         stddev = torch.sqrt(variance + self.epsilon)  # (C,)
-        floor = torch.sqrt(torch.tensor(self.epsilon, dtype=stddev.dtype))
+        floor = stddev.new_tensor(self.epsilon).sqrt()  # on the input's device
         renorm_stddev = torch.maximum(self.renorm_stddev, floor)
         r = (stddev / renorm_stddev).detach()  # (C,)
         d = ((mean - self.renorm_mean) / renorm_stddev).detach()  # (C,)
