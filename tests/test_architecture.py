@@ -26,6 +26,8 @@ RANKS = {
     "datasets": 2,  # may read text's tokenizer
     "kernels": 2,
     "initializers": 2,  # Keras initializers, on raw tensors
+    "regularizers": 2,  # Keras weight penalties, on raw tensors
+    "constraints": 2,  # Keras weight constraints, on raw tensors
     "layers": 3,
     "utils": 4,
     "models": 5,

@@ -5,6 +5,7 @@ Keras calls a layer (``training=``, NumPy arrays, symbolic tensors from ``Input`
 # -- the functional API, merge and attention layers (branch functional) --
 from .attention import AdditiveAttention, Attention
 from .base import Layer
+from .conv import AveragePooling1D, Conv1D, MaxPooling1D
 from .core import Dense, Dropout, Embedding
 from .input_layer import Input, InputLayer
 from .merging import (
@@ -25,6 +26,7 @@ from .merging import (
     multiply,
     subtract,
 )
+from .normalization import BatchNormalization, LayerNormalization
 from .recurrent import GRU, LSTM, RNN, SimpleRNN
 from .shaping import (
     Activation,
@@ -44,7 +46,10 @@ __all__ = [
     "LSTM",
     "RNN",
     "Activation",
+    "AveragePooling1D",
+    "BatchNormalization",
     "Bidirectional",
+    "Conv1D",
     "Dense",
     "Dropout",
     "Embedding",
@@ -53,8 +58,10 @@ __all__ = [
     "GlobalMaxPooling1D",
     "Input",
     "Layer",
+    "LayerNormalization",
     "LeakyReLU",
     "Masking",
+    "MaxPooling1D",
     "RepeatVector",
     "Reshape",
     "SimpleRNN",
@@ -115,6 +122,11 @@ _REGISTRY = {
         Dot,
         Attention,
         AdditiveAttention,
+        Conv1D,
+        MaxPooling1D,
+        AveragePooling1D,
+        BatchNormalization,
+        LayerNormalization,
     )
 }
 _REGISTRY["Input"] = InputLayer  # the class name rnnkit's Input layer had

@@ -8,6 +8,7 @@ from torch import Tensor, nn
 from .. import _validation as V
 from .. import initializers as I
 from ..functional import ACTIVATIONS
+from ._options import WeightOptions
 from .base import Layer, check_rank
 from .input_layer import Input, InputLayer  # noqa: F401 - the old home of Input
 
@@ -21,7 +22,7 @@ def activation_name(owner: str, activation) -> str:
     return V.choice(owner, "activation", activation, ACTIVATIONS)
 
 
-class Embedding(Layer):
+class Embedding(WeightOptions, Layer):
     """Turns token ids into dense vectors: ``y[n, t] = E[ids[n, t]]``.
 
     Args:
@@ -31,6 +32,8 @@ class Embedding(Layer):
             it, so recurrent layers skip the padded steps.
         embeddings_initializer: how ``E`` is first filled (keyword-only; see
             :mod:`rnnkit.initializers`); default 'uniform', uniform(-0.05, 0.05) as Keras.
+        embeddings_regularizer, activity_regularizer, embeddings_constraint: as Keras
+            (keyword-only; see :mod:`rnnkit.regularizers`, :mod:`rnnkit.constraints`).
 
     Shapes: ids ``(N, T)`` integer -> ``(N, T, output_dim)``.
     Weight: ``E`` of shape ``(input_dim, output_dim)``.
@@ -41,6 +44,7 @@ class Embedding(Layer):
     """
 
     supports_masking = True
+    KERAS_WEIGHTS = (("embeddings", "E"),)
 
     def __init__(
         self,
@@ -49,6 +53,9 @@ class Embedding(Layer):
         mask_zero: bool = False,
         *,
         embeddings_initializer="uniform",
+        embeddings_regularizer=None,
+        activity_regularizer=None,
+        embeddings_constraint=None,
         name: str | None = None,
         input_shape: tuple | None = None,
     ):
@@ -58,6 +65,12 @@ class Embedding(Layer):
         self.mask_zero = V.boolean("Embedding", "mask_zero", mask_zero)
         self.embeddings_initializer = I.argument(
             "Embedding", "embeddings_initializer", embeddings_initializer
+        )
+        self._init_options(
+            "Embedding",
+            activity_regularizer,
+            embeddings_regularizer=embeddings_regularizer,
+            embeddings_constraint=embeddings_constraint,
         )
         self.build((None, None))
 
@@ -71,7 +84,7 @@ class Embedding(Layer):
     def get_config(self) -> dict:
         config = super().get_config()
         config["embeddings_initializer"] = I.config_of(self.embeddings_initializer)
-        return config
+        return self._options_config(config)
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return tuple(input_shape) + (self.output_dim,)
@@ -96,10 +109,12 @@ class Embedding(Layer):
 
     def forward(self, ids: Tensor, mask=None) -> Tensor:
         self.check_ids(ids)
-        return nn.functional.embedding(ids.long(), self.E)
+        y = nn.functional.embedding(ids.long(), self.E)
+        self._record_activity(y)
+        return y
 
 
-class Dense(Layer):
+class Dense(WeightOptions, Layer):
     """A fully connected layer: ``y = activation(x @ W + b)`` on the last axis.
 
     Args:
@@ -108,6 +123,9 @@ class Dense(Layer):
         use_bias: add ``b``.
         kernel_initializer, bias_initializer: how ``W`` and ``b`` are first filled
             (keyword-only; see :mod:`rnnkit.initializers`).
+        kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint,
+            bias_constraint: as Keras (keyword-only; see :mod:`rnnkit.regularizers`,
+            :mod:`rnnkit.constraints`).
 
     Shapes: ``(..., D)`` -> ``(..., units)``. Weights: ``W`` (D, units) glorot-uniform, ``b``
     (units,) zeros by default, as Keras.
@@ -118,6 +136,7 @@ class Dense(Layer):
     """
 
     supports_masking = True
+    KERAS_WEIGHTS = (("kernel", "W"), ("bias", "b"))
 
     def __init__(
         self,
@@ -127,6 +146,11 @@ class Dense(Layer):
         *,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
         name: str | None = None,
         input_shape: tuple | None = None,
     ):
@@ -136,6 +160,14 @@ class Dense(Layer):
         self.use_bias = V.boolean("Dense", "use_bias", use_bias)
         self.kernel_initializer = I.argument("Dense", "kernel_initializer", kernel_initializer)
         self.bias_initializer = I.argument("Dense", "bias_initializer", bias_initializer)
+        self._init_options(
+            "Dense",
+            activity_regularizer,
+            kernel_regularizer=kernel_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            bias_constraint=bias_constraint,
+        )
         if input_shape is not None and input_shape[-1] is not None:
             self.build((None, *input_shape))
 
@@ -159,7 +191,7 @@ class Dense(Layer):
         config = super().get_config()
         config["kernel_initializer"] = I.config_of(self.kernel_initializer)
         config["bias_initializer"] = I.config_of(self.bias_initializer)
-        return config
+        return self._options_config(config)
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return tuple(input_shape[:-1]) + (self.units,)
@@ -176,7 +208,10 @@ class Dense(Layer):
                 f"axis, received shape {tuple(x.shape)}."
             )
         z = x @ self.W
-        return z + self.b if self.b is not None else z
+        z = z + self.b if self.b is not None else z
+        if self.activity_regularizer is not None:  # on the output, also when logits are used
+            self._record_activity(ACTIVATIONS[self.activation](z))
+        return z
 
     def forward(self, x: Tensor, mask=None) -> Tensor:
         return ACTIVATIONS[self.activation](self.logits(x))

@@ -9,10 +9,11 @@ from torch import Tensor
 from .. import _validation as V
 from .. import initializers as I
 from ..kernels import IMPLS, dispatch
+from ._options import WeightOptions
 from .base import Layer, check_rank
 
 
-class RNN(Layer):
+class RNN(WeightOptions, Layer):
     """Base of the recurrent layers: owns time, masking, dropout, state and dispatch.
 
     Subclasses set ``gates`` (1 simple RNN, 4 LSTM, 3 GRU), ``n_states`` and implement
@@ -36,6 +37,10 @@ class RNN(Layer):
             ``W_h`` (H, G*H) and the bias are first filled, as Keras (keyword-only): a name, a
             class, an instance of :mod:`rnnkit.initializers`, a config dict or a callable
             ``f(shape, dtype=None)``; defaults 'glorot_uniform', 'orthogonal', 'zeros'.
+        kernel_regularizer, recurrent_regularizer, bias_regularizer, activity_regularizer,
+        kernel_constraint, recurrent_constraint, bias_constraint: as Keras, on ``W_x``,
+            ``W_h`` and the bias in Keras's layout (keyword-only; see
+            :mod:`rnnkit.regularizers`, :mod:`rnnkit.constraints`).
 
     Call: ``layer(x, mask=None, initial_state=None, lengths=None)`` with ``x`` of shape
     ``(N, T, D)``; ``mask`` boolean ``(N, T)`` (True = real step) or ``lengths`` ``(N,)``
@@ -63,6 +68,13 @@ class RNN(Layer):
         kernel_initializer="glorot_uniform",
         recurrent_initializer="orthogonal",
         bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
         name: str | None = None,
         input_shape: tuple | None = None,
     ):
@@ -81,14 +93,47 @@ class RNN(Layer):
             owner, "recurrent_initializer", recurrent_initializer
         )
         self.bias_initializer = I.argument(owner, "bias_initializer", bias_initializer)
+        self._init_options(
+            owner,
+            activity_regularizer,
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint,
+        )
 
     INITIALIZERS = ("kernel_initializer", "recurrent_initializer", "bias_initializer")
+    # Keras's weights (kernel, recurrent_kernel, bias) by the prefix of their options
+    KERAS_WEIGHTS = (("kernel", "W_x"), ("recurrent", "W_h"), ("bias", "b"))
+    OPTIONS = (
+        "kernel_regularizer",
+        "recurrent_regularizer",
+        "bias_regularizer",
+        "kernel_constraint",
+        "recurrent_constraint",
+        "bias_constraint",
+    )
 
     def get_config(self) -> dict:
         config = super().get_config()
         for key in self.INITIALIZERS:
             config[key] = I.config_of(getattr(self, key))
-        return config
+        for key in (*self.OPTIONS, "activity_regularizer"):  # subclasses take them as **options
+            config[key] = getattr(self, key)
+        return self._options_config(config)
+
+    def keras_weight(self, name: str) -> Tensor | None:
+        """Keras's ``kernel``, ``recurrent`` (kernel) or ``bias`` (:meth:`_keras_weights`)."""
+        weights = self._keras_weights() if self.built else []
+        index = [w for w, _ in self.KERAS_WEIGHTS].index(name)
+        return weights[index] if index < len(weights) else None
+
+    def _set_keras_weight(self, name: str, value: Tensor) -> None:
+        weights = [w.detach().clone() for w in self._keras_weights()]
+        weights[[w for w, _ in self.KERAS_WEIGHTS].index(name)] = value
+        self._set_keras_weights(weights)
 
     def _build_when_known(self, input_shape):
         if input_shape is not None and input_shape[-1] is not None:
@@ -141,7 +186,8 @@ class RNN(Layer):
         y, final = self.sequence(x, mask, initial_state, lengths)
         output = y if self.return_sequences else final[0]
         if self.return_state:
-            return [output, *final]
+            output = [output, *final]
+        self._record_activity(output)
         return output
 
     def sequence(
@@ -299,6 +345,7 @@ class SimpleRNN(RNN):
         bias_initializer="zeros",
         name: str | None = None,
         input_shape: tuple | None = None,
+        **options,
     ):
         super().__init__(
             units,
@@ -314,6 +361,7 @@ class SimpleRNN(RNN):
             bias_initializer=bias_initializer,
             name=name,
             input_shape=input_shape,
+            **options,
         )
         self.activation = V.choice(
             "SimpleRNN", "activation", activation, ("tanh", "relu", "sigmoid")
@@ -377,6 +425,7 @@ class LSTM(RNN):
         bias_initializer="zeros",
         name: str | None = None,
         input_shape: tuple | None = None,
+        **options,
     ):
         super().__init__(
             units,
@@ -392,6 +441,7 @@ class LSTM(RNN):
             bias_initializer=bias_initializer,
             name=name,
             input_shape=input_shape,
+            **options,
         )
         self.unit_forget_bias = V.boolean("LSTM", "unit_forget_bias", unit_forget_bias)
         self._build_when_known(input_shape)
@@ -497,6 +547,7 @@ class GRU(RNN):
         bias_initializer="zeros",
         name: str | None = None,
         input_shape: tuple | None = None,
+        **options,
     ):
         super().__init__(
             units,
@@ -512,6 +563,7 @@ class GRU(RNN):
             bias_initializer=bias_initializer,
             name=name,
             input_shape=input_shape,
+            **options,
         )
         self.reset_after = V.boolean("GRU", "reset_after", reset_after)
         self._build_when_known(input_shape)

@@ -49,7 +49,8 @@ def forward(model, x: Tensor, mask: Tensor | None = None, logits: bool = False) 
     all-padding columns skipped where exact (:func:`forward_without_padding`)."""
     if not len(model.layers):
         raise ValueError("Sequential: the model has no layers; add some with `add`.")
-    if mask is None and runtime.settings.trim_padding:
+    activity = any(getattr(la, "activity_regularizer", None) for la in model.layers)
+    if mask is None and runtime.settings.trim_padding and not activity:  # each layer's output
         y = forward_without_padding(model, x, logits)
         if y is not None:
             return y
@@ -92,12 +93,14 @@ def transparent(layer) -> bool:
 def rnn_after_embedding(layers, k: int) -> int | None:
     """If ``layers[k]`` is an Embedding whose output goes straight into a recurrent layer
     (past Dropout layers that are identity now), that layer's index; else None."""
-    if not isinstance(layers[k], Embedding):
-        return None
+    if not isinstance(layers[k], Embedding) or layers[k].activity_regularizer is not None:
+        return None  # (an activity penalty needs the Embedding's output)
     j = k + 1
     while j < len(layers) and transparent(layers[j]):
         j += 1
-    return j if j < len(layers) and isinstance(layers[j], RNN) else None
+    if j < len(layers) and isinstance(layers[j], RNN) and layers[j].activity_regularizer is None:
+        return j
+    return None
 
 
 def embedding_into_rnn(embedding, rnn, ids, mask, initial_state=None):

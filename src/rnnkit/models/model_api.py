@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from .. import _validation as V
+from .. import regularizers
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
@@ -36,6 +37,13 @@ class ModelAPI:
         """``y`` as the training loop takes it (a functional model with several outputs
         wraps them); a Sequential takes it as it is."""
         return y
+
+    @property
+    def losses(self) -> list[Tensor]:
+        """Keras's ``model.losses``: the penalties of the layers' regularizers (the activity
+        ones of the last call, then the weights'), which ``fit`` adds to the loss
+        (:func:`rnnkit.regularizers.layer_losses`)."""
+        return regularizers.layer_losses(self)
 
     def get_weights(self) -> list[np.ndarray]:
         """Every layer's :meth:`~rnnkit.layers.Layer.get_weights`, in layer order (Keras's

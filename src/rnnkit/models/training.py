@@ -35,7 +35,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from .. import _validation as V
-from .. import runtime
+from .. import constraints, regularizers, runtime
 from ..layers import Dense
 from . import callbacks as callbacks_module
 from . import execution, padding
@@ -220,12 +220,12 @@ def loss_and_probs(
         probs = (
             torch.sigmoid(z) if model.layers[-1].activation == "sigmoid" else torch.softmax(z, -1)
         )
-        return loss, probs
+        return regularizers.add_penalties(model, loss), probs  # + the layers' penalties
     y_pred = model(xb)
     if wb is None:
-        return model.loss_fn(yb, y_pred), y_pred
+        return regularizers.add_penalties(model, model.loss_fn(yb, y_pred)), y_pred
     values = losses_module.per_sample(model.loss_name, yb, y_pred)
-    return losses_module.weighted(values, wb), y_pred
+    return regularizers.add_penalties(model, losses_module.weighted(values, wb)), y_pred
 
 
 # -- sample weights ---------------------------------------------------------------------------
@@ -454,6 +454,7 @@ def fit(
                 if clip:
                     model.optimizer_spec.clip(weights)
                 optimizer.step()
+                constraints.apply(model)  # as Keras: project constrained weights after a step
             n = len(idx)
             loss_sum += value * n
             seen += n
@@ -670,6 +671,7 @@ def train_on_batch(model, x, y, sample_weight=None, class_weight=None, return_di
     if isinstance(model.optimizer_spec, optimizers_module.Optimizer):
         model.optimizer_spec.clip([p for p in model.parameters() if p.requires_grad])
     optimizer.step()
+    constraints.apply(model)
     model.eval()
     return _batch_result(_batch_logs(model, loss.item(), len(x), y, probs), return_dict)
 
