@@ -19,6 +19,7 @@ RANKS = {
     "__init__": 0,  # the version
     "_validation": 0,
     "_files": 0,
+    "_lazy": 0,  # names of a package imported on first use
     "runtime": 0,
     "config": 1,  # task settings: dataclass fields -> validation, CLI options, JSON
     "text": 1,

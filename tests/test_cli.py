@@ -444,3 +444,17 @@ def test_24_output_cut_short_by_the_reader_is_not_an_error(tmp_path, tiny_model)
     proc.stdout.close()
     err = proc.stderr.read().decode()
     assert proc.wait() == 141 and err == ""
+
+
+def test_25_the_command_starts_without_the_heavy_libraries():
+    """`rnnkit --help` and argument errors come before torch, scikit-learn, statsmodels,
+    pandas, sacrebleu or FastAPI are imported. Old behaviour: after the lab's command was
+    added, `import rnnkit.cli` imported torch (2 s) through rnnkit.lab's package."""
+    import subprocess
+    import sys
+
+    heavy = ("torch", "sklearn", "statsmodels", "pandas", "sacrebleu", "fastapi", "h5py")
+    code = f"import sys, rnnkit.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.stdout.strip() == "[]", out.stderr

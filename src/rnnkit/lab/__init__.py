@@ -12,12 +12,29 @@ LSTM remembers (``rnnkit lab gradients``, ``rnnkit lab memory``).
   has ``to_dict()`` (the JSON the CLI writes).
 """
 
-from .cells import CellSpec, specs
-from .gradients import GradientReport, Profile, gradient_profiles
-from .memory import MemoryReport, MemoryRun, memory_experiment
-from .plots import plot_gradients, plot_memory
-from .readout import Record, Recording, record_gradients
-from .tasks import RecallAlphabet, adding_problem, imdb_distance, recall
+from .._lazy import lazy
+
+# imported on first use, so that `rnnkit lab --help` starts without torch
+_LAZY = {
+    "CellSpec": ".cells",
+    "specs": ".cells",
+    "GradientReport": ".gradients",
+    "Profile": ".gradients",
+    "gradient_profiles": ".gradients",
+    "MemoryReport": ".memory",
+    "MemoryRun": ".memory",
+    "memory_experiment": ".memory",
+    "plot_gradients": ".plots",
+    "plot_memory": ".plots",
+    "Record": ".readout",
+    "Recording": ".readout",
+    "record_gradients": ".readout",
+    "RecallAlphabet": ".tasks",
+    "adding_problem": ".tasks",
+    "imdb_distance": ".tasks",
+    "recall": ".tasks",
+}
+__getattr__, __dir__ = lazy(__name__, _LAZY)
 
 __all__ = [
     "CellSpec",

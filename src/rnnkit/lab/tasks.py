@@ -24,8 +24,6 @@ from torch import Tensor
 
 from .. import _validation as V
 
-TASKS = ("adding", "recall", "imdb-distance")
-
 
 def _generator(seed: int | torch.Generator | None) -> torch.Generator:
     if isinstance(seed, torch.Generator):

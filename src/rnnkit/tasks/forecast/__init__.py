@@ -22,8 +22,7 @@ statsmodels and pandas are imported only when a baseline is fitted or a pandas S
 >>> print(result.table())  # doctest: +SKIP
 """
 
-from importlib import import_module
-
+from ..._lazy import lazy
 from .config import ForecastConfig
 
 # The rest is imported on first use (PEP 562), so that the CLI, which reads ForecastConfig to
@@ -41,16 +40,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(_LAZY[name], __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy(__name__, _LAZY)
 
 
 __all__ = [

@@ -14,8 +14,7 @@ prediction, sampling, perplexity, persistence), :mod:`.kneser_ney` (the baseline
 >>> lm.next_words("i grew up in tokyo . therefore i speak fluent", 5)  # doctest: +SKIP
 """
 
-from importlib import import_module
-
+from ..._lazy import lazy
 from .config import LanguageModelConfig
 
 # The rest is imported on first use (PEP 562), so that the CLI starts without importing torch.
@@ -30,16 +29,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(_LAZY[name], __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy(__name__, _LAZY)
 
 
 __all__ = [

@@ -15,8 +15,7 @@ persistence), :mod:`.bag_of_words` (the scikit-learn baselines and their persist
 array([0.93], dtype=float32)
 """
 
-from importlib import import_module
-
+from ..._lazy import lazy
 from .config import SentimentConfig
 
 # The rest is imported on first use (PEP 562), so that the CLI, which reads SentimentConfig to
@@ -36,16 +35,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(_LAZY[name], __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy(__name__, _LAZY)
 
 
 __all__ = [

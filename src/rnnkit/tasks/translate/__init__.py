@@ -6,7 +6,7 @@ and a word-by-word dictionary learned from the training pairs).
 Names are imported on first use, so that ``rnnkit`` starts without sacrebleu.
 """
 
-from importlib import import_module
+from ..._lazy import lazy
 
 _LAZY = {
     "tokenize": ".text",
@@ -25,9 +25,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str):
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(_LAZY[name], __name__), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy(__name__, _LAZY)
