@@ -21,7 +21,8 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from .cells import CellSpec, _flag, _listed, cell_seed, parse_list, specs
-from .tasks import TASKS, RecallAlphabet, adding_problem, imdb_distance, recall
+from .config import TASKS
+from .tasks import RecallAlphabet, adding_problem, imdb_distance, recall
 
 CHUNK = 50
 """Batches of fresh synthetic data per ``fit`` call."""
