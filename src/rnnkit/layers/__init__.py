@@ -1,6 +1,7 @@
 """Layers: parameters and options; each is a ``torch.nn.Module`` (batch-first)."""
 
 from .base import Layer
+from .cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from .core import Dense, Dropout, Embedding, Input
 from .recurrent import GRU, LSTM, RNN, SimpleRNN
 from .shaping import (
@@ -25,15 +26,20 @@ __all__ = [
     "Dropout",
     "Embedding",
     "Flatten",
+    # the cell API (helper "recurrent")
+    "GRUCell",
     "GlobalAveragePooling1D",
     "GlobalMaxPooling1D",
     "Input",
+    "LSTMCell",
     "Layer",
     "LeakyReLU",
     "Masking",
     "RepeatVector",
     "Reshape",
     "SimpleRNN",
+    "SimpleRNNCell",
+    "StackedRNNCells",
     "TimeDistributed",
     "get",
 ]
@@ -58,6 +64,12 @@ _REGISTRY = {
         LeakyReLU,
         GlobalAveragePooling1D,
         GlobalMaxPooling1D,
+        # the cell API (helper "recurrent")
+        RNN,
+        SimpleRNNCell,
+        LSTMCell,
+        GRUCell,
+        StackedRNNCells,
     )
 }
 

@@ -205,6 +205,33 @@ class Layer(nn.Module):
                 parts.append(f"{k}={value!r}")
         return ", ".join(parts)
 
+    def add_weight(
+        self,
+        shape=(),
+        initializer=None,
+        dtype=None,
+        trainable: bool = True,
+        name: str | None = None,
+        **_keras_only,
+    ) -> nn.Parameter:
+        """Keras's ``add_weight`` (for a user's layer or cell, helper "recurrent"): a parameter
+        of ``shape`` filled by ``initializer`` (default 'glorot_uniform', as Keras for floating
+        weights), frozen unless ``trainable``, registered under ``name``."""
+        from .. import initializers as I
+
+        owner = type(self).__name__
+        param = self._param(*tuple(shape), dtype=dtype)
+        initializer = I.argument(owner, "initializer", initializer or "glorot_uniform")
+        I.fill_(param, initializer, owner, "initializer")
+        param.requires_grad_(bool(trainable))
+        base = name or "weight"
+        key, n = base, 0
+        while key in self._parameters or hasattr(type(self), key):
+            n += 1
+            key = f"{base}_{n}"
+        self.register_parameter(key, param)
+        return param
+
     @staticmethod
     def _param(*shape: int, device=None, dtype=None) -> nn.Parameter:
         return nn.Parameter(

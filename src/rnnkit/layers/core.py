@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import numbers
+
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -9,6 +12,7 @@ from .. import _validation as V
 from .. import initializers as I
 from ..functional import ACTIVATIONS
 from .base import Layer, check_rank
+from .cells import keep_mask, keras_units, seed_generator
 
 
 def activation_name(owner: str, activation) -> str:
@@ -49,6 +53,8 @@ class Embedding(Layer):
             it, so recurrent layers skip the padded steps.
         embeddings_initializer: how ``E`` is first filled (keyword-only; see
             :mod:`rnnkit.initializers`); default 'uniform', uniform(-0.05, 0.05) as Keras.
+        weights: Keras 2's initial table, ``weights=[matrix]`` (or the matrix itself) of shape
+            ``(input_dim, output_dim)``, e.g. pretrained word vectors (keyword-only).
 
     Shapes: ids ``(N, T)`` integer -> ``(N, T, output_dim)``.
     Weight: ``E`` of shape ``(input_dim, output_dim)``.
@@ -67,19 +73,31 @@ class Embedding(Layer):
         mask_zero: bool = False,
         *,
         embeddings_initializer="uniform",
+        # Keras 2's initial weights (helper "recurrent")
+        weights=None,
         name: str | None = None,
         input_shape: tuple | None = None,
     ):
         super().__init__(name=name, input_shape=input_shape)
-        self.input_dim = V.positive_int("Embedding", "input_dim", input_dim)
-        self.output_dim = V.positive_int("Embedding", "output_dim", output_dim)
+        self.input_dim = keras_units("Embedding", "input_dim", input_dim)
+        self.output_dim = keras_units("Embedding", "output_dim", output_dim)
         self.mask_zero = V.boolean("Embedding", "mask_zero", mask_zero)
+        self.supports_masking = self.mask_zero  # as Keras: it makes a mask only with mask_zero
         self.embeddings_initializer = I.argument(
             "Embedding", "embeddings_initializer", embeddings_initializer
         )
         self.build((None, None))
+        if weights is not None:
+            if not isinstance(weights, (list, tuple)):
+                weights = [weights]  # Keras 3 also takes the matrix itself
+            self.set_weights(weights)
 
-    def build(self, input_shape: tuple) -> None:
+    @property
+    def embeddings(self) -> nn.Parameter:
+        """Keras's name for the table ``E``."""
+        return self.E
+
+    def build(self, input_shape: tuple | None = None) -> None:
         if self.built:
             return
         self.E = self._param(self.input_dim, self.output_dim)
@@ -88,14 +106,12 @@ class Embedding(Layer):
 
     def get_config(self) -> dict:
         config = super().get_config()
+        config.pop("weights")  # an initial value, not a setting (Keras leaves it out too)
         config["embeddings_initializer"] = I.config_of(self.embeddings_initializer)
         return config
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return tuple(input_shape) + (self.output_dim,)
-
-    def compute_mask(self, inputs: Tensor, mask=None):
-        return inputs != 0 if self.mask_zero else None
 
     def check_ids(self, ids: Tensor) -> None:
         check_rank("Embedding", "inputs", ids, (1, 2, 3), "of token ids")
@@ -112,7 +128,11 @@ class Embedding(Layer):
                     f"(input_dim={self.input_dim}), received id {bad}."
                 )
 
+    def compute_mask(self, inputs: Tensor, mask=None):
+        return as_input(inputs) != 0 if self.mask_zero else None
+
     def forward(self, ids: Tensor, mask=None) -> Tensor:
+        ids = as_input(ids)
         self.check_ids(ids)
         return nn.functional.embedding(ids.long(), self.E)
 
@@ -149,7 +169,7 @@ class Dense(Layer):
         input_shape: tuple | None = None,
     ):
         super().__init__(name=name, input_shape=input_shape)
-        self.units = V.positive_int("Dense", "units", units)
+        self.units = keras_units("Dense", "units", units)
         self.activation = activation_name("Dense", activation)
         self.use_bias = V.boolean("Dense", "use_bias", use_bias)
         self.kernel_initializer = I.argument("Dense", "kernel_initializer", kernel_initializer)
@@ -182,8 +202,13 @@ class Dense(Layer):
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return tuple(input_shape[:-1]) + (self.units,)
 
+    # Keras's names for the weights
+    kernel = property(lambda self: self.W)
+    bias = property(lambda self: self.b)
+
     def logits(self, x: Tensor) -> Tensor:
         """The pre-activation ``x @ W + b`` (losses use it for numerically stable gradients)."""
+        x = as_input(x)
         check_rank("Dense", "inputs", x, tuple(range(1, 9)), "with features on the last axis")
         if not x.dtype.is_floating_point:
             V.fail("Dense", "inputs", "a floating-point tensor", x, TypeError)
@@ -197,14 +222,26 @@ class Dense(Layer):
         return z + self.b if self.b is not None else z
 
     def forward(self, x: Tensor, mask=None) -> Tensor:
-        return ACTIVATIONS[self.activation](self.logits(x))
+        return ACTIVATIONS[self.activation or "linear"](self.logits(x))
 
 
 class Dropout(Layer):
     """Sets a fraction ``rate`` of inputs to zero during training and scales the rest by
     ``1 / (1 - rate)``; does nothing at inference.
 
-    ``noise_shape`` as Keras: e.g. ``(None, 1, None)`` drops whole features for all steps.
+    Args:
+        rate: the fraction dropped, in [0, 1).
+        noise_shape: Keras's shape of the mask, broadcast over the input: ``None`` entries take
+            the input's size, e.g. ``(None, 1, None)`` drops whole features for all steps.
+            Each entry must be None, 1 or the input's size on that axis.
+        seed: seeds the masks: the same seed gives the same masks (Keras's ``seed``).
+
+    Call: ``layer(x, training=None)``; ``training`` overrides the module's mode for the call.
+
+    >>> import torch
+    >>> from rnnkit.layers import Dropout
+    >>> Dropout(0.5, seed=1)(torch.ones(2, 3), training=False).sum().item()
+    6.0
     """
 
     supports_masking = True
@@ -213,19 +250,80 @@ class Dropout(Layer):
         self,
         rate: float,
         noise_shape: tuple | None = None,
+        seed: int | None = None,
         *,
         name: str | None = None,
         input_shape: tuple | None = None,
     ):
         super().__init__(name=name, input_shape=input_shape)
         self.rate = V.rate("Dropout", "rate", rate)
-        self.noise_shape = None if noise_shape is None else list(noise_shape)
+        self.noise_shape = _noise_shape(noise_shape)
+        self.seed = seed
+        self._generator = seed_generator("Dropout", seed)
+        self.built = True  # no weights: built from the start, as Keras
 
-    def forward(self, x: Tensor, mask=None) -> Tensor:
-        if not self.training or self.rate == 0.0:
+    def get_config(self) -> dict:
+        config = super().get_config()
+        if config["noise_shape"] is not None:
+            config["noise_shape"] = list(config["noise_shape"])
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict) -> Dropout:
+        config = dict(config)
+        if config.get("noise_shape") is not None:
+            config["noise_shape"] = tuple(config["noise_shape"])
+        return cls(**config)
+
+    def _mask_shape(self, x: Tensor) -> tuple:
+        """``noise_shape`` against ``x``: None entries take x's size; each entry must be 1 or
+        x's size so that the mask broadcasts."""
+        if len(self.noise_shape) != x.dim():
+            V.fail("Dropout", "noise_shape", f"{x.dim()} entries (one per input axis)", x)
+        shape = []
+        for axis, (d, n) in enumerate(zip(self.noise_shape, x.shape)):
+            if d is not None and d not in (1, n):
+                raise ValueError(
+                    f"Dropout: `noise_shape` expected None, 1 or {n} on axis {axis} (inputs of "
+                    f"shape {tuple(x.shape)}), received {tuple(self.noise_shape)}."
+                )
+            shape.append(n if d is None else d)
+        return tuple(shape)
+
+    def forward(self, x: Tensor, mask=None, training: bool | None = None) -> Tensor:
+        x = as_input(x)
+        training = self.training if training is None else bool(training)
+        if not training or self.rate == 0.0:
             return x
-        if self.noise_shape is None:
+        if self.noise_shape is None and self._generator is None:
             return nn.functional.dropout(x, self.rate, training=True)
-        shape = [x.shape[i] if d is None else d for i, d in enumerate(self.noise_shape)]
-        keep = torch.empty(shape, device=x.device, dtype=x.dtype).bernoulli_(1.0 - self.rate)
-        return x * keep / (1.0 - self.rate)
+        shape = tuple(x.shape) if self.noise_shape is None else self._mask_shape(x)
+        return x * keep_mask(x, shape, self.rate, self._generator)  # the mask broadcasts
+
+
+def _noise_shape(noise_shape) -> tuple | None:
+    """Keras's checks of ``noise_shape``: None, or a tuple / list of positive integers or None."""
+    if noise_shape is None:
+        return None
+    if isinstance(noise_shape, (str, bytes)) or not isinstance(noise_shape, (tuple, list)):
+        V.fail("Dropout", "noise_shape", "a tuple or list of integers", noise_shape)
+    for d in noise_shape:
+        if d is not None and (isinstance(d, bool) or not isinstance(d, numbers.Integral)):
+            V.fail("Dropout", "noise_shape", "all elements to be integers or None", noise_shape)
+        if d is not None and d <= 0:
+            V.fail(
+                "Dropout",
+                "noise_shape",
+                "all dimensions to be positive integers or None",
+                noise_shape,
+            )
+    return tuple(None if d is None else int(d) for d in noise_shape)
+
+
+def as_input(x):
+    """A NumPy array (or nested list) as a tensor, floats in the default dtype (as Keras casts
+    to its compute dtype); anything else unchanged."""
+    if isinstance(x, (np.ndarray, np.generic, list)):
+        t = torch.as_tensor(np.asarray(x))
+        return t.to(torch.get_default_dtype()) if t.dtype.is_floating_point else t
+    return x
