@@ -28,11 +28,11 @@ from .base import Layer
 
 
 def keras_units(owner: str, name: str, value) -> int:
-    """A positive integer, refused as Keras refuses it: a ValueError (that is also a TypeError,
-    rnnkit's type for a non-integer, so both ``except`` clauses catch it)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+    """A positive integer, refused as Keras refuses it: a ValueError (for a non-integer one that
+    is also a TypeError, rnnkit's type for it, so both ``except`` clauses catch it)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         V.fail(owner, name, "a positive integer", value, ArgumentError)
-    return int(value)
+    return V.positive_int(owner, name, value)  # ValueError for 0 or less, as before
 
 
 class ArgumentError(ValueError, TypeError):

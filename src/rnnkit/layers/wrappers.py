@@ -8,6 +8,7 @@ from torch import Tensor
 from .. import _validation as V
 from .base import Layer
 from .cells import ArgumentError
+from .core import as_input
 from .recurrent import RNN
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
@@ -221,6 +222,9 @@ class Bidirectional(Layer):
         training: bool | None = None,
     ):
         fwd, bwd = self.forward_layer, self.backward_layer
+        x = as_input(x)
+        if isinstance(x, Tensor) and x.dim() == 3:
+            self.maybe_build(tuple(x.shape), x.device)  # applies `weights=` once built
         init_f = init_b = None
         if initial_state is not None:
             n = fwd.n_states
