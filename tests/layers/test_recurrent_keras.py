@@ -253,6 +253,9 @@ def test_14_embedding_weights_argument():
         layer = Embedding(4, 3, weights=weights)
         torch.testing.assert_close(layer.embeddings.detach(), torch.as_tensor(table))
     assert "weights" not in Embedding(4, 3, weights=[table]).get_config()
+    with pytest.warns(UserWarning, match="`input_length` is deprecated"):
+        layer = Embedding(4, 3, weights=[table], input_length=10)  # a Keras 2 line
+    assert "input_length" not in layer.get_config()
     with pytest.raises(ValueError, match=re.escape("is not compatible with provided weight")):
         Embedding(4, 3, weights=[np.ones((3, 3))])
 

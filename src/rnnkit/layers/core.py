@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 import torch
@@ -55,6 +56,7 @@ class Embedding(Layer):
             :mod:`rnnkit.initializers`); default 'uniform', uniform(-0.05, 0.05) as Keras.
         weights: Keras 2's initial table, ``weights=[matrix]`` (or the matrix itself) of shape
             ``(input_dim, output_dim)``, e.g. pretrained word vectors (keyword-only).
+        input_length: Keras 2's argument, accepted with a warning and ignored (as Keras 3).
 
     Shapes: ids ``(N, T)`` integer -> ``(N, T, output_dim)``.
     Weight: ``E`` of shape ``(input_dim, output_dim)``.
@@ -73,8 +75,9 @@ class Embedding(Layer):
         mask_zero: bool = False,
         *,
         embeddings_initializer="uniform",
-        # Keras 2's initial weights (helper "recurrent")
+        # Keras 2's initial weights and input length (helper "recurrent")
         weights=None,
+        input_length: int | None = None,
         name: str | None = None,
         input_shape: tuple | None = None,
     ):
@@ -87,6 +90,12 @@ class Embedding(Layer):
             "Embedding", "embeddings_initializer", embeddings_initializer
         )
         self.build((None, None))
+        self.input_length = None  # ignored, as Keras 3
+        if input_length is not None:
+            warnings.warn(
+                "Embedding: `input_length` is deprecated (as in Keras 3) and ignored; remove it.",
+                stacklevel=2,
+            )
         if weights is not None:
             if not isinstance(weights, (list, tuple)):
                 weights = [weights]  # Keras 3 also takes the matrix itself
@@ -107,6 +116,7 @@ class Embedding(Layer):
     def get_config(self) -> dict:
         config = super().get_config()
         config.pop("weights")  # an initial value, not a setting (Keras leaves it out too)
+        config.pop("input_length")  # ignored
         config["embeddings_initializer"] = I.config_of(self.embeddings_initializer)
         return config
 

@@ -8,8 +8,8 @@ from torch import Tensor
 from .. import _validation as V
 from .base import Layer
 from .cells import ArgumentError
-from .core import as_input
 from .recurrent import RNN
+from .recurrent import _as_input as as_input
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
