@@ -38,10 +38,17 @@ def run_layer_test(
     supports_masking=None,
     assert_built_after_instantiation=False,
     run_training_check=True,
+    call_kwargs=None,
+    input_dtype=None,
     **_keras_only,
 ):
-    """The facts Keras's ``run_layer_test`` checks, as plain assertions."""
+    """The facts Keras's ``run_layer_test`` checks, as plain assertions. ``call_kwargs``:
+    ``training`` sets the layer's mode (train / eval) for the call; ``input_dtype`` an integer
+    dtype gives token ids (0 or 1) instead of floats."""
     layer = layer_cls(**init_kwargs)
+    call_kwargs = dict(call_kwargs or {})
+    if "training" in call_kwargs:
+        layer.train(bool(call_kwargs.pop("training")))
     if assert_built_after_instantiation:
         assert layer.built
     if supports_masking is not None:
@@ -56,6 +63,7 @@ def run_layer_test(
         isinstance(input_data, (list, tuple))
         and isinstance(input_data[0], (np.ndarray, torch.Tensor))
     )
+    integer = input_dtype is not None and "int" in str(input_dtype)
     if several:
         xs = (
             [to_tensor(d) for d in input_data]
@@ -66,10 +74,15 @@ def run_layer_test(
             t.requires_grad_(run_training_check)
         x, inputs = xs[0], xs
     else:
-        x = to_tensor(input_data) if input_data is not None else torch.rand(*input_shape)
-        x.requires_grad_(run_training_check)
+        if input_data is not None:
+            x = to_tensor(input_data)
+        elif integer:
+            x = torch.randint(0, 2, tuple(input_shape))
+        else:
+            x = torch.rand(*input_shape)
+        x.requires_grad_(run_training_check and not integer)
         inputs = x
-    y = layer(inputs)
+    y = layer(inputs, **call_kwargs)
     if expected_output_shape is not None:
         assert tuple(y.shape) == tuple(expected_output_shape)
         if several:
@@ -88,17 +101,147 @@ def run_layer_test(
         assert symbolic.shape == tuple(expected_output_shape)
     if expected_output is not None:
         assert_all_close(y, to_tensor(expected_output))
-    trainable = [p for p in layer.parameters() if p.requires_grad]
-    frozen = [p for p in layer.parameters() if not p.requires_grad]
+    # Keras counts weights in its own layout (the GRU's two biases are one (2, 3H) weight)
+    weights = layer._keras_weights()
+    trainable = [p for p in weights if p.requires_grad]
+    frozen = [p for p in weights if not p.requires_grad]
     if expected_num_trainable_weights is not None:
         assert len(trainable) == expected_num_trainable_weights
     if expected_num_non_trainable_weights is not None:
         assert len(frozen) == expected_num_non_trainable_weights
     if run_training_check:
         y.sum().backward()
-        assert x.grad is not None and x.grad.shape == x.shape
+        if integer:
+            assert all(p.grad is not None for p in layer.parameters() if p.requires_grad)
+        else:
+            assert x.grad is not None and x.grad.shape == x.shape
     return layer
 
 
 def _is_list(shape) -> bool:
     return isinstance(shape, (list, tuple)) and bool(shape) and isinstance(shape[0], (list, tuple))
+
+
+# -- Keras's `testing.TestCase`, `ops` and `parameterized` for test files ported as classes -----
+# (the recurrent, bidirectional, stacked-cells, dense, embedding and dropout ports). A Keras test
+# file then changes only its imports: `from keras_harness import testing, ops, parameterized`.
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+import types  # noqa: E402
+import unittest  # noqa: E402
+
+
+def _numpy(x):
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().numpy()
+    if isinstance(x, (list, tuple)) and any(isinstance(v, torch.Tensor) for v in x):
+        return np.asarray([_numpy(v) for v in x])
+    return np.asarray(x)
+
+
+def _expand_parameters(cases, named):
+    def mark(fn):
+        fn._keras_parameters = (cases, named)
+        return fn
+
+    return mark
+
+
+class _Parameterized:
+    """absl's ``parameterized.parameters`` / ``named_parameters`` on :class:`TestCase`
+    methods: each case becomes its own test method (``test_x_0``, ``test_x_name``)."""
+
+    @staticmethod
+    def parameters(*cases):
+        if len(cases) == 1 and isinstance(cases[0], list):
+            cases = tuple(cases[0])
+        return _expand_parameters(cases, named=False)
+
+    @staticmethod
+    def named_parameters(*cases):
+        if len(cases) == 1 and isinstance(cases[0], list):
+            cases = tuple(cases[0])
+        return _expand_parameters(cases, named=True)
+
+
+parameterized = _Parameterized()
+
+
+class TestCase(unittest.TestCase):
+    """Keras's ``testing.TestCase``: the assertions its layer tests use."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for attr, fn in list(vars(cls).items()):
+            spec = getattr(fn, "_keras_parameters", None)
+            if spec is None:
+                continue
+            cases, named = spec
+            delattr(cls, attr)
+            for i, case in enumerate(cases):
+                if named and isinstance(case, dict):
+                    case = dict(case)
+                    suffix, args, kw = case.pop("testcase_name"), (), case
+                elif named:
+                    suffix, args, kw = case[0], tuple(case[1:]), {}
+                else:
+                    suffix = str(i)
+                    args, kw = (
+                        ((), case)
+                        if isinstance(case, dict)
+                        else ((case if isinstance(case, tuple) else (case,)), {})
+                    )
+
+                def method(self, _fn=fn, _args=args, _kw=kw):
+                    return _fn(self, *_args, **_kw)
+
+                method.__name__ = f"{attr}_{suffix}"
+                for mark in getattr(fn, "pytestmark", []):
+                    method = mark(method)
+                setattr(cls, method.__name__, method)
+
+    def run_layer_test(self, layer_cls, init_kwargs, *args, **kwargs):
+        return run_layer_test(layer_cls, init_kwargs, *args, **kwargs)
+
+    def assertAllClose(self, actual, expected, atol=1e-6, rtol=1e-6, msg=None, **_tpu):
+        np.testing.assert_allclose(
+            _numpy(actual).astype("float64"),
+            _numpy(expected).astype("float64"),
+            atol=atol,
+            rtol=rtol,
+            err_msg=msg or "",
+        )
+
+    def assertAllEqual(self, actual, expected, msg=None):
+        np.testing.assert_array_equal(_numpy(actual), _numpy(expected), err_msg=msg or "")
+
+    def assertLen(self, container, length, msg=None):
+        self.assertEqual(len(container), length, msg)
+
+    def get_temp_dir(self):
+        path = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, path, True)
+        return path
+
+    def run_class_serialization_test(self, instance, custom_objects=None):
+        """Keras's check: a config round trip gives the same config, the same class."""
+        config = instance.get_config()
+        again = type(instance).from_config(config)
+        self.assertIs(type(again), type(instance))
+        self.assertEqual(again.get_config(), config)
+
+
+testing = types.SimpleNamespace(TestCase=TestCase, tensorflow_uses_gpu=lambda: False)
+
+ops = types.SimpleNamespace(
+    matmul=torch.matmul,
+    convert_to_numpy=_numpy,
+    random=types.SimpleNamespace(uniform=lambda shape, **kw: torch.rand(*shape)),
+)
+
+backend = types.SimpleNamespace(
+    backend=lambda: "torch",
+    convert_to_numpy=_numpy,
+    SUPPORTS_SPARSE_TENSORS=False,
+    SUPPORTS_RAGGED_TENSORS=False,
+)

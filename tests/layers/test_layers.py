@@ -159,7 +159,7 @@ def test_dropout_only_in_training_and_one_mask_across_time():
         (
             lambda: Bidirectional(Dense(3)),
             TypeError,
-            "Bidirectional: `layer` expected a recurrent layer (SimpleRNN, LSTM or GRU), received Dense.",
+            "Bidirectional: `layer` expected a recurrent layer (SimpleRNN, LSTM, GRU or RNN(cell)), received Dense.",
         ),
         (
             lambda: Bidirectional(LSTM(3), merge_mode="max"),

@@ -469,10 +469,6 @@ def lstm_config(config) -> dict:
             "layer 1 'lstm' (LSTM) has `activation`='relu', which rnnkit's LSTM does not support",
         ),
         (
-            lambda c: lstm_config(c).__setitem__("stateful", True),
-            "layer 1 'lstm' (LSTM) has `stateful`=True (bool), which rnnkit's LSTM does not support",
-        ),
-        (
             lambda c: lstm_config(c).__setitem__("go_sideways", True),
             "layer 1 'lstm' (LSTM) has the argument `go_sideways`=True (bool), which rnnkit's "
             "LSTM does not take",
@@ -510,19 +506,19 @@ def test_unsupported_config_is_named(tmp_path, edit, what):
         load_keras(bad)
 
 
-def test_zero_output_for_mask_is_checked(tmp_path):
-    """rnnkit carries the last output over masked steps: Keras's zero_output_for_mask=False,
-    which matters only with return_sequences (inside Bidirectional both zero them)."""
-    ok = edited(tmp_path, lambda c: lstm_config(c).__setitem__("zero_output_for_mask", True))
-    load_keras(ok)  # return_sequences=False: no difference
+def test_stateful_and_zero_output_for_mask_are_read(tmp_path):
+    """Since rnnkit's recurrent layers have Keras's `stateful` and `zero_output_for_mask`
+    (issue #18 items 9 and 11), a Keras file that sets them loads with them set (before, both
+    were refused as unsupported)."""
 
     def both(c):
         lstm_config(c)["zero_output_for_mask"] = True
         lstm_config(c)["return_sequences"] = True
+        lstm_config(c)["stateful"] = True
 
-    bad = rewrite(FIXTURES / "lstm.keras", tmp_path / "bad.keras", config=both)
-    with pytest.raises(ValueError, match="`zero_output_for_mask`=True"):
-        load_keras(bad)
+    path = rewrite(FIXTURES / "lstm.keras", tmp_path / "both.keras", config=both)
+    lstm = next(layer for layer in load_keras(path).layers if layer.name == "lstm")
+    assert lstm.stateful and lstm.zero_output_for_mask and lstm.return_sequences
 
 
 def test_frozen_layers_stay_frozen(tmp_path):
@@ -719,15 +715,19 @@ def test_compile_config_rnnkit_lacks_warns(tmp_path):
 
 # 16. A Bidirectional whose backward layer is not its forward layer run backwards is refused
 #     (rnnkit's Bidirectional makes its own backward copy).
-def test_a_different_backward_layer_is_refused(tmp_path):
+def test_a_different_backward_layer_is_built_and_its_weights_checked(tmp_path):
+    """rnnkit's Bidirectional takes Keras's `backward_layer` (issue #18 item 10): a backward
+    layer of another width is built as such, and the file's weights, made for the usual
+    width, are refused naming the weight (before: the config itself was refused)."""
+
     def wider(config):
         backward = config["config"]["layers"][1]["config"]["backward_layer"]["config"]
         backward["units"] = 7
 
     path = rewrite(FIXTURES / "bidirectional.keras", tmp_path / "b.keras", config=wider)
     what = (
-        "config.json: layer 1 'bidirectional' (Bidirectional) has a `backward_layer` that is "
-        "not its layer run backwards, which rnnkit's Bidirectional does not support"
+        "model.weights.h5: 'layers/bidirectional/backward_layer/cell/vars/0' has shape (3, 12), "
+        "the layer expects (3, 28)"
     )
     with pytest.raises(ValueError, match=refused("load_keras", path, what)):
         load_keras(path)

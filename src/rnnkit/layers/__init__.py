@@ -5,6 +5,7 @@ Keras calls a layer (``training=``, NumPy arrays, symbolic tensors from ``Input`
 # -- the functional API, merge and attention layers (branch functional) --
 from .attention import AdditiveAttention, Attention
 from .base import Layer
+from .cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from .conv import AveragePooling1D, Conv1D, MaxPooling1D
 from .core import Dense, Dropout, Embedding
 from .input_layer import Input, InputLayer
@@ -54,9 +55,12 @@ __all__ = [
     "Dropout",
     "Embedding",
     "Flatten",
+    # the cell API (helper "recurrent")
+    "GRUCell",
     "GlobalAveragePooling1D",
     "GlobalMaxPooling1D",
     "Input",
+    "LSTMCell",
     "Layer",
     "LayerNormalization",
     "LeakyReLU",
@@ -65,6 +69,8 @@ __all__ = [
     "RepeatVector",
     "Reshape",
     "SimpleRNN",
+    "SimpleRNNCell",
+    "StackedRNNCells",
     "TimeDistributed",
     "get",
 ]
@@ -127,6 +133,12 @@ _REGISTRY = {
         AveragePooling1D,
         BatchNormalization,
         LayerNormalization,
+        # the cell API (helper "recurrent")
+        RNN,
+        SimpleRNNCell,
+        LSTMCell,
+        GRUCell,
+        StackedRNNCells,
     )
 }
 _REGISTRY["Input"] = InputLayer  # the class name rnnkit's Input layer had

@@ -71,6 +71,7 @@ class Layer(KerasCall, nn.Module):
     """
 
     supports_masking = False
+    reads_token_ids = False  # integer NumPy inputs become float32 (True: int64 ids, Embedding)
 
     def __init__(self, *, name: str | None = None, input_shape: tuple | None = None):
         super().__init__()
@@ -275,6 +276,33 @@ class Layer(KerasCall, nn.Module):
             if p.default is inspect.Parameter.empty or value != p.default:
                 parts.append(f"{k}={value!r}")
         return ", ".join(parts)
+
+    def add_weight(
+        self,
+        shape=(),
+        initializer=None,
+        dtype=None,
+        trainable: bool = True,
+        name: str | None = None,
+        **_keras_only,
+    ) -> nn.Parameter:
+        """Keras's ``add_weight`` (for a user's layer or cell, helper "recurrent"): a parameter
+        of ``shape`` filled by ``initializer`` (default 'glorot_uniform', as Keras for floating
+        weights), frozen unless ``trainable``, registered under ``name``."""
+        from .. import initializers as I
+
+        owner = type(self).__name__
+        param = self._param(*tuple(shape), dtype=dtype)
+        initializer = I.argument(owner, "initializer", initializer or "glorot_uniform")
+        I.fill_(param, initializer, owner, "initializer")
+        param.requires_grad_(bool(trainable))
+        base = name or "weight"
+        key, n = base, 0
+        while key in self._parameters or hasattr(type(self), key):
+            n += 1
+            key = f"{base}_{n}"
+        self.register_parameter(key, param)
+        return param
 
     @staticmethod
     def _param(*shape: int, device=None, dtype=None) -> nn.Parameter:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import numbers
+import warnings
+
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -10,6 +14,7 @@ from .. import initializers as I
 from ..functional import ACTIVATIONS
 from ._options import WeightOptions
 from .base import Layer, check_rank
+from .cells import keep_mask, keras_units, seed_generator
 from .input_layer import Input, InputLayer  # noqa: F401 - the old home of Input
 
 
@@ -34,6 +39,9 @@ class Embedding(WeightOptions, Layer):
             :mod:`rnnkit.initializers`); default 'uniform', uniform(-0.05, 0.05) as Keras.
         embeddings_regularizer, activity_regularizer, embeddings_constraint: as Keras
             (keyword-only; see :mod:`rnnkit.regularizers`, :mod:`rnnkit.constraints`).
+        weights: Keras 2's initial table, ``weights=[matrix]`` (or the matrix itself) of shape
+            ``(input_dim, output_dim)``, e.g. pretrained word vectors (keyword-only).
+        input_length: Keras 2's argument, accepted with a warning and ignored (as Keras 3).
 
     Shapes: ids ``(N, T)`` integer -> ``(N, T, output_dim)``.
     Weight: ``E`` of shape ``(input_dim, output_dim)``.
@@ -46,6 +54,8 @@ class Embedding(WeightOptions, Layer):
     supports_masking = True
     KERAS_WEIGHTS = (("embeddings", "E"),)
 
+    reads_token_ids = True  # integer NumPy inputs stay int64 ids
+
     def __init__(
         self,
         input_dim: int,
@@ -56,13 +66,17 @@ class Embedding(WeightOptions, Layer):
         embeddings_regularizer=None,
         activity_regularizer=None,
         embeddings_constraint=None,
+        # Keras 2's initial weights and input length (helper "recurrent")
+        weights=None,
+        input_length: int | None = None,
         name: str | None = None,
         input_shape: tuple | None = None,
     ):
         super().__init__(name=name, input_shape=input_shape)
-        self.input_dim = V.positive_int("Embedding", "input_dim", input_dim)
-        self.output_dim = V.positive_int("Embedding", "output_dim", output_dim)
+        self.input_dim = keras_units("Embedding", "input_dim", input_dim)
+        self.output_dim = keras_units("Embedding", "output_dim", output_dim)
         self.mask_zero = V.boolean("Embedding", "mask_zero", mask_zero)
+        self.supports_masking = self.mask_zero  # as Keras: it makes a mask only with mask_zero
         self.embeddings_initializer = I.argument(
             "Embedding", "embeddings_initializer", embeddings_initializer
         )
@@ -73,8 +87,23 @@ class Embedding(WeightOptions, Layer):
             embeddings_constraint=embeddings_constraint,
         )
         self.build((None, None))
+        self.input_length = None  # ignored, as Keras 3
+        if input_length is not None:
+            warnings.warn(
+                "Embedding: `input_length` is deprecated (as in Keras 3) and ignored; remove it.",
+                stacklevel=2,
+            )
+        if weights is not None:
+            if not isinstance(weights, (list, tuple)):
+                weights = [weights]  # Keras 3 also takes the matrix itself
+            self.set_weights(weights)
 
-    def build(self, input_shape: tuple) -> None:
+    @property
+    def embeddings(self) -> nn.Parameter:
+        """Keras's name for the table ``E``."""
+        return self.E
+
+    def build(self, input_shape: tuple | None = None) -> None:
         if self.built:
             return
         self.E = self._param(self.input_dim, self.output_dim)
@@ -83,14 +112,13 @@ class Embedding(WeightOptions, Layer):
 
     def get_config(self) -> dict:
         config = super().get_config()
+        config.pop("weights")  # an initial value, not a setting (Keras leaves it out too)
+        config.pop("input_length")  # ignored
         config["embeddings_initializer"] = I.config_of(self.embeddings_initializer)
         return self._options_config(config)
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return tuple(input_shape) + (self.output_dim,)
-
-    def compute_mask(self, inputs: Tensor, mask=None):
-        return inputs != 0 if self.mask_zero else None
 
     def check_ids(self, ids: Tensor) -> None:
         check_rank("Embedding", "inputs", ids, (1, 2, 3), "of token ids")
@@ -107,7 +135,11 @@ class Embedding(WeightOptions, Layer):
                     f"(input_dim={self.input_dim}), received id {bad}."
                 )
 
+    def compute_mask(self, inputs: Tensor, mask=None):
+        return as_input(inputs) != 0 if self.mask_zero else None
+
     def forward(self, ids: Tensor, mask=None) -> Tensor:
+        ids = as_input(ids)
         self.check_ids(ids)
         y = nn.functional.embedding(ids.long(), self.E)
         self._record_activity(y)
@@ -155,7 +187,7 @@ class Dense(WeightOptions, Layer):
         input_shape: tuple | None = None,
     ):
         super().__init__(name=name, input_shape=input_shape)
-        self.units = V.positive_int("Dense", "units", units)
+        self.units = keras_units("Dense", "units", units)
         self.activation = activation_name("Dense", activation)
         self.use_bias = V.boolean("Dense", "use_bias", use_bias)
         self.kernel_initializer = I.argument("Dense", "kernel_initializer", kernel_initializer)
@@ -196,8 +228,13 @@ class Dense(WeightOptions, Layer):
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return tuple(input_shape[:-1]) + (self.units,)
 
+    # Keras's names for the weights
+    kernel = property(lambda self: self.W)
+    bias = property(lambda self: self.b)
+
     def logits(self, x: Tensor) -> Tensor:
         """The pre-activation ``x @ W + b`` (losses use it for numerically stable gradients)."""
+        x = as_input(x)
         check_rank("Dense", "inputs", x, tuple(range(1, 9)), "with features on the last axis")
         if not x.dtype.is_floating_point:
             V.fail("Dense", "inputs", "a floating-point tensor", x, TypeError)
@@ -214,14 +251,26 @@ class Dense(WeightOptions, Layer):
         return z
 
     def forward(self, x: Tensor, mask=None) -> Tensor:
-        return ACTIVATIONS[self.activation](self.logits(x))
+        return ACTIVATIONS[self.activation or "linear"](self.logits(x))
 
 
 class Dropout(Layer):
     """Sets a fraction ``rate`` of inputs to zero during training and scales the rest by
     ``1 / (1 - rate)``; does nothing at inference.
 
-    ``noise_shape`` as Keras: e.g. ``(None, 1, None)`` drops whole features for all steps.
+    Args:
+        rate: the fraction dropped, in [0, 1).
+        noise_shape: Keras's shape of the mask, broadcast over the input: ``None`` entries take
+            the input's size, e.g. ``(None, 1, None)`` drops whole features for all steps.
+            Each entry must be None, 1 or the input's size on that axis.
+        seed: seeds the masks: the same seed gives the same masks (Keras's ``seed``).
+
+    Call: ``layer(x, training=None)``; ``training`` overrides the module's mode for the call.
+
+    >>> import torch
+    >>> from rnnkit.layers import Dropout
+    >>> Dropout(0.5, seed=1)(torch.ones(2, 3), training=False).sum().item()
+    6.0
     """
 
     supports_masking = True
@@ -230,19 +279,80 @@ class Dropout(Layer):
         self,
         rate: float,
         noise_shape: tuple | None = None,
+        seed: int | None = None,
         *,
         name: str | None = None,
         input_shape: tuple | None = None,
     ):
         super().__init__(name=name, input_shape=input_shape)
         self.rate = V.rate("Dropout", "rate", rate)
-        self.noise_shape = None if noise_shape is None else list(noise_shape)
+        self.noise_shape = _noise_shape(noise_shape)
+        self.seed = seed
+        self._generator = seed_generator("Dropout", seed)
+        self.built = True  # no weights: built from the start, as Keras
 
-    def forward(self, x: Tensor, mask=None) -> Tensor:
-        if not self.training or self.rate == 0.0:
+    def get_config(self) -> dict:
+        config = super().get_config()
+        if config["noise_shape"] is not None:
+            config["noise_shape"] = list(config["noise_shape"])
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict) -> Dropout:
+        config = dict(config)
+        if config.get("noise_shape") is not None:
+            config["noise_shape"] = tuple(config["noise_shape"])
+        return cls(**config)
+
+    def _mask_shape(self, x: Tensor) -> tuple:
+        """``noise_shape`` against ``x``: None entries take x's size; each entry must be 1 or
+        x's size so that the mask broadcasts."""
+        if len(self.noise_shape) != x.dim():
+            V.fail("Dropout", "noise_shape", f"{x.dim()} entries (one per input axis)", x)
+        shape = []
+        for axis, (d, n) in enumerate(zip(self.noise_shape, x.shape)):
+            if d is not None and d not in (1, n):
+                raise ValueError(
+                    f"Dropout: `noise_shape` expected None, 1 or {n} on axis {axis} (inputs of "
+                    f"shape {tuple(x.shape)}), received {tuple(self.noise_shape)}."
+                )
+            shape.append(n if d is None else d)
+        return tuple(shape)
+
+    def forward(self, x: Tensor, mask=None, training: bool | None = None) -> Tensor:
+        x = as_input(x)
+        training = self.training if training is None else bool(training)
+        if not training or self.rate == 0.0:
             return x
-        if self.noise_shape is None:
+        if self.noise_shape is None and self._generator is None:
             return nn.functional.dropout(x, self.rate, training=True)
-        shape = [x.shape[i] if d is None else d for i, d in enumerate(self.noise_shape)]
-        keep = torch.empty(shape, device=x.device, dtype=x.dtype).bernoulli_(1.0 - self.rate)
-        return x * keep / (1.0 - self.rate)
+        shape = tuple(x.shape) if self.noise_shape is None else self._mask_shape(x)
+        return x * keep_mask(x, shape, self.rate, self._generator)  # the mask broadcasts
+
+
+def _noise_shape(noise_shape) -> tuple | None:
+    """Keras's checks of ``noise_shape``: None, or a tuple / list of positive integers or None."""
+    if noise_shape is None:
+        return None
+    if isinstance(noise_shape, (str, bytes)) or not isinstance(noise_shape, (tuple, list)):
+        V.fail("Dropout", "noise_shape", "a tuple or list of integers", noise_shape)
+    for d in noise_shape:
+        if d is not None and (isinstance(d, bool) or not isinstance(d, numbers.Integral)):
+            V.fail("Dropout", "noise_shape", "all elements to be integers or None", noise_shape)
+        if d is not None and d <= 0:
+            V.fail(
+                "Dropout",
+                "noise_shape",
+                "all dimensions to be positive integers or None",
+                noise_shape,
+            )
+    return tuple(None if d is None else int(d) for d in noise_shape)
+
+
+def as_input(x):
+    """A NumPy array (or nested list) as a tensor, floats in the default dtype (as Keras casts
+    to its compute dtype); anything else unchanged."""
+    if isinstance(x, (np.ndarray, np.generic, list)):
+        t = torch.as_tensor(np.asarray(x))
+        return t.to(torch.get_default_dtype()) if t.dtype.is_floating_point else t
+    return x

@@ -218,11 +218,13 @@ def _scan(s) -> tuple[bool, bool]:
     return False, False
 
 
-def array_to_tensor(value):
-    """A NumPy array as Keras reads it: floats as float32, integers as int64, bools kept."""
+def array_to_tensor(value, integers: bool = True):
+    """A NumPy array as Keras reads it: floats as float32, integers as int64 (token ids) for a
+    module that reads them (``integers``), else float32 (Keras casts a layer's inputs to its
+    float compute dtype), bools kept."""
     if not isinstance(value, np.ndarray):
         return value
-    if value.dtype.kind == "f":
+    if value.dtype.kind == "f" or (value.dtype.kind in "iu" and not integers):
         return torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32))
     if value.dtype.kind in "iu":
         return torch.from_numpy(np.ascontiguousarray(value, dtype=np.int64))
@@ -260,7 +262,8 @@ def call(module: nn.Module, args, kwargs, training):
     if symbolic:
         return symbolic_call(module, args, kwargs, training)
     if arrays:
-        args = map_structure(array_to_tensor, args)
+        integers = getattr(module, "reads_token_ids", True)
+        args = map_structure(lambda v: array_to_tensor(v, integers), args)
         kwargs = map_structure(array_to_tensor, kwargs)
     if training is None:
         return nn.Module.__call__(module, *args, **kwargs)

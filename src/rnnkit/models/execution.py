@@ -141,8 +141,8 @@ def _recurrent_stack(layers) -> list[RNN] | None:
     while k < len(layers) and isinstance(layers[k], RNN):
         rnns.append(layers[k])
         k += 1
-    if not rnns or any(r.return_state for r in rnns):
-        return None
+    if not rnns or any(r.return_state or r.stateful or not r.fused for r in rnns):
+        return None  # stateful: rows start from their own states; a user's cell: unknown
     exact = all(
         dispatch.shares_padding(
             mask_zero=False, go_backwards=r.go_backwards, recurrent_dropout=r.stochastic
@@ -234,6 +234,13 @@ def forward_without_padding(model, ids: Tensor, logits: bool) -> Tensor | None:
     return run_layers(model, x, None, logits, start=1 + len(rnns))
 
 
+def stateful(model) -> bool:
+    """Whether ``model`` has a stateful recurrent layer (also inside Bidirectional)."""
+    if model is None:
+        return False
+    return any(getattr(m, "stateful", False) is True for m in model.modules())
+
+
 # -- predict / evaluate --------------------------------------------------------------------------
 @contextlib.contextmanager
 def vocabulary_table(model, x: Tensor, batches: int):
@@ -264,12 +271,14 @@ def active_table(layer) -> Tensor | None:
     return getattr(_active, "tables", {}).get(id(layer))
 
 
-def inference_batches(x: Tensor, batch_size: int) -> list[Tensor]:
+def inference_batches(x: Tensor, batch_size: int, model=None) -> list[Tensor]:
     """Row indices of each batch of evaluate / predict. Token ids go in order of length
     (when padding is skipped), so a batch of short rows skips its padding columns; the
-    results are put back in the order of ``x``."""
+    results are put back in the order of ``x``. A model with a stateful layer keeps the
+    order of ``x`` (row k of each batch continues row k of the one before)."""
     if (
-        runtime.settings.trim_padding
+        not stateful(model)
+        and runtime.settings.trim_padding
         and isinstance(x, Tensor)
         and x.dim() == 2
         and not x.dtype.is_floating_point

@@ -93,6 +93,7 @@ class Model(ModelAPI, Layer):
     """
 
     supports_masking = True
+    reads_token_ids = True  # inputs are cast to their Input's dtype
 
     def __init__(self, inputs=None, outputs=None, name: str | None = None, **kwargs):
         if kwargs.pop("trainable", True) is not True:
@@ -840,10 +841,13 @@ def _rank(x: Tensor, kt: KerasTensor) -> Tensor:
 
 
 def _check_shape(name: str, index: int, kt: KerasTensor, x: Tensor) -> None:
-    """Keras's input check: the rank and every fixed axis of the Input."""
+    """Keras's input check: the rank and every fixed axis of the Input but the batch axis
+    (Keras's functional input specs leave it free: a stateful layer names a wrong batch size
+    itself)."""
     shape = tuple(x.shape)
-    if len(shape) != kt.ndim or any(d is not None and d != s for d, s in zip(kt.shape, shape)):
-        expected = "(" + ", ".join("None" if d is None else str(d) for d in kt.shape) + ")"
+    spec = (None, *kt.shape[1:])
+    if len(shape) != kt.ndim or any(d is not None and d != s for d, s in zip(spec, shape)):
+        expected = "(" + ", ".join("None" if d is None else str(d) for d in spec) + ")"
         found = "(" + ", ".join(str(d) for d in shape) + ")"
         raise ValueError(
             f'Input {index} of layer "{name}" is incompatible with the layer: '

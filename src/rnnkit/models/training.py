@@ -504,7 +504,7 @@ def _evaluate(
     model.eval()
     metrics = metric_objects(model)
     loss_sum = 0.0
-    batches = execution.inference_batches(x, batch_size)
+    batches = execution.inference_batches(x, batch_size, model)
     with torch.no_grad(), execution.vocabulary_table(model, x, len(batches)):
         for idx in tqdm(batches, disable=verbose != 1, file=sys.stderr, unit="step"):
             xb, yb = x[idx], y[idx]
@@ -562,7 +562,7 @@ def predict(model, x, batch_size: int = 32, verbose=0) -> np.ndarray:
         model.build((None, *x.shape[1:]))
     runtime.tune_allocator()
     model.eval()
-    batches = execution.inference_batches(x, batch_size)
+    batches = execution.inference_batches(x, batch_size, model)
     progress = tqdm(batches, file=sys.stderr, unit="step") if verbose == 1 else batches
     with execution.vocabulary_table(model, x, len(batches)):
         outs = [model(x if len(batches) == 1 else x[idx]) for idx in progress]
