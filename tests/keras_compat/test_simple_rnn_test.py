@@ -1,7 +1,6 @@
 """Port of keras-team/keras keras/src/layers/rnn/simple_rnn_test.py (Keras 3.15.1; imports and harness only)."""
 
 import numpy as np
-import pytest
 from keras_harness import testing
 
 from rnnkit import initializers, layers
