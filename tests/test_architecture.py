@@ -30,6 +30,9 @@ RANKS = {
     "utils": 4,
     "models": 5,
     "reporting": 5,
+    "losses": 6,  # Keras's import paths keras.losses / metrics / callbacks: re-exports of models
+    "metrics": 6,
+    "callbacks": 6,
     "tasks": 6,
     "lab": 6,
     "cli": 7,
