@@ -302,7 +302,7 @@ class TwoInputs(Sequential):
     """A stand-in for a functional model with inputs 'a' and 'b': it adds them, then runs its
     layers."""
 
-    inputs = ["a", "b"]
+    inputs = ("a", "b")
 
     def forward(self, x, mask=None, logits=False):
         if isinstance(x, dict):
