@@ -30,7 +30,13 @@ def names():
     y_reg = np.linspace(0, 1, 8, dtype="float32")
     m = keras.metrics
     cases = {
-        "sparse_ce+accuracy": ("sparse_categorical_crossentropy", ["accuracy"], y_sparse, 3, "softmax"),
+        "sparse_ce+accuracy": (
+            "sparse_categorical_crossentropy",
+            ["accuracy"],
+            y_sparse,
+            3,
+            "softmax",
+        ),
         "sparse_ce+acc": ("sparse_categorical_crossentropy", ["acc"], y_sparse, 3, "softmax"),
         "sparse_ce+SparseCategoricalAccuracy()": (
             keras.losses.SparseCategoricalCrossentropy(),
@@ -69,7 +75,13 @@ def names():
             1,
             None,
         ),
-        "Huber()+MeanSquaredError()": (keras.losses.Huber(), [m.MeanSquaredError()], y_reg, 1, None),
+        "Huber()+MeanSquaredError()": (
+            keras.losses.Huber(),
+            [m.MeanSquaredError()],
+            y_reg,
+            1,
+            None,
+        ),
     }
     return {k: history_keys(*v) for k, v in cases.items()}
 
