@@ -29,6 +29,7 @@ RANKS = {
     "layers": 3,
     "utils": 4,
     "models": 5,
+    "preprocessing": 5,  # Keras's keras.preprocessing path: text.legacy, pad_sequences, utils
     "reporting": 5,
     "losses": 6,  # Keras's import paths keras.losses / metrics / callbacks: re-exports of models
     "metrics": 6,
