@@ -15,6 +15,7 @@ from .callbacks import (
     LearningRateScheduler,
     ModelCheckpoint,
     ReduceLROnPlateau,
+    TensorBoard,
     TerminateOnNaN,
 )
 from .loading import load_model
@@ -32,6 +33,7 @@ __all__ = [
     "ModelCheckpoint",
     "ReduceLROnPlateau",
     "Sequential",
+    "TensorBoard",
     "TerminateOnNaN",
     "callbacks",
     "load_model",
