@@ -355,3 +355,12 @@ def test_stop_training_is_honoured_after_the_current_batch():
         h = model().fit(*data, batch_size=B, epochs=3, verbose=0, callbacks=[StopAt(), count])
         assert count.per_epoch == [2]
         assert len(h.history["loss"]) == 1
+
+
+def test_a_pandas_frame_stays_an_array():
+    pd = pytest.importorskip("pandas")
+    x, y = arrays()
+    a, b = model(), model()
+    a.fit(pd.DataFrame(x), pd.Series(y[:, 0]), batch_size=B, shuffle=False, verbose=0)
+    b.fit(x, y[:, 0], batch_size=B, shuffle=False, verbose=0)
+    same_weights(a, b)

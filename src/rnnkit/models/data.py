@@ -142,11 +142,14 @@ def _is_batch(item) -> bool:
 def is_stream(data) -> bool:
     """Whether ``data`` is a stream of batches rather than arrays: a generator or other
     iterator, a torch ``Dataset`` / ``DataLoader``, or a list whose items are all batch tuples
-    ``(x, y)`` of arrays (a list of numbers or of arrays stays an array)."""
+    ``(x, y)`` of arrays (a list of numbers or of arrays stays an array, and so does anything
+    with ``__array__``, such as a pandas DataFrame)."""
     if data is None or isinstance(data, (Tensor, np.ndarray, dict, str, bytes)):
         return False
     if isinstance(data, (DataLoader, Dataset)):
         return True
+    if hasattr(data, "__array__"):  # pandas, xarray ...: arrays, though iterable
+        return False
     if isinstance(data, (list, tuple)):
         return len(data) > 0 and all(_is_batch(item) for item in data)
     return hasattr(data, "__iter__")
