@@ -364,3 +364,20 @@ def test_a_pandas_frame_stays_an_array():
     a.fit(pd.DataFrame(x), pd.Series(y[:, 0]), batch_size=B, shuffle=False, verbose=0)
     b.fit(x, y[:, 0], batch_size=B, shuffle=False, verbose=0)
     same_weights(a, b)
+
+
+def test_backup_and_restore_with_a_stream_backs_up_at_epoch_ends(tmp_path):
+    from rnnkit.models import BackupAndRestore
+
+    x, y = arrays()
+    stream = list(batches(x, y))
+    a, b = model(), model()
+    a.fit(stream, epochs=2, verbose=0, callbacks=[BackupAndRestore(tmp_path / "bk")])
+    b.fit(stream, epochs=2, verbose=0)
+    same_weights(a, b)
+    expected = (
+        "fit: `BackupAndRestore.save_freq` expected 'epoch' when `x` is a stream of batches or "
+        "`steps_per_epoch` is given (a stream cannot resume mid-epoch), received 2."
+    )
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        model().fit(stream, verbose=0, callbacks=[BackupAndRestore(tmp_path / "b2", save_freq=2)])

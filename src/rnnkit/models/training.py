@@ -587,7 +587,11 @@ def fit(
                 cb.on_train_batch_end(step, logs)
             if model.stop_training:
                 break
-            if backup is not None and backup.due_after_step(step + 1, len(state.batches)):
+            if (
+                backup is not None
+                and feed.resumable
+                and backup.due_after_step(step + 1, len(state.batches))
+            ):
                 state.step, state.loss_sum, state.seen = step + 1, loss_sum, seen
                 backup.save(state, cbs, optimizer)
         if feed.ran_out:  # a stream with no batch left for this epoch: Keras's warning given
