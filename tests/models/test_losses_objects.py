@@ -197,3 +197,30 @@ def test_sample_weight_with_a_loss_object():
     assert m.evaluate(x, y, sample_weight=w, batch_size=8, verbose=0) == pytest.approx(
         float(expected), rel=1e-6
     )
+
+
+def test_fit_on_sequences_with_ignore_class_outside_the_classes():
+    """(N, T) targets with -1 where a step has no target: the labels check lets the ignored id
+    pass, and the loss equals torch's cross_entropy with ignore_index=-1."""
+    from rnnkit.layers import LSTM, Embedding
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 9, size=(6, 5))
+    y = rng.integers(0, 9, size=(6, 5))
+    y[:, -2:] = -1
+    torch.manual_seed(0)
+    m = Sequential([Embedding(9, 4), LSTM(3, return_sequences=True), Dense(9)])
+    loss = losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=-1)
+    m.compile("sgd", loss)
+    got = m.evaluate(x, y, batch_size=6, verbose=0)
+    m.eval()
+    with torch.no_grad():
+        z = m(torch.tensor(x))
+    expected = torch.nn.functional.cross_entropy(
+        z.reshape(-1, 9), torch.tensor(y).reshape(-1), ignore_index=-1
+    )
+    assert got == pytest.approx(float(expected), rel=1e-6)
+    m.fit(x, y, batch_size=3, verbose=0)  # no labels error for the -1s
+    with pytest.raises(ValueError, match=re.escape("received -1 (sample 0).")):
+        m.compile("sgd", losses.SparseCategoricalCrossentropy(from_logits=True))
+        m.fit(x, y, verbose=0)
