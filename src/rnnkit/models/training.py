@@ -7,13 +7,20 @@ It works on a model's public surface: ``model(x, logits=...)``, ``model.paramete
 set. ``evaluate`` and ``predict`` take their batches and the vocabulary table of the call from
 :mod:`rnnkit.models.execution`.
 
-One epoch of ``fit``::
+Where the batches come from is a *feed*: :class:`ArrayFeed` for arrays (row indices drawn per
+epoch, kept in the :class:`FitState` so a backup resumes mid-epoch), :class:`StreamFeed` for a
+generator, an iterable of batches, a torch Dataset / DataLoader, or arrays with
+``steps_per_epoch`` (:mod:`rnnkit.models.data`). One epoch of ``fit``::
 
-    batches = shuffled row indices, cut in batch_size (or length buckets: models.padding)
-    for each batch:  forward -> loss -> backward -> (finite loss?) clip -> optimizer step
-                     running loss and metrics -> callbacks' on_train_batch_end
-                     -> a backup every save_freq steps (BackupAndRestore)
-    validation (evaluate on the held-out part) -> callbacks' on_epoch_end -> a backup
+    for (step, xb, yb, wb) in feed.batches(state):
+                     forward -> loss (masked steps out) -> backward -> (finite loss?) clip
+                     -> optimizer step -> running loss and metrics
+                     -> callbacks' on_train_batch_end (stop_training: stop after this batch)
+                     -> a backup every save_freq steps (BackupAndRestore, arrays only)
+    validation (arrays or a stream) -> callbacks' on_epoch_end -> a backup
+
+The loss of a batch is Keras's ``sum_over_batch_size``, with the steps masked in the model's
+output (its ``_keras_mask``) left out, and the metrics skip them too (:func:`loss_and_probs`).
 
 Checks made once, before the first step: the arguments, the labels against the loss
 (:func:`check_labels`), and a backup to resume from (:class:`~.callbacks.BackupAndRestore`).
