@@ -381,3 +381,23 @@ def test_backup_and_restore_with_a_stream_backs_up_at_epoch_ends(tmp_path):
     )
     with pytest.raises(ValueError, match=re.escape(expected)):
         model().fit(stream, verbose=0, callbacks=[BackupAndRestore(tmp_path / "b2", save_freq=2)])
+
+
+def test_fit_takes_timeseries_dataset_from_array():
+    """The windows of timeseries_dataset_from_array train as the same windows built by hand."""
+    from rnnkit.layers import GRU
+    from rnnkit.utils import timeseries_dataset_from_array
+
+    series = np.sin(np.arange(60) / 5).astype("float32")[:, None]  # (60, 1)
+    L = 6
+    ds = timeseries_dataset_from_array(series[:-L], series[L:], sequence_length=L, batch_size=8)
+    windows = np.stack([series[i : i + L] for i in range(len(series) - L - L + 1)])  # (49, 6, 1)
+    targets = series[L : L + len(windows)]  # (49, 1)
+    assert len(ds) == 7
+    runs = []
+    for data in ((ds,), (windows, targets)):
+        set_random_seed(0)
+        m = Sequential([Input((L, 1)), GRU(3), Dense(1)])
+        m.compile(SGD(learning_rate=0.1), "mse")
+        runs.append(m.fit(*data, batch_size=8, epochs=2, shuffle=False, verbose=0).history)
+    assert runs[0] == runs[1]
