@@ -20,7 +20,7 @@ generator, an iterable of batches, a torch Dataset / DataLoader, or arrays with
     validation (arrays or a stream) -> callbacks' on_epoch_end -> a backup
 
 The loss of a batch is Keras's ``sum_over_batch_size``, with the steps masked in the model's
-output (its ``_keras_mask``) left out, and the metrics skip them too (:func:`loss_and_probs`).
+output (its ``_keras_mask``) left out, and the metrics skip them too (:func:`batch_loss`).
 
 Checks made once, before the first step: the arguments, the labels against the loss
 (:func:`check_labels`), and a backup to resume from (:class:`~.callbacks.BackupAndRestore`).
@@ -199,7 +199,13 @@ def output_mask(y_pred) -> Tensor | None:
     return getattr(y_pred, "_keras_mask", None)
 
 
-def loss_and_probs(
+def loss_and_probs(model, xb, yb: Tensor, wb: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """The batch's loss and the model's outputs (:func:`batch_loss` without the mask)."""
+    loss, probs, _ = batch_loss(model, xb, yb, wb)
+    return loss, probs
+
+
+def batch_loss(
     model, xb, yb: Tensor, wb: Tensor | None = None
 ) -> tuple[Tensor, Tensor, Tensor | None]:
     """The batch's loss, the model's outputs (probabilities after the last activation) and
@@ -574,7 +580,7 @@ def fit(
             for cb in begins:
                 cb.on_train_batch_begin(step)
             optimizer.zero_grad(set_to_none=True)
-            loss, probs, mask = loss_and_probs(model, xb, yb, wb)
+            loss, probs, mask = batch_loss(model, xb, yb, wb)
             loss.backward()
             value = loss.item()
             if not guard or math.isfinite(value):  # a non-finite loss's step is not applied
@@ -712,7 +718,7 @@ def _accumulate(model, batches, verbose: int, total: int | None) -> dict[str, fl
     for xb, yb, wb in tqdm(
         batches, disable=verbose != 1, file=sys.stderr, unit="step", total=total
     ):
-        loss, probs, mask = loss_and_probs(model, xb, yb, wb)
+        loss, probs, mask = batch_loss(model, xb, yb, wb)
         loss_sum += float(loss) * len(yb)
         seen += len(yb)
         for m in metrics:
@@ -946,7 +952,7 @@ def train_on_batch(model, x, y, sample_weight=None, class_weight=None, return_di
     optimizer = optimizer_of(model)
     model.train()
     optimizer.zero_grad(set_to_none=True)
-    loss, probs, mask = loss_and_probs(model, x, y, w)
+    loss, probs, mask = batch_loss(model, x, y, w)
     loss.backward()
     if isinstance(model.optimizer_spec, optimizers_module.Optimizer):
         model.optimizer_spec.clip([p for p in model.parameters() if p.requires_grad])
@@ -961,7 +967,7 @@ def test_on_batch(model, x, y, sample_weight=None, return_dict: bool = False):
     :meth:`rnnkit.models.Sequential.test_on_batch`'s."""
     x, y, w = _batch_inputs("test_on_batch", model, x, y, sample_weight, None)
     model.eval()
-    loss, probs, mask = loss_and_probs(model, x, y, w)
+    loss, probs, mask = batch_loss(model, x, y, w)
     return _batch_result(_batch_logs(model, loss.item(), len(y), y, probs, mask), return_dict)
 
 
