@@ -32,7 +32,11 @@ RANKS = {
     "layers": 3,
     "utils": 4,
     "models": 5,
+    "preprocessing": 5,  # Keras's keras.preprocessing path: text.legacy, pad_sequences, utils
     "reporting": 5,
+    "losses": 6,  # Keras's import paths keras.losses / metrics / callbacks: re-exports of models
+    "metrics": 6,
+    "callbacks": 6,
     "tasks": 6,
     "interop": 6,  # weights to and from torch.nn.LSTM / GRU / RNN
     "lab": 6,

@@ -64,3 +64,154 @@ def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     if state["cuda"]:
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+# -- time series windows ------------------------------------------------------------------------
+
+
+class TimeseriesDataset:
+    """The batches of :func:`timeseries_dataset_from_array`: iterate it (again for each epoch),
+    give it to ``fit`` / ``evaluate`` / ``predict``; ``len`` is the number of batches."""
+
+    def __init__(self, data, targets, starts, sequence_length, sampling_rate, batch_size, seed):
+        self.data, self.targets = data, targets
+        self.starts = starts  # (S,) start of each window, after the first shuffle
+        self.offsets = np.arange(0, sequence_length * sampling_rate, sampling_rate)  # (L,)
+        self.batch_size, self.seed = batch_size, seed
+        self._passes = 0
+
+    def __len__(self) -> int:
+        if self.batch_size is None:
+            return len(self.starts)
+        return -(-len(self.starts) // self.batch_size)
+
+    def _order(self) -> np.ndarray:
+        """Window starts for this pass: Keras's order on the first pass, a fresh shuffle of it
+        on each later one (``shuffle=True``), the same order every pass otherwise."""
+        starts = self.starts
+        if self.seed is not None and self._passes:
+            rng = np.random.RandomState([self.seed, self._passes])  # pass k's own draw
+            starts = starts[rng.permutation(len(starts))]
+        self._passes += 1
+        return starts
+
+    def __iter__(self):
+        starts = self._order()
+        step = 1 if self.batch_size is None else self.batch_size
+        for k in range(0, len(starts), step):
+            chunk = starts[k : k + step]  # (B,)
+            windows = torch.from_numpy(self.data[chunk[:, None] + self.offsets])  # (B, L, ...)
+            targets = None
+            if self.targets is not None:
+                targets = torch.from_numpy(self.targets[chunk])  # (B, ...)
+            if self.batch_size is None:
+                windows = windows[0]
+                targets = None if targets is None else targets[0]
+            yield windows if targets is None else (windows, targets)
+
+
+def timeseries_dataset_from_array(
+    data,
+    targets,
+    sequence_length,
+    sequence_stride=1,
+    sampling_rate=1,
+    batch_size=128,
+    shuffle=False,
+    seed=None,
+    start_index=None,
+    end_index=None,
+    format=None,
+) -> TimeseriesDataset:
+    """Sliding windows over a time series, in batches, as
+    ``keras.utils.timeseries_dataset_from_array``.
+
+    Window ``i`` starts at ``start_index + i * sequence_stride`` and takes ``sequence_length``
+    steps ``sampling_rate`` apart: ``data[s], data[s + r], ..., data[s + (L - 1) r]``; its
+    target is ``targets[start_index + i * sequence_stride]`` (``targets[i]`` is the target of the
+    window that starts at ``data[i]``). Only windows that fit before ``end_index`` are made
+    (and no more than ``len(targets)``). Batches are ``(windows, targets)`` tensors (windows
+    alone with ``targets=None``), of ``batch_size`` windows (the last may be smaller), or single
+    windows with ``batch_size=None``.
+
+    ``shuffle``: the window starts are shuffled with ``numpy.random.RandomState(seed)``, as Keras
+    (a random seed when None); each later pass over the dataset is shuffled again. (Keras
+    also shuffles within a buffer of ``8 * batch_size`` windows through ``tf.data``, which
+    cannot be reproduced without TensorFlow: the first pass has Keras's windows in Keras's
+    start order before that buffer.) ``format`` (Keras's 'tf' / 'grain') is accepted and
+    ignored: the result is rnnkit's own iterable, which ``fit`` takes.
+
+    Errors are Keras's ``ValueError``s, e.g. "`start_index` must be 0 or greater. Received:
+    start_index=-1".
+
+    >>> ds = timeseries_dataset_from_array(np.arange(10), np.arange(10) * 2, 3, batch_size=4)
+    >>> [tuple(x.shape) for x, y in ds]
+    [(4, 3), (4, 3)]
+    """
+    n = len(data)
+    if start_index:
+        if start_index < 0:
+            raise ValueError(
+                f"`start_index` must be 0 or greater. Received: start_index={start_index}"
+            )
+        if start_index >= n:
+            raise ValueError(
+                "`start_index` must be lower than the length of the data. Received: "
+                f"start_index={start_index}, for data of length {n}"
+            )
+    if end_index:
+        if start_index and end_index <= start_index:
+            raise ValueError(
+                "`end_index` must be higher than `start_index`. Received: "
+                f"start_index={start_index}, and end_index={end_index} "
+            )
+        if end_index >= n:
+            raise ValueError(
+                "`end_index` must be lower than the length of the data. Received: "
+                f"end_index={end_index}, for data of length {n}"
+            )
+        if end_index <= 0:
+            raise ValueError(f"`end_index` must be higher than 0. Received: end_index={end_index}")
+    if sampling_rate <= 0:
+        raise ValueError(
+            f"`sampling_rate` must be higher than 0. Received: sampling_rate={sampling_rate}"
+        )
+    if sampling_rate >= n:
+        raise ValueError(
+            "`sampling_rate` must be lower than the length of the data. Received: "
+            f"sampling_rate={sampling_rate}, for data of length {n}"
+        )
+    if sequence_stride <= 0:
+        raise ValueError(
+            f"`sequence_stride` must be higher than 0. Received: sequence_stride={sequence_stride}"
+        )
+    if sequence_stride >= n:
+        raise ValueError(
+            "`sequence_stride` must be lower than the length of the data. Received: "
+            f"sequence_stride={sequence_stride}, for data of length {n}"
+        )
+    if format not in (None, "tf", "grain"):
+        raise ValueError(f'`format` should be either "tf" or "grain". Received: format={format}')
+    if batch_size is not None:
+        batch_size = int(batch_size)
+    start_index = start_index or 0
+    end_index = n if end_index is None else end_index
+    windows = end_index - start_index - (sequence_length - 1) * sampling_rate
+    if targets is not None:
+        windows = min(windows, len(targets))
+    starts = np.arange(0, max(windows, 0), sequence_stride)
+    if shuffle:
+        if seed is None:
+            seed = np.random.randint(1e6)
+        np.random.RandomState(seed).shuffle(starts)
+    values = np.asarray(data)[start_index:end_index]
+    labels = None if targets is None else np.asarray(targets)[start_index:end_index]
+    return TimeseriesDataset(
+        values,
+        labels,
+        starts,
+        sequence_length,
+        sampling_rate,
+        batch_size,
+        seed if shuffle else None,
+    )

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from keras_harness import run_layer_test
 
-from rnnkit import layers
+from rnnkit import layers, models
 
 
 @pytest.mark.parametrize(
@@ -82,6 +82,10 @@ def test_flatten_symbolic_with_dynamic_dimension():
     assert flattened == (5, None)
 
 
-@pytest.mark.skip(reason="predict on a Python generator is not supported yet (issue #18 item 7)")
 def test_flatten_with_dynamic_batch_size_and_dynamic_dimenstions():
-    pass
+    def generator():
+        yield (np.ones((3, 5, 7), dtype="float32"),)
+        yield (np.ones((2, 7, 5), dtype="float32"),)
+
+    model = models.Sequential([layers.Flatten()])
+    model.predict(generator())

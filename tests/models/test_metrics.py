@@ -248,8 +248,8 @@ def test_a_metric_object_starts_from_zero_each_epoch_and_each_evaluation():
     p = model.predict(x)[:, 0]
     train = skm.accuracy_score(y[:30], p[:30] > 0.4)
     val = skm.accuracy_score(y[30:], p[30:] > 0.4)
-    assert history.history["accuracy"] == pytest.approx([train] * 3, rel=1e-12)
-    assert history.history["val_accuracy"] == pytest.approx([val] * 3, rel=1e-12)
+    assert history.history["binary_accuracy"] == pytest.approx([train] * 3, rel=1e-12)
+    assert history.history["val_binary_accuracy"] == pytest.approx([val] * 3, rel=1e-12)
     assert given.count == 0  # the user's object is left as it was
     _, acc = model.evaluate(x, y, batch_size=9, verbose=0)
     assert acc == pytest.approx(skm.accuracy_score(y, p > 0.4), rel=1e-12)

@@ -235,7 +235,7 @@ def test_the_check_changes_nothing_on_a_finite_run():
 def test_to_tensor():
     assert to_tensor(np.zeros((2, 3), dtype=np.int32), "x", "fit").dtype == torch.int64
     assert to_tensor([[0.5, 1.0]], "x", "fit").dtype == torch.float32
-    assert to_tensor(np.array([True]), "y", "fit").dtype == torch.bool
+    assert to_tensor(np.array([True]), "y", "fit").dtype == torch.float32  # as Keras casts bools
     t = torch.zeros(3, dtype=torch.float32)
     assert to_tensor(t, "x", "fit") is t
     with pytest.raises(TypeError) as info:
@@ -256,7 +256,9 @@ def test_a_metric_given_twice_is_logged_twice_as_keras():
     torch.manual_seed(0)
     x, y = torch.randn(16, 3), (torch.rand(16) > 0.5).float()
     model = Sequential([Dense(1, activation="sigmoid", input_shape=(3,))])
-    model.compile("sgd", "binary_crossentropy", metrics=[BinaryAccuracy(threshold=0.9), "accuracy"])
+    # (a BinaryAccuracy object is 'binary_accuracy' in Keras: named 'accuracy' here to collide)
+    given = [BinaryAccuracy(threshold=0.9, name="accuracy"), "accuracy"]
+    model.compile("sgd", "binary_crossentropy", metrics=given)
     logs = model.fit(x, y, epochs=1, verbose=0).history
     assert {"accuracy", "accuracy_1"} <= logs.keys()
     p = model.predict(x)[:, 0]

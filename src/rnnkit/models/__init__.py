@@ -16,6 +16,7 @@ from .callbacks import (
     LearningRateScheduler,
     ModelCheckpoint,
     ReduceLROnPlateau,
+    TensorBoard,
     TerminateOnNaN,
 )
 from .functional import Model
@@ -39,6 +40,7 @@ __all__ = [
     "ModelCheckpoint",
     "ReduceLROnPlateau",
     "Sequential",
+    "TensorBoard",
     "TerminateOnNaN",
     "callbacks",
     "load_keras",

@@ -1,6 +1,11 @@
 """Callbacks, as Keras: History (always on), TerminateOnNaN (on by default), EarlyStopping,
 ReduceLROnPlateau, ModelCheckpoint, BackupAndRestore, LambdaCallback, LearningRateScheduler,
-CSVLogger."""
+CSVLogger, TensorBoard.
+
+``fit`` honours ``model.stop_training`` after the current batch, as Keras: a callback that sets
+it in ``on_train_batch_end`` ends the epoch there (validation and ``on_epoch_end`` still run)
+and no further epoch starts.
+"""
 
 from __future__ import annotations
 
@@ -254,7 +259,13 @@ class ReduceLROnPlateau(Callback):
 class ModelCheckpoint(Callback):
     """Save the model after each epoch to ``filepath`` (may hold ``{epoch:02d}`` and log keys,
     e.g. ``'ckpt-{epoch:02d}-{val_loss:.3f}'``); with ``save_best_only``, only when ``monitor``
-    improves. Saves are atomic (see :meth:`Sequential.save`)."""
+    improves (``mode`` 'min', 'max', or 'auto': 'max' for accuracies). Saves are atomic (see
+    :meth:`Sequential.save`).
+
+    ``save_weights_only``: write only the weights: the model's own ``save_weights(path)`` where
+    it has one, else its ``state_dict`` as a safetensors file at ``filepath`` (read it back with
+    ``safetensors.torch.load_file`` and ``model.load_state_dict``).
+    """
 
     def __init__(
         self,
@@ -263,12 +274,16 @@ class ModelCheckpoint(Callback):
         save_best_only: bool = False,
         mode: str = "auto",
         verbose: int = 0,
+        save_weights_only: bool = False,
     ):
         self.filepath, self.monitor, self.save_best_only, self.verbose = (
             str(filepath),
             monitor,
             save_best_only,
             verbose,
+        )
+        self.save_weights_only = V.boolean(
+            "ModelCheckpoint", "save_weights_only", save_weights_only
         )
         self.mode, self._better = _better(mode, monitor, 0.0, "ModelCheckpoint")
         self.best = math.inf if self.mode == "min" else -math.inf
@@ -288,7 +303,17 @@ class ModelCheckpoint(Callback):
             if not self._better(logs[self.monitor], self.best):
                 return
             self.best = logs[self.monitor]
-        self.model.save(path)
+        if not self.save_weights_only:
+            self.model.save(path)
+        elif hasattr(self.model, "save_weights"):
+            self.model.save_weights(path)
+        else:
+            from safetensors.torch import save
+
+            from .. import _files
+
+            weights = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
+            _files.write_bytes(path, save(weights))
         if self.verbose:
             print(f"Epoch {epoch + 1}: saved model to {path}")
 
@@ -579,3 +604,83 @@ class CSVLogger(Callback):
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+class TensorBoard(Callback):
+    """Write the logs of ``fit`` as TensorBoard scalar events, as ``keras.callbacks.TensorBoard``.
+
+    Keras's layout: ``log_dir/train`` gets ``epoch_<name>`` for each training log (and
+    ``epoch_learning_rate``) at step ``epoch``; ``log_dir/validation`` gets the ``val_`` logs
+    without their prefix (``epoch_loss``, ``epoch_accuracy``, ...). With ``update_freq="batch"``
+    or an integer ``n``, ``batch_<name>`` of the running logs is also written every ``n``
+    batches, at the global batch number (counted from 1 over the whole fit).
+    ``histogram_freq=n`` writes a histogram of every weight every ``n`` epochs (tag
+    ``<layer name>/<weight>/histogram``). Events are written with
+    ``torch.utils.tensorboard.SummaryWriter`` (TensorBoard must be installed); read them with
+    ``tensorboard --logdir log_dir`` or tensorboard's ``EventAccumulator``.
+    """
+
+    def __init__(self, log_dir="logs", histogram_freq: int = 0, update_freq="epoch"):
+        if isinstance(log_dir, bytes) or not isinstance(log_dir, (str, os.PathLike)):
+            V.fail("TensorBoard", "log_dir", "a folder path", log_dir, TypeError)
+        if (
+            isinstance(histogram_freq, bool)
+            or not isinstance(histogram_freq, int)
+            or histogram_freq < 0
+        ):
+            V.fail("TensorBoard", "histogram_freq", "a non-negative integer", histogram_freq)
+        if update_freq not in ("epoch", "batch") and (
+            isinstance(update_freq, bool) or not isinstance(update_freq, int) or update_freq <= 0
+        ):
+            V.fail(
+                "TensorBoard", "update_freq", "'epoch', 'batch' or a positive integer", update_freq
+            )
+        self.log_dir = os.fspath(log_dir)
+        self.histogram_freq = histogram_freq
+        self.update_freq = 1 if update_freq == "batch" else update_freq
+        self._writers: dict = {}
+
+    def _writer(self, part: str):
+        if part not in self._writers:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._writers[part] = SummaryWriter(os.path.join(self.log_dir, part))
+        return self._writers[part]
+
+    def on_train_begin(self, logs=None):
+        self._global_batch = 0
+        self._writer("train")
+
+    def state_dict(self) -> dict:
+        return {"_global_batch": self._global_batch}
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._global_batch += 1
+        if self.update_freq == "epoch" or self._global_batch % self.update_freq:
+            return
+        writer = self._writer("train")
+        for name, value in (logs or {}).items():
+            writer.add_scalar(f"batch_{name}", value, self._global_batch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = dict(logs or {})
+        optimizer = getattr(self.model, "optimizer", None)
+        if "learning_rate" not in logs and hasattr(optimizer, "param_groups"):
+            logs["learning_rate"] = float(optimizer.param_groups[0]["lr"])
+        for name, value in logs.items():
+            part = "validation" if name.startswith("val_") else "train"
+            tag = name[4:] if part == "validation" else name
+            self._writer(part).add_scalar(f"epoch_{tag}", value, epoch)
+        if self.histogram_freq and epoch % self.histogram_freq == 0:
+            writer = self._writer("train")
+            for layer in getattr(self.model, "layers", []):
+                for weight, value in layer.named_parameters():
+                    tag = f"{layer.name}/{weight}/histogram"
+                    writer.add_histogram(tag, value.detach().cpu(), epoch)
+        for writer in self._writers.values():
+            writer.flush()
+
+    def on_train_end(self, logs=None):
+        for writer in self._writers.values():
+            writer.close()
+        self._writers = {}

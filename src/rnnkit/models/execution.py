@@ -81,6 +81,8 @@ def run_layers(
             x = layer(x)
         mask = layer.compute_mask(inputs, mask)
         k += 1
+    if mask is not None and isinstance(x, Tensor):
+        x._keras_mask = mask  # the output's mask, as Keras: fit leaves masked steps out
     return x
 
 

@@ -46,6 +46,7 @@ from ..layers import get as get_layer_class
 from ..layers.base import Operation, unique_name
 from ..layers.recurrent import RNN
 from ..layers.symbolic import KerasTensor, Node, flatten, map_structure
+from . import data as data_module
 from . import execution, training
 from . import losses as losses_module
 from .graph_inputs import GraphInputs
@@ -411,8 +412,8 @@ class Model(ModelAPI, Layer):
     def _model_inputs(self, x, owner: str = "fit"):
         """``x`` as the training loop takes it: one tensor, or :class:`GraphInputs` for
         several inputs (a list in input order, or a dict by input name)."""
-        if x is None or isinstance(x, GraphInputs):
-            return x
+        if x is None or isinstance(x, GraphInputs) or data_module.is_stream(x):
+            return x  # a stream's batches are converted by the training loop
         if len(self._inputs) == 1 and not isinstance(x, dict):
             if isinstance(x, (list, tuple)) and len(x) == 1 and not np.isscalar(x[0]):
                 first = x[0]

@@ -14,7 +14,11 @@ Each is Keras's metric of the same name, streamed the same way: ``update`` once 
 
 In ``History`` a metric is logged under the name it was given to ``compile`` ('acc' as 'acc',
 'mean_absolute_error' as 'mean_absolute_error'), as Keras; a ``Metric`` object under its
-``name``.
+``name``, Keras's default unless given (``SparseCategoricalAccuracy()`` as
+'sparse_categorical_accuracy', ``MeanAbsoluteError()`` as 'mean_absolute_error').
+
+Masked steps (a ``mask`` passed to ``update``, the model's output mask) are left out, as
+Keras's mean metrics: the result is the mean over the kept steps of every batch seen.
 """
 
 from __future__ import annotations
@@ -32,7 +36,9 @@ class Metric:
 
     name = "metric"
 
-    def __init__(self):
+    def __init__(self, name: str | None = None):
+        if name is not None:
+            self.name = name
         self.reset()
 
     def reset(self) -> None:
@@ -41,8 +47,14 @@ class Metric:
     def scores(self, y_true: Tensor, y_pred: Tensor) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def update(self, y_true: Tensor, y_pred: Tensor) -> None:
+    def update(self, y_true: Tensor, y_pred: Tensor, mask: Tensor | None = None) -> None:
         s = self.scores(y_true, y_pred)
+        if mask is not None and s.numel() % max(mask.numel(), 1) == 0 and mask.numel():
+            s = s.reshape(*mask.shape, -1).mean(dim=-1)  # one score per step, as the mask
+            kept = mask.to(s.dtype)
+            self.total += float((s * kept).sum(dtype=torch.float64))
+            self.count += float(kept.sum(dtype=torch.float64))
+            return
         self.total += float(s.sum(dtype=torch.float64))  # batches add up to one pass
         self.count += s.numel()
 
@@ -55,11 +67,11 @@ def _flat(y_true: Tensor, y_pred: Tensor) -> tuple[Tensor, Tensor]:
 
 
 class BinaryAccuracy(Metric):
-    name = "accuracy"
+    name = "binary_accuracy"
 
-    def __init__(self, threshold: float = 0.5):
+    def __init__(self, threshold: float = 0.5, name: str | None = None):
         self.threshold = threshold
-        super().__init__()
+        super().__init__(name)
 
     def scores(self, y_true, y_pred):
         t, p = _flat(y_true, y_pred)
@@ -67,31 +79,40 @@ class BinaryAccuracy(Metric):
 
 
 class CategoricalAccuracy(Metric):
-    name = "accuracy"
+    name = "categorical_accuracy"
 
     def scores(self, y_true, y_pred):
         return (y_pred.argmax(-1) == y_true.argmax(-1)).float()
 
 
 class SparseCategoricalAccuracy(Metric):
-    name = "accuracy"
+    name = "sparse_categorical_accuracy"
 
     def scores(self, y_true, y_pred):
         return (y_pred.argmax(-1) == y_true.reshape(y_pred.shape[:-1]).long()).float()
 
 
 class MeanAbsoluteError(Metric):
-    name = "mae"
+    name = "mean_absolute_error"
 
     def scores(self, y_true, y_pred):
         return (y_pred - y_true.reshape(y_pred.shape).to(y_pred.dtype)).abs()
 
 
 class MeanSquaredError(Metric):
-    name = "mse"
+    name = "mean_squared_error"
 
     def scores(self, y_true, y_pred):
         return (y_pred - y_true.reshape(y_pred.shape).to(y_pred.dtype)).pow(2)
+
+
+class RootMeanSquaredError(MeanSquaredError):
+    """``sqrt`` of the mean squared error over everything seen."""
+
+    name = "root_mean_squared_error"
+
+    def result(self) -> float:
+        return super().result() ** 0.5
 
 
 class _Counts(Metric):
@@ -100,7 +121,7 @@ class _Counts(Metric):
     def reset(self) -> None:
         self.tp, self.denominator = 0, 0
 
-    def update(self, y_true, y_pred):
+    def update(self, y_true, y_pred, mask=None):  # Keras's counts take no mask either
         t, p = _flat(y_true, y_pred)
         pred = p > 0.5
         self.tp += int((pred & (t > 0.5)).sum())
@@ -140,6 +161,7 @@ _BY_NAME = {
     "mean_squared_error": MeanSquaredError,
     "precision": Precision,
     "recall": Recall,
+    "root_mean_squared_error": RootMeanSquaredError,
 }
 
 
@@ -158,7 +180,8 @@ def get(metric, loss_name: str) -> Metric:
         V.fail("compile", "metrics", "metric names or Metric objects", metric, TypeError)
     V.choice("compile", "metrics", metric, ["accuracy", "acc", *_BY_NAME])
     if metric in ("accuracy", "acc"):
-        m = _ACCURACY_FOR_LOSS.get(loss_name, BinaryAccuracy)()
+        kind = getattr(loss_name, "fn_name", loss_name)  # a loss object's function
+        m = _ACCURACY_FOR_LOSS.get(kind, BinaryAccuracy)()
     else:
         m = _BY_NAME[metric]()
     m.name = metric

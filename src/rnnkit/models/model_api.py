@@ -129,12 +129,19 @@ class ModelAPI:
         terminate_on_nan: bool = True,
         sample_weight=None,
         class_weight=None,
+        steps_per_epoch: int | None = None,
+        validation_steps: int | None = None,
+        validation_batch_size: int | None = None,
     ):
         """Train for ``epochs`` passes over ``(x, y)``; returns a :class:`History`.
 
         Args:
             x, y: arrays or tensors; token ids ``(N, T)`` for a model that starts with an
                 Embedding, else floats ``(N, T, D)``. Use ``pad_sequences`` for ragged lists.
+                Or, as Keras, ``x`` alone as a stream of batches: a generator or any iterable
+                of ``(x, y)`` / ``(x, y, sample_weight)`` batches, a
+                ``torch.utils.data.DataLoader``, or a ``torch.utils.data.Dataset`` (batched
+                with ``batch_size``); see :mod:`rnnkit.models.data`.
                 The labels are checked against the loss before the first step (binary
                 cross-entropy: values in [0, 1]; sparse: integer ids in [0, classes);
                 categorical: one-hot rows; mse / mae: finite values), see
@@ -173,6 +180,12 @@ class ModelAPI:
             class_weight: ``{class: weight}`` for binary labels, class ids or one-hot rows: a
                 sample weighs its class's weight (1.0 for a class left out), as Keras. Not
                 together with ``sample_weight``.
+            steps_per_epoch: batches per epoch, as Keras: None is a whole pass; given, each
+                epoch takes that many batches, going on where the last one stopped (an input
+                that runs out ends the epoch with Keras's warning, and one with nothing left
+                ends training). Needed for an endless generator.
+            validation_steps: batches of ``validation_data`` per validation (None: all).
+            validation_batch_size: batch size for validation arrays (default ``batch_size``).
         """
         if isinstance(validation_data, (tuple, list)) and len(validation_data) >= 2:
             validation_data = (
@@ -196,6 +209,9 @@ class ModelAPI:
             terminate_on_nan=terminate_on_nan,
             sample_weight=sample_weight,
             class_weight=class_weight,
+            steps_per_epoch=steps_per_epoch,
+            validation_steps=validation_steps,
+            validation_batch_size=validation_batch_size,
         )
 
     def evaluate(
@@ -206,17 +222,20 @@ class ModelAPI:
         verbose="auto",
         return_dict: bool = False,
         sample_weight=None,
+        steps: int | None = None,
     ):
         """Loss and metrics on ``(x, y)``: a float if there are no metrics, else
         ``[loss, *metrics]`` (or a dict with ``return_dict=True``), as Keras. The labels are
         checked against the loss first, as in :meth:`fit`. ``sample_weight`` weighs the loss
-        as in :meth:`fit` (``sum(w_i * loss_i) / N``); the metrics stay unweighted."""
+        as in :meth:`fit` (``sum(w_i * loss_i) / N``); the metrics stay unweighted. ``x`` may be
+        a stream of batches as in :meth:`fit`; ``steps`` limits the batches (None: all)."""
         x, y = self._model_inputs(x, "evaluate"), self._model_targets(y, "evaluate")
-        return training.evaluate(self, x, y, batch_size, verbose, return_dict, sample_weight)
+        return training.evaluate(self, x, y, batch_size, verbose, return_dict, sample_weight, steps)
 
-    def predict(self, x, batch_size: int = 32, verbose=0) -> np.ndarray:
-        """Outputs for ``x``, computed in batches of ``batch_size``, as a NumPy array."""
-        return training.predict(self, self._model_inputs(x, "predict"), batch_size, verbose)
+    def predict(self, x, batch_size: int = 32, verbose=0, steps: int | None = None) -> np.ndarray:
+        """Outputs for ``x``, computed in batches of ``batch_size``, as a NumPy array; ``x`` may
+        be a stream of batches as in :meth:`fit`, ``steps`` limits the batches (None: all)."""
+        return training.predict(self, self._model_inputs(x, "predict"), batch_size, verbose, steps)
 
     def train_on_batch(
         self, x, y, sample_weight=None, class_weight=None, return_dict: bool = False

@@ -7,13 +7,20 @@ It works on a model's public surface: ``model(x, logits=...)``, ``model.paramete
 set. ``evaluate`` and ``predict`` take their batches and the vocabulary table of the call from
 :mod:`rnnkit.models.execution`.
 
-One epoch of ``fit``::
+Where the batches come from is a *feed*: :class:`ArrayFeed` for arrays (row indices drawn per
+epoch, kept in the :class:`FitState` so a backup resumes mid-epoch), :class:`StreamFeed` for a
+generator, an iterable of batches, a torch Dataset / DataLoader, or arrays with
+``steps_per_epoch`` (:mod:`rnnkit.models.data`). One epoch of ``fit``::
 
-    batches = shuffled row indices, cut in batch_size (or length buckets: models.padding)
-    for each batch:  forward -> loss -> backward -> (finite loss?) clip -> optimizer step
-                     running loss and metrics -> callbacks' on_train_batch_end
-                     -> a backup every save_freq steps (BackupAndRestore)
-    validation (evaluate on the held-out part) -> callbacks' on_epoch_end -> a backup
+    for (step, xb, yb, wb) in feed.batches(state):
+                     forward -> loss (masked steps out) -> backward -> (finite loss?) clip
+                     -> optimizer step -> running loss and metrics
+                     -> callbacks' on_train_batch_end (stop_training: stop after this batch)
+                     -> a backup every save_freq steps (BackupAndRestore, arrays only)
+    validation (arrays or a stream) -> callbacks' on_epoch_end -> a backup
+
+The loss of a batch is Keras's ``sum_over_batch_size``, with the steps masked in the model's
+output (its ``_keras_mask``) left out, and the metrics skip them too (:func:`batch_loss`).
 
 Checks made once, before the first step: the arguments, the labels against the loss
 (:func:`check_labels`), and a backup to resume from (:class:`~.callbacks.BackupAndRestore`).
@@ -23,6 +30,7 @@ on by default).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
@@ -38,6 +46,7 @@ from .. import _validation as V
 from .. import constraints, regularizers, runtime
 from ..layers import Dense
 from . import callbacks as callbacks_module
+from . import data as data_module
 from . import execution, padding
 from . import losses as losses_module
 from . import metrics as metrics_module
@@ -49,33 +58,11 @@ from .splits import split_last
 
 
 def to_tensor(data, name: str, owner: str, device: torch.device | None = None) -> Tensor:
-    """Array-like -> tensor on ``device``: integers as int64, floats as float32, bools kept.
-
-    A tensor is used as it is (only its dtype and device may change); anything else goes
-    through ``numpy.asarray``, which must give a rectangular array of numbers.
-    """
-    if data is None:
-        raise ValueError(f"{owner}: `{name}` expected an array or tensor, received None.")
-    if isinstance(data, GraphInputs):  # a functional model's several inputs, converted already
+    """Array-like -> tensor (:func:`rnnkit.models.data.to_tensor`: ragged refused, bools as
+    floats); a functional model's several inputs (``GraphInputs``) pass as they are."""
+    if isinstance(data, GraphInputs):  # converted already
         return data if device is None else data.to(device)
-    if isinstance(data, Tensor):
-        t = data
-    else:
-        arr = data if isinstance(data, np.ndarray) else np.asarray(data)
-        if arr.dtype == object:
-            raise ValueError(
-                f"{owner}: `{name}` expected a rectangular array, received "
-                f"ragged sequences (dtype object); pad them first with "
-                f"rnnkit.text.pad_sequences."
-            )
-        if arr.dtype.kind not in "biuf":
-            V.fail(owner, name, "an array of numbers", arr, TypeError)
-        t = torch.from_numpy(np.ascontiguousarray(arr))
-    if t.dtype.is_floating_point and t.dtype != torch.float32:
-        t = t.float()
-    elif t.dtype in (torch.int8, torch.int16, torch.int32, torch.uint8):
-        t = t.long()
-    return t if device is None else t.to(device)
+    return data_module.to_tensor(data, name, owner, device)
 
 
 def device_of(model) -> torch.device:
@@ -118,11 +105,15 @@ def check_labels(owner: str, name: str, y: Tensor, loss_name: str, classes: int 
       (one-hot, or probabilities for soft targets);
     * ``mse`` / ``mae`` (and their long names): finite values.
 
-    A loss given as a callable is not checked. Raises ``ValueError`` naming the first offending
-    value and its sample, e.g. ``fit: `y` expected labels in [0, 1] for binary_crossentropy,
-    received 2.0 (sample 0).``
+    A loss object is checked as the loss it computes (a
+    ``SparseCategoricalCrossentropy(ignore_class=k)`` lets the id ``k`` pass); a loss given as a
+    plain callable is not checked. Raises ``ValueError`` naming the first offending value and
+    its sample, e.g. ``fit: `y` expected labels in [0, 1] for binary_crossentropy, received 2.0
+    (sample 0).``
     """
-    if not isinstance(loss_name, str) or loss_name not in losses_module.LOSSES or not y.numel():
+    ignored = getattr(loss_name, "ignore_class", None)
+    loss_name = losses_module.kind(loss_name)
+    if loss_name is None or not y.numel():
         return
     v = y if y.dtype.is_floating_point else y.double()
     if loss_name == "binary_crossentropy":
@@ -135,6 +126,8 @@ def check_labels(owner: str, name: str, y: Tensor, loss_name: str, classes: int 
     elif loss_name == "sparse_categorical_crossentropy":
         top = classes if classes is not None else math.inf
         bad = ~((v >= 0) & (v < top) & (v == v.floor()))
+        if ignored is not None:
+            bad &= v != ignored
         if bool(bad.any()):
             ids = f"[0, {classes})" if classes is not None else "[0, classes)"
             raise ValueError(
@@ -194,38 +187,58 @@ def optimizer_of(model) -> torch.optim.Optimizer:
 
 
 def uses_logits(model) -> bool:
-    """Whether the loss can take the last Dense layer's logits (exact and more stable)."""
+    """Whether the loss can take the last Dense layer's logits (exact and more stable): a
+    cross-entropy on probabilities after a Dense layer with the matching activation."""
     last = model.layers[-1]
     return (
         isinstance(last, Dense)
-        and losses_module.LOGIT_ACTIVATION.get(model.loss_name) == last.activation
+        and not getattr(model.loss_fn, "from_logits", False)
+        and losses_module.LOGIT_ACTIVATION.get(losses_module.kind(model.loss_name))
+        == last.activation
     )
 
 
-def loss_and_probs(
-    model, xb: Tensor, yb: Tensor, wb: Tensor | None = None
-) -> tuple[Tensor, Tensor]:
-    """The batch's loss and the model's outputs (probabilities after the last activation).
+def output_mask(y_pred) -> Tensor | None:
+    """The mask a model's output carries (``_keras_mask``: True where a time step counts),
+    set where the output keeps the mask of its input (e.g. ``Embedding(mask_zero=True)`` then
+    ``return_sequences=True``); None for an output without one."""
+    return getattr(y_pred, "_keras_mask", None)
 
-    With sample weights ``wb`` the loss is Keras's weighted ``sum_over_batch_size``:
-    ``sum(w_i * loss_i) / N`` (:func:`rnnkit.models.losses.weighted`).
+
+def loss_and_probs(model, xb, yb: Tensor, wb: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """The batch's loss and the model's outputs (:func:`batch_loss` without the mask)."""
+    loss, probs, _ = batch_loss(model, xb, yb, wb)
+    return loss, probs
+
+
+def batch_loss(
+    model, xb, yb: Tensor, wb: Tensor | None = None
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """The batch's loss, the model's outputs (probabilities after the last activation) and
+    their mask (None: every step counts).
+
+    The loss is Keras's ``sum_over_batch_size`` reduction: ``sum(w_i * loss_i) / N`` with
+    sample weights ``wb`` (:func:`rnnkit.models.losses.weighted`), and the time steps masked in
+    the output left out: ``sum(loss over kept steps) / count(kept)``
+    (:func:`rnnkit.models.losses.reduce`).
     """
-    if uses_logits(model):
-        z = model(xb, logits=True)
-        if wb is None:
-            loss = model.loss_fn(yb, z, from_logits=True)
-        else:
-            values = losses_module.per_sample(model.loss_name, yb, z, from_logits=True)
-            loss = losses_module.weighted(values, wb)
-        probs = (
-            torch.sigmoid(z) if model.layers[-1].activation == "sigmoid" else torch.softmax(z, -1)
+    logits = uses_logits(model)
+    out = model(xb, logits=True) if logits else model(xb)
+    mask = output_mask(out)
+    if wb is None and mask is None and not isinstance(model.loss_fn, losses_module.Loss):
+        # a loss given by name or as a function, nothing to weigh: the plain function
+        loss = model.loss_fn(yb, out, from_logits=True) if logits else model.loss_fn(yb, out)
+    else:
+        loss = losses_module.as_object(model.loss_name, model.loss_fn)(
+            yb, out, sample_weight=wb, from_logits=True if logits else None
         )
-        return regularizers.add_penalties(model, loss), probs  # + the layers' penalties
-    y_pred = model(xb)
-    if wb is None:
-        return regularizers.add_penalties(model, model.loss_fn(yb, y_pred)), y_pred
-    values = losses_module.per_sample(model.loss_name, yb, y_pred)
-    return regularizers.add_penalties(model, losses_module.weighted(values, wb)), y_pred
+    loss = regularizers.add_penalties(model, loss)  # + the layers' penalties (model.losses)
+    if not logits:
+        return loss, out, mask
+    probs = (
+        torch.sigmoid(out) if model.layers[-1].activation == "sigmoid" else torch.softmax(out, -1)
+    )
+    return loss, probs, mask
 
 
 # -- sample weights ---------------------------------------------------------------------------
@@ -243,7 +256,10 @@ def sample_weights(
     """
     if sample_weight is None and class_weight is None:
         return None
-    if not isinstance(model.loss_name, str) or model.loss_name not in losses_module.LOSSES:
+    if (
+        not isinstance(model.loss_fn, losses_module.Loss)
+        and losses_module.kind(model.loss_name) is None
+    ):
         raise ValueError(
             f"{owner}: `sample_weight` / `class_weight` expected a loss given by name "
             f"(its per-sample values are needed), received the callable {model.loss_name!r}."
@@ -305,6 +321,117 @@ class FitState:
     finished: bool = False  # a callback stopped training: no further epoch
 
 
+def _steps(owner: str, name: str, value) -> int | None:
+    """``steps_per_epoch`` / ``validation_steps`` / ``steps``: None or a positive integer."""
+    return None if value is None else V.positive_int(owner, name, value)
+
+
+class ArrayFeed:
+    """``fit``'s batches from arrays: the row indices of each batch, drawn at the start of an
+    epoch (shuffled, or by length with ``bucketing``) and kept in the :class:`FitState`, so
+    that a backup resumes in the middle of an epoch."""
+
+    resumable = True
+
+    def __init__(self, x, y: Tensor, w: Tensor | None, batch_size: int, shuffle, bucketing):
+        self.x, self.y, self.w = x, y, w
+        self.batch_size, self.shuffle, self.bucketing = batch_size, shuffle, bucketing
+        self.samples = data_module.num_samples(x, "fit")
+        self.steps = math.ceil(self.samples / batch_size)
+        self.ran_out = False
+
+    def batches(self, state: FitState):
+        """``(step, xb, yb, wb)`` for the steps of this epoch still to run."""
+        if state.batches is None:  # a fresh epoch (else: resumed from a backup mid-epoch)
+            if self.bucketing:
+                state.batches = padding.length_batches(self.x, self.batch_size)
+            else:
+                n = self.samples
+                order = torch.randperm(n) if self.shuffle else torch.arange(n)
+                state.batches = list(order.split(self.batch_size))
+        for step in range(state.step, len(state.batches)):
+            idx = state.batches[step]
+            wb = None if self.w is None else self.w[idx]
+            yield step, data_module.take(self.x, idx), self.y[idx], wb
+
+
+class StreamFeed:
+    """``fit``'s batches from a :class:`~rnnkit.models.data.Stream` (generator, iterable,
+    torch Dataset / DataLoader), ``steps_per_epoch`` at a time as Keras (see
+    :meth:`~rnnkit.models.data.Stream.epoch`); each batch's labels are checked as it comes."""
+
+    resumable = False
+
+    def __init__(self, model, stream, steps_per_epoch: int | None, device, several: bool):
+        self.model, self.stream, self.device, self.several = model, stream, device, several
+        self.steps_per_epoch = steps_per_epoch
+        self.steps = steps_per_epoch or stream.num_batches
+        self.samples = None
+
+    @property
+    def ran_out(self) -> bool:
+        return self.stream.ran_out
+
+    def batches(self, state: FitState):
+        state.batches = None
+        for step, batch in enumerate(self.stream.epoch(self.steps_per_epoch), start=state.step):
+            xb, yb, wb = self.stream.unpack(batch, self.device, self.several)
+            if yb is None:
+                raise ValueError(
+                    f"fit: `x` expected a {self.stream.kind} of batches (x, y) or "
+                    "(x, y, sample_weight), received a batch without targets."
+                )
+            check_labels("fit", "y", yb, self.model.loss_name, _output_classes(self.model))
+            if wb is not None:
+                wb = sample_weights("fit", self.model, yb, wb)
+            yield step, xb, yb, wb
+
+
+def _build_from(model, x) -> None:
+    """Build ``model`` for inputs like ``x`` (a tensor) if it is not built yet."""
+    if not model.built and isinstance(x, Tensor):
+        model.build((None, *x.shape[1:]))
+
+
+def _array_inputs(owner: str, model, x, y, device, several: bool):
+    """``(x, y)`` tensors (``x`` possibly a list / dict of them), the same number of samples."""
+    x = data_module.to_inputs(x, "x", owner, device, several)
+    y = to_tensor(y, "y", owner, device)
+    n = data_module.num_samples(x, owner)
+    if n != len(y):
+        raise ValueError(
+            f"{owner}: `x` and `y` expected the same number of samples, received {n} and {len(y)}."
+        )
+    return x, y
+
+
+def _validation(model, validation_data, validation_steps, batch_size, device, several):
+    """What ``fit`` validates on: ``(x, y, w)`` tensors, or a Stream (a generator read once is
+    kept, so that every epoch validates on the same batches), or None."""
+    if validation_data is None:
+        return None
+    if data_module.is_stream(validation_data):
+        stream = data_module.Stream("fit", validation_data, batch_size)
+        if stream.one_shot and validation_steps is None:
+            stream = data_module.Stream("fit", list(validation_data), batch_size)
+        return stream
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+        V.fail(
+            "fit",
+            "validation_data",
+            "a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val), or a generator, "
+            "iterable of batches, torch Dataset or DataLoader",
+            validation_data,
+            TypeError,
+        )
+    x_val = data_module.to_inputs(validation_data[0], "validation_data", "fit", device, several)
+    y_val = to_tensor(validation_data[1], "validation_data", "fit", device)
+    w_val = None
+    if len(validation_data) == 3 and validation_data[2] is not None:
+        w_val = sample_weights("fit", model, y_val, validation_data[2])
+    return x_val, y_val, w_val
+
+
 def fit(
     model,
     x=None,
@@ -321,6 +448,9 @@ def fit(
     terminate_on_nan: bool = True,
     sample_weight=None,
     class_weight=None,
+    steps_per_epoch: int | None = None,
+    validation_steps: int | None = None,
+    validation_batch_size: int | None = None,
 ) -> callbacks_module.History:
     """Train ``model``; the arguments are :meth:`rnnkit.models.Sequential.fit`'s."""
     require_compiled(model, "fit")
@@ -331,50 +461,61 @@ def fit(
     V.boolean("fit", "terminate_on_nan", terminate_on_nan)
     if not isinstance(validation_split, (int, float)) or not 0 <= validation_split < 1:
         V.fail("fit", "validation_split", "a number in [0, 1)", validation_split)
+    steps_per_epoch = _steps("fit", "steps_per_epoch", steps_per_epoch)
+    validation_steps = _steps("fit", "validation_steps", validation_steps)
+    val_batch_size = _steps("fit", "validation_batch_size", validation_batch_size) or batch_size
     device = device_of(model)
-    x, y = to_tensor(x, "x", "fit", device), to_tensor(y, "y", "fit", device)
-    if len(x) != len(y):
-        raise ValueError(
-            f"fit: `x` and `y` expected the same number of samples, received {len(x)} and {len(y)}."
+    several = data_module.input_count(model) > 1
+    if data_module.is_stream(x) or steps_per_epoch is not None:
+        feed = _stream_feed(
+            model,
+            x,
+            y,
+            sample_weight,
+            class_weight,
+            batch_size,
+            shuffle,
+            validation_split,
+            bucketing,
+            steps_per_epoch,
+            device,
+            several,
         )
-    if len(x) == 0:
-        raise ValueError("fit: `x` expected at least one sample, received 0.")
-    w = sample_weights("fit", model, y, sample_weight, class_weight)  # (N,) or None
-    w_val = None
-    if validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-            V.fail(
-                "fit",
-                "validation_data",
-                "a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val)",
-                validation_data,
-                TypeError,
-            )
-        x_val, y_val = (to_tensor(v, "validation_data", "fit", device) for v in validation_data[:2])
-        if len(validation_data) == 3 and validation_data[2] is not None:
-            w_val = sample_weights("fit", model, y_val, validation_data[2])
-    elif validation_split and w is not None:
-        x, y, w, x_val, y_val, w_val = split_last(validation_split, x, y, w)
-    elif validation_split:
-        x, y, x_val, y_val = split_last(validation_split, x, y)
+        validation = _validation(
+            model, validation_data, validation_steps, val_batch_size, device, several
+        )
     else:
-        x_val = y_val = None
-    if bucketing and (x.dim() != 2 or x.dtype.is_floating_point):
-        raise ValueError(
-            f"fit: `bucketing` expected token ids `x` of shape (N, T), received "
-            f"{x.dtype} of shape {tuple(x.shape)}."
+        x, y = _array_inputs("fit", model, x, y, device, several)
+        if len(y) == 0:
+            raise ValueError("fit: `x` expected at least one sample, received 0.")
+        w = sample_weights("fit", model, y, sample_weight, class_weight)  # (N,) or None
+        validation = _validation(
+            model, validation_data, validation_steps, val_batch_size, device, several
         )
-    if bucketing and not shuffle:
-        raise ValueError(
-            "fit: `bucketing` expected shuffle=True (batches are drawn at "
-            "random), received shuffle=False."
+        if validation is None and validation_split:
+            parts = split_last(validation_split, *((x, y) if w is None else (x, y, w)))
+            if w is None:
+                x, y, x_val, y_val = parts
+                w_val = None
+            else:
+                x, y, w, x_val, y_val, w_val = parts
+            validation = (x_val, y_val, w_val)
+        if bucketing and (not isinstance(x, Tensor) or x.dim() != 2 or x.dtype.is_floating_point):
+            raise ValueError(
+                f"fit: `bucketing` expected token ids `x` of shape (N, T), received {_describe(x)}."
+            )
+        if bucketing and not shuffle:
+            raise ValueError(
+                "fit: `bucketing` expected shuffle=True (batches are drawn at "
+                "random), received shuffle=False."
+            )
+        _build_from(model, x)
+        check_labels("fit", "y", y, model.loss_name, _output_classes(model))
+        feed = ArrayFeed(x, y, w, batch_size, shuffle, bucketing)
+    if isinstance(validation, tuple):
+        check_labels(
+            "fit", "validation_data", validation[1], model.loss_name, _output_classes(model)
         )
-    if not model.built:
-        model.build((None, *x.shape[1:]))
-    classes = _output_classes(model)
-    check_labels("fit", "y", y, model.loss_name, classes)
-    if y_val is not None:
-        check_labels("fit", "validation_data", y_val, model.loss_name, classes)
 
     runtime.tune_allocator()
     optimizer = optimizer_of(model)
@@ -388,7 +529,13 @@ def fit(
     if len(backups) > 1:
         V.fail("fit", "callbacks", "at most one BackupAndRestore", given)
     backup = backups[0] if backups else None
-    steps = math.ceil(len(x) / batch_size)
+    if backup is not None and not feed.resumable and backup.save_freq != "epoch":
+        raise ValueError(
+            f"fit: `BackupAndRestore.save_freq` expected 'epoch' when `x` is a stream of "
+            f"batches or `steps_per_epoch` is given (a stream cannot resume mid-epoch), "
+            f"received {backup.save_freq!r}."
+        )
+    steps = feed.steps
     params = {"epochs": epochs, "steps": steps, "verbose": verbose}
     history.params = params
     for cb in cbs:
@@ -399,7 +546,7 @@ def fit(
     state = FitState(epoch=initial_epoch)
     if backup is not None:
         backup.fingerprint = {
-            "samples": len(x),
+            "samples": feed.samples,
             "batch_size": batch_size,
             "shuffle": bool(shuffle),
             "bucketing": bool(bucketing),
@@ -418,15 +565,10 @@ def fit(
         for cb in cbs:
             cb.on_epoch_begin(epoch)
         model.train()
-        if state.batches is None:  # a fresh epoch (else: resumed from a backup mid-epoch)
+        if state.batches is None:  # a fresh epoch
             state.metrics = metric_objects(model)
-            if bucketing:
-                state.batches = padding.length_batches(x, batch_size)
-            else:
-                order = torch.randperm(len(x)) if shuffle else torch.arange(len(x))
-                state.batches = list(order.split(batch_size))
             state.step, state.loss_sum, state.seen = 0, 0.0, 0
-        metrics, batches = state.metrics, state.batches
+        metrics = state.metrics
         loss_sum, seen = state.loss_sum, state.seen
         logs = {"loss": loss_sum / seen, **{m.name: m.result() for m in metrics}} if seen else {}
         start = time.perf_counter()
@@ -441,13 +583,11 @@ def fit(
             file=sys.stderr,
             leave=True,
         )
-        for step in range(state.step, len(batches)):
+        for step, xb, yb, wb in feed.batches(state):
             for cb in begins:
                 cb.on_train_batch_begin(step)
-            idx = batches[step]
-            xb, yb = x[idx], y[idx]
             optimizer.zero_grad(set_to_none=True)
-            loss, probs = loss_and_probs(model, xb, yb, None if w is None else w[idx])
+            loss, probs, mask = batch_loss(model, xb, yb, wb)
             loss.backward()
             value = loss.item()
             if not guard or math.isfinite(value):  # a non-finite loss's step is not applied
@@ -455,12 +595,12 @@ def fit(
                     model.optimizer_spec.clip(weights)
                 optimizer.step()
                 constraints.apply(model)  # as Keras: project constrained weights after a step
-            n = len(idx)
+            n = len(yb)
             loss_sum += value * n
             seen += n
             with torch.no_grad():
                 for m in metrics:
-                    m.update(yb, probs.detach())
+                    m.update(yb, probs.detach(), mask)
             logs = {"loss": loss_sum / seen, **{m.name: m.result() for m in metrics}}
             bar.update(1)
             bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=False)
@@ -468,11 +608,18 @@ def fit(
                 cb.on_train_batch_end(step, logs)
             if model.stop_training:
                 break
-            if backup is not None and backup.due_after_step(step + 1, len(batches)):
+            if (
+                backup is not None
+                and feed.resumable
+                and backup.due_after_step(step + 1, len(state.batches))
+            ):
                 state.step, state.loss_sum, state.seen = step + 1, loss_sum, seen
                 backup.save(state, cbs, optimizer)
-        if x_val is not None:
-            val = _evaluate(model, x_val, y_val, batch_size, verbose=0, w=w_val)
+        if feed.ran_out:  # a stream with no batch left for this epoch: Keras's warning given
+            bar.close()
+            break
+        if validation is not None:
+            val = _evaluate_any(model, validation, val_batch_size, validation_steps, several)
             logs.update({f"val_{k}": v for k, v in val.items()})
             bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=False)
         bar.close()
@@ -493,26 +640,148 @@ def fit(
     return history
 
 
+def _describe(x) -> str:
+    if isinstance(x, Tensor):
+        return f"{x.dtype} of shape {tuple(x.shape)}"
+    return f"{type(x).__name__} of {len(x)} inputs"
+
+
+class _ArrayPasses:
+    """Arrays as a re-iterable stream of batches (for ``steps_per_epoch`` with arrays): each
+    pass is a new (shuffled) order, cut in ``batch_size``."""
+
+    def __init__(self, x, y, w, batch_size: int, shuffle: bool):
+        self.x, self.y, self.w = x, y, w
+        self.batch_size, self.shuffle = batch_size, shuffle
+        self.samples = data_module.num_samples(x, "fit")
+
+    def __len__(self) -> int:
+        return math.ceil(self.samples / self.batch_size)
+
+    def __iter__(self):
+        n = self.samples
+        order = torch.randperm(n) if self.shuffle else torch.arange(n)
+        for idx in order.split(self.batch_size):
+            w = None if self.w is None else self.w[idx]
+            yield data_module.take(self.x, idx), self.y[idx], w
+
+
+def _stream_feed(
+    model,
+    x,
+    y,
+    sample_weight,
+    class_weight,
+    batch_size,
+    shuffle,
+    validation_split,
+    bucketing,
+    steps_per_epoch,
+    device,
+    several,
+) -> StreamFeed:
+    """The feed of a ``fit`` on a stream of batches (or on arrays with ``steps_per_epoch``)."""
+    if bucketing:
+        raise ValueError(
+            "fit: `bucketing` expected arrays `x` without `steps_per_epoch`, received "
+            f"{type(x).__name__}{' with steps_per_epoch' if steps_per_epoch else ''}."
+        )
+    if data_module.is_stream(x):
+        kind = data_module.Stream("fit", x, batch_size, shuffle).kind
+        for name, value in (("y", y), ("sample_weight", sample_weight)):
+            if value is not None:
+                data_module.unsupported("fit", name, kind)
+        if class_weight is not None:
+            data_module.unsupported("fit", "class_weight", kind)
+        if validation_split:
+            raise ValueError(
+                f"fit: `validation_split` expected 0 when `x` is a {kind} (only arrays can be "
+                f"split), received {validation_split!r}; pass `validation_data` instead."
+            )
+        stream = data_module.Stream("fit", x, batch_size, shuffle)
+    else:  # arrays with steps_per_epoch
+        if validation_split:
+            raise ValueError(
+                "fit: `validation_split` expected 0 with `steps_per_epoch`, received "
+                f"{validation_split!r}; pass `validation_data` instead."
+            )
+        xs, ys = _array_inputs("fit", model, x, y, device, several)
+        if len(ys) == 0:
+            raise ValueError("fit: `x` expected at least one sample, received 0.")
+        w = sample_weights("fit", model, ys, sample_weight, class_weight)
+        stream = data_module.Stream("fit", _ArrayPasses(xs, ys, w, batch_size, shuffle))
+    first, _, _ = stream.unpack(stream.peek(), device, several)
+    _build_from(model, first)
+    return StreamFeed(model, stream, steps_per_epoch, device, several)
+
+
 # -- evaluate, predict ------------------------------------------------------------------------
 
 
+def _accumulate(model, batches, verbose: int, total: int | None) -> dict[str, float]:
+    """Loss and metrics over ``(xb, yb, wb)`` batches: the loss averaged over the samples
+    (each batch's weighted by its size), the metrics streamed over every batch."""
+    metrics = metric_objects(model)
+    loss_sum, seen = 0.0, 0
+    for xb, yb, wb in tqdm(
+        batches, disable=verbose != 1, file=sys.stderr, unit="step", total=total
+    ):
+        loss, probs, mask = batch_loss(model, xb, yb, wb)
+        loss_sum += float(loss) * len(yb)
+        seen += len(yb)
+        for m in metrics:
+            m.update(yb, probs, mask)
+    return {"loss": loss_sum / max(seen, 1), **{m.name: m.result() for m in metrics}}
+
+
 def _evaluate(
-    model, x: Tensor, y: Tensor, batch_size: int, verbose: int, w: Tensor | None = None
+    model, x, y: Tensor, batch_size: int, verbose: int, w: Tensor | None = None
 ) -> dict[str, float]:
     """Loss and metrics on tensors already checked: ``{'loss': ..., '<metric>': ...}``; with
     sample weights ``w`` the loss is ``sum(w_i * loss_i) / N`` (the metrics unweighted)."""
     model.eval()
-    metrics = metric_objects(model)
-    loss_sum = 0.0
-    batches = execution.inference_batches(x, batch_size, model)
-    with torch.no_grad(), execution.vocabulary_table(model, x, len(batches)):
-        for idx in tqdm(batches, disable=verbose != 1, file=sys.stderr, unit="step"):
-            xb, yb = x[idx], y[idx]
-            loss, probs = loss_and_probs(model, xb, yb, None if w is None else w[idx])
-            loss_sum += float(loss) * len(xb)
-            for m in metrics:
-                m.update(yb, probs)
-    return {"loss": loss_sum / max(len(x), 1), **{m.name: m.result() for m in metrics}}
+    tensor = isinstance(x, Tensor)
+    shape = model.output_shape
+    per_sample = isinstance(shape, tuple) and len(shape) == 2  # no time axis: no mask either
+    batches = (
+        execution.inference_batches(x, batch_size, model)  # by length: skips padding, same result
+        if tensor and per_sample
+        else list(torch.arange(len(y)).split(batch_size))  # in order: a masked mean per batch
+    )
+    table = (
+        execution.vocabulary_table(model, x, len(batches)) if tensor else contextlib.nullcontext()
+    )
+    rows = ((data_module.take(x, idx), y[idx], None if w is None else w[idx]) for idx in batches)
+    with torch.no_grad(), table:
+        return _accumulate(model, rows, verbose, len(batches))
+
+
+def _evaluate_stream(model, stream, steps, verbose: int, several: bool, owner="fit"):
+    """Loss and metrics over the batches of a :class:`~rnnkit.models.data.Stream`."""
+    model.eval()
+
+    def rows():
+        for batch in stream.epoch(steps, warn=steps is not None):
+            xb, yb, wb = stream.unpack(batch, device_of(model), several)
+            if yb is None:
+                raise ValueError(
+                    f"{owner}: `x` expected a {stream.kind} of batches (x, y) or "
+                    "(x, y, sample_weight), received a batch without targets."
+                )
+            check_labels(owner, "y", yb, model.loss_name, _output_classes(model))
+            if wb is not None:
+                wb = sample_weights(owner, model, yb, wb)
+            yield xb, yb, wb
+
+    with torch.no_grad():
+        return _accumulate(model, rows(), verbose, steps or stream.num_batches)
+
+
+def _evaluate_any(model, validation, batch_size, steps, several) -> dict[str, float]:
+    if isinstance(validation, data_module.Stream):
+        return _evaluate_stream(model, validation, steps, 0, several)
+    x_val, y_val, w_val = validation
+    return _evaluate(model, x_val, y_val, batch_size, 0, w_val)
 
 
 def evaluate(
@@ -523,6 +792,7 @@ def evaluate(
     verbose="auto",
     return_dict=False,
     sample_weight=None,
+    steps: int | None = None,
 ):
     """Loss and metrics of ``model`` on ``(x, y)``; the arguments are
     :meth:`rnnkit.models.Sequential.evaluate`'s."""
@@ -530,16 +800,24 @@ def evaluate(
     reset_metrics(model)
     batch_size = V.positive_int("evaluate", "batch_size", batch_size)
     verbose = verbosity(verbose)
+    steps = _steps("evaluate", "steps", steps)
     device = device_of(model)
-    x, y = to_tensor(x, "x", "evaluate", device), to_tensor(y, "y", "evaluate", device)
-    if len(x) != len(y):
-        raise ValueError(
-            f"evaluate: `x` and `y` expected the same number of samples, "
-            f"received {len(x)} and {len(y)}."
-        )
-    check_labels("evaluate", "y", y, model.loss_name, _output_classes(model))
-    w = sample_weights("evaluate", model, y, sample_weight)
-    results = _evaluate(model, x, y, batch_size, verbose, w)
+    several = data_module.input_count(model) > 1
+    if data_module.is_stream(x):
+        stream = data_module.Stream("evaluate", x, batch_size)
+        for name, value in (("y", y), ("sample_weight", sample_weight)):
+            if value is not None:
+                data_module.unsupported("evaluate", name, stream.kind)
+        results = _evaluate_stream(model, stream, steps, verbose, several, "evaluate")
+    else:
+        x, y = _array_inputs("evaluate", model, x, y, device, several)
+        check_labels("evaluate", "y", y, model.loss_name, _output_classes(model))
+        w = sample_weights("evaluate", model, y, sample_weight)
+        if steps is not None:  # as Keras: the first `steps` batches
+            keep = min(len(y), steps * batch_size)
+            x, y = data_module.take(x, torch.arange(keep)), y[:keep]
+            w = None if w is None else w[:keep]
+        results = _evaluate(model, x, y, batch_size, verbose, w)
     if not math.isfinite(results["loss"]):
         warnings.warn(
             f"evaluate: the loss is {results['loss']}: the model's weights or the inputs are "
@@ -552,16 +830,43 @@ def evaluate(
     return results["loss"] if len(results) == 1 else list(results.values())
 
 
+def _predict_stream(model, x, batch_size: int, verbose: int, steps) -> list[Tensor]:
+    stream = data_module.Stream("predict", x, batch_size)
+    several = data_module.input_count(model) > 1
+    device = device_of(model)
+    outs = []
+    batches = stream.epoch(steps, warn=steps is not None)
+    for batch in tqdm(batches, disable=verbose != 1, file=sys.stderr, unit="step"):
+        xb, _, _ = stream.unpack(batch, device, several, with_y=False)
+        _build_from(model, xb)
+        model.eval()
+        outs.append(model(xb))
+    return outs
+
+
 @torch.no_grad()
-def predict(model, x, batch_size: int = 32, verbose=0) -> np.ndarray:
+def predict(model, x, batch_size: int = 32, verbose=0, steps: int | None = None) -> np.ndarray:
     """Outputs of ``model`` for ``x`` in batches, as a NumPy array in the order of ``x``."""
     batch_size = V.positive_int("predict", "batch_size", batch_size)
     verbose = verbosity(verbose)
-    x = to_tensor(x, "x", "predict", device_of(model))
-    if not model.built:
-        model.build((None, *x.shape[1:]))
+    steps = _steps("predict", "steps", steps)
     runtime.tune_allocator()
+    if data_module.is_stream(x):
+        outs = _predict_stream(model, x, batch_size, verbose, steps)
+        if not outs:
+            raise ValueError("predict: `x` expected at least one batch, received none.")
+        return _finite(torch.cat(outs).cpu().numpy())
+    several = data_module.input_count(model) > 1
+    x = data_module.to_inputs(x, "x", "predict", device_of(model), several)
+    if steps is not None:  # as Keras: the first `steps` batches
+        n = data_module.num_samples(x, "predict")
+        x = data_module.take(x, torch.arange(min(n, steps * batch_size)))
+    _build_from(model, x)
     model.eval()
+    if not isinstance(x, Tensor):
+        n = data_module.num_samples(x, "predict")
+        outs = [model(data_module.take(x, idx)) for idx in torch.arange(n).split(batch_size)]
+        return _finite(torch.cat(outs).cpu().numpy())
     batches = execution.inference_batches(x, batch_size, model)
     progress = tqdm(batches, file=sys.stderr, unit="step") if verbose == 1 else batches
     with execution.vocabulary_table(model, x, len(batches)):
@@ -584,7 +889,11 @@ def _predictions(outs: list[Tensor], batches, n: int, shape) -> np.ndarray:
         order = torch.cat(batches)
         if not torch.equal(order, torch.arange(n)):
             out = out[torch.argsort(order)]  # back to the order of x
-    out = out.cpu().numpy()
+    return _finite(out.cpu().numpy())
+
+
+def _finite(out: np.ndarray) -> np.ndarray:
+    """``out``, with a warning if some outputs are NaN or infinite."""
     if not np.isfinite(out).all():
         bad = int((~np.isfinite(out)).sum())
         warnings.warn(
@@ -620,7 +929,9 @@ def reset_metrics(model) -> None:
     model._batch_state = None
 
 
-def _batch_logs(model, value: float, n: int, yb: Tensor, probs: Tensor) -> dict[str, float]:
+def _batch_logs(
+    model, value: float, n: int, yb: Tensor, probs: Tensor, mask: Tensor | None = None
+) -> dict[str, float]:
     """Add one batch to the running loss and metrics kept since the last reset (as Keras 3:
     the loss is the mean over those batches weighted by their sizes), and return them."""
     state = getattr(model, "_batch_state", None)
@@ -630,24 +941,18 @@ def _batch_logs(model, value: float, n: int, yb: Tensor, probs: Tensor) -> dict[
     state["seen"] += n
     with torch.no_grad():
         for m in state["metrics"]:
-            m.update(yb, probs.detach())
+            m.update(yb, probs.detach(), mask)
     loss = state["loss_sum"] / max(state["seen"], 1)
     return {"loss": loss, **{m.name: m.result() for m in state["metrics"]}}
 
 
 def _batch_inputs(owner: str, model, x, y, sample_weight, class_weight):
     require_compiled(model, owner)
-    device = device_of(model)
-    x, y = to_tensor(x, "x", owner, device), to_tensor(y, "y", owner, device)
-    if len(x) != len(y):
-        raise ValueError(
-            f"{owner}: `x` and `y` expected the same number of samples, "
-            f"received {len(x)} and {len(y)}."
-        )
-    if len(x) == 0:
+    several = data_module.input_count(model) > 1
+    x, y = _array_inputs(owner, model, x, y, device_of(model), several)
+    if len(y) == 0:
         raise ValueError(f"{owner}: `x` expected at least one sample, received 0.")
-    if not model.built:
-        model.build((None, *x.shape[1:]))
+    _build_from(model, x)
     check_labels(owner, "y", y, model.loss_name, _output_classes(model))
     w = sample_weights(owner, model, y, sample_weight, class_weight)
     return x, y, w
@@ -666,14 +971,14 @@ def train_on_batch(model, x, y, sample_weight=None, class_weight=None, return_di
     optimizer = optimizer_of(model)
     model.train()
     optimizer.zero_grad(set_to_none=True)
-    loss, probs = loss_and_probs(model, x, y, w)
+    loss, probs, mask = batch_loss(model, x, y, w)
     loss.backward()
     if isinstance(model.optimizer_spec, optimizers_module.Optimizer):
         model.optimizer_spec.clip([p for p in model.parameters() if p.requires_grad])
     optimizer.step()
     constraints.apply(model)
     model.eval()
-    return _batch_result(_batch_logs(model, loss.item(), len(x), y, probs), return_dict)
+    return _batch_result(_batch_logs(model, loss.item(), len(y), y, probs, mask), return_dict)
 
 
 @torch.no_grad()
@@ -682,15 +987,15 @@ def test_on_batch(model, x, y, sample_weight=None, return_dict: bool = False):
     :meth:`rnnkit.models.Sequential.test_on_batch`'s."""
     x, y, w = _batch_inputs("test_on_batch", model, x, y, sample_weight, None)
     model.eval()
-    loss, probs = loss_and_probs(model, x, y, w)
-    return _batch_result(_batch_logs(model, loss.item(), len(x), y, probs), return_dict)
+    loss, probs, mask = batch_loss(model, x, y, w)
+    return _batch_result(_batch_logs(model, loss.item(), len(y), y, probs, mask), return_dict)
 
 
 @torch.no_grad()
 def predict_on_batch(model, x) -> np.ndarray:
     """The model's outputs for exactly the batch ``x``, as a NumPy array (one forward pass)."""
-    x = to_tensor(x, "x", "predict_on_batch", device_of(model))
-    if not model.built:
-        model.build((None, *x.shape[1:]))
+    several = data_module.input_count(model) > 1
+    x = data_module.to_inputs(x, "x", "predict_on_batch", device_of(model), several)
+    _build_from(model, x)
     model.eval()
     return model(x).cpu().numpy()
