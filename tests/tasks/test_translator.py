@@ -109,7 +109,7 @@ def test_3_learns_a_tiny_corpus_by_heart(learned):
     assert learned.translate(sources, beam=3) == expected
     # (BLEU needs 4-grams: these 3-token sentences have none, chrF scores them)
     assert learned.evaluate({s: [t] for s, t in PAIRS})["chrf"] > 99
-    assert learned.history_["loss"][-1] < learned.history_["loss"][0] / 10
+    assert learned.history_.history["loss"][-1] < learned.history_.history["loss"][0] / 10
 
 
 def test_4_save_load_round_trip(learned, tmp_path):

@@ -262,9 +262,10 @@ class ModelCheckpoint(Callback):
     improves (``mode`` 'min', 'max', or 'auto': 'max' for accuracies). Saves are atomic (see
     :meth:`Sequential.save`).
 
-    ``save_weights_only``: write only the weights: the model's own ``save_weights(path)`` where
-    it has one, else its ``state_dict`` as a safetensors file at ``filepath`` (read it back with
-    ``safetensors.torch.load_file`` and ``model.load_state_dict``).
+    ``save_weights_only``: write only the weights: Keras's ``.weights.h5`` through the model's
+    ``save_weights`` when ``filepath`` ends so, else its ``state_dict`` as a safetensors file
+    at ``filepath`` (read it back with ``safetensors.torch.load_file`` and
+    ``model.load_state_dict``).
     """
 
     def __init__(
@@ -305,8 +306,8 @@ class ModelCheckpoint(Callback):
             self.best = logs[self.monitor]
         if not self.save_weights_only:
             self.model.save(path)
-        elif hasattr(self.model, "save_weights"):
-            self.model.save_weights(path)
+        elif hasattr(self.model, "save_weights") and str(path).endswith(".weights.h5"):
+            self.model.save_weights(path, overwrite=True)  # Keras's file (its own path)
         else:
             from safetensors.torch import save
 

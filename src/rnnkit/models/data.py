@@ -28,6 +28,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, IterableDataset
 
 from .. import _validation as V
+from .graph_inputs import GraphInputs
 
 # Keras's warning when an input runs out of batches before the steps asked for.
 RAN_OUT = (
@@ -56,6 +57,8 @@ def to_tensor(data, name: str, owner: str, device: torch.device | None = None) -
     through ``numpy.asarray``, which must give a rectangular array of numbers (ragged
     sequences get the hint to pad them).
     """
+    if isinstance(data, GraphInputs):  # a functional model's several inputs, converted already
+        return data if device is None else data.to(device)
     if data is None:
         raise ValueError(f"{owner}: `{name}` expected an array or tensor, received None.")
     if isinstance(data, Tensor):

@@ -57,12 +57,7 @@ from .splits import split_last
 # -- inputs -----------------------------------------------------------------------------------
 
 
-def to_tensor(data, name: str, owner: str, device: torch.device | None = None) -> Tensor:
-    """Array-like -> tensor (:func:`rnnkit.models.data.to_tensor`: ragged refused, bools as
-    floats); a functional model's several inputs (``GraphInputs``) pass as they are."""
-    if isinstance(data, GraphInputs):  # converted already
-        return data if device is None else data.to(device)
-    return data_module.to_tensor(data, name, owner, device)
+to_tensor = data_module.to_tensor  # array-like -> tensor (ragged refused, bools as floats)
 
 
 def device_of(model) -> torch.device:
@@ -863,21 +858,22 @@ def predict(model, x, batch_size: int = 32, verbose=0, steps: int | None = None)
         x = data_module.take(x, torch.arange(min(n, steps * batch_size)))
     _build_from(model, x)
     model.eval()
-    if not isinstance(x, Tensor):
-        n = data_module.num_samples(x, "predict")
-        outs = [model(data_module.take(x, idx)) for idx in torch.arange(n).split(batch_size)]
-        return _finite(torch.cat(outs).cpu().numpy())
-    batches = execution.inference_batches(x, batch_size, model)
-    progress = tqdm(batches, file=sys.stderr, unit="step") if verbose == 1 else batches
-    with execution.vocabulary_table(model, x, len(batches)):
-        outs = [model(x if len(batches) == 1 else x[idx]) for idx in progress]
+    n = data_module.num_samples(x, "predict")
+    if isinstance(x, (Tensor, GraphInputs)):
+        batches = execution.inference_batches(x, batch_size, model)
+        progress = tqdm(batches, file=sys.stderr, unit="step") if verbose == 1 else batches
+        with execution.vocabulary_table(model, x, len(batches)):
+            outs = [model(x if len(batches) == 1 else x[idx]) for idx in progress]
+    else:  # a list / dict of inputs, in order
+        batches = list(torch.arange(n).split(batch_size))
+        outs = [model(data_module.take(x, idx)) for idx in batches]
     if outs and isinstance(outs[0], (list, tuple)):  # a functional model's several outputs
         shapes = model.output_shape
         return [
-            _predictions([o[k] for o in outs], batches, len(x), shapes[k])
+            _predictions([o[k] for o in outs], batches, n, shapes[k])
             for k in range(len(outs[0]))
         ]
-    return _predictions(outs, batches, len(x), model.output_shape)
+    return _predictions(outs, batches, n, model.output_shape)
 
 
 def _predictions(outs: list[Tensor], batches, n: int, shape) -> np.ndarray:
