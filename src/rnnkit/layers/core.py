@@ -226,6 +226,13 @@ class Dense(WeightOptions, Layer):
         return self._options_config(config)
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
+        D = input_shape[-1]
+        if self.built and D is not None and D != self.W.shape[0]:  # Keras's InputSpec check
+            raise ValueError(
+                f'Input 0 of layer "{self.name}" is incompatible with the layer: expected axis '
+                f"-1 of input shape to have value {self.W.shape[0]}, but received input with "
+                f"shape {tuple(input_shape)}"
+            )
         return tuple(input_shape[:-1]) + (self.units,)
 
     # Keras's names for the weights

@@ -870,8 +870,7 @@ def predict(model, x, batch_size: int = 32, verbose=0, steps: int | None = None)
     if outs and isinstance(outs[0], (list, tuple)):  # a functional model's several outputs
         shapes = model.output_shape
         return [
-            _predictions([o[k] for o in outs], batches, n, shapes[k])
-            for k in range(len(outs[0]))
+            _predictions([o[k] for o in outs], batches, n, shapes[k]) for k in range(len(outs[0]))
         ]
     return _predictions(outs, batches, n, model.output_shape)
 
