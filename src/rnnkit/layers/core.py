@@ -251,8 +251,7 @@ class Dense(WeightOptions, Layer):
                 f"Dense: `inputs` expected {self.W.shape[0]} features on the last "
                 f"axis, received shape {tuple(x.shape)}."
             )
-        z = x @ self.W
-        z = z + self.b if self.b is not None else z
+        z = nn.functional.linear(x, self.W.t(), self.b)  # x @ W + b, the bias fused (one addmm)
         if self.activity_regularizer is not None:  # on the output, also when logits are used
             self._record_activity(ACTIVATIONS[self.activation](z))
         return z
