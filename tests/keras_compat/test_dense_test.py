@@ -10,8 +10,6 @@ from keras_harness import parameterized, testing
 from rnnkit import constraints, layers
 from rnnkit.layers import symbolic as keras_tensor  # Keras's keras_tensor: KerasTensor
 
-needs_constraints = needs_functional = pytest.mark.skipif(False, reason="")
-
 
 class DenseTest(testing.TestCase):
     def test_dense_basics(self):
@@ -91,7 +89,6 @@ class DenseTest(testing.TestCase):
         self.assertEqual(layer.bias, None)
         self.assertAllClose(layer(inputs), [[5.0, -6.0]])
 
-    @needs_functional
     def test_dense_errors(self):
         with self.assertRaisesRegex(ValueError, "incompatible with the layer"):
             layer = layers.Dense(units=2, activation="relu")

@@ -9,8 +9,6 @@ from keras_harness import testing
 
 from rnnkit import constraints, layers
 
-needs_constraints = needs_functional = pytest.mark.skipif(False, reason="")
-
 
 class EmbeddingTest(testing.TestCase):
     def test_embedding_basics(self):

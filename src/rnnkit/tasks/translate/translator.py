@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from ... import _files
 from ... import _validation as V
 from ...models.callbacks import History
+from ...text import pad_sequences
 from ...utils import set_random_seed
 from .._estimator import ConfigEstimator
 from . import model as seq2seq
@@ -39,10 +40,8 @@ def _join(tokens: list[str], level: str) -> str:
 
 
 def _pad(rows: list[list[int]]) -> torch.Tensor:
-    out = torch.zeros(len(rows), max(map(len, rows)), dtype=torch.int64)
-    for k, row in enumerate(rows):
-        out[k, : len(row)] = torch.as_tensor(row, dtype=torch.int64)
-    return out
+    """Token ids padded with 0 at the end to the longest row (:func:`rnnkit.text.pad_sequences`)."""
+    return torch.from_numpy(pad_sequences(rows, padding="post", dtype="int64"))
 
 
 class Translator(ConfigEstimator):
