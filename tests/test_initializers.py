@@ -339,3 +339,56 @@ def test_get_config_as_keras_and_round_trip(init, config):
 def test_errors(make, exc, message):
     with pytest.raises(exc, match=re.escape(message) + "$"):
         make()
+
+
+# Chrono (Tallec & Ollivier 2018): not in Keras; rnnkit's remedy for long memories --------------
+def test_chrono_lstm_bias_by_hand():
+    H, T = 500, 200
+    b = I.Chrono(T, "lstm", seed=3)((4 * H,))
+    i, f, g, o = b.split(H)
+    u = torch.exp(f)  # f = log(u), u uniform on [1, T - 1]
+    assert float(u.min()) >= 1.0 - 1e-5 and float(u.max()) <= T - 1 + 1e-3
+    assert float(u.mean()) == pytest.approx((1 + T - 1) / 2, rel=0.05)
+    assert torch.equal(i, -f)  # the input gate starts as closed as the forget gate is open
+    assert torch.equal(g, torch.zeros(H)) and torch.equal(o, torch.zeros(H))
+    assert torch.equal(b, I.Chrono(T, "lstm", seed=3)((4 * H,)))  # seeded: the same numbers
+
+
+def test_chrono_gru_bias_by_hand():
+    H = 50
+    b = I.Chrono(100, "gru", seed=0)((3 * H,))
+    z, r, n = b.split(H)
+    assert float(z.min()) >= 0.0 and float(z.max()) <= math.log(99) + 1e-6
+    assert torch.equal(r, torch.zeros(H)) and torch.equal(n, torch.zeros(H))
+    both = I.Chrono(100, "gru", seed=0)((2, 3 * H))  # reset_after: rows [b_x, b_h]
+    assert torch.equal(both[0], b) and torch.equal(both[1], torch.zeros(3 * H))
+
+
+def test_chrono_in_layers_lookup_and_errors():
+    from rnnkit.layers import GRU, LSTM
+
+    lstm = LSTM(4, unit_forget_bias=False, bias_initializer="chrono")
+    lstm.build((None, 3, 2))
+    assert torch.equal(lstm.b.detach()[:4], -lstm.b.detach()[4:8])
+    assert bool((lstm.b.detach()[4:8] >= 0).all())
+    gru = GRU(4, bias_initializer=I.Chrono(50, "gru"))
+    gru.build((None, 3, 2))
+    assert torch.equal(gru.b_h.detach(), torch.zeros(12))
+    assert I.get({"class_name": "Chrono", "config": {"max_length": 9}}) == I.Chrono(9)
+    assert I.deserialize(I.serialize(I.Chrono(7, "gru", 1))) == I.Chrono(7, "gru", 1)
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "Chrono: `shape` expected an LSTM bias shape (4 * units,), received '(6,)'."
+        ),
+    ):
+        I.Chrono(10)((6,))
+    with pytest.raises(
+        ValueError, match=re.escape("Chrono: `max_length` expected an integer >= 3, received 2 (int).")
+    ):
+        I.Chrono(2)
+    with pytest.raises(
+        ValueError,
+        match=re.escape("Chrono: `cell` expected one of 'lstm', 'gru', received 'rnn'."),
+    ):
+        I.Chrono(10, "rnn")

@@ -33,6 +33,7 @@ from torch import Tensor
 from . import _validation as V
 
 __all__ = [
+    "Chrono",
     "Constant",
     "GlorotNormal",
     "GlorotUniform",
@@ -423,11 +424,66 @@ class Orthogonal(RandomInitializer):
         return {"gain": self.gain, "seed": self.seed}
 
 
+class Chrono(RandomInitializer):
+    """The chrono initialisation of a gated cell's bias (Tallec & Ollivier 2018, "Can recurrent
+    neural networks warp time?"): each unit's keep gate starts open by ``log(u)`` with ``u``
+    drawn uniformly from ``[1, max_length - 1]``, so the units start with memories spread over
+    time scales of 1 to ``max_length`` steps instead of all forgetting at the same rate.
+
+    * ``cell='lstm'``, shape ``(4H,)`` (gates ``[i | f | g | o]``): ``b_f = log(u)``,
+      ``b_i = -log(u)``, ``b_g = b_o = 0``. Give it with ``unit_forget_bias=False`` (Keras's
+      forget bias of 1 would overwrite the forget slice).
+    * ``cell='gru'``, shape ``(3H,)`` or ``(2, 3H)`` (``reset_after``: rows ``[b_x, b_h]``),
+      gates ``[z | r | n]``: ``b_z = log(u)`` in the input bias (``h = z * h_prev + (1 - z) *
+      n``: ``z`` near 1 keeps the state), the rest 0.
+
+    >>> from rnnkit.layers import LSTM
+    >>> LSTM(64, unit_forget_bias=False, bias_initializer=Chrono(200))  # doctest: +SKIP
+    """
+
+    def __init__(self, max_length=100, cell="lstm", seed=None):
+        if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 3:
+            V.fail("Chrono", "max_length", "an integer >= 3", max_length)
+        V.choice("Chrono", "cell", cell, ("lstm", "gru"))
+        self.max_length = max_length
+        self.cell = cell
+        super().__init__(seed)
+
+    def __call__(self, shape, dtype=None, device=None) -> Tensor:
+        shape = _shape("Chrono", shape)
+        if self.cell == "lstm":
+            fits = len(shape) == 1 and shape[0] % 4 == 0
+            expected = "an LSTM bias shape (4 * units,)"
+        else:
+            fits = (len(shape) == 1 or (len(shape) == 2 and shape[0] == 2)) and shape[-1] % 3 == 0
+            expected = "a GRU bias shape (3 * units,) or (2, 3 * units)"
+        if not fits:
+            V.fail("Chrono", "shape", expected, str(shape))
+        return super().__call__(shape, dtype, device)
+
+    def draw(self, out, generator):
+        H = out.shape[-1] // (4 if self.cell == "lstm" else 3)
+        u = out.new_empty(H).uniform_(1.0, self.max_length - 1, generator=generator)  # (H,)
+        keep = torch.log(u)  # (H,) the keep gate's bias: a time scale of about u steps
+        out.zero_()
+        row = out if out.dim() == 1 else out[0]  # the GRU's input bias b_x when (2, 3H)
+        if self.cell == "lstm":
+            row[0:H] = -keep  # b_i
+            row[H : 2 * H] = keep  # b_f
+        else:
+            row[0:H] = keep  # b_z
+        return out
+
+    def get_config(self) -> dict:
+        return {"max_length": self.max_length, "cell": self.cell, "seed": self.seed}
+
+
 OrthogonalInitializer = Orthogonal
 
 
 # -- look-up ------------------------------------------------------------------------------------
 _CLASSES = (
+    Chrono,
     Constant,
     Zeros,
     Ones,

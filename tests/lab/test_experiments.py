@@ -91,6 +91,30 @@ def test_04_specs_expand_the_variants():
     assert torch.equal(lstm.b.detach()[3:6], torch.zeros(3))  # the forget slice starts at 0
 
 
+def test_04b_chrono_gate_init_is_a_variant_of_the_gated_cells():
+    names = [s.name for s in specs("rnn,lstm,gru", forget_bias="0,1", gate_init="keras,chrono")]
+    assert names == ["rnn-tanh", "lstm-forget0", "lstm", "lstm-chrono", "gru", "gru-chrono"]
+    lstm = CellSpec("lstm", gate_init="chrono").layer(6, input_shape=(None, 2), max_length=40)
+    f = lstm.b.detach()[6:12]  # log(u), u uniform on [1, 39]: not Keras's forget bias of 1
+    assert bool((f >= 0).all() and (f <= math.log(39) + 1e-6).all()) and not torch.equal(
+        f, torch.ones(6)
+    )
+    gru = CellSpec("gru", gate_init="chrono").layer(6, input_shape=(None, 2), max_length=40)
+    assert bool((gru.b_x.detach()[:6] >= 0).all()) and float(gru.b_x.detach()[:6].sum()) > 0
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "CellSpec.layer: `max_length` expected the sequence length for 'chrono', received None (NoneType)."
+        ),
+    ):
+        CellSpec("gru", gate_init="chrono").layer(6)
+    with pytest.raises(
+        ValueError,
+        match=re.escape("lab: `gate_init` expected one of 'keras', 'chrono', received 'he'."),
+    ):
+        specs("lstm", gate_init="he")
+
+
 @pytest.mark.parametrize("task,metric", [("adding", "mse"), ("recall", "accuracy")])
 def test_05_memory_experiment_tiny(task, metric):
     options = dict(max_steps=3, units=4, batch=8, n_test=32, seed=2, clip="on,off")

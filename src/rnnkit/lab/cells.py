@@ -18,6 +18,11 @@ RECURRENT_INITS = ("orthogonal", "random", "identity")
 """``W_h`` at the start: 'orthogonal' (Keras's default), 'random' (Glorot uniform, as the
 input weights) or 'identity' (Le et al. 2015's IRNN: a relu RNN whose state starts as a copy)."""
 
+GATE_INITS = ("keras", "chrono")
+"""The gated cells' biases at the start: 'keras' (Keras's defaults: the LSTM's forget bias 1 or 0
+as ``forget_bias`` says, the GRU's 0) or 'chrono' (Tallec & Ollivier 2018: keep gates open by
+log(u), u uniform in [1, T - 1], :class:`rnnkit.initializers.Chrono`)."""
+
 _INITIALIZER = {"orthogonal": "orthogonal", "random": "glorot_uniform", "identity": "identity"}
 
 
@@ -31,13 +36,15 @@ class CellSpec:
             are fixed.
         recurrent_init: see :data:`RECURRENT_INITS`.
         forget_bias: LSTM only: the forget gate's bias starts at 1 (True, Keras's
-            ``unit_forget_bias``) or 0.
+            ``unit_forget_bias``) or 0 (with ``gate_init='keras'``).
+        gate_init: the LSTM's and GRU's biases at the start, see :data:`GATE_INITS`.
     """
 
     cell: str
     activation: str = "tanh"
     recurrent_init: str = "orthogonal"
     forget_bias: bool = True
+    gate_init: str = "keras"
 
     @property
     def name(self) -> str:
@@ -46,12 +53,24 @@ class CellSpec:
         name = f"rnn-{self.activation}" if self.cell == "rnn" else self.cell
         if self.recurrent_init != "orthogonal":
             name += f"-{self.recurrent_init}"
-        if self.cell == "lstm" and not self.forget_bias:
+        if self.cell == "lstm" and not self.forget_bias and self.gate_init == "keras":
             name += "-forget0"
+        if self.cell != "rnn" and self.gate_init != "keras":
+            name += f"-{self.gate_init}"
         return name
 
-    def layer(self, units: int, *, return_sequences: bool = False, input_shape=None):
-        """A fresh rnnkit layer of this cell (built when ``input_shape`` is given)."""
+    def layer(
+        self,
+        units: int,
+        *,
+        return_sequences: bool = False,
+        input_shape=None,
+        max_length: int | None = None,
+    ):
+        """A fresh rnnkit layer of this cell (built when ``input_shape`` is given);
+        ``max_length``: the longest sequence it will read (what 'chrono' spreads its time
+        scales over)."""
+        from ..initializers import Chrono
         from ..layers import GRU, LSTM, SimpleRNN
 
         options = dict(
@@ -61,9 +80,15 @@ class CellSpec:
         )
         if self.cell == "rnn":
             return SimpleRNN(units, activation=self.activation, **options)
-        if self.cell == "lstm":
-            return LSTM(units, unit_forget_bias=self.forget_bias, **options)
-        return GRU(units, **options)
+        if self.gate_init == "chrono":
+            if max_length is None:
+                V.fail("CellSpec.layer", "max_length", "the sequence length for 'chrono'", None)
+            options["bias_initializer"] = Chrono(max(max_length, 3), self.cell)
+            if self.cell == "lstm":
+                options["unit_forget_bias"] = False
+        elif self.cell == "lstm":
+            options["unit_forget_bias"] = self.forget_bias
+        return (LSTM if self.cell == "lstm" else GRU)(units, **options)
 
 
 def cell_seed(seed: int, name: str) -> int:
@@ -94,14 +119,21 @@ def parse_list(owner: str, name: str, text: str | list, choices=None, kind=str) 
 
 
 def specs(
-    cells, activations=("tanh",), *, recurrent_init="orthogonal", forget_bias=True
+    cells,
+    activations=("tanh",),
+    *,
+    recurrent_init="orthogonal",
+    forget_bias=True,
+    gate_init="keras",
 ) -> list[CellSpec]:
     """The cells of ``cells`` (each of :data:`CELLS`), the simple RNN once per activation, each
-    once per value of ``recurrent_init`` and (LSTM) ``forget_bias`` (a value or a list: the
-    variants to compare). ``'identity'`` applies to the relu RNN only (IRNN); the other cells
-    keep 'orthogonal' there. Duplicates are dropped, the order kept."""
+    once per value of ``recurrent_init``, (LSTM) ``forget_bias`` and (LSTM, GRU) ``gate_init``
+    (a value or a list: the variants to compare). ``'identity'`` applies to the relu RNN only
+    (IRNN); the other cells keep 'orthogonal' there. 'chrono' sets the forget bias itself.
+    Duplicates are dropped, the order kept."""
     inits = parse_list("lab", "recurrent_init", _listed(recurrent_init), RECURRENT_INITS)
     biases = [_flag("forget_bias", b) for b in _listed(forget_bias)]
+    gates = parse_list("lab", "gate_init", _listed(gate_init), GATE_INITS)
     out: list[CellSpec] = []
     for cell in parse_list("lab", "cells", cells, CELLS):
         acts = (
@@ -111,10 +143,11 @@ def specs(
             for init in inits:
                 if init == "identity" and not (cell == "rnn" and act == "relu"):
                     init = "orthogonal"  # IRNN is the relu RNN's remedy
-                for bias in biases if cell == "lstm" else [True]:
-                    spec = CellSpec(cell, act or "tanh", init, bias)
-                    if spec not in out:
-                        out.append(spec)
+                for gate in gates if cell != "rnn" else ["keras"]:
+                    for bias in biases if cell == "lstm" and gate == "keras" else [True]:
+                        spec = CellSpec(cell, act or "tanh", init, bias, gate)
+                        if spec not in out:
+                            out.append(spec)
     return out
 
 

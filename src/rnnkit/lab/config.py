@@ -9,13 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..config import Config, option
-from .cells import ACTIVATIONS, CELLS, RECURRENT_INITS, _flag, _listed, parse_list
+from .cells import ACTIVATIONS, CELLS, GATE_INITS, RECURRENT_INITS, _flag, _listed, parse_list
 
 TASKS = ("adding", "recall", "imdb-distance")  # the long-dependency tasks of lab.tasks
 
 
-def _check_variants(cells: str, activations: str, recurrent_init: str, forget_bias: str):
+def _check_variants(
+    cells: str, activations: str, recurrent_init: str, forget_bias: str, gate_init: str
+):
     parse_list("lab", "cells", cells, CELLS)
+    parse_list("lab", "gate_init", gate_init, GATE_INITS)
     parse_list("lab", "activations", activations, ACTIVATIONS)
     parse_list("lab", "recurrent_init", recurrent_init, RECURRENT_INITS)
     for value in _listed(forget_bias):
@@ -42,9 +45,16 @@ class GradientsConfig(Config):
         "(identity: the relu RNN only, Le et al. 2015)",
     )
     forget_bias: str = option("1", "the LSTM's forget-gate bias at the start: 1, 0 or 0,1")
+    gate_init: str = option(
+        "keras",
+        "the LSTM's and GRU's gate biases at the start, comma-separated to compare: keras "
+        "(Keras's defaults), chrono (Tallec & Ollivier 2018: keep gates open by log U(1, T-1))",
+    )
 
     def check(self) -> None:
-        _check_variants(self.cells, self.activations, self.recurrent_init, self.forget_bias)
+        _check_variants(
+            self.cells, self.activations, self.recurrent_init, self.forget_bias, self.gate_init
+        )
 
 
 @dataclass
@@ -70,6 +80,11 @@ class MemoryConfig(Config):
     clip: str = option("on", "clip gradients to global norm --clipnorm: on, off or on,off")
     clipnorm: float = option(1.0, "the global norm gradients are clipped to", low=0, low_open=True)
     forget_bias: str = option("1", "the LSTM's forget-gate bias at the start: 1, 0 or 0,1")
+    gate_init: str = option(
+        "keras",
+        "the LSTM's and GRU's gate biases at the start, comma-separated to compare: keras "
+        "(Keras's defaults), chrono (Tallec & Ollivier 2018: keep gates open by log U(1, T-1))",
+    )
     recurrent_init: str = option(
         "orthogonal",
         "W_h at the start, comma-separated to compare: orthogonal, random, identity "
@@ -83,7 +98,9 @@ class MemoryConfig(Config):
     n_train: int | None = option(None, "imdb-distance: training reviews (omit: all)", low=1)
 
     def check(self) -> None:
-        _check_variants(self.cells, self.activations, self.recurrent_init, self.forget_bias)
+        _check_variants(
+            self.cells, self.activations, self.recurrent_init, self.forget_bias, self.gate_init
+        )
         parse_list("MemoryConfig", "lengths", self.lengths, kind=int)
         if any(n < (0 if self.task == "imdb-distance" else 2) for n in _lengths(self.lengths)):
             least = 0 if self.task == "imdb-distance" else 2

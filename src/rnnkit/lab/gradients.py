@@ -114,11 +114,11 @@ def decay_rate(dh: list[float]) -> float | None:
     return math.exp(cov / var)
 
 
-def _model(spec: CellSpec, units: int):
+def _model(spec: CellSpec, units: int, seq_len: int):
     from ..layers import Dense
     from ..models import Sequential
 
-    layer = spec.layer(units, input_shape=(None, 2))
+    layer = spec.layer(units, input_shape=(None, 2), max_length=seq_len)
     model = Sequential([layer, Dense(1)])
     return model, layer
 
@@ -204,6 +204,7 @@ def gradient_profiles(
     seed: int = 0,
     recurrent_init: str = "orthogonal",
     forget_bias: bool = True,
+    gate_init: str = "keras",
     jacobian_rows: int = 4,
     progress=None,
 ) -> GradientReport:
@@ -227,13 +228,21 @@ def gradient_profiles(
         seed=seed,
         recurrent_init=recurrent_init,
         forget_bias=forget_bias,
+        gate_init=gate_init,
         loss="mse of Dense(1) on the last output, adding problem",
     )
     report = GradientReport(settings)
     x, y = adding_problem(batch, seq_len, seed=10_000 + seed)  # the probe batch
-    for spec in specs(cells, activations, recurrent_init=recurrent_init, forget_bias=forget_bias):
+    variants = specs(
+        cells,
+        activations,
+        recurrent_init=recurrent_init,
+        forget_bias=forget_bias,
+        gate_init=gate_init,
+    )
+    for spec in variants:
         set_random_seed(cell_seed(seed, spec.name))  # the same weights in any list of cells
-        model, layer = _model(spec, units)
+        model, layer = _model(spec, units, seq_len)
         stages = [("init", 0)] + ([("trained", train_steps)] if train_steps > 0 else [])
         for stage, steps in stages:
             seconds = 0.0

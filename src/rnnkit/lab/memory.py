@@ -109,15 +109,17 @@ def _head(task: str, keys: int):
     return Dense(1, activation="sigmoid"), "binary_crossentropy", ["accuracy"]
 
 
-def _model(task: str, spec: CellSpec, units: int, vocabulary: int, embed: int, keys: int):
+def _model(
+    task: str, spec: CellSpec, units: int, vocabulary: int, embed: int, keys: int, steps: int
+):
     from ..layers import Embedding
     from ..models import Sequential
 
     head, loss, metrics = _head(task, keys)
     if task == "adding":
-        layers = [spec.layer(units, input_shape=(None, 2)), head]
+        layers = [spec.layer(units, input_shape=(None, 2), max_length=steps), head]
     else:
-        layers = [Embedding(vocabulary, embed), spec.layer(units), head]
+        layers = [Embedding(vocabulary, embed), spec.layer(units, max_length=steps), head]
     return Sequential(layers), loss, metrics
 
 
@@ -135,6 +137,7 @@ def memory_experiment(
     clip="on",
     clipnorm: float = 1.0,
     forget_bias="1",
+    gate_init="keras",
     recurrent_init="orthogonal",
     seed: int = 0,
     n_test: int = 1000,
@@ -146,8 +149,8 @@ def memory_experiment(
     data_dir=None,
     progress=None,
 ) -> MemoryReport:
-    """Train every cell (and every variant: ``clip``, ``forget_bias``, ``recurrent_init`` may
-    be lists to compare, e.g. ``clip='on,off'``) at every length; see the module docstring.
+    """Train every cell (and every variant: ``clip``, ``forget_bias``, ``gate_init``,
+    ``recurrent_init`` may be lists to compare, e.g. ``clip='on,off'``) at every length; see the module docstring.
 
     ``lengths`` are sequence lengths (adding, recall) or the number of filler tokens after the
     review (imdb-distance). ``progress`` is called with a line as each run ends. Reproducible:
@@ -173,6 +176,7 @@ def memory_experiment(
         clip=clips,
         clipnorm=clipnorm,
         forget_bias=forget_bias,
+        gate_init=gate_init,
         recurrent_init=recurrent_init,
         seed=seed,
         n_test=n_test,
@@ -183,14 +187,23 @@ def memory_experiment(
     if task == "imdb-distance":
         settings.update(review_len=review_len, num_words=num_words, n_train=n_train)
     report = MemoryReport(settings)
-    variants = specs(cells, activations, recurrent_init=recurrent_init, forget_bias=forget_bias)
+    variants = specs(
+        cells,
+        activations,
+        recurrent_init=recurrent_init,
+        forget_bias=forget_bias,
+        gate_init=gate_init,
+    )
     for length in lengths:
         data = _data(task, length, seed, n_test, alphabet, review_len, num_words, n_train, data_dir)
         for spec in variants:
             for clipped in clips:
                 name = spec.name + ("" if clipped else "-noclip")
                 set_random_seed(cell_seed(seed, spec.name))  # the same in any list
-                model, loss, metrics = _model(task, spec, units, data["vocabulary"], embed, keys)
+                steps = length + (review_len if task == "imdb-distance" else 0)  # of a sequence
+                model, loss, metrics = _model(
+                    task, spec, units, data["vocabulary"], embed, keys, steps
+                )
                 optimizer = Adam(learning_rate=lr, global_clipnorm=clipnorm if clipped else None)
                 model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
                 budget = _Budget(minutes_per_run * 60, max_steps)
