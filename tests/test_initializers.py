@@ -384,7 +384,8 @@ def test_chrono_in_layers_lookup_and_errors():
     ):
         I.Chrono(10)((6,))
     with pytest.raises(
-        ValueError, match=re.escape("Chrono: `max_length` expected an integer >= 3, received 2 (int).")
+        ValueError,
+        match=re.escape("Chrono: `max_length` expected an integer >= 3, received 2 (int)."),
     ):
         I.Chrono(2)
     with pytest.raises(
