@@ -65,12 +65,11 @@ def synthetic_reviews(n: int, seed: int = 1) -> list[list[int]]:
     ranks = np.arange(1, 100_001)
     p = 1.0 / ranks
     p /= p.sum()
-    out = []
-    for length in lengths.astype(int):
-        ids = rng.choice(ranks, size=length - 1, p=p) + 3
-        ids[ids >= VOCAB] = 2
-        out.append([1, *ids.tolist()])
-    return out
+    lengths = lengths.astype(int)
+    ids = rng.choice(ranks, size=int((lengths - 1).sum()), p=p) + 3  # every review's words
+    ids[ids >= VOCAB] = 2
+    ends = np.cumsum(lengths - 1)
+    return [[1, *part.tolist()] for part in np.split(ids, ends[:-1])]
 
 
 def default_data_dir() -> str | None:
