@@ -1,5 +1,11 @@
 """Training-step and inference time of the seed model: rnnkit against its peers, same machine.
 
+The children that measure rnnkit and PyTorch, and the token ids they read, are
+:mod:`rnnkit.bench.seed`'s, shared with the ``rnnkit bench`` command (the user-facing version
+of this script: one T, the three peers rnnkit / PyTorch default / PyTorch tuned, the CPU's
+vector extensions and autotuning's choices). This script adds several T, the GEMM probe,
+the ``rnnkit-kernel`` peer and the Keras peers.
+
 The seed model: Embedding(10000, 128) -> LSTM(128) -> Dense(1, sigmoid), binary cross-entropy,
 Adam(lr 1e-3), batch 64, sequences of T token ids.
 
@@ -8,7 +14,9 @@ data: the first IMDb training reviews (``imdb.load_data(num_words=10000)``, Kera
 padded or cut to T in front as the seed does, with their labels (data from ``--data-dir``,
 ``$RNNKIT_DATA_DIR`` or ``../shared/data``). A batch of 64 real reviews at T=200 holds about
 2,200 distinct token ids. ``random`` draws ids uniformly from 1..9999 (about 7,200 distinct per
-batch), the harder case for rnnkit's per-distinct-token lookup; the other peers do not care.
+batch), the harder case for rnnkit's per-distinct-token lookup; the other peers do not care
+(``rnnkit bench --tokens uniform``). Without a local IMDb copy the ids are
+:func:`rnnkit.bench.seed.synthetic_reviews` (IMDb-shaped), and the output says so.
 
 How to run (from the repository root)::
 

@@ -232,7 +232,7 @@ def test_12_auto_takes_the_faster_of_lookup_and_native(monkeypatch, tuned, clock
     assert applies(E, ids, weights, native_ok=True) is expected
     [decision] = tuned.report()
     assert decision["choice"] == ("lookup" if expected else "native")
-    assert "in:ids:5" in decision["key"] and " train " in f" {decision['key']} "
+    assert "in:ids:5/rep" in decision["key"] and " train " in f" {decision['key']} "
     # the weights' gradients were not touched by the timing calls
     assert all(w.grad is None for w in (E, *weights))
 
@@ -262,6 +262,19 @@ def test_14_only_exact_candidates_are_timed(monkeypatch, tuned, clock):
     assert calls == [] and tuned.report() == []
 
 
+@compiled
+def test_15_the_class_of_token_ids_counts_how_often_ids_recur(monkeypatch, tuned, clock):
+    """Real text repeats its words (the lookup's saving), uniform random ids do not: two
+    classes, each measured."""
+    E, ids, weights = ids_args(N=8, T=16, V=200)
+    repeated = ids % 4  # 4 distinct ids in 128
+    applies(E, repeated, weights, native_ok=True)
+    applies(E, torch.randperm(128).reshape(8, 16), weights, native_ok=True)  # all distinct
+    keys = [d["key"] for d in tuned.report()]
+    assert len(keys) == 2
+    assert any("/rep32 " in k for k in keys) and any("/rep1 " in k for k in keys)
+
+
 # -- 4. a model: decisions used, results unchanged ---------------------------------------------
 def seed_like(impl="auto"):
     from rnnkit.layers import LSTM, Dense, Embedding
@@ -285,7 +298,7 @@ def data():
 
 @compiled
 @pytest.mark.parametrize("slower", ["lookup", "native"])
-def test_15_results_with_autotuning_equal_results_without(monkeypatch, tuned, clock, slower):
+def test_16_results_with_autotuning_equal_results_without(monkeypatch, tuned, clock, slower):
     x, y = data()
     monkeypatch.setenv(autotune.ENV, "0")
     fixed = seed_like()
@@ -313,7 +326,7 @@ def test_15_results_with_autotuning_equal_results_without(monkeypatch, tuned, cl
 
 @compiled
 @pytest.mark.parametrize("slower, expected", [("native", "kernel"), ("kernel", "native")])
-def test_16_a_layer_fed_vectors_takes_the_faster_of_kernel_and_native(
+def test_17_a_layer_fed_vectors_takes_the_faster_of_kernel_and_native(
     monkeypatch, tuned, clock, slower, expected
 ):
     g = torch.Generator().manual_seed(5)
@@ -331,7 +344,7 @@ def test_16_a_layer_fed_vectors_takes_the_faster_of_kernel_and_native(
 
 
 @compiled
-def test_17_an_explicit_impl_always_wins(monkeypatch, tuned, clock):
+def test_18_an_explicit_impl_always_wins(monkeypatch, tuned, clock):
     calls = slow(monkeypatch, native, "lstm", clock)
     x, h0 = torch.randn(2, 3, 2), torch.zeros(2, 4)
     W_x, W_h = torch.randn(2, 16), torch.randn(4, 16)
@@ -339,7 +352,7 @@ def test_17_an_explicit_impl_always_wins(monkeypatch, tuned, clock):
     assert len(calls) == 1 and tuned.report() == []
 
 
-def test_18_the_report_says_whether_autotuning_is_on(monkeypatch, tuned):
+def test_19_the_report_says_whether_autotuning_is_on(monkeypatch, tuned):
     assert dispatch.autotune_report() == {"enabled": True, "decisions": []}
     monkeypatch.setenv(autotune.ENV, "0")
     assert dispatch.autotune_report()["enabled"] is False

@@ -13,8 +13,10 @@ cannot serve the call (a mask, recurrent dropout, an activation PyTorch lacks) i
 Autotuning changes speed, never which function is computed.
 
 The signature class (:class:`Key`): cell, training or inference, batch and length rounded down
-to powers of two, hidden size, the input (its width, or ``ids:D`` for token ids, ``+table``
-when predict holds a vocabulary table), threads and dtype. The first call of a class times
+to powers of two, hidden size, the input (its width; for token ids ``ids:D/repR``, R how often
+each distinct id of the batch recurs, rounded down to a power of two: the lookup's saving,
+about 4 on IMDb reviews and 1 on uniform random ids; ``+table`` when predict holds a
+vocabulary table), threads and dtype. The first call of a class times
 every candidate on the call's own shapes (copies of the weights, the call's inputs; the
 caller makes the closures): one warm-up round that is not counted (first-call costs; a
 candidate far slower than the fastest there is out, :data:`DROP_FACTOR`), then timed rounds,
@@ -80,7 +82,7 @@ class Key:
     batch: int  # bucket(N)
     length: int  # bucket(T)
     hidden: int
-    input: str  # 'D' for vectors of width D, 'ids:D' for token ids (+table: vocabulary table)
+    input: str  # 'D': vectors of width D; 'ids:D/repR': token ids (+table: vocabulary table)
     threads: int
     dtype: str
 
