@@ -1,7 +1,10 @@
 """Helpers shared by the benchmarks: child processes, environments, timing, JSON, tables.
 
-Standard library only, so that ``keras_side.py`` (run by the Keras venv's Python, where rnnkit
-and maybe torch are not installed) can import it too.
+The child processes, timing and tables are :mod:`rnnkit.bench._proc` (standard library only,
+the one owner, also used by ``rnnkit bench``), re-exported here; this module adds what only
+the scripts need (their folders, the Keras venv, the machine with its git commit). Standard
+library only, so that ``keras_side.py`` (run by the Keras venv's Python, where rnnkit is not
+installed and maybe torch neither) can import it too: ``import rnnkit`` imports nothing heavy.
 
 Protocol between a benchmark and its child processes: the parent starts
 ``python SCRIPT --child '<json spec>'`` (or ``keras_side.py MODE '<json spec>'``); the child
@@ -12,15 +15,10 @@ Everything else the child prints (progress, framework logs) is kept for error re
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
 import platform
-import resource
-import statistics
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -29,88 +27,30 @@ RESULTS_DIR = BENCH_DIR / "results"
 KERAS_VENV = BENCH_DIR / ".venv-keras"
 KERAS_PYTHON = KERAS_VENV / "bin" / "python"
 KERAS_SIDE = BENCH_DIR / "keras_side.py"
-RESULT_TAG = "RESULT "
 
-# glibc's allocator thresholds an expert sets in the environment (read at process start); the
-# same values rnnkit.runtime sets with mallopt.
-TUNED_MALLOC_ENV = {
-    "MALLOC_MMAP_THRESHOLD_": "1073741824",
-    "MALLOC_TRIM_THRESHOLD_": "1073741824",
-    "MALLOC_TOP_PAD_": "67108864",
-}
-_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+if str(REPO_ROOT / "src") not in sys.path:  # this checkout's rnnkit, even without pip install
+    sys.path.insert(0, str(REPO_ROOT / "src"))
 
-
-# -- child processes --------------------------------------------------------------------------
-def child_env(threads: int, tuned_malloc: bool = False, extra: dict | None = None) -> dict:
-    """The environment of a child: the parent's, with thread counts pinned, the allocator
-    variables present only when asked for, and rnnkit's tuned runtime left at its default."""
-    env = dict(os.environ)
-    for name in TUNED_MALLOC_ENV:
-        env.pop(name, None)
-    env.pop("RNNKIT_TUNED_RUNTIME", None)
-    for name in _THREAD_VARS:
-        env[name] = str(threads)
-    if tuned_malloc:
-        env.update(TUNED_MALLOC_ENV)
-    env["PYTHONUNBUFFERED"] = "1"
-    env["TF_CPP_MIN_LOG_LEVEL"] = "2"  # TensorFlow: warnings and errors only
-    src = str(REPO_ROOT / "src")  # rnnkit from this checkout, even without `pip install -e`
-    env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    env.update(extra or {})
-    return env
-
-
-class ChildError(RuntimeError):
-    pass
+from rnnkit._cpu import cpu_info  # noqa: E402
+from rnnkit.bench import _proc  # noqa: E402
+from rnnkit.bench._proc import (  # noqa: E402, F401  (re-exported for the scripts)
+    RESULT_TAG,
+    TUNED_MALLOC_ENV,
+    ChildError,
+    child_env,
+    emit_result,
+    fmt_ms,
+    fmt_ratio,
+    max_rss_mib,
+    median,
+    table,
+    time_calls,
+)
 
 
 def run_child(argv: list[str], env: dict, timeout: float, label: str, echo: bool = False) -> dict:
-    """Run one child to completion and return the dict it printed after ``RESULT``.
-
-    With ``echo``, the child's stderr (its progress lines) is shown as it comes, indented.
-    """
-    proc = subprocess.Popen(
-        argv, env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    out_lines: list[str] = []
-    err_lines: list[str] = []
-
-    def pump(stream, lines, show):
-        for line in stream:
-            lines.append(line)
-            if show:
-                print("    | " + line.rstrip(), file=sys.stderr, flush=True)
-
-    pumps = [
-        threading.Thread(target=pump, args=(proc.stdout, out_lines, False), daemon=True),
-        threading.Thread(target=pump, args=(proc.stderr, err_lines, echo), daemon=True),
-    ]
-    for t in pumps:
-        t.start()
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired as e:
-        proc.kill()
-        proc.wait()
-        raise ChildError(f"{label}: no result within {timeout:.0f} s") from e
-    finally:
-        for t in pumps:
-            t.join(timeout=10)
-    for line in reversed(out_lines):
-        if line.startswith(RESULT_TAG):
-            return json.loads(line[len(RESULT_TAG) :])
-    tail = "".join(out_lines[-10:] + err_lines[-25:]).strip()
-    raise ChildError(
-        f"{label}: exited with status {proc.returncode} without a result; last lines:\n{tail}"
-    )
-
-
-def emit_result(result: dict) -> None:
-    """Called by a child: hand ``result`` to the parent."""
-    result.setdefault("max_rss_mib", max_rss_mib())
-    sys.stdout.flush()
-    print(RESULT_TAG + json.dumps(result), flush=True)
+    """:func:`rnnkit.bench._proc.run_child` from the repository's root."""
+    return _proc.run_child(argv, env, timeout, label, echo, cwd=REPO_ROOT)
 
 
 def imdb_dir() -> str | None:
@@ -136,52 +76,12 @@ def keras_missing_note() -> str:
     )
 
 
-# -- timing -----------------------------------------------------------------------------------
-def max_rss_mib() -> float:
-    """Peak resident memory of this process so far (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def time_calls(
-    fn, chunks: int, min_chunk_s: float, warmup: int = 3, max_calls: int = 100000
-) -> dict:
-    """Per-call seconds of ``fn()``: the median over ``chunks`` chunks, each of as many calls
-    as fill ``min_chunk_s`` (calibrated after ``warmup`` calls)."""
-    for _ in range(warmup):
-        fn()
-    start = time.perf_counter()
-    fn()
-    one = max(time.perf_counter() - start, 1e-7)
-    calls = int(min(max_calls, max(1, round(min_chunk_s / one))))
-    per_call = []
-    for _ in range(chunks):
-        start = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        per_call.append((time.perf_counter() - start) / calls)
-    return {"s": statistics.median(per_call), "chunks_s": per_call, "calls_per_chunk": calls}
-
-
-def median(values):
-    values = [v for v in values if v is not None]
-    return statistics.median(values) if values else None
-
-
 # -- reporting --------------------------------------------------------------------------------
 def machine_info() -> dict:
     """What ran the benchmark: CPU, cores, Python, git commit, date (torch versions are added
     by the caller, which may import torch)."""
-    cpu, flags = None, ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and cpu is None:
-                cpu = line.split(":", 1)[1].strip()
-            if line.startswith("flags") and not flags:
-                flags = line.split(":", 1)[1]
-    except OSError:
-        pass
-    cpu = cpu or platform.processor() or platform.machine()
-    isa = [f for f in ("avx2", "fma", "avx512f", "avx512_bf16", "amx_tile") if f in flags.split()]
+    info = cpu_info()
+    cpu, isa = info["model"], info["extensions"]
     try:
         commit = (
             subprocess.run(
@@ -222,45 +122,8 @@ def machine_info() -> dict:
 
 
 def write_json(path: Path, data: dict) -> Path:
-    """Write ``data`` to ``path`` atomically (a temporary file, then ``os.replace``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    return path
+    """Write ``data`` to ``path`` atomically (:func:`rnnkit._files.write_json`)."""
+    from rnnkit import _files
 
-
-def table(headers: list[str], rows: list[list], align: str | None = None) -> str:
-    """A plain text table; ``align`` has one 'l' or 'r' per column (default: first left)."""
-    cells = [[("" if c is None else str(c)) for c in row] for row in rows]
-    widths = [
-        max(len(h), *(len(r[k]) for r in cells)) if cells else len(h) for k, h in enumerate(headers)
-    ]
-    align = align or "l" + "r" * (len(headers) - 1)
-
-    def fmt(row):
-        return "  ".join(
-            c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in zip(row, widths, align)
-        )
-
-    return "\n".join([fmt(headers), "  ".join("-" * w for w in widths), *map(fmt, cells)])
-
-
-def fmt_ms(seconds, digits: int | None = None) -> str:
-    if seconds is None:
-        return "-"
-    ms = seconds * 1e3
-    if digits is None:
-        digits = 1 if ms >= 10 else 2 if ms >= 1 else 3
-    return f"{ms:.{digits}f}"
-
-
-def fmt_ratio(peer_s, rnnkit_s) -> str:
-    if peer_s is None or not rnnkit_s:
-        return "-"
-    return f"{peer_s / rnnkit_s:.2f}x"
+    _files.write_json(path, data)
+    return Path(path)

@@ -1,5 +1,11 @@
 """Training-step and inference time of the seed model: rnnkit against its peers, same machine.
 
+The children that measure rnnkit and PyTorch, and the token ids they read, are
+:mod:`rnnkit.bench.seed`'s, shared with the ``rnnkit bench`` command (the user-facing version
+of this script: one T, the three peers rnnkit / PyTorch default / PyTorch tuned, the CPU's
+vector extensions and autotuning's choices). This script adds several T, the GEMM probe,
+the ``rnnkit-kernel`` peer and the Keras peers.
+
 The seed model: Embedding(10000, 128) -> LSTM(128) -> Dense(1, sigmoid), binary cross-entropy,
 Adam(lr 1e-3), batch 64, sequences of T token ids.
 
@@ -8,7 +14,9 @@ data: the first IMDb training reviews (``imdb.load_data(num_words=10000)``, Kera
 padded or cut to T in front as the seed does, with their labels (data from ``--data-dir``,
 ``$RNNKIT_DATA_DIR`` or ``../shared/data``). A batch of 64 real reviews at T=200 holds about
 2,200 distinct token ids. ``random`` draws ids uniformly from 1..9999 (about 7,200 distinct per
-batch), the harder case for rnnkit's per-distinct-token lookup; the other peers do not care.
+batch), the harder case for rnnkit's per-distinct-token lookup; the other peers do not care
+(``rnnkit bench --tokens uniform``). Without a local IMDb copy the ids are
+:func:`rnnkit.bench.seed.synthetic_reviews` (IMDb-shaped), and the output says so.
 
 How to run (from the repository root)::
 
@@ -65,7 +73,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -73,8 +80,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _peers as P
+from rnnkit.bench import seed
 
-VOCAB, EMBED, UNITS, BATCH, LR = 10000, 128, 128, 64, 1e-3
+VOCAB, EMBED, UNITS, BATCH, LR = seed.VOCAB, seed.EMBED, seed.UNITS, seed.BATCH, seed.LR
 TORCH_PEERS = ("rnnkit", "rnnkit-kernel", "torch", "torch-tuned")
 KERAS_PEERS = ("keras-tf", "keras-torch")
 ALL_PEERS = TORCH_PEERS + KERAS_PEERS
@@ -100,187 +108,20 @@ def mode_flops(mode: str, T: int) -> float:
 
 
 # == children ===================================================================================
-def _torch_setup(threads: int):
-    import torch
-
-    torch.set_num_threads(threads)
-    try:
-        torch.set_num_interop_threads(threads)
-    except RuntimeError:  # already set
-        pass
-    return torch
-
-
-def _versions(torch) -> dict:
-    return {
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "mkldnn": torch.backends.mkldnn.is_available(),
-    }
-
-
-def _epoch_timer(base):
-    """A fit callback recording each epoch's wall time (``base``: the framework's Callback)."""
-
-    class EpochTimer(base):
-        def __init__(self):
-            super().__init__()
-            self.times, self._start = [], None
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self._start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.times.append(time.perf_counter() - self._start)
-
-    return EpochTimer()
-
-
-def _tokens(torch, spec: dict):
-    """The (steps * 64, T) token ids and labels every peer of a run trains on (see --tokens)."""
-    import numpy as np
-
-    data = np.load(spec["tokens"])
-    return torch.from_numpy(data["x"]).long(), torch.from_numpy(data["y"]).float()
-
-
+# rnnkit's and PyTorch's children are rnnkit.bench.seed's (the one owner, shared with
+# `rnnkit bench`); the GEMM probe is this script's own.
 def write_tokens(args, seq_lens, folder: Path) -> dict[int, Path]:
     """Write the ids and labels of a run at each length T to ``folder`` (an .npz per T that
-    all peers read); returns the paths by T."""
-    import numpy as np
-
-    n = args.steps * BATCH
-    if args.tokens == "imdb":
-        from rnnkit.datasets import imdb
-        from rnnkit.text import pad_sequences
-
-        (x_all, y_all), _ = imdb.load_data(num_words=VOCAB, data_dir=args.data_dir)
-        x_all, y = x_all[:n], np.asarray(y_all[:n], dtype=np.float32)
-    paths = {}
-    for T in seq_lens:
-        if args.tokens == "random":
-            rng = np.random.RandomState(1)
-            x = rng.randint(1, VOCAB, size=(n, T)).astype(np.int64)
-            y = rng.randint(0, 2, size=(n,)).astype(np.float32)
-        else:
-            x = np.asarray(pad_sequences(x_all, maxlen=T), dtype=np.int64)
-        paths[T] = folder / f"tokens_T{T}.npz"
-        np.savez(paths[T], x=x, y=y)
+    all peers read, rnnkit.bench.seed.write_tokens); returns the paths by T."""
+    tokens = "uniform" if args.tokens == "random" else args.tokens
+    paths, args.token_source = seed.write_tokens(
+        tokens, args.steps * BATCH, seq_lens, folder, args.data_dir
+    )
     return paths
 
 
-def child_rnnkit(spec: dict) -> dict:
-    torch = _torch_setup(spec["threads"])
-    from rnnkit import runtime
-    from rnnkit.layers import LSTM, Dense, Embedding
-    from rnnkit.models import Callback, Sequential
-    from rnnkit.models.optimizers import Adam
-    from rnnkit.utils import set_random_seed
-
-    set_random_seed(0)
-    steps, chunks = spec["steps"], spec["chunks"]
-    model = Sequential()
-    model.add(Embedding(input_dim=VOCAB, output_dim=EMBED))
-    model.add(LSTM(units=UNITS, impl=spec["impl"]))
-    model.add(Dense(units=1, activation="sigmoid"))
-    model.compile(
-        optimizer=Adam(learning_rate=LR), loss="binary_crossentropy", metrics=["accuracy"]
-    )
-    x, y = _tokens(torch, spec)
-    timer = _epoch_timer(Callback)
-    model.fit(x, y, batch_size=BATCH, epochs=1 + chunks, verbose=0, callbacks=[timer])
-    epochs = [t / steps for t in timer.times[1:]]
-    out = {
-        "train_s": P.median(epochs),
-        "train_chunks_s": epochs,
-        "steps": steps,
-        "train_rss_mib": P.max_rss_mib(),
-    }
-    for mode, n in (("infer64", BATCH), ("infer1", 1)):
-        xb = x[:n].clone()
-        r = P.time_calls(
-            lambda: model.predict(xb, batch_size=n), spec["chunks"] + 1, spec["infer_seconds"]
-        )
-        out[f"{mode}_s"], out[f"{mode}_chunks_s"] = r["s"], r["chunks_s"]
-    out["runtime"] = {
-        "malloc_tuned": runtime.tune_allocator(),  # True once fit tuned it
-        "fused_adam": bool(model.optimizer.defaults.get("fused")),
-        "lstm_impl": spec["impl"],
-    }
-    out["versions"] = _versions(torch)
-    return out
-
-
-def child_torch(spec: dict) -> dict:
-    """The seed model as a PyTorch user writes it; ``tuned``: fused Adam, inference_mode (the
-    allocator variables come from the environment the parent gave this process)."""
-    torch = _torch_setup(spec["threads"])
-    from torch import nn
-
-    class Seed(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.embedding = nn.Embedding(VOCAB, EMBED)
-            self.lstm = nn.LSTM(EMBED, UNITS, batch_first=True)
-            self.fc = nn.Linear(UNITS, 1)
-
-        def forward(self, x):
-            _, (h, _) = self.lstm(self.embedding(x))
-            return self.fc(h[-1]).squeeze(-1)  # logits
-
-    tuned = spec["tuned"]
-    torch.manual_seed(0)
-    steps, chunks = spec["steps"], spec["chunks"]
-    model = Seed()
-    optimizer = torch.optim.Adam(model.parameters(), lr=LR, fused=True if tuned else None)
-    criterion = nn.BCEWithLogitsLoss()
-    x, y = _tokens(torch, spec)
-
-    def epoch():
-        model.train()
-        order = torch.randperm(len(x))
-        for step in range(steps):
-            idx = order[step * BATCH : (step + 1) * BATCH]
-            xb, yb = x[idx], y[idx]
-            optimizer.zero_grad(set_to_none=True)
-            loss = criterion(model(xb), yb)
-            loss.backward()
-            optimizer.step()
-            loss.item()
-
-    times = []
-    for _ in range(1 + chunks):
-        start = time.perf_counter()
-        epoch()
-        times.append(time.perf_counter() - start)
-    epochs = [t / steps for t in times[1:]]
-    out = {
-        "train_s": P.median(epochs),
-        "train_chunks_s": epochs,
-        "steps": steps,
-        "train_rss_mib": P.max_rss_mib(),
-    }
-    model.eval()
-    grad_off = torch.inference_mode if tuned else torch.no_grad
-    for mode, n in (("infer64", BATCH), ("infer1", 1)):
-        xb = x[:n].clone()
-
-        def forward():
-            with grad_off():
-                return torch.sigmoid(model(xb))
-
-        r = P.time_calls(forward, spec["chunks"] + 1, spec["infer_seconds"])
-        out[f"{mode}_s"], out[f"{mode}_chunks_s"] = r["s"], r["chunks_s"]
-    out["runtime"] = {
-        "fused_adam": bool(optimizer.defaults.get("fused")),
-        "malloc_env": {k: os.environ.get(k) for k in P.TUNED_MALLOC_ENV},
-    }
-    out["versions"] = _versions(torch)
-    return out
-
-
 def child_gemm(spec: dict) -> dict:
-    torch = _torch_setup(spec["threads"])
+    torch = seed._torch_setup(spec["threads"])
     out = {}
     for name, (M, K, N) in {
         "large": (BATCH * 200, EMBED, 4 * UNITS),
@@ -295,21 +136,15 @@ def child_gemm(spec: dict) -> dict:
             "s": best,
             "gflops": 2.0 * M * K * N / best / 1e9,
         }
-    out["versions"] = _versions(torch)
+    out["versions"] = seed._versions(torch)
     return out
 
 
 def child_main(spec: dict) -> None:
-    kind = spec["kind"]
-    if kind == "rnnkit":
-        result = child_rnnkit(spec)
-    elif kind == "torch":
-        result = child_torch(spec)
-    elif kind == "gemm":
-        result = child_gemm(spec)
-    else:
-        raise ValueError(f"unknown child kind {kind!r}")
-    P.emit_result(result)
+    if spec["kind"] != "gemm":
+        seed.child_main(spec)  # rnnkit or torch
+        return
+    P.emit_result(child_gemm(spec))
 
 
 # == parent =====================================================================================
@@ -446,11 +281,7 @@ def main(argv=None) -> int:
 
     tmp = tempfile.TemporaryDirectory(prefix="bench_step_")
     args.token_files = write_tokens(args, args.seq_lens, Path(tmp.name))
-    source = args.data_dir or "the download cache"
-    print(
-        f"tokens: {args.tokens}"
-        + (f" (IMDb training reviews from {source})" if args.tokens == "imdb" else "")
-    )
+    print(f"tokens: {args.tokens}: {args.token_source}")
     runs: dict[tuple, list] = {}
     errors, versions = [], {}
     started = time.perf_counter()
@@ -614,6 +445,7 @@ def main(argv=None) -> int:
             "infer_seconds": args.infer_seconds,
             "peers": peers,
             "tokens": args.tokens,
+            "token_source": args.token_source,
             "flops": "forward 2*N*T*(D+H)*4H, train 3x forward; D=H=128",
         },
         "gemm": gemm,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,10 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+
+# Autotuning times real calls: results would depend on the machine's load. The suite runs the
+# fixed rules; tests/kernels/test_autotune.py switches it on with a fake clock.
+os.environ["RNNKIT_AUTOTUNE"] = "0"
 
 
 @pytest.fixture(scope="session")
@@ -31,8 +36,6 @@ def _fresh_names_and_seed():
 # Property-based tests (Hypothesis): a small sample in CI, >= 10,000 inputs per target under
 # the "fuzz" profile (benchmarks/fuzz.py runs it: HYPOTHESIS_PROFILE=fuzz).
 try:
-    import os
-
     from hypothesis import HealthCheck, settings
 
     settings.register_profile(

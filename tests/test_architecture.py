@@ -19,7 +19,8 @@ RANKS = {
     "__init__": 0,  # the version
     "_validation": 0,
     "_files": 0,
-    "_lazy": 0,  # names of a package imported on first use
+    "_lazy": 0,
+    "_cpu": 0,  # the CPU's name and vector extensions (/proc/cpuinfo)  # names of a package imported on first use
     "runtime": 0,
     "config": 1,  # task settings: dataclass fields -> validation, CLI options, JSON
     "text": 1,
@@ -40,6 +41,7 @@ RANKS = {
     "tasks": 6,
     "interop": 6,  # weights to and from torch.nn.LSTM / GRU / RNN
     "lab": 6,
+    "bench": 6,  # rnnkit bench: the seed model against nn.LSTM, one process per peer
     "cli": 8,  # the command: may serve the web app
     "web": 7,
 }

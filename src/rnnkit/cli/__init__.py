@@ -10,6 +10,7 @@
     rnnkit forecast --series NAME | --csv FILE  backtest beside baselines, forecast, plot
     rnnkit translate train|evaluate|translate    English -> French with attention, BLEU
     rnnkit serve --models DIR              a page and an HTTP API for saved models
+    rnnkit bench [--quick]                 the seed model's speed against PyTorch, here
 
 Run ``rnnkit COMMAND --help`` for every option. The options come from config dataclasses
 (:mod:`rnnkit.config`): the task's settings (:class:`~rnnkit.tasks.sentiment.SentimentConfig`)
@@ -30,7 +31,7 @@ import tempfile  # noqa: F401  (tests patch tempfile through here)
 
 from .. import __version__
 from ..tasks.sentiment.config import SentimentConfig
-from . import forecast, lab, sentiment, serve, textgen, translate
+from . import bench, forecast, lab, sentiment, serve, textgen, translate
 from ._common import max_threads, split_lines, subparser
 from .sentiment import EvaluateRun, ImdbData, PredictRun, TrainRun, foreign_outputs
 
@@ -47,7 +48,7 @@ __all__ = [
 ]
 
 # the task commands, each a module with register(sub): add one line for a new task
-COMMANDS = (sentiment, textgen, translate, forecast, lab, serve)
+COMMANDS = (sentiment, textgen, translate, forecast, lab, serve, bench)
 
 
 # -- rnnkit summary ---------------------------------------------------------------------------

@@ -14,10 +14,14 @@ The paths, ``impl='auto' | 'native' | 'kernel' | 'reference'``
       every option: masks, recurrent dropout, every activation.
     * ``'native'``: PyTorch's fused operators (oneDNN / cuDNN), where the options allow
       (:func:`rnnkit.kernels.native.supports`).
-    * ``'auto'``: the fastest path that computes exactly the same thing: rnnkit's kernel for the
-      GRU when its compiled loops are available (measured faster than PyTorch's fused GRU,
-      ``benchmarks/kernels_quick.py``); otherwise native where it applies, else the kernel.
-      An LSTM fed by an Embedding takes the lookup path (:func:`lookup_applies`).
+    * ``'auto'``: the fastest path that computes exactly the same thing. Where both
+      rnnkit's compiled kernel and PyTorch's fused operator can run a call (and, for an LSTM
+      fed by an Embedding, the lookup path), the autotuner (:mod:`rnnkit.kernels.autotune`)
+      times them once per signature class on this machine and keeps the fastest.
+      ``RNNKIT_AUTOTUNE=0`` restores the fixed rules: rnnkit's kernel for the GRU when its
+      compiled loops are available (measured faster than PyTorch's fused GRU,
+      ``benchmarks/kernels_quick.py``); otherwise native where it applies, else the kernel;
+      an LSTM fed by an Embedding takes the lookup path (:func:`lookup_applies`).
 
     Asking for ``'native'`` where it cannot apply raises an error that says why and what to
     use. ``grad_hook(t, dh_t)`` (how gradients vanish over time) is read from the kernel's own
@@ -51,7 +55,7 @@ from torch import Tensor
 
 from .. import functional as F
 from .. import runtime
-from . import _ext, native
+from . import _ext, autotune, native
 from . import gru as gru_kernel
 from . import lstm as lstm_kernel
 from . import simple_rnn as simple_rnn_kernel
@@ -103,6 +107,67 @@ def resolve(cell: str, impl: str, owner: str, grad_hook=None, **options) -> str:
     return "native" if native.supports(cell, **options) else "kernel"
 
 
+def _tuned(path: str, impl: str, grad_hook, cell: str, x: Tensor, H: int, args, runs) -> str:
+    """``path`` (the fixed rules' choice) or, where the autotuner may choose (``impl='auto'``,
+    no ``grad_hook``, both ``'native'`` and ``'kernel'`` able to run the call exactly), the
+    faster of the two on this machine. ``runs``: name -> a function of copies of ``args``
+    running that path (called only when the call's class is measured)."""
+    if impl != "auto" or grad_hook is not None or not autotune.enabled():
+        return path
+    if x.dim() != 3 or x.numel() == 0 or not compiled(x.dtype, x.device):
+        return path
+    key = autotune.Key.of(cell, x.shape[0], x.shape[1], H, str(x.shape[2]), x.dtype)
+    return autotune.tuner().choose(key, _candidates(args, runs))
+
+
+def _candidates(args, runs: dict) -> dict:
+    """Timing calls of each of ``runs`` on copies of ``args`` (made on the first call, shared:
+    same values, their own gradients), each with its backward when gradients are on."""
+    copies = []
+
+    def get():
+        if not copies:
+            copies.append([_copy(t) for t in args])
+        return copies[0]
+
+    return {name: _timed(lambda run=run: run(*get())) for name, run in runs.items()}
+
+
+def _copy(t: Tensor | None) -> Tensor | None:
+    if t is None:
+        return None
+    return t.detach().clone().requires_grad_(t.requires_grad and torch.is_grad_enabled())
+
+
+def _timed(run):
+    """A timing call: ``run()`` (forward) and, with gradients, its backward."""
+    grads = torch.is_grad_enabled()
+
+    def call():
+        out = run()
+        if not grads:
+            return
+        tensors = [t for t in _flatten(out) if t is not None and t.requires_grad]
+        if tensors:  # a scalar's backward (explicit output gradients import torch.fx)
+            sum(t.sum() for t in tensors).backward()
+
+    return call
+
+
+def _flatten(out):
+    if isinstance(out, (tuple, list)):
+        for o in out:
+            yield from _flatten(o)
+    else:
+        yield out
+
+
+def autotune_report() -> dict:
+    """What the autotuner decided in this process: ``enabled`` and ``decisions`` (each
+    ``key``, ``choice``, ``times_ms``), for ``rnnkit bench``."""
+    return {"enabled": autotune.enabled(), "decisions": autotune.tuner().report()}
+
+
 def _native_refusal(
     cell, *, mask=None, recurrent_mask=None, activation="tanh", reset_after=True
 ) -> str:
@@ -131,6 +196,20 @@ def lstm(
     grad_hook=None,
 ):
     path = resolve("lstm", impl, owner, grad_hook, mask=mask, recurrent_mask=recurrent_mask)
+    if impl == "auto" and native.supports("lstm", mask=mask, recurrent_mask=recurrent_mask):
+        path = _tuned(
+            path,
+            impl,
+            grad_hook,
+            "lstm",
+            x,
+            W_h.shape[0],
+            (x, h0, c0, W_x, W_h, b),
+            {
+                "native": lambda *a: native.lstm(*a, go_backwards),
+                "kernel": lambda *a: lstm_kernel.lstm(*a, go_backwards=go_backwards),
+            },
+        )
     if path == "native":
         return native.lstm(x, h0, c0, W_x, W_h, b, go_backwards)
     options = dict(mask=mask, go_backwards=go_backwards, recurrent_mask=recurrent_mask)
@@ -164,6 +243,22 @@ def gru(
         recurrent_mask=recurrent_mask,
         reset_after=reset_after,
     )
+    if impl == "auto" and native.supports(
+        "gru", mask=mask, recurrent_mask=recurrent_mask, reset_after=reset_after
+    ):
+        path = _tuned(
+            path,
+            impl,
+            grad_hook,
+            "gru",
+            x,
+            W_h.shape[0],
+            (x, h0, W_x, W_h, b_x, b_h),
+            {
+                "native": lambda *a: native.gru(*a, go_backwards),
+                "kernel": lambda *a: gru_kernel.gru(*a, go_backwards=go_backwards),
+            },
+        )
     if path == "native":
         return native.gru(x, h0, W_x, W_h, b_x, b_h, go_backwards)
     options = dict(
@@ -201,6 +296,24 @@ def simple_rnn(
         recurrent_mask=recurrent_mask,
         activation=activation,
     )
+    if impl == "auto" and native.supports(
+        "simple_rnn", mask=mask, recurrent_mask=recurrent_mask, activation=activation
+    ):
+        path = _tuned(
+            path,
+            impl,
+            grad_hook,
+            "simple_rnn",
+            x,
+            W_h.shape[0],
+            (x, h0, W_x, W_h, b),
+            {
+                "native": lambda *a: native.simple_rnn(*a, activation, go_backwards),
+                "kernel": lambda *a: simple_rnn_kernel.simple_rnn(
+                    *a, activation=activation, go_backwards=go_backwards
+                ),
+            },
+        )
     if path == "native":
         return native.simple_rnn(x, h0, W_x, W_h, b, activation, go_backwards)
     options = dict(
@@ -216,23 +329,70 @@ def simple_rnn(
 
 # -- token ids: the embedding lookup -----------------------------------------------------------
 def lookup_applies(
-    *, cell: str, impl: str, input_dropout: bool, E: Tensor, ids: Tensor | None = None
+    *,
+    cell: str,
+    impl: str,
+    input_dropout: bool,
+    E: Tensor,
+    ids: Tensor | None = None,
+    weights: tuple[Tensor, Tensor, Tensor | None] | None = None,
+    native_ok: bool = False,
+    sequences: bool = True,
+    table: Tensor | None = None,
 ) -> bool:
     """Whether a ``cell`` layer fed by an Embedding's table ``E`` runs the lookup path.
 
     Only the LSTM, with ``impl`` 'auto' or 'kernel', the embedding lookup switched on
     (:func:`rnnkit.runtime.configure`), no input dropout this call (``x * keep`` is not a row
     of ``E @ W_x``), and the compiled loops serving ``E``'s dtype on the CPU. With ``ids``
-    (N, T), also not a training batch of fewer than :data:`LOOKUP_MIN_ROWS` rows.
+    (N, T), for ``impl='auto'``: where the autotuner may choose (``weights``, the layer's
+    ``(W_x, W_h, b)``, are given and ``native_ok``: PyTorch's fused operator computes this
+    call exactly, no mask and no recurrent dropout), the faster of the lookup and the fused
+    operator on ``embedding(ids)`` for this call's class (``sequences``: whether the outputs
+    at every step are wanted; ``table``: the vocabulary table predict holds); otherwise the
+    fixed rule: not a training batch of fewer than :data:`LOOKUP_MIN_ROWS` rows.
     """
     if cell != "lstm" or impl not in ("auto", "kernel") or input_dropout:
         return False
     if not runtime.settings.embedding_lookup or not compiled(E.dtype, E.device):
         return False
-    if ids is not None:
-        small = ids.shape[0] < LOOKUP_MIN_ROWS and torch.is_grad_enabled()
-        return ids.dim() == 2 and not small
-    return True
+    if ids is None:
+        return True
+    if ids.dim() != 2:
+        return False
+    tune = impl == "auto" and weights is not None and native_ok and ids.numel() > 0
+    if tune and autotune.enabled():
+        return _tuned_lookup(E, ids, weights, sequences, table) == "lookup"
+    return not (ids.shape[0] < LOOKUP_MIN_ROWS and torch.is_grad_enabled())
+
+
+def _tuned_lookup(E: Tensor, ids: Tensor, weights, sequences: bool, table: Tensor | None) -> str:
+    """'lookup' or 'native': the faster, here, for the class of this call (see
+    :func:`lookup_applies`), timed on copies of the weights and the call's own ids."""
+    W_x, W_h, b = weights
+    (N, T), H = ids.shape, W_h.shape[0]
+    if table is not None and (torch.is_grad_enabled() or table.shape[0] != E.shape[0]):
+        table = None  # (lstm_ids reads a table only without gradients)
+    # how often each distinct token recurs (the lookup's saving): IMDb ~4-8, uniform ids ~1
+    repeats = autotune.bucket(ids.numel() // max(1, torch.unique(ids).numel()))
+    source = f"ids:{E.shape[1]}/rep{repeats}" + ("+table" if table is not None else "")
+    key = autotune.Key.of("lstm", N, T, H, source, E.dtype)
+    zeros = E.new_zeros(N, H)
+
+    def lookup(E_, W_x_, W_h_, b_):
+        y, (h, _) = lstm_ids(
+            E_, ids, zeros, zeros, W_x_, W_h_, b_, shared_padding=True, sequences=sequences,
+            table=table,
+        )  # fmt: skip
+        return (y, h) if sequences else h
+
+    def fused(E_, W_x_, W_h_, b_):
+        x = torch.nn.functional.embedding(ids.long(), E_)  # as the Embedding layer
+        y, (h, _) = native.lstm(x, zeros, zeros, W_x_, W_h_, b_)
+        return (y, h) if sequences else h
+
+    runs = {"lookup": lookup, "native": fused}
+    return autotune.tuner().choose(key, _candidates((E, W_x, W_h, b), runs))
 
 
 def shares_padding(

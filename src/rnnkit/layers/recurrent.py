@@ -550,14 +550,19 @@ class _KernelRNN(C.CellWeights, WeightOptions, RNN):
     def _set_keras_weights(self, values: list[Tensor]) -> None:
         Layer._set_keras_weights(self, values)
 
-    def takes_ids_from(self, embedding, ids: Tensor | None = None) -> bool:
+    def takes_ids_from(self, embedding, ids: Tensor | None = None, table=None) -> bool:
         # a layer whose gradients are being read (rnnkit.lab) runs its own input projection
+        built = getattr(self, "W_h", None) is not None
         return self.grad_hook is None and dispatch.lookup_applies(
             cell=self.family,
             impl=self.impl,
             input_dropout=self.training and self.dropout > 0,
             E=embedding.E,
             ids=ids,
+            weights=(self.W_x, self.W_h, getattr(self, "b", None)) if built else None,
+            native_ok=not embedding.mask_zero and not self.stochastic,
+            sequences=self.return_sequences,
+            table=table,
         )
 
 
@@ -760,7 +765,7 @@ class LSTM(C.LSTMWeights, _KernelRNN):
         (:func:`rnnkit.kernels.dispatch.lstm_ids`) where :func:`~rnnkit.kernels.dispatch.
         lookup_applies` says so; ``table``: the vocabulary table of a predict / evaluate call
         (:class:`rnnkit.kernels.dispatch.VocabularyTable`)."""
-        if not self.takes_ids_from(embedding, ids):
+        if not self.takes_ids_from(embedding, ids, table):
             return super().sequence_ids(embedding, ids, mask, initial_state, sequences)
         embedding.check_ids(ids)
         E = embedding.E
