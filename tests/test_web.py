@@ -131,8 +131,18 @@ def test_6_models_outside_the_folder_are_not_read(models_dir, tmp_path):
 def test_7_page(client):
     r = client.get("/")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
-    assert "/api/sentiment" in r.text and "<canvas" in r.text
-    assert "/api/sentiment" in client.get("/openapi.json").json()["paths"]
+    assert "<canvas" in r.text and '<script src="/static/page.js">' in r.text
+    js = client.get("/static/page.js")
+    assert js.headers["content-type"].startswith("text/javascript")
+    for url in ("/api/models", "/api/sentiment", "/api/next-word", "/api/generate"):
+        assert url in js.text
+    assert client.get("/static/page.css").headers["content-type"].startswith("text/css")
+    r = client.get("/static/app.py")  # only the page's own files
+    assert r.status_code == 404 and r.json() == {"detail": "no page file named 'app.py'"}
+    assert client.get("/static/..%2Fapp.py").status_code == 404
+    paths = client.get("/openapi.json").json()["paths"]
+    for url in ("sentiment", "next-word", "generate", "forecast", "translate", "models"):
+        assert f"/api/{url}" in paths
 
 
 def test_8_command_checks_its_folder(tmp_path, capsys):
