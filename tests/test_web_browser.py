@@ -105,15 +105,16 @@ def test_page_suggests_next_words_and_streams_a_generation(lm_server, tmp_path):
         page.wait_for_selector("body[data-ready='1']", timeout=30_000)
         assert page.locator("#sentiment").is_hidden()  # no sentiment model is loaded
         page.fill("#lm-text", "the company said it")
+        # the suggestions shown are those of the text typed (data-for), not of the first one
         page.wait_for_function(
-            "document.querySelector('#suggestions button')?.dataset.token === "
-            + repr(lm.next_words("the company said it", 6)[0][0]),
+            "document.querySelector('#suggestions').dataset.for === 'the company said it'",
             timeout=30_000,
         )
         shown = [b.get_attribute("data-token") for b in page.locator("#suggestions button").all()]
         assert shown == [t for t, _ in lm.next_words("the company said it", 6)]
-        page.locator("#suggestions button").first.click()
-        assert page.input_value("#lm-text") == "the company said it " + shown[0]
+        word = next(t for t in shown if t != "<eos>")  # <eos> would add a line break
+        page.locator(f"#suggestions button[data-token='{word}']").click()
+        assert page.input_value("#lm-text") == "the company said it " + word
         page.fill("#gen-prompt", "the market")
         page.fill("#gen-length", "12")
         page.fill("#gen-seed", "3")

@@ -78,7 +78,7 @@ async function suggest() {
   try {
     const body = await post("/api/next-word", {text, k: 6});
     if (seq !== suggestSeq) return;  // an older answer, after a newer one was asked
-    $("suggestions").className = "";
+    $("suggestions").className = ""; $("suggestions").dataset.for = text;
     $("suggestions").replaceChildren(...body.words.map(({token, probability}) => {
       const b = el("button", {type: "button"}, [token, el("small", {textContent: probability.toFixed(3)})]);
       b.dataset.token = token;
