@@ -9,13 +9,12 @@ not depend on how well the weights were trained; the JSON says which model was s
     .venv/bin/python benchmarks/bench_serve.py --clients 8 --seconds 5 --quick
     .venv/bin/python benchmarks/bench_serve.py --server-src /tmp/old/src   # another checkout
 
-Each mode starts its own server process (``rnnkit serve --batch-window-ms W --threads T``),
+Each mode starts its own server process (``rnnkit serve --batch-window-ms W [--threads T]``),
 waits for /healthz, then the clients send one review per request for ``--seconds`` after a
 warm-up of 2 s. The clients share the server's cores, so they are kept light: one process, raw
 asyncio sockets, one keep-alive HTTP/1.1 connection per client, each request's bytes built
 once before the run, the answer's status line and Content-Length read and its body skipped.
-(The first version used httpx, whose per-request cost, about 1 ms of CPU, was taken from the
-server.) ``--server-src`` serves from another checkout's ``src`` folder, to measure a before
+(The first version used httpx, whose per-request work ran on the server's cores.) ``--server-src`` serves from another checkout's ``src`` folder, to measure a before
 and an after under the same load. Results: benchmarks/results/bench_serve.json.
 """
 
@@ -134,9 +133,10 @@ async def load(port: int, texts: list[str], clients: int, seconds: float, pid: i
     }
 
 
-def serve(models: Path, port: int, window_ms: float, threads: int, src: str | None):
+def serve(models: Path, port: int, window_ms: float, threads: int | None, src: str | None):
     argv = [sys.executable, "-m", "rnnkit.cli", "serve", "--models", str(models)]
-    argv += ["--port", str(port), "--batch-window-ms", str(window_ms), "--threads", str(threads)]
+    argv += ["--port", str(port), "--batch-window-ms", str(window_ms)]
+    argv += [] if threads is None else ["--threads", str(threads)]
     env = dict(os.environ)
     if src is not None:
         env["PYTHONPATH"] = os.pathsep.join([src, env.get("PYTHONPATH", "")])
@@ -161,7 +161,9 @@ def main(argv=None) -> int:
     ap.add_argument("--clients", type=int, default=32, help="concurrent clients")
     ap.add_argument("--seconds", type=float, default=20.0, help="measured seconds per mode")
     ap.add_argument("--words", type=int, default=100, help="words per review")
-    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="server threads")
+    ap.add_argument(
+        "--threads", type=int, default=None, help="server model threads (default: serve's)"
+    )
     ap.add_argument("--windows", default="5,0", help="batch windows (ms) to compare")
     ap.add_argument("--port", type=int, default=8765)
     ap.add_argument("--quick", action="store_true", help="a small model training run")
@@ -205,7 +207,7 @@ def main(argv=None) -> int:
             )
     print(
         f"rnnkit serve, {args.clients} clients, {args.words}-word reviews, "
-        f"{args.threads} server threads, {args.seconds:g} s per mode"
+        f"{args.threads or 'default'} model threads, {args.seconds:g} s per mode"
         + (f", server from {args.server_src}" if args.server_src else "")
     )
     headers = ["batch window", "req/s", "p50 ms", "p99 ms", "server CPU ms/req"]

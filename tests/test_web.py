@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import warnings
 
 import httpx
@@ -152,3 +153,33 @@ def test_8_command_checks_its_folder(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main(["serve", "--models", str(tmp_path)])
     assert "expected saved rnnkit models under" in capsys.readouterr().err
+
+
+def test_9_help_explains_every_option(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["serve", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for flag in ("--models", "--host", "--port", "--batch-window-ms", "--threads", "--max-texts"):
+        assert flag in text
+    for words in ("textgen train", "all cores but one", "0: each request on its own", "0.0.0.0"):
+        assert words in text, words
+
+
+def test_10_serve_leaves_a_core_to_the_http_side(models_dir, monkeypatch, capsys):
+    import torch
+    import uvicorn
+
+    from rnnkit.cli.serve import default_threads
+
+    served = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, host, port, **kw: served.update(host=host))
+    before = torch.get_num_threads()
+    try:
+        assert cli.main(["serve", "--models", str(models_dir)]) == 0
+        assert torch.get_num_threads() == default_threads() == max(1, (os.cpu_count() or 1) - 1)
+        assert cli.main(["serve", "--models", str(models_dir), "--threads", "1"]) == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    assert served == {"host": "127.0.0.1"}  # loopback unless told otherwise
+    assert "serving sentiment 'imdb/model'" in capsys.readouterr().out
