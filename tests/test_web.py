@@ -183,3 +183,23 @@ def test_10_serve_leaves_a_core_to_the_http_side(models_dir, monkeypatch, capsys
         torch.set_num_threads(before)
     assert served == {"host": "127.0.0.1"}  # loopback unless told otherwise
     assert "serving sentiment 'imdb/model'" in capsys.readouterr().out
+
+
+def test_11_the_fast_path_answers_as_the_endpoint_does(models_dir):
+    app = create_app(models_dir, batch_window_ms=0)
+    c = TestClient(app)
+    fast = c.post("/api/sentiment", json={"texts": TEXTS, "model": "imdb/model"})
+    assert app.state.fast_path_answers == 1
+    # an unknown key, or a body that is not declared JSON, goes on to the FastAPI endpoint
+    slow = c.post("/api/sentiment", json={"texts": TEXTS, "other": 1})
+    raw = json.dumps({"texts": TEXTS}).encode()
+    plain = c.post("/api/sentiment", content=raw, headers={"content-type": "text/plain"})
+    assert app.state.fast_path_answers == 1
+    assert fast.status_code == slow.status_code == 200
+    assert fast.json() == slow.json()
+    assert fast.headers["content-type"] == slow.headers["content-type"] == "application/json"
+    assert plain.status_code == 422  # as FastAPI answers a body it is not told is JSON
+    # errors are the endpoint's own
+    r = c.post("/api/sentiment", json={"texts": ["ok", " "]})
+    assert r.status_code == 422 and r.json() == {"detail": "texts.1: empty text"}
+    assert app.state.fast_path_answers == 1
