@@ -169,8 +169,8 @@ function drawForecast(res) {
   }
   const periods = [...(res.history_periods || []), ...(fc.periods || [])];
   if (periods.length) {
-    for (const i of [0, n - 1, n + h - 1]) {
-      const t = svg("text", {x: x(i), y: H - 8, "text-anchor": "middle", "font-size": 11, fill: "#666"});
+    for (const [i, anchor] of [[0, "start"], [n - 1, "middle"], [n + h - 1, "end"]]) {
+      const t = svg("text", {x: x(i), y: H - 8, "text-anchor": anchor, "font-size": 11, fill: "#666"});
       t.textContent = periods[i] ?? ""; root.append(t);
     }
   }
