@@ -384,7 +384,8 @@ def create_app(models_dir, *, limits: Limits | None = None, batch_window_ms: flo
             history, periods = body.series[-max(4 * f.season_length_, 3 * horizon) :], None
             series_name = None
         else:
-            history = f.transform_.inverse(f.history_).tolist()
+            # the saved (transformed) history back in the series' units, 12 digits (exp(log))
+            history = [float(f"{v:.12g}") for v in f.transform_.inverse(f.history_).tolist()]
             periods = f.series_info_.get("periods")
             periods = list(periods[-len(history) :]) if periods else None
             series_name = f.series_info_.get("name")
