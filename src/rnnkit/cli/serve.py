@@ -33,8 +33,8 @@ class ServeRun(Config):
     threads: int | None = option(
         None,
         "CPU threads for the models; default: all cores but one, which is left to the HTTP "
-        "side (measured on 2 cores: 1 model thread cut the server's CPU per request from "
-        "3.5 to 1.5 ms under load, a second one only spins against the event loop)",
+        "side (on 2 shared cores, 1 model thread served 510 sentiment requests/s against 323 "
+        "with 2, whose second thread spun against the event loop)",
         low=1,
         high=max_threads,
     )
