@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import warnings
 
 import httpx
@@ -131,8 +132,18 @@ def test_6_models_outside_the_folder_are_not_read(models_dir, tmp_path):
 def test_7_page(client):
     r = client.get("/")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
-    assert "/api/sentiment" in r.text and "<canvas" in r.text
-    assert "/api/sentiment" in client.get("/openapi.json").json()["paths"]
+    assert "<canvas" in r.text and '<script src="/static/page.js">' in r.text
+    js = client.get("/static/page.js")
+    assert js.headers["content-type"].startswith("text/javascript")
+    for url in ("/api/models", "/api/sentiment", "/api/next-word", "/api/generate"):
+        assert url in js.text
+    assert client.get("/static/page.css").headers["content-type"].startswith("text/css")
+    r = client.get("/static/app.py")  # only the page's own files
+    assert r.status_code == 404 and r.json() == {"detail": "no page file named 'app.py'"}
+    assert client.get("/static/..%2Fapp.py").status_code == 404
+    paths = client.get("/openapi.json").json()["paths"]
+    for url in ("sentiment", "next-word", "generate", "forecast", "translate", "models"):
+        assert f"/api/{url}" in paths
 
 
 def test_8_command_checks_its_folder(tmp_path, capsys):
@@ -142,3 +153,53 @@ def test_8_command_checks_its_folder(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main(["serve", "--models", str(tmp_path)])
     assert "expected saved rnnkit models under" in capsys.readouterr().err
+
+
+def test_9_help_explains_every_option(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["serve", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for flag in ("--models", "--host", "--port", "--batch-window-ms", "--threads", "--max-texts"):
+        assert flag in text
+    for words in ("textgen train", "all cores but one", "0: each request on its own", "0.0.0.0"):
+        assert words in text, words
+
+
+def test_10_serve_leaves_a_core_to_the_http_side(models_dir, monkeypatch, capsys):
+    import torch
+    import uvicorn
+
+    from rnnkit.cli.serve import default_threads
+
+    served = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, host, port, **kw: served.update(host=host))
+    before = torch.get_num_threads()
+    try:
+        assert cli.main(["serve", "--models", str(models_dir)]) == 0
+        assert torch.get_num_threads() == default_threads() == max(1, (os.cpu_count() or 1) - 1)
+        assert cli.main(["serve", "--models", str(models_dir), "--threads", "1"]) == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    assert served == {"host": "127.0.0.1"}  # loopback unless told otherwise
+    assert "serving sentiment 'imdb/model'" in capsys.readouterr().out
+
+
+def test_11_the_fast_path_answers_as_the_endpoint_does(models_dir):
+    app = create_app(models_dir, batch_window_ms=0)
+    c = TestClient(app)
+    fast = c.post("/api/sentiment", json={"texts": TEXTS, "model": "imdb/model"})
+    assert app.state.fast_path_answers == 1
+    # an unknown key, or a body that is not declared JSON, goes on to the FastAPI endpoint
+    slow = c.post("/api/sentiment", json={"texts": TEXTS, "other": 1})
+    raw = json.dumps({"texts": TEXTS}).encode()
+    plain = c.post("/api/sentiment", content=raw, headers={"content-type": "text/plain"})
+    assert app.state.fast_path_answers == 1
+    assert fast.status_code == slow.status_code == 200
+    assert fast.json() == slow.json()
+    assert fast.headers["content-type"] == slow.headers["content-type"] == "application/json"
+    assert plain.status_code == 422  # as FastAPI answers a body it is not told is JSON
+    # errors are the endpoint's own
+    r = c.post("/api/sentiment", json={"texts": ["ok", " "]})
+    assert r.status_code == 422 and r.json() == {"detail": "texts.1: empty text"}
+    assert app.state.fast_path_answers == 1

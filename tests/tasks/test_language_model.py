@@ -159,6 +159,20 @@ def test_9_greedy_top_k_1_follows_next_words(char_lm):
     assert char_lm.generate("ROMEO:\nWhat", 1, top_p=1e-9, seed=5) == first
 
 
+def test_9b_stream_yields_generate_token_by_token(char_lm, word_lm):
+    # joined, the pieces are generate's text for the same arguments; one piece per token
+    for lm, prompt in ((char_lm, "ROMEO:"), (word_lm, "the company")):
+        pieces = list(lm.stream(prompt, 12, temperature=0.9, top_k=20, seed=4))
+        assert len(pieces) == 12
+        assert "".join(pieces) == lm.generate(prompt, 12, temperature=0.9, top_k=20, seed=4)
+    # the arguments are checked when stream is called, before any token is drawn
+    with pytest.raises(
+        ValueError,
+        match=re.escape("LanguageModel.stream: `temperature` expected a number > 0, received 0"),
+    ):
+        word_lm.stream("the", 3, temperature=0)
+
+
 def test_10_next_words_are_probabilities_in_falling_order(word_lm):
     ranked = word_lm.next_words("I grew up in Tokyo . therefore i speak fluent", 5)
     probs = [q for _, q in ranked]

@@ -327,7 +327,6 @@ class LanguageModel:
         p, idx = torch.topk(proba, k)
         return [(self.vocab_.tokens[int(i)], float(q)) for q, i in zip(p, idx)]
 
-    @torch.no_grad()
     def generate(
         self,
         prompt: str = "",
@@ -345,8 +344,25 @@ class LanguageModel:
         likeliest tokens, ``top_p`` the smallest set whose probability reaches p (nucleus
         sampling); ``<unk>`` is never sampled. The same ``seed`` gives the same text.
         """
-        self._require_fitted("generate")
-        owner = "LanguageModel.generate"
+        pieces = self.stream(prompt, length, temperature, top_k, top_p, seed, method="generate")
+        return "".join(pieces)
+
+    def stream(
+        self,
+        prompt: str = "",
+        length: int = 100,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+        *,
+        method: str = "stream",
+    ):
+        """:meth:`generate` one token at a time: an iterator of the text each new token adds
+        (joined, they are :meth:`generate`'s text for the same arguments). The arguments are
+        checked and the prompt read when this is called, before the first token is drawn."""
+        self._require_fitted(method)
+        owner = f"LanguageModel.{method}"
         length = V.positive_int(owner, "length", length)
         if (
             isinstance(temperature, bool)
@@ -362,11 +378,15 @@ class LanguageModel:
             V.fail(owner, "top_p", "a number in (0, 1]", top_p)
         gen = torch.Generator()
         gen.manual_seed(int(seed) if seed is not None else int(torch.randint(0, 2**62, ())))
-        ids = self._prompt("generate", prompt, allow_empty=True)
+        ids = self._prompt(method, prompt, allow_empty=True)
+        return self._sample(ids, length, temperature, top_k, top_p, gen)
+
+    @torch.no_grad()
+    def _sample(self, ids: Tensor, length: int, temperature, top_k, top_p, gen):
         net = self.net_
         net.eval()
         logits, state = net(ids)
-        out = []
+        previous = None
         for _ in range(length):
             z = self._mask_unk(logits[0, -1]).double() / temperature
             if top_k is not None and top_k < z.numel():
@@ -380,9 +400,12 @@ class LanguageModel:
                 mask[order[keep]] = True
                 proba = torch.where(mask, proba, 0.0)
             token = int(torch.multinomial(proba, 1, generator=gen))
-            out.append(token)
             logits, state = net(torch.tensor([[token]]), state)
-        return self.vocab_.decode(out)
+            # decode's spacing depends on the token before only: the text this token adds
+            pair = [token] if previous is None else [previous, token]
+            before = "" if previous is None else self.vocab_.decode([previous])
+            yield self.vocab_.decode(pair)[len(before) :]
+            previous = token
 
     # -- the baseline -------------------------------------------------------------------------
     def fit_baseline(self, train: str, order: int = 5) -> KneserNey:
