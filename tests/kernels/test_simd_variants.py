@@ -227,3 +227,12 @@ def test_8_rnnkit_isa_in_the_environment_caps_the_variant():
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["generic", "False"]
+
+
+def test_9_isa_is_public_through_rnnkit_kernels_build():
+    """9. Code outside rnnkit.kernels (``rnnkit bench``) reads the variant from the build
+    module, one of the three names."""
+    from rnnkit.kernels.build import isa
+
+    assert isa() == _ext.isa()
+    assert isa() in _ext.ISAS
