@@ -15,7 +15,7 @@ Build and cache
     and ``--version``), the flags, and a hash of every source file here. So two virtual
     environments, two torch installs or two checkouts never share (and overwrite) one build;
     each folder is built once and kept (rnnkit never deletes one; delete old ones by hand).
-    Building takes 15-30 s (two files compiled in parallel with g++ 12 on 2 cores) and prints
+    Building takes 15-40 s (five files, compiled in parallel, with g++ 12 on 2 cores) and prints
     one line on stderr, ``rnnkit: building the compiled step loops for this machine ...``;
     later processes load the cached library (0.1 s) silently. Needs a C++20 compiler
     (g++ >= 10).
