@@ -4,6 +4,9 @@ For set-up scripts, CI and container images: builds the C++ step loops for this 
 install, compiler and CPU now (or finds them already built) and prints where, so that no later
 process spends the build time on its first LSTM or GRU step. Exits 1, saying why, where they
 cannot be built. See :mod:`rnnkit.kernels._ext` for the build folder and its key.
+
+:func:`isa` (from :mod:`._ext`) is here for code outside rnnkit.kernels (``rnnkit bench``): the
+SIMD variant the LSTM's compiled loops run, ``'avx512'``, ``'avx2'`` or ``'generic'``.
 """
 
 from __future__ import annotations
@@ -11,6 +14,9 @@ from __future__ import annotations
 import sys
 
 from . import _ext
+from ._ext import isa
+
+__all__ = ["isa", "main"]
 
 
 def main() -> int:

@@ -15,7 +15,7 @@ Build and cache
     and ``--version``), the flags, and a hash of every source file here. So two virtual
     environments, two torch installs or two checkouts never share (and overwrite) one build;
     each folder is built once and kept (rnnkit never deletes one; delete old ones by hand).
-    Building takes 15-30 s (two files compiled in parallel with g++ 12 on 2 cores) and prints
+    Building takes 15-40 s (five files, compiled in parallel, with g++ 12 on 2 cores) and prints
     one line on stderr, ``rnnkit: building the compiled step loops for this machine ...``;
     later processes load the cached library (0.1 s) silently. Needs a C++20 compiler
     (g++ >= 10).
@@ -27,6 +27,15 @@ Concurrency
 Ahead of time
     ``python -m rnnkit.kernels.build`` (or :func:`build`) builds now, e.g. in a CI set-up or
     a Docker image, and says where; later processes only load.
+SIMD variants
+    The LSTM's micro-kernels (``_lstm_simd.h``, written once over a small vector type) are
+    compiled for AVX2 + FMA (8 lanes) and for AVX-512 (16 lanes) into every x86 build, each in
+    its own file compiled for its instruction set; the loops run the best one the CPU
+    supports (:func:`isa` says which: ``'avx512'``, ``'avx2'``, or ``'generic'``, the BLAS and
+    scalar loops). ``RNNKIT_ISA`` in the environment (``auto``, ``avx512``, ``avx2``,
+    ``generic``; read when the extension loads) caps it, e.g. ``RNNKIT_ISA=avx2`` on an
+    AVX-512 machine; :func:`select_isa` does the same at run time. Every variant computes the
+    same equations, to float rounding.
 Switch
     ``RNNKIT_CPP`` in the environment: ``auto`` (default) uses the compiled loops and, where
     they cannot be built, warns once and falls back to the Python loops; ``0`` always uses the
@@ -57,11 +66,24 @@ import torch
 from ... import _files
 
 ENV = "RNNKIT_CPP"
+ISA_ENV = "RNNKIT_ISA"
+ISAS = ("avx512", "avx2", "generic")
+"""The SIMD variants of the LSTM's micro-kernels, best first (see :func:`isa`)."""
 DTYPES = (torch.float32, torch.float64)
 """The dtypes the compiled loops serve (CPU tensors); others run the Python loops."""
 
-SOURCES = ("lstm.cpp", "gru.cpp", "grads.cpp")
+SOURCES = ("lstm.cpp", "gru.cpp", "grads.cpp", "lstm_simd_avx2.cpp", "lstm_simd_avx512.cpp")
 HERE = Path(__file__).resolve().parent
+
+
+def _isa_setting() -> str:
+    isa = os.environ.get(ISA_ENV, "auto").strip().lower() or "auto"
+    if isa not in ("auto", *ISAS):
+        raise ValueError(
+            f"rnnkit: `{ISA_ENV}` expected one of 'auto', 'avx512', 'avx2', 'generic', "
+            f"received {isa!r}."
+        )
+    return isa
 
 
 def _mode() -> str:
@@ -312,9 +334,13 @@ def _attempt() -> bool:
         _error = _find_tools()
         if _error is None:
             try:
-                _ops = _build()
+                ops = _build()
             except Exception as exc:  # compiler errors, a broken toolchain...
                 _error = _build_failure(exc)
+            else:
+                if hasattr(ops, "simd_select"):  # (a stand-in library in tests has no ops)
+                    ops.simd_select(_isa_setting())
+                _ops = ops
         build_seconds = time.perf_counter() - start
         return True
 
@@ -366,3 +392,40 @@ def loops_for(x: torch.Tensor):
     if x.device.type != "cpu" or x.dtype not in DTYPES:
         return None
     return load()
+
+
+def isa() -> str:
+    """The SIMD variant the LSTM's compiled loops run: ``'avx512'``, ``'avx2'`` or
+    ``'generic'`` (no micro-kernels: the BLAS and the scalar loops; also where the compiled
+    loops are disabled or unavailable). The best the CPU supports, capped by ``RNNKIT_ISA``
+    or :func:`select_isa`."""
+    ops = load()
+    return "generic" if ops is None else str(ops.simd_isa())
+
+
+def select_isa(name: str) -> str:
+    """Cap the SIMD variant at ``name`` (``'auto'``, ``'avx512'``, ``'avx2'``, ``'generic'``)
+    for the calls that follow in this process, as ``RNNKIT_ISA`` does at start; returns the
+    variant now active (a lower one where the CPU lacks ``name``'s features, see
+    :func:`isa_missing`)."""
+    if name not in ("auto", *ISAS):
+        raise ValueError(
+            f"select_isa: `name` expected one of 'auto', 'avx512', 'avx2', 'generic', "
+            f"received {name!r}."
+        )
+    ops = load()
+    return "generic" if ops is None else str(ops.simd_select(name))
+
+
+def isa_missing(name: str) -> str:
+    """Why variant ``name`` cannot run here: the first CPU feature it needs that this CPU lacks
+    (``'avx512f'``, ...), ``'not built'``, ``'compiled loops unavailable'``, or ``''`` where
+    it runs."""
+    if name not in ISAS:
+        raise ValueError(
+            f"isa_missing: `name` expected one of 'avx512', 'avx2', 'generic', received {name!r}."
+        )
+    ops = load()
+    if ops is None:
+        return "" if name == "generic" else "compiled loops unavailable"
+    return str(ops.simd_missing(name))

@@ -1,7 +1,8 @@
 // The step loops of rnnkit's whole-sequence LSTM (rnnkit/kernels/lstm.py), forward and backward,
 // in C++: per step one GEMM and one fused pass over the step's (N, 4H) gates, in place of about
-// ten torch ops (forward) and fourteen (backward) per step. The GEMMs with W_h run on the AVX2
-// micro-kernels of _lstm_avx2.h where they serve (float32, H a multiple of 8 / 16), else on the
+// ten torch ops (forward) and fourteen (backward) per step. The GEMMs with W_h run on the SIMD
+// micro-kernels of _lstm_simd.h where they serve (float32 on a CPU with AVX2 + FMA or
+// AVX-512: the best variant the CPU runs, chosen at run time, see `simd_for`), else on the
 // BLAS. The weight and table gradients of the lookup path (weight_grad, scatter_rows) are in
 // grads.cpp.
 //
@@ -26,17 +27,144 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "_loops.h"
-#include "_lstm_avx2.h"
+#include "_lstm_simd_api.h"
 #include "_math.h"
 
 namespace rnnkit {
 namespace {
 
 using at::Tensor;
+
+// --- which SIMD micro-kernels run -------------------------------------------------------------
+//
+// Every variant is compiled into the extension (lstm_simd_avx2.cpp, lstm_simd_avx512.cpp);
+// the best one the CPU supports runs, capped by `simd_select` (RNNKIT_ISA, read by the Python
+// loader): 2 = avx512, 1 = avx2, 0 = generic (no micro-kernels: the BLAS and the scalar loops).
+
+constexpr const char* kIsaNames[] = {"generic", "avx2", "avx512"};
+std::atomic<int> g_isa_cap{2};
+
+// The first CPU feature that variant `level` needs and this CPU lacks, or "" if it has them all.
+const char* missing_feature(int level) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  if (level >= 1) {
+    if (!__builtin_cpu_supports("avx2")) return "avx2";
+    if (!__builtin_cpu_supports("fma")) return "fma";
+  }
+  if (level >= 2) {
+    if (!__builtin_cpu_supports("avx512f")) return "avx512f";
+    if (!__builtin_cpu_supports("avx512dq")) return "avx512dq";
+    if (!__builtin_cpu_supports("avx512bw")) return "avx512bw";
+    if (!__builtin_cpu_supports("avx512vl")) return "avx512vl";
+  }
+  return "";
+#else
+  return level == 0 ? "" : "x86-64";
+#endif
+}
+
+const LstmSimd* simd_table(int level) {
+  if (level == 2) return lstm_simd_avx512();
+  if (level == 1) return lstm_simd_avx2();
+  return nullptr;
+}
+
+// The micro-kernels this process runs (null: generic), the best the CPU has under the cap.
+const LstmSimd* active_simd() {
+  static const int best = [] {
+    for (int level = 2; level > 0; --level) {
+      if (simd_table(level) != nullptr && *missing_feature(level) == '\0') return level;
+    }
+    return 0;
+  }();
+  return simd_table(std::min(best, g_isa_cap.load()));
+}
+
+// The micro-kernels for a call on W_h: float32 only (double runs the generic loops).
+const LstmSimd* simd_for(const Tensor& W_h) {
+  return W_h.scalar_type() == at::kFloat ? active_simd() : nullptr;
+}
+
+int isa_level(const std::string& name) {
+  for (int level = 0; level < 3; ++level) {
+    if (name == kIsaNames[level]) return level;
+  }
+  TORCH_CHECK(name == "auto", "rnnkit_ext: `isa` expected one of 'auto', 'avx512', 'avx2', ",
+              "'generic', received '", name, "'");
+  return 2;
+}
+
+// The active variant's name: "avx512", "avx2" or "generic".
+std::string simd_isa() {
+  const LstmSimd* simd = active_simd();
+  return simd ? simd->isa : "generic";
+}
+
+// Caps the variant at `name` ("auto": the best the CPU has); returns the one now active.
+std::string simd_select(std::string name) {
+  g_isa_cap.store(isa_level(name));
+  return simd_isa();
+}
+
+// The CPU feature variant `name` needs and this CPU lacks ("" if it runs here), or why it
+// cannot run ("not built" where this compiler did not build it).
+std::string simd_missing(std::string name) {
+  const int level = isa_level(name);
+  if (level > 0 && simd_table(level) == nullptr) return "not built";
+  return missing_feature(level);
+}
+
+// W_h re-laid for a variant's micro-kernels (gate blocks, or transposed blocks for the
+// backward), kept across calls: a call with the same bytes in W_h (compared exactly, 7 us at
+// H = 128 against 30 us to re-lay it) and the same variant reuses it. A few small ones only.
+constexpr int64_t kPackCacheBytes = 1 << 20;  // W_h up to 1 MiB: H <= 256
+constexpr size_t kPackCacheEntries = 4;
+
+struct PackedWeights {
+  const LstmSimd* simd;
+  bool transposed;
+  Tensor source;  // a copy of the W_h it was made from
+  Tensor packed;
+};
+
+Tensor packed_weights(const LstmSimd* simd, const Tensor& W_h, bool transposed) {
+  const int64_t H = W_h.size(0);
+  auto pack = [&] {
+    const int64_t floats = transposed ? simd->transposed_blocks_floats(H)
+                                      : simd->gate_blocks_floats(H);
+    Tensor packed = at::empty({floats}, W_h.options());  // 64-byte aligned
+    (transposed ? simd->pack_transposed_blocks : simd->pack_gate_blocks)(
+        W_h.data_ptr<float>(), H, packed.data_ptr<float>());
+    return packed;
+  };
+  if (static_cast<int64_t>(W_h.nbytes()) > kPackCacheBytes) return pack();
+  static std::mutex lock;
+  static std::vector<PackedWeights> kept;  // most recent last
+  std::lock_guard<std::mutex> guard(lock);
+  for (size_t k = 0; k < kept.size(); ++k) {
+    const PackedWeights& e = kept[k];
+    if (e.simd == simd && e.transposed == transposed && e.source.sizes() == W_h.sizes() &&
+        std::memcmp(e.source.data_ptr(), W_h.data_ptr(), W_h.nbytes()) == 0) {
+      Tensor packed = e.packed;
+      std::rotate(kept.begin() + k, kept.begin() + k + 1, kept.end());
+      return packed;
+    }
+  }
+  Tensor packed = pack();
+  if (kept.size() == kPackCacheEntries) kept.erase(kept.begin());
+  kept.push_back({simd, transposed, W_h.clone(), packed});
+  return packed;
+}
 
 // Where the input part of z comes from: gates[t, n] already holds it, or table[where[t, n]].
 template <typename S>
@@ -207,13 +335,9 @@ std::vector<Tensor> forward_impl(Tensor gates, const InputPart<S>& in, const Ten
   const Prefix<S> prefix(L, H, h_seq[0][0], c_seq[0][0], Wh,
                          L > 0 ? in.table + pad_row * H4 : nullptr, true);
 
-  // float32 without mask or recurrent dropout: the fused AVX2 step (W_h re-laid once)
-  Tensor packed;
-#ifdef RNNKIT_FUSED_LSTM
-  if (std::is_same_v<S, float> && !masked && !dropped && fused_lstm_applies(W_h)) {
-    packed = pack_gate_blocks(W_h);
-  }
-#endif
+  // float32 without mask or recurrent dropout: the fused SIMD step (W_h re-laid, or kept)
+  const LstmSimd* simd = (!masked && !dropped) ? simd_for(W_h) : nullptr;
+  const Tensor packed = simd ? packed_weights(simd, W_h, false) : Tensor();
   for_strided_chunks(N, [&](int64_t first, int64_t stride) {
     const int64_t rows = (N - first + stride - 1) / stride;  // n = first + stride * i
     // after step t: the rows still in the shared padding take its state
@@ -229,10 +353,8 @@ std::vector<Tensor> forward_impl(Tensor gates, const InputPart<S>& in, const Ten
         for (int64_t j = 0; j < H; ++j) hr[r + j] = hs[r + j] * rmp[r + j];
       }
     }
-#ifdef RNNKIT_FUSED_LSTM
-    std::vector<FusedRow> step(packed.defined() ? rows : 0);
-    Tensor z_fused = at::empty({packed.defined() ? rows : 0, H4}, opts);  // z in unit blocks
-#endif
+    std::vector<FusedRow> step(simd ? rows : 0);
+    Tensor z_fused = at::empty({simd ? rows * simd->z_floats(H) : 0}, opts);  // z, unit blocks
     int64_t active = 0;  // rows i < active have joined
     for (int64_t t = 0; t < T; ++t) {
       active = admit(active, rows, first, stride, t, start, [&](int64_t n) {
@@ -245,20 +367,18 @@ std::vector<Tensor> forward_impl(Tensor gates, const InputPart<S>& in, const Ten
       S* h = hs + (t + 1) * NH;
       S* c = cs + (t + 1) * NH;
       S* tc = tcs + t * NH;
-#ifdef RNNKIT_FUSED_LSTM
       if constexpr (std::is_same_v<S, float>) {
-        if (packed.defined()) {
+        if (simd) {
           for (int64_t i = 0; i < active; ++i) {
             const int64_t n = first + stride * i, r = n * H;
             const S* x = in.in_z() ? zt + n * H4 : in.row(t, n);
             step[i] = {h_prev + r, x, c_prev + r, c + r, h + r, zt + n * H4, tc + r};
           }
-          fused_lstm_step<true>(step.data(), active, packed, H, z_fused.data_ptr<S>());
+          simd->step(step.data(), active, packed.data_ptr<S>(), H, z_fused.data_ptr<S>(), true);
           active_done(t, active);
           continue;
         }
       }
-#endif
       gemm_rm<S>(active, H4, H, hr + t * NH + first * H, stride * H, Wh, H4, false, beta,
                  zt + first * H4, stride * H4);
       S* y = masked ? ys + t * NH : nullptr;
@@ -323,17 +443,17 @@ std::vector<Tensor> infer_impl(const InputPart<S>& in, int64_t T, const Tensor& 
                          false);
   auto join = [&](int64_t n, int64_t k) { prefix.join(hp + n * H, cp + n * H, k); };
 
-#ifdef RNNKIT_FUSED_LSTM
   if constexpr (std::is_same_v<S, float>) {
-    if (!masked && fused_lstm_applies(W_h)) {
+    const LstmSimd* simd = masked ? nullptr : simd_for(W_h);
+    if (simd) {
       // h in two buffers, in turn (every unit block reads all of h_prev); c in place
-      const Tensor packed = pack_gate_blocks(W_h);
+      const Tensor packed = packed_weights(simd, W_h, false);
       Tensor h_alt = at::empty({N, H}, opts);
       S* hb[2] = {hp, h_alt.data_ptr<S>()};
       for_strided_chunks(N, [&](int64_t first, int64_t stride) {
         const int64_t rows = (N - first + stride - 1) / stride;  // n = first + stride * i
         std::vector<FusedRow> step(rows);
-        Tensor z = at::empty({rows, H4}, opts);  // this thread's z, in unit blocks
+        Tensor z = at::empty({rows * simd->z_floats(H)}, opts);  // this thread's z, unit blocks
         int64_t active = 0;  // rows i < active have joined
         for (int64_t t = 0; t < T; ++t) {
           S* prev = hb[t & 1];
@@ -346,7 +466,7 @@ std::vector<Tensor> infer_impl(const InputPart<S>& in, int64_t T, const Tensor& 
             const int64_t n = first + stride * i, r = n * H;
             step[i] = {prev + r, in.row(t, n), cp + r, cp + r, next + r, nullptr, nullptr};
           }
-          fused_lstm_step<false>(step.data(), active, packed, H, z.data_ptr<S>());
+          simd->step(step.data(), active, packed.data_ptr<S>(), H, z.data_ptr<S>(), false);
           if (ys) {
             for (int64_t i = 0; i < active; ++i) {
               const int64_t r = (first + stride * i) * H;
@@ -369,7 +489,6 @@ std::vector<Tensor> infer_impl(const InputPart<S>& in, int64_t T, const Tensor& 
       return {h_T, c_T, y_seq};
     }
   }
-#endif
 
   for_strided_chunks(N, [&](int64_t first, int64_t stride) {
     const int64_t rows = (N - first + stride - 1) / stride;  // n = first + stride * i
@@ -493,20 +612,16 @@ std::vector<Tensor> backward_impl(const Tensor& W_h, const Tensor& gates, const 
   S* rec_h = record_dh ? record_dh->data_ptr<S>() : nullptr;
   S* rec_c = record_dc ? record_dc->data_ptr<S>() : nullptr;
 
-  // dh (rows of H) = dz (rows of 4H) @ W_h^T: the AVX2 micro-kernel where it serves (W_h
-  // re-laid once), else the BLAS
-  Tensor packed_t;
-#ifdef RNNKIT_FUSED_LSTM
-  if (std::is_same_v<S, float> && fused_backward_applies(W_h)) {
-    packed_t = pack_transposed_blocks(W_h);
-  }
-#endif
+  // dh (rows of H) = dz (rows of 4H) @ W_h^T: the SIMD micro-kernel where it serves (W_h
+  // re-laid, or kept), else the BLAS
+  const LstmSimd* simd = simd_for(W_h);
+  const Tensor packed_t = simd ? packed_weights(simd, W_h, true) : Tensor();
   auto dh_product = [&](int64_t count, const S* dz, int64_t s_dz, S* dh, int64_t s_dh) {
-#ifdef RNNKIT_FUSED_LSTM
     if constexpr (std::is_same_v<S, float>) {
-      if (packed_t.defined()) return transposed_product(dz, s_dz, count, packed_t, H, dh, s_dh);
+      if (simd) {
+        return simd->transposed_product(dz, s_dz, count, packed_t.data_ptr<S>(), H, dh, s_dh);
+      }
     }
-#endif
     gemm_rm<S>(count, H, H4, dz, s_dz, Wh, H4, true, S(0), dh, s_dh);
   };
   for_strided_chunks(N, [&](int64_t first, int64_t stride) {
@@ -671,16 +786,10 @@ std::vector<Tensor> lstm_infer(std::optional<Tensor> z_x, std::optional<Tensor> 
   });
 }
 
-// Whether the forward and inference loops run W_h through the fused AVX2 step (float32,
-// H a multiple of 8, built with AVX2 + FMA) where no mask or recurrent dropout is given.
-bool lstm_fused(Tensor W_h) {
-#ifdef RNNKIT_FUSED_LSTM
-  return fused_lstm_applies(W_h);
-#else
-  (void)W_h;
-  return false;
-#endif
-}
+// Whether the forward and inference loops run W_h through the fused SIMD step (float32, on a
+// CPU with AVX2 + FMA or AVX-512, not capped to generic) where no mask or recurrent dropout is
+// given; the backward's product runs on its micro-kernel then too.
+bool lstm_fused(Tensor W_h) { return simd_for(W_h) != nullptr; }
 
 std::vector<Tensor> lstm_backward(Tensor W_h, Tensor gates, Tensor c_seq, Tensor tanh_c,
                                   std::optional<Tensor> mask,
@@ -723,4 +832,7 @@ TORCH_LIBRARY_FRAGMENT(rnnkit_ext, m) {
   m.def("lstm_forward", &rnnkit::lstm_forward);
   m.def("lstm_infer", &rnnkit::lstm_infer);
   m.def("lstm_backward", &rnnkit::lstm_backward);
+  m.def("simd_isa", &rnnkit::simd_isa);
+  m.def("simd_select", &rnnkit::simd_select);
+  m.def("simd_missing", &rnnkit::simd_missing);
 }
