@@ -21,6 +21,7 @@ RANKS = {
     "_files": 0,
     "_lazy": 0,  # names of a package imported on first use
     "runtime": 0,
+    "_tracing": 0,  # export mode (interop): exporters and compilers see plain ops
     "config": 1,  # task settings: dataclass fields -> validation, CLI options, JSON
     "text": 1,
     "functional": 1,
