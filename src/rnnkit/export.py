@@ -65,10 +65,13 @@ def onnx(
     ``LSTM`` / ``GRU`` / ``RNN`` operator.
     """
     if not isinstance(model, nn.Module):
-        V.fail("export.onnx", "model", "a torch.nn.Module (an rnnkit model or network)", model)
+        V.fail(
+            "export.onnx", "model", "a torch.nn.Module (an rnnkit model or network)", model,
+            TypeError,
+        )  # fmt: skip
     args = example if isinstance(example, tuple) else (example,)
     if not args or not all(isinstance(a, Tensor) for a in args):
-        V.fail("export.onnx", "example", "a tensor or a tuple of tensors", example)
+        V.fail("export.onnx", "example", "a tensor or a tuple of tensors", example, TypeError)
     training = model.training
     model.eval()
     try:
@@ -151,6 +154,7 @@ class DecoderStep(nn.Module):
 
 def _net(translator):
     net = getattr(translator, "net_", None)
-    if net is None or not hasattr(net, "decoder"):
-        V.fail("export", "translator", "a fitted rnnkit Translator", translator)
+    net = translator if net is None else net  # a Translator, or its Seq2Seq
+    if not hasattr(net, "decoder"):
+        V.fail("export", "translator", "a fitted rnnkit Translator", translator, TypeError)
     return net

@@ -15,7 +15,8 @@ Every loop here computes a step as :mod:`rnnkit.functional.cells` does, in the s
 masked step carries the states and repeats the previous output (zeros before the first).
 """
 
-from typing import List
+import functools
+import warnings
 
 import torch
 from torch import Tensor
@@ -29,7 +30,7 @@ def lstm(x, h0, c0, W_x, W_h, b, *, mask=None, go_backwards=False, recurrent_mas
         return native.lstm(x, h0, c0, W_x, W_h, b, go_backwards)
     if torch.jit.is_tracing():
         x, mask, keep = _filled(x, h0, mask, go_backwards, recurrent_mask)
-        y, h, c = _lstm_loop(x, h0, c0, W_x, W_h, _bias(b, W_x), mask, keep)
+        y, h, c = _scripted(_lstm_steps)(x, h0, c0, W_x, W_h, _bias(b, W_x), mask, keep)
         return y, (h, c)
     options = dict(mask=mask, go_backwards=go_backwards, recurrent_mask=recurrent_mask)
     return F.lstm(x, h0, c0, W_x, W_h, b, **options)
@@ -45,7 +46,7 @@ def gru(
     if torch.jit.is_tracing():
         x, mask, keep = _filled(x, h0, mask, go_backwards, recurrent_mask)
         b_x, b_h = _bias(b_x, W_x), _bias(b_h, W_h)
-        y, h = _gru_loop(x, h0, W_x, W_h, b_x, b_h, reset_after, mask, keep)
+        y, h = _scripted(_gru_steps)(x, h0, W_x, W_h, b_x, b_h, reset_after, mask, keep)
         return y, (h,)
     return F.gru(x, h0, W_x, W_h, b_x, b_h, **options, go_backwards=go_backwards)
 
@@ -58,7 +59,7 @@ def simple_rnn(
         return native.simple_rnn(x, h0, W_x, W_h, b, activation, go_backwards)
     if torch.jit.is_tracing():
         x, mask, keep = _filled(x, h0, mask, go_backwards, recurrent_mask)
-        y, h = _rnn_loop(x, h0, W_x, W_h, _bias(b, W_x), activation, mask, keep)
+        y, h = _scripted(_rnn_steps)(x, h0, W_x, W_h, _bias(b, W_x), activation, mask, keep)
         return y, (h,)
     return F.simple_rnn(x, h0, W_x, W_h, b, **options, go_backwards=go_backwards)
 
@@ -81,9 +82,16 @@ def _bias(b: Tensor | None, W: Tensor) -> Tensor:
     return W.new_zeros(W.shape[1]) if b is None else b
 
 
+@functools.cache
+def _scripted(fn):
+    """``fn`` compiled by TorchScript, once, on first use (not at import)."""
+    with warnings.catch_warnings():  # torch.jit.script's deprecation notice
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return torch.jit.script(fn)
+
+
 # -- TorchScript loops (kept to TorchScript's subset of Python) ----------------------------------
-@torch.jit.script
-def _lstm_loop(
+def _lstm_steps(
     x: Tensor,
     h: Tensor,
     c: Tensor,
@@ -94,7 +102,7 @@ def _lstm_loop(
     keep: Tensor,
 ):
     y_prev = torch.zeros_like(h)
-    ys: List[Tensor] = []
+    ys: list[Tensor] = []
     for t in range(x.size(1)):
         h_in = h * keep  # recurrent dropout (ones without)
         z = x[:, t] @ W_x + h_in @ W_h + b  # (N, 4H)
@@ -110,8 +118,7 @@ def _lstm_loop(
     return torch.stack(ys, dim=1), h, c
 
 
-@torch.jit.script
-def _gru_loop(
+def _gru_steps(
     x: Tensor,
     h: Tensor,
     W_x: Tensor,
@@ -124,7 +131,7 @@ def _gru_loop(
 ):
     H = h.size(1)
     y_prev = torch.zeros_like(h)
-    ys: List[Tensor] = []
+    ys: list[Tensor] = []
     for t in range(x.size(1)):
         h_rec = h * keep  # recurrent dropout (ones without)
         x_proj = x[:, t] @ W_x + b_x  # (N, 3H)
@@ -150,8 +157,7 @@ def _gru_loop(
     return torch.stack(ys, dim=1), h
 
 
-@torch.jit.script
-def _rnn_loop(
+def _rnn_steps(
     x: Tensor,
     h: Tensor,
     W_x: Tensor,
@@ -162,7 +168,7 @@ def _rnn_loop(
     keep: Tensor,
 ):
     y_prev = torch.zeros_like(h)
-    ys: List[Tensor] = []
+    ys: list[Tensor] = []
     for t in range(x.size(1)):
         h_in = h * keep  # recurrent dropout (ones without)
         z = x[:, t] @ W_x + h_in @ W_h + b  # (N, H)
