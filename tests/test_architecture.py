@@ -32,6 +32,7 @@ RANKS = {
     "constraints": 2,  # Keras weight constraints, on raw tensors
     "layers": 3,
     "utils": 4,
+    "distributed": 4,  # data-parallel fit on torch.distributed (interop)
     "models": 5,
     "preprocessing": 5,  # Keras's keras.preprocessing path: text.legacy, pad_sequences, utils
     "reporting": 5,
@@ -40,6 +41,7 @@ RANKS = {
     "callbacks": 6,
     "tasks": 6,
     "interop": 6,  # weights to and from torch.nn.LSTM / GRU / RNN
+    "export": 7,  # ONNX files (the translator's encoder / decoder step: reads tasks)
     "lab": 6,
     "cli": 8,  # the command: may serve the web app
     "web": 7,

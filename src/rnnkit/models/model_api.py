@@ -132,6 +132,7 @@ class ModelAPI:
         steps_per_epoch: int | None = None,
         validation_steps: int | None = None,
         validation_batch_size: int | None = None,
+        distributed: bool = False,
     ):
         """Train for ``epochs`` passes over ``(x, y)``; returns a :class:`History`.
 
@@ -186,6 +187,10 @@ class ModelAPI:
                 ends training). Needed for an endless generator.
             validation_steps: batches of ``validation_data`` per validation (None: all).
             validation_batch_size: batch size for validation arrays (default ``batch_size``).
+            distributed: (rnnkit) data-parallel training on torch.distributed (launched with
+                torchrun or spawned): each global batch is split across the ranks, gradients
+                averaged, loss and metrics those of the global batch, only rank 0 prints and
+                writes (:mod:`rnnkit.distributed`).
         """
         if isinstance(validation_data, (tuple, list)) and len(validation_data) >= 2:
             validation_data = (
@@ -212,6 +217,7 @@ class ModelAPI:
             steps_per_epoch=steps_per_epoch,
             validation_steps=validation_steps,
             validation_batch_size=validation_batch_size,
+            distributed=distributed,
         )
 
     def evaluate(
