@@ -19,6 +19,7 @@ to rounding.
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 
 import torch
@@ -85,16 +86,20 @@ def onnx(
                     **{n: _axes(o) for n, o in zip(output_names, outputs)},
                 }
             buffer = io.BytesIO()
-            torch.onnx.export(
-                model,
-                args,
-                buffer,
-                input_names=input_names,
-                output_names=output_names,
-                dynamic_axes=dynamic_axes,
-                opset_version=opset,
-                dynamo=False,
-            )
+            with warnings.catch_warnings():  # the TorchScript exporter's deprecation notice,
+                warnings.simplefilter("ignore", DeprecationWarning)  # and the tracer's notes
+                warnings.simplefilter("ignore", FutureWarning)  # on shapes read as numbers:
+                warnings.simplefilter("ignore", torch.jit.TracerWarning)  # export mode's job
+                torch.onnx.export(
+                    model,
+                    args,
+                    buffer,
+                    input_names=input_names,
+                    output_names=output_names,
+                    dynamic_axes=dynamic_axes,
+                    opset_version=opset,
+                    dynamo=False,
+                )
     finally:
         model.train(training)
     path = Path(path)
