@@ -22,6 +22,7 @@ RANKS = {
     "_lazy": 0,
     "_cpu": 0,  # the CPU's name and vector extensions (/proc/cpuinfo)  # names of a package imported on first use
     "runtime": 0,
+    "_tracing": 0,  # export mode (interop): exporters and compilers see plain ops
     "config": 1,  # task settings: dataclass fields -> validation, CLI options, JSON
     "text": 1,
     "functional": 1,
@@ -32,6 +33,7 @@ RANKS = {
     "constraints": 2,  # Keras weight constraints, on raw tensors
     "layers": 3,
     "utils": 4,
+    "distributed": 4,  # data-parallel fit on torch.distributed (interop)
     "models": 5,
     "preprocessing": 5,  # Keras's keras.preprocessing path: text.legacy, pad_sequences, utils
     "reporting": 5,
@@ -40,6 +42,7 @@ RANKS = {
     "callbacks": 6,
     "tasks": 6,
     "interop": 6,  # weights to and from torch.nn.LSTM / GRU / RNN
+    "export": 7,  # ONNX files (the translator's encoder / decoder step: reads tasks)
     "lab": 6,
     "bench": 6,  # rnnkit bench: the seed model against nn.LSTM, one process per peer
     "cli": 8,  # the command: may serve the web app

@@ -257,12 +257,29 @@ def cmd_sentiment_predict(args) -> int:
     return 0
 
 
-# -- argument parsing -------------------------------------------------------------------------
+def cmd_sentiment_export(args) -> int:
+    import torch
+
+    from .. import export
+    from ..tasks.sentiment import SentimentClassifier
+
+    out = check_output_file(args.parser, "OUT", args.out)
+    threads(args)
+    clf = SentimentClassifier.load(args.model)
+    example = torch.ones(2, 8, dtype=torch.long)  # any ids: the file takes any batch, length
+    export.onnx(clf.model_, out, example, input_names=["ids"], output_names=["probability"])
+    print(
+        f"wrote {out}: input `ids` int64 (batch, length), token ids as "
+        "SentimentClassifier.encode gives them ('pre' padding with 0); output `probability` "
+        "(batch, 1), P(positive) of the recurrent network (an --ngrams hybrid's n-gram blend is "
+        "not in the file)"
+    )
+    return 0
 
 
 # -- argument parsing -------------------------------------------------------------------------
 def register(sub) -> None:
-    """Add ``rnnkit sentiment train | evaluate | predict``."""
+    """Add ``rnnkit sentiment train | evaluate | predict | export``."""
     s = sub.add_parser(
         "sentiment",
         help="IMDb sentiment analysis: train, evaluate, predict",
@@ -293,3 +310,11 @@ def register(sub) -> None:
     q.add_argument("texts", nargs="*", help="reviews to classify (or use --file / stdin)")
     PredictRun.add_arguments(q)
     Runtime.add_arguments(q)
+
+    x = subparser(ssub, "export", "write a saved model's network to a file", cmd_sentiment_export)
+    x.add_argument("model", help="folder written by `rnnkit sentiment train` (its model/)")
+    x.add_argument("out", metavar="OUT", help="the file to write (replaced if it exists)")
+    x.add_argument(
+        "--format", choices=["onnx"], default="onnx", help="the file format (default: onnx)"
+    )
+    Runtime.add_arguments(x)

@@ -53,9 +53,9 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
+from .. import _tracing, runtime
 from .. import functional as F
-from .. import runtime
-from . import _ext, autotune, native
+from . import _ext, autotune, native, traceable
 from . import gru as gru_kernel
 from . import lstm as lstm_kernel
 from . import simple_rnn as simple_rnn_kernel
@@ -195,6 +195,9 @@ def lstm(
     owner: str = "LSTM",
     grad_hook=None,
 ):
+    options = dict(mask=mask, go_backwards=go_backwards, recurrent_mask=recurrent_mask)
+    if _tracing.active():  # export mode: plain ops only (rnnkit._tracing)
+        return traceable.lstm(x, h0, c0, W_x, W_h, b, **options)
     path = resolve("lstm", impl, owner, grad_hook, mask=mask, recurrent_mask=recurrent_mask)
     if impl == "auto" and native.supports("lstm", mask=mask, recurrent_mask=recurrent_mask):
         path = _tuned(
@@ -212,7 +215,6 @@ def lstm(
         )
     if path == "native":
         return native.lstm(x, h0, c0, W_x, W_h, b, go_backwards)
-    options = dict(mask=mask, go_backwards=go_backwards, recurrent_mask=recurrent_mask)
     if path == "reference":
         return F.lstm(x, h0, c0, W_x, W_h, b, **options)
     return lstm_kernel.lstm(x, h0, c0, W_x, W_h, b, **options, grad_hook=grad_hook)
@@ -234,6 +236,11 @@ def gru(
     owner: str = "GRU",
     grad_hook=None,
 ):
+    if _tracing.active():  # export mode: plain ops only (rnnkit._tracing)
+        return traceable.gru(
+            x, h0, W_x, W_h, b_x, b_h, reset_after=reset_after, mask=mask,
+            go_backwards=go_backwards, recurrent_mask=recurrent_mask,
+        )  # fmt: skip
     path = resolve(
         "gru",
         impl,
@@ -287,6 +294,11 @@ def simple_rnn(
     owner: str = "SimpleRNN",
     grad_hook=None,
 ):
+    if _tracing.active():  # export mode: plain ops only (rnnkit._tracing)
+        return traceable.simple_rnn(
+            x, h0, W_x, W_h, b, activation=activation, mask=mask, go_backwards=go_backwards,
+            recurrent_mask=recurrent_mask,
+        )  # fmt: skip
     path = resolve(
         "simple_rnn",
         impl,
@@ -353,6 +365,8 @@ def lookup_applies(
     fixed rule: not a training batch of fewer than :data:`LOOKUP_MIN_ROWS` rows.
     """
     if cell != "lstm" or impl not in ("auto", "kernel") or input_dropout:
+        return False
+    if _tracing.active():  # export mode: no lookup (rnnkit._tracing)
         return False
     if not runtime.settings.embedding_lookup or not compiled(E.dtype, E.device):
         return False

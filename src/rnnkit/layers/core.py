@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .. import _tracing
 from .. import _validation as V
 from .. import initializers as I
 from ..functional import ACTIVATIONS
@@ -126,7 +127,7 @@ class Embedding(WeightOptions, Layer):
             V.fail(
                 "Embedding", "inputs", "integer token ids (torch.long or torch.int)", ids, TypeError
             )
-        if ids.numel():
+        if ids.numel() and not _tracing.active():  # (export mode: no decision on the data)
             lo, hi = (int(v) for v in torch.aminmax(ids))
             if lo < 0 or hi >= self.input_dim:
                 bad = lo if lo < 0 else hi

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .. import _tracing
 from .. import _validation as V
 from .. import initializers as I
 from ..kernels import dispatch
@@ -413,6 +414,8 @@ class RNN(Layer):
         if mask.dtype != torch.bool:
             mask = mask != 0
         mask = mask.to(device)
+        if _tracing.active():  # export mode: no decision on the data
+            return mask
         return None if bool(mask.all()) else mask  # an all-True mask changes nothing
 
 

@@ -51,7 +51,8 @@ def _ragged(owner: str, name: str) -> ValueError:
 
 
 def to_tensor(data, name: str, owner: str, device: torch.device | None = None) -> Tensor:
-    """Array-like -> tensor on ``device``: integers as int64, floats and bools as float32.
+    """Array-like -> tensor on ``device``: integers as int64, floats and bools in the default
+    float dtype (float32; float64 under ``torch.set_default_dtype``, as Keras's floatx).
 
     A tensor is used as it is (only its dtype and device may change); anything else goes
     through ``numpy.asarray``, which must give a rectangular array of numbers (ragged
@@ -75,8 +76,9 @@ def to_tensor(data, name: str, owner: str, device: torch.device | None = None) -
         if arr.dtype.kind not in "biuf":
             V.fail(owner, name, "an array of numbers", arr, TypeError)
         t = torch.from_numpy(np.ascontiguousarray(arr))
-    if (t.dtype.is_floating_point and t.dtype != torch.float32) or t.dtype == torch.bool:
-        t = t.float()
+    floatx = torch.get_default_dtype()  # float32, float64 under torch.set_default_dtype
+    if (t.dtype.is_floating_point and t.dtype != floatx) or t.dtype == torch.bool:
+        t = t.to(floatx)
     elif t.dtype in (torch.int8, torch.int16, torch.int32, torch.uint8):
         t = t.long()
     return t if device is None else t.to(device)

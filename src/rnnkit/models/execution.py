@@ -27,7 +27,7 @@ import threading
 import torch
 from torch import Tensor
 
-from .. import runtime
+from .. import _tracing, runtime
 from ..kernels import dispatch
 from ..layers import (
     RNN,
@@ -50,7 +50,8 @@ def forward(model, x: Tensor, mask: Tensor | None = None, logits: bool = False) 
     if not len(model.layers):
         raise ValueError("Sequential: the model has no layers; add some with `add`.")
     activity = any(getattr(la, "activity_regularizer", None) for la in model.layers)
-    if mask is None and runtime.settings.trim_padding and not activity:  # each layer's output
+    trim = runtime.settings.trim_padding and not _tracing.active()  # not in export mode
+    if mask is None and trim and not activity:  # each layer's output
         y = forward_without_padding(model, x, logits)
         if y is not None:
             return y

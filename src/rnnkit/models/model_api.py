@@ -132,6 +132,8 @@ class ModelAPI:
         steps_per_epoch: int | None = None,
         validation_steps: int | None = None,
         validation_batch_size: int | None = None,
+        distributed: bool = False,
+        device=None,
     ):
         """Train for ``epochs`` passes over ``(x, y)``; returns a :class:`History`.
 
@@ -186,7 +188,15 @@ class ModelAPI:
                 ends training). Needed for an endless generator.
             validation_steps: batches of ``validation_data`` per validation (None: all).
             validation_batch_size: batch size for validation arrays (default ``batch_size``).
+            distributed: (rnnkit) data-parallel training on torch.distributed (launched with
+                torchrun or spawned): each global batch is split across the ranks, gradients
+                averaged, loss and metrics those of the global batch, only rank 0 prints and
+                writes (:mod:`rnnkit.distributed`).
+            device: (rnnkit) move the model there first (``'cpu'``, ``'cuda'``,
+                ``'cuda:1'``, a ``torch.device``); the data follows the model. None: where
+                the model is.
         """
+        self._move_to("fit", device)
         if isinstance(validation_data, (tuple, list)) and len(validation_data) >= 2:
             validation_data = (
                 self._model_inputs(validation_data[0], "fit"),
@@ -212,6 +222,7 @@ class ModelAPI:
             steps_per_epoch=steps_per_epoch,
             validation_steps=validation_steps,
             validation_batch_size=validation_batch_size,
+            distributed=distributed,
         )
 
     def evaluate(
@@ -223,18 +234,25 @@ class ModelAPI:
         return_dict: bool = False,
         sample_weight=None,
         steps: int | None = None,
+        device=None,
     ):
         """Loss and metrics on ``(x, y)``: a float if there are no metrics, else
         ``[loss, *metrics]`` (or a dict with ``return_dict=True``), as Keras. The labels are
         checked against the loss first, as in :meth:`fit`. ``sample_weight`` weighs the loss
         as in :meth:`fit` (``sum(w_i * loss_i) / N``); the metrics stay unweighted. ``x`` may be
-        a stream of batches as in :meth:`fit`; ``steps`` limits the batches (None: all)."""
+        a stream of batches as in :meth:`fit`; ``steps`` limits the batches (None: all);
+        ``device`` as in :meth:`fit`."""
+        self._move_to("evaluate", device)
         x, y = self._model_inputs(x, "evaluate"), self._model_targets(y, "evaluate")
         return training.evaluate(self, x, y, batch_size, verbose, return_dict, sample_weight, steps)
 
-    def predict(self, x, batch_size: int = 32, verbose=0, steps: int | None = None) -> np.ndarray:
+    def predict(
+        self, x, batch_size: int = 32, verbose=0, steps: int | None = None, device=None
+    ) -> np.ndarray:
         """Outputs for ``x``, computed in batches of ``batch_size``, as a NumPy array; ``x`` may
-        be a stream of batches as in :meth:`fit`, ``steps`` limits the batches (None: all)."""
+        be a stream of batches as in :meth:`fit`, ``steps`` limits the batches (None: all);
+        ``device`` as in :meth:`fit`."""
+        self._move_to("predict", device)
         return training.predict(self, self._model_inputs(x, "predict"), batch_size, verbose, steps)
 
     def train_on_batch(
@@ -261,6 +279,21 @@ class ModelAPI:
         (see there)."""
         x, y = self._model_inputs(x, "test_on_batch"), self._model_targets(y, "test_on_batch")
         return training.test_on_batch(self, x, y, sample_weight, return_dict)
+
+    def _move_to(self, owner: str, device) -> None:
+        """``self.to(device)`` for the ``device`` argument of fit / evaluate / predict."""
+        if device is None:
+            return
+        try:
+            device = torch.device(device)
+        except (RuntimeError, TypeError):
+            V.fail(owner, "device", "a torch device such as 'cpu' or 'cuda:0'", device)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(
+                f"{owner}: `device` expected an available device, received {str(device)!r} "
+                "(torch.cuda.is_available() is False)."
+            )
+        self.to(device)
 
     def predict_on_batch(self, x) -> np.ndarray:
         """Outputs for exactly the batch ``x`` (one forward pass), as a NumPy array."""

@@ -44,6 +44,7 @@ from tqdm.auto import tqdm
 
 from .. import _validation as V
 from .. import constraints, regularizers, runtime
+from .. import distributed as distributed_module
 from ..layers import Dense
 from . import callbacks as callbacks_module
 from . import data as data_module
@@ -446,6 +447,7 @@ def fit(
     steps_per_epoch: int | None = None,
     validation_steps: int | None = None,
     validation_batch_size: int | None = None,
+    distributed: bool = False,
 ) -> callbacks_module.History:
     """Train ``model``; the arguments are :meth:`rnnkit.models.Sequential.fit`'s."""
     require_compiled(model, "fit")
@@ -460,6 +462,10 @@ def fit(
     validation_steps = _steps("fit", "validation_steps", validation_steps)
     val_batch_size = _steps("fit", "validation_batch_size", validation_batch_size) or batch_size
     device = device_of(model)
+    group = distributed_module.group_of("fit", distributed, device)  # None: one process
+    if group is not None:
+        group.synchronize_random()  # every rank shuffles as rank 0
+        verbose = verbose if group.writes else 0  # rank 0 prints
     several = data_module.input_count(model) > 1
     if data_module.is_stream(x) or steps_per_epoch is not None:
         feed = _stream_feed(
@@ -516,6 +522,11 @@ def fit(
     optimizer = optimizer_of(model)
     history = callbacks_module.History()
     given = list(callbacks or [])
+    if group is not None:
+        given = [
+            c for c in given if group.writes or type(c).__name__ not in distributed_module.WRITERS
+        ]
+        group.broadcast_parameters(model)
     if terminate_on_nan and not any(isinstance(c, callbacks_module.TerminateOnNaN) for c in given):
         given.append(callbacks_module.TerminateOnNaN())
     cbs = [*given, history]  # History last, as Keras: it sees what the others log
@@ -582,15 +593,21 @@ def fit(
             for cb in begins:
                 cb.on_train_batch_begin(step)
             optimizer.zero_grad(set_to_none=True)
+            n = len(yb)  # the global batch
+            if group is not None:  # this rank's shard of it
+                xb, yb, wb = group.shard(xb), group.shard(yb), group.shard(wb)
             loss, probs, mask = batch_loss(model, xb, yb, wb)
             loss.backward()
             value = loss.item()
+            if group is not None:  # the global batch's gradients, loss and outputs
+                group.reduce_gradients(weights, len(yb), n)
+                value = group.mean_loss(value, len(yb), n, loss)
+                yb, probs, mask = (group.gather(t, n) for t in (yb, probs.detach(), mask))
             if not guard or math.isfinite(value):  # a non-finite loss's step is not applied
                 if clip:
                     model.optimizer_spec.clip(weights)
                 optimizer.step()
                 constraints.apply(model)  # as Keras: project constrained weights after a step
-            n = len(yb)
             loss_sum += value * n
             seen += n
             with torch.no_grad():

@@ -1,0 +1,165 @@
+"""rnnkit models for tools outside rnnkit: ONNX files, and the export mode that
+``torch.export``, ``torch.jit.trace`` and ``torch.compile`` see.
+
+    from rnnkit import export
+
+    export.onnx(model, "model.onnx", x)   # dynamic batch and length; onnxruntime runs it
+    with export.exporting():              # the plain-op path, as an exporter sees it
+        y = model(x)
+
+Export mode (:mod:`rnnkit._tracing`): while a model is exported, traced or compiled (or inside
+:func:`exporting`), its layers run plain PyTorch ops with no decision taken on the data: the
+padding trim, the vocabulary table, the embedding lookup and rnnkit's compiled loops are
+skipped; each recurrent layer runs PyTorch's fused operator where it computes the same thing
+(no mask, no recurrent dropout, a tanh / relu SimpleRNN, a ``reset_after=True`` GRU), else a
+time loop of plain ops (:mod:`rnnkit.kernels.traceable`). The numbers equal the fast paths'
+to rounding.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from . import _files
+from . import _validation as V
+from ._tracing import active as is_exporting
+from ._tracing import exporting
+
+__all__ = ["DecoderStep", "Encoder", "exporting", "is_exporting", "onnx"]
+
+OPSET = 17
+
+
+def onnx(
+    model: nn.Module,
+    path,
+    example,
+    *,
+    input_names: list[str] | None = None,
+    output_names: list[str] | None = None,
+    dynamic_axes: dict | None = None,
+    opset: int = OPSET,
+) -> Path:
+    """Write ``model`` (an ``nn.Module``: a Sequential, a functional Model, a task's network)
+    to the ONNX file ``path``, written atomically (a temporary file in the same folder, then
+    renamed); returns the path.
+
+    Args:
+        example: the input (a tensor) or inputs (a tuple) of one call; their values do not
+            matter, their ranks and dtypes do.
+        input_names, output_names: names in the file (default ``input_0, ...`` and
+            ``output_0, ...``; a model returning nested lists of tensors has them flattened).
+        dynamic_axes: ``{name: {axis: "label"}}`` as ``torch.onnx.export``; the default
+            makes axis 0 of every input and output the batch, and axis 1 the length for
+            integer ids ``(N, T)`` and for every 3-D tensor ``(N, T, ...)`` (a 2-D float
+            input or output, a state ``(N, H)``, keeps its width).
+        opset: the ONNX operator set (default 17).
+
+    The model runs in inference mode (``eval``) and export mode (:func:`exporting`); its
+    mode is restored after. Traced by the TorchScript exporter (``dynamo=False``): a layer
+    with a mask keeps a loop over the length (ONNX ``Loop``), one without runs ONNX's
+    ``LSTM`` / ``GRU`` / ``RNN`` operator.
+    """
+    if not isinstance(model, nn.Module):
+        V.fail(
+            "export.onnx", "model", "a torch.nn.Module (an rnnkit model or network)", model,
+            TypeError,
+        )  # fmt: skip
+    args = example if isinstance(example, tuple) else (example,)
+    if not args or not all(isinstance(a, Tensor) for a in args):
+        V.fail("export.onnx", "example", "a tensor or a tuple of tensors", example, TypeError)
+    training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), exporting():
+            outputs = _flatten(model(*args))
+            input_names = list(input_names or [f"input_{k}" for k in range(len(args))])
+            output_names = list(output_names or [f"output_{k}" for k in range(len(outputs))])
+            if dynamic_axes is None:
+                dynamic_axes = {
+                    **{n: _axes(a) for n, a in zip(input_names, args)},
+                    **{n: _axes(o) for n, o in zip(output_names, outputs)},
+                }
+            buffer = io.BytesIO()
+            with warnings.catch_warnings():  # the TorchScript exporter's deprecation notice,
+                warnings.simplefilter("ignore", DeprecationWarning)  # and the tracer's notes
+                warnings.simplefilter("ignore", FutureWarning)  # on shapes read as numbers:
+                warnings.simplefilter("ignore", torch.jit.TracerWarning)  # export mode's job
+                torch.onnx.export(
+                    model,
+                    args,
+                    buffer,
+                    input_names=input_names,
+                    output_names=output_names,
+                    dynamic_axes=dynamic_axes,
+                    opset_version=opset,
+                    dynamo=False,
+                )
+    finally:
+        model.train(training)
+    path = Path(path)
+    _files.write_bytes(path, buffer.getvalue())
+    return path
+
+
+def _axes(t: Tensor) -> dict[int, str]:
+    """The default dynamic axes of a tensor: batch, and length for ids and 3-D tensors."""
+    if t.dim() >= 3 or (t.dim() == 2 and not t.dtype.is_floating_point):
+        return {0: "batch", 1: "length"}
+    return {0: "batch"} if t.dim() >= 1 else {}
+
+
+def _flatten(out) -> list[Tensor]:
+    if isinstance(out, Tensor):
+        return [out]
+    return [t for item in out for t in _flatten(item)]
+
+
+class Encoder(nn.Module):
+    """A translator's encoder as one module: ``source`` (N, S) ids -> encoder outputs
+    (N, S, H), the source mask (N, S) and the encoder's final states (N, H) each
+    (:func:`rnnkit.tasks.translate.model.encode`)."""
+
+    def __init__(self, translator):
+        super().__init__()
+        self.net = _net(translator)
+        for name in ("source_embedding", "encoder"):
+            self.add_module(name, getattr(self.net, name))
+
+    def forward(self, source: Tensor):
+        mask = source != 0
+        enc, *state = self.encoder(self.source_embedding(source), mask=mask)
+        return (enc, mask, *state)
+
+
+class DecoderStep(nn.Module):
+    """A translator's decoder step as one module: ``prev`` (N,) ids, the encoder outputs,
+    the source mask and the decoder states -> log-probabilities (N, V) and the new states
+    (:func:`rnnkit.tasks.translate.model.decode_step`)."""
+
+    def __init__(self, translator):
+        super().__init__()
+        self.net = _net(translator)
+        for name in ("target_embedding", "decoder", "attention", "combine", "output"):
+            layer = getattr(self.net, name)
+            if layer is not None:
+                self.add_module(name, layer)
+
+    def forward(self, prev: Tensor, enc: Tensor, mask: Tensor, *state: Tensor):
+        from .tasks.translate.model import decode_step
+
+        logp, new_state = decode_step(self.net, prev, list(state), enc, mask)
+        return (logp, *new_state)
+
+
+def _net(translator):
+    net = getattr(translator, "net_", None)
+    net = translator if net is None else net  # a Translator, or its Seq2Seq
+    if not hasattr(net, "decoder"):
+        V.fail("export", "translator", "a fitted rnnkit Translator", translator, TypeError)
+    return net
