@@ -61,6 +61,12 @@ def test_auto_runs_the_gru_on_the_compiled_kernel_when_built(monkeypatch):
     assert dispatch.resolve("gru", "auto", "GRU") == "native"
 
 
+def test_auto_sends_a_gru_off_the_cpu_to_the_fused_operator():
+    # the compiled loops serve the CPU only: a CUDA GRU ran the kernel's Python loop before
+    for device in ("meta", torch.device("meta")):
+        assert dispatch.resolve("gru", "auto", "GRU", device=device) == "native"
+
+
 def test_auto_runs_the_tanh_simple_rnn_natively():
     assert dispatch.resolve("simple_rnn", "auto", "SimpleRNN") == "native"
     assert dispatch.resolve("simple_rnn", "auto", "SimpleRNN", activation="sigmoid") == "kernel"

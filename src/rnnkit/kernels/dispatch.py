@@ -81,10 +81,13 @@ def compiled(dtype: torch.dtype | None = None, device: torch.device | str = "cpu
     return _ext.load() is not None
 
 
-def resolve(cell: str, impl: str, owner: str, grad_hook=None, **options) -> str:
+def resolve(
+    cell: str, impl: str, owner: str, grad_hook=None, device: torch.device | str = "cpu", **options
+) -> str:
     """The path (``'native'``, ``'kernel'`` or ``'reference'``) that runs ``cell`` for
     ``impl`` and the call's ``options`` (``mask``, ``recurrent_mask``, ``activation``,
-    ``reset_after``)."""
+    ``reset_after``) on tensors on ``device`` (rnnkit's compiled loops serve the CPU only: a
+    CUDA GRU goes to cuDNN's fused operator)."""
     if grad_hook is not None:
         if impl not in ("auto", "kernel"):
             raise ValueError(
@@ -102,7 +105,7 @@ def resolve(cell: str, impl: str, owner: str, grad_hook=None, **options) -> str:
                 "Use impl='auto' (or 'kernel') to let rnnkit's own kernel run it."
             )
         return impl
-    if cell == "gru" and compiled():
+    if cell == "gru" and compiled(device=device):
         return "kernel"  # the compiled GRU loop beats PyTorch's fused GRU (benchmarks/)
     return "native" if native.supports(cell, **options) else "kernel"
 
@@ -246,6 +249,7 @@ def gru(
         impl,
         owner,
         grad_hook,
+        device=x.device,
         mask=mask,
         recurrent_mask=recurrent_mask,
         reset_after=reset_after,
