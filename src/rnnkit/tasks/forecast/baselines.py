@@ -28,13 +28,12 @@ Point forecasts of the naive three are the textbook formulas; they equal statsmo
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .prepare import Transform
+from .prepare import Transform, is_seasonal
 
 BASELINES = ("naive", "seasonal_naive", "drift", "ets", "arima")
 ARIMA_GRID = ((0, 1), (1, 0), (1, 1))
@@ -85,22 +84,6 @@ def drift(y: np.ndarray, horizon: int, m: int = 1, level: float = 80.0) -> Basel
     sd = _rms(np.diff(y) - slope) * np.sqrt(h * (1 + h / (n - 1)))
     q = _z(level)
     return BaselineForecast(mean, mean - q * sd, mean + q * sd)
-
-
-def is_seasonal(z: np.ndarray, m: int) -> bool:
-    """The M4 competition's seasonality test: the autocorrelation at lag ``m`` exceeds
-    ``1.645 sqrt((1 + 2 sum_{k<m} r_k^2) / n)`` (90% one-sided); needs ``m > 1`` and three
-    seasons of data."""
-    n = len(z)
-    if m <= 1 or n < 3 * m:
-        return False
-    x = z - z.mean()
-    denom = float(x @ x)
-    if denom == 0:
-        return False
-    r = np.array([float(x[: n - k] @ x[k:]) / denom for k in range(1, m + 1)])
-    limit = 1.645 * math.sqrt((1 + 2 * float(np.sum(r[:-1] ** 2))) / n)
-    return abs(r[-1]) > limit
 
 
 def _transform(y: np.ndarray) -> Transform:

@@ -11,6 +11,7 @@ CELL_NAMES = ("lstm", "gru")
 STRATEGIES = ("direct", "recursive")
 TRANSFORMS = ("auto", "none", "log", "boxcox")
 SCALINGS = ("window", "seasonal", "global")
+DESEASONS = ("auto", "always", "never")
 MAX_WIDTH = 1024
 MAX_LOOKBACK = 10_000
 
@@ -63,6 +64,13 @@ class ForecastConfig(Config):
         "seasonal naive forecast (the network learns its correction); global: standardised "
         "with the training part's mean and standard deviation",
         choices=SCALINGS,
+    )
+    deseason: str = option(
+        "auto",
+        "remove seasonal indices (classical decomposition of the training part, after the "
+        "transform) before the network and add them back to its forecasts: auto (when the M4 "
+        "seasonality test at the season length passes), always, never",
+        choices=DESEASONS,
     )
     difference: bool = option(
         False, "feed the network first differences instead of levels (targets unchanged)"
