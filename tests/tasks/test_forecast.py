@@ -175,6 +175,15 @@ def test_6_fit_uses_the_series_it_is_given_only():
     np.testing.assert_array_equal(f1.predict(12), f2.predict(12))
 
 
+def test_6b_max_windows_trains_on_the_latest_windows_only():
+    y = seasonal_series(120)
+    f = Forecaster(ForecastConfig(max_windows=40, **TINY)).fit(y)
+    # 120 - 24 - 12 + 1 = 85 windows: the first 45 dropped; 6 validate, 11 dropped as the gap
+    assert f.windows_ == {"first": 45, "train": 23, "validation": 6}
+    g = Forecaster(ForecastConfig(**TINY)).fit(y)  # default 600: all 85 windows
+    assert g.windows_ == {"first": 0, "train": 61, "validation": 13}
+
+
 # -- 7. forecasts --------------------------------------------------------------------------------------
 def test_7_predict_direct_intervals_and_levels():
     y = seasonal_series(96)

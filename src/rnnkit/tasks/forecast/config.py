@@ -85,6 +85,12 @@ class ForecastConfig(Config):
     patience: int = option(
         40, "stop after this many epochs without a better validation loss", low=1
     )
+    max_windows: int = option(
+        600,
+        "train on at most this many windows, the latest (older ones are dropped; bounds the fit "
+        "time of long series: 600 windows are 50 years of a monthly series)",
+        low=8,
+    )
     batch_size: int = option(128, "windows per gradient step", low=1)
     learning_rate: float = option(3e-3, "Adam's learning rate", low=0, low_open=True)
     validation: float = option(

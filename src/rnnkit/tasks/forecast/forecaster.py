@@ -162,13 +162,16 @@ class Forecaster:
         z = z - self.seasonality_.at(0, len(z))  # (n,) the values the network reads
         self.scaler_ = Scaler.fit(config.scaling, z, m)
         inputs, targets = windows(z, lookback, train_h)  # (N, L), (N, H)
+        first = max(len(inputs) - config.max_windows, 0)  # the latest max_windows windows
+        inputs, targets = inputs[first:], targets[first:]
         N = len(inputs)
-        x = self._features(inputs, np.arange(N))
+        x = self._features(inputs, first + np.arange(N))
         tref = self.scaler_.target_reference(inputs, train_h)  # (N, H)
         target = (targets - tref) / self.scaler_.scale  # (N, H)
         train, val = split_windows(N, train_h, config.validation)
         if len(train) < 2:
             V.fail(owner, "series", f"at least {need} observations", f"a series of {len(y)}")
+        self.windows_ = {"first": int(first), "train": len(train), "validation": len(val)}
         self.nets_, self.training_ = [], []
         with network.one_thread():
             for k in range(config.ensemble):
