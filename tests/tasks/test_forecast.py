@@ -334,3 +334,20 @@ def test_15_metrics_by_hand():
     assert got["MASE"] == pytest.approx((7 / 3) / (7 / 3))
     assert got["coverage"] == pytest.approx(2 / 3)
     assert mase_scale(np.arange(30.0), 12) == 12.0
+
+
+# -- 16. robustness: the untouched defaults on a real quarterly series beyond the shared three ----
+def test_16_defaults_beat_the_seasonal_naive_on_us_unemployment():
+    pytest.importorskip("statsmodels")
+    series = ts.statsmodels_series("unemp")
+    assert (len(series), series.season_length, series.periods[0]) == (203, 4, "1959Q1")
+    r = backtest(series, horizon=4, folds=2, baselines=["seasonal_naive"])  # ForecastConfig()
+    s = r.summary
+    assert s["rnnkit"]["MASE"] < s["seasonal_naive"]["MASE"]
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "timeseries.statsmodels_series: `name` expected one of 'elnino', 'realgdp', 'cpi', "
+        ),
+    ):
+        ts.statsmodels_series("airline")
