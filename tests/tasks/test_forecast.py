@@ -117,6 +117,12 @@ def test_4d_deseason_auto_follows_the_m4_seasonality_test():
     assert Seasonality.fit("auto", noise, 12).indices == ()  # white noise: not seasonal
     assert len(Seasonality.fit("always", noise, 12).indices) == 12
     assert len(Seasonality.fit("auto", seasonal_series(120), 12).indices) == 12
+    # a trend passes the seasonality test on the levels, not on the differences: no indices
+    trend = np.log(100 + 2.0 * np.arange(120) + rng.standard_normal(120))
+    from rnnkit.tasks.forecast.prepare import is_seasonal
+
+    assert is_seasonal(trend, 12) and not is_seasonal(np.diff(trend), 12)
+    assert Seasonality.fit("auto", trend, 12).indices == ()
     assert Seasonality.fit("never", seasonal_series(120), 12).indices == ()
     assert Seasonality.fit("always", seasonal_series(30), 12).indices == ()  # < 3 seasons
     assert Seasonality.fit("always", seasonal_series(30), 1).indices == ()

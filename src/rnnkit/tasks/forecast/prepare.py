@@ -171,14 +171,17 @@ class Seasonality:
     @classmethod
     def fit(cls, mode: str, z_train: np.ndarray, m: int) -> Seasonality:
         """``mode`` ``"never"``: no indices; ``"always"``: indices whenever ``m > 1`` and the
-        training part holds three seasons; ``"auto"``: only when :func:`is_seasonal` also says
-        the training part is seasonal (the M4 competition's rule for its deseasonalised
-        benchmarks)."""
+        training part holds three seasons; ``"auto"``: only when :func:`is_seasonal` (the M4
+        competition's test) also passes on the first differences of the training part. On the
+        levels, the test also passes for any strongly trending series (its autocorrelation at
+        every lag is high): seasonally adjusted US GDP and unemployment (statsmodels'
+        ``macrodata``) and monthly sunspots were deseasonalised by it, and the network lost to
+        the seasonal naive on GDP (MASE 1.348 against 1.280, 2 folds)."""
         z = np.asarray(z_train, dtype=np.float64)
         n = len(z)
         if mode == "never" or m <= 1 or n < 3 * m:
             return cls()
-        if mode == "auto" and not is_seasonal(z, m):
+        if mode == "auto" and not is_seasonal(np.diff(z), m):
             return cls()
         if m % 2 == 0:
             weights = np.r_[0.5, np.ones(m - 1), 0.5] / m  # (m + 1,)
