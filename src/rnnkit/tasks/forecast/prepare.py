@@ -175,8 +175,9 @@ class Seasonality:
         competition's test) also passes on the first differences of the training part. On the
         levels, the test also passes for any strongly trending series (its autocorrelation at
         every lag is high): seasonally adjusted US GDP and unemployment (statsmodels'
-        ``macrodata``) and monthly sunspots were deseasonalised by it, and the network lost to
-        the seasonal naive on GDP (MASE 1.348 against 1.280, 2 folds)."""
+        ``macrodata``) and monthly sunspots were deseasonalised by it. (Their forecasts barely
+        moved without it: GDP MASE 1.348 -> 1.360, unemployment 1.599 -> 1.600, 2 folds; the
+        rule is kept so that a series without seasons gets no seasonal indices.)"""
         z = np.asarray(z_train, dtype=np.float64)
         n = len(z)
         if mode == "never" or m <= 1 or n < 3 * m:
