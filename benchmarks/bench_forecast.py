@@ -23,6 +23,8 @@ How to run (from the repository root)::
     nice .venv/bin/python benchmarks/bench_forecast.py                    # the shared three
     nice .venv/bin/python benchmarks/bench_forecast.py --extra            # and the four others
     nice .venv/bin/python benchmarks/bench_forecast.py --series airline --folds 2
+    nice .venv/bin/python benchmarks/bench_forecast.py --series airline,co2 --validation \\
+        --baselines naive --config '{"deseason": "never"}'     # how the defaults were chosen
 
 The JSON goes to ``benchmarks/results/bench_forecast.json`` (``--out`` to change it).
 """
@@ -30,6 +32,7 @@ The JSON goes to ``benchmarks/results/bench_forecast.json`` (``--out`` to change
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
@@ -58,6 +61,17 @@ def main(argv=None) -> int:
     parser.add_argument("--folds", type=int, default=4, help="rolling origins per series")
     parser.add_argument("--ensemble", type=int, default=None, help="override the default (5)")
     parser.add_argument(
+        "--config",
+        default=None,
+        help='ForecastConfig fields as JSON, e.g. \'{"deseason": "never"}\'',
+    )
+    parser.add_argument(
+        "--validation",
+        action="store_true",
+        help="the validation folds the defaults were chosen on: each series without its last "
+        "--folds seasons (the test folds), backtested at the 3 origins before them",
+    )
+    parser.add_argument(
         "--baselines", default=None, help="comma-separated baselines (default all five)"
     )
     parser.add_argument("--out", default=str(REPO / "benchmarks/results/bench_forecast.json"))
@@ -65,12 +79,25 @@ def main(argv=None) -> int:
     names = [n.strip() for n in args.series.split(",") if n.strip()]
     if args.extra:
         names += [n for n in EXTRA if n not in names]
-    config = ForecastConfig() if args.ensemble is None else ForecastConfig(ensemble=args.ensemble)
+    fields = json.loads(args.config) if args.config else {}
+    if args.ensemble is not None:
+        fields["ensemble"] = args.ensemble
+    config = ForecastConfig(**fields)
     load_before = os.getloadavg()
     results = {}
     for name in names:
         series = load(name)
         horizon = max(series.season_length, 2)
+        folds = args.folds
+        if args.validation:  # drop the test folds; 3 origins before them
+            keep = len(series) - args.folds * horizon
+            series = ts.from_array(
+                series.values[:keep],
+                season_length=series.season_length,
+                periods=series.periods[:keep] if series.periods else None,
+                name=series.name,
+            )
+            folds = 3
         start = time.perf_counter()
         chosen = None
         if args.baselines:  # the seasonal naive is always run (every target is relative to it)
@@ -78,7 +105,7 @@ def main(argv=None) -> int:
                 "seasonal_naive",
                 *(b for b in args.baselines.split(",") if b != "seasonal_naive"),
             ]
-        r = backtest(series, config=config, horizon=horizon, folds=args.folds, baselines=chosen)
+        r = backtest(series, config=config, horizon=horizon, folds=folds, baselines=chosen)
         wall = time.perf_counter() - start
         s = r.summary
         net = s["rnnkit"]
@@ -109,7 +136,7 @@ def main(argv=None) -> int:
         results[name] = entry
         print(
             f"\n== {name} (n={len(series)}, m={series.season_length}, horizon {horizon}, "
-            f"{args.folds} folds) =="
+            f"{folds} folds{', validation' if args.validation else ''}) =="
         )
         print(r.table())
         print(
