@@ -22,7 +22,8 @@ class ForecastConfig(Config):
 
     The defaults are the forecaster tuned on monthly and quarterly series (see the task's
     module documentation): a GRU of 32 units reading two seasons of history, values
-    log-transformed when positive and expressed relative to the last observed value, the
+    log-transformed when positive, their seasonal indices removed when the series is seasonal,
+    expressed relative to the last observed value, the
     position in the season as two extra inputs (sine, cosine), one season ahead at once with a
     Gaussian output (mean and scale per step), five seeds averaged, the 80% interval's width
     calibrated on the validation windows.
