@@ -70,7 +70,7 @@ class ForecastConfig(Config):
         "auto",
         "remove seasonal indices (classical decomposition of the training part, after the "
         "transform) before the network and add them back to its forecasts: auto (when the M4 "
-        "seasonality test at the season length passes), always, never",
+        "seasonality test at the season length passes on the differences), always, never",
         choices=DESEASONS,
     )
     difference: bool = option(
