@@ -14,7 +14,13 @@ import pytest
 from rnnkit.datasets import timeseries as ts
 from rnnkit.tasks.forecast import ForecastConfig, Forecaster, backtest
 from rnnkit.tasks.forecast.evaluation import mase_scale, metrics
-from rnnkit.tasks.forecast.prepare import Scaler, Transform, split_windows, windows
+from rnnkit.tasks.forecast.prepare import (
+    Scaler,
+    Seasonality,
+    Transform,
+    split_windows,
+    windows,
+)
 
 TINY = {"units": 4, "epochs": 8, "patience": 3, "ensemble": 2, "batch_size": 64}
 
@@ -93,6 +99,49 @@ def test_4b_seasonal_target_reference_is_the_seasonal_naive_forecast():
     assert f.predict(12).shape == (12,)
 
 
+@pytest.mark.parametrize("m", [12, 5])
+def test_4c_seasonal_indices_equal_statsmodels_classical_decomposition(m):
+    from statsmodels.tsa.seasonal import seasonal_decompose
+
+    z = np.log(seasonal_series(10 * m + 3, m, seed=m))
+    got = Seasonality.fit("always", z, m)
+    oracle = seasonal_decompose(z, model="additive", period=m).seasonal  # (n,)
+    np.testing.assert_allclose(got.at(0, len(z)), oracle, atol=1e-12)
+    np.testing.assert_allclose(got.at(7, 4), oracle[7:11], atol=1e-12)
+    assert sum(got.indices) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_4d_deseason_auto_follows_the_m4_seasonality_test():
+    rng = np.random.default_rng(1)
+    noise = 100 + rng.standard_normal(120)
+    assert Seasonality.fit("auto", noise, 12).indices == ()  # white noise: not seasonal
+    assert len(Seasonality.fit("always", noise, 12).indices) == 12
+    assert len(Seasonality.fit("auto", seasonal_series(120), 12).indices) == 12
+    # a trend passes the seasonality test on the levels, not on the differences: no indices
+    trend = np.log(100 + 2.0 * np.arange(120) + rng.standard_normal(120))
+    from rnnkit.tasks.forecast.prepare import is_seasonal
+
+    assert is_seasonal(trend, 12) and not is_seasonal(np.diff(trend), 12)
+    assert Seasonality.fit("auto", trend, 12).indices == ()
+    assert Seasonality.fit("never", seasonal_series(120), 12).indices == ()
+    assert Seasonality.fit("always", seasonal_series(30), 12).indices == ()  # < 3 seasons
+    assert Seasonality.fit("always", seasonal_series(30), 1).indices == ()
+    np.testing.assert_array_equal(Seasonality().at(3, 4), np.zeros(4))
+    # the forecaster removes them before the network and adds them back to its forecasts
+    y = seasonal_series(96)
+    f = Forecaster(ForecastConfig(**TINY)).fit(y)
+    assert f.seasonality_ == Seasonality.fit("auto", np.log(y), 12) and f.seasonality_.indices
+    np.testing.assert_allclose(f.history_, np.log(y[-24:]) - f.seasonality_.at(72, 24))
+    g = Forecaster(ForecastConfig(deseason="never", **TINY)).fit(y)
+    assert g.seasonality_.indices == ()
+    shift = f.seasonality_.at(96, 12)
+    fc = f.predict(12, intervals=True)
+    f.seasonality_ = Seasonality()
+    bare = f.predict(12, intervals=True)
+    np.testing.assert_allclose(np.log(fc.mean), np.log(bare.mean) + shift)
+    np.testing.assert_allclose(np.log(fc.upper), np.log(bare.upper) + shift)
+
+
 # -- 5. no look-ahead: a future value changes no past forecast nor fitted scaler --------------------
 def test_5_changing_future_values_changes_no_backtest_forecast_or_scaler():
     y = seasonal_series(120)
@@ -110,7 +159,8 @@ def test_5_changing_future_values_changes_no_backtest_forecast_or_scaler():
     for fa, fb in zip(a.folds["rnnkit"], b.folds["rnnkit"]):
         assert (
             fa.detail == fb.detail
-        )  # transform, scaler, calibration: all fitted before the origin
+        )  # transform, seasonal indices, scaler, calibration: all fitted before the origin
+    assert len(a.folds["rnnkit"][0].detail["seasonality"]["indices"]) == 12
     # the first fold's test values are after its origin too
     changed = y.copy()
     changed[-24:-12] += 50.0
@@ -127,7 +177,17 @@ def test_6_fit_uses_the_series_it_is_given_only():
     changed[80:] = 0.0
     f2 = Forecaster(ForecastConfig(**TINY)).fit(changed[:80])
     assert f1.scaler_ == f2.scaler_ and f1.transform_ == f2.transform_
+    assert f1.seasonality_ == f2.seasonality_ and f1.seasonality_.indices
     np.testing.assert_array_equal(f1.predict(12), f2.predict(12))
+
+
+def test_6b_max_windows_trains_on_the_latest_windows_only():
+    y = seasonal_series(120)
+    f = Forecaster(ForecastConfig(max_windows=40, **TINY)).fit(y)
+    # 120 - 24 - 12 + 1 = 85 windows: the first 45 dropped; 6 validate, 11 dropped as the gap
+    assert f.windows_ == {"first": 45, "train": 23, "validation": 6}
+    g = Forecaster(ForecastConfig(**TINY)).fit(y)  # default 600: all 85 windows
+    assert g.windows_ == {"first": 0, "train": 61, "validation": 13}
 
 
 # -- 7. forecasts --------------------------------------------------------------------------------------
@@ -186,6 +246,7 @@ def test_11_save_load_round_trip(tmp_path):
     f.save(tmp_path / "m")
     g = Forecaster.load(tmp_path / "m")
     assert g.config == f.config and g.scaler_ == f.scaler_ and g.transform_ == f.transform_
+    assert g.seasonality_ == f.seasonality_ and len(g.seasonality_.indices) == 12
     a, b = f.predict(12, intervals=True), g.predict(12, intervals=True)
     np.testing.assert_array_equal(a.mean, b.mean)
     np.testing.assert_array_equal(a.lower, b.lower)
@@ -279,3 +340,20 @@ def test_15_metrics_by_hand():
     assert got["MASE"] == pytest.approx((7 / 3) / (7 / 3))
     assert got["coverage"] == pytest.approx(2 / 3)
     assert mase_scale(np.arange(30.0), 12) == 12.0
+
+
+# -- 16. robustness: the untouched defaults on a real quarterly series beyond the shared three ----
+def test_16_defaults_beat_the_seasonal_naive_on_us_unemployment():
+    pytest.importorskip("statsmodels")
+    series = ts.statsmodels_series("unemp")
+    assert (len(series), series.season_length, series.periods[0]) == (203, 4, "1959Q1")
+    r = backtest(series, horizon=4, folds=2, baselines=["seasonal_naive"])  # ForecastConfig()
+    s = r.summary
+    assert s["rnnkit"]["MASE"] < s["seasonal_naive"]["MASE"]
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "timeseries.statsmodels_series: `name` expected one of 'elnino', 'realgdp', 'cpi', "
+        ),
+    ):
+        ts.statsmodels_series("airline")

@@ -130,6 +130,23 @@ def test_7_arima_order_is_the_lowest_aic_of_the_grid():
     assert chosen["transform"] == "none"
 
 
+def test_7b_arima_fits_the_last_max_fit_observations_only():
+    from statsmodels.tsa.statespace.sarimax import SARIMAX
+
+    rng = np.random.default_rng(1)
+    e = rng.standard_normal(701)
+    y = np.cumsum(e[1:] + 0.6 * e[:-1])  # 700 values, more than ARIMA_MAX_FIT
+    assert B.ARIMA_MAX_FIT == 600
+    spec = {"order": [0, 1, 1], "seasonal_order": [0, 0, 0, 0]}
+    ours = B.arima(y, 5, 1, spec=spec)
+    res = _fit(SARIMAX(y[-600:], order=(0, 1, 1)))
+    np.testing.assert_allclose(ours.mean, res.get_forecast(5).predicted_mean, rtol=1e-10)
+    assert ours.detail["fitted_on"] == 600
+    whole = B.arima(y, 5, 1, spec=spec, max_fit=None)
+    full = _fit(SARIMAX(y, order=(0, 1, 1)))
+    np.testing.assert_allclose(whole.mean, full.get_forecast(5).predicted_mean, rtol=1e-10)
+
+
 def test_8_seasonality_test():
     t = np.arange(120)
     assert B.is_seasonal(np.sin(2 * np.pi * t / 12), 12)

@@ -62,12 +62,14 @@ __all__ = [
     "FILLS",
     "SEASONS",
     "SERIES",
+    "STATSMODELS_SERIES",
     "TimeSeries",
     "detect_season_length",
     "from_array",
     "from_pandas",
     "load_series",
     "read_csv",
+    "statsmodels_series",
 ]
 
 #: Season length of each frequency code.
@@ -695,3 +697,26 @@ def load_series(
         None,
         located.verified,
     )
+
+
+STATSMODELS_SERIES = ("elnino", "realgdp", "cpi", "unemp")
+"""Real public series that ship inside statsmodels (offline), used to check that the default
+forecaster holds beyond the shared three: ``elnino`` (monthly sea surface temperature of the
+Pacific, 1950-2010, 732 values) and the quarterly US ``realgdp``, ``cpi`` and ``unemp`` of
+``macrodata`` (1959Q1-2009Q3, 203 values)."""
+
+
+def statsmodels_series(name: str) -> TimeSeries:
+    """One of :data:`STATSMODELS_SERIES`, read from ``statsmodels.datasets`` (imported here
+    only), with its monthly or quarterly periods."""
+    V.choice("timeseries.statsmodels_series", "name", name, STATSMODELS_SERIES)
+    import statsmodels.datasets as smd
+
+    if name == "elnino":
+        frame = smd.elnino.load_pandas().data  # one row per year: YEAR, JAN .. DEC
+        values = frame.iloc[:, 1:].to_numpy(dtype=float).reshape(-1)  # (12 years,)
+        periods = [f"{int(y)}-{k:02d}" for y in frame["YEAR"] for k in range(1, 13)]
+        return from_array(values, periods=periods, name="elnino")
+    frame = smd.macrodata.load_pandas().data  # one row per quarter
+    periods = [f"{int(y)}Q{int(q)}" for y, q in zip(frame["year"], frame["quarter"])]
+    return from_array(frame[name].to_numpy(dtype=float), periods=periods, name=name)

@@ -2,7 +2,9 @@
 baselines.
 
 The default :class:`Forecaster` (``Forecaster()``, settings :class:`ForecastConfig`): the
-values log-transformed when positive, windows of two seasons read relative to their last value
+values log-transformed when positive, their seasonal indices removed when the M4 seasonality
+test passes on their differences (classical decomposition of the training part; added back to
+the forecasts), at most the latest 600 windows of two seasons read relative to their last value
 (divided by the training part's spread of one-step changes) with the position in the season as
 two more inputs, a GRU of 32 units and a Dense layer giving a mean and a standard deviation
 for each of the next season's steps (Gaussian negative log-likelihood), five seeds averaged,

@@ -11,6 +11,7 @@ CELL_NAMES = ("lstm", "gru")
 STRATEGIES = ("direct", "recursive")
 TRANSFORMS = ("auto", "none", "log", "boxcox")
 SCALINGS = ("window", "seasonal", "global")
+DESEASONS = ("auto", "always", "never")
 MAX_WIDTH = 1024
 MAX_LOOKBACK = 10_000
 
@@ -21,7 +22,8 @@ class ForecastConfig(Config):
 
     The defaults are the forecaster tuned on monthly and quarterly series (see the task's
     module documentation): a GRU of 32 units reading two seasons of history, values
-    log-transformed when positive and expressed relative to the last observed value, the
+    log-transformed when positive, their seasonal indices removed when the series is seasonal,
+    expressed relative to the last observed value, the
     position in the season as two extra inputs (sine, cosine), one season ahead at once with a
     Gaussian output (mean and scale per step), five seeds averaged, the 80% interval's width
     calibrated on the validation windows.
@@ -64,6 +66,13 @@ class ForecastConfig(Config):
         "with the training part's mean and standard deviation",
         choices=SCALINGS,
     )
+    deseason: str = option(
+        "auto",
+        "remove seasonal indices (classical decomposition of the training part, after the "
+        "transform) before the network and add them back to its forecasts: auto (when the M4 "
+        "seasonality test at the season length passes on the differences), always, never",
+        choices=DESEASONS,
+    )
     difference: bool = option(
         False, "feed the network first differences instead of levels (targets unchanged)"
     )
@@ -76,6 +85,12 @@ class ForecastConfig(Config):
     epochs: int = option(400, "most passes over the training windows", low=1)
     patience: int = option(
         40, "stop after this many epochs without a better validation loss", low=1
+    )
+    max_windows: int = option(
+        600,
+        "train on at most this many windows, the latest (older ones are dropped; bounds the fit "
+        "time of long series: 600 windows are 50 years of a monthly series)",
+        low=8,
     )
     batch_size: int = option(128, "windows per gradient step", low=1)
     learning_rate: float = option(3e-3, "Adam's learning rate", low=0, low_open=True)

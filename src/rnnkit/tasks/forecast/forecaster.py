@@ -17,7 +17,7 @@ from .baselines import BASELINES
 from .baselines import forecast as baseline_forecast
 from .config import ForecastConfig
 from .evaluation import NETWORK, BacktestResult, _fold
-from .prepare import Scaler, Transform, split_windows, windows
+from .prepare import Scaler, Seasonality, Transform, split_windows, windows
 
 TASK_FILE, WEIGHTS_FILE = "forecast.json", "weights.safetensors"
 SAVED_NAMES = frozenset({TASK_FILE, WEIGHTS_FILE})
@@ -158,15 +158,20 @@ class Forecaster:
         self.season_length_, self.lookback_, self.horizon_ = m, lookback, horizon
         self.transform_ = Transform.fit(config.transform, y, owner)
         z = self.transform_(y)
+        self.seasonality_ = Seasonality.fit(config.deseason, z, m)
+        z = z - self.seasonality_.at(0, len(z))  # (n,) the values the network reads
         self.scaler_ = Scaler.fit(config.scaling, z, m)
         inputs, targets = windows(z, lookback, train_h)  # (N, L), (N, H)
+        first = max(len(inputs) - config.max_windows, 0)  # the latest max_windows windows
+        inputs, targets = inputs[first:], targets[first:]
         N = len(inputs)
-        x = self._features(inputs, np.arange(N))
+        x = self._features(inputs, first + np.arange(N))
         tref = self.scaler_.target_reference(inputs, train_h)  # (N, H)
         target = (targets - tref) / self.scaler_.scale  # (N, H)
         train, val = split_windows(N, train_h, config.validation)
         if len(train) < 2:
             V.fail(owner, "series", f"at least {need} observations", f"a series of {len(y)}")
+        self.windows_ = {"first": int(first), "train": len(train), "validation": len(val)}
         self.nets_, self.training_ = [], []
         with network.one_thread():
             for k in range(config.ensemble):
@@ -245,8 +250,9 @@ class Forecaster:
                     f"at least {self.lookback_} observations (the lookback)",
                     f"a series of {len(series)}",
                 )
-            z = self.transform_(series.values[-self.lookback_ :])
             n, periods, freq = len(series), series.periods, series.freq
+            z = self.transform_(series.values[-self.lookback_ :])
+            z = z - self.seasonality_.at(n - self.lookback_, self.lookback_)
         from .network import one_thread
 
         with one_thread():
@@ -254,6 +260,8 @@ class Forecaster:
                 zmean, zlo, zhi = self._direct(z, n, horizon, level)
             else:
                 zmean, zlo, zhi = self._recursive(z, n, horizon, level)
+        season = self.seasonality_.at(n, horizon)  # (horizon,)
+        zmean, zlo, zhi = zmean + season, zlo + season, zhi + season
         mean = self.transform_.inverse(zmean)
         if not intervals:
             return mean
@@ -341,13 +349,14 @@ class Forecaster:
         info["periods"] = list(info["periods"][-self.lookback_ :]) if info.get("periods") else None
         state = {
             "task": "forecast",
-            "version": 1,
+            "version": 2,
             "config": asdict(self.config),
             "season_length": self.season_length_,
             "lookback": self.lookback_,
             "horizon": self.horizon_,
             "transform": self.transform_.to_dict(),
             "scaler": self.scaler_.to_dict(),
+            "seasonality": self.seasonality_.to_dict(),
             "kappa": self.kappa_,
             "history": self.history_.tolist(),
             "n": self.n_,
@@ -395,6 +404,8 @@ class Forecaster:
             f.lookback_, f.horizon_ = int(state["lookback"]), int(state["horizon"])
             f.transform_ = Transform(**state["transform"])
             f.scaler_ = Scaler(**state["scaler"])
+            season = state.get("seasonality", {"indices": []})  # absent before version 2
+            f.seasonality_ = Seasonality(tuple(float(v) for v in season["indices"]))
             f.kappa_ = float(state["kappa"])
             f.history_ = np.asarray(state["history"], dtype=np.float64)
             f.n_ = int(state["n"])
@@ -489,6 +500,7 @@ def backtest(
             detail = {
                 "transform": fitted.transform_.to_dict(),
                 "scaler": fitted.scaler_.to_dict(),
+                "seasonality": fitted.seasonality_.to_dict(),
                 "kappa": fitted.kappa_,
                 "lookback": fitted.lookback_,
             }

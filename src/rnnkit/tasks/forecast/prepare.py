@@ -22,7 +22,9 @@ from ... import _validation as V
 
 __all__ = [
     "Scaler",
+    "Seasonality",
     "Transform",
+    "is_seasonal",
     "n_windows",
     "season_features",
     "split_windows",
@@ -133,6 +135,77 @@ class Scaler:
             "scale": self.scale,
             "season": self.season,
         }
+
+
+def is_seasonal(z: np.ndarray, m: int) -> bool:
+    """The M4 competition's seasonality test: the autocorrelation at lag ``m`` exceeds
+    ``1.645 sqrt((1 + 2 sum_{k<m} r_k^2) / n)`` (90% one-sided); needs ``m > 1`` and three
+    seasons of data."""
+    z = np.asarray(z, dtype=np.float64)
+    n = len(z)
+    if m <= 1 or n < 3 * m:
+        return False
+    x = z - z.mean()
+    denom = float(x @ x)
+    if denom == 0:
+        return False
+    r = np.array([float(x[: n - k] @ x[k:]) / denom for k in range(1, m + 1)])
+    limit = 1.645 * math.sqrt((1 + 2 * float(np.sum(r[:-1] ** 2))) / n)
+    return abs(r[-1]) > limit
+
+
+@dataclass(frozen=True)
+class Seasonality:
+    """Additive seasonal indices of the transformed values (after log, multiplicative ones of
+    the data), removed before the network reads the values and added back to its forecasts.
+
+    :meth:`fit` estimates them from the training part only by classical decomposition: the
+    trend is the centred moving average over one season (``2 x m`` for an even ``m``), the
+    index of position ``p`` the mean of ``z - trend`` over the steps ``t = p (mod m)``, the
+    indices shifted to sum to 0. Step ``t`` counts from the first value of the series the
+    forecaster was fitted on. ``indices`` is empty when nothing is removed.
+    """
+
+    indices: tuple[float, ...] = ()
+
+    @classmethod
+    def fit(cls, mode: str, z_train: np.ndarray, m: int) -> Seasonality:
+        """``mode`` ``"never"``: no indices; ``"always"``: indices whenever ``m > 1`` and the
+        training part holds three seasons; ``"auto"``: only when :func:`is_seasonal` (the M4
+        competition's test) also passes on the first differences of the training part. On the
+        levels, the test also passes for any strongly trending series (its autocorrelation at
+        every lag is high): seasonally adjusted US GDP and unemployment (statsmodels'
+        ``macrodata``) and monthly sunspots were deseasonalised by it. (Their forecasts barely
+        moved without it: GDP MASE 1.348 -> 1.360, unemployment 1.599 -> 1.600, 2 folds; the
+        rule is kept so that a series without seasons gets no seasonal indices.)"""
+        z = np.asarray(z_train, dtype=np.float64)
+        n = len(z)
+        if mode == "never" or m <= 1 or n < 3 * m:
+            return cls()
+        if mode == "auto" and not is_seasonal(np.diff(z), m):
+            return cls()
+        if m % 2 == 0:
+            weights = np.r_[0.5, np.ones(m - 1), 0.5] / m  # (m + 1,)
+        else:
+            weights = np.ones(m) / m  # (m,)
+        trend = np.convolve(z, weights, mode="valid")  # (n - len(weights) + 1,)
+        first = (len(weights) - 1) // 2  # the step the first trend value is centred on
+        steps = first + np.arange(len(trend))
+        detrended = z[steps] - trend
+        indices = np.array([detrended[steps % m == p].mean() for p in range(m)])  # (m,)
+        indices -= indices.mean()
+        return cls(tuple(float(v) for v in indices))
+
+    def at(self, start: int, length: int) -> np.ndarray:
+        """The indices of steps ``start .. start + length - 1``, ``(length,)`` (zeros when
+        there are none)."""
+        if not self.indices:
+            return np.zeros(length)
+        m = len(self.indices)
+        return np.asarray(self.indices)[(start + np.arange(length)) % m]
+
+    def to_dict(self) -> dict:
+        return {"indices": list(self.indices)}
 
 
 def n_windows(n: int, lookback: int, horizon: int) -> int:
