@@ -515,6 +515,7 @@ def fit(
     runtime.tune_allocator()
     optimizer = optimizer_of(model)
     history = callbacks_module.History()
+    model.history = history  # Keras's `model.history`: the History of the last fit
     given = list(callbacks or [])
     if terminate_on_nan and not any(isinstance(c, callbacks_module.TerminateOnNaN) for c in given):
         given.append(callbacks_module.TerminateOnNaN())
