@@ -16,7 +16,7 @@ from _example_runner import run_example
 def _hand_lstm(layer, x):
     """Keras's LSTM equations by hand on the layer's Keras weights (``get_weights``)."""
     W, U, b = (torch.as_tensor(w, dtype=torch.float64) for w in layer.get_weights())
-    x = torch.as_tensor(np.asarray(x, dtype=np.float64))
+    x = torch.as_tensor(np.ascontiguousarray(x, dtype=np.float64))
     H = U.shape[0]
     h = torch.zeros(x.shape[0], H, dtype=torch.float64)
     c = torch.zeros_like(h)
@@ -236,12 +236,12 @@ def test_working_with_rnns(tmp_path, capsys):
     )
     assert "Predicted result is:" in capsys.readouterr().out
     # State reuse: the new layer started from the stateful layer's last states.
-    states = [np.asarray(s) for s in ns["existing_state"]]
+    states = [torch.as_tensor(s).detach().numpy() for s in ns["existing_state"]]
     assert len(states) == 2 and states[0].shape == (20, 64)
     assert not np.allclose(states[0], 0)
     new = ns["new_lstm_layer"]
     from_zero = new(ns["paragraph3"])
-    assert not np.allclose(np.asarray(from_zero), np.asarray(ns["new_output"]))
+    assert not torch.allclose(from_zero.detach(), torch.as_tensor(ns["new_output"]).detach())
 
 
 # 8. lstm_seq2seq at the example's own sizes but smaller, on the real English-French pairs.

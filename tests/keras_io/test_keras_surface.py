@@ -131,3 +131,18 @@ def test_layer_trainable_freezes_weights_in_fit():
     assert [p.requires_grad for p in bn.weights] == [True, True, False, False]
     with pytest.raises(TypeError, match=re.escape("LSTM: `trainable` expected True or False")):
         lstm.trainable = 1
+
+
+# 8. predict on a model with named outputs returns a dict of arrays (Keras's structure), in
+#    several batches too; the same numbers as calling the model.
+def test_predict_with_dict_outputs():
+    inp = keras.Input(shape=(4, 2))
+    h = layers.LSTM(3)(inp)
+    model = keras.Model(inp, {"a": layers.Dense(1, name="a")(h), "b": layers.Dense(2, name="b")(h)})
+    x = np.random.rand(5, 4, 2).astype("float32")
+    out = model.predict(x, batch_size=2, verbose=0)
+    assert isinstance(out, dict) and set(out) == {"a", "b"}
+    direct = model(x)
+    np.testing.assert_allclose(out["a"], direct["a"].detach().numpy(), atol=1e-6)
+    np.testing.assert_allclose(out["b"], direct["b"].detach().numpy(), atol=1e-6)
+    assert out["b"].shape == (5, 2)

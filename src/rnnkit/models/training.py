@@ -868,6 +868,12 @@ def predict(model, x, batch_size: int = 32, verbose=0, steps: int | None = None)
     else:  # a list / dict of inputs, in order
         batches = list(torch.arange(n).split(batch_size))
         outs = [model(data_module.take(x, idx)) for idx in batches]
+    if outs and isinstance(outs[0], dict):  # named outputs: a dict of arrays, as Keras
+        shapes = model.output_shape
+        return {
+            key: _predictions([o[key] for o in outs], batches, n, shapes[k])
+            for k, key in enumerate(outs[0])
+        }
     if outs and isinstance(outs[0], (list, tuple)):  # a functional model's several outputs
         shapes = model.output_shape
         return [
