@@ -40,6 +40,7 @@ RANKS = {
     "losses": 6,  # Keras's import paths keras.losses / metrics / callbacks: re-exports of models
     "metrics": 6,
     "callbacks": 6,
+    "optimizers": 6,  # keras.optimizers: re-exports of models.optimizers (helper "keras")
     "tasks": 6,
     "interop": 6,  # weights to and from torch.nn.LSTM / GRU / RNN
     "export": 7,  # ONNX files (the translator's encoder / decoder step: reads tasks)

@@ -8,6 +8,17 @@ _LAZY = {"Input": "rnnkit.layers", "Model": "rnnkit.models", "Sequential": "rnnk
 
 
 _SUBMODULES = ("layers", "models", "initializers", "utils", "text", "datasets")
+# Keras's other import paths, so `import rnnkit as keras; keras.optimizers.Adam(...)` works
+# (helper "keras": the keras-io examples use them without importing them first)
+_SUBMODULES += (
+    "optimizers",
+    "losses",
+    "metrics",
+    "callbacks",
+    "preprocessing",
+    "regularizers",
+    "constraints",
+)
 
 
 def __getattr__(name: str):

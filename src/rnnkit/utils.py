@@ -8,6 +8,18 @@ import numpy as np
 import torch
 
 from .layers.base import clear_names
+from .text import pad_sequences
+
+__all__ = [
+    "clear_session",
+    "get_rng_state",
+    "pad_sequences",  # keras.utils.pad_sequences
+    "plot_model",
+    "set_random_seed",
+    "set_rng_state",
+    "timeseries_dataset_from_array",
+    "to_categorical",
+]
 
 
 def set_random_seed(seed: int) -> None:
@@ -95,6 +107,15 @@ class TimeseriesDataset:
         self._passes += 1
         return starts
 
+    def take(self, count: int):
+        """The first ``count`` batches of a pass (all of them for ``count=-1``), as
+        ``tf.data.Dataset.take``: ``for x, y in dataset.take(1): ...``."""
+        if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < -1:
+            raise ValueError(
+                f"TimeseriesDataset.take: `count` expected an integer >= -1, received {count!r}."
+            )
+        return _Take(self, int(count))
+
     def __iter__(self):
         starts = self._order()
         step = 1 if self.batch_size is None else self.batch_size
@@ -108,6 +129,23 @@ class TimeseriesDataset:
                 windows = windows[0]
                 targets = None if targets is None else targets[0]
             yield windows if targets is None else (windows, targets)
+
+
+class _Take:
+    """``dataset.take(count)``: an iterable of the first ``count`` batches of each pass."""
+
+    def __init__(self, dataset: TimeseriesDataset, count: int):
+        self.dataset, self.count = dataset, count
+
+    def __len__(self) -> int:
+        n = len(self.dataset)
+        return n if self.count == -1 else min(n, self.count)
+
+    def __iter__(self):
+        for k, batch in enumerate(self.dataset):
+            if k == len(self):
+                return
+            yield batch
 
 
 def timeseries_dataset_from_array(
@@ -215,3 +253,132 @@ def timeseries_dataset_from_array(
         batch_size,
         seed if shuffle else None,
     )
+
+
+def to_categorical(x, num_classes: int | None = None) -> np.ndarray:
+    """One-hot rows of class ids, as ``keras.utils.to_categorical``: ``x`` of shape ``S`` gives
+    ``S + (num_classes,)`` float32 (a trailing axis of size 1 is dropped first, as Keras);
+    ``num_classes`` defaults to ``max(x) + 1``.
+
+    >>> to_categorical([0, 2, 1])
+    array([[1., 0., 0.],
+           [0., 0., 1.],
+           [0., 1., 0.]], dtype=float32)
+    """
+    x = np.asarray(x, dtype="int64")
+    if x.ndim > 1 and x.shape[-1] == 1:
+        x = x.reshape(x.shape[:-1])
+    if num_classes is None:
+        num_classes = int(x.max()) + 1 if x.size else 0
+    if x.size and (x.min() < 0 or x.max() >= num_classes):
+        raise ValueError(
+            f"to_categorical: `x` expected class ids in [0, {num_classes}), "
+            f"received ids from {int(x.min())} to {int(x.max())}."
+        )
+    out = np.zeros(x.shape + (num_classes,), dtype="float32")  # S + (C,)
+    np.put_along_axis(out, x[..., None], 1.0, axis=-1)
+    return out
+
+
+def _graph(model) -> tuple[list, list[tuple[int, int]]]:
+    """The layers of ``model`` and the edges (from, to) between them: a functional model's
+    calls (each layer's inbound nodes within the model), else the chain of ``model.layers``."""
+    layers = list(model.layers)
+    ids = {id(la): k for k, la in enumerate(layers)}
+    edges = []
+    for k, layer in enumerate(layers):
+        for node in layer.__dict__.get("_inbound_nodes", []):
+            for kt in node.input_tensors:
+                source = kt._keras_history[0]
+                if id(source) in ids and (ids[id(source)], k) not in edges:
+                    edges.append((ids[id(source)], k))
+    if not edges:  # a Sequential model: one after the other
+        edges = [(k, k + 1) for k in range(len(layers) - 1)]
+    return layers, edges
+
+
+def _output_shape(layer):
+    nodes = layer.__dict__.get("_inbound_nodes", [])
+    if nodes:
+        shapes = [kt.shape for kt in nodes[-1].outputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+    return getattr(layer, "output_shape", None)
+
+
+def model_to_dot_source(
+    model, show_shapes: bool = False, show_layer_names: bool = True, rankdir: str = "TB"
+) -> str:
+    """The model's graph in Graphviz's DOT language: one box per layer ("name (Class)", and
+    its output shape with ``show_shapes``), one arrow per connection."""
+    layers, edges = _graph(model)
+    lines = [f"digraph {_dot_quote(getattr(model, 'name', 'model'))} {{"]
+    lines.append(f"  rankdir={rankdir};")
+    lines.append("  node [shape=record];")
+    for k, layer in enumerate(layers):
+        label = type(layer).__name__
+        if show_layer_names:
+            label = f"{layer.name} ({label})"
+        if show_shapes:
+            label += f"\\n{_output_shape(layer)}"
+        lines.append(f"  n{k} [label={_dot_quote(label)}];")
+    lines += [f"  n{a} -> n{b};" for a, b in edges]
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _dot_quote(text: str) -> str:
+    return '"' + str(text).replace('"', '\\"').replace("{", "\\{").replace("}", "\\}") + '"'
+
+
+def plot_model(
+    model,
+    to_file: str = "model.png",
+    show_shapes: bool = False,
+    show_dtype: bool = False,
+    show_layer_names: bool = True,
+    rankdir: str = "TB",
+    expand_nested: bool = False,
+    dpi: int = 200,
+    **kwargs,
+) -> None:
+    """Draw the model's graph, as ``keras.utils.plot_model``.
+
+    The graph is written in Graphviz's DOT language (:func:`model_to_dot_source`). With a
+    ``.dot`` ``to_file`` that text is the file; otherwise Graphviz's ``dot`` program renders it
+    to ``to_file`` (png, svg, pdf, ... by the extension). Without Graphviz installed (Keras
+    then raises an ImportError asking for pydot and graphviz), the DOT text is written beside
+    it as ``<to_file without extension>.dot`` with a warning, so a program that only draws its
+    model for a reader goes on running. ``show_dtype``, ``expand_nested``, ``dpi`` and Keras's
+    other drawing options are accepted and change nothing here.
+    """
+    import shutil
+    import subprocess
+    import warnings
+    from pathlib import Path
+
+    from ._files import write_bytes, write_text
+
+    source = model_to_dot_source(model, show_shapes, show_layer_names, rankdir)
+    path = Path(to_file)
+    fmt = path.suffix.lstrip(".").lower() or "png"
+    if fmt == "dot":
+        write_text(path, source)
+        return None
+    dot = shutil.which("dot")
+    if dot is None:
+        fallback = path.with_suffix(".dot")
+        write_text(fallback, source)
+        warnings.warn(
+            f"plot_model: Graphviz's `dot` program was not found, so {str(path)!r} was not "
+            f"drawn; the graph is in {str(fallback)!r} (DOT language).",
+            stacklevel=2,
+        )
+        return None
+    image = subprocess.run(
+        [dot, f"-T{fmt}", f"-Gdpi={int(dpi)}"],
+        input=source.encode(),
+        capture_output=True,
+        check=True,
+    ).stdout
+    write_bytes(path, image)
+    return None

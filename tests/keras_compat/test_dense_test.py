@@ -4,7 +4,6 @@ meaning in rnnkit, listed in README.md): quantization (int8 / int4 / float8 / GP
 LoRA, export, sparse and ragged tensors: test_dense_quantize_config, test_dense_sparse, test_enable_lora, test_enable_lora_with_alpha, test_lora_weight_name, test_lora_rank_argument, test_enable_lora_with_kernel_constraint, test_enable_lora_on_unbuilt_layer, test_enable_lora_when_already_enabled, test_quantize_int, test_quantize_on_unbuilt_layer, test_quantize_on_subclass, test_quantize_when_already_quantized, test_quantize_by_setting_dtype_policy, test_quantize_invalid_mode, test_quantize_dtype_argument, test_quantize_lora_integration, test_quantize_float8, test_quantize_float8_fitting, test_quantize_float8_inference, test_gptq_serialization, test_awq_serialization, test_int4_kernel_returns_unpacked_form, test_legacy_load_own_variables, test_int4_gptq_kernel_returns_unpacked_form, test_gptq_kernel_packing, test_int4_awq_kernel_returns_unpacked_form, test_awq_kernel_packing, _check_quantizer_config, test_dense_int8_custom_quantizer, test_dense_int8_weight_only_quantizer, test_dense_int4_custom_quantizer, test_int4_quantization_block_size, test_int4_block_size_serialization, test_int4_block_size_with_lora, test_int4_grouped_vs_perchannel_scale_shapes, test_int4_subchannel_g_idx_created, test_int4_perchannel_no_g_idx, test_int4_subchannel_g_idx_serialization."""
 
 import numpy as np
-import pytest
 from keras_harness import parameterized, testing
 
 from rnnkit import constraints, layers
@@ -140,10 +139,6 @@ class DenseTest(testing.TestCase):
         expected_output = np.array([[5.0, 0.0]])
         self.assertAllClose(output, expected_output)
 
-    @pytest.mark.skip(
-        reason="Keras Variable attribute `.constraint`: rnnkit weights are torch Parameters; "
-        "the layer holds it (`kernel_constraint`), tested in tests/test_constraints.py"
-    )
     def test_dense_constraints(self):
         layer = layers.Dense(units=2, kernel_constraint="non_neg")
         layer.build((None, 2))

@@ -57,10 +57,6 @@ class EmbeddingTest(testing.TestCase):
         mask = layer.compute_mask(input_data)
         self.assertIsNone(mask)
 
-    @pytest.mark.skip(
-        reason="Keras Variable attribute `.constraint`: rnnkit weights are torch Parameters; "
-        "the layer holds it (`kernel_constraint`), tested in tests/test_constraints.py"
-    )
     def test_embedding_constraints(self):
         layer = layers.Embedding(3, 2, embeddings_constraint="non_neg")
         layer.build((None, 2))

@@ -6,7 +6,15 @@ Keras calls a layer (``training=``, NumPy arrays, symbolic tensors from ``Input`
 from .attention import AdditiveAttention, Attention
 from .base import Layer
 from .cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
-from .conv import AveragePooling1D, Conv1D, MaxPooling1D
+from .conv import (
+    AveragePooling1D,
+    AveragePooling2D,
+    AveragePooling3D,
+    Conv1D,
+    MaxPooling1D,
+    MaxPooling2D,
+    MaxPooling3D,
+)
 from .core import Dense, Dropout, Embedding
 from .input_layer import Input, InputLayer
 from .merging import (
@@ -33,9 +41,14 @@ from .shaping import (
     Activation,
     Flatten,
     GlobalAveragePooling1D,
+    GlobalAveragePooling2D,
+    GlobalAveragePooling3D,
     GlobalMaxPooling1D,
+    GlobalMaxPooling2D,
+    GlobalMaxPooling3D,
     LeakyReLU,
     Masking,
+    ReLU,
     RepeatVector,
     Reshape,
 )
@@ -73,6 +86,17 @@ __all__ = [
     "StackedRNNCells",
     "TimeDistributed",
     "get",
+]
+__all__ += [  # keras-io examples and the ported Keras tests (helper "keras")
+    "AveragePooling2D",
+    "AveragePooling3D",
+    "GlobalAveragePooling2D",
+    "GlobalAveragePooling3D",
+    "GlobalMaxPooling2D",
+    "GlobalMaxPooling3D",
+    "MaxPooling2D",
+    "MaxPooling3D",
+    "ReLU",
 ]
 __all__ += [  # the functional API, merge and attention layers (branch functional)
     "Add",
@@ -139,6 +163,15 @@ _REGISTRY = {
         LSTMCell,
         GRUCell,
         StackedRNNCells,
+        ReLU,  # keras-io examples and the ported Keras tests (helper "keras")
+        GlobalAveragePooling2D,
+        GlobalAveragePooling3D,
+        GlobalMaxPooling2D,
+        GlobalMaxPooling3D,
+        AveragePooling2D,
+        AveragePooling3D,
+        MaxPooling2D,
+        MaxPooling3D,
     )
 }
 _REGISTRY["Input"] = InputLayer  # the class name rnnkit's Input layer had

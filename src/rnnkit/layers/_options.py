@@ -51,6 +51,15 @@ class WeightOptions:
         """Keras's weight ``name`` ('kernel', 'bias', ...) as a tensor (None: absent)."""
         return getattr(self, dict(self.KERAS_WEIGHTS)[name], None)
 
+    def keras_variable(self, name: str):
+        """Keras's weight attribute (``layer.kernel``, ``layer.embeddings``): rnnkit's parameter,
+        carrying Keras's ``Variable.constraint`` (the layer's ``<name>_constraint``, or None) as
+        an attribute. (Read through the Keras name only; the layer's own code uses its tensor.)"""
+        param = getattr(self, dict(self.KERAS_WEIGHTS)[name], None)
+        if param is not None:
+            param.constraint = getattr(self, name + "_constraint", None)
+        return param
+
     def _set_keras_weight(self, name: str, value: Tensor) -> None:
         getattr(self, dict(self.KERAS_WEIGHTS)[name]).copy_(value)
 

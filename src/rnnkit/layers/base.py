@@ -167,6 +167,29 @@ class Layer(KerasCall, nn.Module):
         return list(self.parameters())
 
     @property
+    def trainable(self) -> bool:
+        """Keras's ``layer.trainable`` (default True). Setting it False freezes every weight of
+        the layer and of the layers inside it (``requires_grad`` off: ``fit`` leaves them as
+        they are; ``trainable_weights`` is empty) and runs ``BatchNormalization`` in inference
+        mode even under ``training=True``, as Keras; setting it True again unfreezes them,
+        except the weights that are never trained (a batch norm's moving statistics)."""
+        return self.__dict__.get("_trainable", True)
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        if not isinstance(value, bool):
+            V.fail(type(self).__name__, "trainable", "True or False", value, TypeError)
+        for layer in self.modules():
+            if not isinstance(layer, Layer):
+                continue
+            always = layer.__dict__.setdefault("_never_trained", set())
+            for key, p in layer.named_parameters(recurse=False):
+                if layer.__dict__.get("_trainable", True) and not p.requires_grad:
+                    always.add(key)  # frozen while the layer was trainable: never trained
+                p.requires_grad_(value and key not in always)
+            layer.__dict__["_trainable"] = value
+
+    @property
     def trainable_weights(self) -> list[nn.Parameter]:
         """The :attr:`weights` an optimizer updates (``requires_grad``)."""
         return [p for p in self.weights if p.requires_grad]

@@ -368,3 +368,154 @@ class AveragePooling1D(_Pooling1D):
         sums = padded.unfold(-1, k, s).sum(-1)  # (N, C, T_out)
         counts = real.unfold(-1, k, s).sum(-1)  # (T_out,)
         return sums / counts
+
+
+# -- 2-D and 3-D pooling (helper "keras": the ported Keras pooling tests) -----------------------
+def _n_ints(owner: str, name: str, value, rank: int) -> tuple[int, ...]:
+    """An integer (the same on every axis) or a tuple / list of ``rank`` integers."""
+    expected = f"a positive integer or a tuple of {rank}"
+    values = list(value) if isinstance(value, (tuple, list)) else [value] * rank
+    if len(values) != rank:
+        V.fail(owner, name, expected, value)
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            V.fail(owner, name, expected, value, TypeError)
+        if v <= 0:
+            V.fail(owner, name, expected, value)
+    return tuple(int(v) for v in values)
+
+
+class _PoolingND(Layer):
+    """Shared by the 2-D / 3-D pooling layers: windows of ``pool_size`` over the ``rank``
+    spatial axes, ``strides`` apart (default ``pool_size``); 'valid' or 'same' padding (as the
+    1-D layers: ``ceil(S / stride)`` outputs per axis, the odd padded step at the back);
+    channels last ``(N, *S, C)`` or first ``(N, C, *S)``. No weights, no masking."""
+
+    rank = 2
+
+    def __init__(
+        self,
+        pool_size=2,
+        strides=None,
+        padding: str = "valid",
+        data_format: str | None = None,
+        *,
+        name: str | None = None,
+        input_shape: tuple | None = None,
+    ):
+        super().__init__(name=name, input_shape=input_shape)
+        owner = type(self).__name__
+        self.pool_size = _n_ints(owner, "pool_size", pool_size, self.rank)
+        self.strides = (
+            self.pool_size if strides is None else _n_ints(owner, "strides", strides, self.rank)
+        )
+        if isinstance(padding, str):
+            padding = padding.lower()
+        self.padding = V.choice(owner, "padding", padding, ("valid", "same"))
+        self.data_format = _data_format(owner, data_format)
+        self.built = True  # no weights: built at construction, as Keras
+
+    def build(self, input_shape: tuple) -> None:
+        self.built = True
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config["pool_size"] = list(self.pool_size)
+        config["strides"] = list(self.strides)
+        return config
+
+    @property
+    def _spatial(self) -> tuple[int, ...]:
+        first = 1 if self.data_format == "channels_last" else 2
+        return tuple(range(first, first + self.rank))
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        shape = list(input_shape)
+        for k, axis in enumerate(self._spatial):
+            S = output_length(shape[axis], self.pool_size[k], self.strides[k], self.padding)
+            if S is not None and S < 1:
+                raise ValueError(
+                    f"{type(self).__name__}: `inputs` expected at least {self.pool_size[k]} "
+                    f"steps on axis {axis} for pool_size={self.pool_size} with "
+                    f"padding='valid', received input shape {tuple(input_shape)}."
+                )
+            shape[axis] = S
+        return tuple(shape)
+
+    def compute_mask(self, inputs, mask):
+        _drop_mask(self, mask)
+        return None
+
+    def forward(self, x: Tensor) -> Tensor:
+        owner = type(self).__name__
+        check_rank(owner, "inputs", x, (self.rank + 2,), f"with {self.rank} spatial axes")
+        if not x.dtype.is_floating_point:
+            V.fail(owner, "inputs", "a floating-point tensor", x, TypeError)
+        self.compute_output_shape(tuple(x.shape))  # too few steps: Keras's ValueError
+        last = self.data_format == "channels_last"
+        if last:
+            x = x.movedim(-1, 1)  # (N, C, *S)
+        pads = []  # F.pad's order: the last axis first, (front, back) each
+        for k in reversed(range(self.rank)):
+            front, back = (0, 0)
+            if self.padding == "same":
+                front, back = same_padding(x.shape[2 + k], self.pool_size[k], self.strides[k])
+            pads += [front, back]
+        y = self.pool(x, pads)  # (N, C, *S_out)
+        return y.movedim(1, -1) if last else y
+
+    def pool(self, x: Tensor, pads: list[int]) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class MaxPooling2D(_PoolingND):
+    """The maximum of each ``pool_size`` window: ``(N, H, W, C) -> (N, H_out, W_out, C)``; the
+    padded steps of 'same' never win.
+
+    >>> import torch
+    >>> from rnnkit.layers import MaxPooling2D
+    >>> MaxPooling2D()(torch.arange(16.0).reshape(1, 4, 4, 1)).flatten()
+    tensor([ 5.,  7., 13., 15.])
+    """
+
+    rank = 2
+
+    def pool(self, x: Tensor, pads: list[int]) -> Tensor:
+        if any(pads):
+            x = F.pad(x, pads, value=-math.inf)
+        fn = F.max_pool2d if self.rank == 2 else F.max_pool3d
+        return fn(x, self.pool_size, self.strides)
+
+
+class MaxPooling3D(MaxPooling2D):
+    """The maximum of each ``pool_size`` window over three spatial axes."""
+
+    rank = 3
+
+
+class AveragePooling2D(_PoolingND):
+    """The mean of each ``pool_size`` window: ``(N, H, W, C) -> (N, H_out, W_out, C)``; with
+    'same', a window that reaches into the padding averages its real entries only (as
+    TensorFlow; see :class:`AveragePooling1D`).
+
+    >>> import torch
+    >>> from rnnkit.layers import AveragePooling2D
+    >>> AveragePooling2D()(torch.arange(16.0).reshape(1, 4, 4, 1)).flatten()
+    tensor([ 2.5000,  4.5000, 10.5000, 12.5000])
+    """
+
+    rank = 2
+
+    def pool(self, x: Tensor, pads: list[int]) -> Tensor:
+        fn = F.avg_pool2d if self.rank == 2 else F.avg_pool3d
+        if not any(pads):
+            return fn(x, self.pool_size, self.strides)
+        padded = F.pad(x, pads)  # zeros: (N, C, *S_padded)
+        real = F.pad(x.new_ones((1, 1) + tuple(x.shape[2:])), pads)  # (1, 1, *S_padded)
+        return fn(padded, self.pool_size, self.strides) / fn(real, self.pool_size, self.strides)
+
+
+class AveragePooling3D(AveragePooling2D):
+    """The mean of each ``pool_size`` window over three spatial axes."""
+
+    rank = 3

@@ -101,8 +101,8 @@ class Embedding(WeightOptions, Layer):
 
     @property
     def embeddings(self) -> nn.Parameter:
-        """Keras's name for the table ``E``."""
-        return self.E
+        """Keras's name for the table ``E`` (with Keras's ``.constraint`` attribute)."""
+        return self.keras_variable("embeddings")
 
     def build(self, input_shape: tuple | None = None) -> None:
         if self.built:
@@ -237,8 +237,8 @@ class Dense(WeightOptions, Layer):
         return tuple(input_shape[:-1]) + (self.units,)
 
     # Keras's names for the weights
-    kernel = property(lambda self: self.W)
-    bias = property(lambda self: self.b)
+    kernel = property(lambda self: self.keras_variable("kernel"))
+    bias = property(lambda self: self.keras_variable("bias"))
 
     def logits(self, x: Tensor) -> Tensor:
         """The pre-activation ``x @ W + b`` (losses use it for numerically stable gradients)."""

@@ -1,6 +1,6 @@
 """Layers without weights, as Keras 3 has them: activations, reshaping, masking, pooling.
 
-``Activation``, ``LeakyReLU``, ``Flatten``, ``Reshape``, ``RepeatVector``, ``Masking``,
+``Activation``, ``LeakyReLU``, ``ReLU``, ``Flatten``, ``Reshape``, ``RepeatVector``, ``Masking``,
 ``GlobalAveragePooling1D`` and ``GlobalMaxPooling1D``. Batch-first, channels-last: a sequence
 is ``(N, T, D)``. None holds a parameter, so each is built when it is made.
 
@@ -103,6 +103,62 @@ class LeakyReLU(_Stateless):
     def forward(self, x: Tensor, mask=None) -> Tensor:
         _float_input("LeakyReLU", x, tuple(range(1, 9)), "")
         return torch.nn.functional.leaky_relu(x, self.negative_slope)
+
+
+class ReLU(_Stateless):
+    """Keras's ``ReLU`` layer: ``y = min(x, max_value)`` where ``x >= threshold``, else
+    ``negative_slope * (x - threshold)``.
+
+    Args:
+        max_value: the largest output (None: no cap).
+        negative_slope: the slope below ``threshold`` (default 0: the plain ReLU).
+        threshold: where the slope changes (default 0).
+
+    Shapes: any -> the same. Passes the mask on.
+
+    >>> import torch
+    >>> from rnnkit.layers import ReLU
+    >>> ReLU(max_value=2.0, negative_slope=0.5, threshold=1.0)(torch.tensor([-1.0, 1.5, 5.0]))
+    tensor([-1.0000,  1.5000,  2.0000])
+    """
+
+    supports_masking = True
+
+    def __init__(
+        self,
+        max_value: float | None = None,
+        negative_slope: float = 0.0,
+        threshold: float = 0.0,
+        *,
+        name: str | None = None,
+        input_shape: tuple | None = None,
+    ):
+        super().__init__(name=name, input_shape=input_shape)
+        for arg, value in (
+            ("max_value", max_value),
+            ("negative_slope", negative_slope),
+            ("threshold", threshold),
+        ):
+            if value is None and arg == "max_value":
+                continue
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                V.fail("ReLU", arg, "a non-negative number", value, TypeError)
+            if not float(value) >= 0.0:  # Keras's ValueError (NaN too)
+                V.fail("ReLU", arg, "a non-negative number", value)
+        self.max_value = None if max_value is None else float(max_value)
+        self.negative_slope = float(negative_slope)
+        self.threshold = float(threshold)
+
+    def forward(self, x: Tensor, mask=None) -> Tensor:
+        _float_input("ReLU", x, tuple(range(1, 9)), "")
+        if self.negative_slope == 0.0 and self.threshold == 0.0:
+            y = torch.relu(x)
+        else:
+            below = self.negative_slope * (x - self.threshold)
+            y = torch.where(x >= self.threshold, x, below)
+        if self.max_value is not None:
+            y = y.clamp(max=self.max_value)
+        return y
 
 
 class Flatten(_Stateless):
@@ -344,3 +400,75 @@ class GlobalMaxPooling1D(_GlobalPooling1D):
     def forward(self, x: Tensor) -> Tensor:
         self._check(x)
         return x.amax(dim=self.steps_axis, keepdim=self.keepdims)
+
+
+class _GlobalPoolingND(_GlobalPooling1D):
+    """Global pooling over ``rank`` spatial axes (2: images, 3: volumes), channels last
+    (``(N, *spatial, C)``) or first (``(N, C, *spatial)``). No mask, as Keras."""
+
+    rank = 2
+
+    @property
+    def spatial_axes(self) -> tuple[int, ...]:
+        first = 1 if self.data_format == "channels_last" else 2
+        return tuple(range(first, first + self.rank))
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        shape = list(input_shape)
+        for axis in sorted(self.spatial_axes, reverse=True):
+            if self.keepdims:
+                shape[axis] = 1
+            else:
+                del shape[axis]
+        return tuple(shape)
+
+    def _check(self, x: Tensor) -> None:
+        names = {2: "(batch, rows, cols, channels)", 3: "(batch, dim1, dim2, dim3, channels)"}
+        _float_input(type(self).__name__, x, (self.rank + 2,), f"of shape {names[self.rank]}")
+
+
+class GlobalAveragePooling2D(_GlobalPoolingND):
+    """The mean over the two spatial axes: ``(N, H, W, C) -> (N, C)`` (``keepdims``:
+    ``(N, 1, 1, C)``; ``channels_first`` reads ``(N, C, H, W)``).
+
+    >>> import torch
+    >>> from rnnkit.layers import GlobalAveragePooling2D
+    >>> GlobalAveragePooling2D()(torch.arange(8.0).reshape(1, 2, 2, 2))
+    tensor([[3., 4.]])
+    """
+
+    supports_masking = False
+    rank = 2
+
+    def forward(self, x: Tensor) -> Tensor:
+        self._check(x)
+        return x.mean(dim=self.spatial_axes, keepdim=self.keepdims)
+
+
+class GlobalAveragePooling3D(GlobalAveragePooling2D):
+    """The mean over the three spatial axes: ``(N, D1, D2, D3, C) -> (N, C)``."""
+
+    rank = 3
+
+
+class GlobalMaxPooling2D(_GlobalPoolingND):
+    """The maximum over the two spatial axes: ``(N, H, W, C) -> (N, C)`` (``keepdims``:
+    ``(N, 1, 1, C)``; ``channels_first`` reads ``(N, C, H, W)``).
+
+    >>> import torch
+    >>> from rnnkit.layers import GlobalMaxPooling2D
+    >>> GlobalMaxPooling2D()(torch.arange(8.0).reshape(1, 2, 2, 2))
+    tensor([[6., 7.]])
+    """
+
+    rank = 2
+
+    def forward(self, x: Tensor) -> Tensor:
+        self._check(x)
+        return x.amax(dim=self.spatial_axes, keepdim=self.keepdims)
+
+
+class GlobalMaxPooling3D(GlobalMaxPooling2D):
+    """The maximum over the three spatial axes: ``(N, D1, D2, D3, C) -> (N, C)``."""
+
+    rank = 3

@@ -521,6 +521,7 @@ def fit(
     runtime.tune_allocator()
     optimizer = optimizer_of(model)
     history = callbacks_module.History()
+    model.history = history  # Keras's `model.history`: the History of the last fit
     given = list(callbacks or [])
     if group is not None:
         given = [
@@ -884,6 +885,12 @@ def predict(model, x, batch_size: int = 32, verbose=0, steps: int | None = None)
     else:  # a list / dict of inputs, in order
         batches = list(torch.arange(n).split(batch_size))
         outs = [model(data_module.take(x, idx)) for idx in batches]
+    if outs and isinstance(outs[0], dict):  # named outputs: a dict of arrays, as Keras
+        shapes = model.output_shape
+        return {
+            key: _predictions([o[key] for o in outs], batches, n, shapes[k])
+            for k, key in enumerate(outs[0])
+        }
     if outs and isinstance(outs[0], (list, tuple)):  # a functional model's several outputs
         shapes = model.output_shape
         return [
