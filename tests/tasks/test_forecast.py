@@ -257,6 +257,9 @@ def test_11_save_load_round_trip(tmp_path):
     (tmp_path / "m" / "notes.txt").write_text("mine")
     f.save(tmp_path / "m")
     assert (tmp_path / "m" / "notes.txt").read_text() == "mine"
+    # the series' last values come back in its own units, seasonal indices and transform undone
+    np.testing.assert_allclose(g.recent_history(), y[-f.lookback_ :], rtol=1e-9)
+    np.testing.assert_allclose(f.recent_history(), y[-f.lookback_ :], rtol=1e-9)
 
 
 def _umask():

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from .. import functional as F
+from ..functional.cells import gru_cell, lstm_cell  # scriptable: the loops below call them
 from . import native
 
 
@@ -90,7 +91,8 @@ def _scripted(fn):
         return torch.jit.script(fn)
 
 
-# -- TorchScript loops (kept to TorchScript's subset of Python) ----------------------------------
+# -- TorchScript loops (kept to TorchScript's subset of Python; the LSTM and GRU steps are
+# rnnkit.functional's cells, which TorchScript compiles with the loop) ---------------------
 def _lstm_steps(
     x: Tensor,
     h: Tensor,
@@ -105,10 +107,7 @@ def _lstm_steps(
     ys: list[Tensor] = []
     for t in range(x.size(1)):
         h_in = h * keep  # recurrent dropout (ones without)
-        z = x[:, t] @ W_x + h_in @ W_h + b  # (N, 4H)
-        z_i, z_f, z_g, z_o = z.chunk(4, dim=1)
-        c_new = torch.sigmoid(z_f) * c + torch.sigmoid(z_i) * torch.tanh(z_g)
-        h_new = torch.sigmoid(z_o) * torch.tanh(c_new)
+        h_new, c_new = lstm_cell(x[:, t], h_in, c, W_x, W_h, b)  # (N, H) each
         m = mask[:, t].unsqueeze(1)  # (N, 1): a masked step carries the states
         h_new = torch.where(m, h_new, h)
         c_new = torch.where(m, c_new, c)
@@ -129,26 +128,11 @@ def _gru_steps(
     mask: Tensor,
     keep: Tensor,
 ):
-    H = h.size(1)
     y_prev = torch.zeros_like(h)
     ys: list[Tensor] = []
     for t in range(x.size(1)):
         h_rec = h * keep  # recurrent dropout (ones without)
-        x_proj = x[:, t] @ W_x + b_x  # (N, 3H)
-        x_z, x_r, x_n = x_proj.chunk(3, dim=1)
-        if reset_after:
-            h_proj = h_rec @ W_h + b_h  # (N, 3H)
-            h_z, h_r, h_n = h_proj.chunk(3, dim=1)
-            z = torch.sigmoid(x_z + h_z)
-            r = torch.sigmoid(x_r + h_r)
-            n = torch.tanh(x_n + r * h_n)
-        else:
-            h_zr = h_rec @ W_h[:, : 2 * H]  # (N, 2H)
-            h_z, h_r = h_zr.chunk(2, dim=1)
-            z = torch.sigmoid(x_z + h_z)
-            r = torch.sigmoid(x_r + h_r)
-            n = torch.tanh(x_n + (r * h_rec) @ W_h[:, 2 * H :])
-        h_new = z * h + (1.0 - z) * n
+        h_new = gru_cell(x[:, t], h, W_x, W_h, b_x, b_h, reset_after, h_rec)  # (N, H)
         m = mask[:, t].unsqueeze(1)  # (N, 1): a masked step carries the state
         h_new = torch.where(m, h_new, h)
         y_prev = torch.where(m, h_new, y_prev)  # and repeats the previous output

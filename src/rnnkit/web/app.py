@@ -384,11 +384,8 @@ def create_app(models_dir, *, limits: Limits | None = None, batch_window_ms: flo
             history, periods = body.series[-max(4 * f.season_length_, 3 * horizon) :], None
             series_name = None
         else:
-            # the saved history (transformed, seasonal indices removed) back in the series'
-            # units, 12 digits (exp(log))
-            season = f.seasonality_.at(f.n_ - f.lookback_, f.lookback_)  # (lookback,)
-            z = f.history_ + season
-            history = [float(f"{v:.12g}") for v in f.transform_.inverse(z).tolist()]
+            # the saved series' last values, 12 digits (exp(log) noise)
+            history = [float(f"{v:.12g}") for v in f.recent_history().tolist()]
             periods = f.series_info_.get("periods")
             periods = list(periods[-len(history) :]) if periods else None
             series_name = f.series_info_.get("name")

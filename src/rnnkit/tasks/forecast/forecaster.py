@@ -209,6 +209,12 @@ class Forecaster:
             )
 
     # -- prediction ---------------------------------------------------------------------------
+    def recent_history(self):
+        """The last ``lookback_`` observations of the training series in its own units (the
+        saved history is transformed with the seasonal indices removed: both undone here)."""
+        season = self.seasonality_.at(self.n_ - self.lookback_, self.lookback_)  # (lookback,)
+        return self.transform_.inverse(self.history_ + season)
+
     def predict(
         self,
         horizon: int | None = None,
