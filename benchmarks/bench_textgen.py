@@ -109,7 +109,10 @@ def child_curve(spec: dict) -> dict:
     config = LanguageModelConfig(
         **settings, minutes=spec["minutes"], validate_every=spec["every"]
     ).validate()
-    lm = LanguageModel(config).fit(corpus, verbose=2)
+    # each validation also on stderr, which the parent echoes as it comes
+    lm = LanguageModel(config).fit(
+        corpus, verbose=2, on_epoch=lambda entry: print(entry, file=sys.stderr, flush=True)
+    )
     out = {"config": config.to_dict(), "history": lm.history_}
     out["test"] = lm.perplexity(corpus.test)
     start = time.perf_counter()
