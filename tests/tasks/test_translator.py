@@ -139,3 +139,64 @@ def test_5_bad_input(learned):
     # words never seen: unknown tokens, still a translation of the stated length at most
     out = learned.translate("Zebras fly.", max_len=4)
     assert isinstance(out, str) and len(out.split()) <= 4
+
+
+# a batch as Translator._batches makes it: target = [START, *t, END] padded with 0
+SOURCE = torch.tensor([[3, 4, 5, 6], [7, 8, 0, 0], [9, 0, 0, 0]])
+TARGET = torch.tensor([[1, 4, 5, 2], [1, 6, 2, 0], [1, 2, 0, 0]])
+TARGET_IN, TARGET_OUT = TARGET[:, :-1], TARGET[:, 1:]
+
+
+def _twins(attention):
+    config = TranslateConfig(units=6, embedding_dim=5, dropout=0.0, attention=attention)
+    torch.manual_seed(2)
+    a, b = seq2seq.build(config, 11, 13), seq2seq.build(config, 11, 13)
+    b.model.load_state_dict(a.model.state_dict())
+    return a, b
+
+
+def _previous_loss(net):
+    """The loss as the translator computed it before the fused output layer."""
+    logits = net.model([SOURCE, TARGET_IN])  # (N, T, V)
+    return F.cross_entropy(logits.transpose(1, 2), TARGET_OUT, ignore_index=0)
+
+
+@pytest.mark.parametrize("attention", ["luong", "none"])
+def test_6_fused_loss_equals_cross_entropy_over_the_logits(attention):
+    a, b = _twins(attention)
+    loss_a = seq2seq.loss(a, SOURCE, TARGET_IN, TARGET_OUT)
+    loss_b = _previous_loss(b)
+    torch.testing.assert_close(loss_a, loss_b, atol=1e-6, rtol=1e-6)
+    loss_a.backward()
+    loss_b.backward()
+    for (name, p), q in zip(a.model.named_parameters(), b.model.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, atol=1e-6, rtol=1e-5, msg=name)
+
+
+def test_7_train_step_equals_the_previous_step():
+    from rnnkit.tasks.translate.translator import make_optimizer, train_step
+
+    a, b = _twins("luong")
+    pa, pb = list(a.model.parameters()), list(b.model.parameters())
+    opt_a = make_optimizer(pa, 1e-3)
+    assert opt_a.defaults["fused"]  # rnnkit's tuned runtime: PyTorch's single-pass Adam
+    opt_b = torch.optim.Adam(pb, lr=1e-3)
+    for _ in range(2):
+        loss_a = train_step(a, opt_a, pa, 0.5, SOURCE, TARGET_IN, TARGET_OUT)
+        loss_b = _previous_loss(b)
+        opt_b.zero_grad(set_to_none=True)
+        loss_b.backward()
+        torch.nn.utils.clip_grad_norm_(pb, 0.5)
+        opt_b.step()
+        torch.testing.assert_close(loss_a, loss_b.detach(), atol=1e-6, rtol=1e-6)
+    for (name, p), q in zip(a.model.named_parameters(), pb):
+        torch.testing.assert_close(p, q, atol=1e-6, rtol=1e-6, msg=name)
+
+
+def test_8_fit_tunes_the_allocator(monkeypatch):
+    from rnnkit import runtime
+
+    calls = []
+    monkeypatch.setattr(runtime, "tune_allocator", lambda: calls.append(1) or True)
+    Translator(units=4, embedding_dim=3, epochs=1, min_count=1).fit(PAIRS[:2], verbose=0)
+    assert calls == [1]

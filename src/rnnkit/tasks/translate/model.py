@@ -9,6 +9,11 @@ Training graph (teacher forcing: the decoder reads the target shifted right by o
     x = Dense(H, tanh)(Dropout(Concatenate()([dec, context])))
     logits = Dense(V_target)(x)                 # (N, T, V_target)
 
+Training reads ``x`` from a second model on the same graph (``Seq2Seq.features``, the same
+layer objects) and takes the loss with :func:`rnnkit.functional.dense_cross_entropy`: the
+output layer and its softmax cross-entropy fused, on the target's non-padding steps only
+(:func:`loss`).
+
 Decoding runs the same layer objects (shared weights) one step at a time, carrying the
 decoder's state: :func:`encode` then :func:`decode_step`.
 """
@@ -20,6 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ...functional import dense_cross_entropy
 from ...layers import (
     GRU,
     LSTM,
@@ -33,13 +39,16 @@ from ...layers import (
 )
 from ...models import Model
 from .config import TranslateConfig
+from .vocab import PAD
 
 
 @dataclass
 class Seq2Seq:
-    """The training model and its layers, for decoding with shared weights."""
+    """The training model and its layers, for decoding with shared weights; ``features`` is
+    the same graph up to the output layer's input (N, T, H)."""
 
     model: Model
+    features: Model
     source_embedding: Embedding
     encoder: LSTM | GRU
     target_embedding: Embedding
@@ -74,10 +83,12 @@ def build(config: TranslateConfig, source_size: int, target_size: int) -> Seq2Se
     dropout = Dropout(config.dropout, name="dropout")
     combine = Dense(H, activation="tanh", name="combine")
     output = Dense(target_size, name="logits")
-    logits = output(combine(dropout(features)))
+    x = combine(dropout(features))
+    logits = output(x)
     model = Model([source, target_in], logits, name="translator")
     return Seq2Seq(
         model,
+        Model([source, target_in], x, name="translator_features"),
         source_embedding,
         encoder,
         target_embedding,
@@ -116,3 +127,12 @@ def decode_step(
         features = torch.cat([dec, context], dim=-1)
     logits = net.output(net.combine(features))[:, 0]  # (N, V); dropout is off in inference
     return torch.log_softmax(logits.float(), dim=-1), list(state)
+
+
+def loss(net: Seq2Seq, source: Tensor, target_in: Tensor, target_out: Tensor) -> Tensor:
+    """Teacher-forced training loss: the mean cross-entropy of ``target_out`` (N, T) over its
+    non-padding steps, equal to ``F.cross_entropy(net.model([source, target_in]).transpose(1,
+    2), target_out, ignore_index=PAD)`` but with the output layer computed on those steps only
+    (:func:`rnnkit.functional.dense_cross_entropy`)."""
+    x = net.features([source, target_in])  # (N, T, H) the output layer's input
+    return dense_cross_entropy(x, net.output.W, net.output.b, target_out, ignore_index=PAD)

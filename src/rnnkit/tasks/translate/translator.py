@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from ... import _files
+from ... import _files, runtime
 from ... import _validation as V
 from ...models.callbacks import History
+from ...models.optimizers import _fused_ok
 from ...text import pad_sequences
 from ...utils import set_random_seed
 from .._estimator import ConfigEstimator
@@ -42,6 +42,33 @@ def _join(tokens: list[str], level: str) -> str:
 def _pad(rows: list[list[int]]) -> torch.Tensor:
     """Token ids padded with 0 at the end to the longest row (:func:`rnnkit.text.pad_sequences`)."""
     return torch.from_numpy(pad_sequences(rows, padding="post", dtype="int64"))
+
+
+def train_step(
+    net: seq2seq.Seq2Seq,
+    optimizer: torch.optim.Optimizer,
+    params: list[torch.nn.Parameter],
+    clipnorm: float,
+    source: torch.Tensor,
+    target_in: torch.Tensor,
+    target_out: torch.Tensor,
+) -> torch.Tensor:
+    """One gradient step of teacher forcing on a batch: the loss over the target's
+    non-padding steps (:func:`~rnnkit.tasks.translate.model.loss`), backward, gradients
+    clipped to the global norm ``clipnorm``, one optimizer step. Returns the loss (detached).
+    The translator's :meth:`Translator.fit` and ``benchmarks/bench_translate.py`` run this."""
+    loss = seq2seq.loss(net, source, target_in, target_out)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, clipnorm)
+    optimizer.step()
+    return loss.detach()
+
+
+def make_optimizer(params: list[torch.nn.Parameter], lr: float) -> torch.optim.Adam:
+    """Adam, PyTorch's single-pass (fused) kernel where the parameters allow it (rnnkit's
+    tuned runtime, :mod:`rnnkit.runtime`)."""
+    return torch.optim.Adam(params, lr=lr, fused=_fused_ok(params) or None)
 
 
 class Translator(ConfigEstimator):
@@ -108,7 +135,8 @@ class Translator(ConfigEstimator):
         self.net_ = seq2seq.build(config, len(self.source_vocab_), len(self.target_vocab_))
         model = self.net_.model
         params = [p for p in model.parameters() if p.requires_grad]
-        optimizer = torch.optim.Adam(params, lr=config.learning_rate)
+        runtime.tune_allocator()  # as Sequential.fit: large buffers stay in the heap
+        optimizer = make_optimizer(params, config.learning_rate)
         self.history_ = History()
         self.history_.on_train_begin()
         best, best_state = -1.0, None
@@ -119,12 +147,9 @@ class Translator(ConfigEstimator):
             batches = list(self._batches(src, tgt, rng))
             bar = _progress(batches, f"epoch {epoch + 1}/{config.epochs}", verbose)
             for source, target_in, target_out in bar:
-                logits = model([source, target_in])
-                loss = F.cross_entropy(logits.transpose(1, 2), target_out, ignore_index=PAD)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(params, config.clipnorm)
-                optimizer.step()
+                loss = train_step(
+                    self.net_, optimizer, params, config.clipnorm, source, target_in, target_out
+                )
                 n = int((target_out != PAD).sum())
                 total, count = total + loss.item() * n, count + n
                 if hasattr(bar, "set_postfix"):
