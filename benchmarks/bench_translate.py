@@ -196,6 +196,7 @@ def bleu(args) -> int:
     from rnnkit import cli
 
     with tempfile.TemporaryDirectory() as tmp:
+        tmp = args.out or tmp  # --out keeps the run (model, metrics, plots)
         argv = ["translate", "train", "--out", tmp, "--minutes", str(args.minutes)]
         argv += ["--attention", args.attention, "--epochs", "1000", "--verbose", "2"]
         argv += ["--threads", str(args.threads)]
@@ -240,6 +241,9 @@ def main(argv=None) -> int:
     s.add_argument("--decode-sentences", type=int, default=512)
     b = sub.add_parser("bleu")
     b.add_argument("--minutes", type=float, default=60)
+    b.add_argument(
+        "--out", default=None, help="keep the run's folder here (default: a temporary one)"
+    )
     b.add_argument("--attention", default="luong", choices=("luong", "bahdanau", "none"))
     b.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
