@@ -101,8 +101,9 @@ def test_4_defaults_are_the_config_defaults():
     args = parser.parse_args(["sentiment", "train"])
     assert SentimentConfig.from_args(args) == SentimentConfig()
     assert cli.TrainRun.from_args(args) == cli.TrainRun()
-    args = parser.parse_args(["summary"])
-    assert (args.num_words, args.embedding_dim, args.units) == (10000, 128, 128)
+    args = parser.parse_args(["summary"])  # the recipe's values (#19: no longer in the args)
+    config = SentimentConfig.from_args(args)
+    assert (config.num_words, config.embedding_dim, config.units) == (10000, 128, 128)
 
 
 # -- option values ------------------------------------------------------------------------------

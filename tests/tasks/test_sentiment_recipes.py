@@ -183,8 +183,11 @@ def test_8_target_replication_needs_a_last_output_network():
         SentimentConfig(recipe="best", target_replication=0.5).validate()
     assert str(info.value) == message
     with pytest.raises(ValueError) as info:
-        SentimentConfig(pooling="max_mean").validate()  # the default recipe has 0.5
+        SentimentConfig(pooling="max_mean", target_replication=0.5).validate()
     assert str(info.value) == message
+    # the default recipe's 0.5 is dropped where it cannot apply (not given explicitly)
+    assert SentimentConfig(bidirectional=True).validate().target_replication == 0.0
+    assert SentimentConfig(pooling="max_mean").validate().target_replication == 0.0
 
 
 def test_9_default_recipe_trains_with_target_replication():
@@ -327,3 +330,19 @@ def test_15_explain_text_of_a_long_review_is_wrapped(run_folder, tmp_path, capsy
     assert text == ["    " + " ".join(["w(0.50)"] * 12)] * 3 + ["    " + " ".join(["w(0.50)"] * 5)]
     short = cli.sentiment._explain_lines(["good", "film"], np.array([0.25, 1.0]))
     assert short == ["    0.250 #####                good", "    1.000 #################### film"]
+
+
+def test_16_train_says_how_the_network_compares_with_its_baselines():
+    """Old behaviour (#19): the baselines were printed after the network, with no comparison."""
+    bases = [
+        {"model": "bow_logreg", "accuracy": 0.8826},
+        {"model": "nb_1-2gram_logreg", "accuracy": 0.9144},
+    ]
+    assert cli.sentiment.network_against_baselines(0.8842, bases) == (
+        "The network's test accuracy 0.8842 is below the best baseline, nb_1-2gram_logreg "
+        "(0.9144), by 3.02 points."
+    )
+    assert cli.sentiment.network_against_baselines(0.92, bases) == (
+        "The network's test accuracy 0.9200 is above the best baseline, nb_1-2gram_logreg "
+        "(0.9144), by 0.56 points."
+    )

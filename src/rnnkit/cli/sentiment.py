@@ -134,6 +134,17 @@ def _print_metrics(title: str, metrics: dict) -> None:
     print_metrics(title, metrics, count="reviews")
 
 
+def network_against_baselines(accuracy: float, baselines: list[dict]) -> str:
+    """One line: the network's test accuracy against the best baseline's, in points."""
+    best = max(baselines, key=lambda b: b["accuracy"])
+    gap = 100 * (accuracy - best["accuracy"])
+    if gap >= 0:
+        where = f"above the best baseline, {best['model']} ({best['accuracy']:.4f}), by"
+    else:
+        where = f"below the best baseline, {best['model']} ({best['accuracy']:.4f}), by"
+    return f"The network's test accuracy {accuracy:.4f} is {where} {abs(gap):.2f} points."
+
+
 # -- rnnkit sentiment -------------------------------------------------------------------------
 def cmd_sentiment_train(args) -> int:
     from ..tasks.sentiment import SentimentClassifier, bag_of_words_baseline, plot_history
@@ -194,6 +205,7 @@ def cmd_sentiment_train(args) -> int:
             base["seconds"] = round(time.perf_counter() - start, 2)
             _print_metrics(f"Baseline {base['model']} (same split):", base)
             report.setdefault("baselines", []).append(base)
+        print("\n" + network_against_baselines(metrics["accuracy"], report["baselines"]))
     _files.write_json(out / "metrics.json", report)
     print(
         f"\nTrained in {train_seconds:.1f} s. Wrote {out / 'model'}, {out / 'metrics.json'}, "

@@ -151,7 +151,8 @@ class SentimentConfig(Config):
         "target replication (Lipton et al. 2015): during training the output layer also reads "
         "the recurrent layer's output after every word, and the loss is ALPHA times the mean "
         "loss over the words plus (1 - ALPHA) times the loss of the last one; prediction "
-        "still reads the last word only; 0: off",
+        "still reads the last word only; 0: off (a recipe's value is dropped for a "
+        "bidirectional network or pooling)",
         low=0,
         high=1,
         metavar="ALPHA",
@@ -234,6 +235,11 @@ class SentimentConfig(Config):
         for name in RECIPE_TABLE:
             if name not in self._given:
                 setattr(self, name, values[name])
+        # a recipe's target replication applies where it can: one direction, the last output
+        if "target_replication" not in self._given and (
+            self.bidirectional is True or self.pooling != "last"
+        ):
+            self.target_replication = 0.0
 
     def given(self) -> dict:
         """The fields given explicitly (not taken from the recipe), with their values: what
