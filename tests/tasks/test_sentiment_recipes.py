@@ -282,7 +282,7 @@ def test_12_best_recipe_builds_a_pooled_bidirectional_network(tmp_path):
 def run_folder(tmp_path_factory):
     """A training run's folder: the model is its model/."""
     run = tmp_path_factory.mktemp("run")
-    clf = SentimentClassifier(SentimentConfig(recipe="seed", epochs=1, **TINY))
+    clf = SentimentClassifier(SentimentConfig(recipe="seed", epochs=1, **dict(TINY, maxlen=60)))
     clf.fit(TEXTS, LABELS, verbose=0).save(run / "model")
     return run
 
@@ -314,17 +314,17 @@ def test_14_cli_warns_when_most_words_are_unknown(run_folder, capsys):
 def test_15_explain_text_of_a_long_review_is_wrapped(run_folder, tmp_path, capsys):
     """Old behaviour: one line per word (342 lines for a 342-word review)."""
     model = str(run_folder / "model")
-    review = " ".join(["great", "film", "awful", "boring"] * 20)  # 80 words, maxlen 16
+    review = " ".join(["great", "film", "awful", "boring"] * 20)  # 80 words, maxlen 60
     argv = ["sentiment", "predict", model, review, "--explain", "--explain-dir", str(tmp_path)]
     assert cli.main(argv) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[1] == (
-        "  word-by-word P(positive) (the last 15 of 80 words: the model reads at most 15):"
+        "  word-by-word P(positive) (the last 59 of 80 words: the model reads at most 59):"
     )
     wrapped = [line for line in lines[2:] if not line.startswith("  plot:")]
-    assert len(wrapped) == 2 and all(len(line) <= 100 for line in wrapped)
+    assert len(wrapped) == 8 and all(len(line) <= 100 for line in wrapped)
     assert [item.split("(")[0] for line in wrapped for item in line.split()] == (
-        review.split()[-15:]
+        review.split()[-59:]
     )
     text = cli.sentiment._explain_lines(["w"] * 41, np.full(41, 0.5))
     assert text == ["    " + " ".join(["w(0.50)"] * 12)] * 3 + ["    " + " ".join(["w(0.50)"] * 5)]
