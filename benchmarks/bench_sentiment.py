@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -242,6 +243,173 @@ def run_baselines(data_dir, n_train: int | None, n_test: int | None) -> list[dic
     return out
 
 
+# == the recipe mode: a recipe over several seeds, and SST-2 ===================================
+def _subset(texts, labels, n: int | None, seed: int = 0):
+    """All of ``texts`` / ``labels``, or ``n`` of them at random (fixed by ``seed``)."""
+    import numpy as np
+
+    labels = np.asarray(labels)
+    if n is None or n >= len(texts):
+        return list(texts), labels
+    idx = np.sort(np.random.default_rng(seed).permutation(len(texts))[:n])
+    return [texts[i] for i in idx], labels[idx]
+
+
+def _overrides(pairs: list[str]) -> dict:
+    """``["epochs=1", "minutes=0.5"]`` -> config fields, each value parsed as JSON (a bare
+    word as a string)."""
+    out = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq:
+            raise SystemExit(f"--set expected KEY=VALUE, received {pair!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def _train_network(config, train, tests: dict) -> dict:
+    """Train a SentimentClassifier with ``config`` on ``train`` (texts, labels) and score it on
+    each of ``tests`` ({name: (texts, labels)})."""
+    from rnnkit.tasks.sentiment import SentimentClassifier
+
+    start = time.perf_counter()
+    clf = SentimentClassifier(config).fit(*train, verbose=0)
+    minutes = (time.perf_counter() - start) / 60
+    scores = {name: clf.evaluate(*data) for name, data in tests.items()}
+    return {
+        "train_minutes": minutes,
+        "epochs_run": len(clf.history_.epoch),
+        "kept_epoch": clf.kept_epoch_,
+        "val_accuracy": clf.history_.history.get("val_accuracy"),
+        **{f"{name}_accuracy": m["accuracy"] for name, m in scores.items()},
+        "metrics": scores,
+    }
+
+
+def _baselines(train, tests: dict, kinds=("counts", "tfidf", "nb")) -> list[dict]:
+    """Each bag-of-words baseline trained on ``train`` and scored on each of ``tests``."""
+    from rnnkit.reporting import classification_metrics
+    from rnnkit.tasks.sentiment import BagOfWords
+
+    out = []
+    for kind in kinds:
+        start = time.perf_counter()
+        model = BagOfWords(kind=kind).fit(*train)
+        row = {"model": model.name, "train_minutes": (time.perf_counter() - start) / 60}
+        for name, (texts, labels) in tests.items():
+            row[f"{name}_accuracy"] = classification_metrics(labels, model.predict_proba(texts))[
+                "accuracy"
+            ]
+        out.append(row)
+    return out
+
+
+def _spread(values: list[float]) -> dict:
+    return {
+        "mean": statistics.mean(values),
+        "min": min(values),
+        "max": max(values),
+        "values": values,
+    }
+
+
+def run_recipe(args) -> int:
+    """``--recipe NAME``: the recipe trained with each of ``--seeds`` on IMDb (test accuracy
+    and training minutes: mean / min / max), then with ``--sst2`` SST-2's report: (a) trained on
+    IMDb, scored on SST-2 dev; (b) trained on SST-2 train, scored on its dev; for the network
+    and the bag-of-words baselines."""
+    import torch
+
+    from rnnkit.datasets import imdb, sst2
+    from rnnkit.tasks.sentiment import SentimentConfig
+
+    torch.set_num_threads(args.threads)
+    machine = P.machine_info()
+    machine["versions"] = {"torch": torch.__version__, "torch_threads": torch.get_num_threads()}
+    fields = _overrides(args.set)
+    configs = {
+        seed: SentimentConfig(recipe=args.recipe, **{**fields, "seed": seed}).validate()
+        for seed in args.seeds
+    }
+    print(
+        f"bench_sentiment --recipe {args.recipe}: {machine['cpu']}, {args.threads} thread(s), "
+        f"load average {machine['load_average_at_start']}, commit "
+        f"{(machine['git_commit'] or '?')[:10]}; seeds {args.seeds}; overrides {fields or '-'}",
+        flush=True,
+    )
+    reviews = imdb.load_texts(args.data_dir, allow_sample=False)
+    train = _subset(reviews.train.texts, reviews.train.labels, args.limit)
+    test = _subset(reviews.test.texts, reviews.test.labels, args.test_limit)
+    tests = {"imdb_test": test}
+    sst = None
+    if args.sst2:
+        sst = sst2.load_texts(args.sst2_dir)
+        tests["sst2_dev"] = (list(sst.dev.texts), sst.dev.labels)
+    print(f"IMDb: {len(train[0]):,} training / {len(test[0]):,} test reviews", flush=True)
+    runs = []
+    for seed, config in configs.items():
+        r = _train_network(config, train, tests)
+        r["seed"] = seed
+        runs.append(r)
+        line = f"  seed {seed}: IMDb test {r['imdb_test_accuracy']:.4f}"
+        if sst is not None:
+            line += f", SST-2 dev {r['sst2_dev_accuracy']:.4f}"
+        print(f"{line}; {r['train_minutes']:.1f} min, kept epoch {r['kept_epoch']}", flush=True)
+    summary = {
+        "imdb_test_accuracy": _spread([r["imdb_test_accuracy"] for r in runs]),
+        "train_minutes": _spread([r["train_minutes"] for r in runs]),
+    }
+    acc, mins = summary["imdb_test_accuracy"], summary["train_minutes"]
+    print(
+        f"IMDb test accuracy over {len(runs)} seed(s): mean {acc['mean']:.4f} (min "
+        f"{acc['min']:.4f}, max {acc['max']:.4f}); training minutes mean {mins['mean']:.1f} "
+        f"(min {mins['min']:.1f}, max {mins['max']:.1f})",
+        flush=True,
+    )
+    report = {"imdb_trained": {"network": runs}}
+    if not args.skip_baseline:
+        report["imdb_trained"]["baselines"] = _baselines(train, tests)
+        for b in report["imdb_trained"]["baselines"]:
+            extra = f", SST-2 dev {b['sst2_dev_accuracy']:.4f}" if sst is not None else ""
+            print(f"  baseline {b['model']}: IMDb test {b['imdb_test_accuracy']:.4f}{extra}")
+    if sst is not None:  # (b) trained on SST-2's phrases, scored on its dev sentences
+        sst_train = _subset(sst.train.texts, sst.train.labels, args.sst2_limit)
+        dev = {"sst2_dev": tests["sst2_dev"]}
+        print(f"SST-2: {len(sst_train[0]):,} training phrases, {len(dev['sst2_dev'][0])} dev")
+        seed = args.seeds[0]
+        r = _train_network(configs[seed], sst_train, dev)
+        r["seed"] = seed
+        print(f"  network (seed {seed}): SST-2 dev {r['sst2_dev_accuracy']:.4f}", flush=True)
+        report["sst2_trained"] = {"network": [r]}
+        if not args.skip_baseline:
+            report["sst2_trained"]["baselines"] = _baselines(sst_train, dev)
+            for b in report["sst2_trained"]["baselines"]:
+                print(f"  baseline {b['model']}: SST-2 dev {b['sst2_dev_accuracy']:.4f}")
+    payload = {
+        "benchmark": "bench_sentiment --recipe",
+        "recipe": args.recipe,
+        "overrides": fields,
+        "config": configs[args.seeds[0]].to_dict(),
+        "seeds": args.seeds,
+        "machine": machine,
+        "data": {
+            "imdb_train": len(train[0]),
+            "imdb_test": len(test[0]),
+            "sst2_train": None if sst is None else len(sst_train[0]),
+            "sst2_dev": None if sst is None else len(sst.dev),
+        },
+        "summary": summary,
+        **report,
+    }
+    path = args.out or P.RESULTS_DIR / f"bench_sentiment_recipe_{args.recipe}.json"
+    P.write_json(path, payload)
+    print(f"wrote {path}")
+    return 0
+
+
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -274,12 +442,47 @@ def parse_args(argv=None):
     ap.add_argument("--timeout", type=float, default=4 * 3600, help="seconds per child")
     ap.add_argument("--out", type=Path, default=None, help="JSON output path")
     ap.add_argument("--child", help=argparse.SUPPRESS)
+    recipe = ap.add_argument_group(
+        "recipe mode (--recipe): a recipe of `rnnkit sentiment train` over several seeds"
+    )
+    recipe.add_argument(
+        "--recipe",
+        choices=("seed", "default", "best"),
+        help="run this SentimentConfig recipe on IMDb for each of --seeds instead of the "
+        "Keras comparison: test accuracy and training minutes, mean / min / max",
+    )
+    recipe.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    recipe.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override config fields of the recipe (shortened runs: --set epochs=1 maxlen=100)",
+    )
+    recipe.add_argument("--limit", type=int, default=None, help="IMDb training reviews (all)")
+    recipe.add_argument("--test-limit", type=int, default=None, help="IMDb test reviews (all)")
+    recipe.add_argument(
+        "--sst2",
+        action="store_true",
+        help="also SST-2: trained on IMDb -> scored on SST-2 dev; trained on SST-2 train -> its dev",
+    )
+    recipe.add_argument(
+        "--sst2-dir",
+        default=None,
+        help="folder with sst2/ (default: $RNNKIT_DATA_DIR, ../shared/data, the cache)",
+    )
+    recipe.add_argument("--sst2-limit", type=int, default=None, help="SST-2 training phrases")
     args = ap.parse_args(argv)
     if args.epochs is None:
         args.epochs = 1 if args.quick else 3
     if args.data_dir is None:
         args.data_dir = default_data_dir()
-    if args.out is None:
+    if args.sst2_dir is None:
+        shared = P.REPO_ROOT.parent / "shared" / "data"
+        args.sst2_dir = (
+            None if os.environ.get("RNNKIT_DATA_DIR") or not shared.is_dir() else str(shared)
+        )
+    if args.out is None and args.recipe is None:
         name = "bench_sentiment_quick.json" if args.quick else "bench_sentiment.json"
         args.out = P.RESULTS_DIR / name
     return args
@@ -290,6 +493,8 @@ def main(argv=None) -> int:
     if args.child:
         P.emit_result(child_rnnkit(json.loads(args.child)))
         return 0
+    if args.recipe is not None:
+        return run_recipe(args)
     import numpy as np
 
     machine = P.machine_info()

@@ -16,7 +16,9 @@ import pytest
 from rnnkit import __version__, cli
 from rnnkit.tasks.sentiment import SentimentClassifier, SentimentConfig
 
-TINY = dict(num_words=50, maxlen=12, embedding_dim=4, units=4, epochs=1, batch_size=8)
+TINY = dict(
+    recipe="seed", num_words=50, maxlen=12, embedding_dim=4, units=4, epochs=1, batch_size=8
+)
 TEXTS = ["a great wonderful film", "awful boring terrible film"] * 8
 LABELS = [1, 0] * 8
 
@@ -99,8 +101,9 @@ def test_4_defaults_are_the_config_defaults():
     args = parser.parse_args(["sentiment", "train"])
     assert SentimentConfig.from_args(args) == SentimentConfig()
     assert cli.TrainRun.from_args(args) == cli.TrainRun()
-    args = parser.parse_args(["summary"])
-    assert (args.num_words, args.embedding_dim, args.units) == (10000, 128, 128)
+    args = parser.parse_args(["summary"])  # the recipe's values (#19: no longer in the args)
+    config = SentimentConfig.from_args(args)
+    assert (config.num_words, config.embedding_dim, config.units) == (10000, 128, 128)
 
 
 # -- option values ------------------------------------------------------------------------------
@@ -118,7 +121,7 @@ def test_4_defaults_are_the_config_defaults():
         (["sentiment", "train", "--learning-rate", "nan"], "rnnkit sentiment train: error: argument --learning-rate: expected a positive number, received nan"),
         (["sentiment", "train", "--cell", "gpt"], "rnnkit sentiment train: error: argument --cell: expected one of 'lstm', 'gru', 'simple_rnn', received 'gpt'"),
         (["sentiment", "train", "--verbose", "3"], "rnnkit sentiment train: error: argument --verbose: expected one of 0, 1, 2, received 3"),
-        (["sentiment", "train", "--patience", "2"], "rnnkit sentiment train: error: SentimentConfig: `patience` expected to be used with a validation_split > 0, received 2 (int)."),
+        (["sentiment", "train", "--recipe", "seed", "--patience", "2"], "rnnkit sentiment train: error: SentimentConfig: `patience` expected to be used with a validation_split > 0, received 2 (int)."),
         (["sentiment", "evaluate", "m", "--test-limit", "0"], "rnnkit sentiment evaluate: error: argument --test-limit: expected a positive integer, received 0"),
         (["summary", "--units", "0"], "rnnkit summary: error: argument --units: expected an integer in [1, 4096], received 0"),
     ],

@@ -28,7 +28,14 @@ LABELS = [1, 0, 1, 0]
 def models_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("models")
     config = SentimentConfig(
-        num_words=50, maxlen=12, embedding_dim=4, units=4, epochs=2, batch_size=4, seed=0
+        recipe="seed",
+        num_words=50,
+        maxlen=12,
+        embedding_dim=4,
+        units=4,
+        epochs=2,
+        batch_size=4,
+        seed=0,
     )
     clf = SentimentClassifier(config).fit(TEXTS * 8, LABELS * 8, verbose=0)
     clf.save(root / "imdb" / "model")

@@ -51,7 +51,9 @@ def server(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("models")
     texts = ["a great wonderful film", "awful boring terrible film"] * 8
-    config = SentimentConfig(num_words=50, maxlen=12, embedding_dim=4, units=4, epochs=1)
+    config = SentimentConfig(
+        recipe="seed", num_words=50, maxlen=12, embedding_dim=4, units=4, epochs=1
+    )
     SentimentClassifier(config).fit(texts, [1, 0] * 8, verbose=0).save(root / "m")
     srv, thread, url = serve(root)
     yield url

@@ -212,6 +212,11 @@ class Config:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def replace(self, **changes):
+        """A copy with ``changes`` (``dataclasses.replace``; a subclass whose defaults depend
+        on another field overrides it)."""
+        return dataclasses.replace(self, **changes)
+
     @classmethod
     def from_dict(cls, data: Any):
         """A validated config from a dict (e.g. read from JSON); unknown keys are refused,

@@ -26,7 +26,7 @@ LABELS = [1, 0, 1, 0, 1, 0] * 3
 def test_1_sentiment_export_onnx(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("RNNKIT_HOME", str(tmp_path / "home"))
     config = SentimentConfig(
-        num_words=60, maxlen=12, embedding_dim=4, units=3, epochs=1, batch_size=6,
+        recipe="seed", num_words=60, maxlen=12, embedding_dim=4, units=3, epochs=1, batch_size=6,
         mask_zero=True, validation_split=0.0,
     )  # fmt: skip
     clf = SentimentClassifier(config).fit(TEXTS, LABELS, verbose=0)

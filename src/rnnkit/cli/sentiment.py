@@ -5,6 +5,7 @@ read, then the task's API)."""
 from __future__ import annotations
 
 import sys
+import textwrap
 import time
 import warnings
 from dataclasses import dataclass
@@ -115,8 +116,33 @@ def _limit(split, n: int | None, seed: int = 0):
     return [split.texts[i] for i in idx], np.asarray(split.labels)[idx]
 
 
+def _model_dir(args) -> Path:
+    """The ``model`` argument, refused with a hint when it is the run folder of `rnnkit
+    sentiment train` (the model is its ``model/``); checked before any data is read."""
+    from ..tasks.sentiment import TASK_FILE
+
+    path = Path(args.model)
+    if not (path / TASK_FILE).is_file() and (path / "model" / TASK_FILE).is_file():
+        args.parser.error(
+            f"argument model: expected a saved model, received {args.model!r}, the folder of a "
+            f"training run; its model is {str(path / 'model')!r}"
+        )
+    return path
+
+
 def _print_metrics(title: str, metrics: dict) -> None:
     print_metrics(title, metrics, count="reviews")
+
+
+def network_against_baselines(accuracy: float, baselines: list[dict]) -> str:
+    """One line: the network's test accuracy against the best baseline's, in points."""
+    best = max(baselines, key=lambda b: b["accuracy"])
+    gap = 100 * (accuracy - best["accuracy"])
+    if gap >= 0:
+        where = f"above the best baseline, {best['model']} ({best['accuracy']:.4f}), by"
+    else:
+        where = f"below the best baseline, {best['model']} ({best['accuracy']:.4f}), by"
+    return f"The network's test accuracy {accuracy:.4f} is {where} {abs(gap):.2f} points."
 
 
 # -- rnnkit sentiment -------------------------------------------------------------------------
@@ -179,6 +205,7 @@ def cmd_sentiment_train(args) -> int:
             base["seconds"] = round(time.perf_counter() - start, 2)
             _print_metrics(f"Baseline {base['model']} (same split):", base)
             report.setdefault("baselines", []).append(base)
+        print("\n" + network_against_baselines(metrics["accuracy"], report["baselines"]))
     _files.write_json(out / "metrics.json", report)
     print(
         f"\nTrained in {train_seconds:.1f} s. Wrote {out / 'model'}, {out / 'metrics.json'}, "
@@ -192,8 +219,9 @@ def cmd_sentiment_evaluate(args) -> int:
 
     run = EvaluateRun.from_args(args)
     json_path = check_output_file(args.parser, "--json", run.json) if run.json else None
+    model_dir = _model_dir(args)
     threads(args)
-    clf = SentimentClassifier.load(args.model)
+    clf = SentimentClassifier.load(model_dir)
     reviews = _load_reviews(args.data_dir)
     texts, labels = _limit(reviews.test, run.test_limit)
     metrics = clf.evaluate(texts, labels)
@@ -217,14 +245,35 @@ def _read_reviews(args) -> list[str]:
     return texts
 
 
+BAR_WORDS = 40  # up to this many words: one line each with a bar; more: wrapped lines
+
+
+def _explain_lines(words: list[str], proba) -> list[str]:
+    """The running prediction as text: a line per word with a bar of 20 ``#`` for a short
+    review, else the words wrapped into lines of at most 100 characters, each followed by
+    its probability (``film(.62)``)."""
+    if len(words) <= BAR_WORDS:
+        return [f"    {q:.3f} {'#' * round(q * 20):<20} {w}" for w, q in zip(words, proba)]
+    items = [f"{w}({q:.2f})" for w, q in zip(words, proba)]
+    return textwrap.wrap(
+        " ".join(items),
+        width=100,
+        initial_indent="    ",
+        subsequent_indent="    ",
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
 def cmd_sentiment_predict(args) -> int:
     from ..tasks.sentiment import SentimentClassifier, plot_trajectory
 
     run = PredictRun.from_args(args)
     explain_dir = check_output_dir(args.parser, "--explain-dir", run.explain_dir)
+    model_dir = _model_dir(args)
     texts = _read_reviews(args)
     threads(args)
-    clf = SentimentClassifier.load(args.model)
+    clf = SentimentClassifier.load(model_dir)
     proba = clf.positive_probability(texts)
     unknown = clf.unknown_fraction(texts)
     for k, (text, p) in enumerate(zip(texts, proba)):
@@ -245,9 +294,8 @@ def cmd_sentiment_predict(args) -> int:
                 f" (the last {len(words)} of {total} words: the model reads at most {len(words)})"
             )
             print(f"  word-by-word P(positive){note if cut else ''}:")
-            for word, q in zip(words, traj):
-                bar = "#" * round(q * 20)
-                print(f"    {q:.3f} {bar:<20} {word}")
+            for line in _explain_lines(words, traj):
+                print(line)
             png = explain_dir / f"trajectory_{k}.png"
             start = " ".join(text.split())
             start = start if len(start) <= 60 else start[:57] + "..."
@@ -264,8 +312,9 @@ def cmd_sentiment_export(args) -> int:
     from ..tasks.sentiment import SentimentClassifier
 
     out = check_output_file(args.parser, "OUT", args.out)
+    model_dir = _model_dir(args)
     threads(args)
-    clf = SentimentClassifier.load(args.model)
+    clf = SentimentClassifier.load(model_dir)
     example = torch.ones(2, 8, dtype=torch.long)  # any ids: the file takes any batch, length
     export.onnx(clf.model_, out, example, input_names=["ids"], output_names=["probability"])
     print(

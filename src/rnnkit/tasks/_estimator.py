@@ -42,7 +42,7 @@ class ConfigEstimator:
                     f"Invalid parameter {name!r} for estimator {type(self).__name__}. "
                     f"Valid parameters are: {sorted(valid)!r}."
                 )
-        self.config = dataclasses.replace(self.config, **params)
+        self.config = self.config.replace(**params)
         return self
 
     def __repr__(self) -> str:

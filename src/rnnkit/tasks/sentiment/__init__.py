@@ -1,13 +1,17 @@
 """IMDb-style sentiment analysis from raw text: vocabulary, padding, model, training, metrics.
 
-The default configuration is the seed's model: the 10,000 most frequent words, reviews padded
-or truncated to 200 words (at the front, as ``keras.utils.pad_sequences``), then
-``Embedding(10000, 128) -> LSTM(128) -> Dense(1, sigmoid)``, binary cross-entropy, Adam.
+The seed's model is ``SentimentConfig(recipe='seed')``: the 10,000 most frequent words, reviews
+padded or truncated to 200 words (at the front, as ``keras.utils.pad_sequences``), then
+``Embedding(10000, 128) -> LSTM(128) -> Dense(1, sigmoid)``, binary cross-entropy, Adam. The
+default recipe trains the same layers over 500 words with dropout, target replication
+(:mod:`.replication`) and a 6-minute budget; ``recipe='best'`` is a bidirectional LSTM with max
+and mean pooling over time (:data:`.config.RECIPE_TABLE`).
 
 One module per job: :mod:`.config` (the settings, from which the CLI options are generated),
 :mod:`.model` (the network), :mod:`.classifier` (training, the n-gram hybrid, prediction,
 persistence), :mod:`.bag_of_words` (the scikit-learn baselines and their persistence),
-:mod:`.plots` (figures; the history plot and the metrics are :mod:`rnnkit.reporting`'s).
+:mod:`.plots` (figures; the history plot and the metrics are :mod:`rnnkit.reporting`'s),
+:mod:`.replication` (target replication during training).
 
 >>> from rnnkit.tasks.sentiment import SentimentClassifier, SentimentConfig
 >>> clf = SentimentClassifier(SentimentConfig(epochs=1)).fit(texts, labels)  # doctest: +SKIP

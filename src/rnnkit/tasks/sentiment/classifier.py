@@ -3,7 +3,9 @@ model, prediction, the running prediction per word, persistence."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from ... import _files
 from ... import _validation as V
 from ...models import callbacks, load_model
-from ...models.callbacks import EarlyStopping, ReduceLROnPlateau
+from ...models.callbacks import Callback, EarlyStopping, ReduceLROnPlateau
 from ...models.optimizers import Adam
 from ...models.splits import split_last
 from ...reporting import classification_metrics
@@ -24,6 +26,7 @@ from ._common import _logit, _texts
 from .bag_of_words import BagOfWords
 from .config import SentimentConfig
 from .model import build_model
+from .replication import target_replication
 
 TASK_FILE, VOCAB_FILE, MODEL_DIR, NGRAM_DIR = "sentiment.json", "vocab.json", "model", "ngrams"
 SAVED_NAMES = frozenset({TASK_FILE, VOCAB_FILE, MODEL_DIR, NGRAM_DIR})
@@ -39,6 +42,32 @@ def _backup_callback(config: SentimentConfig):
         save_freq=config.checkpoint_steps or "epoch",
         delete_checkpoint=True,
     )
+
+
+class TimeBudget(Callback):
+    """Stop training within ``minutes``: after the batch that reaches the budget, and before
+    an epoch that would end past it (judged by the longest epoch so far). ``clock``: seconds
+    (``time.perf_counter``; tests pass their own). ``stopped`` says whether it stopped."""
+
+    def __init__(self, minutes: float, clock=time.perf_counter):
+        self.seconds, self.clock = 60.0 * minutes, clock
+
+    def on_train_begin(self, logs=None):
+        self.start = self.epoch_start = self.clock()
+        self.longest, self.stopped = 0.0, False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_start = self.clock()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.clock() - self.start >= self.seconds:
+            self.model.stop_training = self.stopped = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = self.clock()
+        self.longest = max(self.longest, now - self.epoch_start)
+        if now - self.start + self.longest > self.seconds:
+            self.model.stop_training = self.stopped = True
 
 
 class SentimentClassifier(ConfigEstimator, ClassifierMixin, BaseEstimator):
@@ -112,27 +141,43 @@ class SentimentClassifier(ConfigEstimator, ClassifierMixin, BaseEstimator):
             callbacks.append(
                 ReduceLROnPlateau(monitor="val_loss", factor=config.reduce_lr, patience=1)
             )
+        if config.minutes is not None:
+            callbacks.append(TimeBudget(config.minutes))
         stopper = None
-        if config.patience is not None:
+        validated = bool(config.validation_split) or validation_data is not None
+        if config.patience is not None or (config.minutes is not None and validated):
+            # with a time budget and no patience: never stops, remembers the best epoch
+            patience = config.patience if config.patience is not None else config.epochs
             stopper = EarlyStopping(
-                monitor="val_accuracy", patience=config.patience, restore_best_weights=True
+                monitor="val_accuracy", patience=patience, restore_best_weights=True
             )
             callbacks.append(stopper)
-        self.history_ = self.model_.fit(
-            x,
-            y,
-            batch_size=config.batch_size,
-            epochs=config.epochs,
-            validation_split=config.validation_split if validation_data is None else 0.0,
-            validation_data=validation_data,
-            callbacks=callbacks,
-            verbose=verbose,
-            bucketing=config.bucketing,
+        replicate = (
+            target_replication(self.model_, config.target_replication)
+            if config.target_replication
+            else contextlib.nullcontext()
         )
-        # the epoch (1-based) whose weights the model holds: early stopping restores its best
+        with replicate:
+            self.history_ = self.model_.fit(
+                x,
+                y,
+                batch_size=config.batch_size,
+                epochs=config.epochs,
+                validation_split=config.validation_split if validation_data is None else 0.0,
+                validation_data=validation_data,
+                callbacks=callbacks,
+                verbose=verbose,
+                bucketing=config.bucketing,
+            )
+        # the epoch (1-based) whose weights the model holds: early stopping restores its best;
+        # under a time budget the best epoch is kept whatever ended training
         self.kept_epoch_ = len(self.history_.epoch)
-        if stopper is not None and stopper.stopped_epoch and stopper.best_weights is not None:
-            self.kept_epoch_ = stopper.best_epoch + 1
+        if stopper is not None and stopper.best_weights is not None:
+            if stopper.stopped_epoch:
+                self.kept_epoch_ = stopper.best_epoch + 1
+            elif config.minutes is not None and stopper.best_epoch + 1 != self.kept_epoch_:
+                self.model_.load_state_dict(stopper.best_weights)
+                self.kept_epoch_ = stopper.best_epoch + 1
         if config.ngrams:
             self._fit_hybrid(*hybrid_parts, verbose)
         self.classes_ = np.array([0, 1])
@@ -289,7 +334,9 @@ class SentimentClassifier(ConfigEstimator, ClassifierMixin, BaseEstimator):
             if task.get("task") != "sentiment":
                 raise ValueError(f"task is {task.get('task')!r}")
             try:
-                config = SentimentConfig.from_dict(task["config"])
+                saved = dict(task["config"])
+                saved.setdefault("recipe", "seed")  # saved before recipes: the seed's fields
+                config = SentimentConfig.from_dict(saved)
             except (TypeError, ValueError) as e:
                 raise ValueError(f"{TASK_FILE}: {e}") from None
             vocab = Vocabulary.from_json((path / VOCAB_FILE).read_text(encoding="utf-8"))
