@@ -202,16 +202,20 @@ def test_10_textgen_train_two_processes_equal_one(tmp_path):
 
 
 def test_11_translate_train_two_processes_equal_one(tmp_path):
-    pairs = [
-        ("i am here .", "je suis ici ."),
-        ("you are here .", "tu es ici ."),
-        ("he is here .", "il est ici ."),
-        ("i am tall .", "je suis grand ."),
-        ("you are tall .", "tu es grand ."),
-        ("he is tall .", "il est grand ."),
-        ("i am old .", "je suis vieux ."),
-        ("he is old .", "il est vieux ."),
-    ] * 3
+    subjects = [
+        ("i am", "je suis"),
+        ("you are", "tu es"),
+        ("he is", "il est"),
+        ("we are", "nous sommes"),
+    ]
+    words = [
+        ("here", "ici"),
+        ("tall", "grand"),
+        ("old", "vieux"),
+        ("sad", "triste"),
+        ("happy", "content"),
+    ]
+    pairs = [(f"{s} {w} .", f"{t} {v} .") for s, t in subjects for w, v in words]  # 20 distinct
     data = tmp_path / "pairs.txt"
     data.write_text("".join(f"{s}\t{t}\n" for s, t in pairs), encoding="utf-8")
     argv = [

@@ -157,14 +157,14 @@ class LanguageModel(ConfigEstimator):
         return next(self.net_.parameters()).device
 
     def _train(
-        self, data: Tensor, valid_ids: Tensor | None, verbose: int, on_epoch, group=None
+        self, data: Tensor, valid_ids: Tensor | None, verbose: int, on_epoch, ddp=None
     ) -> None:
         config, net = self.config, self.net_
         data = data.to(self._device())
-        if group is not None:  # rank 0's weights and generator on every rank
-            group.synchronize_random()
-            group.broadcast_parameters(net)
-        decide = (lambda flag: flag) if group is None else group.decide
+        if ddp is not None:  # rank 0's weights and generator on every rank
+            ddp.synchronize_random()
+            ddp.broadcast_parameters(net)
+        decide = (lambda flag: flag) if ddp is None else ddp.decide
         B, T = config.batch_size, config.seq_len
         M = (len(data) - 1) // B  # tokens per stream (+1 for the targets)
         streams = data[: B * M + 1]
@@ -204,17 +204,17 @@ class LanguageModel(ConfigEstimator):
             for i in starts:
                 x, y = x_all[:, i : i + T], y_all[:, i : i + T]
                 tokens = y.numel()  # the global batch's
-                if group is not None:  # this rank's streams (their states stay with it)
-                    x, y = group.shard(x), group.shard(y)
+                if ddp is not None:  # this rank's streams (their states stay with it)
+                    x, y = ddp.shard(x), ddp.shard(y)
                 logits, state = net(x, state)
                 state = detach(state)  # truncated BPTT: the next batch starts from these
                 loss = loss_fn(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 value = float(loss.detach())
-                if group is not None:  # the global batch's gradients and loss
-                    group.reduce_gradients(params, y.numel(), tokens)
-                    value = group.mean_loss(value, y.numel(), tokens, loss)
+                if ddp is not None:  # the global batch's gradients and loss
+                    ddp.reduce_gradients(params, y.numel(), tokens)
+                    value = ddp.mean_loss(value, y.numel(), tokens, loss)
                 if config.clipnorm is not None:
                     nn.utils.clip_grad_norm_(net.parameters(), config.clipnorm)
                 opt.step()
