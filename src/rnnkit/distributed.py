@@ -89,6 +89,25 @@ class Group:
         dist.all_reduce(total)
         return float(total)
 
+    def send_module(self, module, info, source: int):
+        """``source``'s parameters and buffers of ``module`` and its JSON-able ``info`` to
+        every rank; returns the info."""
+        with torch.no_grad():
+            for t in [*module.parameters(), *module.buffers()]:
+                dist.broadcast(t.data, src=source)
+        box = [info]
+        dist.broadcast_object_list(box, src=source)
+        return box[0]
+
+    def decide(self, flag: bool) -> bool:
+        """Rank 0's ``flag`` on every rank (a decision taken on one clock, such as a time
+        budget, that every rank must take alike)."""
+        t = torch.tensor([1 if flag else 0], dtype=torch.int64)
+        if dist.get_backend() == "nccl":
+            t = t.cuda()
+        dist.broadcast(t, src=0)
+        return bool(t.item())
+
     def gather(self, t: Tensor | None, n_batch: int) -> Tensor | None:
         """Every rank's shard of ``t`` (rows on axis 0), concatenated in rank order: the
         global batch's tensor."""
@@ -100,6 +119,21 @@ class Group:
         parts = [t.new_empty((k, *t.shape[1:])) for k in sizes]
         dist.all_gather(parts, t.contiguous())
         return torch.cat(parts)
+
+
+def torch_device(owner: str, device) -> torch.device:
+    """``device`` (a name or a torch.device) checked: a CPU, or a CUDA device that exists
+    (the argument / expected / received message otherwise)."""
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        V.fail(owner, "device", "a torch device such as 'cpu' or 'cuda:0'", device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"{owner}: `device` expected an available device, received {str(device)!r} "
+            "(torch.cuda.is_available() is False)."
+        )
+    return device
 
 
 def group_of(owner: str, distributed: bool, device: torch.device) -> Group | None:

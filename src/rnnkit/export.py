@@ -30,7 +30,15 @@ from . import _validation as V
 from ._tracing import active as is_exporting
 from ._tracing import exporting
 
-__all__ = ["DecoderStep", "Encoder", "exporting", "is_exporting", "onnx"]
+__all__ = [
+    "DecoderStep",
+    "Encoder",
+    "ForecastEnsemble",
+    "LanguageModelStep",
+    "exporting",
+    "is_exporting",
+    "onnx",
+]
 
 OPSET = 17
 
@@ -163,3 +171,54 @@ def _net(translator):
     if not hasattr(net, "decoder"):
         V.fail("export", "translator", "a fitted rnnkit Translator", translator, TypeError)
     return net
+
+
+class LanguageModelStep(nn.Module):
+    """A language model's network with its states as inputs and outputs: ``ids`` (N, T) and
+    ``h_1, c_1, ..., h_L, c_L`` (N, units) each -> logits (N, T, V) and the states after the
+    last step (zeros to start; the outputs fed back carry the text on, as
+    :meth:`rnnkit.tasks.language_model.LanguageModel.generate` does)."""
+
+    def __init__(self, language_model):
+        super().__init__()
+        net = getattr(language_model, "net_", language_model)  # a LanguageModel, or its net
+        if not hasattr(net, "lstms"):
+            V.fail(
+                "export", "language_model", "a fitted rnnkit LanguageModel", language_model,
+                TypeError,
+            )  # fmt: skip
+        self.net = net
+
+    def forward(self, ids: Tensor, *state: Tensor):
+        pairs = [(state[2 * k], state[2 * k + 1]) for k in range(len(state) // 2)]
+        logits, new_state = self.net(ids, pairs)
+        return (logits, *[t for pair in new_state for t in pair])
+
+    def zero_state(self, batch: int) -> tuple[Tensor, ...]:
+        """The starting states of ``batch`` rows: zeros ``(batch, units)``, two per layer."""
+        units = self.net.lstms[0].units
+        weight = next(self.net.parameters())
+        return tuple(weight.new_zeros(batch, units) for _ in range(2 * len(self.net.lstms)))
+
+
+class ForecastEnsemble(nn.Module):
+    """A fitted forecaster's networks as one module: windows ``x`` (N, L, C) as
+    :meth:`rnnkit.tasks.forecast.Forecaster.network_input` gives them -> the ensemble's mean
+    (N, H) and calibrated standard deviation (N, H), in the scaled units (mean of the members'
+    means; variance = mean of their variances + variance of their means; times ``kappa_``)."""
+
+    def __init__(self, forecaster):
+        super().__init__()
+        nets = getattr(forecaster, "nets_", None)
+        if not nets:
+            V.fail("export", "forecaster", "a fitted rnnkit Forecaster", forecaster, TypeError)
+        self.members = nn.ModuleList(nets)
+        self.kappa = float(getattr(forecaster, "kappa_", 1.0))
+
+    def forward(self, x: Tensor):
+        outs = [member(x) for member in self.members]
+        means = torch.stack([m for m, _ in outs])  # (K, N, H)
+        variances = torch.stack([s * s for _, s in outs])  # (K, N, H)
+        mean = means.mean(0)  # (N, H)
+        spread = ((means - mean) ** 2).mean(0)  # (N, H) the variance of the means
+        return mean, self.kappa * torch.sqrt(variances.mean(0) + spread)

@@ -4,6 +4,7 @@ Oracle: the single-process fit."""
 
 from __future__ import annotations
 
+import datetime
 import re
 import socket
 
@@ -15,7 +16,7 @@ import torch.multiprocessing as mp
 
 from rnnkit.layers import LSTM, Dense, Input
 from rnnkit.models import Sequential
-from rnnkit.models.callbacks import CSVLogger
+from rnnkit.models.callbacks import BackupAndRestore, Callback, CSVLogger
 
 WORLD = 2
 
@@ -103,3 +104,73 @@ def test_2_without_a_process_group():
         ),
     ):
         model.fit(x, y, distributed=True, verbose=0)
+
+
+class Interrupt(Exception):
+    pass
+
+
+class StopAt(Callback):
+    """Raises :class:`Interrupt` after the ``at``-th training step of the fit (a crash)."""
+
+    def __init__(self, at: int | None):
+        self.at, self.done = at, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.done += 1
+        if self.done == self.at:
+            raise Interrupt
+
+
+def resumed_worker(rank: int, port: int, folder):
+    """Train 3 epochs of 3 steps, interrupted after step 5 (mid-epoch 2, a backup after
+    every step), then resumed by a fresh model from the backup rank 0 wrote."""
+    torch.set_num_threads(1)
+    dist.init_process_group(
+        "gloo",
+        init_method=f"tcp://127.0.0.1:{port}",
+        rank=rank,
+        world_size=WORLD,
+        timeout=datetime.timedelta(seconds=60),  # a rank that does not resume fails, not hangs
+    )
+    try:
+        x, y = data()
+        backup = folder / "backup"
+        model = build(seed=rank)  # fit broadcasts rank 0's weights
+        torch.manual_seed(0 if rank == 0 else 123)  # and generator
+        with pytest.raises(Interrupt):
+            model.fit(
+                x, y, batch_size=8, epochs=3, verbose=0, distributed=True,
+                callbacks=[BackupAndRestore(backup, save_freq=1), StopAt(5)],
+            )  # fmt: skip
+        assert any(backup.iterdir())  # rank 0's backup after step 5
+        dist.barrier()
+        model = build(seed=10 + rank)  # other weights, other generator: the backup decides
+        torch.manual_seed(99 + rank)
+        history = model.fit(
+            x, y, batch_size=8, epochs=3, verbose=0, distributed=True,
+            callbacks=[BackupAndRestore(backup, save_freq=1), StopAt(None)],
+        )  # fmt: skip
+        torch.save(
+            {"state": model.state_dict(), "history": history.history}, folder / f"res{rank}.pt"
+        )
+    finally:
+        dist.destroy_process_group()
+
+
+def test_3_resume_under_ddp_equals_one_uninterrupted_process(tmp_path):
+    """Fails before the fix: rank 1 dropped BackupAndRestore (a writer), so it started again
+    from epoch 0 while rank 0 resumed; their collectives no longer matched."""
+    mp.spawn(resumed_worker, args=(free_port(), tmp_path), nprocs=WORLD, join=True)
+    torch.manual_seed(0)
+    model = build(seed=0)
+    torch.manual_seed(0)
+    x, y = data()
+    history = model.fit(x, y, batch_size=8, epochs=3, verbose=0).history
+    assert not (tmp_path / "backup").exists()  # deleted by rank 0 at the end
+    for rank in range(WORLD):
+        got = torch.load(tmp_path / f"res{rank}.pt")
+        for name, value in model.state_dict().items():
+            torch.testing.assert_close(got["state"][name], value, rtol=0, atol=1e-6, msg=name)
+        for key in ("loss", "accuracy"):
+            np.testing.assert_allclose(got["history"][key], history[key], rtol=0, atol=1e-6)

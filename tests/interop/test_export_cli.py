@@ -38,3 +38,12 @@ def test_1_sentiment_export_onnx(tmp_path, monkeypatch, capsys):
     for texts in (TEXTS[:1], TEXTS[:5]):
         (got,) = session.run(None, {"ids": clf.encode(texts)})
         np.testing.assert_allclose(got[:, 0], clf.predict_proba(texts)[:, 1], rtol=0, atol=1e-5)
+    # three lengths and two batch sizes of ids, 'pre' padding included: the network's output
+    g = np.random.default_rng(0)
+    for T in (1, 6, 13):
+        for N in (1, 4):
+            ids = g.integers(1, 60, size=(N, T))
+            ids[0, : T // 2] = 0
+            (got,) = session.run(None, {"ids": ids})
+            want = clf.model_.predict(ids, verbose=0)
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)

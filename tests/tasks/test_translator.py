@@ -188,7 +188,7 @@ def test_7_train_step_equals_the_previous_step():
         loss_b.backward()
         torch.nn.utils.clip_grad_norm_(pb, 0.5)
         opt_b.step()
-        torch.testing.assert_close(loss_a, loss_b.detach(), atol=1e-6, rtol=1e-6)
+        torch.testing.assert_close(torch.tensor(loss_a), loss_b.detach(), atol=1e-6, rtol=1e-6)
     for (name, p), q in zip(a.model.named_parameters(), pb):
         torch.testing.assert_close(p, q, atol=1e-6, rtol=1e-6, msg=name)
 

@@ -101,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # (what --nproc's processes run)
     try:
         return args.func(args)
     except BrokenPipeError:  # the reader stopped (`| head`): no message, as other commands

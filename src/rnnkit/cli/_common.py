@@ -34,6 +34,184 @@ class Runtime(Config):
     )
 
 
+DEVICE_HELP = (
+    "where the networks run: cpu, cuda or cuda:N (on CUDA, PyTorch's fused cuDNN operators "
+    "where they compute the same thing; rnnkit's compiled loops are CPU-only)"
+)
+
+
+@dataclass
+class Placement(Config):
+    """``--device`` (every command that trains or predicts) and ``--nproc`` (those that
+    train): one definition, added to each command by :func:`add_placement`."""
+
+    device: str = option("cpu", DEVICE_HELP, metavar="DEVICE")
+    nproc: int = option(
+        1,
+        "processes training data-parallel on this machine (torch.distributed: gloo on the "
+        "CPU, NCCL on CUDA, one GPU each); each global batch is split between them and the "
+        "result is one process's; each takes --threads (default: the cores shared out)",
+        low=1,
+        high=max_threads,
+    )
+
+
+def device_type(text: str):
+    """argparse's ``type=`` of ``--device``: a CPU or an available CUDA device."""
+    import torch
+
+    try:
+        device = torch.device(text)
+    except (RuntimeError, ValueError):
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise argparse.ArgumentTypeError(f"expected cpu, cuda or cuda:N, received {text!r}")
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise argparse.ArgumentTypeError(
+                f"expected an available device, received {text!r} (no CUDA device here: "
+                "torch.cuda.is_available() is False)"
+            )
+        if device.index is not None and device.index >= count:
+            raise argparse.ArgumentTypeError(
+                f"expected an available device, received {text!r} ({count} CUDA device"
+                f"{'s' if count > 1 else ''} here: cuda:0 to cuda:{count - 1})"
+            )
+    return text
+
+
+def add_placement(parser, train: bool) -> None:
+    """Add ``--device`` (and ``--nproc`` where ``train``) to a command's parser or group."""
+    Placement.add_arguments(parser, include=("device", "nproc") if train else ("device",))
+    for action in parser._actions:  # (an argument group shares its parser's list)
+        if action.dest == "device":
+            action.type = device_type
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where this process trains or predicts: ``device`` (a torch.device), ``distributed``
+    (part of a process group), ``writes`` (rank 0, or the only process: prints and writes)."""
+
+    device: object
+    distributed: bool = False
+    writes: bool = True
+
+
+WORKER = "RNNKIT_CLI_WORKER"  # set in the processes --nproc starts
+
+
+def place(args) -> Place:
+    """The :class:`Place` of this process for ``args`` (after :func:`spawn`): the device
+    (``cuda`` becomes ``cuda:RANK`` under several processes), the process group."""
+    import torch
+    import torch.distributed as dist
+
+    device = torch.device(getattr(args, "device", None) or "cpu")
+    if dist.is_available() and dist.is_initialized():
+        rank = dist.get_rank()
+        if device.type == "cuda" and device.index is None:
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)))
+        return Place(device, True, rank == 0)
+    if _torchrun():
+        return Place(device, True, int(os.environ["RANK"]) == 0)
+    return Place(device)
+
+
+def _torchrun() -> bool:
+    """Launched by torchrun (or any launcher setting its variables) with several processes."""
+    return "RANK" in os.environ and int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def spawn(args) -> int | None:
+    """Under ``--nproc N`` (N > 1), start N processes on this machine that each run the same
+    command in a process group (gloo over loopback on the CPU, NCCL on CUDA) and return the
+    exit status once all have ended; else None: this process goes on (alone, or as one of
+    those processes). Call it after the checks of the options, before any data is read."""
+    nproc = getattr(args, "nproc", 1) or 1
+    if nproc == 1 or os.environ.get(WORKER):
+        return None
+    parser = args.parser
+    if _torchrun():
+        parser.error(
+            "argument --nproc: expected 1 under torchrun (its processes are the process "
+            f"group: --nproc-per-node), received {nproc}"
+        )
+    import torch
+
+    device = torch.device(args.device or "cpu")
+    if device.type == "cuda":
+        count = torch.cuda.device_count()
+        if device.index is not None:
+            parser.error(
+                f"argument --nproc: expected 1 with --device {args.device} (several processes "
+                f"take a GPU each: pass --device cuda), received {nproc}"
+            )
+        if nproc > count:
+            parser.error(
+                f"argument --nproc: expected at most one process per CUDA device ({count} "
+                f"here), received {nproc}"
+            )
+    import torch.multiprocessing as mp
+
+    threads = args.threads or max(1, (os.cpu_count() or 1) // nproc)
+    port = _free_port()
+    try:
+        mp.start_processes(
+            _worker,
+            args=(nproc, port, list(args.argv), threads, device.type),
+            nprocs=nproc,
+            join=True,
+            start_method="spawn",
+        )
+    except mp.ProcessRaisedException as e:
+        print(f"rnnkit: error: one of the {nproc} processes failed:\n{e}", file=sys.stderr)
+        return 2
+    except mp.ProcessExitedException as e:
+        print(f"rnnkit: error: one of the {nproc} processes ended: {e}", file=sys.stderr)
+        return e.exit_code if isinstance(e.exit_code, int) and e.exit_code > 0 else 2
+    return 0
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _worker(rank: int, nproc: int, port: int, argv: list[str], threads: int, kind: str):
+    """One of :func:`spawn`'s processes: join the group, run the command; rank > 0 prints
+    nothing (its output is rank 0's)."""
+    import torch
+    import torch.distributed as dist
+
+    os.environ.update(
+        {WORKER: "1", "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(nproc)}
+    )
+    os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})
+    torch.set_num_threads(threads)
+    if rank:
+        devnull = open(os.devnull, "w")
+        sys.stdout = sys.stderr = devnull
+    dist.init_process_group(
+        "nccl" if kind == "cuda" else "gloo",
+        init_method=f"tcp://127.0.0.1:{port}",
+        rank=rank,
+        world_size=nproc,
+    )
+    try:
+        from . import main
+
+        status = main(argv)
+    finally:
+        dist.destroy_process_group()
+    if status:
+        raise SystemExit(status)
+
+
 # -- checks of output locations, made before any data is read ---------------------------------
 def _kind(path: Path) -> str:
     mode = path.stat().st_mode

@@ -12,7 +12,16 @@ from pathlib import Path
 from .. import _files
 from ..config import Config, option
 from ..tasks.forecast.config import ForecastConfig
-from ._common import Runtime, check_output_dir, subparser, threads
+from ._common import (
+    Runtime,
+    add_placement,
+    check_output_dir,
+    check_output_file,
+    place,
+    spawn,
+    subparser,
+    threads,
+)
 
 SERIES_NAMES = ("airline", "sunspots", "co2")
 BASELINE_NAMES = ("naive", "seasonal_naive", "drift", "ets", "arima")
@@ -154,8 +163,12 @@ def cmd_forecast(args) -> int:
             f"received {run.out!r}, where rnnkit would replace what it did not write: "
             f"{', '.join(foreign)}; pass --overwrite to replace them, or choose another --out"
         )
-    threads(args)
     series = _load(parser, data)  # every check of the values and periods happens here
+    status = spawn(args)  # --nproc N: N processes run this command, then the status
+    if status is not None:
+        return status
+    where = place(args)
+    threads(args)
     config = replace(config, horizon=run.horizon)
     print(f"{series!r} from {series.source}")
     start = time.perf_counter()
@@ -167,6 +180,8 @@ def cmd_forecast(args) -> int:
         baselines=names,
         level=run.level,
         refit=not run.no_refit,
+        device=where.device,
+        distributed=where.distributed,
     )
     backtest_seconds = time.perf_counter() - start
     print(
@@ -178,7 +193,9 @@ def cmd_forecast(args) -> int:
     best = result.best()
 
     start = time.perf_counter()
-    forecaster = Forecaster(config).fit(series)
+    forecaster = Forecaster(config).fit(series, device=where.device, distributed=where.distributed)
+    if not where.writes:  # another process of --nproc: rank 0 writes
+        return 0
     forecasts = {"rnnkit": forecaster.predict(run.horizon, intervals=True, level=run.level)}
     for name in names:
         spec = result.folds[name][-1].detail.get("spec")
@@ -234,8 +251,30 @@ def cmd_forecast(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    import torch
+
+    from .. import export
+    from ..tasks.forecast import Forecaster
+
+    out = check_output_file(args.parser, "OUT", args.out)
+    threads(args)
+    forecaster = Forecaster.load(args.model)
+    ensemble = export.ForecastEnsemble(forecaster)
+    x = torch.from_numpy(forecaster.network_input()).repeat(2, 1, 1)  # (2, L, C)
+    export.onnx(ensemble, out, x, input_names=["x"], output_names=["mean", "sd"])
+    print(
+        f"wrote {out}: input `x` float32 (batch, length, {x.shape[2]}) windows as "
+        "Forecaster.network_input gives them; outputs `mean` and `sd` (batch, "
+        f"{forecaster.horizon_}) of the {len(forecaster.nets_)}-network ensemble in the "
+        "scaled units (sd calibrated), before the scaler, the seasonal indices and the "
+        "transform are undone"
+    )
+    return 0
+
+
 def register(sub) -> None:
-    """Add ``rnnkit forecast``."""
+    """Add ``rnnkit forecast`` and ``rnnkit forecast export``."""
     p = subparser(
         sub,
         "forecast",
@@ -247,4 +286,15 @@ def register(sub) -> None:
     group = p.add_argument_group("run")
     ForecastRun.add_arguments(group)
     Runtime.add_arguments(group)
+    add_placement(group, train=True)
     ForecastConfig.add_arguments(p, title="network and training (ForecastConfig)")
+    # `rnnkit forecast export MODEL OUT`: an optional action, so that `rnnkit forecast
+    # --series airline` stays as it was
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    x = subparser(actions, "export", "write a saved forecaster's networks to a file", cmd_export)
+    x.add_argument("model", help=f"folder written by `rnnkit forecast` (its {MODEL}/)")
+    x.add_argument("out", metavar="OUT", help="the file to write (replaced if it exists)")
+    x.add_argument(
+        "--format", choices=["onnx"], default="onnx", help="the file format (default: onnx)"
+    )
+    Runtime.add_arguments(x)

@@ -19,9 +19,12 @@ from ..reporting import print_metrics
 from ..tasks.sentiment.config import SentimentConfig
 from ._common import (
     Runtime,
+    add_placement,
     check_output_dir,
     check_output_file,
+    place,
     read_input,
+    spawn,
     subparser,
     threads,
 )
@@ -164,6 +167,10 @@ def cmd_sentiment_train(args) -> int:
             f"train`, received {run.out!r}, where rnnkit would replace what it did not write: "
             f"{', '.join(foreign)}; pass --overwrite to replace them, or choose another --out"
         )
+    status = spawn(args)  # --nproc N: N processes run this command, then the status
+    if status is not None:
+        return status
+    where = place(args)
     threads(args)
     reviews = _load_reviews(args.data_dir)
     train_texts, train_labels = _limit(reviews.train, run.limit, config.seed)
@@ -179,10 +186,20 @@ def cmd_sentiment_train(args) -> int:
 
     class Summary(Callback):
         def on_train_begin(self, logs=None):
-            self.model.summary()
+            if where.writes:  # (present on every rank: a backup's fingerprint lists it)
+                self.model.summary()
 
-    clf.fit(train_texts, train_labels, callbacks=[Summary()], verbose=run.verbose)
+    clf.fit(
+        train_texts,
+        train_labels,
+        callbacks=[Summary()],
+        verbose=run.verbose,
+        device=where.device,
+        distributed=where.distributed,
+    )
     train_seconds = time.perf_counter() - start
+    if not where.writes:  # another process of --nproc: rank 0 tests and writes
+        return 0
     start = time.perf_counter()
     metrics = clf.evaluate(test_texts, test_labels)
     predict_seconds = time.perf_counter() - start
@@ -221,7 +238,7 @@ def cmd_sentiment_evaluate(args) -> int:
     json_path = check_output_file(args.parser, "--json", run.json) if run.json else None
     model_dir = _model_dir(args)
     threads(args)
-    clf = SentimentClassifier.load(model_dir)
+    clf = SentimentClassifier.load(model_dir).to(place(args).device)
     reviews = _load_reviews(args.data_dir)
     texts, labels = _limit(reviews.test, run.test_limit)
     metrics = clf.evaluate(texts, labels)
@@ -273,7 +290,7 @@ def cmd_sentiment_predict(args) -> int:
     model_dir = _model_dir(args)
     texts = _read_reviews(args)
     threads(args)
-    clf = SentimentClassifier.load(model_dir)
+    clf = SentimentClassifier.load(model_dir).to(place(args).device)
     proba = clf.positive_probability(texts)
     unknown = clf.unknown_fraction(texts)
     for k, (text, p) in enumerate(zip(texts, proba)):
@@ -346,6 +363,7 @@ def register(sub) -> None:
     group = t.add_argument_group("run")
     TrainRun.add_arguments(group)
     Runtime.add_arguments(group)
+    add_placement(group, train=True)
     SentimentConfig.add_arguments(t, title="model and training (SentimentConfig)")
 
     e = subparser(ssub, "evaluate", "test metrics of a saved model", cmd_sentiment_evaluate)
@@ -353,12 +371,14 @@ def register(sub) -> None:
     ImdbData.add_arguments(e)
     EvaluateRun.add_arguments(e)
     Runtime.add_arguments(e)
+    add_placement(e, train=False)
 
     q = subparser(ssub, "predict", "label and probability of reviews", cmd_sentiment_predict)
     q.add_argument("model", help="folder written by `rnnkit sentiment train` (its model/)")
     q.add_argument("texts", nargs="*", help="reviews to classify (or use --file / stdin)")
     PredictRun.add_arguments(q)
     Runtime.add_arguments(q)
+    add_placement(q, train=False)
 
     x = subparser(ssub, "export", "write a saved model's network to a file", cmd_sentiment_export)
     x.add_argument("model", help="folder written by `rnnkit sentiment train` (its model/)")

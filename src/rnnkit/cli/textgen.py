@@ -12,7 +12,16 @@ from pathlib import Path
 from .. import _files
 from ..config import Config, option
 from ..tasks.language_model.config import LanguageModelConfig
-from ._common import Runtime, check_output_dir, check_output_file, subparser, threads
+from ._common import (
+    Runtime,
+    add_placement,
+    check_output_dir,
+    check_output_file,
+    place,
+    spawn,
+    subparser,
+    threads,
+)
 
 DEFAULT_OUT = "runs/textgen"
 MODEL_DIR, REPORT, PLOT = "model", "metrics.json", "perplexity.png"
@@ -174,6 +183,10 @@ def cmd_train(args) -> int:
             f"received {run.out!r}, where rnnkit would replace what it did not write: "
             f"{', '.join(foreign)}; pass --overwrite to replace them, or choose another --out"
         )
+    status = spawn(args)  # --nproc N: N processes run this command, then the status
+    if status is not None:
+        return status
+    where = place(args)
     threads(args)
     corpus = load_corpus(data.corpus, data.data_dir)
     if corpus.level in ("word", "char") and corpus.level != config.level:
@@ -186,8 +199,10 @@ def cmd_train(args) -> int:
     )
     lm = LanguageModel(config)
     start = time.perf_counter()
-    lm.fit(corpus, verbose=run.verbose)
+    lm.fit(corpus, verbose=run.verbose, device=where.device, distributed=where.distributed)
     train_seconds = time.perf_counter() - start
+    if not where.writes:  # another process of --nproc: rank 0 evaluates and writes
+        return 0
     print(
         f"Vocabulary: {lm.vocab_.size:,} {config.level} tokens; trained {train_seconds / 60:.1f} min"
     )
@@ -234,7 +249,7 @@ def _load_model(args):
     from ..tasks.language_model import LanguageModel
 
     run = ModelRun.from_args(args)
-    lm = LanguageModel.load(run.model)
+    lm = LanguageModel.load(run.model).to(place(args).device)
     if run.level is not None and run.level != lm.vocab_.level:
         args.parser.error(
             f"argument --level: expected the model's level {lm.vocab_.level!r} "
@@ -313,6 +328,35 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+# -- rnnkit textgen export ----------------------------------------------------------------------
+def cmd_export(args) -> int:
+    import torch
+
+    from .. import export
+    from ..tasks.language_model import LanguageModel
+
+    out = check_output_file(args.parser, "OUT", args.out)
+    threads(args)
+    step = export.LanguageModelStep(LanguageModel.load(args.model))
+    layers = len(step.net.lstms)
+    states = [f"{kind}_{k + 1}" for k in range(layers) for kind in ("h", "c")]
+    example = (torch.ones(2, 8, dtype=torch.long), *step.zero_state(2))
+    export.onnx(
+        step,
+        out,
+        example,
+        input_names=["ids", *states],
+        output_names=["logits", *[f"{name}_out" for name in states]],
+    )
+    print(
+        f"wrote {out}: inputs `ids` int64 (batch, length) as LanguageModel's vocabulary "
+        f"encodes them and the {layers} LSTM layer(s)' states {', '.join(states)} float32 "
+        "(batch, units), zeros to start; outputs `logits` (batch, length, vocabulary) and the "
+        "states after the last step (*_out), to feed back"
+    )
+    return 0
+
+
 # -- argument parsing -------------------------------------------------------------------------
 def register(sub) -> None:
     """Add ``rnnkit textgen train | next | generate | evaluate``."""
@@ -330,6 +374,7 @@ def register(sub) -> None:
     group = t.add_argument_group("run")
     TrainRun.add_arguments(group)
     Runtime.add_arguments(group)
+    add_placement(group, train=True)
     LanguageModelConfig.add_arguments(t, title="model and training (LanguageModelConfig)")
 
     n = subparser(ssub, "next", "the likeliest next words (or characters) after a text", cmd_next)
@@ -337,12 +382,14 @@ def register(sub) -> None:
     ModelRun.add_arguments(n)
     NextRun.add_arguments(n)
     Runtime.add_arguments(n)
+    add_placement(n, train=False)
 
     g = subparser(ssub, "generate", "sample text after a prompt", cmd_generate)
     g.add_argument("prompt", nargs="?", default="", help="the text to continue (may be empty)")
     ModelRun.add_arguments(g)
     GenerateRun.add_arguments(g)
     Runtime.add_arguments(g)
+    add_placement(g, train=False)
 
     e = subparser(ssub, "evaluate", "perplexity on the test split or a text file", cmd_evaluate)
     e.add_argument("model", help="folder written by `rnnkit textgen train` (its model/)")
@@ -354,3 +401,12 @@ def register(sub) -> None:
     )
     EvaluateRun.add_arguments(e)
     Runtime.add_arguments(e)
+    add_placement(e, train=False)
+
+    x = subparser(ssub, "export", "write a saved model's network to a file", cmd_export)
+    x.add_argument("model", help="folder written by `rnnkit textgen train` (its model/)")
+    x.add_argument("out", metavar="OUT", help="the file to write (replaced if it exists)")
+    x.add_argument(
+        "--format", choices=["onnx"], default="onnx", help="the file format (default: onnx)"
+    )
+    Runtime.add_arguments(x)

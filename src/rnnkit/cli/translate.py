@@ -12,12 +12,17 @@ from ..reporting import print_metrics
 from ..tasks.translate.config import TranslateConfig
 from ._common import (
     Runtime,
+    add_placement,
     check_output_dir,
     check_output_file,
     foreign_outputs,
+    place,
+    spawn,
     subparser,
     threads,
 )
+
+ENCODER_FILE, DECODER_FILE = "encoder.onnx", "decoder_step.onnx"
 
 
 @dataclass
@@ -120,6 +125,10 @@ def cmd_train(args) -> int:
             f"train`, received {run.out!r}, where rnnkit would replace what it did not write: "
             f"{', '.join(foreign)}; pass --overwrite to replace them, or choose another --out"
         )
+    status = spawn(args)  # --nproc N: N processes run this command, then the status
+    if status is not None:
+        return status
+    where = place(args)
     threads(args)
     splits = _splits(args, data)
     train = splits.train[: run.limit] if run.limit else splits.train
@@ -127,8 +136,17 @@ def cmd_train(args) -> int:
     test = _first(splits.references("test"), run.test_limit)
     translator = Translator(config)
     start = time.perf_counter()
-    translator.fit(train, validation=validation, minutes=run.minutes, verbose=run.verbose)
+    translator.fit(
+        train,
+        validation=validation,
+        minutes=run.minutes,
+        verbose=run.verbose,
+        device=where.device,
+        distributed=where.distributed,
+    )
     train_seconds = time.perf_counter() - start
+    if not where.writes:  # another process of --nproc: rank 0 tests and writes
+        return 0
     metrics = translator.evaluate(test, beam=run.beam)
     print_metrics(
         f"Test set ({len(test):,} distinct sentences, all their translations as references):",
@@ -168,7 +186,7 @@ def cmd_evaluate(args) -> int:
     run, data = TranslateEvaluateRun.from_args(args), PairsData.from_args(args)
     json_path = check_output_file(args.parser, "--json", run.json) if run.json else None
     threads(args)
-    translator = Translator.load(args.model)
+    translator = Translator.load(args.model).to(place(args).device)
     test = _first(_splits(args, data).references("test"), run.test_limit)
     metrics = translator.evaluate(test, beam=run.beam)
     print_metrics(
@@ -191,7 +209,7 @@ def cmd_translate(args) -> int:
     if not args.texts or not all(t.strip() for t in args.texts):
         args.parser.error("expected one or more non-empty sentences to translate")
     threads(args)
-    translator = Translator.load(args.model)
+    translator = Translator.load(args.model).to(place(args).device)
     for text, out in zip(
         args.texts, translator.translate(args.texts, beam=run.beam, max_len=run.max_len)
     ):
@@ -200,6 +218,46 @@ def cmd_translate(args) -> int:
         source, output, weights = translator.attention_map(args.texts[0])
         plot_attention(source, output, weights, png, title=f"{args.texts[0]} -> {' '.join(output)}")
         print(f"attention map: {png}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    import torch
+
+    from .. import export
+    from ..tasks.translate import Translator
+    from ..tasks.translate.vocab import END, START
+
+    out = check_output_dir(args.parser, "OUT", args.out)
+    threads(args)
+    translator = Translator.load(args.model)
+    encoder, step = export.Encoder(translator), export.DecoderStep(translator)
+    source = torch.ones(2, 7, dtype=torch.long)
+    with torch.no_grad():
+        enc, mask, *state = encoder(source)
+    states = ["h", "c"][: len(state)]
+    out.mkdir(parents=True, exist_ok=True)
+    export.onnx(
+        encoder,
+        out / ENCODER_FILE,
+        source,
+        input_names=["source"],
+        output_names=["enc", "mask", *states],
+    )
+    export.onnx(
+        step,
+        out / DECODER_FILE,
+        (torch.ones(2, dtype=torch.long), enc, mask, *state),
+        input_names=["prev", "enc", "mask", *states],
+        output_names=["logp", *[f"{name}_out" for name in states]],
+    )
+    print(
+        f"wrote {out / ENCODER_FILE}: input `source` int64 (batch, length), word ids padded "
+        f"with 0 at the end; outputs `enc`, `mask` and the states {', '.join(states)}.\n"
+        f"wrote {out / DECODER_FILE}: one decoder step: inputs `prev` int64 (batch,) (the "
+        f"start id {START} first; {END} ends a sentence), `enc`, `mask` and the states; outputs `logp` (batch, target "
+        "vocabulary) log-probabilities and the new states (*_out), to feed back"
+    )
     return 0
 
 
@@ -219,6 +277,7 @@ def register(sub) -> None:
     group = t.add_argument_group("run")
     TranslateTrainRun.add_arguments(group)
     Runtime.add_arguments(group)
+    add_placement(group, train=True)
     TranslateConfig.add_arguments(t, title="model and training (TranslateConfig)")
     e = subparser(
         ssub, "evaluate", "BLEU and chrF of a saved model on the test split", cmd_evaluate
@@ -227,8 +286,23 @@ def register(sub) -> None:
     PairsData.add_arguments(e, title="data")
     TranslateEvaluateRun.add_arguments(e)
     Runtime.add_arguments(e)
+    add_placement(e, train=False)
     q = subparser(ssub, "translate", "translate sentences with a saved model", cmd_translate)
     q.add_argument("model", help="folder written by `rnnkit translate train` (its model/)")
     q.add_argument("texts", nargs="*", help="English sentences")
     TranslateTextRun.add_arguments(q)
     Runtime.add_arguments(q)
+    add_placement(q, train=False)
+    x = subparser(
+        ssub, "export", "write a saved model's encoder and decoder step to files", cmd_export
+    )
+    x.add_argument("model", help="folder written by `rnnkit translate train` (its model/)")
+    x.add_argument(
+        "out",
+        metavar="OUT",
+        help=f"the folder for {ENCODER_FILE} and {DECODER_FILE} (replaced if they exist)",
+    )
+    x.add_argument(
+        "--format", choices=["onnx"], default="onnx", help="the file format (default: onnx)"
+    )
+    Runtime.add_arguments(x)

@@ -523,19 +523,21 @@ def fit(
     history = callbacks_module.History()
     model.history = history  # Keras's `model.history`: the History of the last fit
     given = list(callbacks or [])
-    if group is not None:
+    if terminate_on_nan and not any(isinstance(c, callbacks_module.TerminateOnNaN) for c in given):
+        given.append(callbacks_module.TerminateOnNaN())
+    every = [*given, history]  # what a backup holds: the same list on every rank
+    backups = [c for c in every if isinstance(c, callbacks_module.BackupAndRestore)]
+    if len(backups) > 1:
+        V.fail("fit", "callbacks", "at most one BackupAndRestore", list(callbacks or []))
+    backup = backups[0] if backups else None
+    if group is not None:  # rank 0 runs the callbacks that write; every rank restores
         given = [
             c for c in given if group.writes or type(c).__name__ not in distributed_module.WRITERS
         ]
         group.broadcast_parameters(model)
-    if terminate_on_nan and not any(isinstance(c, callbacks_module.TerminateOnNaN) for c in given):
-        given.append(callbacks_module.TerminateOnNaN())
     cbs = [*given, history]  # History last, as Keras: it sees what the others log
     guard = any(isinstance(c, callbacks_module.TerminateOnNaN) for c in cbs)
-    backups = [c for c in cbs if isinstance(c, callbacks_module.BackupAndRestore)]
-    if len(backups) > 1:
-        V.fail("fit", "callbacks", "at most one BackupAndRestore", given)
-    backup = backups[0] if backups else None
+    saves = backup is not None and (group is None or group.writes)  # rank 0 writes backups
     if backup is not None and not feed.resumable and backup.save_freq != "epoch":
         raise ValueError(
             f"fit: `BackupAndRestore.save_freq` expected 'epoch' when `x` is a stream of "
@@ -549,6 +551,10 @@ def fit(
         cb.set_model(model)
         cb.params = params
         cb.on_train_begin()
+    for cb in every:  # the callbacks rank 0 alone runs: a backup restores them on every rank
+        if cb not in cbs:
+            cb.set_model(model)
+            cb.params = params
     model.stop_training = False
     state = FitState(epoch=initial_epoch)
     if backup is not None:
@@ -558,10 +564,10 @@ def fit(
             "shuffle": bool(shuffle),
             "bucketing": bool(bucketing),
             "loss": str(model.loss_name),
-            "callbacks": [type(c).__name__ for c in cbs],
+            "callbacks": [type(c).__name__ for c in every],
             "parameters": {k: list(v.shape) for k, v in model.state_dict().items()},
         }
-        backup.restore(state, cbs, optimizer)
+        backup.restore(state, every, optimizer)
 
     base_begin = callbacks_module.Callback.on_train_batch_begin
     begins = [c for c in cbs if type(c).on_train_batch_begin is not base_begin]  # often none
@@ -621,13 +627,9 @@ def fit(
                 cb.on_train_batch_end(step, logs)
             if model.stop_training:
                 break
-            if (
-                backup is not None
-                and feed.resumable
-                and backup.due_after_step(step + 1, len(state.batches))
-            ):
+            if saves and feed.resumable and backup.due_after_step(step + 1, len(state.batches)):
                 state.step, state.loss_sum, state.seen = step + 1, loss_sum, seen
-                backup.save(state, cbs, optimizer)
+                backup.save(state, every, optimizer)
         if feed.ran_out:  # a stream with no batch left for this epoch: Keras's warning given
             bar.close()
             break
@@ -645,8 +647,8 @@ def fit(
         state.epoch, state.step, state.batches = epoch + 1, 0, None
         state.loss_sum, state.seen, state.metrics = 0.0, 0, []
         state.finished = bool(model.stop_training)
-        if backup is not None:
-            backup.save(state, cbs, optimizer)
+        if saves:
+            backup.save(state, every, optimizer)
     for cb in cbs:
         cb.on_train_end()
     model.eval()

@@ -9,10 +9,14 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from ... import _files
 from ... import _validation as V
+from ... import distributed as distributed_module
 from ...datasets import timeseries as ts
+from ...distributed import torch_device
+from .._estimator import ConfigEstimator
 from .baselines import BASELINES
 from .baselines import forecast as baseline_forecast
 from .config import ForecastConfig
@@ -78,21 +82,26 @@ class Forecast:
         }
 
 
-class Forecaster:
+class Forecaster(ConfigEstimator):
     """A recurrent-network forecaster of one univariate series.
 
     Follows scikit-learn's conventions: ``__init__`` stores the config, :meth:`fit` returns
-    ``self``, learned state ends in ``_`` (``transform_``, ``scaler_``, ``nets_``...).
+    ``self``, learned state ends in ``_`` (``transform_``, ``scaler_``, ``nets_``...); its
+    parameters are :class:`ForecastConfig`'s fields (``Forecaster(units=16)``,
+    ``get_params`` / ``set_params``, :func:`sklearn.base.clone`; ``fit(series)`` also
+    accepts scikit-learn's ``fit(X, y)`` form, ``y`` ignored).
 
     >>> from rnnkit.datasets.timeseries import load_series
     >>> f = Forecaster().fit(load_series("airline"))  # doctest: +SKIP
     >>> f.predict(12, intervals=True).upper  # doctest: +SKIP
     """
 
-    def __init__(self, config: ForecastConfig | None = None):
+    config_class = ForecastConfig
+
+    def __init__(self, config: ForecastConfig | None = None, **params):
         if config is not None and not isinstance(config, ForecastConfig):
             V.fail("Forecaster", "config", "None or a ForecastConfig", config, TypeError)
-        self.config = config or ForecastConfig()
+        super().__init__(config, **params)
 
     # -- sizes --------------------------------------------------------------------------------
     def sizes(self, n: int, season_length: int) -> tuple[int, int]:
@@ -132,10 +141,23 @@ class Forecaster:
         return np.concatenate(channels, axis=2)  # (N, L, C)
 
     # -- training -----------------------------------------------------------------------------
-    def fit(self, series, *, season_length: int | None = None) -> Forecaster:
+    def fit(
+        self,
+        series,
+        y=None,
+        *,
+        season_length: int | None = None,
+        device=None,
+        distributed: bool = False,
+    ) -> Forecaster:
         """Fit the transform and the scaler on ``series`` (a TimeSeries, pandas Series or array;
         all of it is the training part), then train the networks on its windows, the latest
-        ``validation`` fraction held out for early stopping and calibration."""
+        ``validation`` fraction held out for early stopping and calibration.
+
+        ``y`` is ignored (scikit-learn's ``fit(X, y)``); ``device``: where the networks train
+        and run; ``distributed``: the ensemble's members shared out among the processes of a
+        torch.distributed group (member ``k`` trained by rank ``k % size`` from its own seed,
+        then sent to every rank): the forecaster one process fits."""
         from . import network
 
         owner = "Forecaster.fit"
@@ -173,11 +195,21 @@ class Forecaster:
             V.fail(owner, "series", f"at least {need} observations", f"a series of {len(y)}")
         self.windows_ = {"first": int(first), "train": len(train), "validation": len(val)}
         self.nets_, self.training_ = [], []
+        device = None if device is None else torch_device(owner, device)
+        group = distributed_module.group_of(owner, distributed, device or torch.device("cpu"))
         with network.one_thread():
             for k in range(config.ensemble):
-                net, info = network.train_member(
-                    config, x[train], target[train], x[val], target[val], config.seed + k
-                )
+                if group is None or k % group.size == group.rank:
+                    net, info = network.train_member(
+                        config, x[train], target[train], x[val], target[val], config.seed + k,
+                        device,
+                    )  # fmt: skip
+                else:  # trained by another rank: its shapes, then its weights
+                    net = network.ForecastNet(config, x.shape[2], target.shape[1])
+                    net = net.to(device or "cpu").eval()
+                    info = None
+                if group is not None:
+                    info = group.send_module(net, info, source=k % group.size)
                 self.nets_.append(net)
                 self.training_.append(info)
             mean, sd = self._combine(x[val])
@@ -277,6 +309,14 @@ class Forecaster:
         return Forecast(
             mean, self.transform_.inverse(zlo), self.transform_.inverse(zhi), float(level), future
         )
+
+    def network_input(self) -> np.ndarray:
+        """The networks' input for the forecast after the fitted series: the last
+        ``lookback_`` values as features, ``(1, lookback_, C)`` float32 (what an exported
+        :class:`rnnkit.export.ForecastEnsemble` reads)."""
+        self._require_fitted("network_input")
+        inputs = self.history_[None, -self.lookback_ :]  # (1, L)
+        return self._features(inputs, np.array([self.n_ - self.lookback_])).astype("float32")
 
     def _direct(self, z: np.ndarray, n: int, horizon: int, level: float):
         inputs = z[None, -self.lookback_ :]  # (1, L)
@@ -457,10 +497,13 @@ def backtest(
     level: float = 80.0,
     refit: bool = True,
     network: bool = True,
+    device=None,
+    distributed: bool = False,
 ) -> BacktestResult:
     """Rolling-origin backtest (:mod:`.evaluation` documents it) of the recurrent forecaster of
     ``config`` (named ``"rnnkit"``) and of ``baselines`` (default all of
-    :data:`~rnnkit.tasks.forecast.baselines.BASELINES`), on the same folds."""
+    :data:`~rnnkit.tasks.forecast.baselines.BASELINES`), on the same folds (``device`` and
+    ``distributed``: :meth:`Forecaster.fit`'s, for each fold's fit)."""
     owner = "backtest"
     series = as_series(owner, series)
     config = config or ForecastConfig()
@@ -500,7 +543,7 @@ def backtest(
         for o in origins:
             start, cpu = time.perf_counter(), time.process_time()
             if refit or fitted is None:
-                fitted = Forecaster(cfg).fit(series.head(o))
+                fitted = Forecaster(cfg).fit(series.head(o), device=device, distributed=distributed)
             fc = fitted.predict(horizon, history=series.head(o), intervals=True, level=level)
             seconds = (time.perf_counter() - start, time.process_time() - cpu)
             detail = {

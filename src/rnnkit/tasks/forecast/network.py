@@ -85,23 +85,26 @@ def train_member(
     x_val: np.ndarray,
     y_val: np.ndarray,
     seed: int,
+    device=None,
 ) -> tuple[ForecastNet, dict]:
     """Train one network from ``seed`` with Adam, early-stopped on the validation loss; returns
-    it with the best epoch's weights and ``{"epochs", "best_epoch", "val_loss"}``."""
+    it with the best epoch's weights and ``{"epochs", "best_epoch", "val_loss"}`` (on
+    ``device``: default the CPU)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    net = ForecastNet(config, x_train.shape[2], y_train.shape[1])
+    net = ForecastNet(config, x_train.shape[2], y_train.shape[1]).to(device or "cpu")
     optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
-    xt = torch.as_tensor(x_train, dtype=torch.float32)
-    yt = torch.as_tensor(y_train, dtype=torch.float32)
-    xv = torch.as_tensor(x_val, dtype=torch.float32)
-    yv = torch.as_tensor(y_val, dtype=torch.float32)
+    on = next(net.parameters()).device
+    xt = torch.as_tensor(x_train, dtype=torch.float32, device=on)
+    yt = torch.as_tensor(y_train, dtype=torch.float32, device=on)
+    xv = torch.as_tensor(x_val, dtype=torch.float32, device=on)
+    yv = torch.as_tensor(y_val, dtype=torch.float32, device=on)
     best, best_epoch, best_state, epoch = float("inf"), -1, None, -1
     for epoch in range(config.epochs):
         net.train()
         order = rng.permutation(len(xt))
         for start in range(0, len(order), config.batch_size):
-            batch = torch.as_tensor(order[start : start + config.batch_size])
+            batch = torch.as_tensor(order[start : start + config.batch_size], device=on)
             mean, scale = net(xt[batch])
             loss = gaussian_nll(mean, scale, yt[batch])
             optimizer.zero_grad()
@@ -124,5 +127,6 @@ def train_member(
 def run(net: ForecastNet, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Means and standard deviations ``(N, H)`` (float64) of windows ``x`` ``(N, T, C)``."""
     with torch.no_grad():
-        mean, scale = net(torch.as_tensor(x, dtype=torch.float32))
-    return mean.double().numpy(), scale.double().numpy()
+        on = next(net.parameters()).device
+        mean, scale = net(torch.as_tensor(x, dtype=torch.float32, device=on))
+    return mean.double().cpu().numpy(), scale.double().cpu().numpy()

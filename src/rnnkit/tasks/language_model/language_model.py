@@ -16,9 +16,12 @@ from torch import Tensor, nn
 
 from ... import _files, runtime
 from ... import _validation as V
+from ... import distributed as distributed_module
+from ...distributed import torch_device
 from ...models.optimizers import _fused_ok
 from ...text import TokenVocabulary
 from ...utils import set_random_seed
+from .._estimator import ConfigEstimator
 from .config import LanguageModelConfig
 from .kneser_ney import KneserNey
 from .model import LanguageModelNet, State, detach
@@ -39,19 +42,21 @@ def _text(owner: str, name: str, text) -> str:
     return text
 
 
-class LanguageModel:
+class LanguageModel(ConfigEstimator):
     """Next-word (or next-character) model trained from raw text.
 
     scikit-learn's conventions: ``__init__`` stores the config, :meth:`fit` returns ``self``,
-    learned state ends in ``_`` (``vocab_``, ``net_``, ``history_``, ``baseline_``).
+    learned state ends in ``_`` (``vocab_``, ``net_``, ``history_``, ``baseline_``); its
+    parameters are :class:`LanguageModelConfig`'s fields (``LanguageModel(units=256)``,
+    ``get_params`` / ``set_params``, :func:`sklearn.base.clone`) and :meth:`score` is the
+    negative cross-entropy per token of a text (higher is better, as scikit-learn's scores).
 
     >>> from rnnkit.datasets import load_ptb
     >>> lm = LanguageModel(LanguageModelConfig(epochs=1)).fit(load_ptb())  # doctest: +SKIP
     >>> lm.next_words("i grew up in tokyo . therefore i speak fluent", 5)  # doctest: +SKIP
     """
 
-    def __init__(self, config: LanguageModelConfig | None = None):
-        self.config = config or LanguageModelConfig()
+    config_class = LanguageModelConfig
 
     # -- data ---------------------------------------------------------------------------------
     def _ids(self, text: str, owner: str) -> Tensor:
@@ -64,7 +69,16 @@ class LanguageModel:
         return self.vocab_.token_to_id("\n")
 
     # -- training -----------------------------------------------------------------------------
-    def fit(self, corpus, valid: str | None = None, *, verbose: int = 1, on_epoch=None):
+    def fit(
+        self,
+        corpus,
+        valid: str | None = None,
+        *,
+        verbose: int = 1,
+        on_epoch=None,
+        device=None,
+        distributed: bool = False,
+    ):
         """Build the vocabulary from the training text, then the network, then train it.
 
         Parameters
@@ -80,6 +94,15 @@ class LanguageModel:
             0 quiet, 1 a progress bar with the running perplexity, 2 a line per epoch.
         on_epoch : callable, optional
             ``on_epoch(entry)`` after each validation, with the history entry (a dict).
+        device : str or torch.device, optional
+            Where the network trains (and then predicts): ``"cpu"`` (default), ``"cuda"``...
+        distributed : bool
+            Data-parallel training in a torch.distributed process group (started from
+            torchrun's environment if none is; :mod:`rnnkit.distributed`): the ``batch_size``
+            streams are cut into one contiguous share per process, which carries its streams'
+            states; gradients are summed weighted by share, so every process takes the step
+            one process takes on all the streams (the same weights to rounding); only rank 0
+            prints. The time budgets (``minutes``, ``validate_every``) follow rank 0's clock.
         """
         owner = "LanguageModel.fit"
         config = self.config.validate()
@@ -108,12 +131,40 @@ class LanguageModel:
         if valid is not None and _text(owner, "valid", valid).strip():
             valid_ids = self._ids(valid, owner)
         self.net_ = LanguageModelNet(config, self.vocab_.size)
+        self.to(device, owner)
+        group = distributed_module.group_of(owner, distributed, self._device())
+        if group is not None and B < group.size:
+            raise ValueError(
+                f"{owner}: `distributed` expected a process group no larger than batch_size "
+                f"{B} (each process carries at least one stream), received {group.size} "
+                "processes."
+            )
         self.history_ = []
-        self._train(data, valid_ids, verbose, on_epoch)
+        self._train(
+            data, valid_ids, verbose if group is None or group.writes else 0, on_epoch, group
+        )
         return self
 
-    def _train(self, data: Tensor, valid_ids: Tensor | None, verbose: int, on_epoch) -> None:
+    def to(self, device, owner: str = "LanguageModel.to") -> LanguageModel:
+        """Move the network to ``device`` (``None``: leave it); returns ``self``."""
+        if device is None:
+            return self
+        self._require_fitted(owner.split(".")[-1])
+        self.net_.to(torch_device(owner, device))
+        return self
+
+    def _device(self) -> torch.device:
+        return next(self.net_.parameters()).device
+
+    def _train(
+        self, data: Tensor, valid_ids: Tensor | None, verbose: int, on_epoch, ddp=None
+    ) -> None:
         config, net = self.config, self.net_
+        data = data.to(self._device())
+        if ddp is not None:  # rank 0's weights and generator on every rank
+            ddp.synchronize_random()
+            ddp.broadcast_parameters(net)
+        decide = (lambda flag: flag) if ddp is None else ddp.decide
         B, T = config.batch_size, config.seq_len
         M = (len(data) - 1) // B  # tokens per stream (+1 for the targets)
         streams = data[: B * M + 1]
@@ -152,25 +203,32 @@ class LanguageModel:
             done = 0
             for i in starts:
                 x, y = x_all[:, i : i + T], y_all[:, i : i + T]
+                tokens = y.numel()  # the global batch's
+                if ddp is not None:  # this rank's streams (their states stay with it)
+                    x, y = ddp.shard(x), ddp.shard(y)
                 logits, state = net(x, state)
                 state = detach(state)  # truncated BPTT: the next batch starts from these
                 loss = loss_fn(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
+                value = float(loss.detach())
+                if ddp is not None:  # the global batch's gradients and loss
+                    ddp.reduce_gradients(params, y.numel(), tokens)
+                    value = ddp.mean_loss(value, y.numel(), tokens, loss)
                 if config.clipnorm is not None:
                     nn.utils.clip_grad_norm_(net.parameters(), config.clipnorm)
                 opt.step()
-                total += float(loss.detach()) * y.numel()
-                count += y.numel()
+                total += value * tokens
+                count += tokens
                 done += 1
                 if bar is not None:
                     bar.update(1)
                     if done % 10 == 0 or done == len(starts):
                         bar.set_postfix(ppl=f"{math.exp(total / count):.1f}", lr=f"{lr:.3g}")
-                if budget is not None and time.perf_counter() - t0 > budget:
+                if budget is not None and decide(time.perf_counter() - t0 > budget):
                     stopped = True
                     break
-                if every is not None and time.perf_counter() - last_check > every:
+                if every is not None and decide(time.perf_counter() - last_check > every):
                     if done < len(starts):  # the epoch's end validates anyway
                         entry = self._entry(epoch + done / len(starts), t0, total, count, lr)
                         best, best_state = self._validate(entry, valid_ids, best, best_state)
@@ -242,7 +300,7 @@ class LanguageModel:
         was_training = net.training
         net.eval()
         n = len(ids)
-        full = torch.cat([torch.tensor([self._context_id()]), ids])  # (n + 1,)
+        full = torch.cat([torch.tensor([self._context_id()]), ids.cpu()])  # (n + 1,)
         S = max(1, min(streams, n))
         size = -(-n // S)  # predictions per stream (the last may have fewer)
         x = torch.zeros(S, size, dtype=torch.long)
@@ -253,6 +311,8 @@ class LanguageModel:
                 continue
             x[s, : b - a] = full[a:b]
             y[s, : b - a] = full[a + 1 : b + 1]
+        device = self._device()
+        x, y = x.to(device), y.to(device)
         state, total = None, 0.0
         for i in range(0, size, EVAL_STEPS):
             logits, state = net(x[:, i : i + EVAL_STEPS], state)
@@ -270,6 +330,11 @@ class LanguageModel:
         if self.vocab_.level == "char":
             out["bits_per_char"] = ce / math.log(2)
         return out
+
+    def score(self, text: str, y=None) -> float:
+        """Minus the cross-entropy (nats per token) of ``text``: :meth:`perplexity`'s, as
+        scikit-learn's higher-is-better score (``y`` ignored)."""
+        return -self.perplexity(text)["cross_entropy"]
 
     def perplexity(self, text: str) -> dict:
         """Perplexity of ``text``: ``{"tokens", "cross_entropy" (nats per token),
@@ -300,7 +365,7 @@ class LanguageModel:
                 f"{owner}: `{name}` expected at least one {unit} of the model's vocabulary "
                 f"({self.vocab_.size:,} tokens), received only unknown {unit}s: {text!r}."
             )
-        return torch.tensor([[self._context_id(), *ids]], dtype=torch.long)
+        return torch.tensor([[self._context_id(), *ids]], dtype=torch.long, device=self._device())
 
     def _mask_unk(self, logits: Tensor) -> Tensor:
         logits = logits.clone()
@@ -320,7 +385,7 @@ class LanguageModel:
         self.net_.eval()
         logits, _ = self.net_(ids)
         last = logits[0, -1]
-        proba = torch.softmax(last.double(), dim=-1)
+        proba = torch.softmax(last.double().cpu(), dim=-1)
         if not include_unk:
             proba[self.vocab_.unk_id] = -1.0
         k = min(k, self.vocab_.size - (0 if include_unk else 1))
@@ -388,7 +453,7 @@ class LanguageModel:
         logits, state = net(ids)
         previous = None
         for _ in range(length):
-            z = self._mask_unk(logits[0, -1]).double() / temperature
+            z = self._mask_unk(logits[0, -1]).double().cpu() / temperature
             if top_k is not None and top_k < z.numel():
                 kth = torch.topk(z, top_k).values[-1]
                 z = torch.where(z < kth, -math.inf, z)
@@ -400,7 +465,7 @@ class LanguageModel:
                 mask[order[keep]] = True
                 proba = torch.where(mask, proba, 0.0)
             token = int(torch.multinomial(proba, 1, generator=gen))
-            logits, state = net(torch.tensor([[token]]), state)
+            logits, state = net(torch.tensor([[token]], device=ids.device), state)
             # decode's spacing depends on the token before only: the text this token adds
             pair = [token] if previous is None else [previous, token]
             before = "" if previous is None else self.vocab_.decode([previous])

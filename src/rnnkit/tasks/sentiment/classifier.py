@@ -92,8 +92,19 @@ class SentimentClassifier(ConfigEstimator, ClassifierMixin, BaseEstimator):
         )
 
     # -- training -----------------------------------------------------------------------------
-    def fit(self, texts, labels, validation_data=None, callbacks=None, verbose="auto"):
-        """Build the vocabulary from ``texts``, then the model, then train it."""
+    def fit(
+        self,
+        texts,
+        labels,
+        validation_data=None,
+        callbacks=None,
+        verbose="auto",
+        *,
+        device=None,
+        distributed: bool = False,
+    ):
+        """Build the vocabulary from ``texts``, then the model, then train it (on ``device``,
+        data-parallel in a torch.distributed group with ``distributed=True``: ``fit``'s)."""
         config = self.config.validate()
         texts = _texts("SentimentClassifier.fit", texts)
         labels = np.asarray(labels)
@@ -168,6 +179,8 @@ class SentimentClassifier(ConfigEstimator, ClassifierMixin, BaseEstimator):
                 callbacks=callbacks,
                 verbose=verbose,
                 bucketing=config.bucketing,
+                device=device,
+                distributed=distributed,
             )
         # the epoch (1-based) whose weights the model holds: early stopping restores its best;
         # under a time budget the best epoch is kept whatever ended training
@@ -207,6 +220,12 @@ class SentimentClassifier(ConfigEstimator, ClassifierMixin, BaseEstimator):
             "ngrams": float(blend.coef_[0, 1]),
             "bias": float(blend.intercept_[0]),
         }
+
+    def to(self, device) -> SentimentClassifier:
+        """Move the network to ``device`` (predictions run there); returns ``self``."""
+        self._require_fitted("to")
+        self.model_._move_to("SentimentClassifier.to", device)
+        return self
 
     def _require_fitted(self, method: str) -> None:
         if not hasattr(self, "vocab_"):

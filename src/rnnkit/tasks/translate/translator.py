@@ -13,6 +13,8 @@ import torch
 
 from ... import _files, runtime
 from ... import _validation as V
+from ... import distributed as distributed_module
+from ...distributed import torch_device
 from ...models.callbacks import History
 from ...models.optimizers import _fused_ok
 from ...text import pad_sequences
@@ -52,17 +54,35 @@ def train_step(
     source: torch.Tensor,
     target_in: torch.Tensor,
     target_out: torch.Tensor,
-) -> torch.Tensor:
+    group=None,
+) -> float:
     """One gradient step of teacher forcing on a batch: the loss over the target's
     non-padding steps (:func:`~rnnkit.tasks.translate.model.loss`), backward, gradients
-    clipped to the global norm ``clipnorm``, one optimizer step. Returns the loss (detached).
+    clipped to the global norm ``clipnorm``, one optimizer step. Returns the batch's loss.
+    With a process ``group`` (:mod:`rnnkit.distributed`) each rank takes its share of the
+    pairs and the gradients are averaged over the whole batch's target tokens.
     The translator's :meth:`Translator.fit` and ``benchmarks/bench_translate.py`` run this."""
-    loss = seq2seq.loss(net, source, target_in, target_out)
+    n = int((target_out != PAD).sum())  # the batch's target tokens
+    if group is not None:  # this rank's pairs
+        source, target_in = group.shard(source), group.shard(target_in)
+        target_out = group.shard(target_out)
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    mine = int((target_out != PAD).sum())  # this rank's target tokens
+    if mine:
+        loss = seq2seq.loss(net, source, target_in, target_out)
+        loss.backward()
+        value = loss.item()
+    else:  # no pair in this rank's share (a batch smaller than the group)
+        loss, value = torch.zeros((), device=source.device), 0.0
+    if group is not None:  # the whole batch's gradients and loss
+        for p in params:  # (every rank sends a gradient for every weight)
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+        group.reduce_gradients(params, mine, n)
+        value = group.mean_loss(value, mine, n, loss)
     torch.nn.utils.clip_grad_norm_(params, clipnorm)
     optimizer.step()
-    return loss.detach()
+    return value
 
 
 def make_optimizer(params: list[torch.nn.Parameter], lr: float) -> torch.optim.Adam:
@@ -104,11 +124,24 @@ class Translator(ConfigEstimator):
             yield source, target[:, :-1], target[:, 1:]
 
     # -- training -----------------------------------------------------------------------------
-    def fit(self, pairs, validation=None, minutes: float | None = None, verbose: int = 1):
+    def fit(
+        self,
+        pairs,
+        validation=None,
+        minutes: float | None = None,
+        verbose: int = 1,
+        *,
+        device=None,
+        distributed: bool = False,
+    ):
         """Build the vocabularies from ``pairs`` (``(source, target)`` strings) and train.
 
         ``validation``: ``{source: [references]}`` scored with BLEU after each epoch (the best
-        epoch's weights are kept); ``minutes``: stop after the epoch that crosses this budget.
+        epoch's weights are kept); ``minutes``: stop after the epoch that crosses this budget
+        (rank 0's clock under ``distributed``); ``device``: where the network trains and then
+        translates; ``distributed``: data-parallel in a torch.distributed process group (each
+        batch's pairs cut into one share per process, the gradients summed weighted by each
+        share's target tokens: one process's step on the whole batch; only rank 0 prints).
         """
         config = self.config.validate()
         owner = "Translator.fit"
@@ -134,6 +167,13 @@ class Translator(ConfigEstimator):
         src, tgt = self._encode_pairs(pairs, owner)
         self.net_ = seq2seq.build(config, len(self.source_vocab_), len(self.target_vocab_))
         model = self.net_.model
+        self.to(device, owner)
+        where = self._device()
+        group = distributed_module.group_of(owner, distributed, where)
+        if group is not None:  # rank 0's weights and generator on every rank; rank 0 prints
+            group.synchronize_random()
+            group.broadcast_parameters(model)
+            verbose = verbose if group.writes else 0
         params = [p for p in model.parameters() if p.requires_grad]
         runtime.tune_allocator()  # as Sequential.fit: large buffers stay in the heap
         optimizer = make_optimizer(params, config.learning_rate)
@@ -147,11 +187,20 @@ class Translator(ConfigEstimator):
             batches = list(self._batches(src, tgt, rng))
             bar = _progress(batches, f"epoch {epoch + 1}/{config.epochs}", verbose)
             for source, target_in, target_out in bar:
-                loss = train_step(
-                    self.net_, optimizer, params, config.clipnorm, source, target_in, target_out
+                source, target_in = source.to(where), target_in.to(where)
+                target_out = target_out.to(where)
+                n = int((target_out != PAD).sum())  # the batch's target tokens
+                value = train_step(
+                    self.net_,
+                    optimizer,
+                    params,
+                    config.clipnorm,
+                    source,
+                    target_in,
+                    target_out,
+                    group=group,
                 )
-                n = int((target_out != PAD).sum())
-                total, count = total + loss.item() * n, count + n
+                total, count = total + value * n, count + n
                 if hasattr(bar, "set_postfix"):
                     bar.set_postfix(loss=f"{total / count:.3f}")
             model.eval()
@@ -172,13 +221,25 @@ class Translator(ConfigEstimator):
                     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             elif verbose:
                 print(f"epoch {epoch + 1}: loss {total / count:.4f}")
-            if minutes is not None and time.perf_counter() - start > minutes * 60:
-                break
+            if minutes is not None:
+                over = time.perf_counter() - start > minutes * 60
+                if over if group is None else group.decide(over):
+                    break
         if best_state is not None:
             model.load_state_dict(best_state)
             self.best_epoch_ = int(np.argmax(self.history_.history["val_bleu"])) + 1
         model.eval()
         return self
+
+    def to(self, device, owner: str = "Translator.to") -> Translator:
+        """Move the network to ``device`` (``None``: leave it); returns ``self``."""
+        if device is not None:
+            self._require_fitted(owner.split(".")[-1])
+            self.net_.model.to(torch_device(owner, device))
+        return self
+
+    def _device(self) -> torch.device:
+        return next(self.net_.model.parameters()).device
 
     def _require_fitted(self, method: str) -> None:
         if not hasattr(self, "net_"):
@@ -211,7 +272,7 @@ class Translator(ConfigEstimator):
                     V.fail(owner, f"texts[{i + k}]", "a non-empty sentence", text)
                 rows.append(self.source_vocab_.encode(_tokens(text, self.config.level)))
             limit = max_len or (int(1.5 * max(map(len, rows))) + 5)
-            source = _pad(rows)
+            source = _pad(rows).to(self._device())
             ids = self._greedy(source, limit) if beam == 1 else self._beam(source, beam, limit)
             out += [_join(self.target_vocab_.decode(r), self.config.level) for r in ids]
         return out[0] if single else out
@@ -220,8 +281,8 @@ class Translator(ConfigEstimator):
         net = self.net_
         net.model.eval()
         enc, mask, state = seq2seq.encode(net, source)
-        prev = torch.full((len(source),), START, dtype=torch.int64)
-        steps, done = [], torch.zeros(len(source), dtype=torch.bool)
+        prev = torch.full((len(source),), START, dtype=torch.int64, device=source.device)
+        steps, done = [], torch.zeros(len(source), dtype=torch.bool, device=source.device)
         for _ in range(limit):
             logp, state = seq2seq.decode_step(net, prev, state, enc, mask)
             prev = logp.argmax(-1)
@@ -240,10 +301,11 @@ class Translator(ConfigEstimator):
         enc, mask, state = seq2seq.encode(net, source)
         rep = lambda t: t.repeat_interleave(K, dim=0)  # noqa: E731
         enc, mask, state = rep(enc), rep(mask), [rep(s) for s in state]
-        scores = torch.full((N, K), -math.inf)
+        on = source.device
+        scores = torch.full((N, K), -math.inf, device=on)
         scores[:, 0] = 0.0  # one live hypothesis at first
-        prev = torch.full((N * K,), START, dtype=torch.int64)
-        history = torch.zeros(N * K, 0, dtype=torch.int64)
+        prev = torch.full((N * K,), START, dtype=torch.int64, device=on)
+        history = torch.zeros(N * K, 0, dtype=torch.int64, device=on)
         finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(N)]
         for t in range(limit):
             logp, state = seq2seq.decode_step(net, prev, state, enc, mask)  # (N*K, V)
@@ -251,7 +313,7 @@ class Translator(ConfigEstimator):
             total = (scores.reshape(-1, 1) + logp).reshape(N, K * V_)
             top, idx = total.topk(K, dim=-1)  # (N, K)
             beam_idx, token = idx // V_, idx % V_
-            rows = (torch.arange(N)[:, None] * K + beam_idx).reshape(-1)
+            rows = (torch.arange(N, device=on)[:, None] * K + beam_idx).reshape(-1)
             state = [s[rows] for s in state]
             history = torch.cat([history[rows], token.reshape(-1, 1)], 1)
             scores = top.clone()
@@ -283,10 +345,10 @@ class Translator(ConfigEstimator):
         tokens = _tokens(text, self.config.level) if isinstance(text, str) else []
         if not tokens:
             V.fail("Translator.attention_map", "text", "a non-empty sentence", text)
-        source = _pad([self.source_vocab_.encode(tokens)])
+        source = _pad([self.source_vocab_.encode(tokens)]).to(self._device())
         net = self.net_
         enc, mask, state = seq2seq.encode(net, source)
-        prev = torch.full((1,), START, dtype=torch.int64)
+        prev = torch.full((1,), START, dtype=torch.int64, device=source.device)
         out, weights = [], []
         for _ in range(max_len or int(1.5 * len(tokens)) + 5):
             logp, state = seq2seq.decode_step(net, prev, state, enc, mask, weights)
@@ -299,7 +361,7 @@ class Translator(ConfigEstimator):
         return (
             shown,
             out,
-            torch.stack(weights)[:, 0].numpy() if weights else np.zeros((0, len(tokens))),
+            torch.stack(weights)[:, 0].cpu().numpy() if weights else np.zeros((0, len(tokens))),
         )
 
     # -- evaluation ---------------------------------------------------------------------------
