@@ -185,13 +185,13 @@ def test_8_target_replication_needs_a_last_output_network():
     with pytest.raises(ValueError) as info:
         SentimentConfig(pooling="max_mean", target_replication=0.5).validate()
     assert str(info.value) == message
-    # the default recipe's 0.5 is dropped where it cannot apply (not given explicitly)
+    # the recipe's value (0 today) is never an error where it cannot apply
     assert SentimentConfig(bidirectional=True).validate().target_replication == 0.0
     assert SentimentConfig(pooling="max_mean").validate().target_replication == 0.0
 
 
-def test_9_default_recipe_trains_with_target_replication():
-    config = SentimentConfig(epochs=2, validation_split=0.25, **TINY)
+def test_9_default_recipe_trains_with_target_replication_given():
+    config = SentimentConfig(epochs=2, validation_split=0.25, target_replication=0.5, **TINY)
     assert config.target_replication == 0.5
     clf = SentimentClassifier(config).fit(TEXTS, LABELS, verbose=0)
     assert len(clf.history_.history["loss"]) == 2
