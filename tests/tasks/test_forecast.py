@@ -437,3 +437,28 @@ def test_17_deseason_validate_keeps_the_candidate_with_the_lower_validation_erro
     short = Forecaster(ForecastConfig(deseason="validate", **one)).fit(y, season_length=1)
     assert short.deseason_ == "never" and short.seasonality_.indices == ()
     assert len(short.nets_) == 1
+
+
+# -- 18. blend "validate": the network's weight against the naive forecast, chosen on validation ----
+def test_18_blend_weight_by_validation_mae_and_the_blended_forecast():
+    y = seasonal_series(96)
+    plain = Forecaster(ForecastConfig(**TINY)).fit(y)
+    f = Forecaster(ForecastConfig(blend="validate", **TINY)).fit(y)
+    v = f.validation_  # the same networks as plain's (same seeds, same windows)
+    np.testing.assert_array_equal(v["mean"], plain.validation_["mean"])
+    # window scaling: targets are relative to the last input, so the naive forecast is 0
+    errors = {w: np.mean(np.abs(v["target"] - w * v["mean"])) for w in (1, 0.75, 0.5, 0.25, 0)}
+    assert f.weight_ == min(errors, key=lambda w: (errors[w], -w))
+    assert plain.weight_ == 1.0
+    # the forecast, in the deseasonalised log units the network reads: w net + (1 - w) last value
+    season = f.seasonality_.at(f.n_, 12)
+    last = f.history_[-1]
+    np.testing.assert_allclose(
+        np.log(f.predict(12)) - season,
+        f.weight_ * (np.log(plain.predict(12)) - season) + (1 - f.weight_) * last,
+    )
+    # forced weight 0.5 shows the mix even when validation kept the network alone
+    f.weight_ = 0.5
+    np.testing.assert_allclose(
+        np.log(f.predict(12)) - season, 0.5 * (np.log(plain.predict(12)) - season) + 0.5 * last
+    )

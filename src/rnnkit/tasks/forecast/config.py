@@ -12,6 +12,7 @@ STRATEGIES = ("direct", "recursive")
 TRANSFORMS = ("auto", "none", "log", "boxcox")
 SCALINGS = ("window", "seasonal", "global")
 DESEASONS = ("auto", "always", "never", "validate")
+BLENDS = ("never", "validate")
 MAX_WIDTH = 1024
 MAX_LOOKBACK = 10_000
 
@@ -74,6 +75,13 @@ class ForecastConfig(Config):
         "validate (one network with and one without, the same seed; the lower validation "
         "error wins and is kept as the ensemble's first member)",
         choices=DESEASONS,
+    )
+    blend: str = option(
+        "never",
+        "mix the network's mean forecast with the naive one of the values it reads (the last "
+        "value; seasonal indices added back when removed): validate (the network's weight "
+        "among 1, 0.75, 0.5, 0.25, 0 with the lowest validation MAE), never",
+        choices=BLENDS,
     )
     difference: bool = option(
         False, "feed the network first differences instead of levels (targets unchanged)"

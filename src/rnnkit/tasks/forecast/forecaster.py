@@ -25,6 +25,8 @@ SAVED_NAMES = frozenset({TASK_FILE, WEIGHTS_FILE})
 """Everything :meth:`Forecaster.save` writes in its folder."""
 Z80 = 1.2815515655446004  # the standard normal's 90% quantile: the 80% interval is mean +- Z80 sd
 LEVELS = (50, 80, 90, 95, 99)
+WEIGHTS = (1.0, 0.75, 0.5, 0.25, 0.0)
+"""The network's weights against the naive forecast that ``blend="validate"`` chooses among."""
 
 
 def normal_quantile(level: float) -> float:
@@ -212,6 +214,12 @@ class Forecaster:
         inputs = windows(z, lookback, train_h)[0][self.windows_["first"] :]
         # the held-out windows' forecasts (scaled units; in memory only, for diagnostics)
         self.validation_ = {"mean": mean, "sd": sd, "target": target[val], "inputs": inputs[val]}
+        self.weight_ = 1.0
+        if config.blend == "validate":
+            naive = self._naive(inputs[val], train_h)  # (Nv, H)
+            errors = [np.mean(np.abs(target[val] - self._mix(w, mean, naive))) for w in WEIGHTS]
+            self.weight_ = WEIGHTS[int(np.argmin(errors))]  # ties: the larger network weight
+            mean = self._mix(self.weight_, mean, naive)
         self.kappa_ = np.ones(train_h)
         if config.calibrate:
             self.kappa_ = calibration_factors(np.abs(target[val] - mean) / sd)
@@ -239,6 +247,16 @@ class Forecaster:
             V.fail(owner, "series", f"at least {need} observations", f"a series of {n}")
         self.windows_ = {"first": int(first), "train": len(train), "validation": len(val)}
         return x, target, train, val
+
+    def _naive(self, inputs: np.ndarray, horizon: int) -> np.ndarray:
+        """The naive forecast of windows ``inputs`` ``(N, L)`` (their last value) in the
+        network's target units, ``(N, horizon)``."""
+        tref = self.scaler_.target_reference(inputs, horizon)  # (N, H)
+        return (inputs[:, -1:] - tref) / self.scaler_.scale
+
+    @staticmethod
+    def _mix(weight: float, mean: np.ndarray, naive: np.ndarray) -> np.ndarray:
+        return mean if weight == 1.0 else weight * mean + (1.0 - weight) * naive
 
     def _combine(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The ensemble's mean and standard deviation (scaled units, before calibration):
@@ -332,6 +350,7 @@ class Forecaster:
         inputs = z[None, -self.lookback_ :]  # (1, L)
         x = self._features(inputs, np.array([n - self.lookback_]))
         mean, sd = self._combine(x)  # (1, H)
+        mean = self._mix(self.weight_, mean, self._naive(inputs, self.horizon_))
         scale = self.scaler_.scale
         tref = self.scaler_.target_reference(inputs, self.horizon_)  # (1, H)
         zmean = tref[0, :horizon] + scale * mean[0, :horizon]
@@ -354,6 +373,7 @@ class Forecaster:
                 x = self._features(window, np.full(P, n - L + k))
                 mean, sd = network.run(net, x)  # (P, 1)
                 tref = self.scaler_.target_reference(window, 1)  # (P, 1)
+                mean = self._mix(self.weight_, mean, self._naive(window, 1))
                 draw = tref[:, 0] + scale * (
                     mean[:, 0] + self.kappa_[0] * sd[:, 0] * rng.standard_normal(P)
                 )
@@ -414,6 +434,7 @@ class Forecaster:
             "scaler": self.scaler_.to_dict(),
             "seasonality": self.seasonality_.to_dict(),
             "kappa": self.kappa_.tolist(),
+            "blend_weight": self.weight_,
             "history": self.history_.tolist(),
             "n": self.n_,
             "series": info,
@@ -465,6 +486,7 @@ class Forecaster:
             train_h = 1 if config.strategy == "recursive" else f.horizon_
             kappa = np.atleast_1d(np.asarray(state["kappa"], dtype=np.float64))  # one before v3
             f.kappa_ = np.broadcast_to(kappa, (train_h,)).copy()
+            f.weight_ = float(state.get("blend_weight", 1.0))  # absent before version 3
             f.history_ = np.asarray(state["history"], dtype=np.float64)
             f.n_ = int(state["n"])
             info = state["series"]
@@ -559,6 +581,7 @@ def backtest(
                 "scaler": fitted.scaler_.to_dict(),
                 "seasonality": fitted.seasonality_.to_dict(),
                 "kappa": fitted.kappa_.tolist(),
+                "blend_weight": fitted.weight_,
                 "lookback": fitted.lookback_,
             }
             rows.append(_fold(o, y, fc.mean, fc.lower, fc.upper, horizon, m, seconds, detail))
