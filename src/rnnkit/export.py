@@ -205,15 +205,24 @@ class ForecastEnsemble(nn.Module):
     """A fitted forecaster's networks as one module: windows ``x`` (N, L, C) as
     :meth:`rnnkit.tasks.forecast.Forecaster.network_input` gives them -> the ensemble's mean
     (N, H) and calibrated standard deviation (N, H), in the scaled units (mean of the members'
-    means; variance = mean of their variances + variance of their means; times ``kappa_``)."""
+    means; variance = mean of their variances + variance of their means; times ``kappa_``, one
+    factor per step)."""
 
     def __init__(self, forecaster):
         super().__init__()
         nets = getattr(forecaster, "nets_", None)
         if not nets:
             V.fail("export", "forecaster", "a fitted rnnkit Forecaster", forecaster, TypeError)
+        if getattr(forecaster, "weight_", 1.0) != 1.0:
+            V.fail(
+                "export",
+                "forecaster",
+                "a forecaster without blending (the naive part of a blend is not in the file)",
+                f"blend weight {forecaster.weight_}",
+            )
         self.members = nn.ModuleList(nets)
-        self.kappa = float(getattr(forecaster, "kappa_", 1.0))
+        kappa = torch.as_tensor(getattr(forecaster, "kappa_", 1.0), dtype=torch.float32)
+        self.register_buffer("kappa", kappa.reshape(-1).clone())  # (H,): one factor per step
 
     def forward(self, x: Tensor):
         outs = [member(x) for member in self.members]

@@ -14,6 +14,7 @@ import pytest
 from rnnkit.datasets import timeseries as ts
 from rnnkit.tasks.forecast import ForecastConfig, Forecaster, backtest
 from rnnkit.tasks.forecast.evaluation import mase_scale, metrics
+from rnnkit.tasks.forecast.forecaster import calibration_factors, normal_quantile
 from rnnkit.tasks.forecast.prepare import (
     Scaler,
     Seasonality,
@@ -161,6 +162,7 @@ def test_5_changing_future_values_changes_no_backtest_forecast_or_scaler():
             fa.detail == fb.detail
         )  # transform, seasonal indices, scaler, calibration: all fitted before the origin
     assert len(a.folds["rnnkit"][0].detail["seasonality"]["indices"]) == 12
+    assert len(a.folds["rnnkit"][0].detail["kappa"]) == 12  # one calibration factor per step
     # the first fold's test values are after its origin too
     changed = y.copy()
     changed[-24:-12] += 50.0
@@ -215,6 +217,35 @@ def test_7_predict_direct_intervals_and_levels():
         f.predict(3, intervals=True, level=100)
 
 
+# -- 7b. interval calibration: split-conformal per step, on the validation windows only -------------
+def test_7b_calibration_factors_by_hand():
+    z = normal_quantile(80)
+    ratio = np.zeros((9, 3))
+    ratio[:, 0] = z * np.arange(1, 10) / 8  # 8th smallest of 9 (ceil(10 * 0.8)): z -> factor 1.0
+    ratio[:, 1] = z * np.arange(1, 10) / 16  # 0.5, below step 0: the running maximum keeps 1.0
+    ratio[:, 2] = z * np.arange(9, 0, -1) / 4  # 8 / 4: factor 2.0, in any row order
+    np.testing.assert_allclose(calibration_factors(ratio), [1.0, 1.0, 2.0])
+    # too few windows for the conformal rank: the largest ratio
+    np.testing.assert_allclose(calibration_factors(z * np.array([[0.5], [3.0]])), [3.0])
+
+
+def test_7c_fit_calibrates_each_step_on_its_validation_windows():
+    y = seasonal_series(96)
+    f = Forecaster(ForecastConfig(**TINY)).fit(y)
+    v = f.validation_
+    assert f.kappa_.shape == (12,)
+    np.testing.assert_array_equal(
+        f.kappa_, calibration_factors(np.abs(v["target"] - v["mean"]) / v["sd"])
+    )
+    assert np.all(np.diff(f.kappa_) >= 0) and len(set(f.kappa_.tolist())) > 1
+    # the interval of step h is the network's, widened by step h's factor
+    raw = Forecaster(ForecastConfig(calibrate=False, **TINY)).fit(y)
+    np.testing.assert_array_equal(raw.kappa_, np.ones(12))
+    a, b = f.predict(12, intervals=True), raw.predict(12, intervals=True)
+    np.testing.assert_allclose(np.log(a.upper / a.mean), f.kappa_ * np.log(b.upper / b.mean))
+    # (no value after the fit's series is used: test_5 checks the factors of every backtest fold)
+
+
 def test_8_predict_recursive_sample_paths():
     y = seasonal_series(96)
     f = Forecaster(ForecastConfig(strategy="recursive", samples=50, **TINY)).fit(y)
@@ -260,6 +291,22 @@ def test_11_save_load_round_trip(tmp_path):
     # the series' last values come back in its own units, seasonal indices and transform undone
     np.testing.assert_allclose(g.recent_history(), y[-f.lookback_ :], rtol=1e-9)
     np.testing.assert_allclose(f.recent_history(), y[-f.lookback_ :], rtol=1e-9)
+
+
+def test_11b_a_saved_single_calibration_factor_still_loads(tmp_path):
+    # version 2 saved one factor for every step; it loads as that factor repeated per step
+    f = Forecaster(ForecastConfig(**TINY)).fit(seasonal_series(96))
+    f.save(tmp_path / "m")
+    task = tmp_path / "m" / "forecast.json"
+    state = json.loads(task.read_text())
+    state["version"], state["kappa"] = 2, 0.75
+    task.write_text(json.dumps(state))
+    g = Forecaster.load(tmp_path / "m")
+    np.testing.assert_array_equal(g.kappa_, np.full(12, 0.75))
+    f.kappa_ = np.full(12, 0.75)
+    np.testing.assert_array_equal(
+        g.predict(12, intervals=True).upper, f.predict(12, intervals=True).upper
+    )
 
 
 def _umask():
@@ -360,3 +407,58 @@ def test_16_defaults_beat_the_seasonal_naive_on_us_unemployment():
         ),
     ):
         ts.statsmodels_series("airline")
+
+
+# -- 17. deseason "validate": with and without seasonal indices, the lower validation error wins ---
+def test_17_deseason_validate_keeps_the_candidate_with_the_lower_validation_error():
+    y = seasonal_series(120)
+    one = dict(TINY, ensemble=1)
+    fits = {
+        mode: Forecaster(ForecastConfig(deseason=mode, **one)).fit(y)
+        for mode in ("always", "never")
+    }
+
+    def error(f):  # validation MAE in the transformed series' units
+        v = f.validation_
+        return float(np.mean(np.abs(v["target"] - v["mean"]))) * f.scaler_.scale
+
+    winner = min(fits, key=lambda mode: error(fits[mode]))
+    chosen = Forecaster(ForecastConfig(deseason="validate", **one)).fit(y)
+    assert chosen.deseason_ == winner
+    assert (
+        chosen.seasonality_ == fits[winner].seasonality_ and chosen.scaler_ == fits[winner].scaler_
+    )
+    np.testing.assert_array_equal(chosen.predict(12), fits[winner].predict(12))
+    # more members: the first is the winning candidate's network, the others are trained on its data
+    three = Forecaster(ForecastConfig(deseason="validate", **dict(TINY, ensemble=3))).fit(y)
+    assert three.deseason_ == winner and len(three.nets_) == 3
+    assert three.training_[0] == chosen.training_[0]
+    # a series without seasons (season length 1) has no indices to remove: no choice, no extra
+    short = Forecaster(ForecastConfig(deseason="validate", **one)).fit(y, season_length=1)
+    assert short.deseason_ == "never" and short.seasonality_.indices == ()
+    assert len(short.nets_) == 1
+
+
+# -- 18. blend "validate": the network's weight against the naive forecast, chosen on validation ----
+def test_18_blend_weight_by_validation_mae_and_the_blended_forecast():
+    y = seasonal_series(96)
+    plain = Forecaster(ForecastConfig(**TINY)).fit(y)
+    f = Forecaster(ForecastConfig(blend="validate", **TINY)).fit(y)
+    v = f.validation_  # the same networks as plain's (same seeds, same windows)
+    np.testing.assert_array_equal(v["mean"], plain.validation_["mean"])
+    # window scaling: targets are relative to the last input, so the naive forecast is 0
+    errors = {w: np.mean(np.abs(v["target"] - w * v["mean"])) for w in (1, 0.75, 0.5, 0.25, 0)}
+    assert f.weight_ == min(errors, key=lambda w: (errors[w], -w))
+    assert plain.weight_ == 1.0
+    # the forecast, in the deseasonalised log units the network reads: w net + (1 - w) last value
+    season = f.seasonality_.at(f.n_, 12)
+    last = f.history_[-1]
+    np.testing.assert_allclose(
+        np.log(f.predict(12)) - season,
+        f.weight_ * (np.log(plain.predict(12)) - season) + (1 - f.weight_) * last,
+    )
+    # forced weight 0.5 shows the mix even when validation kept the network alone
+    f.weight_ = 0.5
+    np.testing.assert_allclose(
+        np.log(f.predict(12)) - season, 0.5 * (np.log(plain.predict(12)) - season) + 0.5 * last
+    )

@@ -11,7 +11,8 @@ CELL_NAMES = ("lstm", "gru")
 STRATEGIES = ("direct", "recursive")
 TRANSFORMS = ("auto", "none", "log", "boxcox")
 SCALINGS = ("window", "seasonal", "global")
-DESEASONS = ("auto", "always", "never")
+DESEASONS = ("auto", "always", "never", "validate")
+BLENDS = ("never", "validate")
 MAX_WIDTH = 1024
 MAX_LOOKBACK = 10_000
 
@@ -26,7 +27,7 @@ class ForecastConfig(Config):
     expressed relative to the last observed value, the
     position in the season as two extra inputs (sine, cosine), one season ahead at once with a
     Gaussian output (mean and scale per step), five seeds averaged, the 80% interval's width
-    calibrated on the validation windows.
+    calibrated per step on the validation windows.
     """
 
     cell: str = option("gru", "recurrent cell", choices=CELL_NAMES)
@@ -70,8 +71,17 @@ class ForecastConfig(Config):
         "auto",
         "remove seasonal indices (classical decomposition of the training part, after the "
         "transform) before the network and add them back to its forecasts: auto (when the M4 "
-        "seasonality test at the season length passes on the differences), always, never",
+        "seasonality test at the season length passes on the differences), always, never, "
+        "validate (one network with and one without, the same seed; the lower validation "
+        "error wins and is kept as the ensemble's first member)",
         choices=DESEASONS,
+    )
+    blend: str = option(
+        "never",
+        "mix the network's mean forecast with the naive one of the values it reads (the last "
+        "value; seasonal indices added back when removed): validate (the network's weight "
+        "among 1, 0.75, 0.5, 0.25, 0 with the lowest validation MAE), never",
+        choices=BLENDS,
     )
     difference: bool = option(
         False, "feed the network first differences instead of levels (targets unchanged)"
@@ -106,8 +116,9 @@ class ForecastConfig(Config):
     )
     calibrate: bool = option(
         True,
-        "scale the forecast standard deviations so that 80% of validation points fall "
-        "in the 80% interval",
+        "widen or narrow each step's forecast standard deviation so that its 80% interval "
+        "covers the validation windows (split-conformal per step, never smaller for a later "
+        "step)",
     )
     samples: int = option(
         200, "sample paths per network for the recursive strategy's intervals", low=10, high=100_000

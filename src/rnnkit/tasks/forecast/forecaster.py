@@ -4,6 +4,7 @@ baselines, save and load."""
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -28,6 +29,8 @@ SAVED_NAMES = frozenset({TASK_FILE, WEIGHTS_FILE})
 """Everything :meth:`Forecaster.save` writes in its folder."""
 Z80 = 1.2815515655446004  # the standard normal's 90% quantile: the 80% interval is mean +- Z80 sd
 LEVELS = (50, 80, 90, 95, 99)
+WEIGHTS = (1.0, 0.75, 0.5, 0.25, 0.0)
+"""The network's weights against the naive forecast that ``blend="validate"`` chooses among."""
 
 
 def normal_quantile(level: float) -> float:
@@ -35,6 +38,25 @@ def normal_quantile(level: float) -> float:
     from statistics import NormalDist
 
     return NormalDist().inv_cdf(0.5 + level / 200.0)
+
+
+def calibration_factors(ratio: np.ndarray, level: float = 80.0) -> np.ndarray:
+    """The factors ``(H,)`` that widen (or narrow) the forecast standard deviation of each step
+    so that its ``level`` % interval covers the held-out windows: split-conformal per step.
+
+    ``ratio`` ``(N, H)`` holds ``|target - mean| / sd`` of ``N`` held-out windows (the
+    validation windows, never a value after the fit's series). Step ``h``'s factor is the
+    ``ceil((N + 1) level / 100)``-th smallest of ``ratio[:, h]`` (the finite-sample conformal
+    quantile; the largest when ``N`` is too small) divided by the normal quantile of ``level``;
+    then the running maximum over the steps, so that a later step's factor is never below an
+    earlier one's (a forecast further ahead is not easier to calibrate: with ten-odd windows
+    the per-step quantiles are noisy, and the minimum of that noise would set a too-narrow
+    interval)."""
+    ratio = np.asarray(ratio, dtype=np.float64)
+    N = ratio.shape[0]
+    rank = min(math.ceil((N + 1) * level / 100.0), N)  # 1-based
+    per_step = np.sort(ratio, axis=0)[rank - 1] / normal_quantile(level)  # (H,)
+    return np.maximum.accumulate(per_step)
 
 
 def as_series(owner: str, series, season_length: int | None = None) -> ts.TimeSeries:
@@ -180,9 +202,70 @@ class Forecaster(ConfigEstimator):
         self.season_length_, self.lookback_, self.horizon_ = m, lookback, horizon
         self.transform_ = Transform.fit(config.transform, y, owner)
         z = self.transform_(y)
-        self.seasonality_ = Seasonality.fit(config.deseason, z, m)
+        if config.deseason == "validate":
+            candidates = [Seasonality.fit("always", z, m), Seasonality()]
+            if not candidates[0].indices:  # no seasons to remove: nothing to choose
+                candidates = candidates[1:]
+        else:
+            candidates = [Seasonality.fit(config.deseason, z, m)]
+        self.nets_, self.training_ = [], []
+        device = None if device is None else torch_device(owner, device)
+        group = distributed_module.group_of(owner, distributed, device or torch.device("cpu"))
+        with network.one_thread():
+            best = None
+            for seasonality in candidates:  # one network each, the same seed and windows
+                data = self._prepare(z, seasonality, lookback, train_h, owner, need, len(y))
+                x, target, train, val = data
+                net, info = network.train_member(
+                    config, x[train], target[train], x[val], target[val], config.seed, device
+                )  # member 0 (and its candidates): trained by every rank alike
+                mean, _ = network.run(net, x[val])
+                error = float(np.mean(np.abs(target[val] - mean))) * self.scaler_.scale
+                if best is None or error < best[0]:
+                    best = (error, seasonality, self.scaler_, data, net, info)
+            _, self.seasonality_, self.scaler_, (x, target, train, val), net, info = best
+            self.deseason_ = "always" if self.seasonality_.indices else "never"  # what was used
+            self.nets_.append(net)
+            self.training_.append(info)
+            for k in range(1, config.ensemble):
+                if group is None or k % group.size == group.rank:
+                    net, info = network.train_member(
+                        config, x[train], target[train], x[val], target[val], config.seed + k,
+                        device,
+                    )  # fmt: skip
+                else:  # trained by another rank: its shapes, then its weights
+                    net = network.ForecastNet(config, x.shape[2], target.shape[1])
+                    net, info = net.to(device or "cpu").eval(), None
+                if group is not None:
+                    info = group.send_module(net, info, source=k % group.size)
+                self.nets_.append(net)
+                self.training_.append(info)
+            mean, sd = self._combine(x[val])
         z = z - self.seasonality_.at(0, len(z))  # (n,) the values the network reads
-        self.scaler_ = Scaler.fit(config.scaling, z, m)
+        inputs = windows(z, lookback, train_h)[0][self.windows_["first"] :]
+        # the held-out windows' forecasts (scaled units; in memory only, for diagnostics)
+        self.validation_ = {"mean": mean, "sd": sd, "target": target[val], "inputs": inputs[val]}
+        self.weight_ = 1.0
+        if config.blend == "validate":
+            naive = self._naive(inputs[val], train_h)  # (Nv, H)
+            errors = [np.mean(np.abs(target[val] - self._mix(w, mean, naive))) for w in WEIGHTS]
+            self.weight_ = WEIGHTS[int(np.argmin(errors))]  # ties: the larger network weight
+            mean = self._mix(self.weight_, mean, naive)
+        self.kappa_ = np.ones(train_h)
+        if config.calibrate:
+            self.kappa_ = calibration_factors(np.abs(target[val] - mean) / sd)
+        self.history_ = z[-lookback:].copy()
+        self.n_ = len(y)
+        self.series_info_ = {"name": series.name, "freq": series.freq, "periods": series.periods}
+        return self
+
+    def _prepare(self, z, seasonality, lookback, train_h, owner, need, n):
+        """The network's inputs ``(N, L, C)`` and targets ``(N, H)`` from the transformed
+        values ``z`` less ``seasonality``, with the training and validation windows' indices;
+        fits ``self.scaler_`` (training part only) and sets ``self.windows_``."""
+        config = self.config
+        z = z - seasonality.at(0, len(z))  # (n,) the values the network reads
+        self.scaler_ = Scaler.fit(config.scaling, z, self.season_length_)
         inputs, targets = windows(z, lookback, train_h)  # (N, L), (N, H)
         first = max(len(inputs) - config.max_windows, 0)  # the latest max_windows windows
         inputs, targets = inputs[first:], targets[first:]
@@ -192,35 +275,19 @@ class Forecaster(ConfigEstimator):
         target = (targets - tref) / self.scaler_.scale  # (N, H)
         train, val = split_windows(N, train_h, config.validation)
         if len(train) < 2:
-            V.fail(owner, "series", f"at least {need} observations", f"a series of {len(y)}")
+            V.fail(owner, "series", f"at least {need} observations", f"a series of {n}")
         self.windows_ = {"first": int(first), "train": len(train), "validation": len(val)}
-        self.nets_, self.training_ = [], []
-        device = None if device is None else torch_device(owner, device)
-        group = distributed_module.group_of(owner, distributed, device or torch.device("cpu"))
-        with network.one_thread():
-            for k in range(config.ensemble):
-                if group is None or k % group.size == group.rank:
-                    net, info = network.train_member(
-                        config, x[train], target[train], x[val], target[val], config.seed + k,
-                        device,
-                    )  # fmt: skip
-                else:  # trained by another rank: its shapes, then its weights
-                    net = network.ForecastNet(config, x.shape[2], target.shape[1])
-                    net = net.to(device or "cpu").eval()
-                    info = None
-                if group is not None:
-                    info = group.send_module(net, info, source=k % group.size)
-                self.nets_.append(net)
-                self.training_.append(info)
-            mean, sd = self._combine(x[val])
-        self.kappa_ = 1.0
-        if config.calibrate:
-            ratio = np.abs(target[val] - mean) / sd
-            self.kappa_ = float(max(np.quantile(ratio, 0.8) / Z80, 0.5))
-        self.history_ = z[-lookback:].copy()
-        self.n_ = len(y)
-        self.series_info_ = {"name": series.name, "freq": series.freq, "periods": series.periods}
-        return self
+        return x, target, train, val
+
+    def _naive(self, inputs: np.ndarray, horizon: int) -> np.ndarray:
+        """The naive forecast of windows ``inputs`` ``(N, L)`` (their last value) in the
+        network's target units, ``(N, horizon)``."""
+        tref = self.scaler_.target_reference(inputs, horizon)  # (N, H)
+        return (inputs[:, -1:] - tref) / self.scaler_.scale
+
+    @staticmethod
+    def _mix(weight: float, mean: np.ndarray, naive: np.ndarray) -> np.ndarray:
+        return mean if weight == 1.0 else weight * mean + (1.0 - weight) * naive
 
     def _combine(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The ensemble's mean and standard deviation (scaled units, before calibration):
@@ -322,10 +389,11 @@ class Forecaster(ConfigEstimator):
         inputs = z[None, -self.lookback_ :]  # (1, L)
         x = self._features(inputs, np.array([n - self.lookback_]))
         mean, sd = self._combine(x)  # (1, H)
+        mean = self._mix(self.weight_, mean, self._naive(inputs, self.horizon_))
         scale = self.scaler_.scale
         tref = self.scaler_.target_reference(inputs, self.horizon_)  # (1, H)
         zmean = tref[0, :horizon] + scale * mean[0, :horizon]
-        zsd = scale * self.kappa_ * sd[0, :horizon]
+        zsd = scale * self.kappa_[:horizon] * sd[0, :horizon]
         q = normal_quantile(level)
         return zmean, zmean - q * zsd, zmean + q * zsd
 
@@ -344,8 +412,9 @@ class Forecaster(ConfigEstimator):
                 x = self._features(window, np.full(P, n - L + k))
                 mean, sd = network.run(net, x)  # (P, 1)
                 tref = self.scaler_.target_reference(window, 1)  # (P, 1)
+                mean = self._mix(self.weight_, mean, self._naive(window, 1))
                 draw = tref[:, 0] + scale * (
-                    mean[:, 0] + self.kappa_ * sd[:, 0] * rng.standard_normal(P)
+                    mean[:, 0] + self.kappa_[0] * sd[:, 0] * rng.standard_normal(P)
                 )
                 steps.append(draw)
                 window = np.concatenate([window[:, 1:], draw[:, None]], axis=1)
@@ -395,7 +464,7 @@ class Forecaster(ConfigEstimator):
         info["periods"] = list(info["periods"][-self.lookback_ :]) if info.get("periods") else None
         state = {
             "task": "forecast",
-            "version": 2,
+            "version": 3,
             "config": asdict(self.config),
             "season_length": self.season_length_,
             "lookback": self.lookback_,
@@ -403,7 +472,8 @@ class Forecaster(ConfigEstimator):
             "transform": self.transform_.to_dict(),
             "scaler": self.scaler_.to_dict(),
             "seasonality": self.seasonality_.to_dict(),
-            "kappa": self.kappa_,
+            "kappa": self.kappa_.tolist(),
+            "blend_weight": self.weight_,
             "history": self.history_.tolist(),
             "n": self.n_,
             "series": info,
@@ -452,7 +522,10 @@ class Forecaster(ConfigEstimator):
             f.scaler_ = Scaler(**state["scaler"])
             season = state.get("seasonality", {"indices": []})  # absent before version 2
             f.seasonality_ = Seasonality(tuple(float(v) for v in season["indices"]))
-            f.kappa_ = float(state["kappa"])
+            train_h = 1 if config.strategy == "recursive" else f.horizon_
+            kappa = np.atleast_1d(np.asarray(state["kappa"], dtype=np.float64))  # one before v3
+            f.kappa_ = np.broadcast_to(kappa, (train_h,)).copy()
+            f.weight_ = float(state.get("blend_weight", 1.0))  # absent before version 3
             f.history_ = np.asarray(state["history"], dtype=np.float64)
             f.n_ = int(state["n"])
             info = state["series"]
@@ -460,7 +533,6 @@ class Forecaster(ConfigEstimator):
             f.series_info_ = info
             f.training_ = state.get("training", [])
             n_inputs = 3 if config.season_features and f.season_length_ > 1 else 1
-            train_h = 1 if config.strategy == "recursive" else f.horizon_
             f.nets_ = []
             for k in range(config.ensemble):
                 net = ForecastNet(config, n_inputs, train_h)
@@ -550,7 +622,8 @@ def backtest(
                 "transform": fitted.transform_.to_dict(),
                 "scaler": fitted.scaler_.to_dict(),
                 "seasonality": fitted.seasonality_.to_dict(),
-                "kappa": fitted.kappa_,
+                "kappa": fitted.kappa_.tolist(),
+                "blend_weight": fitted.weight_,
                 "lookback": fitted.lookback_,
             }
             rows.append(_fold(o, y, fc.mean, fc.lower, fc.upper, horizon, m, seconds, detail))
