@@ -343,6 +343,59 @@ def simple_rnn(
     return simple_rnn_kernel.simple_rnn(x, h0, W_x, W_h, b, **options, grad_hook=grad_hook)
 
 
+# -- one step: generation ----------------------------------------------------------------------
+STEP_PATHS = ("ops", "kernel")
+"""The paths of :func:`lstm_step`: ``'ops'``, the reference cell
+(:func:`rnnkit.functional.lstm_cell`: two matrix-vector products and the gates in torch ops);
+``'kernel'``, rnnkit's compiled loop on a sequence of one step (its fused SIMD cell; it
+re-lays ``W_h`` for its micro-kernel at every call above 1 MiB of ``W_h``)."""
+
+
+def lstm_step(
+    x_t: Tensor,
+    h_prev: Tensor,
+    c_prev: Tensor,
+    W_x: Tensor,
+    W_h: Tensor,
+    b: Tensor | None,
+    *,
+    impl: str = "auto",
+) -> tuple[Tensor, Tensor]:
+    """One LSTM step without gradients, ``(h, c)`` each (N, H), for a caller that feeds one
+    token at a time and carries the state (generation). ``x_t`` (N, D); the other arguments
+    as :func:`rnnkit.functional.lstm_cell`. Nothing is checked here beyond what torch checks:
+    the caller owns the shapes (no per-token validation).
+
+    ``impl``: ``'ops'`` or ``'kernel'`` (:data:`STEP_PATHS`), or ``'auto'``: the autotuner's
+    choice for this class (``lstm infer N~ T~1 H in:step:D``), measured once per machine;
+    with autotuning off (``RNNKIT_AUTOTUNE=0``) or without the compiled loops, ``'ops'``.
+    Both compute the same equations; they agree to float rounding.
+    """
+    if impl == "auto":
+        impl = "ops"
+        if autotune.enabled() and compiled(x_t.dtype, x_t.device):
+            key = autotune.Key.of(
+                "lstm", x_t.shape[0], 1, W_h.shape[0], _step_input(x_t), x_t.dtype
+            )
+            runs = {"ops": F.lstm_cell, "kernel": _kernel_step}
+            impl = autotune.tuner().choose(
+                key, _candidates((x_t, h_prev, c_prev, W_x, W_h, b), runs)
+            )
+    if impl == "kernel":
+        return _kernel_step(x_t, h_prev, c_prev, W_x, W_h, b)
+    return F.lstm_cell(x_t, h_prev, c_prev, W_x, W_h, b)
+
+
+def _step_input(x_t: Tensor) -> str:
+    return f"step:{x_t.shape[1]}"
+
+
+def _kernel_step(x_t, h_prev, c_prev, W_x, W_h, b) -> tuple[Tensor, Tensor]:
+    """:func:`lstm_step` on rnnkit's compiled loop: a sequence of one step."""
+    _, final = lstm_kernel.lstm(x_t.unsqueeze(1), h_prev, c_prev, W_x, W_h, b)
+    return final
+
+
 # -- token ids: the embedding lookup -----------------------------------------------------------
 def lookup_applies(
     *,
