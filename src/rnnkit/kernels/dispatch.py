@@ -445,7 +445,7 @@ def _tuned_lookup(E: Tensor, ids: Tensor, weights, sequences: bool, table: Tenso
     if table is not None and (torch.is_grad_enabled() or table.shape[0] != E.shape[0]):
         table = None  # (lstm_ids reads a table only without gradients)
     # how often each distinct token recurs (the lookup's saving): IMDb ~4-8, uniform ids ~1
-    repeats = autotune.bucket(ids.numel() // max(1, torch.unique(ids).numel()))
+    repeats = recurrence(ids)
     source = f"ids:{E.shape[1]}/rep{repeats}" + ("+table" if table is not None else "")
     key = autotune.Key.of("lstm", N, T, H, source, E.dtype)
     zeros = E.new_zeros(N, H)
@@ -464,6 +464,43 @@ def _tuned_lookup(E: Tensor, ids: Tensor, weights, sequences: bool, table: Tenso
 
     runs = {"lookup": lookup, "native": fused}
     return autotune.tuner().choose(key, _candidates((E, W_x, W_h, b), runs))
+
+
+def tuning_state() -> tuple:
+    """What the decisions of :func:`lookup_applies` depend on beyond the call's class: the
+    autotuner (on or off, which one, its generation), the embedding-lookup setting, the thread
+    count and the gradient mode. A caller that memoizes a decision for a class keys it with
+    this too (:mod:`rnnkit.models.lean`)."""
+    t = autotune.tuner()
+    return (
+        autotune.enabled(),
+        id(t),
+        t.generation,
+        runtime.settings.embedding_lookup,
+        torch.get_num_threads(),
+        torch.is_grad_enabled(),
+    )
+
+
+def recurrence(ids: Tensor) -> int:
+    """How often each distinct id of ``ids`` recurs, rounded down to a power of two: the
+    ``repR`` of the autotuner's class of a lookup call."""
+    return autotune.bucket(ids.numel() // max(1, torch.unique(ids).numel()))
+
+
+def lstm_table_final(table: Tensor, ids: Tensor, W_h: Tensor) -> Tensor:
+    """``lstm_ids(E, ids, zeros, zeros, W_x, W_h, b, shared_padding=True, sequences=False,
+    table=table)``'s final ``h`` (1, H) for one row of ids (1, T), without gradients: the
+    same compiled call with the same arguments, without the Python around it. The caller
+    has checked the ids (in range of ``table``, the vocabulary table of :class:`VocabularyTable`)
+    and that the lookup path applies (:func:`lookup_applies`)."""
+    H = W_h.shape[0]
+    zeros = table.new_zeros(1, H)
+    where = ids.transpose(0, 1).contiguous()  # (T, 1): time-major, as lstm_lookup passes it
+    h_T, _, _ = _ext.load().lstm_infer(
+        None, table, where, zeros, zeros, W_h.contiguous(), None, False, None, 0
+    )
+    return h_T
 
 
 def shares_padding(
