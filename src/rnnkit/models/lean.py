@@ -80,10 +80,8 @@ class Plan:
 def plan(model) -> Plan | None:
     """The model's plan (made once, checked at every call), or None where the lean path does
     not apply to the model's layers."""
-    from .sequential import Sequential
-
-    if type(model) is not Sequential:
-        return None
+    if not type(model).__dict__.get("lean_predict", False):
+        return None  # a Sequential itself (its subclasses may change the call)
     layers = tuple(model.layers)
     kept = _plans.get(model)
     if kept is None or kept.layers != layers:
