@@ -18,6 +18,9 @@ batch 64, T=200, one Adam step), see ``benchmarks/``:
   (:mod:`rnnkit.kernels._ext`); otherwise PyTorch's fused LSTM is faster.
 * **No compute on padding.** Columns of token ids that are padding in every row of a batch are
   skipped where the result is provably the same (:mod:`rnnkit.models.padding`).
+* **Lean predict.** ``predict`` on one small batch of token ids through Embedding -> LSTM ->
+  Dense skips the general path's Python around the compiled loop (:mod:`rnnkit.models.lean`:
+  the same numbers, bit for bit).
 
 Each is on by default; ``RNNKIT_TUNED_RUNTIME=0`` in the environment turns all of them off,
 and :func:`configure` sets each one.
@@ -41,9 +44,10 @@ class Settings:
     fused_optimizer: bool = True
     trim_padding: bool = True
     embedding_lookup: bool = True
+    lean_predict: bool = True
 
 
-settings = Settings(*(4 * [os.environ.get("RNNKIT_TUNED_RUNTIME", "1") != "0"]))
+settings = Settings(*(5 * [os.environ.get("RNNKIT_TUNED_RUNTIME", "1") != "0"]))
 _malloc_done = False
 
 
@@ -52,6 +56,7 @@ def configure(
     fused_optimizer: bool | None = None,
     trim_padding: bool | None = None,
     embedding_lookup: bool | None = None,
+    lean_predict: bool | None = None,
 ) -> Settings:
     """Turn parts of the tuned runtime on or off; returns the settings now in force.
 
@@ -66,6 +71,8 @@ def configure(
         settings.trim_padding = bool(trim_padding)
     if embedding_lookup is not None:
         settings.embedding_lookup = bool(embedding_lookup)
+    if lean_predict is not None:
+        settings.lean_predict = bool(lean_predict)
     return settings
 
 

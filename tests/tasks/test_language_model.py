@@ -142,15 +142,27 @@ def test_7_generation_is_reproducible_with_a_seed(char_lm):
 
 
 def test_8_generation_reads_the_prompt_once_and_feeds_one_token_at_a_time(char_lm, monkeypatch):
+    # (since the lean path, batch1: the prompt goes through last_logits, each token through
+    # step; before, both went through forward, which this test recorded)
     widths = []
-    forward = type(char_lm.net_).forward
+    cls = type(char_lm.net_)
+    last_logits, step = cls.last_logits, cls.step
     monkeypatch.setattr(
-        type(char_lm.net_),
-        "forward",
-        lambda self, ids, state=None: widths.append(ids.shape[1]) or forward(self, ids, state),
+        cls,
+        "last_logits",
+        lambda self, ids, state=None: widths.append(ids.shape[1]) or last_logits(self, ids, state),
+    )
+    monkeypatch.setattr(
+        cls,
+        "step",
+        lambda self, ids, state: (
+            widths.append(("step", tuple(ids.shape))) or step(self, ids, state)
+        ),
     )
     char_lm.generate("ROMEO:", 5, seed=0)
-    assert widths == [7, 1, 1, 1, 1, 1]  # context + 6 prompt characters, then one per token
+    # context + 6 prompt characters once, then one step of one token per new token (the last
+    # token drawn is not fed)
+    assert widths == [7] + [("step", (1,))] * 4
 
 
 def test_9_greedy_top_k_1_follows_next_words(char_lm):
@@ -252,3 +264,94 @@ def test_14_bad_inputs_are_named(word_lm):
         word_lm.generate("the", 3, temperature=0)
     with pytest.raises(RuntimeError, match="the model is not trained"):
         LanguageModel().next_words("the")
+
+
+# -- the lean generation path (batch1): equal to the full forward ------------------------------
+def _old_sample(lm, prompt, length, temperature, top_k, seed):
+    """The generation loop as it was before the lean path: the whole network's forward on
+    the prompt, then on each token (logits of every position, the last one used)."""
+    import math
+
+    gen = torch.Generator()
+    gen.manual_seed(seed)
+    ids = lm._prompt("generate", prompt, allow_empty=True)
+    tokens = []
+    with torch.no_grad():
+        logits, state = lm.net_(ids)
+        for _ in range(length):
+            z = lm._mask_unk(logits[0, -1]).double() / temperature
+            if top_k is not None:
+                kth = torch.topk(z, top_k).values[-1]
+                z = torch.where(z < kth, -math.inf, z)
+            token = int(torch.multinomial(torch.softmax(z, dim=-1), 1, generator=gen))
+            tokens.append(token)
+            logits, state = lm.net_(torch.tensor([[token]]), state)
+    return tokens
+
+
+@pytest.mark.parametrize("tied", [False, True])
+@pytest.mark.parametrize("rows", [1, 3])
+def test_15_last_logits_equal_the_forward_at_the_last_position(tied, rows):
+    config = LanguageModelConfig(embedding_dim=12, units=12, layers=2, tie_weights=tied)
+    torch.manual_seed(1)
+    net = LanguageModelNet(config, 40).eval()
+    ids = torch.randint(0, 40, (rows, 9))
+    with torch.no_grad():
+        logits, state = net(ids)
+        last, lean_state = net.last_logits(ids)
+        # from a carried state too
+        logits2, state2 = net(ids[:, :4], state)
+        last2, lean_state2 = net.last_logits(ids[:, :4], state)
+    torch.testing.assert_close(last, logits[:, -1], rtol=0, atol=1e-6)
+    torch.testing.assert_close(last2, logits2[:, -1], rtol=0, atol=1e-6)
+    for a, b in zip([*state, *state2], [*lean_state, *lean_state2]):
+        torch.testing.assert_close(a[0], b[0], rtol=0, atol=1e-6)
+        torch.testing.assert_close(a[1], b[1], rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("impl", ["auto", "kernel", "reference"])
+@pytest.mark.parametrize("rows", [1, 4])
+def test_16_step_equals_the_forward_on_one_token(impl, rows):
+    # every path of dispatch.lstm_step (the layer's impl: auto -> the autotuner's choice,
+    # kernel -> the compiled loop, anything else -> the plain ops), batch 1 and > 1
+    config = LanguageModelConfig(embedding_dim=10, units=14, layers=3)
+    torch.manual_seed(2)
+    net = LanguageModelNet(config, 30).eval()
+    for lstm in net.lstms:
+        lstm.impl = impl
+    ids = torch.randint(0, 30, (rows, 5))
+    tokens = torch.randint(0, 30, (rows,))
+    with torch.no_grad():
+        _, state = net(ids)
+        logits, new_state = net(tokens[:, None], state)
+        lean, lean_state = net.step(tokens, state)
+    torch.testing.assert_close(lean, logits[:, 0], rtol=0, atol=1e-6)
+    for (h, c), (h2, c2) in zip(new_state, lean_state):
+        torch.testing.assert_close(h2, h, rtol=0, atol=1e-6)
+        torch.testing.assert_close(c2, c, rtol=0, atol=1e-6)
+
+
+def test_17_generation_equals_the_path_before_the_lean_one(char_lm, word_lm):
+    for lm, prompt in ((char_lm, "ROMEO:"), (word_lm, "the company said")):
+        text = lm.generate(prompt, 30, temperature=0.9, top_k=15, seed=11)
+        tokens = _old_sample(lm, prompt, 30, 0.9, 15, 11)
+        assert text == "".join(
+            lm.vocab_.decode([p, t])[len(lm.vocab_.decode([p])) :]
+            if p is not None
+            else lm.vocab_.decode([t])
+            for p, t in zip([None, *tokens[:-1]], tokens)
+        )
+
+
+def test_18_next_words_equal_the_full_forward(word_lm):
+    text = "the company said it"
+    ids = word_lm._prompt("next_words", text)
+    with torch.no_grad():
+        logits, _ = word_lm.net_(ids)
+    proba = torch.softmax(logits[0, -1].double(), -1)
+    proba[word_lm.vocab_.unk_id] = -1.0
+    p, idx = torch.topk(proba, 5)
+    ranked = word_lm.next_words(text, 5)
+    assert [t for t, _ in ranked] == [word_lm.vocab_.tokens[int(i)] for i in idx]
+    for (_, q), q_old in zip(ranked, p.tolist()):
+        assert abs(q - q_old) <= 1e-6

@@ -135,6 +135,7 @@ class Tuner:
         self.max_rounds = max_rounds
         self.decisions: dict[str, dict] = {}  # str(key) -> {"choice", "times_ms", "key"}
         self.used: set[str] = set()  # the classes this process asked about
+        self.generation = 0  # bumped when decisions are forgotten (callers' memos go stale)
         self._loaded = False
         self._lock = threading.RLock()
 
@@ -203,6 +204,7 @@ class Tuner:
             self.decisions.clear()
             self.used.clear()
             self._loaded = False
+            self.generation += 1
 
     # -- the disk cache ------------------------------------------------------------------------
     def _load(self) -> None:

@@ -343,6 +343,59 @@ def simple_rnn(
     return simple_rnn_kernel.simple_rnn(x, h0, W_x, W_h, b, **options, grad_hook=grad_hook)
 
 
+# -- one step: generation ----------------------------------------------------------------------
+STEP_PATHS = ("ops", "kernel")
+"""The paths of :func:`lstm_step`: ``'ops'``, the reference cell
+(:func:`rnnkit.functional.lstm_cell`: two matrix-vector products and the gates in torch ops);
+``'kernel'``, rnnkit's compiled loop on a sequence of one step (its fused SIMD cell; it
+re-lays ``W_h`` for its micro-kernel at every call above 1 MiB of ``W_h``)."""
+
+
+def lstm_step(
+    x_t: Tensor,
+    h_prev: Tensor,
+    c_prev: Tensor,
+    W_x: Tensor,
+    W_h: Tensor,
+    b: Tensor | None,
+    *,
+    impl: str = "auto",
+) -> tuple[Tensor, Tensor]:
+    """One LSTM step without gradients, ``(h, c)`` each (N, H), for a caller that feeds one
+    token at a time and carries the state (generation). ``x_t`` (N, D); the other arguments
+    as :func:`rnnkit.functional.lstm_cell`. Nothing is checked here beyond what torch checks:
+    the caller owns the shapes (no per-token validation).
+
+    ``impl``: ``'ops'`` or ``'kernel'`` (:data:`STEP_PATHS`), or ``'auto'``: the autotuner's
+    choice for this class (``lstm infer N~ T~1 H in:step:D``), measured once per machine;
+    with autotuning off (``RNNKIT_AUTOTUNE=0``) or without the compiled loops, ``'ops'``.
+    Both compute the same equations; they agree to float rounding.
+    """
+    if impl == "auto":
+        impl = "ops"
+        if autotune.enabled() and compiled(x_t.dtype, x_t.device):
+            key = autotune.Key.of(
+                "lstm", x_t.shape[0], 1, W_h.shape[0], _step_input(x_t), x_t.dtype
+            )
+            runs = {"ops": F.lstm_cell, "kernel": _kernel_step}
+            impl = autotune.tuner().choose(
+                key, _candidates((x_t, h_prev, c_prev, W_x, W_h, b), runs)
+            )
+    if impl == "kernel":
+        return _kernel_step(x_t, h_prev, c_prev, W_x, W_h, b)
+    return F.lstm_cell(x_t, h_prev, c_prev, W_x, W_h, b)
+
+
+def _step_input(x_t: Tensor) -> str:
+    return f"step:{x_t.shape[1]}"
+
+
+def _kernel_step(x_t, h_prev, c_prev, W_x, W_h, b) -> tuple[Tensor, Tensor]:
+    """:func:`lstm_step` on rnnkit's compiled loop: a sequence of one step."""
+    _, final = lstm_kernel.lstm(x_t.unsqueeze(1), h_prev, c_prev, W_x, W_h, b)
+    return final
+
+
 # -- token ids: the embedding lookup -----------------------------------------------------------
 def lookup_applies(
     *,
@@ -392,7 +445,7 @@ def _tuned_lookup(E: Tensor, ids: Tensor, weights, sequences: bool, table: Tenso
     if table is not None and (torch.is_grad_enabled() or table.shape[0] != E.shape[0]):
         table = None  # (lstm_ids reads a table only without gradients)
     # how often each distinct token recurs (the lookup's saving): IMDb ~4-8, uniform ids ~1
-    repeats = autotune.bucket(ids.numel() // max(1, torch.unique(ids).numel()))
+    repeats = recurrence(ids)
     source = f"ids:{E.shape[1]}/rep{repeats}" + ("+table" if table is not None else "")
     key = autotune.Key.of("lstm", N, T, H, source, E.dtype)
     zeros = E.new_zeros(N, H)
@@ -411,6 +464,43 @@ def _tuned_lookup(E: Tensor, ids: Tensor, weights, sequences: bool, table: Tenso
 
     runs = {"lookup": lookup, "native": fused}
     return autotune.tuner().choose(key, _candidates((E, W_x, W_h, b), runs))
+
+
+def tuning_state() -> tuple:
+    """What the decisions of :func:`lookup_applies` depend on beyond the call's class: the
+    autotuner (on or off, which one, its generation), the embedding-lookup setting, the thread
+    count and the gradient mode. A caller that memoizes a decision for a class keys it with
+    this too (:mod:`rnnkit.models.lean`)."""
+    t = autotune.tuner()
+    return (
+        autotune.enabled(),
+        id(t),
+        t.generation,
+        runtime.settings.embedding_lookup,
+        torch.get_num_threads(),
+        torch.is_grad_enabled(),
+    )
+
+
+def recurrence(ids: Tensor) -> int:
+    """How often each distinct id of ``ids`` recurs, rounded down to a power of two: the
+    ``repR`` of the autotuner's class of a lookup call."""
+    return autotune.bucket(ids.numel() // max(1, torch.unique(ids).numel()))
+
+
+def lstm_table_final(table: Tensor, ids: Tensor, W_h: Tensor) -> Tensor:
+    """``lstm_ids(E, ids, zeros, zeros, W_x, W_h, b, shared_padding=True, sequences=False,
+    table=table)``'s final ``h`` (1, H) for one row of ids (1, T), without gradients: the
+    same compiled call with the same arguments, without the Python around it. The caller
+    has checked the ids (in range of ``table``, the vocabulary table of :class:`VocabularyTable`)
+    and that the lookup path applies (:func:`lookup_applies`)."""
+    H = W_h.shape[0]
+    zeros = table.new_zeros(1, H)
+    where = ids.transpose(0, 1).contiguous()  # (T, 1): time-major, as lstm_lookup passes it
+    h_T, _, _ = _ext.load().lstm_infer(
+        None, table, where, zeros, zeros, W_h.contiguous(), None, False, None, 0
+    )
+    return h_T
 
 
 def shares_padding(

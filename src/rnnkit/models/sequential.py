@@ -35,6 +35,8 @@ class Sequential(ModelAPI, KerasCall, nn.Module):
     1411713
     """
 
+    lean_predict = True  # predict may take rnnkit.models.lean's path (this class, not subclasses)
+
     def __init__(self, layers: list[Layer] | None = None, name: str | None = None):
         super().__init__()
         self.training = False  # Keras's plain call is inference; fit trains

@@ -48,7 +48,7 @@ from .. import distributed as distributed_module
 from ..layers import Dense
 from . import callbacks as callbacks_module
 from . import data as data_module
-from . import execution, padding
+from . import execution, lean, padding
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
@@ -866,6 +866,10 @@ def predict(model, x, batch_size: int = 32, verbose=0, steps: int | None = None)
     verbose = verbosity(verbose)
     steps = _steps("predict", "steps", steps)
     runtime.tune_allocator()
+    if verbose == 0 and steps is None and runtime.settings.lean_predict:
+        out = lean.predict(model, x, batch_size)  # one small batch of ids: the lean path
+        if out is not None:
+            return out
     if data_module.is_stream(x):
         outs = _predict_stream(model, x, batch_size, verbose, steps)
         if not outs:

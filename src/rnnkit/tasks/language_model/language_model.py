@@ -372,19 +372,20 @@ class LanguageModel(ConfigEstimator):
         logits[..., self.vocab_.unk_id] = -math.inf
         return logits
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def next_words(
         self, text: str, k: int = 5, include_unk: bool = False
     ) -> list[tuple[str, float]]:
         """The ``k`` likeliest next tokens after ``text`` with their probabilities, likeliest
         first (``<unk>`` left out unless ``include_unk``; ``<eos>`` is the end of the
-        sentence)."""
+        sentence). The output layer runs on the last position only
+        (:meth:`LanguageModelNet.last_logits`)."""
         self._require_fitted("next_words")
         k = V.positive_int("LanguageModel.next_words", "k", k)
         ids = self._prompt("next_words", text)
         self.net_.eval()
-        logits, _ = self.net_(ids)
-        last = logits[0, -1]
+        logits, _ = self.net_.last_logits(ids)
+        last = logits[0]
         proba = torch.softmax(last.double().cpu(), dim=-1)
         if not include_unk:
             proba[self.vocab_.unk_id] = -1.0
@@ -446,14 +447,17 @@ class LanguageModel(ConfigEstimator):
         ids = self._prompt(method, prompt, allow_empty=True)
         return self._sample(ids, length, temperature, top_k, top_p, gen)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def _sample(self, ids: Tensor, length: int, temperature, top_k, top_p, gen):
+        """The lean generation loop: the prompt read once (:meth:`LanguageModelNet.
+        last_logits`), then one :meth:`LanguageModelNet.step` per token with the state
+        carried; arguments were checked by :meth:`stream`, nothing is re-checked per token."""
         net = self.net_
         net.eval()
-        logits, state = net(ids)
+        logits, state = net.last_logits(ids)  # (1, V)
         previous = None
-        for _ in range(length):
-            z = self._mask_unk(logits[0, -1]).double().cpu() / temperature
+        for n in range(length):
+            z = self._mask_unk(logits[0]).double().cpu() / temperature
             if top_k is not None and top_k < z.numel():
                 kth = torch.topk(z, top_k).values[-1]
                 z = torch.where(z < kth, -math.inf, z)
@@ -465,12 +469,13 @@ class LanguageModel(ConfigEstimator):
                 mask[order[keep]] = True
                 proba = torch.where(mask, proba, 0.0)
             token = int(torch.multinomial(proba, 1, generator=gen))
-            logits, state = net(torch.tensor([[token]], device=ids.device), state)
             # decode's spacing depends on the token before only: the text this token adds
             pair = [token] if previous is None else [previous, token]
             before = "" if previous is None else self.vocab_.decode([previous])
-            yield self.vocab_.decode(pair)[len(before) :]
+            yield self.vocab_.decode(pair)[len(before) :]  # before the step: streamed sooner
             previous = token
+            if n + 1 < length:  # the last token drawn is not fed
+                logits, state = net.step(torch.tensor([token], device=ids.device), state)
 
     # -- the baseline -------------------------------------------------------------------------
     def fit_baseline(self, train: str, order: int = 5) -> KneserNey:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ...kernels import dispatch
 from ...layers import LSTM, Dense, Embedding
 from .config import LanguageModelConfig
 
@@ -79,6 +80,11 @@ class LanguageModelNet(nn.Module):
         return not dropped and self.lstms[0].takes_ids_from(self.embedding, ids)
 
     def forward(self, ids: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        y, new_state = self._hidden(ids, state)  # (N, T, H)
+        return self._logits(self._drop(y)), new_state  # (N, T, V)
+
+    def _hidden(self, ids: Tensor, state: State | None) -> tuple[Tensor, State]:
+        """The last LSTM layer's outputs (N, T, H) and every layer's final state."""
         first = self.lstms[0]
         init = None if state is None else state[0]
         if self.first_layer_looks_up(ids):
@@ -90,12 +96,47 @@ class LanguageModelNet(nn.Module):
             init = None if state is None else state[k]
             y, final = lstm.sequence(self._drop(y), initial_state=init)
             new_state.append(final)
-        y = self._drop(y)  # (N, T, H)
+        return y, new_state
+
+    def _logits(self, y: Tensor) -> Tensor:
+        """The output layer on ``y`` (..., H): logits (..., V)."""
         if self.tied:
-            logits = y @ self.embedding.E.T + self.output_bias  # (N, T, V)
-        else:
-            logits = self.dense.logits(y)  # (N, T, V)
-        return logits, new_state
+            return y @ self.embedding.E.T + self.output_bias
+        return self.dense.logits(y)
+
+    # -- generation: the lean path ----------------------------------------------------------------
+    def last_logits(self, ids: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """Read ``ids`` (N, T) as :meth:`forward` does, and return only the last position's
+        logits (N, V) with the state: what next-token prediction needs (the output layer,
+        the costliest product at a 10k vocabulary, runs on one position, not T). Equal to
+        ``forward(ids, state)[0][:, -1]`` to float rounding. Inference only (no dropout)."""
+        _, new_state = self._hidden(ids, state)
+        return self._last(new_state[-1][0]), new_state  # the last layer's h_T is y[:, -1]
+
+    def step(self, ids: Tensor, state: State) -> tuple[Tensor, State]:
+        """One token per row, the lean single-step path of generation: ``ids`` (N,) int64
+        token ids (not checked: the caller draws them from the vocabulary), ``state`` from
+        :meth:`last_logits` or an earlier step. Returns the next logits (N, V) and the new
+        state. Each layer is one fused cell step
+        (:func:`rnnkit.kernels.dispatch.lstm_step`: the reference cell's plain ops or
+        rnnkit's compiled loop, whichever the autotuner measured faster), the input row read
+        from the embedding table, nothing re-validated. Equal to
+        ``forward(ids[:, None], state)`` to float rounding. Inference only (no dropout)."""
+        x = self.embedding.E[ids]  # (N, D)
+        new_state = []
+        for lstm, (h, c) in zip(self.lstms, state):
+            impl = lstm.impl if lstm.impl in ("auto", "kernel") else "ops"
+            h, c = dispatch.lstm_step(x, h, c, lstm.W_x, lstm.W_h, lstm.b, impl=impl)
+            new_state.append((h, c))
+            x = h
+        return self._last(x), new_state
+
+    def _last(self, h: Tensor) -> Tensor:
+        """The output layer on one position, ``h`` (N, H): logits (N, V) (as Dense.logits:
+        one ``addmm``)."""
+        if self.tied:
+            return h @ self.embedding.E.T + self.output_bias
+        return nn.functional.linear(h, self.dense.W.t(), getattr(self.dense, "b", None))
 
 
 def detach(state: State) -> State:
