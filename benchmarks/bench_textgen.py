@@ -19,8 +19,10 @@ word level) or the validation nats per character (Tiny Shakespeare, character le
 Adam) of the same network in separate processes:
 
 * ``rnnkit``        :class:`~rnnkit.tasks.language_model.LanguageModelNet` (rnnkit's Embedding,
-                    LSTM layers and Dense; state carried and detached), fused Adam, rnnkit's
-                    tuned runtime (its default).
+                    LSTM layers and Dense; state carried and detached), its training loss
+                    ``LanguageModelNet.loss`` (the output layer fused with the softmax
+                    cross-entropy, as ``LanguageModel.fit``), fused Adam, rnnkit's tuned
+                    runtime (its default).
 * ``torch-tuned``   ``nn.Embedding -> nn.LSTM(num_layers) -> nn.Linear``, the same loss and
                     state handling, ``Adam(fused=True)``, glibc's allocator thresholds in the
                     environment (what an expert sets; tcmalloc's effect).
@@ -184,14 +186,18 @@ def child_speed(spec: dict) -> dict:
     loss_fn = nn.CrossEntropyLoss()
     pos = [0]
     state = [None]
+    ours = spec["peer"] != "torch-tuned"
 
     def step():
         i = pos[0]
         x, y = data[:, i : i + T], data[:, i + 1 : i + 1 + T]
         pos[0] += T
-        logits, st = net(x, state[0])
+        if ours:  # what LanguageModel.fit runs: the output layer fused with the loss
+            loss, st = net.loss(x, y, state[0])
+        else:
+            logits, st = net(x, state[0])
+            loss = loss_fn(logits.reshape(-1, V), y.reshape(-1))
         state[0] = carry(st)
-        loss = loss_fn(logits.reshape(-1, V), y.reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(net.parameters(), 5.0)
@@ -219,6 +225,8 @@ def _breakdown(net, opt, data, B, T, V, loss_fn, steps) -> dict:
     backward, clipping + optimizer)."""
     from torch import nn
 
+    from rnnkit.functional import dense_cross_entropy
+
     parts = {"lstm_forward": [], "output_and_loss_forward": [], "backward": [], "optimizer": []}
     lstm_backward = []
     for k in range(max(steps, 3)):
@@ -233,8 +241,7 @@ def _breakdown(net, opt, data, B, T, V, loss_fn, steps) -> dict:
         for lstm in net.lstms[1:]:
             out, _ = lstm.sequence(out)
         t1 = time.perf_counter()
-        logits = net.dense.logits(out)
-        loss = loss_fn(logits.reshape(-1, V), y.reshape(-1))
+        loss = dense_cross_entropy(out, *net.output_weights(), y)  # as net.loss
         t2 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -355,3 +355,28 @@ def test_18_next_words_equal_the_full_forward(word_lm):
     assert [t for t, _ in ranked] == [word_lm.vocab_.tokens[int(i)] for i in idx]
     for (_, q), q_old in zip(ranked, p.tolist()):
         assert abs(q - q_old) <= 1e-6
+
+
+@pytest.mark.parametrize("tied", [False, True])
+def test_19_training_loss_equals_cross_entropy_of_the_logits(tied):
+    """LanguageModelNet.loss (output layer fused with the softmax cross-entropy) against
+    F.cross_entropy over forward's logits: the same value, state and gradients, dropout on
+    (the same random masks drawn in the same order)."""
+    config = LanguageModelConfig(embedding_dim=12, units=12, layers=2, tie_weights=tied)
+    torch.manual_seed(0)
+    a, b = LanguageModelNet(config, 30), LanguageModelNet(config, 30)
+    b.load_state_dict(a.state_dict())
+    ids, targets = torch.randint(0, 30, (5, 9)), torch.randint(0, 30, (5, 9))
+    torch.manual_seed(1)
+    loss_a, state_a = a.loss(ids, targets)
+    torch.manual_seed(1)
+    logits, state_b = b(ids)
+    loss_b = torch.nn.functional.cross_entropy(logits.reshape(-1, 30), targets.reshape(-1))
+    torch.testing.assert_close(loss_a, loss_b, rtol=1e-6, atol=1e-6)
+    for (h, c), (h2, c2) in zip(state_a, state_b):
+        torch.testing.assert_close(h, h2)
+        torch.testing.assert_close(c, c2)
+    loss_a.backward()
+    loss_b.backward()
+    for (name, p), q in zip(a.named_parameters(), b.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, rtol=1e-5, atol=1e-6, msg=name)

@@ -181,7 +181,6 @@ class LanguageModel(ConfigEstimator):
         budget = None if config.minutes is None else config.minutes * 60.0
         t0 = time.perf_counter()
         best, best_state = math.inf, None
-        loss_fn = nn.CrossEntropyLoss()
         stopped = False
         every = None if config.validate_every is None else config.validate_every * 60.0
         last_check = t0
@@ -206,9 +205,8 @@ class LanguageModel(ConfigEstimator):
                 tokens = y.numel()  # the global batch's
                 if ddp is not None:  # this rank's streams (their states stay with it)
                     x, y = ddp.shard(x), ddp.shard(y)
-                logits, state = net(x, state)
+                loss, state = net.loss(x, y, state)  # output layer fused with the loss
                 state = detach(state)  # truncated BPTT: the next batch starts from these
-                loss = loss_fn(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 value = float(loss.detach())

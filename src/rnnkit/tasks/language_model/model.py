@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ...functional import dense_cross_entropy
 from ...kernels import dispatch
 from ...layers import LSTM, Dense, Embedding
 from .config import LanguageModelConfig
@@ -79,9 +80,31 @@ class LanguageModelNet(nn.Module):
         dropped = self.training and self.dropout > 0
         return not dropped and self.lstms[0].takes_ids_from(self.embedding, ids)
 
+    def output_weights(self) -> tuple[Tensor, Tensor]:
+        """The output layer's ``(W (H, V), b (V,))``: the Dense's, or ``E.T`` when tied."""
+        if self.tied:
+            return self.embedding.E.T, self.output_bias
+        return self.dense.W, self.dense.b
+
     def forward(self, ids: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         y, new_state = self._hidden(ids, state)  # (N, T, H)
         return self._logits(self._drop(y)), new_state  # (N, T, V)
+
+    def loss(
+        self, ids: Tensor, targets: Tensor, state: State | None = None
+    ) -> tuple[Tensor, State]:
+        """The training loss: mean cross-entropy of ``targets`` (N, T) under the logits
+        :meth:`forward` gives, with the output layer fused into the softmax cross-entropy
+        (:func:`rnnkit.functional.dense_cross_entropy`: no ``(N, T, V)`` logits kept, the
+        gradient written over the softmax). Returns ``(loss, state)``."""
+        y, new_state = self.features(ids, state)  # (N, T, H)
+        W, b = self.output_weights()
+        return dense_cross_entropy(y, W, b, targets), new_state
+
+    def features(self, ids: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """The output layer's input (N, T, H) (after dropout) and the final states."""
+        y, new_state = self._hidden(ids, state)
+        return self._drop(y), new_state
 
     def _hidden(self, ids: Tensor, state: State | None) -> tuple[Tensor, State]:
         """The last LSTM layer's outputs (N, T, H) and every layer's final state."""
