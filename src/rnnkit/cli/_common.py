@@ -367,3 +367,22 @@ def subparser(sub, name: str, help: str, func) -> argparse.ArgumentParser:
     )
     p.set_defaults(func=func, parser=p)
     return p
+
+
+def add_export(
+    sub,
+    func,
+    model_help: str,
+    help: str = "write a saved model's network to a file",
+    out_help: str = "the file to write (replaced if it exists)",
+) -> argparse.ArgumentParser:
+    """The ``export`` sub-command every task has: ``MODEL OUT [--format onnx]`` and the
+    runtime options."""
+    x = subparser(sub, "export", help, func)
+    x.add_argument("model", help=model_help)
+    x.add_argument("out", metavar="OUT", help=out_help)
+    x.add_argument(
+        "--format", choices=["onnx"], default="onnx", help="the file format (default: onnx)"
+    )
+    Runtime.add_arguments(x)
+    return x

@@ -14,6 +14,7 @@ from ..config import Config, option
 from ..tasks.forecast.config import ForecastConfig
 from ._common import (
     Runtime,
+    add_export,
     add_placement,
     check_output_dir,
     check_output_file,
@@ -291,10 +292,9 @@ def register(sub) -> None:
     # `rnnkit forecast export MODEL OUT`: an optional action, so that `rnnkit forecast
     # --series airline` stays as it was
     actions = p.add_subparsers(dest="action", metavar="ACTION")
-    x = subparser(actions, "export", "write a saved forecaster's networks to a file", cmd_export)
-    x.add_argument("model", help=f"folder written by `rnnkit forecast` (its {MODEL}/)")
-    x.add_argument("out", metavar="OUT", help="the file to write (replaced if it exists)")
-    x.add_argument(
-        "--format", choices=["onnx"], default="onnx", help="the file format (default: onnx)"
+    add_export(
+        actions,
+        cmd_export,
+        f"folder written by `rnnkit forecast` (its {MODEL}/)",
+        help="write a saved forecaster's networks to a file",
     )
-    Runtime.add_arguments(x)

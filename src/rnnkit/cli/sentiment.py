@@ -19,6 +19,7 @@ from ..reporting import print_metrics
 from ..tasks.sentiment.config import SentimentConfig
 from ._common import (
     Runtime,
+    add_export,
     add_placement,
     check_output_dir,
     check_output_file,
@@ -380,10 +381,6 @@ def register(sub) -> None:
     Runtime.add_arguments(q)
     add_placement(q, train=False)
 
-    x = subparser(ssub, "export", "write a saved model's network to a file", cmd_sentiment_export)
-    x.add_argument("model", help="folder written by `rnnkit sentiment train` (its model/)")
-    x.add_argument("out", metavar="OUT", help="the file to write (replaced if it exists)")
-    x.add_argument(
-        "--format", choices=["onnx"], default="onnx", help="the file format (default: onnx)"
+    add_export(
+        ssub, cmd_sentiment_export, "folder written by `rnnkit sentiment train` (its model/)"
     )
-    Runtime.add_arguments(x)

@@ -14,6 +14,7 @@ from ..config import Config, option
 from ..tasks.language_model.config import LanguageModelConfig
 from ._common import (
     Runtime,
+    add_export,
     add_placement,
     check_output_dir,
     check_output_file,
@@ -403,10 +404,4 @@ def register(sub) -> None:
     Runtime.add_arguments(e)
     add_placement(e, train=False)
 
-    x = subparser(ssub, "export", "write a saved model's network to a file", cmd_export)
-    x.add_argument("model", help="folder written by `rnnkit textgen train` (its model/)")
-    x.add_argument("out", metavar="OUT", help="the file to write (replaced if it exists)")
-    x.add_argument(
-        "--format", choices=["onnx"], default="onnx", help="the file format (default: onnx)"
-    )
-    Runtime.add_arguments(x)
+    add_export(ssub, cmd_export, "folder written by `rnnkit textgen train` (its model/)")

@@ -12,6 +12,7 @@ from ..reporting import print_metrics
 from ..tasks.translate.config import TranslateConfig
 from ._common import (
     Runtime,
+    add_export,
     add_placement,
     check_output_dir,
     check_output_file,
@@ -293,16 +294,10 @@ def register(sub) -> None:
     TranslateTextRun.add_arguments(q)
     Runtime.add_arguments(q)
     add_placement(q, train=False)
-    x = subparser(
-        ssub, "export", "write a saved model's encoder and decoder step to files", cmd_export
+    add_export(
+        ssub,
+        cmd_export,
+        "folder written by `rnnkit translate train` (its model/)",
+        help="write a saved model's encoder and decoder step to files",
+        out_help=f"the folder for {ENCODER_FILE} and {DECODER_FILE} (replaced if they exist)",
     )
-    x.add_argument("model", help="folder written by `rnnkit translate train` (its model/)")
-    x.add_argument(
-        "out",
-        metavar="OUT",
-        help=f"the folder for {ENCODER_FILE} and {DECODER_FILE} (replaced if they exist)",
-    )
-    x.add_argument(
-        "--format", choices=["onnx"], default="onnx", help="the file format (default: onnx)"
-    )
-    Runtime.add_arguments(x)
