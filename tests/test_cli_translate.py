@@ -62,3 +62,23 @@ def test_4_foreign_outputs_refused_before_reading_data(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main(["translate", "translate", str(tmp_path), "  "])
     assert "expected one or more non-empty sentences" in capsys.readouterr().err
+
+
+def test_5_sentence_limits_draw_a_seeded_sample_not_the_first(shared_data):
+    # Tatoeba runs from the shortest sentences to the longest: the first 500 validation
+    # sources are the easiest ones (they read ~11 BLEU points above the test set); the limits
+    # draw a seeded random sample instead, in the split's order
+    from rnnkit.cli.translate import _sample
+    from rnnkit.datasets.translation import load_pairs, split_by_source
+
+    refs = split_by_source(load_pairs(shared_data).pairs).references("validation")
+    words = [len(k.split()) for k in refs]
+    drawn = _sample(refs, 500)
+    assert len(drawn) == 500 and all(refs[k] == v for k, v in drawn.items())
+    assert list(drawn) == [k for k in refs if k in drawn]  # the split's order
+    assert drawn == _sample(refs, 500)  # seeded: the same draw every run
+    mean_all = sum(words) / len(words)
+    mean_drawn = sum(len(k.split()) for k in drawn) / 500
+    assert mean_drawn > sum(words[:500]) / 500 + 1.0  # not the shortest (first) 500
+    assert abs(mean_drawn - mean_all) < 0.5  # as long as the whole validation set, on average
+    assert _sample(refs, None) is refs and _sample(refs, len(refs) + 1) is refs

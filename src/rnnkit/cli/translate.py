@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from dataclasses import dataclass
 
@@ -55,10 +56,13 @@ class TranslateTrainRun(Config):
     limit: int | None = option(None, "train on this many pairs (quick runs); omit for all", low=1)
     validation_sentences: int = option(
         500,
-        "validation sentences scored with BLEU after each epoch (the best epoch is kept)",
+        "validation sentences (a seeded random sample) scored with BLEU after each epoch "
+        "(the best epoch is kept)",
         low=1,
     )
-    test_limit: int | None = option(None, "score this many test sentences; omit for all", low=1)
+    test_limit: int | None = option(
+        None, "score this many test sentences (a seeded random sample); omit for all", low=1
+    )
     beam: int = option(1, "beam width of the test translations (1: greedy)", low=1)
     baseline: bool = option(
         True, "also score the copy and word-by-word dictionary baselines on the same split"
@@ -69,7 +73,9 @@ class TranslateTrainRun(Config):
 @dataclass
 class TranslateEvaluateRun(Config):
     beam: int = option(1, "beam width (1: greedy)", low=1)
-    test_limit: int | None = option(None, "score this many test sentences; omit for all", low=1)
+    test_limit: int | None = option(
+        None, "score this many test sentences (a seeded random sample); omit for all", low=1
+    )
     json: str | None = option(None, "also write the figures to this JSON file", metavar="FILE")
 
 
@@ -97,8 +103,15 @@ def _splits(args, data: PairsData):
     return splits
 
 
-def _first(refs: dict, n: int | None) -> dict:
-    return refs if n is None else dict(list(refs.items())[:n])
+def _sample(refs: dict, n: int | None, seed: int = 0) -> dict:
+    """``n`` of ``refs``'s sources drawn at random with ``seed`` (in their order in ``refs``),
+    or all of them. Not the first ``n``: Tatoeba's file runs from the shortest sentences to
+    the longest, and its first sources are the easiest to translate (scoring the first 500
+    validation sentences read ~11 BLEU points above the test set)."""
+    if n is None or n >= len(refs):
+        return refs
+    keep = set(random.Random(seed).sample(range(len(refs)), n))
+    return {k: v for i, (k, v) in enumerate(refs.items()) if i in keep}
 
 
 def cmd_train(args) -> int:
@@ -133,8 +146,8 @@ def cmd_train(args) -> int:
     threads(args)
     splits = _splits(args, data)
     train = splits.train[: run.limit] if run.limit else splits.train
-    validation = _first(splits.references("validation"), run.validation_sentences)
-    test = _first(splits.references("test"), run.test_limit)
+    validation = _sample(splits.references("validation"), run.validation_sentences)
+    test = _sample(splits.references("test"), run.test_limit)
     translator = Translator(config)
     start = time.perf_counter()
     translator.fit(
@@ -188,7 +201,7 @@ def cmd_evaluate(args) -> int:
     json_path = check_output_file(args.parser, "--json", run.json) if run.json else None
     threads(args)
     translator = Translator.load(args.model).to(place(args).device)
-    test = _first(_splits(args, data).references("test"), run.test_limit)
+    test = _sample(_splits(args, data).references("test"), run.test_limit)
     metrics = translator.evaluate(test, beam=run.beam)
     print_metrics(
         f"Test set ({len(test):,} sentences):", metrics, keys=("bleu", "chrf"), count="sentences"
