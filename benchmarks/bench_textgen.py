@@ -77,7 +77,7 @@ CURVE_CONFIGS = {
         epochs=40,
         optimizer="adam",
         learning_rate=0.002,
-        clipnorm=5.0,
+        clipnorm=0.25,
     ),
     "shakespeare": dict(
         level="char",

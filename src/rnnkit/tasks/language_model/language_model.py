@@ -213,8 +213,7 @@ class LanguageModel(ConfigEstimator):
                 if ddp is not None:  # the global batch's gradients and loss
                     ddp.reduce_gradients(params, y.numel(), tokens)
                     value = ddp.mean_loss(value, y.numel(), tokens, loss)
-                if config.clipnorm is not None:
-                    nn.utils.clip_grad_norm_(net.parameters(), config.clipnorm)
+                nn.utils.clip_grad_norm_(net.parameters(), config.clip)
                 opt.step()
                 total += value * tokens
                 count += tokens
