@@ -380,3 +380,25 @@ def test_19_training_loss_equals_cross_entropy_of_the_logits(tied):
     loss_b.backward()
     for (name, p), q in zip(a.named_parameters(), b.parameters()):
         torch.testing.assert_close(p.grad, q.grad, rtol=1e-5, atol=1e-6, msg=name)
+
+
+@pytest.mark.parametrize(
+    "settings, clip",
+    [({}, 0.25), ({"optimizer": "sgd"}, 5.0), ({"clipnorm": 1.5}, 1.5)],
+)
+def test_20_gradient_clip_defaults_by_optimizer(shakespeare, monkeypatch, settings, clip):
+    """fit clips the global gradient norm at 0.25 with Adam (at Zaremba's 5.0, Adam 0.002
+    diverged in Penn Treebank's second epoch: training perplexity 788, validation 884,043),
+    at 5.0 with SGD, and at --clipnorm when given."""
+    seen = []
+    real = torch.nn.utils.clip_grad_norm_
+
+    def spy(params, max_norm, *args, **kwargs):
+        seen.append(max_norm)
+        return real(params, max_norm, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", spy)
+    train, _ = shakespeare
+    config = LanguageModelConfig(level="char", **{**TINY, **settings})
+    LanguageModel(config).fit(train[:2_000], verbose=0)
+    assert seen and set(seen) == {clip}
