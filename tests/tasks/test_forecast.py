@@ -231,15 +231,22 @@ def test_7b_calibration_factors_by_hand():
 
 def test_7c_fit_calibrates_each_step_on_its_validation_windows():
     y = seasonal_series(96)
-    f = Forecaster(ForecastConfig(**TINY)).fit(y)
+    f = Forecaster(ForecastConfig(blend="never", **TINY)).fit(y)
     v = f.validation_
     assert f.kappa_.shape == (12,)
     np.testing.assert_array_equal(
         f.kappa_, calibration_factors(np.abs(v["target"] - v["mean"]) / v["sd"])
     )
     assert np.all(np.diff(f.kappa_) >= 0) and len(set(f.kappa_.tolist())) > 1
+    # blended (the default): calibrated on the blended mean's validation errors
+    g = Forecaster(ForecastConfig(**TINY)).fit(y)
+    w, anchor = g.weight_, g._anchor(g.validation_["inputs"], 12)  # (Nv, 12)
+    blended = w * g.validation_["mean"] + (1 - w) * anchor
+    np.testing.assert_allclose(
+        g.kappa_, calibration_factors(np.abs(v["target"] - blended) / v["sd"]), rtol=1e-12
+    )
     # the interval of step h is the network's, widened by step h's factor
-    raw = Forecaster(ForecastConfig(calibrate=False, **TINY)).fit(y)
+    raw = Forecaster(ForecastConfig(calibrate=False, blend="never", **TINY)).fit(y)
     np.testing.assert_array_equal(raw.kappa_, np.ones(12))
     a, b = f.predict(12, intervals=True), raw.predict(12, intervals=True)
     np.testing.assert_allclose(np.log(a.upper / a.mean), f.kappa_ * np.log(b.upper / b.mean))
