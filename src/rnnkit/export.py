@@ -206,23 +206,33 @@ class ForecastEnsemble(nn.Module):
     :meth:`rnnkit.tasks.forecast.Forecaster.network_input` gives them -> the ensemble's mean
     (N, H) and calibrated standard deviation (N, H), in the scaled units (mean of the members'
     means; variance = mean of their variances + variance of their means; times ``kappa_``, one
-    factor per step)."""
+    factor per step). A blended forecaster's mean is ``w mean + (1 - w) anchor``: with the
+    ``"window"`` scaling the anchor (the drift forecast relative to the window's last value,
+    ``h slope_ / scale``) does not depend on the window, so it is a constant of the file."""
 
     def __init__(self, forecaster):
         super().__init__()
         nets = getattr(forecaster, "nets_", None)
         if not nets:
             V.fail("export", "forecaster", "a fitted rnnkit Forecaster", forecaster, TypeError)
-        if getattr(forecaster, "weight_", 1.0) != 1.0:
+        weight = float(getattr(forecaster, "weight_", 1.0))
+        if weight != 1.0 and forecaster.scaler_.kind != "window":
             V.fail(
                 "export",
                 "forecaster",
-                "a forecaster without blending (the naive part of a blend is not in the file)",
-                f"blend weight {forecaster.weight_}",
+                "a forecaster without blending, or blended with the 'window' scaling (the "
+                "anchor of another scaling's blend is not in the file)",
+                f"blend weight {weight} with scaling {forecaster.scaler_.kind!r}",
             )
         self.members = nn.ModuleList(nets)
         kappa = torch.as_tensor(getattr(forecaster, "kappa_", 1.0), dtype=torch.float32)
         self.register_buffer("kappa", kappa.reshape(-1).clone())  # (H,): one factor per step
+        H = self.kappa.shape[0]
+        steps = torch.arange(1, H + 1, dtype=torch.float32)  # (H,)
+        slope = float(getattr(forecaster, "slope_", 0.0))
+        anchor = steps * slope / forecaster.scaler_.scale if weight != 1.0 else 0.0 * steps
+        self.register_buffer("weight", torch.tensor(weight, dtype=torch.float32))
+        self.register_buffer("anchor", anchor)  # (H,) the blend's anchor in the scaled units
 
     def forward(self, x: Tensor):
         outs = [member(x) for member in self.members]
@@ -230,4 +240,5 @@ class ForecastEnsemble(nn.Module):
         variances = torch.stack([s * s for _, s in outs])  # (K, N, H)
         mean = means.mean(0)  # (N, H)
         spread = ((means - mean) ** 2).mean(0)  # (N, H) the variance of the means
-        return mean, self.kappa * torch.sqrt(variances.mean(0) + spread)
+        blended = self.weight * mean + (1 - self.weight) * self.anchor  # (N, H)
+        return blended, self.kappa * torch.sqrt(variances.mean(0) + spread)

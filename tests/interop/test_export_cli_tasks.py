@@ -140,6 +140,8 @@ def test_4_forecast_export(tmp_path, capsys, cell):
 
     forecaster = Forecaster(cell=cell, units=4, ensemble=3, epochs=5, patience=2, horizon=4)
     forecaster.fit(from_array(seasonal(), season_length=4))
+    # a blend (the default blend="validate" may keep the network alone): forced, with a slope
+    forecaster.weight_, forecaster.slope_ = 0.75, 0.02
     forecaster.save(tmp_path / "model")
     out = tmp_path / "f.onnx"
     assert cli.main(["forecast", "export", str(tmp_path / "model"), str(out)]) == 0
@@ -150,6 +152,11 @@ def test_4_forecast_export(tmp_path, capsys, cell):
     x0 = forecaster.network_input()  # (1, L, C)
     (mean, sd) = file.run(None, {"x": x0})
     want_mean, want_sd = forecaster._combine(x0)
+    # the blend's anchor in the scaled units, window scaling: h slope / scale
+    anchor = 0.02 * np.arange(1, 5) / forecaster.scaler_.scale
+    inputs = forecaster.history_[None, -forecaster.lookback_ :]
+    np.testing.assert_allclose(forecaster._anchor(inputs, 4)[0], anchor, rtol=1e-12)
+    want_mean = 0.75 * want_mean + 0.25 * anchor
     np.testing.assert_allclose(mean, want_mean, rtol=0, atol=1e-5)
     np.testing.assert_allclose(sd, forecaster.kappa_ * want_sd, rtol=0, atol=1e-5)
     rng = np.random.default_rng(2)
@@ -158,8 +165,31 @@ def test_4_forecast_export(tmp_path, capsys, cell):
             x = rng.normal(size=(N, T, x0.shape[2])).astype(np.float32)
             mean, sd = file.run(None, {"x": x})
             want_mean, want_sd = forecaster._combine(x)
+            want_mean = 0.75 * want_mean + 0.25 * anchor
             np.testing.assert_allclose(mean, want_mean, rtol=0, atol=1e-5)
             np.testing.assert_allclose(sd, forecaster.kappa_ * want_sd, rtol=0, atol=1e-5)
+
+
+def test_4b_a_blend_whose_anchor_depends_on_the_window_is_refused():
+    import re
+
+    from rnnkit import export
+    from rnnkit.datasets.timeseries import from_array
+
+    forecaster = Forecaster(units=4, ensemble=1, epochs=2, patience=2, horizon=4, scaling="global")
+    forecaster.fit(from_array(seasonal(), season_length=4))
+    forecaster.weight_ = 0.5
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "export: `forecaster` expected a forecaster without blending, or blended with the "
+            "'window' scaling (the anchor of another scaling's blend is not in the file), "
+            "received \"blend weight 0.5 with scaling 'global'\"."
+        ),
+    ):
+        export.ForecastEnsemble(forecaster)
+    forecaster.weight_ = 1.0  # the network alone: exported as before
+    assert export.ForecastEnsemble(forecaster).weight.item() == 1.0
 
 
 # -- scikit-learn's estimator protocol ----------------------------------------------------------

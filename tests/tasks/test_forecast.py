@@ -231,15 +231,22 @@ def test_7b_calibration_factors_by_hand():
 
 def test_7c_fit_calibrates_each_step_on_its_validation_windows():
     y = seasonal_series(96)
-    f = Forecaster(ForecastConfig(**TINY)).fit(y)
+    f = Forecaster(ForecastConfig(blend="never", **TINY)).fit(y)
     v = f.validation_
     assert f.kappa_.shape == (12,)
     np.testing.assert_array_equal(
         f.kappa_, calibration_factors(np.abs(v["target"] - v["mean"]) / v["sd"])
     )
     assert np.all(np.diff(f.kappa_) >= 0) and len(set(f.kappa_.tolist())) > 1
+    # blended (the default): calibrated on the blended mean's validation errors
+    g = Forecaster(ForecastConfig(**TINY)).fit(y)
+    w, anchor = g.weight_, g._anchor(g.validation_["inputs"], 12)  # (Nv, 12)
+    blended = w * g.validation_["mean"] + (1 - w) * anchor
+    np.testing.assert_allclose(
+        g.kappa_, calibration_factors(np.abs(v["target"] - blended) / v["sd"]), rtol=1e-12
+    )
     # the interval of step h is the network's, widened by step h's factor
-    raw = Forecaster(ForecastConfig(calibrate=False, **TINY)).fit(y)
+    raw = Forecaster(ForecastConfig(calibrate=False, blend="never", **TINY)).fit(y)
     np.testing.assert_array_equal(raw.kappa_, np.ones(12))
     a, b = f.predict(12, intervals=True), raw.predict(12, intervals=True)
     np.testing.assert_allclose(np.log(a.upper / a.mean), f.kappa_ * np.log(b.upper / b.mean))
@@ -442,8 +449,9 @@ def test_17_deseason_validate_keeps_the_candidate_with_the_lower_validation_erro
 # -- 18. blend "validate": the network's weight against the naive forecast, chosen on validation ----
 def test_18_blend_weight_by_validation_mae_and_the_blended_forecast():
     y = seasonal_series(96)
-    plain = Forecaster(ForecastConfig(**TINY)).fit(y)
-    f = Forecaster(ForecastConfig(blend="validate", **TINY)).fit(y)
+    plain = Forecaster(ForecastConfig(blend="never", **TINY)).fit(y)
+    f = Forecaster(ForecastConfig(blend="validate", blend_anchor="naive", **TINY)).fit(y)
+    assert f.slope_ == 0.0  # the naive anchor: the last value
     v = f.validation_  # the same networks as plain's (same seeds, same windows)
     np.testing.assert_array_equal(v["mean"], plain.validation_["mean"])
     # window scaling: targets are relative to the last input, so the naive forecast is 0
@@ -462,3 +470,59 @@ def test_18_blend_weight_by_validation_mae_and_the_blended_forecast():
     np.testing.assert_allclose(
         np.log(f.predict(12)) - season, 0.5 * (np.log(plain.predict(12)) - season) + 0.5 * last
     )
+
+
+# -- 18b. the default anchor: the drift forecast of the values the network reads -------------------
+def test_18b_blend_with_the_drift_anchor_by_hand(tmp_path):
+    y = seasonal_series(96)
+    plain = Forecaster(ForecastConfig(blend="never", **TINY)).fit(y)
+    f = Forecaster(ForecastConfig(**TINY)).fit(y)  # the defaults: blend validate, anchor drift
+    assert (f.config.blend, f.config.blend_anchor) == ("validate", "drift")
+    # the slope: the mean one-step change of the log values less their seasonal indices
+    z = np.log(y) - f.seasonality_.at(0, len(y))
+    slope = (z[-1] - z[0]) / (len(y) - 1)
+    assert f.slope_ == pytest.approx(slope, rel=1e-12) and slope > 0
+    v = f.validation_
+    np.testing.assert_array_equal(v["mean"], plain.validation_["mean"])
+    # window scaling: targets are relative to the last input, so the anchor is h slope / scale
+    anchor = slope * np.arange(1, 13) / f.scaler_.scale  # (12,)
+    errors = {
+        w: np.mean(np.abs(v["target"] - (w * v["mean"] + (1 - w) * anchor)))
+        for w in (1, 0.75, 0.5, 0.25, 0)
+    }
+    assert f.weight_ == min(errors, key=lambda w: (errors[w], -w))
+    season = f.seasonality_.at(f.n_, 12)
+    drift = f.history_[-1] + slope * np.arange(1, 13)  # the drift forecast, deseasonalised log
+    f.weight_ = 0.5  # forced: shows the mix whatever validation chose
+    np.testing.assert_allclose(
+        np.log(f.predict(12)) - season, 0.5 * (np.log(plain.predict(12)) - season) + 0.5 * drift
+    )
+    f.weight_ = 0.0  # the anchor alone: the drift forecast
+    np.testing.assert_allclose(np.log(f.predict(12)) - season, drift)
+    # saved and loaded with its slope; a file saved before the anchor (no slope) blends with naive
+    f.weight_ = 0.5
+    f.save(tmp_path / "m")
+    g = Forecaster.load(tmp_path / "m")
+    assert g.slope_ == f.slope_ and g.weight_ == 0.5
+    np.testing.assert_array_equal(g.predict(12), f.predict(12))
+    task = tmp_path / "m" / "forecast.json"
+    state = json.loads(task.read_text())
+    del state["blend_slope"]
+    task.write_text(json.dumps(state))
+    old = Forecaster.load(tmp_path / "m")
+    assert old.slope_ == 0.0
+    np.testing.assert_allclose(
+        np.log(old.predict(12)) - season,
+        0.5 * (np.log(plain.predict(12)) - season) + 0.5 * f.history_[-1],
+    )
+
+
+def test_18c_the_defaults_blend_with_the_drift_anchor():
+    # chosen on validation windows inside each fit (docs/forecast.md, "Blend"); before: never
+    c = ForecastConfig()
+    assert (c.blend, c.blend_anchor) == ("validate", "drift")
+    with pytest.raises(
+        ValueError,
+        match=re.escape("ForecastConfig: `blend_anchor` expected one of 'drift', 'naive'"),
+    ):
+        ForecastConfig(blend_anchor="mean").validate()

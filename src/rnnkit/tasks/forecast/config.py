@@ -13,6 +13,7 @@ TRANSFORMS = ("auto", "none", "log", "boxcox")
 SCALINGS = ("window", "seasonal", "global")
 DESEASONS = ("auto", "always", "never", "validate")
 BLENDS = ("never", "validate")
+ANCHORS = ("drift", "naive")
 MAX_WIDTH = 1024
 MAX_LOOKBACK = 10_000
 
@@ -26,8 +27,9 @@ class ForecastConfig(Config):
     log-transformed when positive, their seasonal indices removed when the series is seasonal,
     expressed relative to the last observed value, the
     position in the season as two extra inputs (sine, cosine), one season ahead at once with a
-    Gaussian output (mean and scale per step), five seeds averaged, the 80% interval's width
-    calibrated per step on the validation windows.
+    Gaussian output (mean and scale per step), five seeds averaged, the mean blended with the
+    drift forecast (the network's weight among 1, 0.75, 0.5, 0.25, 0 chosen on the validation
+    windows), the 80% interval's width calibrated per step on the validation windows.
     """
 
     cell: str = option("gru", "recurrent cell", choices=CELL_NAMES)
@@ -77,11 +79,18 @@ class ForecastConfig(Config):
         choices=DESEASONS,
     )
     blend: str = option(
-        "never",
-        "mix the network's mean forecast with the naive one of the values it reads (the last "
-        "value; seasonal indices added back when removed): validate (the network's weight "
+        "validate",
+        "mix the network's mean forecast with the --blend-anchor forecast of the values it "
+        "reads (seasonal indices added back when removed): validate (the network's weight "
         "among 1, 0.75, 0.5, 0.25, 0 with the lowest validation MAE), never",
         choices=BLENDS,
+    )
+    blend_anchor: str = option(
+        "drift",
+        "the forecast the network is blended with: drift (the last value plus h times the "
+        "training part's mean one-step change, after the transform and without the seasonal "
+        "indices), naive (the last value)",
+        choices=ANCHORS,
     )
     difference: bool = option(
         False, "feed the network first differences instead of levels (targets unchanged)"

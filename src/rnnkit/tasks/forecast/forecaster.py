@@ -30,7 +30,7 @@ SAVED_NAMES = frozenset({TASK_FILE, WEIGHTS_FILE})
 Z80 = 1.2815515655446004  # the standard normal's 90% quantile: the 80% interval is mean +- Z80 sd
 LEVELS = (50, 80, 90, 95, 99)
 WEIGHTS = (1.0, 0.75, 0.5, 0.25, 0.0)
-"""The network's weights against the naive forecast that ``blend="validate"`` chooses among."""
+"""The network's weights against the anchor forecast that ``blend="validate"`` chooses among."""
 
 
 def normal_quantile(level: float) -> float:
@@ -245,12 +245,14 @@ class Forecaster(ConfigEstimator):
         inputs = windows(z, lookback, train_h)[0][self.windows_["first"] :]
         # the held-out windows' forecasts (scaled units; in memory only, for diagnostics)
         self.validation_ = {"mean": mean, "sd": sd, "target": target[val], "inputs": inputs[val]}
-        self.weight_ = 1.0
+        self.weight_, self.slope_ = 1.0, 0.0
         if config.blend == "validate":
-            naive = self._naive(inputs[val], train_h)  # (Nv, H)
-            errors = [np.mean(np.abs(target[val] - self._mix(w, mean, naive))) for w in WEIGHTS]
+            if config.blend_anchor == "drift" and len(z) > 1:
+                self.slope_ = float((z[-1] - z[0]) / (len(z) - 1))  # mean one-step change
+            anchor = self._anchor(inputs[val], train_h)  # (Nv, H)
+            errors = [np.mean(np.abs(target[val] - self._mix(w, mean, anchor))) for w in WEIGHTS]
             self.weight_ = WEIGHTS[int(np.argmin(errors))]  # ties: the larger network weight
-            mean = self._mix(self.weight_, mean, naive)
+            mean = self._mix(self.weight_, mean, anchor)
         self.kappa_ = np.ones(train_h)
         if config.calibrate:
             self.kappa_ = calibration_factors(np.abs(target[val] - mean) / sd)
@@ -279,11 +281,15 @@ class Forecaster(ConfigEstimator):
         self.windows_ = {"first": int(first), "train": len(train), "validation": len(val)}
         return x, target, train, val
 
-    def _naive(self, inputs: np.ndarray, horizon: int) -> np.ndarray:
-        """The naive forecast of windows ``inputs`` ``(N, L)`` (their last value) in the
-        network's target units, ``(N, horizon)``."""
+    def _anchor(self, inputs: np.ndarray, horizon: int) -> np.ndarray:
+        """The forecast the network is blended with, of windows ``inputs`` ``(N, L)``, in the
+        network's target units, ``(N, horizon)``: the drift forecast of the values the network
+        reads, their last value plus ``h`` times ``slope_`` (the training part's mean one-step
+        change; 0, the naive forecast, with ``blend_anchor="naive"``) for ``h = 1 ..
+        horizon``."""
         tref = self.scaler_.target_reference(inputs, horizon)  # (N, H)
-        return (inputs[:, -1:] - tref) / self.scaler_.scale
+        drift = self.slope_ * np.arange(1, horizon + 1)  # (H,)
+        return (inputs[:, -1:] + drift[None, :] - tref) / self.scaler_.scale
 
     @staticmethod
     def _mix(weight: float, mean: np.ndarray, naive: np.ndarray) -> np.ndarray:
@@ -389,7 +395,7 @@ class Forecaster(ConfigEstimator):
         inputs = z[None, -self.lookback_ :]  # (1, L)
         x = self._features(inputs, np.array([n - self.lookback_]))
         mean, sd = self._combine(x)  # (1, H)
-        mean = self._mix(self.weight_, mean, self._naive(inputs, self.horizon_))
+        mean = self._mix(self.weight_, mean, self._anchor(inputs, self.horizon_))
         scale = self.scaler_.scale
         tref = self.scaler_.target_reference(inputs, self.horizon_)  # (1, H)
         zmean = tref[0, :horizon] + scale * mean[0, :horizon]
@@ -412,7 +418,7 @@ class Forecaster(ConfigEstimator):
                 x = self._features(window, np.full(P, n - L + k))
                 mean, sd = network.run(net, x)  # (P, 1)
                 tref = self.scaler_.target_reference(window, 1)  # (P, 1)
-                mean = self._mix(self.weight_, mean, self._naive(window, 1))
+                mean = self._mix(self.weight_, mean, self._anchor(window, 1))
                 draw = tref[:, 0] + scale * (
                     mean[:, 0] + self.kappa_[0] * sd[:, 0] * rng.standard_normal(P)
                 )
@@ -474,6 +480,7 @@ class Forecaster(ConfigEstimator):
             "seasonality": self.seasonality_.to_dict(),
             "kappa": self.kappa_.tolist(),
             "blend_weight": self.weight_,
+            "blend_slope": self.slope_,
             "history": self.history_.tolist(),
             "n": self.n_,
             "series": info,
@@ -526,6 +533,7 @@ class Forecaster(ConfigEstimator):
             kappa = np.atleast_1d(np.asarray(state["kappa"], dtype=np.float64))  # one before v3
             f.kappa_ = np.broadcast_to(kappa, (train_h,)).copy()
             f.weight_ = float(state.get("blend_weight", 1.0))  # absent before version 3
+            f.slope_ = float(state.get("blend_slope", 0.0))  # absent before: the naive anchor
             f.history_ = np.asarray(state["history"], dtype=np.float64)
             f.n_ = int(state["n"])
             info = state["series"]
@@ -624,6 +632,7 @@ def backtest(
                 "seasonality": fitted.seasonality_.to_dict(),
                 "kappa": fitted.kappa_.tolist(),
                 "blend_weight": fitted.weight_,
+                "blend_slope": fitted.slope_,
                 "lookback": fitted.lookback_,
             }
             rows.append(_fold(o, y, fc.mean, fc.lower, fc.upper, horizon, m, seconds, detail))
