@@ -71,7 +71,7 @@ from torch import Tensor
 from .. import _tracing, runtime
 from .. import _validation as V
 from .. import functional as F
-from .._cpu import cpu_info
+from .._cpu import BF16_EXTENSIONS, cpu_info
 from . import _ext, autotune, bf16, native, traceable
 from . import gru as gru_kernel
 from . import lstm as lstm_kernel
@@ -91,8 +91,6 @@ TABLE_BYTES = 64 << 20
 
 # -- precision: float32 or bf16 ----------------------------------------------------------------
 PRECISIONS = runtime.PRECISIONS
-BF16_EXTENSIONS = ("avx512_bf16", "amx_bf16")
-"""CPU extensions with bfloat16 GEMMs in hardware (``/proc/cpuinfo`` flags)."""
 _bf16_cpu: list[bool] = []  # cpu_info read once
 
 
