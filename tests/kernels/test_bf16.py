@@ -7,7 +7,9 @@ computed in float32 (``round``: to bfloat16 and back), the input projection one 
 all steps (as the definition says), the weight cast inside each step (its gradient added in
 float32). A float32 product of two bfloat16 numbers is exact and torch's bf16 GEMM accumulates
 in float32, so the oracle and the path agree to float32 rounding of the sums (tolerance
-1e-5 relative to the largest value; measured: outputs bit-equal here).
+1e-5 relative to the largest value; measured: outputs bit-equal here). Both ways of the GEMM
+run on every machine (the ``gemm`` fixture): torch's bf16 GEMM and rnnkit's float32
+emulation of it (what runs on a CPU without bf16 hardware).
 
 Against the float32 layer the tolerance is bfloat16's: an operand rounded to bfloat16 (8 bits
 of mantissa) is off by up to 2^-9 = 0.2% of itself, a product's result by as much again; over
@@ -126,10 +128,20 @@ def close(a, b, rtol):
     return float((a - b).abs().max()) <= rtol * scale
 
 
+@pytest.fixture(params=["torch_bf16_gemm", "emulated"])
+def gemm(request, monkeypatch):
+    """Both ways of the bf16 GEMM on every machine: torch's bf16 GEMM (in hardware where the
+    CPU has it, torch's slow emulation elsewhere) and rnnkit's float32 emulation."""
+    from rnnkit.kernels import bf16
+
+    monkeypatch.setattr(bf16, "EMULATE", request.param == "emulated")
+    return request.param
+
+
 # -- 1. the oracle -------------------------------------------------------------------------------
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("variant", ["plain", "mask", "backwards", "recurrent_dropout", "no_bias"])
-def test_1_bf16_path_equals_the_bf16_oracle_forward_and_gradients(cell, variant):
+def test_1_bf16_path_equals_the_bf16_oracle_forward_and_gradients(gemm, cell, variant):
     args = make(cell, seed=CELLS.index(cell), bias=variant != "no_bias")
     kw = {}
     if variant == "mask":
@@ -151,7 +163,7 @@ def test_1_bf16_path_equals_the_bf16_oracle_forward_and_gradients(cell, variant)
 
 # -- 2. against float32 --------------------------------------------------------------------------
 @pytest.mark.parametrize("cell", CELLS)
-def test_2_bf16_is_float32_within_bfloat16_tolerance_and_not_equal_to_it(cell):
+def test_2_bf16_is_float32_within_bfloat16_tolerance_and_not_equal_to_it(gemm, cell):
     args = make(cell, seed=10 + CELLS.index(cell))
     y, final, grads = outputs_and_grads(lambda: run(cell, *args, precision="bf16"), *args)
     y32, final32, grads32 = outputs_and_grads(lambda: run(cell, *args, impl="reference"), *args)
@@ -165,14 +177,14 @@ def test_2_bf16_is_float32_within_bfloat16_tolerance_and_not_equal_to_it(cell):
 
 
 @pytest.mark.parametrize("cell", CELLS)
-def test_3_states_outputs_and_gradients_stay_float32(cell):
+def test_3_states_outputs_and_gradients_stay_float32(gemm, cell):
     args = make(cell, seed=20)
     y, final, grads = outputs_and_grads(lambda: run(cell, *args, precision="bf16"), *args)
     assert y.dtype == torch.float32 and all(s.dtype == torch.float32 for s in final)
     assert all(g.dtype == torch.float32 for g in grads)
 
 
-def test_4_an_empty_sequence_returns_the_initial_states():
+def test_4_an_empty_sequence_returns_the_initial_states(gemm):
     x, states, W_x, W_h, biases = make("lstm")
     y, (h, c) = dispatch.lstm(x[:, :0], *states, W_x, W_h, biases[0], precision="bf16")
     assert y.shape == (N, 0, H) and torch.equal(h, states[0]) and torch.equal(c, states[1])
@@ -255,8 +267,10 @@ def test_7_set_precision_checks_its_argument(monkeypatch):
 def test_8_bf16_native_reads_the_cpu_extensions_and_cuda_always_has_it(
     monkeypatch, extensions, expected
 ):
-    monkeypatch.setattr(dispatch, "cpu_info", lambda: {"extensions": extensions})
-    monkeypatch.setattr(dispatch, "_bf16_cpu", [])
+    from rnnkit.kernels import bf16
+
+    monkeypatch.setattr(bf16, "cpu_info", lambda: {"extensions": extensions})
+    monkeypatch.setattr(bf16, "_cpu_has_bf16", [])
     assert dispatch.bf16_native("cpu") is expected
     assert dispatch.bf16_native("cuda") is True
 
@@ -334,3 +348,18 @@ def test_11_a_float32_layer_never_times_bf16(monkeypatch, tuned):
     x, states, W_x, W_h, biases = make("lstm")
     dispatch.lstm(x, *states, W_x, W_h, biases[0])
     assert calls == [] and all("bf16" not in d["times_ms"] for d in tuner.report())
+
+
+def test_12_the_emulation_runs_where_the_cpu_lacks_bf16_and_torch_gemm_where_it_has_it(
+    monkeypatch,
+):
+    from rnnkit.kernels import bf16
+
+    seen = []
+    real = bf16._gemm
+    monkeypatch.setattr(bf16, "_gemm", lambda *a: seen.append(a[0].dtype) or real(*a))
+    args = make("lstm")
+    for has in (False, True):
+        monkeypatch.setattr(bf16, "hardware", lambda device="cpu", has=has: has)
+        run("lstm", *args, precision="bf16")
+    assert set(seen[: T + 1]) == {torch.float32} and set(seen[T + 1 :]) == {torch.bfloat16}

@@ -39,7 +39,8 @@ Precision, ``precision=None | 'float32' | 'bf16'`` (:func:`runs_bf16`)
     the autotuner, beside the float32 paths that compute the call (bf16 allows rnnkit to use
     bfloat16 where it is faster; it never makes a float32 layer bf16). Elsewhere (no such
     hardware, ``RNNKIT_AUTOTUNE=0``, ``impl='reference'``) a bf16 layer always runs the bf16
-    path: what it asked for, emulated by torch in float32 units on such a CPU (correct, slow).
+    path: what it asked for; on a CPU without bf16 hardware its GEMMs are emulated in float32
+    (the same numbers, slower than the float32 kernel: :mod:`rnnkit.kernels.bf16`).
     An LSTM in bf16 does not take the embedding lookup below (its table and loop are float32).
 
 The embedding lookup (an LSTM fed token ids by an Embedding)
@@ -71,7 +72,6 @@ from torch import Tensor
 from .. import _tracing, runtime
 from .. import _validation as V
 from .. import functional as F
-from .._cpu import BF16_EXTENSIONS, cpu_info
 from . import _ext, autotune, bf16, native, traceable
 from . import gru as gru_kernel
 from . import lstm as lstm_kernel
@@ -91,17 +91,13 @@ TABLE_BYTES = 64 << 20
 
 # -- precision: float32 or bf16 ----------------------------------------------------------------
 PRECISIONS = runtime.PRECISIONS
-_bf16_cpu: list[bool] = []  # cpu_info read once
 
 
 def bf16_native(device: torch.device | str = "cpu") -> bool:
     """Whether bfloat16 GEMMs run in hardware on ``device``: CUDA, or a CPU with
-    avx512_bf16 or amx_bf16 (:mod:`rnnkit._cpu`). Elsewhere torch emulates them (slow)."""
-    if torch.device(device).type == "cuda":
-        return True
-    if not _bf16_cpu:
-        _bf16_cpu.append(bool(set(BF16_EXTENSIONS) & set(cpu_info()["extensions"])))
-    return _bf16_cpu[0]
+    avx512_bf16 or amx_bf16 (:func:`rnnkit.kernels.bf16.hardware`). Elsewhere the bf16 path
+    emulates them in float32 GEMMs (the same numbers; never faster than float32)."""
+    return bf16.hardware(device)
 
 
 def check_precision(owner: str, precision, impl: str = "auto", grad_hook=None):
