@@ -8,9 +8,9 @@ precision float32 and once with ``rnnkit.set_precision("bf16")`` (the LSTM's GEM
 bfloat16, its cell state, gates, weights and gradients float32; :mod:`rnnkit.kernels.bf16`).
 Both runs start from the same seed; they differ only in the rounding of the GEMMs. Each run
 prints its test accuracy and training time; the last lines give the difference in points and
-whether this CPU multiplies bfloat16 in hardware (avx512_bf16 / amx_bf16) or torch emulates
-it (then bf16 training is several times slower than float32: the accuracy figure still holds,
-the time does not mean anything about bf16 hardware).
+whether this CPU multiplies bfloat16 in hardware (avx512_bf16 / amx_bf16) or rnnkit emulates
+it with float32 GEMMs on rounded operands (the same numbers: the accuracy figure holds; the
+time says nothing about bf16 hardware).
 
 Run from the repository root (data from ``--data-dir``, ``$RNNKIT_DATA_DIR`` or
 ``../shared/data``)::

@@ -112,7 +112,8 @@ def set_precision(precision: str) -> None:
     default), read at each call: ``'float32'`` (the default) or ``'bf16'``. rnnkit's
     ``keras.mixed_precision.set_global_policy("mixed_bfloat16")``; a layer's own
     ``precision=`` wins over it. Fast where the hardware multiplies bfloat16 (CUDA, CPUs with
-    AVX512_BF16 or AMX); elsewhere emulated and slow (:mod:`rnnkit.kernels.bf16`).
+    AVX512_BF16 or AMX); elsewhere emulated in float32 GEMMs: bf16's numbers, slower than
+    float32 (:mod:`rnnkit.kernels.bf16`).
 
     >>> import rnnkit
     >>> rnnkit.set_precision("bf16"); rnnkit.get_precision()

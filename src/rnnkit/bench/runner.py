@@ -162,7 +162,7 @@ def bf16_note(extensions) -> str:
         return f"LSTM GEMMs in bfloat16 (precision='bf16'), in hardware: {' '.join(found)}"
     return (
         "LSTM GEMMs in bfloat16 (precision='bf16'), emulated: no avx512_bf16/amx on this CPU "
-        "(torch computes them in float32 units: correct, slow; not a bf16 speed)"
+        "(float32 GEMMs on rounded operands: bf16's numbers, not a bf16 speed)"
     )
 
 

@@ -20,7 +20,8 @@ the ratios peer / rnnkit (above 1: rnnkit is faster), the CPU as /proc/cpuinfo n
 its vector extensions, and the path rnnkit's autotuner chose (RNNKIT_AUTOTUNE=0: the fixed
 rules). Numbers from a machine running other jobs are noise: the load average is shown.
 --precision bf16 runs rnnkit's LSTM with its GEMMs in bfloat16 beside float32 PyTorch; on a
-CPU without avx512_bf16 / amx_bf16 torch emulates them (slow), and the table says so.
+CPU without avx512_bf16 / amx_bf16 they are emulated in float32 (no bf16 speed), and the
+table says so.
 """
 
 
@@ -144,7 +145,7 @@ def register(sub) -> None:
         default=None,
         metavar="{float32,bf16}",
         help="rnnkit's LSTM precision: bf16 runs its GEMMs in bfloat16 (float32 cell state, "
-        "weights and gradients) against float32 PyTorch; emulated and slow on a CPU without "
+        "weights and gradients) against float32 PyTorch; emulated (no bf16 speed) on a CPU without "
         "avx512_bf16 / amx_bf16, as the table then says (default: float32)",
     )
     p.add_argument(

@@ -453,8 +453,8 @@ class _KernelRNN(C.CellWeights, WeightOptions, RNN):
             within about 1e-2 of float32's: bfloat16 keeps 8 bits of mantissa). Fast where
             the hardware multiplies bfloat16 (CUDA, x86 CPUs with AVX512_BF16 or AMX), where
             ``impl='auto'`` lets the autotuner keep float32 if that is faster; on other CPUs
-            torch emulates the bf16 GEMMs: the same numbers, several times slower than
-            float32. Needs ``impl`` 'auto' or 'reference' (rnnkit's compiled kernel and
+            the bf16 GEMMs are emulated with float32 GEMMs on rounded operands: the same
+            numbers, slower than float32 (a Python time loop). Needs ``impl`` 'auto' or 'reference' (rnnkit's compiled kernel and
             PyTorch's fused operator are float32); an LSTM in bf16 skips the embedding
             lookup; generation steps (``lstm_step``) and exported graphs stay float32.
             Saved with the layer's config.
