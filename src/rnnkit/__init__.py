@@ -5,6 +5,8 @@ __version__ = "0.1.0"
 # Keras's top-level names, loaded on first use (``import rnnkit`` stays light for the CLI):
 # rnnkit.Input, rnnkit.Model, rnnkit.Sequential, rnnkit.layers, rnnkit.models.
 _LAZY = {"Input": "rnnkit.layers", "Model": "rnnkit.models", "Sequential": "rnnkit.models"}
+# the recurrent layers' precision for the whole process (helper "bf16"; rnnkit.runtime)
+_LAZY |= {"set_precision": "rnnkit.runtime", "get_precision": "rnnkit.runtime"}
 
 
 _SUBMODULES = ("layers", "models", "initializers", "utils", "text", "datasets")

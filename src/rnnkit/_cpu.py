@@ -23,6 +23,10 @@ EXTENSIONS = (
 )
 """The flags that decide which kernels and GEMMs run fast, in the order shown."""
 
+BF16_EXTENSIONS = ("avx512_bf16", "amx_bf16")
+"""Either gives bfloat16 GEMMs in hardware (``precision='bf16'``); without both, torch
+emulates them (correct, slow)."""
+
 
 def parse_cpuinfo(text: str) -> dict:
     """``{"model": name, "extensions": [the EXTENSIONS present, in order], "cores": n}`` from

@@ -96,3 +96,43 @@ def tune_allocator() -> bool:
     )
     _malloc_done = bool(ok)
     return _malloc_done
+
+
+# -- precision of the recurrent layers -----------------------------------------------------------
+PRECISIONS = ("float32", "bf16")
+"""The precisions of a recurrent layer's GEMMs (``precision=`` of SimpleRNN / LSTM / GRU):
+``'float32'``, or ``'bf16'``: the matrix products in bfloat16, the cell state, the gates, the
+parameters and their gradients float32 (:mod:`rnnkit.kernels.bf16`)."""
+
+_precision = "float32"
+
+
+def set_precision(precision: str) -> None:
+    """The precision of every SimpleRNN / LSTM / GRU built with ``precision=None`` (the
+    default), read at each call: ``'float32'`` (the default) or ``'bf16'``. rnnkit's
+    ``keras.mixed_precision.set_global_policy("mixed_bfloat16")``; a layer's own
+    ``precision=`` wins over it. Fast where the hardware multiplies bfloat16 (CUDA, CPUs with
+    AVX512_BF16 or AMX); elsewhere emulated in float32 GEMMs: bf16's numbers, slower than
+    float32 (:mod:`rnnkit.kernels.bf16`).
+
+    >>> import rnnkit
+    >>> rnnkit.set_precision("bf16"); rnnkit.get_precision()
+    'bf16'
+    >>> rnnkit.set_precision("float32")
+    """
+    global _precision
+    if not isinstance(precision, str) or precision not in PRECISIONS:
+        received = (
+            repr(precision)
+            if isinstance(precision, str)
+            else (f"{precision!r} ({type(precision).__name__})")
+        )
+        raise ValueError(
+            f"set_precision: `precision` expected one of 'float32', 'bf16', received {received}."
+        )
+    _precision = precision
+
+
+def get_precision() -> str:
+    """The precision set by :func:`set_precision` (``'float32'`` unless set)."""
+    return _precision

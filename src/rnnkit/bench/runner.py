@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .._cpu import cpu_info, describe
+from .._cpu import BF16_EXTENSIONS, cpu_info, describe
 from . import _proc as P
 from . import seed
 
@@ -47,6 +47,7 @@ class Settings:
     peers: tuple[str, ...] = PEERS
     timeout: float = 1800.0
     impl: str = "auto"
+    precision: str = "float32"  # rnnkit's LSTM: 'float32' or 'bf16' (the PyTorch peers: float32)
 
 
 def quick(**overrides) -> Settings:
@@ -89,7 +90,7 @@ def child_spec(peer: str, threads: int, settings: Settings, tokens: Path) -> tup
         "tokens": str(tokens),
     }
     if peer == "rnnkit":
-        spec.update(kind="rnnkit", impl=settings.impl)
+        spec.update(kind="rnnkit", impl=settings.impl, precision=settings.precision)
         return spec, P.child_env(threads)
     tuned = peer == "torch-tuned"
     spec.update(kind="torch", tuned=tuned)
@@ -108,6 +109,8 @@ def run(settings: Settings, say=print) -> dict:
         f"CPU: {describe(cpu_info())}, {info['logical_cpus']} logical CPUs; torch "
         f"{info['torch']}; load average at start {_load(info)}"
     )
+    if settings.precision == "bf16":
+        say(f"rnnkit: {bf16_note(info['cpu_extensions'])}; the PyTorch peers: float32")
     runs: dict[tuple, list] = {}
     errors = []
     started = time.perf_counter()
@@ -150,6 +153,17 @@ def run(settings: Settings, say=print) -> dict:
     say("")
     say(format_report(data))
     return data
+
+
+def bf16_note(extensions) -> str:
+    """What rnnkit's bf16 row means on a CPU with these ``extensions``."""
+    found = [e for e in BF16_EXTENSIONS if e in extensions]
+    if found:
+        return f"LSTM GEMMs in bfloat16 (precision='bf16'), in hardware: {' '.join(found)}"
+    return (
+        "LSTM GEMMs in bfloat16 (precision='bf16'), emulated: no avx512_bf16/amx on this CPU "
+        "(float32 GEMMs on rounded operands: bf16's numbers, not a bf16 speed)"
+    )
 
 
 def _load(info) -> str:
@@ -213,6 +227,8 @@ def format_report(data: dict) -> str:
     peers = settings["peers"]
     others = [p for p in peers if p != "rnnkit"]
     index = {(r["peer"], r["mode"], r["threads"]): r["ms"] for r in data["results"]}
+    bf16 = settings.get("precision") == "bf16"
+    titles = PEER_TITLES | ({"rnnkit": "rnnkit bf16"} if bf16 else {})
     rows = []
     for mode, title in MODES:
         for threads in settings["threads"]:
@@ -226,12 +242,14 @@ def format_report(data: dict) -> str:
     headers = [
         f"ms, T={settings['seq_len']}, median of {settings['repeats']}",
         "threads",
-        *(PEER_TITLES[p] for p in peers),
-        *(f"{PEER_TITLES[p]} / rnnkit" for p in others),
+        *(titles[p] for p in peers),
+        *(f"{titles[p]} / {titles['rnnkit']}" for p in others),
     ]
     lines = [P.table(headers, rows)]
     if others:
         lines.append("(peer / rnnkit above 1: rnnkit is faster)")
+    if bf16:
+        lines.append("rnnkit bf16: " + bf16_note(data["machine"].get("cpu_extensions", [])))
     for threads, decisions in data["autotune"].items():
         lines.append(f"autotuning at {threads} thread(s): {_describe_autotune(decisions)}")
     if data["errors"]:

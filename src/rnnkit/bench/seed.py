@@ -11,7 +11,8 @@ chunks of at least ``infer_seconds``; it prints its result as one ``RESULT {json
 Peers (the ``kind`` of a spec):
 
 * ``rnnkit``: rnnkit's ``Sequential`` through ``model.fit`` / ``model.predict`` (what a user
-  runs), its tuned runtime on (the default), ``LSTM(impl=spec['impl'])`` (default 'auto').
+  runs), its tuned runtime on (the default), ``LSTM(impl=spec['impl'])`` (default 'auto'),
+  ``precision=spec['precision']`` (``rnnkit bench --precision bf16``; default float32).
 * ``torch``: the seed model as a PyTorch user writes it: nn.Embedding + nn.LSTM + nn.Linear,
   BCEWithLogitsLoss, torch.optim.Adam; ``tuned`` adds what an expert does: ``Adam(fused=True)``,
   ``inference_mode`` for inference, and glibc's allocator variables in the environment the
@@ -201,7 +202,7 @@ def child_rnnkit(spec: dict) -> dict:
     steps, chunks = spec["steps"], spec["chunks"]
     model = Sequential()
     model.add(Embedding(input_dim=VOCAB, output_dim=EMBED))
-    model.add(LSTM(units=UNITS, impl=spec.get("impl", "auto")))
+    model.add(LSTM(units=UNITS, impl=spec.get("impl", "auto"), precision=spec.get("precision")))
     model.add(Dense(units=1, activation="sigmoid"))
     model.compile(
         optimizer=Adam(learning_rate=LR), loss="binary_crossentropy", metrics=["accuracy"]
@@ -229,6 +230,7 @@ def child_rnnkit(spec: dict) -> dict:
         "malloc_tuned": runtime.tune_allocator(),  # True once fit tuned it
         "fused_adam": bool(model.optimizer.defaults.get("fused")),
         "lstm_impl": spec.get("impl", "auto"),
+        "lstm_precision": spec.get("precision") or "float32",
     }
     out["autotune"] = dispatch.autotune_report()
     out["versions"] = _versions(torch)

@@ -8,6 +8,7 @@ import argparse
 from ._common import check_output_file, max_threads, subparser
 
 TOKENS = ("imdb", "synthetic", "uniform")  # rnnkit.bench.seed.TOKENS (not imported: light CLI)
+PRECISIONS = ("float32", "bf16")  # rnnkit.runtime.PRECISIONS
 
 DESCRIPTION = """\
 Time the seed model, Embedding(10000, 128) -> LSTM(128) -> Dense(1, sigmoid) with Adam and
@@ -18,6 +19,9 @@ Every peer runs in its own process; each time is the median over the rounds. The
 the ratios peer / rnnkit (above 1: rnnkit is faster), the CPU as /proc/cpuinfo names it with
 its vector extensions, and the path rnnkit's autotuner chose (RNNKIT_AUTOTUNE=0: the fixed
 rules). Numbers from a machine running other jobs are noise: the load average is shown.
+--precision bf16 runs rnnkit's LSTM with its GEMMs in bfloat16 beside float32 PyTorch; on a
+CPU without avx512_bf16 / amx_bf16 they are emulated in float32 (no bf16 speed), and the
+table says so.
 """
 
 
@@ -59,7 +63,7 @@ def cmd_bench(args) -> int:
     defaults = runner.quick() if args.quick else runner.Settings()
     chosen = {
         name: getattr(args, name)
-        for name in ("threads", "seq_len", "repeats", "steps", "tokens", "data_dir")
+        for name in ("threads", "seq_len", "repeats", "steps", "tokens", "data_dir", "precision")
         if getattr(args, name) is not None
     }
     if "threads" in chosen:
@@ -134,6 +138,15 @@ def register(sub) -> None:
         metavar="DIR",
         help="folder holding IMDb for --tokens imdb (default: $RNNKIT_DATA_DIR, then "
         "rnnkit's dataset cache; never downloads)",
+    )
+    p.add_argument(
+        "--precision",
+        type=_one_of(PRECISIONS),
+        default=None,
+        metavar="{float32,bf16}",
+        help="rnnkit's LSTM precision: bf16 runs its GEMMs in bfloat16 (float32 cell state, "
+        "weights and gradients) against float32 PyTorch; emulated (no bf16 speed) on a CPU without "
+        "avx512_bf16 / amx_bf16, as the table then says (default: float32)",
     )
     p.add_argument(
         "--json",

@@ -10,7 +10,9 @@ Exactness: only paths that compute the same function of the same inputs are cand
 same equations, gates and initial states; outputs equal to float rounding, the differences
 the fixed rules already accept between the fused operator and rnnkit's kernels). A path that
 cannot serve the call (a mask, recurrent dropout, an activation PyTorch lacks) is never one.
-Autotuning changes speed, never which function is computed.
+Autotuning changes speed, never which function is computed. The one exception is asked for by
+the layer: ``precision='bf16'`` allows bfloat16 GEMMs, and on bf16 hardware the bf16 path is
+timed beside the float32 ones (class dtype ``float32+bf16``; :mod:`rnnkit.kernels.dispatch`).
 
 The signature class (:class:`Key`): cell, training or inference, batch and length rounded down
 to powers of two, hidden size, the input (its width; for token ids ``ids:D/repR``, R how often

@@ -27,6 +27,22 @@ The paths, ``impl='auto' | 'native' | 'kernel' | 'reference'``
     use. ``grad_hook(t, dh_t)`` (how gradients vanish over time) is read from the kernel's own
     backward loop; asking for it selects the kernel.
 
+Precision, ``precision=None | 'float32' | 'bf16'`` (:func:`runs_bf16`)
+    ``'bf16'`` runs the layer's GEMMs with bfloat16 operands and float32 accumulation, the
+    cell state, gates, parameters and gradients in float32 (:mod:`rnnkit.kernels.bf16`: the
+    reference loop's structure, autograd backward). ``None`` follows the process's setting
+    (:func:`rnnkit.runtime.set_precision`), except that a layer with an explicit
+    ``impl='kernel'`` / ``'native'`` or a ``grad_hook`` then keeps its float32 path; a layer's
+    own ``precision='bf16'`` with those is refused (:func:`check_precision`). With
+    ``impl='auto'``, where the hardware multiplies bfloat16 (:func:`bf16_native`: CUDA, a CPU
+    with avx512_bf16 or amx_bf16) and autotuning is on, the bf16 path is one more candidate of
+    the autotuner, beside the float32 paths that compute the call (bf16 allows rnnkit to use
+    bfloat16 where it is faster; it never makes a float32 layer bf16). Elsewhere (no such
+    hardware, ``RNNKIT_AUTOTUNE=0``, ``impl='reference'``) a bf16 layer always runs the bf16
+    path: what it asked for; on a CPU without bf16 hardware its GEMMs are emulated in float32
+    (the same numbers, slower than the float32 kernel: :mod:`rnnkit.kernels.bf16`).
+    An LSTM in bf16 does not take the embedding lookup below (its table and loop are float32).
+
 The embedding lookup (an LSTM fed token ids by an Embedding)
     ``x_t @ W_x + b`` is then a row of ``E @ W_x + b``: the LSTM computes it once per distinct
     token of the batch (or reads it from a table of the whole vocabulary kept by predict and
@@ -54,8 +70,9 @@ import torch
 from torch import Tensor
 
 from .. import _tracing, runtime
+from .. import _validation as V
 from .. import functional as F
-from . import _ext, autotune, native, traceable
+from . import _ext, autotune, bf16, native, traceable
 from . import gru as gru_kernel
 from . import lstm as lstm_kernel
 from . import simple_rnn as simple_rnn_kernel
@@ -70,6 +87,69 @@ the fused LSTM from one row on."""
 
 TABLE_BYTES = 64 << 20
 """Largest vocabulary table ``E @ W_x + b`` that predict / evaluate keep (bytes)."""
+
+
+# -- precision: float32 or bf16 ----------------------------------------------------------------
+PRECISIONS = runtime.PRECISIONS
+
+
+def bf16_native(device: torch.device | str = "cpu") -> bool:
+    """Whether bfloat16 GEMMs run in hardware on ``device``: CUDA, or a CPU with
+    avx512_bf16 or amx_bf16 (:func:`rnnkit.kernels.bf16.hardware`). Elsewhere the bf16 path
+    emulates them in float32 GEMMs (the same numbers; never faster than float32)."""
+    return bf16.hardware(device)
+
+
+def check_precision(owner: str, precision, impl: str = "auto", grad_hook=None):
+    """``precision`` checked (None, 'float32' or 'bf16') and refused where the path it must run
+    cannot serve it: bfloat16 with an explicit ``impl`` 'kernel' / 'native' (float32 only) or
+    with a ``grad_hook`` (read from the float32 kernel). Returns it."""
+    if precision is not None and (not isinstance(precision, str) or precision not in PRECISIONS):
+        V.fail(owner, "precision", "one of None, 'float32', 'bf16'", precision)
+    if precision == "bf16" and impl in ("kernel", "native"):
+        raise ValueError(
+            f"{owner}: `impl` {impl!r} runs float32 GEMMs only, received precision='bf16'. "
+            "Use impl='auto' (or 'reference') for bf16, or precision='float32'."
+        )
+    if precision == "bf16" and grad_hook is not None:
+        raise ValueError(
+            f"{owner}: `grad_hook` is read from rnnkit's float32 kernel only, received "
+            "precision='bf16'. Use precision='float32' to record gradients."
+        )
+    return precision
+
+
+def runs_bf16(precision: str | None, impl: str = "auto", grad_hook=None) -> bool:
+    """Whether a layer with this ``precision`` (None: the process's,
+    :func:`rnnkit.runtime.get_precision`), ``impl`` and ``grad_hook`` asks for bfloat16 GEMMs
+    (the module's docstring; an explicit float32-only impl keeps float32 under the process's
+    setting)."""
+    if precision is None:
+        precision = runtime.get_precision()
+        return precision == "bf16" and impl in ("auto", "reference") and grad_hook is None
+    return precision == "bf16"
+
+
+def _bf16_path(cell: str, impl: str, x: Tensor, H: int, args, runs: dict) -> str:
+    """``'bf16'``, or where the autotuner may choose (``impl='auto'``, autotuning on, bfloat16
+    in hardware on ``x``'s device), the fastest of ``runs`` (``'bf16'`` and the float32 paths
+    that compute the call) on this machine, in the class ``dtype`` 'float32+bf16'."""
+    if impl != "auto" or len(runs) == 1 or not autotune.enabled() or not bf16_native(x.device):
+        return "bf16"
+    if x.dim() != 3 or x.numel() == 0:
+        return "bf16"
+    key = autotune.Key.of(cell, x.shape[0], x.shape[1], H, str(x.shape[2]), "float32+bf16")
+    return autotune.tuner().choose(key, _candidates(args, runs))
+
+
+def _float32_runs(cell: str, x: Tensor, runs: dict, **options) -> dict:
+    """The bf16 path's float32 rivals for the autotuner: ``runs`` ('native', 'kernel') where
+    PyTorch's fused operator computes the call (:func:`rnnkit.kernels.native.supports`: no
+    mask, no recurrent dropout), the kernel only where its loops are compiled for ``x``;
+    none otherwise (the bf16 path then runs untimed)."""
+    if not native.supports(cell, **options):
+        return {}
+    return {k: f for k, f in runs.items() if k == "native" or compiled(x.dtype, x.device)}
 
 
 # -- native / kernel / reference ---------------------------------------------------------------
@@ -197,25 +277,27 @@ def lstm(
     impl: str = "auto",
     owner: str = "LSTM",
     grad_hook=None,
+    precision: str | None = None,
 ):
     options = dict(mask=mask, go_backwards=go_backwards, recurrent_mask=recurrent_mask)
     if _tracing.active():  # export mode: plain ops only (rnnkit._tracing)
         return traceable.lstm(x, h0, c0, W_x, W_h, b, **options)
-    path = resolve("lstm", impl, owner, grad_hook, mask=mask, recurrent_mask=recurrent_mask)
-    if impl == "auto" and native.supports("lstm", mask=mask, recurrent_mask=recurrent_mask):
-        path = _tuned(
-            path,
-            impl,
-            grad_hook,
-            "lstm",
-            x,
-            W_h.shape[0],
-            (x, h0, c0, W_x, W_h, b),
-            {
-                "native": lambda *a: native.lstm(*a, go_backwards),
-                "kernel": lambda *a: lstm_kernel.lstm(*a, go_backwards=go_backwards),
-            },
-        )
+    check_precision(owner, precision, impl, grad_hook)
+    args = (x, h0, c0, W_x, W_h, b)
+    runs = {
+        "native": lambda *a: native.lstm(*a, go_backwards),
+        "kernel": lambda *a: lstm_kernel.lstm(*a, go_backwards=go_backwards),
+    }
+    if runs_bf16(precision, impl, grad_hook):
+        runs = _float32_runs("lstm", x, runs, mask=mask, recurrent_mask=recurrent_mask)
+        runs["bf16"] = lambda *a: bf16.lstm(*a, go_backwards=go_backwards)
+        path = _bf16_path("lstm", impl, x, W_h.shape[0], args, runs)
+        if path == "bf16":
+            return bf16.lstm(*args, **options)
+    else:
+        path = resolve("lstm", impl, owner, grad_hook, mask=mask, recurrent_mask=recurrent_mask)
+        if impl == "auto" and native.supports("lstm", mask=mask, recurrent_mask=recurrent_mask):
+            path = _tuned(path, impl, grad_hook, "lstm", x, W_h.shape[0], args, runs)
     if path == "native":
         return native.lstm(x, h0, c0, W_x, W_h, b, go_backwards)
     if path == "reference":
@@ -238,46 +320,38 @@ def gru(
     impl: str = "auto",
     owner: str = "GRU",
     grad_hook=None,
+    precision: str | None = None,
 ):
     if _tracing.active():  # export mode: plain ops only (rnnkit._tracing)
         return traceable.gru(
             x, h0, W_x, W_h, b_x, b_h, reset_after=reset_after, mask=mask,
             go_backwards=go_backwards, recurrent_mask=recurrent_mask,
         )  # fmt: skip
-    path = resolve(
-        "gru",
-        impl,
-        owner,
-        grad_hook,
-        device=x.device,
-        mask=mask,
-        recurrent_mask=recurrent_mask,
-        reset_after=reset_after,
-    )
-    if impl == "auto" and native.supports(
-        "gru", mask=mask, recurrent_mask=recurrent_mask, reset_after=reset_after
-    ):
-        path = _tuned(
-            path,
-            impl,
-            grad_hook,
-            "gru",
-            x,
-            W_h.shape[0],
-            (x, h0, W_x, W_h, b_x, b_h),
-            {
-                "native": lambda *a: native.gru(*a, go_backwards),
-                "kernel": lambda *a: gru_kernel.gru(*a, go_backwards=go_backwards),
-            },
-        )
-    if path == "native":
-        return native.gru(x, h0, W_x, W_h, b_x, b_h, go_backwards)
+    check_precision(owner, precision, impl, grad_hook)
     options = dict(
         reset_after=reset_after,
         mask=mask,
         go_backwards=go_backwards,
         recurrent_mask=recurrent_mask,
     )
+    exact = dict(mask=mask, recurrent_mask=recurrent_mask, reset_after=reset_after)
+    args = (x, h0, W_x, W_h, b_x, b_h)
+    runs = {
+        "native": lambda *a: native.gru(*a, go_backwards),
+        "kernel": lambda *a: gru_kernel.gru(*a, go_backwards=go_backwards),
+    }
+    if runs_bf16(precision, impl, grad_hook):
+        runs = _float32_runs("gru", x, runs, **exact)
+        runs["bf16"] = lambda *a: bf16.gru(*a, reset_after, go_backwards=go_backwards)
+        path = _bf16_path("gru", impl, x, W_h.shape[0], args, runs)
+        if path == "bf16":
+            return bf16.gru(*args, **options)
+    else:
+        path = resolve("gru", impl, owner, grad_hook, device=x.device, **exact)
+        if impl == "auto" and native.supports("gru", **exact):
+            path = _tuned(path, impl, grad_hook, "gru", x, W_h.shape[0], args, runs)
+    if path == "native":
+        return native.gru(x, h0, W_x, W_h, b_x, b_h, go_backwards)
     if path == "reference":
         return F.gru(x, h0, W_x, W_h, b_x, b_h, **options)
     return gru_kernel.gru(x, h0, W_x, W_h, b_x, b_h, **options, grad_hook=grad_hook)
@@ -297,47 +371,40 @@ def simple_rnn(
     impl: str = "auto",
     owner: str = "SimpleRNN",
     grad_hook=None,
+    precision: str | None = None,
 ):
     if _tracing.active():  # export mode: plain ops only (rnnkit._tracing)
         return traceable.simple_rnn(
             x, h0, W_x, W_h, b, activation=activation, mask=mask, go_backwards=go_backwards,
             recurrent_mask=recurrent_mask,
         )  # fmt: skip
-    path = resolve(
-        "simple_rnn",
-        impl,
-        owner,
-        grad_hook,
-        mask=mask,
-        recurrent_mask=recurrent_mask,
-        activation=activation,
-    )
-    if impl == "auto" and native.supports(
-        "simple_rnn", mask=mask, recurrent_mask=recurrent_mask, activation=activation
-    ):
-        path = _tuned(
-            path,
-            impl,
-            grad_hook,
-            "simple_rnn",
-            x,
-            W_h.shape[0],
-            (x, h0, W_x, W_h, b),
-            {
-                "native": lambda *a: native.simple_rnn(*a, activation, go_backwards),
-                "kernel": lambda *a: simple_rnn_kernel.simple_rnn(
-                    *a, activation=activation, go_backwards=go_backwards
-                ),
-            },
-        )
-    if path == "native":
-        return native.simple_rnn(x, h0, W_x, W_h, b, activation, go_backwards)
+    check_precision(owner, precision, impl, grad_hook)
     options = dict(
         activation=activation,
         mask=mask,
         go_backwards=go_backwards,
         recurrent_mask=recurrent_mask,
     )
+    exact = dict(mask=mask, recurrent_mask=recurrent_mask, activation=activation)
+    args = (x, h0, W_x, W_h, b)
+    runs = {
+        "native": lambda *a: native.simple_rnn(*a, activation, go_backwards),
+        "kernel": lambda *a: simple_rnn_kernel.simple_rnn(
+            *a, activation=activation, go_backwards=go_backwards
+        ),
+    }
+    if runs_bf16(precision, impl, grad_hook):
+        runs = _float32_runs("simple_rnn", x, runs, **exact)
+        runs["bf16"] = lambda *a: bf16.simple_rnn(*a, activation, go_backwards=go_backwards)
+        path = _bf16_path("simple_rnn", impl, x, W_h.shape[0], args, runs)
+        if path == "bf16":
+            return bf16.simple_rnn(*args, **options)
+    else:
+        path = resolve("simple_rnn", impl, owner, grad_hook, **exact)
+        if impl == "auto" and native.supports("simple_rnn", **exact):
+            path = _tuned(path, impl, grad_hook, "simple_rnn", x, W_h.shape[0], args, runs)
+    if path == "native":
+        return native.simple_rnn(x, h0, W_x, W_h, b, activation, go_backwards)
     if path == "reference":
         return F.simple_rnn(x, h0, W_x, W_h, b, **options)
     return simple_rnn_kernel.simple_rnn(x, h0, W_x, W_h, b, **options, grad_hook=grad_hook)
@@ -408,10 +475,12 @@ def lookup_applies(
     native_ok: bool = False,
     sequences: bool = True,
     table: Tensor | None = None,
+    precision: str | None = None,
 ) -> bool:
     """Whether a ``cell`` layer fed by an Embedding's table ``E`` runs the lookup path.
 
-    Only the LSTM, with ``impl`` 'auto' or 'kernel', the embedding lookup switched on
+    Only the LSTM, in float32 (``precision``: not bf16, :func:`runs_bf16`), with ``impl``
+    'auto' or 'kernel', the embedding lookup switched on
     (:func:`rnnkit.runtime.configure`), no input dropout this call (``x * keep`` is not a row
     of ``E @ W_x``), and the compiled loops serving ``E``'s dtype on the CPU. With ``ids``
     (N, T), for ``impl='auto'``: where the autotuner may choose (``weights``, the layer's
@@ -422,6 +491,8 @@ def lookup_applies(
     fixed rule: not a training batch of fewer than :data:`LOOKUP_MIN_ROWS` rows.
     """
     if cell != "lstm" or impl not in ("auto", "kernel") or input_dropout:
+        return False
+    if runs_bf16(precision, impl):
         return False
     if _tracing.active():  # export mode: no lookup (rnnkit._tracing)
         return False
@@ -469,7 +540,7 @@ def _tuned_lookup(E: Tensor, ids: Tensor, weights, sequences: bool, table: Tenso
 def tuning_state() -> tuple:
     """What the decisions of :func:`lookup_applies` depend on beyond the call's class: the
     autotuner (on or off, which one, its generation), the embedding-lookup setting, the thread
-    count and the gradient mode. A caller that memoizes a decision for a class keys it with
+    count, the gradient mode and the process's precision (:func:`rnnkit.runtime.get_precision`). A caller that memoizes a decision for a class keys it with
     this too (:mod:`rnnkit.models.lean`)."""
     t = autotune.tuner()
     return (
@@ -479,6 +550,7 @@ def tuning_state() -> tuple:
         runtime.settings.embedding_lookup,
         torch.get_num_threads(),
         torch.is_grad_enabled(),
+        runtime.get_precision(),
     )
 
 

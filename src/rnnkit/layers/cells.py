@@ -68,6 +68,7 @@ class CellWeights:
     gates = 1
     n_states = 1
     grad_hook = None  # the gradient readout, set by rnnkit.lab.record_gradients (kernel path)
+    precision = None  # the GEMMs' precision (None: the process's, rnnkit.set_precision)
 
     def _weight_options(
         self,
@@ -81,12 +82,14 @@ class CellWeights:
         recurrent_initializer,
         bias_initializer,
         seed,
+        precision=None,
     ):
         self.units = keras_units(owner, "units", units)
         self.use_bias = V.boolean(owner, "use_bias", use_bias)
         self.dropout = V.rate(owner, "dropout", dropout)
         self.recurrent_dropout = V.rate(owner, "recurrent_dropout", recurrent_dropout)
         self.impl = V.choice(owner, "impl", impl, IMPLS)
+        self.precision = dispatch.check_precision(owner, precision, self.impl)
         self.kernel_initializer = I.argument(owner, "kernel_initializer", kernel_initializer)
         self.recurrent_initializer = I.argument(
             owner, "recurrent_initializer", recurrent_initializer
@@ -173,6 +176,7 @@ class CellWeights:
             impl=self.impl,
             owner=owner,
             grad_hook=self.grad_hook,
+            precision=self.precision,
         )
 
     def step(self, x_t, states, recurrent_mask=None):
@@ -219,6 +223,7 @@ class LSTMWeights(CellWeights):
             impl=self.impl,
             owner=owner,
             grad_hook=self.grad_hook,
+            precision=self.precision,
         )
 
     def step(self, x_t, states, recurrent_mask=None):
@@ -294,6 +299,7 @@ class GRUWeights(CellWeights):
             impl=self.impl,
             owner=owner,
             grad_hook=self.grad_hook,
+            precision=self.precision,
         )
 
     def step(self, x_t, states, recurrent_mask=None):

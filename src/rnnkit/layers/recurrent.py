@@ -445,6 +445,19 @@ class _KernelRNN(C.CellWeights, WeightOptions, RNN):
         use_cudnn (LSTM and GRU): Keras's 'auto', True or False, accepted and recorded; a
             no-op: ``impl`` picks the path (PyTorch's fused operator is ``impl='native'``).
         seed: seeds the dropout masks (reproducible masks), as Keras.
+        precision: the precision of the layer's matrix products (keyword-only): None (the
+            default: the process's, :func:`rnnkit.set_precision`, 'float32' unless set),
+            'float32', or 'bf16': the input and recurrent GEMMs take bfloat16 operands and
+            accumulate in float32; the cell state, the gates, the parameters (master
+            weights) and their gradients stay float32 (:mod:`rnnkit.kernels.bf16`; outputs
+            within about 1e-2 of float32's: bfloat16 keeps 8 bits of mantissa). Fast where
+            the hardware multiplies bfloat16 (CUDA, x86 CPUs with AVX512_BF16 or AMX), where
+            ``impl='auto'`` lets the autotuner keep float32 if that is faster; on other CPUs
+            the bf16 GEMMs are emulated with float32 GEMMs on rounded operands: the same
+            numbers, slower than float32 (a Python time loop). Needs ``impl`` 'auto' or 'reference' (rnnkit's compiled kernel and
+            PyTorch's fused operator are float32); an LSTM in bf16 skips the embedding
+            lookup; generation steps (``lstm_step``) and exported graphs stay float32.
+            Saved with the layer's config.
     """
 
     def _kernel_options(
@@ -469,6 +482,7 @@ class _KernelRNN(C.CellWeights, WeightOptions, RNN):
         name,
         input_shape,
         options: dict,
+        precision=None,
     ) -> None:
         Layer.__init__(self, name=name, input_shape=input_shape)  # no cell object to hold
         self._weight_options(
@@ -482,6 +496,7 @@ class _KernelRNN(C.CellWeights, WeightOptions, RNN):
             recurrent_initializer,
             bias_initializer,
             seed,
+            precision,
         )
         self._sequence_options(
             owner, return_sequences, return_state, go_backwards, stateful, unroll,
@@ -566,6 +581,7 @@ class _KernelRNN(C.CellWeights, WeightOptions, RNN):
             native_ok=not embedding.mask_zero and not self.stochastic,
             sequences=self.return_sequences,
             table=table,
+            precision=self.precision,
         )
 
 
@@ -690,6 +706,7 @@ class SimpleRNN(_KernelRNN):
         zero_output_for_mask: bool = False,
         implementation: int = 1,
         seed: int | None = None,
+        precision: str | None = None,
         name: str | None = None,
         input_shape: tuple | None = None,
         **options,  # the regularizers and constraints (see _KernelRNN)
@@ -698,7 +715,7 @@ class SimpleRNN(_KernelRNN):
             "SimpleRNN", units, use_bias, return_sequences, return_state, go_backwards,
             dropout, recurrent_dropout, impl, kernel_initializer, recurrent_initializer,
             bias_initializer, stateful, unroll, zero_output_for_mask, implementation, seed,
-            name, input_shape, options,
+            name, input_shape, options, precision,
         )  # fmt: skip
         self.activation = V.choice(
             "SimpleRNN", "activation", activation, ("tanh", "relu", "sigmoid")
@@ -747,6 +764,7 @@ class LSTM(C.LSTMWeights, _KernelRNN):
         implementation: int = 1,
         use_cudnn="auto",
         seed: int | None = None,
+        precision: str | None = None,
         name: str | None = None,
         input_shape: tuple | None = None,
         **options,  # the regularizers and constraints (see _KernelRNN)
@@ -755,7 +773,7 @@ class LSTM(C.LSTMWeights, _KernelRNN):
             "LSTM", units, use_bias, return_sequences, return_state, go_backwards,
             dropout, recurrent_dropout, impl, kernel_initializer, recurrent_initializer,
             bias_initializer, stateful, unroll, zero_output_for_mask, implementation, seed,
-            name, input_shape, options,
+            name, input_shape, options, precision,
         )  # fmt: skip
         self.unit_forget_bias = V.boolean("LSTM", "unit_forget_bias", unit_forget_bias)
         self.use_cudnn = _use_cudnn("LSTM", use_cudnn)
@@ -835,6 +853,7 @@ class GRU(C.GRUWeights, _KernelRNN):
         implementation: int = 1,
         use_cudnn="auto",
         seed: int | None = None,
+        precision: str | None = None,
         name: str | None = None,
         input_shape: tuple | None = None,
         **options,  # the regularizers and constraints (see _KernelRNN)
@@ -843,7 +862,7 @@ class GRU(C.GRUWeights, _KernelRNN):
             "GRU", units, use_bias, return_sequences, return_state, go_backwards,
             dropout, recurrent_dropout, impl, kernel_initializer, recurrent_initializer,
             bias_initializer, stateful, unroll, zero_output_for_mask, implementation, seed,
-            name, input_shape, options,
+            name, input_shape, options, precision,
         )  # fmt: skip
         self.reset_after = V.boolean("GRU", "reset_after", reset_after)
         self.use_cudnn = _use_cudnn("GRU", use_cudnn)

@@ -181,7 +181,7 @@ for _spec in (
             "time_major": _same(False),
         },
         ignored=_RNN_IGNORED,
-        dropped=("impl",),
+        dropped=("impl", "precision"),
         written={"stateful": False, "zero_output_for_mask": False},
     ),
     KerasLayer(
@@ -190,7 +190,7 @@ for _spec in (
         cell=True,
         implied=_GATED,
         ignored=_RNN_IGNORED,
-        dropped=("impl",),
+        dropped=("impl", "precision"),
         written=_GATED_WRITTEN,
     ),
     KerasLayer(
@@ -199,7 +199,7 @@ for _spec in (
         cell=True,
         implied=_GATED,
         ignored=_RNN_IGNORED,
-        dropped=("impl",),
+        dropped=("impl", "precision"),
         written=_GATED_WRITTEN,
     ),
     KerasLayer("Bidirectional", "bidirectional", wrapped=("forward_layer", "backward_layer")),

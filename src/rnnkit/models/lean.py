@@ -73,6 +73,7 @@ class Plan:
             and lstm.grad_hook is None
             and lstm.activity_regularizer is None
             and lstm.impl in ("auto", "kernel")
+            and not dispatch.runs_bf16(lstm.precision, lstm.impl)
             and all(getattr(la, "activity_regularizer", None) is None for la in self.after)
         )
 
