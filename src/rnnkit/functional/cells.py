@@ -59,6 +59,13 @@ def lstm_cell(
     z = x_t @ W_x + h_prev @ W_h  # (N, 4H)
     if b is not None:
         z = z + b
+    return lstm_update(z, c_prev)
+
+
+def lstm_update(z: Tensor, c_prev: Tensor) -> tuple[Tensor, Tensor]:
+    """The LSTM step from its pre-activations ``z`` (N, 4H), packed ``[i | f | g | o]``, and
+    ``c_prev`` (N, H): the gates, the new cell state and output, ``(h, c)``. :func:`lstm_cell`
+    and the bfloat16 path (:mod:`rnnkit.kernels.bf16`, its own ``z``) share it."""
     z_i, z_f, z_g, z_o = z.chunk(4, dim=1)  # 4 x (N, H)
     i = torch.sigmoid(z_i)  # input gate: how much of the candidate to write
     f = torch.sigmoid(z_f)  # forget gate: how much of the old cell to keep

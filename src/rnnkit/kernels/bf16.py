@@ -43,7 +43,7 @@ import torch
 from torch import Tensor
 
 from .._cpu import BF16_EXTENSIONS, cpu_info
-from ..functional.cells import ACTIVATIONS
+from ..functional.cells import ACTIVATIONS, lstm_update
 from ..functional.recurrent import scan
 
 BF16 = torch.bfloat16
@@ -144,14 +144,7 @@ def lstm(
         h_prev, c_prev = state
         h_in = h_prev if recurrent_mask is None else h_prev * recurrent_mask
         z = xw_t + MatMul.apply(h_in, W_h, W_h_r, emulated)  # (N, 4H), float32
-        z_i, z_f, z_g, z_o = z.chunk(4, dim=1)  # 4 x (N, H)
-        i = torch.sigmoid(z_i)  # input gate
-        f = torch.sigmoid(z_f)  # forget gate
-        g = torch.tanh(z_g)  # candidate cell values
-        o = torch.sigmoid(z_o)  # output gate
-        c = f * c_prev + i * g  # the cell state, float32
-        h = o * torch.tanh(c)
-        return h, c
+        return lstm_update(z, c_prev)  # gates and the cell state in float32
 
     return scan(step, xw, (h0, c0), mask, go_backwards)
 
