@@ -88,17 +88,6 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def data_dir(arg):
-    import os
-
-    if arg:
-        return arg
-    if os.environ.get("RNNKIT_DATA_DIR"):
-        return os.environ["RNNKIT_DATA_DIR"]
-    shared = P.REPO_ROOT.parent / "shared" / "data"
-    return str(shared) if shared.is_dir() else None
-
-
 def subset(split, n, seed):
     if n is None or n >= len(split.texts):
         return list(split.texts), np.asarray(split.labels)
@@ -179,7 +168,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     from rnnkit.datasets import imdb
 
-    reviews = imdb.load_texts(data_dir=data_dir(args.data_dir))
+    reviews = imdb.load_texts(data_dir=args.data_dir or P.imdb_dir())
     n = 2000 if args.quick else None
     train, test = subset(reviews.train, n, args.seed), subset(reviews.test, n, args.seed)
     print(f"IMDb ({reviews.source}): {len(train[0]):,} training, {len(test[0]):,} test reviews")

@@ -29,10 +29,9 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _peers as P
+from bench_accuracy import subset
 
 TARGET_POINTS = 0.3
 """Most accuracy points bf16 may lose (or gain) against float32 (issue #16)."""
@@ -54,24 +53,6 @@ def parse_args(argv=None):
     p.add_argument("--epochs", type=int, default=None, help="epochs (default: the recipe's 3)")
     p.add_argument("--out", default=None, help="JSON path (default: benchmarks/results/...)")
     return p.parse_args(argv)
-
-
-def data_dir(arg):
-    import os
-
-    if arg:
-        return arg
-    if os.environ.get("RNNKIT_DATA_DIR"):
-        return os.environ["RNNKIT_DATA_DIR"]
-    shared = P.REPO_ROOT.parent / "shared" / "data"
-    return str(shared) if shared.is_dir() else None
-
-
-def subset(split, n, seed):
-    if n is None or n >= len(split.texts):
-        return list(split.texts), np.asarray(split.labels)
-    idx = np.random.default_rng(seed).permutation(len(split.texts))[:n]
-    return [split.texts[k] for k in idx], np.asarray(split.labels)[idx]
 
 
 def train(precision: str, train_set, test_set, args) -> dict:
@@ -118,7 +99,7 @@ def main(argv=None) -> int:
     from rnnkit.datasets import imdb
     from rnnkit.kernels import dispatch
 
-    reviews = imdb.load_texts(data_dir=data_dir(args.data_dir))
+    reviews = imdb.load_texts(data_dir=args.data_dir or P.imdb_dir())
     train_set = subset(reviews.train, args.limit, args.seed)
     test_set = subset(reviews.test, args.limit, args.seed)
     native = dispatch.bf16_native("cpu")
