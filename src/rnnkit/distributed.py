@@ -102,11 +102,16 @@ class Group:
     def decide(self, flag: bool) -> bool:
         """Rank 0's ``flag`` on every rank (a decision taken on one clock, such as a time
         budget, that every rank must take alike)."""
-        t = torch.tensor([1 if flag else 0], dtype=torch.int64)
+        return bool(self.share(1.0 if flag else 0.0))
+
+    def share(self, value: float) -> float:
+        """Rank 0's ``value`` on every rank (a number read from one clock, such as the
+        fraction of a time budget a learning-rate schedule follows)."""
+        t = torch.tensor([float(value)], dtype=torch.float64)
         if dist.get_backend() == "nccl":
             t = t.cuda()
         dist.broadcast(t, src=0)
-        return bool(t.item())
+        return float(t.item())
 
     def gather(self, t: Tensor | None, n_batch: int) -> Tensor | None:
         """Every rank's shard of ``t`` (rows on axis 0), concatenated in rank order: the

@@ -4,11 +4,13 @@ the bad inputs (clear errors, nothing written)."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 
 import pytest
 import torch
+from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from rnnkit.kernels import dispatch
 from rnnkit.tasks.language_model import LanguageModel, LanguageModelConfig, LanguageModelNet
@@ -403,3 +405,86 @@ def test_20_gradient_clip_defaults_by_optimizer(shakespeare, monkeypatch, settin
     config = LanguageModelConfig(level="char", **{**TINY, **settings})
     LanguageModel(config).fit(train[:2_000], verbose=0)
     assert seen and set(seen) == {clip}
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"schedule": "cosine", "warmup": 0.2, "epochs": 3},
+        {"schedule": "plateau", "warmup": 0.5, "epochs": 2},
+        {"schedule": "cosine", "optimizer": "sgd", "epochs": 2},
+    ],
+)
+def test_21_learning_rate_follows_warmup_and_schedule_step_by_step(shakespeare, settings):
+    """Every optimizer step runs at config.lr_at(steps taken / all steps): a linear warmup
+    from 0, then (cosine) half a cosine down to 0 or (plateau, no validation text) the
+    starting rate; the hand-computed values of lr_at pin the curve itself."""
+    c = LanguageModelConfig(schedule="cosine", warmup=0.1)
+    assert [c.lr_at(p, 2.0) for p in (0.0, 0.05, 0.1, 0.55, 1.0)] == pytest.approx(
+        [0.0, 1.0, 2.0, 1.0, 0.0]
+    )
+    assert c.lr_at(0.1 + 0.9 / 3, 2.0) == pytest.approx(1.0 + math.cos(math.pi / 3))
+    assert LanguageModelConfig(warmup=0.5).lr_at(0.75, 2.0) == 2.0  # plateau: flat after
+    seen = []
+    hook = register_optimizer_step_pre_hook(
+        lambda opt, args, kwargs: seen.append(opt.param_groups[0]["lr"])
+    )
+    try:
+        train, _ = shakespeare
+        config = LanguageModelConfig(level="char", **{**TINY, **settings})
+        LanguageModel(config).fit(train[:3_000], verbose=0)
+    finally:
+        hook.remove()
+    per_epoch = len(range(0, (3_000 - 1) // TINY["batch_size"], TINY["seq_len"]))
+    total = per_epoch * config.epochs
+    assert len(seen) == total
+    assert seen == pytest.approx([config.lr_at(k / total, config.lr) for k in range(total)])
+    if config.schedule == "cosine":
+        assert seen[-1] < 0.01 * config.lr  # annealed to (almost) 0 at the last step
+
+
+def test_22_cosine_schedule_follows_the_minutes_budget(shakespeare, monkeypatch):
+    """With --minutes, the schedule's progress is the larger of the steps' and the clock's
+    fraction: under a clock that moves 1 s per reading and a 30 s budget, training stops on
+    the budget long before its 100 epochs, the rate having fallen monotonically to near 0."""
+    from rnnkit.tasks.language_model import language_model as module
+
+    clock = iter(range(10**6))
+    monkeypatch.setattr(module.time, "perf_counter", lambda: float(next(clock)))
+    seen = []
+    hook = register_optimizer_step_pre_hook(
+        lambda opt, args, kwargs: seen.append(opt.param_groups[0]["lr"])
+    )
+    try:
+        train, _ = shakespeare
+        config = LanguageModelConfig(
+            level="char", **{**TINY, "epochs": 100, "minutes": 0.5, "schedule": "cosine"}
+        )
+        lm = LanguageModel(config).fit(train[:3_000], verbose=0)
+    finally:
+        hook.remove()
+    assert 5 < len(seen) < 30  # stopped by the budget (100 epochs would be 900 steps)
+    assert all(a >= b for a, b in itertools.pairwise(seen))
+    assert seen[0] == pytest.approx(config.lr, rel=0.05) and seen[-1] < 0.05 * config.lr
+    assert lm.history_[-1]["learning_rate"] == seen[-1]
+
+
+@pytest.mark.parametrize("reset_every", [None, 1, 3])
+def test_23_reset_every_restarts_the_carried_state_from_zeros(shakespeare, reset_every):
+    """Every epoch's first batch starts from zeros; with reset_every=N so does every N-th
+    batch, and the others start from the state the batch before left (detached)."""
+    starts = []
+    real = LanguageModelNet.loss
+
+    def spy(self, x, y, state=None):
+        starts.append(state is None)
+        return real(self, x, y, state)
+
+    train, _ = shakespeare
+    config = LanguageModelConfig(level="char", reset_every=reset_every, **{**TINY, "epochs": 2})
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(LanguageModelNet, "loss", spy)
+        LanguageModel(config).fit(train[:3_000], verbose=0)
+    per_epoch = len(range(0, (3_000 - 1) // TINY["batch_size"], TINY["seq_len"]))
+    every = reset_every or per_epoch
+    assert starts == [k % per_epoch % every == 0 for k in range(2 * per_epoch)]

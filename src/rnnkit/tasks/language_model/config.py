@@ -3,6 +3,7 @@ options of ``rnnkit textgen train`` are generated from them (:class:`rnnkit.conf
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ... import _validation as V
@@ -12,6 +13,7 @@ MAX_VOCAB = 1_000_000
 MAX_WIDTH = 4096
 MAX_LAYERS = 16
 OPTIMIZERS = ("adam", "sgd")
+SCHEDULES = ("plateau", "cosine")
 
 
 @dataclass
@@ -57,6 +59,13 @@ class LanguageModelConfig(Config):
     )
     seq_len: int = option(35, "truncated BPTT: steps back-propagated per batch", low=1)
     batch_size: int = option(32, "parallel streams of the training text", low=1)
+    reset_every: int | None = option(
+        None,
+        "restart the carried state from zeros every this many batches (omit: only at each "
+        "epoch's start); a validation or test stream starts from zeros too",
+        low=1,
+        metavar="BATCHES",
+    )
     epochs: int = option(10, "passes over the training text (--minutes may stop earlier)", low=1)
     minutes: float | None = option(
         None,
@@ -78,13 +87,29 @@ class LanguageModelConfig(Config):
     )
     lr_decay: float = option(
         0.5,
-        "multiply the learning rate by this after each epoch whose validation perplexity is "
-        "not the best so far (and, with sgd, after every epoch past --decay-after)",
+        "--schedule plateau: multiply the learning rate by this after each epoch whose "
+        "validation perplexity is not the best so far (and, with sgd, after every epoch past "
+        "--decay-after)",
         low=0,
         high=1,
         low_open=True,
     )
     decay_after: int = option(4, "sgd: epochs at the full learning rate", low=0)
+    schedule: str = option(
+        "plateau",
+        "plateau: decay by --lr-decay as above; cosine: fall from the learning rate to 0 along "
+        "half a cosine over the whole run, which ends with --minutes or --epochs, whichever "
+        "comes first (Keras's CosineDecay, Loshchilov & Hutter 2017)",
+        choices=SCHEDULES,
+    )
+    warmup: float = option(
+        0.0,
+        "raise the learning rate linearly from 0 over this fraction of the run (as --schedule "
+        "measures it) before the schedule starts",
+        low=0,
+        high=1,
+        high_open=True,
+    )
     clipnorm: float | None = option(
         None,
         "clip the global gradient norm to this value (default: 0.25 for adam, 5.0 for sgd)",
@@ -109,6 +134,23 @@ class LanguageModelConfig(Config):
         if self.learning_rate is not None:
             return self.learning_rate
         return 0.002 if self.optimizer == "adam" else 1.0
+
+    def lr_at(self, progress: float, base: float) -> float:
+        """The learning rate at ``progress`` (0 at the start of training, 1 at its end:
+        the larger of the steps' and the minutes' fractions), from ``base`` (the starting
+        rate, or what the plateau decay left of it): the linear warmup, then the schedule.
+
+        >>> c = LanguageModelConfig(schedule="cosine", warmup=0.1)
+        >>> [round(c.lr_at(p, 1.0), 3) for p in (0.0, 0.05, 0.1, 0.55, 1.0)]
+        [0.0, 0.5, 1.0, 0.5, 0.0]
+        """
+        progress = min(max(progress, 0.0), 1.0)
+        if progress < self.warmup:
+            return base * progress / self.warmup
+        if self.schedule == "cosine":
+            after = (progress - self.warmup) / (1.0 - self.warmup)
+            return base * 0.5 * (1.0 + math.cos(math.pi * after))
+        return base
 
     @property
     def clip(self) -> float:

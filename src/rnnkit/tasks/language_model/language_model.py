@@ -165,6 +165,7 @@ class LanguageModel(ConfigEstimator):
             ddp.synchronize_random()
             ddp.broadcast_parameters(net)
         decide = (lambda flag: flag) if ddp is None else ddp.decide
+        share = (lambda value: value) if ddp is None else ddp.share
         B, T = config.batch_size, config.seq_len
         M = (len(data) - 1) // B  # tokens per stream (+1 for the targets)
         streams = data[: B * M + 1]
@@ -179,6 +180,15 @@ class LanguageModel(ConfigEstimator):
         else:
             opt = torch.optim.SGD(params, lr=lr)
         budget = None if config.minutes is None else config.minutes * 60.0
+        total_steps = config.epochs * len(starts)
+        step = 0  # optimizer steps taken
+
+        def progress() -> float:  # of the whole run: steps or minutes, whichever ends first
+            frac = step / total_steps
+            if budget is not None:
+                frac = max(frac, share((time.perf_counter() - t0) / budget))
+            return frac
+
         t0 = time.perf_counter()
         best, best_state = math.inf, None
         stopped = False
@@ -202,6 +212,8 @@ class LanguageModel(ConfigEstimator):
             done = 0
             for i in starts:
                 x, y = x_all[:, i : i + T], y_all[:, i : i + T]
+                if config.reset_every is not None and done % config.reset_every == 0:
+                    state = None  # the streams go on from zeros
                 tokens = y.numel()  # the global batch's
                 if ddp is not None:  # this rank's streams (their states stay with it)
                     x, y = ddp.shard(x), ddp.shard(y)
@@ -214,34 +226,38 @@ class LanguageModel(ConfigEstimator):
                     ddp.reduce_gradients(params, y.numel(), tokens)
                     value = ddp.mean_loss(value, y.numel(), tokens, loss)
                 nn.utils.clip_grad_norm_(net.parameters(), config.clip)
+                rate = config.lr_at(progress(), lr)  # the warmup and schedule at this step
+                for group in opt.param_groups:
+                    group["lr"] = rate
                 opt.step()
+                step += 1
                 total += value * tokens
                 count += tokens
                 done += 1
                 if bar is not None:
                     bar.update(1)
                     if done % 10 == 0 or done == len(starts):
-                        bar.set_postfix(ppl=f"{math.exp(total / count):.1f}", lr=f"{lr:.3g}")
+                        ppl = math.exp(total / count)
+                        bar.set_postfix(ppl=f"{ppl:.1f}", lr=f"{rate:.3g}")
                 if budget is not None and decide(time.perf_counter() - t0 > budget):
                     stopped = True
                     break
                 if every is not None and decide(time.perf_counter() - last_check > every):
                     if done < len(starts):  # the epoch's end validates anyway
-                        entry = self._entry(epoch + done / len(starts), t0, total, count, lr)
+                        entry = self._entry(epoch + done / len(starts), t0, total, count, rate)
                         best, best_state = self._validate(entry, valid_ids, best, best_state)
                         self._record(entry, verbose, on_epoch)
                     last_check = time.perf_counter()
             if bar is not None:
                 bar.close()
-            entry = self._entry(epoch + done / len(starts), t0, total, count, lr)
+            entry = self._entry(epoch + done / len(starts), t0, total, count, rate)
             before = best
             best, best_state = self._validate(entry, valid_ids, best, best_state)
-            if "valid_perplexity" in entry and not best < before and not stopped:
-                lr *= config.lr_decay  # no better than the best so far
-            if config.optimizer == "sgd" and epoch + 1 >= config.decay_after and not stopped:
-                lr *= config.lr_decay
-            for group in opt.param_groups:
-                group["lr"] = lr
+            if config.schedule == "plateau" and not stopped:
+                if "valid_perplexity" in entry and not best < before:
+                    lr *= config.lr_decay  # no better than the best so far
+                if config.optimizer == "sgd" and epoch + 1 >= config.decay_after:
+                    lr *= config.lr_decay
             self._record(entry, verbose, on_epoch)
             if stopped:
                 break
