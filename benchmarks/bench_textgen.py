@@ -27,6 +27,10 @@ Adam) of the same network in separate processes:
                     state handling, ``Adam(fused=True)``, glibc's allocator thresholds in the
                     environment (what an expert sets; tcmalloc's effect).
 
+``gemms`` (a third process) times the step's matrix products, each alone as a ``torch.mm`` of
+its shape, and counts their floating-point operations: printed beside them, the GFLOP/s each
+peer's step reaches and the rate a step 1.5x faster than ``torch-tuned`` would need.
+
 Sizes: ``ptb-medium`` (2 x 650 units, 10,000 words, batch 20, 35 steps: Zaremba et al.'s medium
 model) and ``char`` (2 x 512 units, 65 characters, batch 64, 100 steps). Each process warms up,
 then times ``--steps`` steps in ``--chunks`` chunks (median). The rnnkit child also splits its
@@ -220,6 +224,63 @@ def child_speed(spec: dict) -> dict:
     return out
 
 
+def child_gemms(spec: dict) -> dict:
+    """One training step's matrix products, each timed alone as a ``torch.mm`` of its shape
+    (PyTorch's GEMM, the library both peers call), and their floating-point operations: the
+    rate (GFLOP/s) a step must reach to take a given time. (Not a strict floor: a step that
+    keeps its operands in cache between products can beat the sum, as rnnkit's does.)
+
+    Per LSTM layer (input width ``D``: the embedding's, then ``H``): forward, the input
+    projection ``(B*T, D) @ (D, 4H)`` and ``T`` recurrent products ``(B, H) @ (H, 4H)``;
+    backward, ``T`` products ``(B, 4H) @ (4H, H)`` for ``dh_prev``, ``dW_h`` as one
+    ``(H, B*T) @ (B*T, 4H)``, ``dX`` ``(B*T, 4H) @ (4H, D)`` (the first layer's feeds the
+    embedding's gradient) and ``dW_x`` ``(D, B*T) @ (B*T, 4H)``. Output layer: the logits
+    ``(B*T, H) @ (H, V)``, then ``dH`` ``(B*T, V) @ (V, H)`` and ``dW`` ``(V, B*T) @ (B*T, H)``.
+    The gate nonlinearities, the softmax, the embedding and Adam are left out."""
+    import torch
+
+    torch.set_num_threads(spec["threads"])
+    size = SIZES[spec["size"]]
+    B, T, V = size["batch"], size["seq"], size["vocab"]
+    E, H, L = size["embedding_dim"], size["units"], size["layers"]
+    N = B * T
+    shapes = {}  # name: (m, k, n, times per step)
+    for layer in range(L):
+        D = E if layer == 0 else H
+        shapes[f"lstm{layer}_input_forward"] = (N, D, 4 * H, 1)
+        shapes[f"lstm{layer}_recurrent_forward"] = (B, H, 4 * H, T)
+        shapes[f"lstm{layer}_recurrent_backward_dh"] = (B, 4 * H, H, T)
+        shapes[f"lstm{layer}_dW_h"] = (H, N, 4 * H, 1)
+        shapes[f"lstm{layer}_dX"] = (N, 4 * H, D, 1)
+        shapes[f"lstm{layer}_dW_x"] = (D, N, 4 * H, 1)
+    shapes["output_logits"] = (N, H, V, 1)
+    shapes["output_dH"] = (N, V, H, 1)
+    shapes["output_dW"] = (V, N, H, 1)
+    reps = max(spec["steps"], 3)
+    parts = {}
+    for name, (m, k, n, times) in shapes.items():
+        a, b = torch.randn(m, k), torch.randn(k, n)
+        out = torch.empty(m, n)
+        for _ in range(3):
+            torch.mm(a, b, out=out)
+        runs = []
+        for _ in range(reps):
+            start = time.perf_counter()
+            for _ in range(times):
+                torch.mm(a, b, out=out)
+            runs.append(time.perf_counter() - start)
+        parts[name] = statistics.median(runs)
+    flops = sum(2 * m * k * n * times for m, k, n, times in shapes.values())
+    s = sum(parts.values())
+    return {
+        "step_s": s,
+        "tokens_per_s": N / s,
+        "parts_s": parts,
+        "gflop_per_step": flops / 1e9,
+        "gflop_per_s": flops / s / 1e9,
+    }
+
+
 def _breakdown(net, opt, data, B, T, V, loss_fn, steps) -> dict:
     """Median seconds of the parts of one step (LSTM forward, output layer + loss forward,
     backward, clipping + optimizer)."""
@@ -342,7 +403,12 @@ def child_generate(spec: dict) -> dict:
     return {"per_token_s": per_token}
 
 
-CHILDREN = {"curve": child_curve, "speed": child_speed, "generate": child_generate}
+CHILDREN = {
+    "gemms": child_gemms,
+    "curve": child_curve,
+    "speed": child_speed,
+    "generate": child_generate,
+}
 
 
 # -- parent -----------------------------------------------------------------------------------
@@ -374,9 +440,11 @@ def main(argv=None) -> int:
     p.add_argument(
         "--peers",
         nargs="+",
-        default=["rnnkit", "torch-tuned"],
-        choices=("rnnkit", "rnnkit-fused", "torch-tuned"),
-        help="speed: rnnkit-fused is rnnkit with the embedding lookup off (all layers fused)",
+        default=["rnnkit", "torch-tuned", "gemms"],
+        choices=("rnnkit", "rnnkit-fused", "torch-tuned", "gemms"),
+        help="speed: rnnkit-fused is rnnkit with the embedding lookup off (all layers fused); "
+        "gemms times the step's matrix products one by one (torch.mm at each shape) and "
+        "counts their FLOPs: the GFLOP/s a 1.5x step would need",
     )
     p.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
@@ -392,9 +460,10 @@ def main(argv=None) -> int:
     overrides = {}
     for item in args.set:
         key, _, value = item.partition("=")
-        overrides[key] = (
-            json.loads(value) if value not in ("adam", "sgd", "word", "char") else value
-        )
+        try:  # a JSON value (400, 0.3, true, null), else a word (adam, char, cosine)
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
     if overrides:
         results["set"] = overrides
     if "curve" in what:
@@ -452,7 +521,8 @@ def main(argv=None) -> int:
                     "chunks": args.chunks,
                     "threads": args.threads,
                 }
-                row[peer] = run("speed", spec, args.threads, peer == "torch-tuned", 1800)
+                kind = "gemms" if peer == "gemms" else "speed"
+                row[peer] = run(kind, spec, args.threads, peer == "torch-tuned", 1800)
                 print(f"{size} {peer}: {row[peer]['tokens_per_s']:.0f} tokens/s", flush=True)
             results[f"speed_{size}"] = row
             if not {"rnnkit", "torch-tuned"} <= set(row):
@@ -471,6 +541,16 @@ def main(argv=None) -> int:
                 f"{size}: rnnkit step parts (ms): "
                 + ", ".join(f"{k} {v * 1000:.0f}" for k, v in bd.items())
             )
+            if "gemms" in row:
+                g = row["gemms"]
+                flop = g["gflop_per_step"]
+                print(
+                    f"{size}: {flop:.1f} GFLOP of matrix products a step; timed one by one "
+                    f"(torch.mm) {g['step_s'] * 1000:.0f} ms = {g['gflop_per_s']:.0f} GFLOP/s; "
+                    f"rnnkit's whole step {flop / row['rnnkit']['step_s']:.0f} GFLOP/s, "
+                    f"torch-tuned's {flop / row['torch-tuned']['step_s']:.0f}; a step 1.5x "
+                    f"torch-tuned's needs {1.5 * flop / row['torch-tuned']['step_s']:.0f} GFLOP/s"
+                )
         print(
             _peers.table(
                 ["size", "rnnkit tokens/s", "torch-tuned tokens/s", "rnnkit / torch"], rows
