@@ -224,28 +224,24 @@ def test_8_a_training_run_folder_is_refused_with_its_model_named(saved_lms, tmp_
 
 
 # -- the IMDb training reviews as a corpus -----------------------------------------------------
-@pytest.fixture(scope="module")
-def imdb_home(shared_data, tmp_path_factory):
-    """One parse of the real reviews for the module (the cache of a fresh RNNKIT_HOME)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("RNNKIT_HOME", str(tmp_path_factory.mktemp("home")))
-        mp.delenv("RNNKIT_DATA_DIR", raising=False)
-        yield shared_data / "imdb"
-
-
-def test_9_imdb_corpus_is_the_training_reviews_in_the_sentiment_words(imdb_home):
+def test_9_imdb_corpus_is_the_training_reviews_in_the_sentiment_words(
+    shared_data, tmp_path, monkeypatch
+):
     from rnnkit.datasets import imdb, load_corpus
     from rnnkit.datasets.text_corpora import load_imdb_corpus
 
-    corpus = load_imdb_corpus(imdb_home, limit=200)
-    train = imdb.load_texts(imdb_home, seed=113).train  # Keras's shuffled order
     tokenize = SentimentClassifier(SentimentConfig(**NET)).fit(TEXTS, LABELS, verbose=0)
-    tokenize = tokenize.vocab_.tokenizer
+    tokenize = tokenize.vocab_.tokenizer  # the classifier's words
     assert tokenize == Tokenizer()
+    monkeypatch.setenv("RNNKIT_HOME", str(tmp_path))  # one parse of the reviews, cached there
+    monkeypatch.delenv("RNNKIT_DATA_DIR", raising=False)
+    folder = shared_data / "imdb"
+    corpus = load_imdb_corpus(folder, limit=200)
+    train = imdb.load_texts(folder, seed=113).train  # Keras's shuffled order
     lines = [" ".join(tokenize(t)) + "\n" for t in train.texts[:200]]
     assert corpus.train == "".join(lines[:190]) and corpus.valid == "".join(lines[190:])
     assert corpus.test == "" and (corpus.name, corpus.level) == ("imdb", "word")
     assert "no test review" in corpus.source
-    whole = load_corpus("imdb", imdb_home)
+    whole = load_corpus("imdb", folder)
     assert whole.train.count("\n") == 23_750 and whole.valid.count("\n") == 1_250
     assert whole.train.startswith(corpus.train)
