@@ -211,7 +211,7 @@ class SentimentConfig(Config):
     )
     pretrained_lm: str | None = option(
         None,
-        "start the embedding and the LSTM layer(s) from a word-level language model saved by "
+        "start the embedding and the LSTM layer(s) from a language model (of words) saved by "
         "`rnnkit textgen train` (its model/ folder; train it with --corpus imdb: Dai & Le "
         "2015): each word's embedding row is copied from the model's row of the same word "
         "(start from <eos>, unknown from <unk>; words it lacks keep their fresh "
