@@ -29,11 +29,15 @@ benchmark's.
 How to run (from the repository root; data from ``--data-dir``, ``$RNNKIT_DATA_DIR/imdb`` or
 ``../shared/data/imdb``)::
 
-    .venv/bin/python benchmarks/bench_transfer.py                      # full: ~60-75 min
-    .venv/bin/python benchmarks/bench_transfer.py --seeds 0 1 2        # three seeds: ~100 min
-    .venv/bin/python benchmarks/bench_transfer.py --lm-minutes 2 --lm-limit 3000 \\
-        --limit 3000 --test-limit 2000 --tag short                     # shortened: minutes
+    .venv/bin/python benchmarks/bench_transfer.py                       # seed recipe: ~35 min
+    .venv/bin/python benchmarks/bench_transfer.py --recipe seed default --seeds 0 1 2  # ~80 min
+    .venv/bin/python benchmarks/bench_transfer.py --lm-minutes 3 --lm-limit 5000 \
+        --limit 5000 --test-limit 5000 --tag short                      # shortened: minutes
     .venv/bin/python benchmarks/bench_transfer.py --pretrained-lm runs/lm/model  # reuse an LM
+
+(Times on 2 quiet cores, estimated: ``--lm-minutes`` (30) plus about 2 minutes per seed for the
+``seed`` recipe's two runs (its epoch is about 22 s, ``bench_sentiment.json``) and 13 for the
+``default`` recipe's (its 6-minute budget twice); the total is printed at the end and saved.)
 
 The machine may be shared: run with ``nice``; the JSON records the load average at start.
 """
