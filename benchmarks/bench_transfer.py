@@ -172,7 +172,9 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--lm-minutes", type=float, default=30.0, help="language-model training")
+    p.add_argument(
+        "--lm-minutes", type=float, default=30.0, help="language-model training time budget"
+    )
     p.add_argument(
         "--lm-set",
         nargs="*",
@@ -187,6 +189,13 @@ def main(argv=None) -> int:
         metavar="MODEL",
         help="skip step 1: start from this saved language model (e.g. `rnnkit textgen train "
         "--corpus imdb`'s model/)",
+    )
+    p.add_argument(
+        "--save-lm",
+        default=None,
+        metavar="DIR",
+        help="keep the language model of step 1 in DIR (for --pretrained-lm or "
+        "`rnnkit sentiment train --pretrained-lm DIR`); default: a temporary folder",
     )
     p.add_argument(
         "--recipe",
@@ -239,7 +248,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         lm_path = args.pretrained_lm
         if lm_path is None:
-            lm_path = str(Path(tmp) / "lm")
+            lm_path = args.save_lm or str(Path(tmp) / "lm")
             payload["language_model"] = train_language_model(args, Path(lm_path))
         else:
             payload["language_model"] = {"path": lm_path}
