@@ -157,6 +157,7 @@ def cmd_sentiment_train(args) -> int:
     try:
         config = SentimentConfig.from_args(args)
         config.check_checkpoint()
+        config.check_pretrained_lm()  # --pretrained-lm fits the network (before any data)
     except ValueError as e:
         parser.error(str(e))
     run = TrainRun.from_args(args)
@@ -189,6 +190,10 @@ def cmd_sentiment_train(args) -> int:
         def on_train_begin(self, logs=None):
             if where.writes:  # (present on every rank: a backup's fingerprint lists it)
                 self.model.summary()
+                if clf.pretrained_ is not None:  # what --pretrained-lm filled
+                    from ..tasks.sentiment.pretrained import describe
+
+                    print(describe(clf.pretrained_), flush=True)
 
     clf.fit(
         train_texts,
@@ -214,6 +219,8 @@ def cmd_sentiment_train(args) -> int:
         "history": clf.history_.history,
         "seconds": {"train": round(train_seconds, 2), "predict_test": round(predict_seconds, 2)},
     }
+    if clf.pretrained_ is not None:
+        report["pretrained"] = clf.pretrained_
     if run.baseline:
         for kind in ("counts", "tfidf", "nb"):
             start = time.perf_counter()

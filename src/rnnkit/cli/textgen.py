@@ -26,20 +26,24 @@ from ._common import (
 
 DEFAULT_OUT = "runs/textgen"
 MODEL_DIR, REPORT, PLOT = "model", "metrics.json", "perplexity.png"
+NAMED_CORPORA = ("ptb", "shakespeare", "imdb")
 
 
 @dataclass
 class CorpusData(Config):
     corpus: str = option(
         "ptb",
-        "ptb (Penn Treebank, Mikolov's split), shakespeare (Tiny Shakespeare) or the path of a "
-        "UTF-8 text file or folder (split 90/5/5, or its train.txt/valid.txt/test.txt)",
+        "ptb (Penn Treebank, Mikolov's split), shakespeare (Tiny Shakespeare), imdb (the IMDb "
+        "training reviews, one per line in the sentiment task's words, the last 5% held out "
+        "for validation, no test review: for `rnnkit sentiment train --pretrained-lm`) or the "
+        "path of a UTF-8 text file or folder (split 90/5/5, or its "
+        "train.txt/valid.txt/test.txt)",
         metavar="CORPUS",
     )
     data_dir: str | None = option(
         None,
-        "folder holding the ptb/ or tinyshakespeare/ files; default: $RNNKIT_DATA_DIR, the "
-        "cache, then the official download",
+        "folder holding the ptb/, tinyshakespeare/ or imdb/ files; default: $RNNKIT_DATA_DIR, "
+        "the cache, then the official download",
         metavar="DIR",
     )
 
@@ -228,9 +232,7 @@ def cmd_train(args) -> int:
         print(line)
         report[split] = result
     # the corpus as evaluate finds it again: its name, or the user's path made absolute
-    named = (
-        corpus.name if data.corpus in ("ptb", "shakespeare") else str(Path(data.corpus).resolve())
-    )
+    named = corpus.name if data.corpus in NAMED_CORPORA else str(Path(data.corpus).resolve())
     data_dir = None if data.data_dir is None else str(Path(data.data_dir).resolve())
     lm.save(
         out / MODEL_DIR,
@@ -308,6 +310,11 @@ def cmd_evaluate(args) -> int:
             print(f"NOTE: the training corpus {name!r} is not available ({e}); no baseline.")
     if run.file is not None:
         text, what = read_utf8(run.file, "rnnkit textgen evaluate --file"), run.file
+    elif corpus is not None and not corpus.test.strip():
+        args.parser.error(
+            f"no text to evaluate: the corpus {corpus.name!r} has no test split (the IMDb test "
+            "reviews stay unseen by the language model); pass --file FILE"
+        )
     elif corpus is not None:
         text, what = corpus.test, f"{corpus.name} test split"
     else:

@@ -9,8 +9,12 @@ Public API
     char-rnn's Tiny Shakespeare (1,115,394 characters), split 90 / 5 / 5 (see below).
 :func:`load_text`
     A UTF-8 file or folder of the user's, split by the user or by the same default.
+:func:`load_imdb_corpus`
+    The IMDb *training* reviews as language-model text, one review per line in the words of
+    the sentiment task's tokenizer (see "IMDb reviews as a corpus" below).
 :func:`load_corpus`
-    ``"ptb"``, ``"shakespeare"`` or a path: the one entry point of the ``textgen`` command.
+    ``"ptb"``, ``"shakespeare"``, ``"imdb"`` or a path: the one entry point of the ``textgen``
+    command.
 
 Where the data comes from
 -------------------------
@@ -31,6 +35,19 @@ change it). A user's folder that holds ``train.txt``, ``valid.txt`` and ``test.t
 ``*.train.txt``, ``*.valid.txt``, ``*.test.txt``, as PTB's) is used as it is split; any other
 folder is read as the concatenation of its ``*.txt`` files in name order, then split as one text.
 A file that is not UTF-8 is refused, naming the file and the first bad byte.
+
+IMDb reviews as a corpus
+------------------------
+:func:`load_imdb_corpus` reads the reviews through :func:`rnnkit.datasets.imdb.load_texts` (the
+same data-locating chain as ``rnnkit sentiment``) and uses the 25,000 *training* reviews only:
+the test reviews are never read into the corpus, so a sentiment network that starts from a
+language model trained on it is still tested on unseen reviews (Dai & Le 2015 pretrain on the
+training and unlabelled reviews). The training reviews, in Keras's shuffled order (seed 113,
+as ``imdb.load_data``), are cut into the first ``1 - valid_fraction`` (training text) and the
+last ``valid_fraction`` (validation text, default 5 %: 1,250 reviews); the test text is empty.
+Each review is one line: its words as :class:`rnnkit.text.Tokenizer` ``()`` (the tokenizer of
+:class:`~rnnkit.tasks.sentiment.SentimentClassifier`) splits it, joined by spaces, so the
+language model's words are the sentiment network's words, letter for letter.
 """
 
 from __future__ import annotations
@@ -39,6 +56,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import _validation as V
 from . import _locate
 from ._locate import DatasetSpec, RemoteFile
 
@@ -49,6 +67,7 @@ __all__ = [
     "TINY_SHAKESPEARE",
     "TextCorpus",
     "load_corpus",
+    "load_imdb_corpus",
     "load_ptb",
     "load_text",
     "load_tiny_shakespeare",
@@ -260,10 +279,75 @@ def load_text(path: str | os.PathLike, split=DEFAULT_SPLIT) -> TextCorpus:
     return TextCorpus(str(path), *split_text(text, split), level="any", source=source)
 
 
+IMDB_VALID_FRACTION = 0.05
+IMDB_SEED = 113  # Keras's shuffle of load_data
+
+
+def load_imdb_corpus(
+    data_dir: str | os.PathLike | None = None,
+    *,
+    valid_fraction: float = IMDB_VALID_FRACTION,
+    limit: int | None = None,
+    allow_sample: bool = True,
+) -> TextCorpus:
+    """The IMDb training reviews as language-model text (module documentation: "IMDb
+    reviews as a corpus"): one review per line, words as the sentiment task tokenizes them.
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike, optional
+        The local IMDb copy, as :func:`rnnkit.datasets.imdb.load_texts` takes it.
+    valid_fraction : float, default 0.05
+        The last fraction of the (shuffled) training reviews held out as validation text.
+    limit : int, optional
+        Use only the first ``limit`` training reviews of the shuffled order (quick runs).
+    allow_sample : bool, default True
+        As :func:`~rnnkit.datasets.imdb.load_texts` (the bundled sample's 2,000 training
+        reviews, with a warning, when the data set is nowhere).
+
+    Returns
+    -------
+    TextCorpus
+        ``name`` ``"imdb"``, ``level`` ``"word"``, ``test`` empty (the test reviews stay unseen).
+    """
+    from ..text.tokenizer import Tokenizer
+    from . import imdb
+
+    owner = "load_imdb_corpus"
+    if (
+        isinstance(valid_fraction, bool)
+        or not isinstance(valid_fraction, (int, float))
+        or not 0 <= valid_fraction < 1
+    ):
+        V.fail(owner, "valid_fraction", "a number in [0, 1)", valid_fraction)
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 2):
+        V.fail(owner, "limit", "None or an integer >= 2", limit)
+    reviews = imdb.load_texts(data_dir, seed=IMDB_SEED, allow_sample=allow_sample)
+    texts = list(reviews.train.texts)  # the training reviews only: never reviews.test
+    if limit is not None:
+        texts = texts[:limit]
+    tokenize = Tokenizer()  # SentimentClassifier's: the same words
+    lines = [" ".join(tokenize(t)) + "\n" for t in texts]
+    lines = [line for line in lines if line.strip()]
+    held = round(len(lines) * valid_fraction)
+    cut = len(lines) - held
+    source = (
+        f"{reviews.location} ({reviews.source}, {reviews.verified}): {cut:,} training reviews "
+        f"as training text, the last {held:,} of Keras's shuffled order (seed {IMDB_SEED}) as "
+        "validation text; no test review"
+    )
+    return TextCorpus(
+        "imdb", "".join(lines[:cut]), "".join(lines[cut:]), "", level="word", source=source
+    )
+
+
 def load_corpus(corpus: str, data_dir: str | os.PathLike | None = None) -> TextCorpus:
-    """``"ptb"``, ``"shakespeare"`` or the path of a user's text (:func:`load_text`)."""
+    """``"ptb"``, ``"shakespeare"``, ``"imdb"`` (:func:`load_imdb_corpus`) or the path of a
+    user's text (:func:`load_text`)."""
     if corpus == "ptb":
         return load_ptb(data_dir)
     if corpus == "shakespeare":
         return load_tiny_shakespeare(data_dir)
+    if corpus == "imdb":
+        return load_imdb_corpus(data_dir)
     return load_text(corpus)

@@ -76,8 +76,8 @@ class SentimentClassifier(ConfigEstimator, ClassifierMixin, BaseEstimator):
     A scikit-learn estimator: its parameters are :class:`SentimentConfig`'s fields
     (``SentimentClassifier(epochs=5)``, ``set_params``, ``clone``, ``cross_val_score``),
     :meth:`fit` returns ``self``, learned state ends in ``_`` (``vocab_``, ``model_``,
-    ``history_``, ``classes_``), :meth:`predict_proba` has a column per class and
-    :meth:`score` is the accuracy.
+    ``history_``, ``classes_``; ``pretrained_``: what ``pretrained_lm`` filled, or ``None``),
+    :meth:`predict_proba` has a column per class and :meth:`score` is the accuracy.
     """
 
     config_class = SentimentConfig
@@ -110,6 +110,7 @@ class SentimentClassifier(ConfigEstimator, ClassifierMixin, BaseEstimator):
         labels = np.asarray(labels)
         if labels.shape != (len(texts),) or not np.isin(labels, (0, 1)).all():
             V.fail("SentimentClassifier.fit", "labels", f"{len(texts)} labels, each 0 or 1", labels)
+        config.check_pretrained_lm()  # before any work: the saved model's settings fit
         set_random_seed(config.seed)
         self.vocab_ = Vocabulary.build(texts, num_words=config.num_words, tokenizer=Tokenizer())
         x = self.encode(texts)
@@ -118,6 +119,9 @@ class SentimentClassifier(ConfigEstimator, ClassifierMixin, BaseEstimator):
         order = np.random.default_rng(config.seed).permutation(len(texts))
         x, y = x[order], labels[order].astype("float32")
         self.model_ = build_model(config)
+        self.pretrained_ = None
+        if config.pretrained_lm is not None:
+            self.pretrained_ = self._start_from_language_model(config.pretrained_lm)
         self.model_.compile(
             optimizer=Adam(learning_rate=config.learning_rate, clipnorm=config.clipnorm),
             loss="binary_crossentropy",
@@ -195,6 +199,20 @@ class SentimentClassifier(ConfigEstimator, ClassifierMixin, BaseEstimator):
             self._fit_hybrid(*hybrid_parts, verbose)
         self.classes_ = np.array([0, 1])
         return self
+
+    def _start_from_language_model(self, path) -> dict:
+        """Fill the new network's embedding and LSTM layer(s) from the language model saved
+        at ``path`` (:mod:`.pretrained`); returns what was filled. The model is loaded with
+        the random generators put back afterwards, so that the run goes on as it would
+        without it (same dropout masks, same batches): only the starting weights differ."""
+        import torch
+
+        from ..language_model import LanguageModel
+        from .pretrained import start_from_language_model
+
+        with torch.random.fork_rng(devices=[]):
+            lm = LanguageModel.load(path)
+        return start_from_language_model(self.model_, self.vocab_, lm, path)
 
     def _fit_hybrid(self, train, validation, verbose) -> None:
         """Train the NB-LR n-gram model on the reviews the network trained on (``train``:
@@ -318,8 +336,18 @@ class SentimentClassifier(ConfigEstimator, ClassifierMixin, BaseEstimator):
             self.model_.save(tmp / MODEL_DIR)
             (tmp / VOCAB_FILE).write_text(self.vocab_.to_json(), encoding="utf-8")
             # the model's settings, without those of the run that trained it (checkpoints)
-            config = replace(self.config, checkpoint_dir=None, checkpoint_steps=None, resume=False)
+            # and without the language model it started from (a fact of training, kept as
+            # "pretrained": loading must not need that folder)
+            config = replace(
+                self.config,
+                checkpoint_dir=None,
+                checkpoint_steps=None,
+                resume=False,
+                pretrained_lm=None,
+            )
             task = {"task": "sentiment", "config": asdict(config)}
+            if getattr(self, "pretrained_", None) is not None:
+                task["pretrained"] = self.pretrained_
             if getattr(self, "ngram_model_", None) is not None:
                 (tmp / NGRAM_DIR).mkdir()
                 self.ngram_model_.write_files(tmp / NGRAM_DIR)
@@ -367,6 +395,7 @@ class SentimentClassifier(ConfigEstimator, ClassifierMixin, BaseEstimator):
         model = load_model(path / MODEL_DIR)
         clf = cls(config)
         clf.vocab_, clf.model_, clf.classes_ = vocab, model, np.array([0, 1])
+        clf.pretrained_ = task.get("pretrained")
         if config.ngrams:
             blend = task.get("blend")
             if not isinstance(blend, dict) or sorted(blend) != ["bias", "ngrams", "rnn"]:

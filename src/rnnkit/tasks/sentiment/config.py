@@ -209,6 +209,16 @@ class SentimentConfig(Config):
         low=0,
         metavar="N",
     )
+    pretrained_lm: str | None = option(
+        None,
+        "start the embedding and the LSTM layer(s) from a language model (of words) saved by "
+        "`rnnkit textgen train` (its model/ folder; train it with --corpus imdb: Dai & Le "
+        "2015): each word's embedding row is copied from the model's row of the same word "
+        "(start from <eos>, unknown from <unk>; words it lacks keep their fresh "
+        "initialisation), LSTM layer k from its layer k (a bidirectional network: the "
+        "forward direction); needs --cell lstm and the model's --embedding-dim and --units",
+        metavar="MODEL",
+    )
     seed: int = option(0, "random seed (same seed, same model)", low=0, high=2**32 - 1)
     checkpoint_dir: str | None = option(
         None,
@@ -274,10 +284,28 @@ class SentimentConfig(Config):
                 "two models is fitted on it)",
                 self.ngrams,
             )
+        if self.pretrained_lm is not None and self.cell != "lstm":
+            V.fail(
+                owner,
+                "cell",
+                "'lstm' with pretrained_lm (the language model's LSTM layers fill the "
+                "recurrent layers)",
+                self.cell,
+            )
         if self.checkpoint_dir is None:
             for name in ("checkpoint_steps", "resume"):
                 if getattr(self, name) not in (None, False):
                     V.fail(owner, name, "to be used with a checkpoint_dir", getattr(self, name))
+
+    def check_pretrained_lm(self):
+        """Refuse a ``pretrained_lm`` that cannot start this network (not a saved word-level
+        language model, another ``embedding_dim`` or ``units``, fewer LSTM layers); reads
+        only its ``language_model.json``, before any data is read. Returns the language
+        model's :class:`~rnnkit.tasks.language_model.LanguageModelConfig` (``None`` without
+        ``pretrained_lm``)."""
+        from .pretrained import check_language_model
+
+        return check_language_model(self)
 
     def check_checkpoint(self) -> None:
         """Refuse a ``checkpoint_dir`` that holds a checkpoint unless ``resume`` (it would be
