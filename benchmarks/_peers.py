@@ -53,6 +53,24 @@ def run_child(argv: list[str], env: dict, timeout: float, label: str, echo: bool
     return _proc.run_child(argv, env, timeout, label, echo, cwd=REPO_ROOT)
 
 
+def overrides(pairs: list[str], option: str = "--set") -> dict:
+    """``["units=256", "schedule=cosine"]`` -> config fields, each value parsed as JSON
+    (``400``, ``0.3``, ``true``, ``null``), else kept as a word; what every benchmark's
+    ``--set`` takes."""
+    import json
+
+    out = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq:
+            raise SystemExit(f"{option} expected KEY=VALUE, received {pair!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
 def imdb_dir() -> str | None:
     """The local IMDb folder: ``$RNNKIT_DATA_DIR/imdb`` (or that folder itself), else
     ``../shared/data/imdb`` beside the repository; None (rnnkit's download cache) if neither."""

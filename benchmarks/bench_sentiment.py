@@ -255,21 +255,6 @@ def _subset(texts, labels, n: int | None, seed: int = 0):
     return [texts[i] for i in idx], labels[idx]
 
 
-def _overrides(pairs: list[str]) -> dict:
-    """``["epochs=1", "minutes=0.5"]`` -> config fields, each value parsed as JSON (a bare
-    word as a string)."""
-    out = {}
-    for pair in pairs:
-        key, eq, value = pair.partition("=")
-        if not eq:
-            raise SystemExit(f"--set expected KEY=VALUE, received {pair!r}")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
-
-
 def _train_network(config, train, tests: dict) -> dict:
     """Train a SentimentClassifier with ``config`` on ``train`` (texts, labels) and score it on
     each of ``tests`` ({name: (texts, labels)})."""
@@ -329,7 +314,7 @@ def run_recipe(args) -> int:
     torch.set_num_threads(args.threads)
     machine = P.machine_info()
     machine["versions"] = {"torch": torch.__version__, "torch_threads": torch.get_num_threads()}
-    fields = _overrides(args.set)
+    fields = P.overrides(args.set)
     configs = {
         seed: SentimentConfig(recipe=args.recipe, **{**fields, "seed": seed}).validate()
         for seed in args.seeds

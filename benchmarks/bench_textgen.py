@@ -457,13 +457,7 @@ def main(argv=None) -> int:
     quick = args.quick
     results = {"machine": _peers.machine_info(), "quick": quick, "load_average": os.getloadavg()}
     what = ("curve", "speed", "generate") if args.what == "all" else (args.what,)
-    overrides = {}
-    for item in args.set:
-        key, _, value = item.partition("=")
-        try:  # a JSON value (400, 0.3, true, null), else a word (adam, char, cosine)
-            overrides[key] = json.loads(value)
-        except json.JSONDecodeError:
-            overrides[key] = value
+    overrides = _peers.overrides(args.set)
     if overrides:
         results["set"] = overrides
     if "curve" in what:

@@ -45,7 +45,6 @@ The machine may be shared: run with ``nice``; the JSON records the load average 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -73,20 +72,6 @@ LM_CONFIG = dict(
 )
 
 
-def _pairs(items: list[str]) -> dict:
-    """``["units=256", "schedule=plateau"]`` -> fields, each value JSON or a bare string."""
-    out = {}
-    for item in items:
-        key, eq, value = item.partition("=")
-        if not eq:
-            raise SystemExit(f"expected KEY=VALUE, received {item!r}")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
-
-
 def _subset(texts, labels, n: int | None, seed: int = 0):
     """All reviews, or ``n`` of them at random (fixed by ``seed``), as ``rnnkit sentiment
     train --limit`` takes them."""
@@ -107,7 +92,7 @@ def train_language_model(args, folder: Path) -> dict:
     start = time.perf_counter()
     corpus = load_imdb_corpus(args.data_dir, limit=args.lm_limit, allow_sample=False)
     load_s = time.perf_counter() - start
-    fields = {**LM_CONFIG, "minutes": args.lm_minutes, **_pairs(args.lm_set)}
+    fields = {**LM_CONFIG, "minutes": args.lm_minutes, **P.overrides(args.lm_set, "--lm-set")}
     config = LanguageModelConfig(**fields).validate()
     reviews = corpus.train.count("\n"), corpus.valid.count("\n")
     print(
@@ -255,7 +240,7 @@ def main(argv=None) -> int:
         reviews = imdb.load_texts(args.data_dir, allow_sample=False)
         train = _subset(reviews.train.texts, reviews.train.labels, args.limit)
         test = _subset(reviews.test.texts, reviews.test.labels, args.test_limit)
-        fields = _pairs(args.set)
+        fields = P.overrides(args.set)
         print(
             f"sentiment: recipe(s) {' '.join(args.recipe)} {fields or ''}, {len(train[0]):,} "
             f"training / {len(test[0]):,} test reviews, seeds {args.seeds}",

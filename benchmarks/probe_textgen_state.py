@@ -29,7 +29,6 @@ a stream started from zero does not have. Results are printed, not written: this
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -55,12 +54,7 @@ def main(argv=None) -> int:
     data_dir = args.data_dir or os.environ.get("RNNKIT_DATA_DIR")
     corpus = load_ptb(data_dir or str(_peers.REPO_ROOT.parent / "shared" / "data"))
     settings = dict(embedding_dim=400, units=400, tie_weights=True, dropout=0.4, epochs=1)
-    for item in args.set:  # as bench_textgen.py's --set: JSON values, or a word
-        key, _, value = item.partition("=")
-        try:
-            settings[key] = json.loads(value)
-        except json.JSONDecodeError:
-            settings[key] = value
+    settings.update(_peers.overrides(args.set))  # JSON values, or a word
     settings["minutes"] = args.minutes
     config = LanguageModelConfig(**settings)
     print(f"probe: {config.to_dict()}", flush=True)
