@@ -23,7 +23,9 @@ neither dropout nor the evaluation path (the embedding lookup, the fused loss) i
 ``eval, zero`` was 1-4 nats worse and the gap grew, while the mean ``|c|`` of the second layer
 reached ~1,000 in the first 100 batches (the cell state integrating over the 29,000-token
 training streams) before settling near 10: the network leans on a saturated, carried state that
-a stream started from zero does not have. Results are printed, not written: this is a probe.
+a stream started from zero does not have. With ``--set reset_every=20`` (the state restarted
+from zeros every 20 batches, the fix since) the gap stayed at most 0.23 nats over 476 batches
+(code of a8061fc). Results are printed, not written: this is a probe.
 """
 
 from __future__ import annotations
