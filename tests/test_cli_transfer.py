@@ -10,20 +10,12 @@ import pytest
 
 from rnnkit import cli
 from rnnkit.datasets import text_corpora
+from test_cli_textgen import run  # the CLI runner (exit code, stdout, stderr)
 
 LM = ["--embedding-dim", "8", "--units", "8", "--layers", "1", "--max-vocab", "500"]
 LM_RUN = ["--batch-size", "4", "--seq-len", "16", "--epochs", "1", "--kn-order", "0"]
 NET = ["--recipe", "seed", "--embedding-dim", "8", "--units", "8", "--num-words", "500"]
 NET_RUN = ["--maxlen", "40", "--epochs", "1", "--limit", "200", "--test-limit", "100"]
-
-
-def run(capsys, argv) -> tuple[int, str, str]:
-    try:
-        code = cli.main(argv)
-    except SystemExit as e:
-        code = e.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture(scope="module")

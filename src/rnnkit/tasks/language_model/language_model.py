@@ -226,7 +226,9 @@ class LanguageModel(ConfigEstimator):
                     ddp.reduce_gradients(params, y.numel(), tokens)
                     value = ddp.mean_loss(value, y.numel(), tokens, loss)
                 nn.utils.clip_grad_norm_(net.parameters(), config.clip)
-                rate = config.lr_at(progress(), lr)  # the warmup and schedule at this step
+                rate = lr  # the plateau schedule's rate holds within an epoch
+                if config.warmup or config.schedule != "plateau":  # (no clock read, no broadcast)
+                    rate = config.lr_at(progress(), lr)  # the warmup and schedule at this step
                 for group in opt.param_groups:
                     group["lr"] = rate
                 opt.step()
